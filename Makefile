@@ -1,0 +1,107 @@
+# gplpv top-level Makefile.  See README.md for the two commands users need:
+#   make demo    - boot the lab and move real data through our frontends
+#   make check   - every test (unit, simulator, sanitizers, valgrind, fuzz,
+#                  Windows build checks, real Xen lab); ends "N passed, N failed"
+# Other targets: make (build what this machine can build), make check-fast,
+# make bench, make clean.
+#
+# Rooms: core/<module>/*.c (portable core, no OS calls), sim/<part>/*.c
+# (simulator), tests/<area>/test_*.c (one test program each), bench/*.c.
+# Rooms with their own build rules add a fragment in mk/*.mk.
+
+SHELL := /bin/bash
+CC ?= gcc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+
+BUILD := build
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+COMMON_CFLAGS := -std=c11 $(WARN) -Iinclude -Itests/harness -Isim -D_DEFAULT_SOURCE -D_GNU_SOURCE
+HOST_CFLAGS := $(COMMON_CFLAGS) -O2 -g
+ASAN_CFLAGS := $(COMMON_CFLAGS) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDLIBS := -lpthread
+
+CORE_SRCS := $(sort $(wildcard core/*/*.c))
+SIM_SRCS  := $(sort $(wildcard sim/*.c sim/*/*.c))
+TEST_SRCS := $(sort $(filter-out tests/fuzz/% tests/harness/%,$(wildcard tests/*/test_*.c)))
+HEADERS   := $(wildcard include/gplpv/*.h core/*/*.h sim/*.h sim/*/*.h tests/harness/*.h)
+
+# CHECK_STAGES: each names a target check-<stage> whose output ends with
+# "N passed, N failed"; scripts/check runs them in order and adds them up.
+CHECK_STAGES := unit asan valgrind
+FAST_STAGES := unit asan
+ALL_TARGETS := core-lib sim-lib tests
+
+.PHONY: all check check-fast bench demo clean setup tests core-lib sim-lib \
+        check-unit check-asan check-valgrind
+all: $(ALL_TARGETS)
+
+setup:
+	@scripts/setup core
+
+# ---- one set of rules per build variant -----------------------------------
+# $(1) variant name, $(2) CFLAGS
+define variant_rules
+$(BUILD)/$(1)/%.o: %.c $(HEADERS) | setup
+	@mkdir -p $$(@D)
+	$$(CC) $(2) -c $$< -o $$@
+
+$(BUILD)/$(1)/libgplpv_core.a: $(CORE_SRCS:%.c=$(BUILD)/$(1)/%.o)
+	@mkdir -p $$(@D); rm -f $$@
+	ar rcs $$@ $$^
+
+$(BUILD)/$(1)/libgplpv_sim.a: $(SIM_SRCS:%.c=$(BUILD)/$(1)/%.o)
+	@mkdir -p $$(@D); rm -f $$@
+	ar rcs $$@ $$^
+
+$(BUILD)/$(1)/bin/%: $(BUILD)/$(1)/tests/%.o $(BUILD)/$(1)/libgplpv_sim.a $(BUILD)/$(1)/libgplpv_core.a
+	@mkdir -p $$(@D)
+	$$(CC) $(2) $$^ -o $$@ $(LDLIBS)
+endef
+$(eval $(call variant_rules,host,$(HOST_CFLAGS)))
+$(eval $(call variant_rules,asan,$(ASAN_CFLAGS)))
+
+HOST_TESTS := $(TEST_SRCS:tests/%.c=$(BUILD)/host/bin/%)
+ASAN_TESTS := $(TEST_SRCS:tests/%.c=$(BUILD)/asan/bin/%)
+
+core-lib: $(BUILD)/host/libgplpv_core.a
+sim-lib: $(BUILD)/host/libgplpv_sim.a
+tests: $(HOST_TESTS)
+
+check-unit: $(HOST_TESTS)
+	@echo "== unit and simulator tests ($(words $(HOST_TESTS)) programs)"
+	@scripts/run-tests $(HOST_TESTS)
+
+check-asan: $(ASAN_TESTS)
+	@echo "== unit and simulator tests under ASan+UBSan"
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  scripts/run-tests --timeout 600 $(ASAN_TESTS)
+
+check-valgrind: $(HOST_TESTS)
+	@echo "== unit and simulator tests under valgrind memcheck"
+	@GP_TEST_SLOW=1 scripts/run-tests --timeout 900 \
+	  --wrap "valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --track-origins=no" \
+	  $(HOST_TESTS)
+
+check-fast:
+	+@scripts/check $(FAST_STAGES)
+
+check:
+	+@scripts/check $(CHECK_STAGES)
+
+include $(sort $(wildcard mk/*.mk))
+
+clean:
+	rm -rf $(BUILD) dist
+
+# ---- benchmarks: bench/bench_*.c, one program each ------------------------
+BENCH_SRCS := $(sort $(wildcard bench/bench_*.c))
+BENCH_PROGS := $(BENCH_SRCS:bench/%.c=$(BUILD)/host/bench/%)
+$(BUILD)/host/bench/%: $(BUILD)/host/bench/%.o $(BUILD)/host/libgplpv_sim.a $(BUILD)/host/libgplpv_core.a
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) $^ -o $@ $(LDLIBS)
+
+.PHONY: bench
+bench: $(BENCH_PROGS)
+	@for b in $(BENCH_PROGS); do echo "== $$b"; $$b || exit 1; done

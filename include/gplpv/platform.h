@@ -1,0 +1,152 @@
+/*
+ * gplpv platform interface: the only way the portable core reaches the
+ * outside world.  Windows (windows/), Linux user space (linux/), the bare
+ * HVM test kernel (hvmkernel/) and the simulator (sim/) each fill one
+ * struct gp_platform.  The core never calls an OS directly.
+ *
+ * Three groups of services:
+ *   1. OS services      - memory, pages with frame numbers, locks, waitable
+ *                         events, time, logging, deferred work.
+ *   2. Xen services     - grant access, event channels, xenstore transport.
+ *                         On HVM platforms (Windows, hvmkernel, sim) these are
+ *                         provided by the core's own gnttab/evtchn/xs_ring
+ *                         modules (see core/hvm/hvm_services.c); on Linux by
+ *                         /dev/xen/{gntalloc,evtchn,xenbus}.
+ *   3. HVM arch access  - CPUID, MSR, I/O ports and the hypercall gate.
+ *                         Optional (NULL on Linux user space); used by the
+ *                         core's bring-up, balloon, unplug and suspend code.
+ *
+ * Calling contexts: functions marked [any] may be called from event-channel
+ * handlers (interrupt/DPC level); functions marked [passive] may block.
+ */
+#ifndef GPLPV_PLATFORM_H
+#define GPLPV_PLATFORM_H
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gplpv/errors.h"
+
+#define GP_PAGE_SHIFT 12
+#define GP_PAGE_SIZE  4096u
+
+typedef uint32_t gp_grant_ref_t;  /* grant_ref_t of xen/grant_table.h */
+typedef uint32_t gp_port_t;       /* evtchn_port_t of xen/event_channel.h */
+typedef uint16_t gp_domid_t;      /* domid_t of xen/xen.h */
+
+#define GP_INVALID_GRANT ((gp_grant_ref_t)0xffffffffu)
+#define GP_INVALID_PORT  ((gp_port_t)0)   /* port 0 is never a valid channel */
+
+enum gp_log_level { GP_LOG_ERROR = 0, GP_LOG_WARN = 1, GP_LOG_INFO = 2, GP_LOG_DEBUG = 3 };
+
+struct gp_lock;      /* spin lock, usable at [any] level                  */
+struct gp_event;     /* waitable, auto-reset event (a KEVENT, a condvar)   */
+
+typedef void (*gp_work_fn)(void *arg);
+typedef void (*gp_evtchn_handler)(void *arg, gp_port_t port);
+
+/* Byte-stream carrying xs_wire messages to and from xenstored. */
+struct gp_xs_transport {
+    void *ctx;
+    /* [passive] Write all len bytes (blocks while the ring is full).
+     * Returns 0 or a negative GP_E* code. */
+    int (*send)(void *ctx, const void *buf, size_t len);
+    /* [any] Copy up to len bytes that have arrived; never blocks.
+     * Returns the byte count (0 = nothing yet) or a negative GP_E* code. */
+    long (*recv)(void *ctx, void *buf, size_t len);
+    /* [passive] Install the function called whenever bytes may have
+     * arrived.  It runs at [any] level and must not block. */
+    void (*set_rx_handler)(void *ctx, gp_work_fn fn, void *arg);
+};
+
+/* HVM-only access to the (virtual) CPU.  NULL members mean "absent". */
+struct gp_arch_ops {
+    void (*cpuid)(void *ctx, uint32_t leaf, uint32_t subleaf, uint32_t regs[4]);
+    void (*wrmsr)(void *ctx, uint32_t msr, uint64_t value);
+    uint32_t (*io_in)(void *ctx, uint16_t port, unsigned size);      /* size 1,2,4 */
+    void (*io_out)(void *ctx, uint16_t port, unsigned size, uint32_t value);
+    /* Issue hypercall 'op' (__HYPERVISOR_* of xen/xen.h) with up to 5
+     * arguments through the hypercall page; pointers are guest addresses
+     * the platform can hand to Xen. */
+    long (*hypercall)(void *ctx, unsigned op, uintptr_t a1, uintptr_t a2,
+                      uintptr_t a3, uintptr_t a4, uintptr_t a5);
+    /* Map the guest frame at gfn into the address space (for shared_info,
+     * grant table frames placed with add_to_physmap).  NULL on failure. */
+    void *(*map_gfn)(void *ctx, uint64_t gfn);
+    void (*unmap_gfn)(void *ctx, void *va);
+    /* Route the event-channel upcall to 'fn'; the platform calls it from
+     * its interrupt (platform PCI IRQ or callback vector) on 'vcpu'. */
+    int (*set_upcall)(void *ctx, void (*fn)(void *arg, unsigned vcpu), void *arg);
+    unsigned (*vcpu_count)(void *ctx);
+    unsigned (*current_vcpu)(void *ctx);
+};
+
+struct gp_platform {
+    void *ctx;                       /* passed back as first argument */
+    const char *name;                /* "windows", "linux", "sim", "hvmkernel" */
+
+    /* ---- 1. OS services ------------------------------------------- */
+    void *(*alloc)(void *ctx, size_t size);            /* [any], zeroed */
+    void (*free)(void *ctx, void *p);                  /* [any] */
+    /* One page, page-aligned and zeroed, with its guest frame number. */
+    void *(*page_alloc)(void *ctx, uint64_t *gfn);     /* [passive] */
+    void (*page_free)(void *ctx, void *va);            /* [passive] */
+    /* Frame number of an address inside memory the OS gave us (data
+     * buffers).  Returns false when the platform cannot tell. */
+    bool (*va_to_gfn)(void *ctx, const void *va, uint64_t *gfn);
+
+    struct gp_lock *(*lock_create)(void *ctx);
+    void (*lock_destroy)(void *ctx, struct gp_lock *l);
+    void (*lock_acquire)(void *ctx, struct gp_lock *l);  /* [any] */
+    void (*lock_release)(void *ctx, struct gp_lock *l);  /* [any] */
+
+    struct gp_event *(*event_create)(void *ctx);
+    void (*event_destroy)(void *ctx, struct gp_event *e);
+    void (*event_signal)(void *ctx, struct gp_event *e);             /* [any] */
+    /* [passive] Wait until signalled or timeout (ns; 0 = forever).
+     * Returns 0 or GP_ETIMEDOUT.  Auto-reset. */
+    int (*event_wait)(void *ctx, struct gp_event *e, uint64_t timeout_ns);
+
+    uint64_t (*now_ns)(void *ctx);                     /* [any] monotonic */
+    void (*log)(void *ctx, enum gp_log_level lvl, const char *msg);  /* [any] */
+    /* Run fn(arg) later at [passive] level, in order of submission. */
+    int (*defer)(void *ctx, gp_work_fn fn, void *arg); /* [any] */
+
+    /* ---- 2. Xen services ------------------------------------------ */
+    /* Grant domid access to frame gfn; *ref receives the grant. */
+    int (*grant_access)(void *ctx, gp_domid_t domid, uint64_t gfn, bool readonly,
+                        gp_grant_ref_t *ref);                        /* [any] */
+    /* End access.  Returns GP_EBUSY (and keeps the grant) while the other
+     * domain still has the page mapped: the caller must not reuse it. */
+    int (*grant_end)(void *ctx, gp_grant_ref_t ref);                 /* [any] */
+
+    int (*evtchn_alloc_unbound)(void *ctx, gp_domid_t remote, gp_port_t *port);
+    int (*evtchn_bind)(void *ctx, gp_port_t port, gp_evtchn_handler fn, void *arg);
+    void (*evtchn_unbind)(void *ctx, gp_port_t port);   /* unbind and close */
+    void (*evtchn_notify)(void *ctx, gp_port_t port);   /* [any] */
+    void (*evtchn_mask)(void *ctx, gp_port_t port);     /* [any] */
+    void (*evtchn_unmask)(void *ctx, gp_port_t port);   /* [any] */
+
+    /* Our domain id as Xen knows it (DOMID_SELF if unknown). */
+    gp_domid_t (*self_domid)(void *ctx);
+
+    struct gp_xs_transport *xs;      /* the link to xenstored */
+
+    /* ---- 3. HVM arch access (optional) ---------------------------- */
+    const struct gp_arch_ops *arch;
+};
+
+/* Memory barriers as Xen's shared rings require them (x86: stores are
+ * ordered, loads are ordered; only store->load needs a fence). */
+static inline void gp_mb(void)  { atomic_thread_fence(memory_order_seq_cst); }
+static inline void gp_rmb(void) { atomic_thread_fence(memory_order_acquire); }
+static inline void gp_wmb(void) { atomic_thread_fence(memory_order_release); }
+
+/* Read a shared-memory field exactly once (no double fetch). */
+#define GP_READ_ONCE(x)      (*(const volatile __typeof__(x) *)&(x))
+#define GP_WRITE_ONCE(x, v)  (*(volatile __typeof__(x) *)&(x) = (v))
+
+#endif /* GPLPV_PLATFORM_H */

@@ -1,0 +1,77 @@
+/*
+ * xenbus: the frontend side of the xenbus protocol on top of xs.
+ *
+ * A struct xenbus_dev is one device/<type>/<id> node.  It finds the
+ * backend ("backend" and "backend-id" keys, validated), watches the
+ * backend's "state" and calls the owner's otherend_changed callback (from
+ * deferred, [passive] context) whenever the backend state changes.  The
+ * frontend drivers (blkfront, netfront) build their lifecycle on it:
+ *   init -> connect (write ring refs, ports, features; Initialised)
+ *        -> enable (backend Connected; we are Connected)
+ *        -> disable / disconnect (Closing -> Closed) -> teardown.
+ *
+ * struct xenbus_enum watches device/<type> and reports devices appearing
+ * and disappearing (hot-add, hot-remove).
+ */
+#ifndef GPLPV_XENBUS_H
+#define GPLPV_XENBUS_H
+
+#include <xen/io/xenbus.h>   /* enum xenbus_state: XenbusStateInitialising ... */
+
+#include "gplpv/xs.h"
+
+#define XENBUS_PATH_MAX 256
+
+struct xenbus_dev;
+typedef void (*xenbus_otherend_fn)(void *arg, struct xenbus_dev *dev,
+                                   enum xenbus_state state);
+
+struct xenbus_dev {
+    const struct gp_platform *plat;
+    struct xs_client *xs;
+    char nodename[XENBUS_PATH_MAX];     /* "device/vbd/768" */
+    char otherend[XENBUS_PATH_MAX];     /* "/local/domain/0/backend/vbd/5/768" */
+    gp_domid_t otherend_id;
+    enum xenbus_state state;            /* ours, as last written */
+    enum xenbus_state otherend_state;   /* theirs, as last read */
+    xenbus_otherend_fn otherend_changed;
+    void *arg;
+    struct xs_watch *state_watch;
+    struct gp_lock *lock;
+    struct gp_event *state_event;       /* signalled on every backend change */
+};
+
+const char *xenbus_state_name(enum xenbus_state s);
+
+/* Read and validate backend/backend-id of nodename; set up the watch. */
+int xenbus_dev_init(struct xenbus_dev *d, const struct gp_platform *p, struct xs_client *xs,
+                    const char *nodename, xenbus_otherend_fn fn, void *arg);
+void xenbus_dev_teardown(struct xenbus_dev *d);
+/* Re-read the backend path (after resume or migration). */
+int xenbus_dev_refresh_otherend(struct xenbus_dev *d);
+
+int xenbus_switch_state(struct xenbus_dev *d, xs_txn_t t, enum xenbus_state s);
+/* Wait until the backend reaches one of the states in 'mask' (bit per
+ * state) or timeout; returns the state reached or GP_ETIMEDOUT. */
+int xenbus_wait_otherend(struct xenbus_dev *d, uint32_t mask, uint64_t timeout_ns);
+#define XENBUS_MASK(s) (1u << (s))
+
+/* Feature helpers on the backend's (otherend) keys.  A missing key gives
+ * the default; a malformed or out-of-range one logs an error and gives
+ * GP_EINVAL. */
+int xenbus_read_otherend_u64(struct xenbus_dev *d, const char *key, uint64_t def,
+                             uint64_t max, uint64_t *out);
+bool xenbus_otherend_feature(struct xenbus_dev *d, const char *key);  /* "1" = true */
+int xenbus_read_otherend_str(struct xenbus_dev *d, const char *key, char **out);
+/* Write under our own node, e.g. xenbus_printf(d, t, "ring-ref", "%u", ref). */
+int xenbus_printf(struct xenbus_dev *d, xs_txn_t t, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- enumeration of device/<type>/<id> -------------------------------- */
+struct xenbus_enum;
+typedef void (*xenbus_enum_fn)(void *arg, const char *type, const char *id, bool present);
+int xenbus_enum_start(const struct gp_platform *p, struct xs_client *xs, const char *type,
+                      xenbus_enum_fn fn, void *arg, struct xenbus_enum **out);
+void xenbus_enum_stop(struct xenbus_enum *e);
+
+#endif
