@@ -1,0 +1,83 @@
+/*
+ * The simulator: an in-process Xen for fast, deterministic tests.
+ *
+ *   struct sim_xen      the hypervisor: domains, their memory (gfn -> page),
+ *                       shared_info, grant tables, event channels, and a
+ *                       xenstored speaking xs_wire on each domain's ring.
+ *   struct sim_domain   one domain.  sim_domain_platform() gives the
+ *                       struct gp_platform a guest's core code runs on:
+ *                       OS services from pthreads, arch ops (CPUID, MSR,
+ *                       I/O ports, hypercalls) emulated by sim_xen, and the
+ *                       Xen services filled by the core's own HVM code
+ *                       (core/gnttab, core/evtchn, core/xenstore/xs_ring)
+ *                       exactly as on Windows.
+ *
+ * Backends (sim/blkback, sim/netback) run in their own threads in a
+ * backend domain (normally dom0) and see only what a real backend sees:
+ * grant refs (sim_gnt_map / sim_gnt_copy check the granting domain's
+ * grant entries and set GTF_reading/GTF_writing as Xen does), event
+ * channels (sim_evtchn_bind_interdomain) and xenstore (their own xs_client
+ * on the backend domain's platform).
+ *
+ * Fault injection (sim_fault_*): delays, lost and spurious notifications,
+ * corrupted xenstore replies, full rings; all driven by a seeded PRNG.
+ */
+#ifndef GPLPV_SIM_H
+#define GPLPV_SIM_H
+
+#include "gplpv/platform.h"
+
+struct sim_xen;
+struct sim_domain;
+
+struct sim_xen_opts {
+    uint64_t seed;            /* PRNG seed for fault injection (0 = fixed default) */
+    bool quiet;               /* drop INFO/DEBUG logs (errors still printed) */
+};
+
+struct sim_xen *sim_xen_create(const struct sim_xen_opts *opts);
+void sim_xen_destroy(struct sim_xen *x);
+
+/* Create a domain with max_pages of memory.  domid 0 is the privileged
+ * backend domain; xenstored gives it full permissions.  Creating a guest
+ * also writes its /local/domain/<id> node as the toolstack would. */
+struct sim_domain *sim_domain_create(struct sim_xen *x, gp_domid_t domid, unsigned max_pages);
+void sim_domain_destroy(struct sim_domain *d);
+const struct gp_platform *sim_domain_platform(struct sim_domain *d);
+gp_domid_t sim_domain_id(const struct sim_domain *d);
+struct sim_xen *sim_domain_xen(struct sim_domain *d);
+
+/* ---- what a backend may use -------------------------------------------- */
+/* Map the page granted by 'granter' under 'ref' for 'mapper'.  Fails (NULL)
+ * if the entry is not a valid permit for mapper, or is read-only and write
+ * is requested.  Each successful map must be undone by sim_gnt_unmap. */
+void *sim_gnt_map(struct sim_xen *x, gp_domid_t mapper, gp_domid_t granter,
+                  gp_grant_ref_t ref, bool write);
+void sim_gnt_unmap(struct sim_xen *x, gp_domid_t mapper, gp_domid_t granter,
+                   gp_grant_ref_t ref, void *va);
+/* GNTTABOP_copy between a granted page and local memory.  to_grant=true
+ * writes 'len' bytes from 'local' into the granted page at 'offset'. */
+int sim_gnt_copy(struct sim_xen *x, gp_domid_t mapper, gp_domid_t granter,
+                 gp_grant_ref_t ref, unsigned offset, void *local, unsigned len,
+                 bool to_grant);
+
+/* Bind a local port in 'local' to remote_port of 'remote' (which must be
+ * unbound and allocated for 'local'). */
+int sim_evtchn_bind_interdomain(struct sim_xen *x, gp_domid_t local, gp_domid_t remote,
+                                gp_port_t remote_port, gp_port_t *local_port);
+
+/* ---- fault injection ---------------------------------------------------- */
+enum sim_fault {
+    SIM_FAULT_NOTIFY_LOSE,       /* drop this fraction of event notifications */
+    SIM_FAULT_NOTIFY_SPURIOUS,   /* raise spurious upcalls */
+    SIM_FAULT_NOTIFY_DELAY_US,   /* delay deliveries by up to N us */
+    SIM_FAULT_XS_CORRUPT,        /* corrupt this fraction of xenstored replies */
+    SIM_FAULT_XS_DELAY_US,       /* delay xenstored replies by up to N us */
+    SIM_FAULT_HYPERCALL_FAIL,    /* fail this fraction of hypercalls (-EIO/-ENOMEM) */
+    SIM_FAULT_COUNT
+};
+/* 'value' is a probability in parts per million for rates, or microseconds
+ * for delays.  0 switches the fault off. */
+void sim_fault_set(struct sim_xen *x, enum sim_fault f, uint32_t value);
+
+#endif
