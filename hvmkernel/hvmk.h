@@ -1,0 +1,86 @@
+/* hvmkernel: a small freestanding x86-64 kernel, booted as a Xen HVM domU,
+ * that runs the core the way the Windows bus driver does.  This header
+ * declares the kernel's own pieces (console, CPU, interrupts, memory). */
+#ifndef HVMK_H
+#define HVMK_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- CPU access (hvmk_cpu.c) --------------------------------------- */
+static inline void hvmk_outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
+static inline void hvmk_outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" ::"a"(v), "Nd"(port)); }
+static inline void hvmk_outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port)); }
+static inline uint8_t hvmk_inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+static inline uint16_t hvmk_inw(uint16_t port) { uint16_t v; __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+static inline uint32_t hvmk_inl(uint16_t port) { uint32_t v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+static inline void hvmk_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+    __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+}
+static inline void hvmk_wrmsr(uint32_t msr, uint64_t v)
+{
+    __asm__ volatile("wrmsr" ::"c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+static inline uint64_t hvmk_rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+}
+static inline uint64_t hvmk_irq_save(void)
+{
+    uint64_t f;
+    __asm__ volatile("pushfq; popq %0; cli" : "=r"(f)::"memory");
+    return f;
+}
+static inline void hvmk_irq_restore(uint64_t f)
+{
+    if (f & 0x200)
+        __asm__ volatile("sti" ::: "memory");
+}
+static inline void hvmk_irq_enable(void) { __asm__ volatile("sti" ::: "memory"); }
+/* Wait for the next interrupt with interrupts enabled (sti;hlt is atomic). */
+static inline void hvmk_idle(void) { __asm__ volatile("sti; hlt" ::: "memory"); }
+
+/* ---- console (hvmk_console.c): COM1 and the 0xe9 debug port -------- */
+void hvmk_console_init(void);
+void hvmk_puts(const char *s);
+void hvmk_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- time (hvmk_time.c): TSC calibrated against the PIT ------------ */
+void hvmk_time_init(void);
+uint64_t hvmk_now_ns(void);
+void hvmk_delay_us(uint64_t us);
+
+/* ---- interrupts (hvmk_idt.c) ----------------------------------------- */
+#define HVMK_XEN_VECTOR 0xf3
+void hvmk_idt_init(void);
+void hvmk_set_vector_handler(uint8_t vector, void (*fn)(void *arg), void *arg);
+
+/* ---- memory (hvmk_mem.c): pages and a small heap --------------------- */
+void hvmk_mem_init(uint64_t mem_top);
+void *hvmk_page_alloc(void);          /* zeroed, identity-mapped: gfn = va >> 12 */
+void hvmk_page_free(void *va);
+void *hvmk_malloc(size_t size);       /* zeroed */
+void hvmk_mfree(void *p);
+unsigned hvmk_pages_free(void);
+
+/* ---- PCI (hvmk_pci.c) ------------------------------------------------- */
+struct hvmk_pci_dev {
+    uint8_t bus, dev, fn;
+    uint16_t vendor, device;
+    uint8_t irq_line, irq_pin;
+    uint32_t bar[6];
+};
+/* Find the first function with vendor:device; true if found. */
+bool hvmk_pci_find(uint16_t vendor, uint16_t device, struct hvmk_pci_dev *out);
+/* Count functions whose class is 'cls' (e.g. 0x01 storage, 0x02 network). */
+unsigned hvmk_pci_count_class(uint8_t cls, uint8_t subclass_or_ff);
+
+/* ---- exit ------------------------------------------------------------- */
+void hvmk_exit(int code) __attribute__((noreturn));
+
+#endif

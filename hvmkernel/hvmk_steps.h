@@ -1,0 +1,12 @@
+/* The steps of the hvmkernel test and how they report. */
+#ifndef HVMK_STEPS_H
+#define HVMK_STEPS_H
+
+#include <stdbool.h>
+
+void hvmk_step_result(const char *step, bool ok, const char *why);
+void hvmk_set_exit_hook(void (*fn)(int code));
+/* Every step that needs Xen (hvmk_xen.c). */
+void hvmk_run_xen_steps(const char *cmdline);
+
+#endif
