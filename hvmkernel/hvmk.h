@@ -56,9 +56,18 @@ uint64_t hvmk_now_ns(void);
 void hvmk_delay_us(uint64_t us);
 
 /* ---- interrupts (hvmk_idt.c) ----------------------------------------- */
-#define HVMK_XEN_VECTOR 0xf3
+#define HVMK_XEN_VECTOR 0xf3     /* event-channel upcall */
+#define HVMK_TIMER_VECTOR 0x40   /* LAPIC periodic timer */
 void hvmk_idt_init(void);
+/* Handlers of device vectors run with interrupts off; the IDT code sends
+ * the LAPIC EOI for vectors that need it. */
 void hvmk_set_vector_handler(uint8_t vector, void (*fn)(void *arg), void *arg);
+
+/* ---- local APIC (hvmk_lapic.c) -------------------------------------- */
+bool hvmk_lapic_timer_start(void);
+uint64_t hvmk_lapic_ticks(void);
+void hvmk_lapic_eoi(void);
+void hvmk_xen_vector_needs_eoi(bool eoi);
 
 /* ---- memory (hvmk_mem.c): pages and a small heap --------------------- */
 void hvmk_mem_init(uint64_t mem_top);

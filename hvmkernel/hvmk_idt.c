@@ -82,11 +82,31 @@ __attribute__((interrupt)) static void hvmk_spurious(struct hvmk_int_frame *f)
     (void)f;
 }
 
+/* The Xen callback vector (HVM_PARAM_CALLBACK_IRQ of type vector) needs
+ * no EOI; the per-vCPU upcall vector does, which the handler's owner
+ * requests with hvmk_xen_vector_needs_eoi. */
+static bool hvmk_xen_eoi;
+
+void hvmk_xen_vector_needs_eoi(bool eoi)
+{
+    hvmk_xen_eoi = eoi;
+}
+
 __attribute__((interrupt)) static void hvmk_xen_vector(struct hvmk_int_frame *f)
 {
     (void)f;
     if (hvmk_vectors[HVMK_XEN_VECTOR].fn)
         hvmk_vectors[HVMK_XEN_VECTOR].fn(hvmk_vectors[HVMK_XEN_VECTOR].arg);
+    if (hvmk_xen_eoi)
+        hvmk_lapic_eoi();
+}
+
+__attribute__((interrupt)) static void hvmk_timer_vector(struct hvmk_int_frame *f)
+{
+    (void)f;
+    if (hvmk_vectors[HVMK_TIMER_VECTOR].fn)
+        hvmk_vectors[HVMK_TIMER_VECTOR].fn(hvmk_vectors[HVMK_TIMER_VECTOR].arg);
+    hvmk_lapic_eoi();
 }
 
 void hvmk_set_vector_handler(uint8_t vector, void (*fn)(void *arg), void *arg)
@@ -107,6 +127,7 @@ void hvmk_idt_init(void)
         hvmk_idt_set(v, v < 20 ? exc[v] : (v >= 0x20 && v < 0x30) ? (void *)hvmk_spurious
                                                                    : (void *)hvmk_unexpected);
     hvmk_idt_set(HVMK_XEN_VECTOR, hvmk_xen_vector);
+    hvmk_idt_set(HVMK_TIMER_VECTOR, hvmk_timer_vector);
     hvmk_idt_set(0xff, hvmk_spurious);
 
     /* Mask the legacy PICs entirely (remapped to 0x20..0x2f first). */

@@ -99,6 +99,12 @@ void hvmk_main(uint32_t magic, const struct hvmk_mb_info *mb)
     hvmk_delay_us(2000);
     uint64_t dt = hvmk_now_ns() - t0;
     hvmk_step_result("timer", dt >= 2000000 && dt < 1000000000, "TSC clock not advancing sanely");
+    bool lapic = hvmk_lapic_timer_start();
+    hvmk_irq_enable();
+    uint64_t ticks0 = hvmk_lapic_ticks();
+    hvmk_delay_us(20000);
+    hvmk_step_result("interrupts", lapic && hvmk_lapic_ticks() > ticks0,
+                     "LAPIC timer interrupt not delivered");
 
     hvmk_run_xen_steps(cmdline);
 
