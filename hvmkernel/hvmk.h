@@ -58,16 +58,35 @@ void hvmk_delay_us(uint64_t us);
 /* ---- interrupts (hvmk_idt.c) ----------------------------------------- */
 #define HVMK_XEN_VECTOR 0xf3     /* event-channel upcall */
 #define HVMK_TIMER_VECTOR 0x40   /* LAPIC periodic timer */
+#define HVMK_WAKE_VECTOR 0x41    /* IPI that wakes idle APs to run their hook */
 void hvmk_idt_init(void);
+void hvmk_idt_load(void);        /* on each CPU */
 /* Handlers of device vectors run with interrupts off; the IDT code sends
  * the LAPIC EOI for vectors that need it. */
 void hvmk_set_vector_handler(uint8_t vector, void (*fn)(void *arg), void *arg);
 
 /* ---- local APIC (hvmk_lapic.c) -------------------------------------- */
+#define HVMK_IPI_FIXED   0x000
+#define HVMK_IPI_INIT    0x500
+#define HVMK_IPI_STARTUP 0x600
+void hvmk_lapic_enable(void);
+uint32_t hvmk_lapic_id(void);
+void hvmk_lapic_send_ipi_all_but_self(uint32_t type, uint8_t vector);
 bool hvmk_lapic_timer_start(void);
 uint64_t hvmk_lapic_ticks(void);
 void hvmk_lapic_eoi(void);
 void hvmk_xen_vector_needs_eoi(bool eoi);
+
+/* ---- SMP (hvmk_smp.c, ap_trampoline.S) -------------------------------- */
+#define HVMK_MAX_CPUS 8
+/* Start the APs; wait until 'expected' CPUs are up (0 = any) or timeout.
+ * Returns the number of CPUs online (BSP included). */
+unsigned hvmk_smp_start(unsigned expected, uint64_t timeout_us);
+unsigned hvmk_cpu_count(void);
+unsigned hvmk_cpu_index(void);            /* 0 = BSP */
+uint32_t hvmk_cpu_apic_id(unsigned cpu);
+/* Run fn(cpu) once on every AP (from its idle loop, interrupts on). */
+void hvmk_smp_run_on_aps(void (*fn)(unsigned cpu));
 
 /* ---- memory (hvmk_mem.c): pages and a small heap --------------------- */
 void hvmk_mem_init(uint64_t mem_top);

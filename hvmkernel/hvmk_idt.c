@@ -109,6 +109,12 @@ __attribute__((interrupt)) static void hvmk_timer_vector(struct hvmk_int_frame *
     hvmk_lapic_eoi();
 }
 
+__attribute__((interrupt)) static void hvmk_wake_vector(struct hvmk_int_frame *f)
+{
+    (void)f;
+    hvmk_lapic_eoi();
+}
+
 void hvmk_set_vector_handler(uint8_t vector, void (*fn)(void *arg), void *arg)
 {
     hvmk_vectors[vector].arg = arg;
@@ -128,6 +134,7 @@ void hvmk_idt_init(void)
                                                                    : (void *)hvmk_unexpected);
     hvmk_idt_set(HVMK_XEN_VECTOR, hvmk_xen_vector);
     hvmk_idt_set(HVMK_TIMER_VECTOR, hvmk_timer_vector);
+    hvmk_idt_set(HVMK_WAKE_VECTOR, hvmk_wake_vector);
     hvmk_idt_set(0xff, hvmk_spurious);
 
     /* Mask the legacy PICs entirely (remapped to 0x20..0x2f first). */
@@ -142,6 +149,11 @@ void hvmk_idt_init(void)
     hvmk_outb(0x21, 0xff);
     hvmk_outb(0xa1, 0xff);
 
+    hvmk_idt_load();
+}
+
+void hvmk_idt_load(void)
+{
     struct {
         uint16_t limit;
         uint64_t base;

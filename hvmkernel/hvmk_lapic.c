@@ -3,7 +3,10 @@
 #include "hvmk.h"
 
 #define LAPIC_BASE 0xfee00000ul
+#define LAPIC_ID   0x020
 #define LAPIC_EOI  0x0b0
+#define LAPIC_ICR_LO 0x300
+#define LAPIC_ICR_HI 0x310
 #define LAPIC_SVR  0x0f0
 #define LAPIC_LVT_TIMER 0x320
 #define LAPIC_TIMER_INIT 0x380
@@ -27,6 +30,27 @@ void hvmk_lapic_eoi(void)
     hvmk_lapic_write(LAPIC_EOI, 0);
 }
 
+uint32_t hvmk_lapic_id(void)
+{
+    return hvmk_lapic_read(LAPIC_ID) >> 24;
+}
+
+void hvmk_lapic_enable(void)
+{
+    hvmk_lapic_write(LAPIC_SVR, 0x100 | 0xff);     /* enable, spurious vector 0xff */
+}
+
+void hvmk_lapic_send_ipi_all_but_self(uint32_t type, uint8_t vector)
+{
+    uint32_t lo = (3u << 18) | type | vector;      /* shorthand: all excluding self */
+    if (type == HVMK_IPI_INIT)
+        lo |= 1u << 14;                            /* level assert */
+    while (hvmk_lapic_read(LAPIC_ICR_LO) & (1u << 12))
+        __asm__ volatile("pause");                 /* previous IPI still pending */
+    hvmk_lapic_write(LAPIC_ICR_HI, 0);
+    hvmk_lapic_write(LAPIC_ICR_LO, lo);
+}
+
 static void hvmk_lapic_tick(void *arg)
 {
     (void)arg;
@@ -40,7 +64,7 @@ uint64_t hvmk_lapic_ticks(void)
 
 bool hvmk_lapic_timer_start(void)
 {
-    hvmk_lapic_write(LAPIC_SVR, 0x100 | 0xff);     /* enable, spurious vector 0xff */
+    hvmk_lapic_enable();
     hvmk_lapic_write(LAPIC_TIMER_DIV, 0xb);        /* divide by 1 */
     hvmk_lapic_write(LAPIC_LVT_TIMER, 0x10000 | HVMK_TIMER_VECTOR);   /* masked */
     hvmk_lapic_write(LAPIC_TIMER_INIT, 0xffffffffu);

@@ -6,7 +6,8 @@ HVMK_CFLAGS := -std=c11 $(WARN) -D_DEFAULT_SOURCE -Iinclude -Ihvmkernel -O2 -g -
   -fno-stack-protector -fno-pic -fno-pie -mno-red-zone -mgeneral-regs-only \
   -fno-asynchronous-unwind-tables -fno-strict-aliasing
 HVMK_C_SRCS := $(sort $(wildcard hvmkernel/*.c)) $(CORE_SRCS)
-HVMK_OBJS := $(HVMK_C_SRCS:%.c=$(HVMK_DIR)/%.o) $(HVMK_DIR)/hvmkernel/boot.o
+HVMK_ASM_SRCS := $(sort $(wildcard hvmkernel/*.S))
+HVMK_OBJS := $(HVMK_C_SRCS:%.c=$(HVMK_DIR)/%.o) $(HVMK_ASM_SRCS:%.S=$(HVMK_DIR)/%.o)
 HVMK_ELF := $(HVMK_DIR)/hvmkernel.elf
 HVMK_IMAGE := $(HVMK_DIR)/hvmkernel.elf32
 
@@ -14,7 +15,7 @@ $(HVMK_DIR)/%.o: %.c $(HEADERS) $(wildcard hvmkernel/*.h) | setup
 	@mkdir -p $(@D)
 	$(CC) $(HVMK_CFLAGS) -c $< -o $@
 
-$(HVMK_DIR)/hvmkernel/boot.o: hvmkernel/boot.S
+$(HVMK_DIR)/hvmkernel/%.o: hvmkernel/%.S
 	@mkdir -p $(@D)
 	$(CC) -c $< -o $@
 
@@ -34,6 +35,6 @@ ALL_TARGETS += hvmkernel
 check-hvmk-qemu: $(HVMK_IMAGE)
 	@echo "== hvmkernel under plain QEMU (no Xen)"
 	@scripts/setup lab
-	@hvmkernel/run-qemu $(HVMK_IMAGE) expect=noxen
+	@hvmkernel/run-qemu $(HVMK_IMAGE) expect=noxen cpus=2
 CHECK_STAGES += hvmk-qemu
 FAST_STAGES += hvmk-qemu
