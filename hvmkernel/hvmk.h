@@ -77,6 +77,13 @@ uint64_t hvmk_lapic_ticks(void);
 void hvmk_lapic_eoi(void);
 void hvmk_xen_vector_needs_eoi(bool eoi);
 
+/* ---- I/O APIC (hvmk_ioapic.c) ------------------------------------------ */
+#define HVMK_GSI_VECTOR 0x42     /* a routed GSI (hvmk_set_vector_handler) */
+unsigned hvmk_ioapic_pins(void);
+bool hvmk_ioapic_route(unsigned gsi, uint8_t vector, bool level, bool active_low,
+                       uint32_t dest_apic_id);
+void hvmk_ioapic_mask(unsigned gsi);
+
 /* ---- SMP (hvmk_smp.c, ap_trampoline.S) -------------------------------- */
 #define HVMK_MAX_CPUS 8
 /* Start the APs; wait until 'expected' CPUs are up (0 = any) or timeout.

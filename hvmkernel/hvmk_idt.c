@@ -109,6 +109,14 @@ __attribute__((interrupt)) static void hvmk_timer_vector(struct hvmk_int_frame *
     hvmk_lapic_eoi();
 }
 
+__attribute__((interrupt)) static void hvmk_gsi_vector(struct hvmk_int_frame *f)
+{
+    (void)f;
+    if (hvmk_vectors[HVMK_GSI_VECTOR].fn)
+        hvmk_vectors[HVMK_GSI_VECTOR].fn(hvmk_vectors[HVMK_GSI_VECTOR].arg);
+    hvmk_lapic_eoi();
+}
+
 __attribute__((interrupt)) static void hvmk_wake_vector(struct hvmk_int_frame *f)
 {
     (void)f;
@@ -135,6 +143,7 @@ void hvmk_idt_init(void)
     hvmk_idt_set(HVMK_XEN_VECTOR, hvmk_xen_vector);
     hvmk_idt_set(HVMK_TIMER_VECTOR, hvmk_timer_vector);
     hvmk_idt_set(HVMK_WAKE_VECTOR, hvmk_wake_vector);
+    hvmk_idt_set(HVMK_GSI_VECTOR, hvmk_gsi_vector);
     hvmk_idt_set(0xff, hvmk_spurious);
 
     /* Mask the legacy PICs entirely (remapped to 0x20..0x2f first). */

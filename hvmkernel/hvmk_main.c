@@ -4,7 +4,6 @@
  * core sources as the Windows drivers. */
 #include "hvmk.h"
 #include "hvmk_steps.h"
-#include "gplpv/log.h"
 
 #include <string.h>
 
@@ -76,37 +75,6 @@ static bool hvmk_selftest_heap(void)
     return ok;
 }
 
-static volatile unsigned hvmk_ap_hook_runs;
-
-static void hvmk_ap_count_hook(unsigned cpu)
-{
-    (void)cpu;
-    __atomic_add_fetch(&hvmk_ap_hook_runs, 1, __ATOMIC_SEQ_CST);
-}
-
-/* "cpus=N" on the command line: N CPUs must come up (default: whatever
- * answers within 200 ms), and each AP must run work sent to it. */
-static void hvmk_step_smp(const char *cmdline)
-{
-    const char *c = strstr(cmdline, "cpus=");
-    unsigned expected = 0;
-    if (c)
-        for (c += 5; *c >= '0' && *c <= '9'; c++)
-            expected = expected * 10 + (unsigned)(*c - '0');
-    if (expected > HVMK_MAX_CPUS)
-        expected = HVMK_MAX_CPUS;
-    unsigned n = hvmk_smp_start(expected, expected ? 2000000 : 200000);
-    hvmk_printf("hvmk: %u CPU(s) online (expected %u)\n", n, expected);
-    hvmk_smp_run_on_aps(hvmk_ap_count_hook);
-    uint64_t deadline = hvmk_now_ns() + 1000000000ull;
-    while (hvmk_ap_hook_runs < n - 1 && hvmk_now_ns() < deadline)
-        hvmk_delay_us(100);
-    static char why[80];
-    gp_snprintf(why, sizeof(why), "%u CPUs up (expected %u), %u of %u APs ran work", n,
-                  expected, hvmk_ap_hook_runs, n - 1);
-    hvmk_step_result("smp", n >= (expected ? expected : 1) && hvmk_ap_hook_runs == n - 1, why);
-}
-
 void hvmk_main(uint32_t magic, const struct hvmk_mb_info *mb);
 void hvmk_main(uint32_t magic, const struct hvmk_mb_info *mb)
 {
@@ -139,6 +107,7 @@ void hvmk_main(uint32_t magic, const struct hvmk_mb_info *mb)
                      "LAPIC timer interrupt not delivered");
 
     hvmk_step_smp(cmdline);
+    hvmk_step_ioapic();
     hvmk_run_xen_steps(cmdline);
 
     hvmk_printf("hvmk: %u passed, %u failed\n", hvmk_passed, hvmk_failed);

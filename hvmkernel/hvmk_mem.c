@@ -21,6 +21,23 @@ struct hvmk_chunk {
 #define HVMK_CHUNK_FREE 0x4652454546524545ull
 #define HVMK_CHUNK_USED 0x5553454455534544ull
 
+static volatile uint32_t hvmk_mem_lock_word;
+
+/* Interrupts off and the allocator lock held (the APs allocate too). */
+static uint64_t hvmk_mem_lock(void)
+{
+    uint64_t f = hvmk_irq_save();
+    while (__atomic_exchange_n(&hvmk_mem_lock_word, 1, __ATOMIC_ACQUIRE))
+        __asm__ volatile("pause");
+    return f;
+}
+
+static void hvmk_mem_unlock(uint64_t f)
+{
+    __atomic_store_n(&hvmk_mem_lock_word, 0, __ATOMIC_RELEASE);
+    hvmk_irq_restore(f);
+}
+
 static struct hvmk_free_page *hvmk_pages;
 static unsigned hvmk_npages_free;
 static struct hvmk_chunk *hvmk_heap_free;
@@ -49,13 +66,13 @@ void hvmk_mem_init(uint64_t mem_top)
 
 void *hvmk_page_alloc(void)
 {
-    uint64_t f = hvmk_irq_save();
+    uint64_t f = hvmk_mem_lock();
     struct hvmk_free_page *p = hvmk_pages;
     if (p) {
         hvmk_pages = p->next;
         hvmk_npages_free--;
     }
-    hvmk_irq_restore(f);
+    hvmk_mem_unlock(f);
     if (p)
         memset(p, 0, 4096);
     return p;
@@ -65,12 +82,12 @@ void hvmk_page_free(void *va)
 {
     if (!va)
         return;
-    uint64_t f = hvmk_irq_save();
+    uint64_t f = hvmk_mem_lock();
     struct hvmk_free_page *p = va;
     p->next = hvmk_pages;
     hvmk_pages = p;
     hvmk_npages_free++;
-    hvmk_irq_restore(f);
+    hvmk_mem_unlock(f);
 }
 
 unsigned hvmk_pages_free(void)
@@ -81,7 +98,7 @@ unsigned hvmk_pages_free(void)
 void *hvmk_malloc(size_t size)
 {
     size_t need = (size + sizeof(struct hvmk_chunk) + 15) & ~(size_t)15;
-    uint64_t f = hvmk_irq_save();
+    uint64_t f = hvmk_mem_lock();
     struct hvmk_chunk **pp = &hvmk_heap_free, *c = NULL;
     for (; *pp; pp = &(*pp)->next) {
         if ((*pp)->size >= need) {
@@ -99,7 +116,7 @@ void *hvmk_malloc(size_t size)
             break;
         }
     }
-    hvmk_irq_restore(f);
+    hvmk_mem_unlock(f);
     if (!c)
         return NULL;
     c->magic = HVMK_CHUNK_USED;
@@ -117,7 +134,7 @@ void hvmk_mfree(void *ptr)
         hvmk_printf("hvmk: FATAL bad free of %p\n", ptr);
         hvmk_exit(3);
     }
-    uint64_t f = hvmk_irq_save();
+    uint64_t f = hvmk_mem_lock();
     c->magic = HVMK_CHUNK_FREE;
     /* Insert by address and merge with neighbours. */
     struct hvmk_chunk **pp = &hvmk_heap_free;
@@ -136,5 +153,5 @@ void hvmk_mfree(void *ptr)
             prev->next = c->next;
         }
     }
-    hvmk_irq_restore(f);
+    hvmk_mem_unlock(f);
 }

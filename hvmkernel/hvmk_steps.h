@@ -6,6 +6,9 @@
 
 void hvmk_step_result(const char *step, bool ok, const char *why);
 void hvmk_set_exit_hook(void (*fn)(int code));
+/* CPU plumbing steps (hvmk_steps_cpu.c). */
+void hvmk_step_smp(const char *cmdline);
+void hvmk_step_ioapic(void);
 /* Every step that needs Xen (hvmk_xen.c). */
 void hvmk_run_xen_steps(const char *cmdline);
 
