@@ -1,0 +1,175 @@
+/*
+ * xs_ring: a gp_xs_transport over the xenstore shared page.  Indices are
+ * free-running; each side reads the other's index once, checks that it
+ * is within one ring of its own, and masks only when indexing.  Messages
+ * longer than the ring stream through it in pieces.
+ */
+#include <string.h>
+
+#include "gplpv/log.h"
+#include "gplpv/xs_ring.h"
+
+#include <xen/io/xs_wire.h>
+
+struct xs_ring {
+    struct gp_xs_transport t;
+    const struct gp_platform *plat;
+    struct xenstore_domain_interface *intf;
+    gp_port_t port;
+    struct gp_event *space;          /* signalled on every event-channel kick */
+    gp_work_fn rx_fn;
+    void *rx_arg;
+    bool broken;
+};
+
+static void xs_ring_kick(void *arg, gp_port_t port)
+{
+    struct xs_ring *r = arg;
+    (void)port;
+    r->plat->event_signal(r->plat->ctx, r->space);
+    gp_work_fn fn = r->rx_fn;
+    if (fn)
+        fn(r->rx_arg);
+}
+
+static void xs_ring_broken(struct xs_ring *r, const char *which, uint32_t prod, uint32_t cons)
+{
+    if (!r->broken)
+        GP_ERR(r->plat, "xs_ring: %s indices out of range (prod %u, cons %u): ring unusable",
+               which, prod, cons);
+    r->broken = true;
+}
+
+static int xs_ring_send(void *ctx, const void *buf, size_t len)
+{
+    struct xs_ring *r = ctx;
+    const struct gp_platform *p = r->plat;
+    const char *src = buf;
+    uint64_t stalled_since = 0;
+    while (len > 0) {
+        if (r->broken)
+            return GP_EIO;
+        uint32_t cons = GP_READ_ONCE(r->intf->req_cons);
+        uint32_t prod = GP_READ_ONCE(r->intf->req_prod);
+        gp_mb();
+        if (prod - cons > XENSTORE_RING_SIZE) {
+            xs_ring_broken(r, "request", prod, cons);
+            return GP_EIO;
+        }
+        uint32_t space = XENSTORE_RING_SIZE - (prod - cons);
+        if (space == 0) {
+            uint64_t now = p->now_ns(p->ctx);
+            if (!stalled_since)
+                stalled_since = now;
+            else if (now - stalled_since > 30ull * 1000000000ull) {
+                GP_ERR(p, "xs_ring: xenstored has not consumed requests for 30 s");
+                return GP_ETIMEDOUT;
+            }
+            p->event_wait(p->ctx, r->space, 1000000);
+            continue;
+        }
+        stalled_since = 0;
+        uint32_t off = MASK_XENSTORE_IDX(prod);
+        uint32_t chunk = XENSTORE_RING_SIZE - off;
+        if (chunk > space)
+            chunk = space;
+        if (chunk > len)
+            chunk = (uint32_t)len;
+        memcpy(r->intf->req + off, src, chunk);
+        gp_wmb();                      /* data before the index */
+        GP_WRITE_ONCE(r->intf->req_prod, prod + chunk);
+        p->evtchn_notify(p->ctx, r->port);
+        src += chunk;
+        len -= chunk;
+    }
+    return 0;
+}
+
+static long xs_ring_recv(void *ctx, void *buf, size_t len)
+{
+    struct xs_ring *r = ctx;
+    const struct gp_platform *p = r->plat;
+    if (r->broken)
+        return GP_EIO;
+    uint32_t cons = GP_READ_ONCE(r->intf->rsp_cons);
+    uint32_t prod = GP_READ_ONCE(r->intf->rsp_prod);
+    gp_rmb();                          /* index before the data */
+    if (prod - cons > XENSTORE_RING_SIZE) {
+        xs_ring_broken(r, "response", prod, cons);
+        return GP_EIO;
+    }
+    uint32_t avail = prod - cons;
+    size_t done = 0;
+    while (avail > 0 && done < len) {
+        uint32_t off = MASK_XENSTORE_IDX(cons);
+        uint32_t chunk = XENSTORE_RING_SIZE - off;
+        if (chunk > avail)
+            chunk = avail;
+        if (chunk > len - done)
+            chunk = (uint32_t)(len - done);
+        memcpy((char *)buf + done, r->intf->rsp + off, chunk);
+        done += chunk;
+        cons += chunk;
+        avail -= chunk;
+    }
+    if (done) {
+        gp_mb();                       /* data read before the slot is given back */
+        GP_WRITE_ONCE(r->intf->rsp_cons, cons);
+        p->evtchn_notify(p->ctx, r->port);
+    }
+    return (long)done;
+}
+
+static void xs_ring_set_rx_handler(void *ctx, gp_work_fn fn, void *arg)
+{
+    struct xs_ring *r = ctx;
+    r->rx_fn = NULL;
+    gp_wmb();
+    r->rx_arg = arg;
+    gp_wmb();
+    r->rx_fn = fn;
+}
+
+int xs_ring_create(const struct gp_platform *p, void *ring_page, gp_port_t port,
+                   struct gp_xs_transport **out)
+{
+    if (!ring_page || port == GP_INVALID_PORT) {
+        GP_ERR(p, "xs_ring: no xenstore page or event channel");
+        return GP_ENODEV;
+    }
+    struct xs_ring *r = gp_zalloc(p, sizeof(*r));
+    if (!r)
+        return GP_ENOMEM;
+    r->plat = p;
+    r->intf = ring_page;
+    r->port = port;
+    r->space = p->event_create(p->ctx);
+    if (!r->space) {
+        gp_free(p, r);
+        return GP_ENOMEM;
+    }
+    r->t.ctx = r;
+    r->t.send = xs_ring_send;
+    r->t.recv = xs_ring_recv;
+    r->t.set_rx_handler = xs_ring_set_rx_handler;
+    int err = p->evtchn_bind(p->ctx, port, xs_ring_kick, r);
+    if (err) {
+        GP_ERR(p, "xs_ring: binding event channel %u: %s", port, gp_strerror(err));
+        p->event_destroy(p->ctx, r->space);
+        gp_free(p, r);
+        return err;
+    }
+    *out = &r->t;
+    return 0;
+}
+
+void xs_ring_destroy(struct gp_xs_transport *t)
+{
+    if (!t)
+        return;
+    struct xs_ring *r = t->ctx;
+    const struct gp_platform *p = r->plat;
+    p->evtchn_unbind(p->ctx, r->port);
+    p->event_destroy(p->ctx, r->space);
+    gp_free(p, r);
+}

@@ -1,0 +1,106 @@
+/* Test environment for the xenstore client: the simulator's xenstored and
+ * a domain platform from sim_os, connected either directly or through a
+ * real xenstore ring page whose event channel is wired to xenstored. */
+#ifndef XS_TEST_ENV_H
+#define XS_TEST_ENV_H
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include "gplpv/log.h"
+#include "gplpv/xs.h"
+#include "gplpv/xs_ring.h"
+#include "os/sim_os.h"
+#include "xenstored/sim_xenstored.h"
+
+struct xs_env {
+    struct sim_xenstored *xsd;
+    struct sim_os *os;
+    struct gp_platform plat;
+    struct gp_xs_transport *t;
+    /* ring wiring */
+    void *ring_page;
+    gp_evtchn_handler ring_handler;
+    void *ring_arg;
+    gp_domid_t domid;
+};
+
+/* One ring-wired env at a time: the platform's ctx belongs to sim_os, so
+ * the event-channel glue finds the env through this slot. */
+static struct xs_env *xs_env_slot;
+
+static inline void xs_env_notify_shim(void *ctx, gp_port_t port)
+{
+    (void)ctx;
+    (void)port;
+    sim_xenstored_ring_kick(xs_env_slot->xsd, xs_env_slot->domid);
+}
+
+static inline int xs_env_bind_shim(void *ctx, gp_port_t port, gp_evtchn_handler fn, void *arg)
+{
+    (void)ctx;
+    (void)port;
+    xs_env_slot->ring_arg = arg;
+    xs_env_slot->ring_handler = fn;
+    return 0;
+}
+
+static inline void xs_env_unbind_shim(void *ctx, gp_port_t port)
+{
+    (void)ctx;
+    (void)port;
+    xs_env_slot->ring_handler = NULL;
+}
+
+/* xenstored produced output or consumed input: the store channel fires. */
+static inline void xs_env_xsd_notify(void *arg)
+{
+    struct xs_env *e = arg;
+    gp_evtchn_handler h = e->ring_handler;
+    if (h)
+        h(e->ring_arg, 1);
+}
+
+static inline void xs_env_init(struct xs_env *e, struct sim_xenstored *xsd, gp_domid_t domid,
+                               bool ring)
+{
+    memset(e, 0, sizeof(*e));
+    e->xsd = xsd;
+    e->domid = domid;
+    e->os = sim_os_create(domid ? "guest" : "dom0", 64, 0x1000, true);
+    sim_os_fill(e->os, &e->plat);
+    if (domid)
+        sim_xenstored_introduce(xsd, domid);
+    if (!ring) {
+        e->t = sim_xenstored_direct(xsd, domid);
+        return;
+    }
+    xs_env_slot = e;
+    e->plat.evtchn_notify = xs_env_notify_shim;
+    e->plat.evtchn_bind = xs_env_bind_shim;
+    e->plat.evtchn_unbind = xs_env_unbind_shim;
+    uint64_t gfn;
+    e->ring_page = e->plat.page_alloc(e->plat.ctx, &gfn);
+    sim_xenstored_connect_ring(xsd, domid, e->ring_page, xs_env_xsd_notify, e);
+    if (xs_ring_create(&e->plat, e->ring_page, 1, &e->t) != 0)
+        e->t = NULL;
+}
+
+static inline void xs_env_fini(struct xs_env *e, bool ring)
+{
+    if (ring) {
+        sim_xenstored_disconnect(e->xsd, e->domid);
+        xs_ring_destroy(e->t);
+        e->plat.page_free(e->plat.ctx, e->ring_page);
+    } else {
+        sim_xenstored_direct_close(e->xsd, e->t);
+    }
+    sim_os_destroy(e->os);
+}
+
+static inline bool xs_env_slow(void)
+{
+    return getenv("GP_TEST_SLOW") != NULL;
+}
+
+#endif
