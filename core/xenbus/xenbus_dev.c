@@ -1,0 +1,247 @@
+/*
+ * xenbus_dev: one frontend device node and its link to the backend.
+ * The backend path and id are read and validated, the backend's "state"
+ * is watched, and every change is reported (from deferred, passive
+ * context) to the owner, which drives its lifecycle from it.
+ */
+#include <string.h>
+
+#include "gplpv/log.h"
+#include "gplpv/xenbus.h"
+
+#define XENBUS_MAX_DOMID 0x7ff0u
+
+static const char *const xenbus_state_names[] = {
+    "Unknown", "Initialising", "InitWait", "Initialised", "Connected",
+    "Closing", "Closed", "Reconfiguring", "Reconfigured",
+};
+
+const char *xenbus_state_name(enum xenbus_state s)
+{
+    return (unsigned)s < sizeof(xenbus_state_names) / sizeof(xenbus_state_names[0])
+               ? xenbus_state_names[s]
+               : "Invalid";
+}
+
+static void xenbus_otherend_watch(void *arg, const char *path, const char *token)
+{
+    struct xenbus_dev *d = arg;
+    const struct gp_platform *p = d->plat;
+    (void)path;
+    (void)token;
+    char key[XENBUS_PATH_MAX + 8];
+    gp_snprintf(key, sizeof(key), "%s/state", d->otherend);
+    uint64_t v = 0;
+    int err = xs_read_u64(d->xs, XS_TXN_NONE, key, &v);
+    enum xenbus_state s;
+    if (err == GP_ENOENT) {
+        s = XenbusStateUnknown;              /* the backend node went away */
+    } else if (err) {
+        return;                              /* logged by xs_read_u64 */
+    } else if (v > XenbusStateReconfigured) {
+        GP_ERR(p, "xenbus: %s: backend state %llu is not a xenbus state", d->nodename,
+               (unsigned long long)v);
+        return;
+    } else {
+        s = (enum xenbus_state)v;
+    }
+    p->lock_acquire(p->ctx, d->lock);
+    bool changed = s != d->otherend_state;
+    d->otherend_state = s;
+    p->lock_release(p->ctx, d->lock);
+    p->event_signal(p->ctx, d->state_event);
+    if (changed && d->otherend_changed)
+        d->otherend_changed(d->arg, d, s);
+}
+
+/* Read and validate the backend path and id of d->nodename. */
+static int xenbus_read_otherend(struct xenbus_dev *d, char *path, size_t size, gp_domid_t *id)
+{
+    const struct gp_platform *p = d->plat;
+    char key[XENBUS_PATH_MAX + 16];
+    char *be = NULL;
+    uint64_t beid = 0;
+    gp_snprintf(key, sizeof(key), "%s/backend-id", d->nodename);
+    int err = xs_read_u64(d->xs, XS_TXN_NONE, key, &beid);
+    if (err) {
+        GP_ERR(p, "xenbus: %s: no valid backend-id (%s)", d->nodename, gp_strerror(err));
+        return err;
+    }
+    gp_snprintf(key, sizeof(key), "%s/backend", d->nodename);
+    size_t len = 0;
+    err = xs_read(d->xs, XS_TXN_NONE, key, &be, &len);
+    if (err) {
+        GP_ERR(p, "xenbus: %s: no backend path (%s)", d->nodename, gp_strerror(err));
+        return err;
+    }
+    /* Expect /local/domain/<beid>/backend/... */
+    char prefix[64];
+    int pl = gp_snprintf(prefix, sizeof(prefix), "/local/domain/%llu/backend/",
+                         (unsigned long long)beid);
+    bool ok = beid < XENBUS_MAX_DOMID && len < size && strlen(be) == len &&
+              strncmp(be, prefix, (size_t)pl) == 0 && len > (size_t)pl;
+    if (!ok) {
+        GP_ERR(p, "xenbus: %s: backend '%.80s' does not belong to backend-id %llu",
+               d->nodename, be, (unsigned long long)beid);
+        xs_free(d->xs, be);
+        return GP_EINVAL;
+    }
+    memcpy(path, be, len + 1);
+    *id = (gp_domid_t)beid;
+    xs_free(d->xs, be);
+    return 0;
+}
+
+static int xenbus_watch_otherend(struct xenbus_dev *d)
+{
+    char key[XENBUS_PATH_MAX + 8];
+    gp_snprintf(key, sizeof(key), "%s/state", d->otherend);
+    return xs_watch_add(d->xs, key, xenbus_otherend_watch, d, &d->state_watch);
+}
+
+int xenbus_dev_init(struct xenbus_dev *d, const struct gp_platform *p, struct xs_client *xs,
+                    const char *nodename, xenbus_otherend_fn fn, void *arg)
+{
+    memset(d, 0, sizeof(*d));
+    d->plat = p;
+    d->xs = xs;
+    d->otherend_changed = fn;
+    d->arg = arg;
+    d->state = XenbusStateInitialising;
+    d->otherend_state = XenbusStateUnknown;
+    if (strlen(nodename) >= sizeof(d->nodename))
+        return GP_EINVAL;
+    strcpy(d->nodename, nodename);
+    d->lock = p->lock_create(p->ctx);
+    d->state_event = p->event_create(p->ctx);
+    if (!d->lock || !d->state_event) {
+        xenbus_dev_teardown(d);
+        return GP_ENOMEM;
+    }
+    int err = xenbus_read_otherend(d, d->otherend, sizeof(d->otherend), &d->otherend_id);
+    if (!err)
+        err = xenbus_watch_otherend(d);
+    if (err) {
+        xenbus_dev_teardown(d);
+        return err;
+    }
+    return 0;
+}
+
+void xenbus_dev_teardown(struct xenbus_dev *d)
+{
+    const struct gp_platform *p = d->plat;
+    if (d->state_watch) {
+        xs_watch_remove(d->xs, d->state_watch);
+        d->state_watch = NULL;
+    }
+    if (d->state_event)
+        p->event_destroy(p->ctx, d->state_event);
+    if (d->lock)
+        p->lock_destroy(p->ctx, d->lock);
+    d->state_event = NULL;
+    d->lock = NULL;
+}
+
+int xenbus_dev_refresh_otherend(struct xenbus_dev *d)
+{
+    char path[XENBUS_PATH_MAX];
+    gp_domid_t id;
+    int err = xenbus_read_otherend(d, path, sizeof(path), &id);
+    if (err)
+        return err;
+    if (strcmp(path, d->otherend) == 0 && id == d->otherend_id && d->state_watch)
+        return 0;
+    if (d->state_watch)
+        xs_watch_remove(d->xs, d->state_watch);
+    d->state_watch = NULL;
+    strcpy(d->otherend, path);
+    d->otherend_id = id;
+    d->plat->lock_acquire(d->plat->ctx, d->lock);
+    d->otherend_state = XenbusStateUnknown;
+    d->plat->lock_release(d->plat->ctx, d->lock);
+    return xenbus_watch_otherend(d);
+}
+
+int xenbus_switch_state(struct xenbus_dev *d, xs_txn_t t, enum xenbus_state s)
+{
+    char key[XENBUS_PATH_MAX + 8];
+    gp_snprintf(key, sizeof(key), "%s/state", d->nodename);
+    int err = xs_printf(d->xs, t, key, "%u", (unsigned)s);
+    if (err) {
+        GP_ERR(d->plat, "xenbus: %s: cannot switch to %s: %s", d->nodename,
+               xenbus_state_name(s), gp_strerror(err));
+        return err;
+    }
+    d->state = s;
+    return 0;
+}
+
+int xenbus_wait_otherend(struct xenbus_dev *d, uint32_t mask, uint64_t timeout_ns)
+{
+    const struct gp_platform *p = d->plat;
+    uint64_t deadline = p->now_ns(p->ctx) + timeout_ns;
+    for (;;) {
+        p->lock_acquire(p->ctx, d->lock);
+        enum xenbus_state s = d->otherend_state;
+        p->lock_release(p->ctx, d->lock);
+        if (mask & XENBUS_MASK(s))
+            return (int)s;
+        uint64_t now = p->now_ns(p->ctx);
+        if (now >= deadline)
+            return GP_ETIMEDOUT;
+        uint64_t left = deadline - now;
+        p->event_wait(p->ctx, d->state_event, left < 10000000 ? left : 10000000);
+    }
+}
+
+int xenbus_read_otherend_u64(struct xenbus_dev *d, const char *key, uint64_t def, uint64_t max,
+                             uint64_t *out)
+{
+    char path[XENBUS_PATH_MAX + 64];
+    gp_snprintf(path, sizeof(path), "%s/%s", d->otherend, key);
+    uint64_t v = 0;
+    int err = xs_read_u64(d->xs, XS_TXN_NONE, path, &v);
+    if (err == GP_ENOENT) {
+        *out = def;
+        return 0;
+    }
+    if (err)
+        return err;
+    if (v > max) {
+        GP_ERR(d->plat, "xenbus: %s: backend %s = %llu exceeds %llu", d->nodename, key,
+               (unsigned long long)v, (unsigned long long)max);
+        return GP_EINVAL;
+    }
+    *out = v;
+    return 0;
+}
+
+bool xenbus_otherend_feature(struct xenbus_dev *d, const char *key)
+{
+    uint64_t v = 0;
+    if (xenbus_read_otherend_u64(d, key, 0, UINT64_MAX, &v) != 0)
+        return false;
+    return v == 1;
+}
+
+int xenbus_read_otherend_str(struct xenbus_dev *d, const char *key, char **out)
+{
+    char path[XENBUS_PATH_MAX + 64];
+    gp_snprintf(path, sizeof(path), "%s/%s", d->otherend, key);
+    return xs_read(d->xs, XS_TXN_NONE, path, out, NULL);
+}
+
+int xenbus_printf(struct xenbus_dev *d, xs_txn_t t, const char *key, const char *fmt, ...)
+{
+    char path[XENBUS_PATH_MAX + 64];
+    char val[256];
+    gp_snprintf(path, sizeof(path), "%s/%s", d->nodename, key);
+    va_list ap;
+    va_start(ap, fmt);
+    int n = gp_vsnprintf(val, sizeof(val), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(val))
+        return GP_E2BIG;
+    return xs_write(d->xs, t, path, val, (size_t)n);
+}

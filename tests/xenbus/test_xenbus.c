@@ -1,0 +1,208 @@
+/* xenbus (core/xenbus) against the simulator's xenstored: backend
+ * discovery and validation, the state machine driven by the backend's
+ * state watch, feature helpers, enumeration with hot-add and removal. */
+#include "gp_test.h"
+#include "../xenstore/xs_test_env.h"
+#include "gplpv/xenbus.h"
+
+static struct sim_xenstored *xsd;
+static struct xs_env dom0, guest;
+static struct xs_client *c0, *c1;
+
+/* What a toolstack writes when it adds a device. */
+static void add_device(const char *type, unsigned id, const char *backend_override)
+{
+    char fe[128], be[128];
+    snprintf(fe, sizeof(fe), "/local/domain/5/device/%s/%u", type, id);
+    snprintf(be, sizeof(be), "/local/domain/0/backend/%s/5/%u", type, id);
+    char k[192];
+    snprintf(k, sizeof(k), "%s/backend", fe);
+    xs_write_str(c0, XS_TXN_NONE, k, backend_override ? backend_override : be);
+    snprintf(k, sizeof(k), "%s/backend-id", fe);
+    xs_write_str(c0, XS_TXN_NONE, k, "0");
+    snprintf(k, sizeof(k), "%s/state", fe);
+    xs_write_str(c0, XS_TXN_NONE, k, "1");
+    const char *perms[2] = { "n5", "r0" };
+    xs_set_perms(c0, XS_TXN_NONE, fe, perms, 2);
+    snprintf(k, sizeof(k), "%s/state", be);
+    xs_write_str(c0, XS_TXN_NONE, k, "1");
+    const char *bperms[2] = { "n0", "r5" };
+    xs_set_perms(c0, XS_TXN_NONE, be, bperms, 2);
+    snprintf(k, sizeof(k), "%s/state", be);
+    xs_set_perms(c0, XS_TXN_NONE, k, bperms, 2);
+}
+
+static void set_backend(const char *key, const char *value)
+{
+    char k[192];
+    snprintf(k, sizeof(k), "/local/domain/0/backend/vif/5/0/%s", key);
+    xs_write_str(c0, XS_TXN_NONE, k, value);
+    const char *bperms[2] = { "n0", "r5" };
+    xs_set_perms(c0, XS_TXN_NONE, k, bperms, 2);
+}
+
+struct seen {
+    pthread_mutex_t m;
+    enum xenbus_state states[32];
+    unsigned n;
+};
+
+static void on_otherend(void *arg, struct xenbus_dev *d, enum xenbus_state s)
+{
+    struct seen *sn = arg;
+    (void)d;
+    pthread_mutex_lock(&sn->m);
+    if (sn->n < 32)
+        sn->states[sn->n++] = s;
+    pthread_mutex_unlock(&sn->m);
+}
+
+static void test_state_machine_follows_backend(void)
+{
+    add_device("vif", 0, NULL);
+    struct seen sn = { .m = PTHREAD_MUTEX_INITIALIZER };
+    struct xenbus_dev d;
+    REQUIRE(xenbus_dev_init(&d, &guest.plat, c1, "device/vif/0", on_otherend, &sn) == 0);
+    CHECK_STR(d.otherend, "/local/domain/0/backend/vif/5/0");
+    CHECK_EQ(d.otherend_id, 0);
+    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateInitialising), 2000000000ull),
+             XenbusStateInitialising);
+    set_backend("state", "2");
+    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateInitWait), 2000000000ull),
+             XenbusStateInitWait);
+    CHECK_EQ(xenbus_switch_state(&d, XS_TXN_NONE, XenbusStateInitialised), 0);
+    char *v = NULL;
+    xs_read(c0, XS_TXN_NONE, "/local/domain/5/device/vif/0/state", &v, NULL);
+    CHECK_STR(v, "3");
+    xs_free(c0, v);
+    set_backend("state", "4");
+    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateConnected), 2000000000ull),
+             XenbusStateConnected);
+    /* A bogus state is refused, the last good one stays. */
+    sim_os_set_quiet(guest.os, true);
+    unsigned errs = sim_os_error_count(guest.os);
+    set_backend("state", "77");
+    usleep(50000);
+    CHECK(sim_os_error_count(guest.os) > errs);
+    CHECK_EQ(d.otherend_state, XenbusStateConnected);
+    set_backend("state", "5");
+    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateClosing), 2000000000ull),
+             XenbusStateClosing);
+    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateClosed), 20000000ull), GP_ETIMEDOUT);
+    xenbus_dev_teardown(&d);
+    pthread_mutex_lock(&sn.m);
+    bool saw_connected = false;
+    for (unsigned i = 0; i < sn.n; i++)
+        saw_connected |= sn.states[i] == XenbusStateConnected;
+    pthread_mutex_unlock(&sn.m);
+    CHECK(saw_connected);
+}
+
+static void test_feature_helpers(void)
+{
+    struct xenbus_dev d;
+    REQUIRE(xenbus_dev_init(&d, &guest.plat, c1, "device/vif/0", NULL, NULL) == 0);
+    set_backend("feature-sg", "1");
+    set_backend("feature-gso-tcpv4", "0");
+    set_backend("feature-bogus", "yes");
+    set_backend("multi-queue-max-queues", "8");
+    set_backend("max-ring-page-order", "99");
+    CHECK(xenbus_otherend_feature(&d, "feature-sg"));
+    CHECK(!xenbus_otherend_feature(&d, "feature-gso-tcpv4"));
+    CHECK(!xenbus_otherend_feature(&d, "feature-missing"));
+    CHECK(!xenbus_otherend_feature(&d, "feature-bogus"));
+    uint64_t v = 0;
+    CHECK_EQ(xenbus_read_otherend_u64(&d, "multi-queue-max-queues", 1, 64, &v), 0);
+    CHECK_EQ(v, 8);
+    CHECK_EQ(xenbus_read_otherend_u64(&d, "absent", 3, 64, &v), 0);
+    CHECK_EQ(v, 3);
+    CHECK_EQ(xenbus_read_otherend_u64(&d, "max-ring-page-order", 0, 4, &v), GP_EINVAL);
+    CHECK_EQ(xenbus_printf(&d, XS_TXN_NONE, "tx-ring-ref", "%u", 42u), 0);
+    char *s = NULL;
+    xs_read(c0, XS_TXN_NONE, "/local/domain/5/device/vif/0/tx-ring-ref", &s, NULL);
+    CHECK_STR(s, "42");
+    xs_free(c0, s);
+    xenbus_dev_teardown(&d);
+}
+
+static void test_bad_backend_is_refused(void)
+{
+    sim_os_set_quiet(guest.os, true);
+    struct xenbus_dev d;
+    add_device("vbd", 51712, "/local/domain/3/backend/vbd/5/51712");   /* id says 0 */
+    CHECK_EQ(xenbus_dev_init(&d, &guest.plat, c1, "device/vbd/51712", NULL, NULL), GP_EINVAL);
+    add_device("vbd", 51728, "/local/domain/0/frontend/evil");
+    CHECK_EQ(xenbus_dev_init(&d, &guest.plat, c1, "device/vbd/51728", NULL, NULL), GP_EINVAL);
+    CHECK_EQ(xenbus_dev_init(&d, &guest.plat, c1, "device/vbd/9", NULL, NULL), GP_ENOENT);
+}
+
+struct enum_log {
+    pthread_mutex_t m;
+    int added, removed;
+    char last[32];
+};
+
+static void on_enum(void *arg, const char *type, const char *id, bool present)
+{
+    struct enum_log *l = arg;
+    (void)type;
+    pthread_mutex_lock(&l->m);
+    if (present)
+        l->added++;
+    else
+        l->removed++;
+    snprintf(l->last, sizeof(l->last), "%s", id);
+    pthread_mutex_unlock(&l->m);
+}
+
+static int wait_int(struct enum_log *l, int *field, int want)
+{
+    for (int i = 0; i < 2000; i++) {
+        pthread_mutex_lock(&l->m);
+        int v = *field;
+        pthread_mutex_unlock(&l->m);
+        if (v >= want)
+            return v;
+        usleep(1000);
+    }
+    return *field;
+}
+
+static void test_enumeration_hot_add_and_remove(void)
+{
+    struct enum_log l = { .m = PTHREAD_MUTEX_INITIALIZER };
+    struct xenbus_enum *e = NULL;
+    add_device("vif", 1, NULL);
+    REQUIRE(xenbus_enum_start(&guest.plat, c1, "vif", on_enum, &l, &e) == 0);
+    CHECK_EQ(wait_int(&l, &l.added, 2), 2);           /* vif 0 and 1 present at start */
+    add_device("vif", 2, NULL);                       /* hot-add */
+    CHECK_EQ(wait_int(&l, &l.added, 3), 3);
+    CHECK_STR(l.last, "2");
+    xs_rm(c0, XS_TXN_NONE, "/local/domain/5/device/vif/1");   /* hot-remove */
+    CHECK_EQ(wait_int(&l, &l.removed, 1), 1);
+    CHECK_STR(l.last, "1");
+    /* State changes of existing devices are not reported as new ones. */
+    xs_write_str(c0, XS_TXN_NONE, "/local/domain/5/device/vif/0/state", "3");
+    usleep(30000);
+    CHECK_EQ(l.added, 3);
+    xenbus_enum_stop(e);
+}
+
+int main(void)
+{
+    xsd = sim_xenstored_create(3);
+    xs_env_init(&dom0, xsd, 0, false);
+    xs_env_init(&guest, xsd, 5, false);
+    if (xs_client_create(&dom0.plat, dom0.t, &c0) || xs_client_create(&guest.plat, guest.t, &c1))
+        return 1;
+    GP_TEST_RUN(test_state_machine_follows_backend);
+    GP_TEST_RUN(test_feature_helpers);
+    GP_TEST_RUN(test_bad_backend_is_refused);
+    GP_TEST_RUN(test_enumeration_hot_add_and_remove);
+    xs_client_destroy(c0);
+    xs_client_destroy(c1);
+    xs_env_fini(&dom0, false);
+    xs_env_fini(&guest, false);
+    sim_xenstored_destroy(xsd);
+    return gp_test_finish();
+}
