@@ -173,3 +173,12 @@ void xs_ring_destroy(struct gp_xs_transport *t)
     p->event_destroy(p->ctx, r->space);
     gp_free(p, r);
 }
+
+void xs_ring_abandon(struct gp_xs_transport *t)
+{
+    if (!t)
+        return;
+    struct xs_ring *r = t->ctx;
+    r->plat->event_destroy(r->plat->ctx, r->space);
+    gp_free(r->plat, r);
+}

@@ -62,7 +62,13 @@ struct gp_xs_transport {
     void (*set_rx_handler)(void *ctx, gp_work_fn fn, void *arg);
 };
 
-/* HVM-only access to the (virtual) CPU.  NULL members mean "absent". */
+struct gp_upcall_route {
+    uint64_t callback_via;   /* value for HVM_PARAM_CALLBACK_IRQ; 0 = none */
+    uint8_t vector;          /* per-vCPU upcall vector; 0 = not offered */
+};
+
+/* HVM-only access to the (virtual) CPU.  NULL members mean "absent".
+ * Each takes the platform's arch_ctx. */
 struct gp_arch_ops {
     void (*cpuid)(void *ctx, uint32_t leaf, uint32_t subleaf, uint32_t regs[4]);
     void (*wrmsr)(void *ctx, uint32_t msr, uint64_t value);
@@ -77,15 +83,25 @@ struct gp_arch_ops {
      * grant table frames placed with add_to_physmap).  NULL on failure. */
     void *(*map_gfn)(void *ctx, uint64_t gfn);
     void (*unmap_gfn)(void *ctx, void *va);
+    /* The core wrote the hypercall page at va (through wrmsr on the MSR
+     * Xen names): issue hypercalls through it from now on. */
+    void (*set_hypercall_page)(void *ctx, void *va);
     /* Route the event-channel upcall to 'fn'; the platform calls it from
-     * its interrupt (platform PCI IRQ or callback vector) on 'vcpu'. */
-    int (*set_upcall)(void *ctx, void (*fn)(void *arg, unsigned vcpu), void *arg);
+     * its interrupt on 'vcpu' (the Xen vCPU id).  It fills 'route' with
+     * what it can receive: the HVM_PARAM_CALLBACK_IRQ value (a GSI, the
+     * platform PCI device's INTx, or a vector) and, if it can take a
+     * per-vCPU upcall vector (HVMOP_set_evtchn_upcall_vector), that vector. */
+    int (*set_upcall)(void *ctx, void (*fn)(void *arg, unsigned vcpu), void *arg,
+                      struct gp_upcall_route *route);
+    /* The core tells which route Xen accepted: per-vCPU vectors (which
+     * need a local APIC EOI) or the callback via. */
+    void (*upcall_mode)(void *ctx, bool per_vcpu_vector);
     unsigned (*vcpu_count)(void *ctx);
     unsigned (*current_vcpu)(void *ctx);
 };
 
 struct gp_platform {
-    void *ctx;                       /* passed back as first argument */
+    void *ctx;                       /* first argument of the OS services */
     const char *name;                /* "windows", "linux", "sim", "hvmkernel" */
 
     /* ---- 1. OS services ------------------------------------------- */
@@ -115,7 +131,8 @@ struct gp_platform {
     /* Run fn(arg) later at [passive] level, in order of submission. */
     int (*defer)(void *ctx, gp_work_fn fn, void *arg); /* [any] */
 
-    /* ---- 2. Xen services ------------------------------------------ */
+    /* ---- 2. Xen services (each takes xen_ctx) ---------------------- */
+    void *xen_ctx;
     /* Grant domid access to frame gfn; *ref receives the grant. */
     int (*grant_access)(void *ctx, gp_domid_t domid, uint64_t gfn, bool readonly,
                         gp_grant_ref_t *ref);                        /* [any] */
@@ -137,6 +154,7 @@ struct gp_platform {
 
     /* ---- 3. HVM arch access (optional) ---------------------------- */
     const struct gp_arch_ops *arch;
+    void *arch_ctx;
 };
 
 /* Memory barriers as Xen's shared rings require them (x86: stores are

@@ -1,0 +1,340 @@
+/*
+ * hvm_platform: attach the core to an HVM guest (see include/gplpv/hvm.h).
+ * Order: detect, hypercall page, shared_info, grant frames, event
+ * channels + upcall route, xenstore ring; each step reports and unwinds.
+ */
+#include <string.h>
+
+#include "gplpv/hypercall.h"
+#include "gplpv/xs_ring.h"
+#include "hvm_internal.h"
+
+#include <xen/grant_table.h>
+#include <xen/hvm/hvm_op.h>
+#include <xen/hvm/params.h>
+#include <xen/memory.h>
+#include <xen/version.h>
+
+static void hvm_report(struct hvm *h, hvm_step_fn step, void *arg, const char *name, int err,
+                       const char *detail)
+{
+    if (err)
+        GP_ERR(h->plat, "hvm: %s failed: %s (%s)", name, detail, gp_strerror(err));
+    else
+        GP_INFO(h->plat, "hvm: %s: %s", name, detail);
+    if (step)
+        step(arg, name, err, detail);
+}
+
+static int hvm_get_param(struct hvm *h, uint32_t index, uint64_t *value)
+{
+    struct xen_hvm_param a = { .domid = DOMID_SELF, .index = index };
+    long rc = gp_hvm_op(h->plat, HVMOP_get_param, &a);
+    if (rc)
+        return gp_error_from_xen(rc);
+    *value = a.value;
+    return 0;
+}
+
+static int hvm_set_param(struct hvm *h, uint32_t index, uint64_t value)
+{
+    struct xen_hvm_param a = { .domid = DOMID_SELF, .index = index, .value = value };
+    long rc = gp_hvm_op(h->plat, HVMOP_set_param, &a);
+    return rc ? gp_error_from_xen(rc) : 0;
+}
+
+static int hvm_add_to_physmap(struct hvm *h, unsigned space, unsigned long idx, uint64_t gfn)
+{
+    struct xen_add_to_physmap a = {
+        .domid = DOMID_SELF, .size = 0, .space = space, .idx = idx, .gpfn = (xen_pfn_t)gfn,
+    };
+    long rc = gp_memory_op(h->plat, XENMEM_add_to_physmap, &a);
+    return rc ? gp_error_from_xen(rc) : 0;
+}
+
+static int hvm_install_hypercall_page(struct hvm *h)
+{
+    struct gp_platform *p = h->plat;
+    if (h->info.hypercall_pages != 1 || !p->arch->wrmsr || !p->arch->set_hypercall_page)
+        return GP_ENOTSUP;
+    uint64_t gfn;
+    h->hypercall_page = p->page_alloc(p->ctx, &gfn);
+    if (!h->hypercall_page)
+        return GP_ENOMEM;
+    p->arch->wrmsr(p->arch_ctx, h->info.hypercall_msr, gfn << GP_PAGE_SHIFT);
+    p->arch->set_hypercall_page(p->arch_ctx, h->hypercall_page);
+    /* Prove it works and agrees with CPUID. */
+    long v = gp_xen_version(p, XENVER_version, NULL);
+    if (v < 0 || (unsigned)(v >> 16) != h->info.major ||
+        (unsigned)(v & 0xffff) != h->info.minor) {
+        GP_ERR(p, "hvm: xen_version through the hypercall page gave %ld", v);
+        return GP_EIO;
+    }
+    return 0;
+}
+
+static int hvm_map_shared_info(struct hvm *h)
+{
+    struct gp_platform *p = h->plat;
+    if (!h->shared_info) {
+        h->shared_info = p->page_alloc(p->ctx, &h->shared_info_gfn);
+        if (!h->shared_info)
+            return GP_ENOMEM;
+    }
+    return hvm_add_to_physmap(h, XENMAPSPACE_shared_info, 0, h->shared_info_gfn);
+}
+
+static int hvm_map_grant_frames(struct hvm *h, bool again)
+{
+    struct gp_platform *p = h->plat;
+    if (!again) {
+        struct gnttab_query_size q = { .dom = DOMID_SELF };
+        long rc = gp_grant_table_op(p, GNTTABOP_query_size, &q, 1);
+        if (rc || q.status != GNTST_okay) {
+            GP_ERR(p, "hvm: GNTTABOP_query_size failed (%ld, status %d)", rc, q.status);
+            return rc ? gp_error_from_xen(rc) : GP_EIO;
+        }
+        unsigned want = h->opts.grant_frames ? h->opts.grant_frames : 32;
+        if (want > q.max_nr_frames)
+            want = q.max_nr_frames;
+        if (want > HVM_MAX_GRANT_FRAMES)
+            want = HVM_MAX_GRANT_FRAMES;
+        if (want == 0)
+            return GP_ENOSPC;
+        h->grant_frames = want;
+    }
+    for (unsigned i = 0; i < h->grant_frames; i++) {
+        if (!h->grant_va[i]) {
+            h->grant_va[i] = p->page_alloc(p->ctx, &h->grant_gfn[i]);
+            if (!h->grant_va[i])
+                return GP_ENOMEM;
+        }
+        int err = hvm_add_to_physmap(h, XENMAPSPACE_grant_table, i, h->grant_gfn[i]);
+        if (err)
+            return err;
+    }
+    if (again) {
+        gnttab_reset(h->gnttab);
+        return 0;
+    }
+    return gnttab_create(p, h->grant_va, h->grant_frames, &h->gnttab);
+}
+
+static void hvm_upcall(void *arg, unsigned vcpu)
+{
+    struct hvm *h = arg;
+    evtchn_upcall(h->evtchn, vcpu);
+}
+
+/* Per-vCPU upcall vectors where the platform takes them (Windows 7 and
+ * later deliver them with any affinity), else the global callback via. */
+static int hvm_route_upcall(struct hvm *h)
+{
+    struct gp_platform *p = h->plat;
+    const struct gp_arch_ops *a = p->arch;
+    if (!a->set_upcall)
+        return GP_ENOTSUP;
+    memset(&h->route, 0, sizeof(h->route));
+    int err = a->set_upcall(p->arch_ctx, hvm_upcall, h, &h->route);
+    if (err)
+        return err;
+    h->per_vcpu_vector = false;
+    if (h->route.vector) {
+        unsigned n = a->vcpu_count ? a->vcpu_count(p->arch_ctx) : 1;
+        bool ok = true;
+        for (unsigned v = 0; v < n && ok; v++) {
+            struct xen_hvm_evtchn_upcall_vector u = { .vcpu = v, .vector = h->route.vector };
+            ok = gp_hvm_op(p, HVMOP_set_evtchn_upcall_vector, &u) == 0;
+        }
+        h->per_vcpu_vector = ok;
+        if (!ok)
+            GP_INFO(p, "hvm: per-vCPU upcall vectors refused: using the callback via");
+    }
+    if (!h->per_vcpu_vector) {
+        if (!h->route.callback_via)
+            return GP_ENOTSUP;
+        err = hvm_set_param(h, HVM_PARAM_CALLBACK_IRQ, h->route.callback_via);
+        if (err)
+            return err;
+    }
+    if (a->upcall_mode)
+        a->upcall_mode(p->arch_ctx, h->per_vcpu_vector);
+    return 0;
+}
+
+static int hvm_connect_store(struct hvm *h)
+{
+    struct gp_platform *p = h->plat;
+    uint64_t port = 0;
+    int err = hvm_get_param(h, HVM_PARAM_STORE_PFN, &h->store_pfn);
+    if (!err)
+        err = hvm_get_param(h, HVM_PARAM_STORE_EVTCHN, &port);
+    if (err)
+        return err;
+    if (h->store_pfn == 0 || port == 0 || port >= evtchn_max_ports()) {
+        GP_ERR(p, "hvm: xenstore parameters missing (pfn %llx, port %llu)",
+               (unsigned long long)h->store_pfn, (unsigned long long)port);
+        return GP_ENODEV;
+    }
+    h->store_port = (gp_port_t)port;
+    if (!h->store_va) {
+        h->store_va = p->arch->map_gfn ? p->arch->map_gfn(p->arch_ctx, h->store_pfn) : NULL;
+        if (!h->store_va)
+            return GP_ENOMEM;
+    }
+    err = xs_ring_create(p, h->store_va, h->store_port, &h->xs);
+    if (err)
+        return err;
+    p->xs = h->xs;
+    return 0;
+}
+
+int hvm_platform_attach(struct gp_platform *p, const struct hvm_opts *o, hvm_step_fn step,
+                        void *step_arg, struct hvm **out)
+{
+    struct hvm *h = gp_zalloc(p, sizeof(*h));
+    if (!h)
+        return GP_ENOMEM;
+    h->plat = p;
+    h->domid = DOMID_SELF;
+    if (o)
+        h->opts = *o;
+    char d[96];
+    int err = hvm_detect(p, &h->info);
+    gp_snprintf(d, sizeof(d), "Xen %u.%u at CPUID %x", h->info.major, h->info.minor,
+                h->info.cpuid_base);
+    hvm_report(h, step, step_arg, "detect", err, err ? "no usable Xen" : d);
+    if (err)
+        goto fail;
+    err = hvm_install_hypercall_page(h);
+    gp_snprintf(d, sizeof(d), "MSR %x", h->info.hypercall_msr);
+    hvm_report(h, step, step_arg, "hypercall-page", err, d);
+    if (err)
+        goto fail;
+    err = hvm_map_shared_info(h);
+    gp_snprintf(d, sizeof(d), "at gfn %llx", (unsigned long long)h->shared_info_gfn);
+    hvm_report(h, step, step_arg, "shared-info", err, d);
+    if (err)
+        goto fail;
+    err = hvm_map_grant_frames(h, false);
+    gp_snprintf(d, sizeof(d), "%u frames", h->grant_frames);
+    hvm_report(h, step, step_arg, "grant-frames", err, d);
+    if (err)
+        goto fail;
+    err = evtchn_create(p, h->shared_info, &h->evtchn);
+    if (!err) {
+        hvm_services_fill(h);
+        err = hvm_route_upcall(h);
+    }
+    gp_snprintf(d, sizeof(d), "%s", h->per_vcpu_vector ? "per-vCPU vector" : "callback via");
+    hvm_report(h, step, step_arg, "upcall", err, d);
+    if (err)
+        goto fail;
+    uint64_t cport = 0;
+    if (hvm_get_param(h, HVM_PARAM_CONSOLE_PFN, &h->console_pfn) != 0)
+        h->console_pfn = 0;
+    if (hvm_get_param(h, HVM_PARAM_CONSOLE_EVTCHN, &cport) == 0)
+        h->console_port = (gp_port_t)cport;
+    if (!h->opts.keep_platform_xs) {
+        err = hvm_connect_store(h);
+        gp_snprintf(d, sizeof(d), "ring at pfn %llx, port %u", (unsigned long long)h->store_pfn,
+                    h->store_port);
+        hvm_report(h, step, step_arg, "xenstore", err, d);
+        if (err)
+            goto fail;
+    }
+    *out = h;
+    return 0;
+fail:
+    hvm_platform_detach(h);
+    return err;
+}
+
+void hvm_platform_detach(struct hvm *h)
+{
+    if (!h)
+        return;
+    struct gp_platform *p = h->plat;
+    if (h->xs) {
+        xs_ring_destroy(h->xs);
+        if (p->xs == h->xs)
+            p->xs = NULL;
+    }
+    if (h->evtchn) {
+        if (h->per_vcpu_vector || h->route.callback_via)
+            hvm_set_param(h, HVM_PARAM_CALLBACK_IRQ, 0);
+        hvm_services_clear(h);
+        evtchn_destroy(h->evtchn);
+    }
+    gnttab_destroy(h->gnttab);
+    /* The pages given to Xen for shared_info and grant frames are not
+     * handed back to the OS: Xen owns those frames now. */
+    if (h->hypercall_page && p->arch && p->arch->set_hypercall_page) {
+        p->arch->set_hypercall_page(p->arch_ctx, NULL);
+        p->page_free(p->ctx, h->hypercall_page);
+    }
+    gp_free(p, h);
+}
+
+int hvm_platform_resume(struct hvm *h, bool cancelled)
+{
+    struct gp_platform *p = h->plat;
+    if (cancelled)
+        return 0;
+    /* A new domain: the hypercall page was saved with our memory, but
+     * shared_info, grant frames, event channels and the store ring are new. */
+    int err = hvm_map_shared_info(h);
+    if (err) {
+        GP_ERR(p, "hvm: resume: re-mapping shared_info failed: %s", gp_strerror(err));
+        return err;
+    }
+    err = hvm_map_grant_frames(h, true);
+    if (err) {
+        GP_ERR(p, "hvm: resume: re-mapping grant frames failed: %s", gp_strerror(err));
+        return err;
+    }
+    evtchn_resume(h->evtchn, h->shared_info);
+    err = hvm_route_upcall(h);
+    if (err) {
+        GP_ERR(p, "hvm: resume: upcall route failed: %s", gp_strerror(err));
+        return err;
+    }
+    if (!h->opts.keep_platform_xs) {
+        if (h->xs)
+            xs_ring_abandon(h->xs);
+        h->xs = NULL;
+        err = hvm_connect_store(h);
+        if (err) {
+            GP_ERR(p, "hvm: resume: xenstore ring failed: %s", gp_strerror(err));
+            return err;
+        }
+    }
+    GP_INFO(p, "hvm: resumed in a new domain");
+    return 0;
+}
+
+const struct hvm_info *hvm_get_info(const struct hvm *h)
+{
+    return &h->info;
+}
+
+struct gnttab *hvm_gnttab(struct hvm *h)
+{
+    return h->gnttab;
+}
+
+struct evtchn *hvm_evtchn(struct hvm *h)
+{
+    return h->evtchn;
+}
+
+struct shared_info *hvm_shared_info(struct hvm *h)
+{
+    return h->shared_info;
+}
+
+void hvm_console_params(const struct hvm *h, uint64_t *pfn, gp_port_t *port)
+{
+    *pfn = h->console_pfn;
+    *port = h->console_port;
+}

@@ -1,0 +1,42 @@
+/*
+ * evtchn: event channels with the 2-level ABI over shared_info and
+ * vcpu_info, as the bus driver runs them on HVM.  The platform's
+ * interrupt calls evtchn_upcall(vcpu); pending ports are served fairly
+ * (each pass serves every pending port once, starting after the last one
+ * served) and their per-port handlers run with the pending bit cleared.
+ */
+#ifndef GPLPV_EVTCHN_H
+#define GPLPV_EVTCHN_H
+
+#include "gplpv/platform.h"
+
+struct evtchn;
+struct shared_info;
+
+struct evtchn_stats {
+    uint64_t upcalls, events, unhandled;
+};
+
+int evtchn_create(const struct gp_platform *p, struct shared_info *shi, struct evtchn **out);
+void evtchn_destroy(struct evtchn *e);
+/* After restore: shared_info re-mapped (maybe elsewhere); all ports are
+ * gone, so every handler is forgotten. */
+void evtchn_resume(struct evtchn *e, struct shared_info *shi);
+
+void evtchn_upcall(struct evtchn *e, unsigned vcpu);
+
+int evtchn_alloc_unbound(struct evtchn *e, gp_domid_t remote, gp_port_t *port);
+int evtchn_bind_interdomain(struct evtchn *e, gp_domid_t remote, gp_port_t remote_port,
+                            gp_port_t *port);
+/* Install the handler and unmask (a pending event is delivered). */
+int evtchn_bind(struct evtchn *e, gp_port_t port, gp_evtchn_handler fn, void *arg);
+/* Mask, forget the handler (waiting for a running one), close. */
+void evtchn_unbind(struct evtchn *e, gp_port_t port);
+void evtchn_notify(struct evtchn *e, gp_port_t port);
+void evtchn_mask(struct evtchn *e, gp_port_t port);
+void evtchn_unmask(struct evtchn *e, gp_port_t port);
+int evtchn_bind_vcpu(struct evtchn *e, gp_port_t port, unsigned vcpu);
+unsigned evtchn_max_ports(void);
+void evtchn_get_stats(struct evtchn *e, struct evtchn_stats *s);
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * hvm: bringing the core up on an HVM guest, as xenpci does on Windows:
+ * Xen detection through the CPUID hypervisor leaves, the hypercall page,
+ * shared_info and grant-table frames placed with add-to-physmap, the
+ * xenstore and console parameters, the event-channel upcall route, and
+ * the Xen services of struct gp_platform filled from the core's own
+ * gnttab, evtchn and xs_ring modules.  Also the re-mapping a restored
+ * domain needs.  Every step logs a clear error and undoes what it did.
+ */
+#ifndef GPLPV_HVM_H
+#define GPLPV_HVM_H
+
+#include "gplpv/platform.h"
+
+struct hvm;
+struct gnttab;
+struct evtchn;
+
+struct hvm_info {
+    uint32_t cpuid_base;           /* 0x40000000 + 0x100 * n */
+    unsigned major, minor;         /* Xen version */
+    uint32_t hypercall_msr;
+    unsigned hypercall_pages;
+    bool vcpu_id_in_cpuid;
+};
+
+#define HVM_MIN_MAJOR 4
+#define HVM_MIN_MINOR 0
+
+/* GP_ENODEV: not on Xen; GP_ENOTSUP: Xen older than HVM_MIN_*. */
+int hvm_detect(const struct gp_platform *p, struct hvm_info *out);
+
+struct hvm_opts {
+    unsigned grant_frames;         /* frames to map (0 = 32, capped by Xen's max) */
+    bool keep_platform_xs;         /* p->xs is already set (e.g. dom0's direct link) */
+};
+
+/* Steps reported to 'step' (may be NULL) as they pass or fail, so a test
+ * kernel can print them: "detect", "hypercall-page", "shared-info",
+ * "grant-frames", "upcall", "xenstore". */
+typedef void (*hvm_step_fn)(void *arg, const char *step, int err, const char *detail);
+
+int hvm_platform_attach(struct gp_platform *p, const struct hvm_opts *o, hvm_step_fn step,
+                        void *step_arg, struct hvm **out);
+void hvm_platform_detach(struct hvm *h);
+
+/* After SCHEDOP_shutdown(suspend) returned: 'cancelled' (rc 1) means the
+ * domain resumed where it was; otherwise it is a restored domain and
+ * shared_info, grant frames, event channels, the upcall route and the
+ * xenstore ring are all set up again (p->xs then points to the new
+ * transport; the xs client must be resumed on it). */
+int hvm_platform_resume(struct hvm *h, bool cancelled);
+
+const struct hvm_info *hvm_get_info(const struct hvm *h);
+struct gnttab *hvm_gnttab(struct hvm *h);
+struct evtchn *hvm_evtchn(struct hvm *h);
+struct shared_info *hvm_shared_info(struct hvm *h);
+/* HVM_PARAM_CONSOLE_PFN / _EVTCHN as read at attach (0 when absent). */
+void hvm_console_params(const struct hvm *h, uint64_t *pfn, gp_port_t *port);
+
+#endif
