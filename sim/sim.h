@@ -28,6 +28,9 @@
 #include "gplpv/platform.h"
 
 struct sim_xen;
+struct sim_xenstored;
+struct sim_os;
+struct hvm;
 struct sim_domain;
 
 struct sim_xen_opts {
@@ -37,11 +40,58 @@ struct sim_xen_opts {
 
 struct sim_xen *sim_xen_create(const struct sim_xen_opts *opts);
 void sim_xen_destroy(struct sim_xen *x);
+struct sim_xenstored *sim_xen_xenstored(struct sim_xen *x);
 
 /* Create a domain with max_pages of memory.  domid 0 is the privileged
  * backend domain; xenstored gives it full permissions.  Creating a guest
  * also writes its /local/domain/<id> node as the toolstack would. */
 struct sim_domain *sim_domain_create(struct sim_xen *x, gp_domid_t domid, unsigned max_pages);
+
+/* What the simulated machine looks like to the guest, for tests of the
+ * bring-up paths.  Zero values mean the defaults. */
+struct sim_domain_opts {
+    unsigned max_pages;       /* default 1024 */
+    unsigned vcpus;           /* default 1, at most 4 */
+    uint32_t cpuid_base;      /* Xen's leaves (default 0x40000000) */
+    bool viridian;            /* a Viridian signature at 0x40000000 (then base 0x40000100) */
+    bool no_xen;              /* no hypervisor signature at all */
+    unsigned xen_major, xen_minor;   /* default 4.17 */
+    bool no_upcall_vector;    /* HVMOP_set_evtchn_upcall_vector refused */
+    bool no_store_param;      /* HVM_PARAM_STORE_PFN left at 0 */
+    bool no_unplug;           /* QEMU without the unplug protocol */
+    bool no_attach;           /* do not run hvm_platform_attach (the test does) */
+};
+struct sim_domain *sim_domain_create_ex(struct sim_xen *x, gp_domid_t domid,
+                                        const struct sim_domain_opts *o);
+/* The platform before the core's bring-up filled its Xen services
+ * (OS services + arch ops only), for tests that attach themselves. */
+struct gp_platform *sim_domain_raw_platform(struct sim_domain *d);
+struct hvm *sim_domain_hvm(struct sim_domain *d);
+struct sim_os *sim_domain_os(struct sim_domain *d);
+
+/* What the hypervisor saw the guest do. */
+int sim_domain_shutdown_reason(const struct sim_domain *d);   /* SHUTDOWN_*, -1 none */
+unsigned sim_domain_restores(const struct sim_domain *d);
+/* console_io writes and port 0xe9 bytes, NUL-terminated copies (free()). */
+char *sim_domain_console(struct sim_domain *d);
+char *sim_domain_debug_port(struct sim_domain *d);
+struct sim_emulated {
+    bool ide_disks, aux_disks, nics, nvme;   /* still present */
+    uint16_t product;                        /* registered product number */
+    uint32_t build;
+};
+void sim_domain_emulated(struct sim_domain *d, struct sim_emulated *out);
+unsigned sim_domain_tot_pages(struct sim_domain *d);
+bool sim_domain_gfn_populated(struct sim_domain *d, uint64_t gfn);
+/* Make the next SCHEDOP_shutdown(suspend) return 1 (cancelled). */
+void sim_domain_cancel_next_suspend(struct sim_domain *d);
+
+/* The toolstack's save/restore: backends detach before and re-attach
+ * after a domain is restored (SCHEDOP_shutdown(suspend)). */
+enum sim_restore_phase { SIM_RESTORE_BEFORE, SIM_RESTORE_AFTER };
+typedef void (*sim_restore_fn)(void *arg, gp_domid_t domid, enum sim_restore_phase phase);
+void sim_xen_add_restore_hook(struct sim_xen *x, sim_restore_fn fn, void *arg);
+void sim_xen_remove_restore_hook(struct sim_xen *x, sim_restore_fn fn, void *arg);
 void sim_domain_destroy(struct sim_domain *d);
 const struct gp_platform *sim_domain_platform(struct sim_domain *d);
 gp_domid_t sim_domain_id(const struct sim_domain *d);
@@ -54,7 +104,7 @@ struct sim_xen *sim_domain_xen(struct sim_domain *d);
 void *sim_gnt_map(struct sim_xen *x, gp_domid_t mapper, gp_domid_t granter,
                   gp_grant_ref_t ref, bool write);
 void sim_gnt_unmap(struct sim_xen *x, gp_domid_t mapper, gp_domid_t granter,
-                   gp_grant_ref_t ref, void *va);
+                   gp_grant_ref_t ref, bool write);
 /* GNTTABOP_copy between a granted page and local memory.  to_grant=true
  * writes 'len' bytes from 'local' into the granted page at 'offset'. */
 int sim_gnt_copy(struct sim_xen *x, gp_domid_t mapper, gp_domid_t granter,

@@ -404,16 +404,16 @@ void xs_client_suspend(struct xs_client *c)
         p->lock_acquire(p->ctx, c->lock);
     }
     p->lock_release(p->ctx, c->lock);
+    /* Let go of the transport: it may be freed across a restore. */
+    c->t->set_rx_handler(c->t->ctx, NULL, NULL);
 }
 
 int xs_client_resume(struct xs_client *c, struct gp_xs_transport *t)
 {
     const struct gp_platform *p = c->plat;
     p->lock_acquire(p->ctx, c->rx_lock);
-    if (t && t != c->t) {
-        c->t->set_rx_handler(c->t->ctx, NULL, NULL);
-        c->t = t;
-    }
+    if (t)
+        c->t = t;          /* the old one is not touched: it may be gone */
     c->rx_hdr_got = 0;
     c->rx_body_got = 0;
     p->lock_release(p->ctx, c->rx_lock);

@@ -78,7 +78,7 @@ static int xs_ring_send(void *ctx, const void *buf, size_t len)
         memcpy(r->intf->req + off, src, chunk);
         gp_wmb();                      /* data before the index */
         GP_WRITE_ONCE(r->intf->req_prod, prod + chunk);
-        p->evtchn_notify(p->ctx, r->port);
+        p->evtchn_notify(p->xen_ctx, r->port);
         src += chunk;
         len -= chunk;
     }
@@ -115,7 +115,7 @@ static long xs_ring_recv(void *ctx, void *buf, size_t len)
     if (done) {
         gp_mb();                       /* data read before the slot is given back */
         GP_WRITE_ONCE(r->intf->rsp_cons, cons);
-        p->evtchn_notify(p->ctx, r->port);
+        p->evtchn_notify(p->xen_ctx, r->port);
     }
     return (long)done;
 }
@@ -152,7 +152,7 @@ int xs_ring_create(const struct gp_platform *p, void *ring_page, gp_port_t port,
     r->t.send = xs_ring_send;
     r->t.recv = xs_ring_recv;
     r->t.set_rx_handler = xs_ring_set_rx_handler;
-    int err = p->evtchn_bind(p->ctx, port, xs_ring_kick, r);
+    int err = p->evtchn_bind(p->xen_ctx, port, xs_ring_kick, r);
     if (err) {
         GP_ERR(p, "xs_ring: binding event channel %u: %s", port, gp_strerror(err));
         p->event_destroy(p->ctx, r->space);
@@ -169,7 +169,7 @@ void xs_ring_destroy(struct gp_xs_transport *t)
         return;
     struct xs_ring *r = t->ctx;
     const struct gp_platform *p = r->plat;
-    p->evtchn_unbind(p->ctx, r->port);
+    p->evtchn_unbind(p->xen_ctx, r->port);
     p->event_destroy(p->ctx, r->space);
     gp_free(p, r);
 }

@@ -1,0 +1,191 @@
+/* Event channels (core/evtchn) between simulated domains, and the
+ * fairness of the upcall scan over a shared_info the test drives itself. */
+#include <pthread.h>
+#include <unistd.h>
+
+#include "gp_test.h"
+#include "gplpv/evtchn.h"
+#include "gplpv/hvm.h"
+#include "gplpv/log.h"
+#include "os/sim_os.h"
+#include "sim.h"
+
+#include <xen/xen.h>
+
+struct counter {
+    atomic_uint n;
+};
+
+static void count_cb(void *arg, gp_port_t port)
+{
+    struct counter *c = arg;
+    (void)port;
+    atomic_fetch_add(&c->n, 1);
+}
+
+static unsigned wait_at_least(struct counter *c, unsigned want)
+{
+    for (int i = 0; i < 3000 && atomic_load(&c->n) < want; i++)
+        usleep(1000);
+    return atomic_load(&c->n);
+}
+
+struct pair {
+    struct sim_xen *x;
+    struct sim_domain *d0, *g;
+    const struct gp_platform *p0, *pg;
+};
+
+static void pair_up(struct pair *pr, unsigned vcpus)
+{
+    pr->x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true });
+    pr->d0 = sim_domain_create(pr->x, 0, 256);
+    pr->g = sim_domain_create_ex(pr->x, 1, &(struct sim_domain_opts){ .vcpus = vcpus });
+    pr->p0 = sim_domain_platform(pr->d0);
+    pr->pg = sim_domain_platform(pr->g);
+}
+
+static void pair_down(struct pair *pr)
+{
+    sim_domain_destroy(pr->g);
+    sim_domain_destroy(pr->d0);
+    sim_xen_destroy(pr->x);
+}
+
+/* A guest-allocated channel bound by dom0, as a frontend/backend pair does. */
+static void connect(struct pair *pr, gp_port_t *gport, gp_port_t *bport)
+{
+    CHECK_EQ(pr->pg->evtchn_alloc_unbound(pr->pg->xen_ctx, 0, gport), 0);
+    CHECK_EQ(sim_evtchn_bind_interdomain(pr->x, 0, 1, *gport, bport), 0);
+}
+
+static void test_interdomain_both_ways(void)
+{
+    struct pair pr;
+    pair_up(&pr, 1);
+    gp_port_t gp = 0, bp = 0;
+    connect(&pr, &gp, &bp);
+    struct counter cg = { 0 }, cb = { 0 };
+    CHECK_EQ(pr.pg->evtchn_bind(pr.pg->xen_ctx, gp, count_cb, &cg), 0);
+    CHECK_EQ(pr.p0->evtchn_bind(pr.p0->xen_ctx, bp, count_cb, &cb), 0);
+    wait_at_least(&cb, 1);                 /* bind_interdomain marks the new port pending */
+    unsigned base = atomic_load(&cb.n);
+    for (int i = 0; i < 50; i++) {
+        pr.pg->evtchn_notify(pr.pg->xen_ctx, gp);
+        usleep(200);
+    }
+    CHECK(wait_at_least(&cb, base + 1) > base);
+    pr.p0->evtchn_notify(pr.p0->xen_ctx, bp);
+    CHECK(wait_at_least(&cg, 1) >= 1);
+    pr.pg->evtchn_unbind(pr.pg->xen_ctx, gp);
+    pr.p0->evtchn_unbind(pr.p0->xen_ctx, bp);
+    pair_down(&pr);
+}
+
+static void test_mask_holds_unmask_delivers(void)
+{
+    struct pair pr;
+    pair_up(&pr, 1);
+    gp_port_t gp = 0, bp = 0;
+    connect(&pr, &gp, &bp);
+    struct counter cg = { 0 };
+    CHECK_EQ(pr.pg->evtchn_bind(pr.pg->xen_ctx, gp, count_cb, &cg), 0);
+    pr.pg->evtchn_mask(pr.pg->xen_ctx, gp);
+    pr.p0->evtchn_notify(pr.p0->xen_ctx, bp);
+    usleep(30000);
+    CHECK_EQ(atomic_load(&cg.n), 0);       /* pending but masked */
+    pr.pg->evtchn_unmask(pr.pg->xen_ctx, gp);
+    CHECK_EQ(wait_at_least(&cg, 1), 1);    /* the unmask re-raised it */
+    pr.pg->evtchn_unbind(pr.pg->xen_ctx, gp);
+    pair_down(&pr);
+}
+
+static void test_many_ports_and_second_vcpu(void)
+{
+    struct pair pr;
+    pair_up(&pr, 2);
+    enum { N = 150 };
+    static gp_port_t gps[N], bps[N];
+    static struct counter cs[N];
+    for (int i = 0; i < N; i++) {
+        connect(&pr, &gps[i], &bps[i]);
+        atomic_store(&cs[i].n, 0);
+        CHECK_EQ(pr.pg->evtchn_bind(pr.pg->xen_ctx, gps[i], count_cb, &cs[i]), 0);
+    }
+    /* Half the ports are delivered on vCPU 1. */
+    for (int i = 0; i < N; i += 2)
+        CHECK_EQ(evtchn_bind_vcpu(hvm_evtchn(sim_domain_hvm(pr.g)), gps[i], 1), 0);
+    for (int i = 0; i < N; i++)
+        pr.p0->evtchn_notify(pr.p0->xen_ctx, bps[i]);
+    int missing = 0;
+    for (int i = 0; i < N; i++)
+        if (wait_at_least(&cs[i], 1) < 1)
+            missing++;
+    CHECK_EQ(missing, 0);
+    for (int i = 0; i < N; i++)
+        pr.pg->evtchn_unbind(pr.pg->xen_ctx, gps[i]);
+    pair_down(&pr);
+}
+
+/* ---- fairness, on a shared_info the test owns -------------------------------- */
+static struct shared_info fair_shi __attribute__((aligned(4096)));
+static unsigned order[64], norder;
+static int busy_left;
+
+static void raise_port(unsigned port)
+{
+    unsigned bits = sizeof(xen_ulong_t) * 8;
+    fair_shi.evtchn_pending[port / bits] |= (xen_ulong_t)1 << (port % bits);
+    fair_shi.vcpu_info[0].evtchn_pending_sel |= (xen_ulong_t)1 << (port / bits);
+    fair_shi.vcpu_info[0].evtchn_upcall_pending = 1;
+}
+
+static void fair_cb(void *arg, gp_port_t port)
+{
+    (void)arg;
+    if (norder < 64)
+        order[norder++] = port;
+    if (port == 1 && busy_left-- > 0)
+        raise_port(1);                     /* a port that is always busy again */
+}
+
+static void test_busy_port_does_not_starve_others(void)
+{
+    struct sim_os *os = sim_os_create("fair", 4, 0x10, true);
+    struct gp_platform p = { 0 };      /* no arch: unmask falls back to clearing the bit */
+    sim_os_fill(os, &p);
+    struct evtchn *e = NULL;
+    REQUIRE(evtchn_create(&p, &fair_shi, &e) == 0);
+    CHECK_EQ(evtchn_bind(e, 1, fair_cb, NULL), 0);
+    CHECK_EQ(evtchn_bind(e, 70, fair_cb, NULL), 0);
+    CHECK_EQ(evtchn_bind(e, 130, fair_cb, NULL), 0);
+    busy_left = 20;
+    raise_port(1);
+    raise_port(70);
+    raise_port(130);
+    evtchn_upcall(e, 0);
+    /* Port 1 kept re-raising itself 20 times, yet 70 and 130 were served
+     * in the first pass. */
+    int pos70 = -1, pos130 = -1;
+    for (unsigned i = 0; i < norder; i++) {
+        if (order[i] == 70 && pos70 < 0)
+            pos70 = (int)i;
+        if (order[i] == 130 && pos130 < 0)
+            pos130 = (int)i;
+    }
+    CHECK(pos70 >= 0 && pos70 <= 2);
+    CHECK(pos130 >= 0 && pos130 <= 2);
+    CHECK_EQ(norder, 23);
+    CHECK_EQ(fair_shi.vcpu_info[0].evtchn_upcall_pending, 0);
+    evtchn_destroy(e);
+    sim_os_destroy(os);
+}
+
+int main(void)
+{
+    GP_TEST_RUN(test_interdomain_both_ways);
+    GP_TEST_RUN(test_mask_holds_unmask_delivers);
+    GP_TEST_RUN(test_many_ports_and_second_vcpu);
+    GP_TEST_RUN(test_busy_port_does_not_starve_others);
+    return gp_test_finish();
+}

@@ -1,0 +1,160 @@
+/* The core's HVM bring-up (core/hvm) on the simulated hypervisor:
+ * detection across the CPUID range, every step reported, failures
+ * (no Xen, too old, parameter missing, hypercalls failing midway) giving
+ * a clear error and leaving nothing half done, and a working xenstore
+ * over the ring afterwards. */
+#include "gp_test.h"
+#include "gplpv/hvm.h"
+#include "gplpv/log.h"
+#include "gplpv/xs.h"
+#include "os/sim_os.h"
+#include "sim.h"
+
+struct steps {
+    char names[16][24];
+    int errs[16];
+    unsigned n;
+};
+
+static void record_step(void *arg, const char *step, int err, const char *detail)
+{
+    struct steps *s = arg;
+    (void)detail;
+    if (s->n < 16) {
+        snprintf(s->names[s->n], sizeof(s->names[0]), "%s", step);
+        s->errs[s->n++] = err;
+    }
+}
+
+static void test_default_bringup_and_xenstore(void)
+{
+    struct sim_xen *x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true });
+    struct sim_domain *g = sim_domain_create_ex(x, 3, &(struct sim_domain_opts){ .no_attach = true });
+    REQUIRE(g);
+    struct steps st = { .n = 0 };
+    struct hvm *h = NULL;
+    struct gp_platform *p = sim_domain_raw_platform(g);
+    REQUIRE(hvm_platform_attach(p, NULL, record_step, &st, &h) == 0);
+    const char *want[] = { "detect", "hypercall-page", "shared-info", "grant-frames", "upcall",
+                           "xenstore" };
+    CHECK_EQ(st.n, 6);
+    for (unsigned i = 0; i < 6 && i < st.n; i++) {
+        CHECK_STR(st.names[i], want[i]);
+        CHECK_EQ(st.errs[i], 0);
+    }
+    CHECK_EQ(hvm_get_info(h)->cpuid_base, 0x40000000u);
+    CHECK_EQ(hvm_get_info(h)->major, 4);
+    CHECK_EQ(hvm_get_info(h)->minor, 17);
+    struct xs_client *c = NULL;
+    REQUIRE(xs_client_create(p, NULL, &c) == 0);
+    char *v = NULL;
+    CHECK_EQ(xs_read(c, XS_TXN_NONE, "domid", &v, NULL), 0);
+    CHECK_STR(v, "3");
+    xs_free(c, v);
+    CHECK_EQ(xs_write_str(c, XS_TXN_NONE, "data/hello", "world"), 0);
+    xs_client_destroy(c);
+    hvm_platform_detach(h);
+    sim_domain_destroy(g);
+    sim_xen_destroy(x);
+}
+
+static void test_viridian_first_then_xen(void)
+{
+    struct sim_xen *x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true });
+    struct sim_domain *g = sim_domain_create_ex(x, 4, &(struct sim_domain_opts){ .viridian = true });
+    REQUIRE(g);
+    CHECK_EQ(hvm_get_info(sim_domain_hvm(g))->cpuid_base, 0x40000100u);
+    sim_domain_destroy(g);
+    sim_xen_destroy(x);
+}
+
+static void test_no_xen_and_too_old(void)
+{
+    struct sim_xen *x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true });
+    struct sim_domain *g = sim_domain_create_ex(
+        x, 4, &(struct sim_domain_opts){ .no_xen = true, .no_attach = true });
+    REQUIRE(g);
+    struct hvm_info info;
+    CHECK_EQ(hvm_detect(sim_domain_raw_platform(g), &info), GP_ENODEV);
+    struct hvm *h = NULL;
+    struct steps st = { .n = 0 };
+    CHECK_EQ(hvm_platform_attach(sim_domain_raw_platform(g), NULL, record_step, &st, &h), GP_ENODEV);
+    CHECK_EQ(st.n, 1);
+    CHECK(st.errs[0] != 0);
+    sim_domain_destroy(g);
+    struct sim_domain *old = sim_domain_create_ex(
+        x, 5, &(struct sim_domain_opts){ .xen_major = 3, .xen_minor = 4, .no_attach = true });
+    REQUIRE(old);
+    sim_os_set_quiet(sim_domain_os(old), true);
+    CHECK_EQ(hvm_detect(sim_domain_raw_platform(old), &info), GP_ENOTSUP);
+    CHECK(sim_os_error_count(sim_domain_os(old)) > 0);
+    sim_domain_destroy(old);
+    sim_xen_destroy(x);
+}
+
+static void test_store_param_missing(void)
+{
+    struct sim_xen *x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true });
+    struct sim_domain *g = sim_domain_create_ex(
+        x, 6, &(struct sim_domain_opts){ .no_store_param = true, .no_attach = true });
+    REQUIRE(g);
+    sim_os_set_quiet(sim_domain_os(g), true);
+    struct steps st = { .n = 0 };
+    struct hvm *h = NULL;
+    CHECK_EQ(hvm_platform_attach(sim_domain_raw_platform(g), NULL, record_step, &st, &h), GP_ENODEV);
+    REQUIRE(st.n == 6);
+    CHECK_STR(st.names[5], "xenstore");
+    CHECK(st.errs[5] != 0);
+    /* The services were taken back: nothing half-attached remains. */
+    CHECK(sim_domain_raw_platform(g)->grant_access == NULL);
+    CHECK(sim_domain_raw_platform(g)->xs == NULL);
+    sim_domain_destroy(g);
+    sim_xen_destroy(x);
+}
+
+static void test_hypercalls_failing_midway_unwind(void)
+{
+    struct sim_xen *x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true, .seed = 99 });
+    struct sim_domain *g = sim_domain_create_ex(x, 7, &(struct sim_domain_opts){ .no_attach = true });
+    REQUIRE(g);
+    sim_os_set_quiet(sim_domain_os(g), true);
+    struct gp_platform *p = sim_domain_raw_platform(g);
+    sim_fault_set(x, SIM_FAULT_HYPERCALL_FAIL, 100000);   /* 10 % */
+    unsigned failed_at[8] = { 0 };
+    unsigned successes = 0;
+    for (int i = 0; i < 30; i++) {
+        struct steps st = { .n = 0 };
+        struct hvm *h = NULL;
+        int err = hvm_platform_attach(p, NULL, record_step, &st, &h);
+        if (err) {
+            CHECK(st.n > 0 && st.errs[st.n - 1] != 0);
+            if (st.n <= 8)
+                failed_at[st.n - 1]++;
+            CHECK(p->grant_access == NULL && p->evtchn_notify == NULL);
+        } else {
+            successes++;
+            hvm_platform_detach(h);
+        }
+    }
+    sim_fault_set(x, SIM_FAULT_HYPERCALL_FAIL, 0);
+    unsigned later = 0;
+    for (int i = 2; i < 8; i++)
+        later += failed_at[i];
+    CHECK(later > 0);           /* some failures happened after shared_info was mapped */
+    struct hvm *h = NULL;
+    CHECK_EQ(hvm_platform_attach(p, NULL, NULL, NULL, &h), 0);
+    hvm_platform_detach(h);
+    (void)successes;
+    sim_domain_destroy(g);
+    sim_xen_destroy(x);
+}
+
+int main(void)
+{
+    GP_TEST_RUN(test_default_bringup_and_xenstore);
+    GP_TEST_RUN(test_viridian_first_then_xen);
+    GP_TEST_RUN(test_no_xen_and_too_old);
+    GP_TEST_RUN(test_store_param_missing);
+    GP_TEST_RUN(test_hypercalls_failing_midway_unwind);
+    return gp_test_finish();
+}
