@@ -75,6 +75,7 @@ void hvmk_lapic_send_ipi_all_but_self(uint32_t type, uint8_t vector);
 bool hvmk_lapic_timer_start(void);
 uint64_t hvmk_lapic_ticks(void);
 void hvmk_lapic_eoi(void);
+bool hvmk_lapic_in_service(uint8_t vector);
 void hvmk_xen_vector_needs_eoi(bool eoi);
 
 /* ---- I/O APIC (hvmk_ioapic.c) ------------------------------------------ */
@@ -92,6 +93,10 @@ unsigned hvmk_smp_start(unsigned expected, uint64_t timeout_us);
 unsigned hvmk_cpu_count(void);
 unsigned hvmk_cpu_index(void);            /* 0 = BSP */
 uint32_t hvmk_cpu_apic_id(unsigned cpu);
+/* The Xen vCPU id of a CPU (CPUID leaf base+4 when Xen reports it, else
+ * the CPU index); recorded by each CPU at start-up. */
+unsigned hvmk_cpu_xen_vcpu(unsigned cpu);
+void hvmk_smp_set_xen_base(uint32_t cpuid_base);
 /* Run fn(cpu) once on every AP (from its idle loop, interrupts on). */
 void hvmk_smp_run_on_aps(void (*fn)(unsigned cpu));
 

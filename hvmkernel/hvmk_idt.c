@@ -97,7 +97,10 @@ __attribute__((interrupt)) static void hvmk_xen_vector(struct hvmk_int_frame *f)
     (void)f;
     if (hvmk_vectors[HVMK_XEN_VECTOR].fn)
         hvmk_vectors[HVMK_XEN_VECTOR].fn(hvmk_vectors[HVMK_XEN_VECTOR].arg);
-    if (hvmk_xen_eoi)
+    /* The per-vCPU upcall vector arrives through the local APIC and must
+     * be acknowledged; the callback vector does not: look at the ISR
+     * rather than trust the mode (the first upcall can race with it). */
+    if (hvmk_xen_eoi || hvmk_lapic_in_service(HVMK_XEN_VECTOR))
         hvmk_lapic_eoi();
 }
 

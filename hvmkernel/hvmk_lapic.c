@@ -25,6 +25,11 @@ static inline uint32_t hvmk_lapic_read(unsigned reg)
     return *(volatile uint32_t *)(LAPIC_BASE + reg);
 }
 
+bool hvmk_lapic_in_service(uint8_t vector)
+{
+    return (hvmk_lapic_read(0x100 + 0x10 * (vector / 32)) >> (vector % 32)) & 1;
+}
+
 void hvmk_lapic_eoi(void)
 {
     hvmk_lapic_write(LAPIC_EOI, 0);

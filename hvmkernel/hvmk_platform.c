@@ -231,7 +231,9 @@ static long hvmk_a_hypercall(void *ctx, unsigned op, uintptr_t a1, uintptr_t a2,
 static void *hvmk_a_map_gfn(void *ctx, uint64_t gfn)
 {
     (void)ctx;
-    return gfn < (0xf0000000ull >> 12) ? (void *)(uintptr_t)(gfn << 12) : NULL;
+    /* Everything below 4 GiB is identity-mapped, the special pages Xen
+     * puts in the MMIO hole (xenstore, console) included. */
+    return gfn < (1ull << 20) ? (void *)(uintptr_t)(gfn << 12) : NULL;
 }
 
 static void hvmk_a_unmap_gfn(void *ctx, void *va)
@@ -244,28 +246,46 @@ static void hvmk_upcall_vector(void *arg)
 {
     (void)arg;
     if (hvmk_upcall_fn)
-        hvmk_upcall_fn(hvmk_upcall_arg, 0);
+        hvmk_upcall_fn(hvmk_upcall_arg, hvmk_cpu_xen_vcpu(hvmk_cpu_index()));
 }
 
-static int hvmk_a_set_upcall(void *ctx, void (*fn)(void *arg, unsigned vcpu), void *arg)
+/* Xen delivers the upcall on HVMK_XEN_VECTOR: as the callback vector
+ * (HVM_PARAM_CALLBACK_IRQ type 2, no EOI) or as the per-vCPU upcall
+ * vector (EOI needed). */
+static int hvmk_a_set_upcall(void *ctx, void (*fn)(void *arg, unsigned vcpu), void *arg,
+                             struct gp_upcall_route *route)
 {
     (void)ctx;
     hvmk_upcall_arg = arg;
     hvmk_upcall_fn = fn;
     hvmk_set_vector_handler(HVMK_XEN_VECTOR, hvmk_upcall_vector, NULL);
+    route->callback_via = (2ull << 56) | HVMK_XEN_VECTOR;
+    route->vector = HVMK_XEN_VECTOR;
     return 0;
+}
+
+static void hvmk_a_upcall_mode(void *ctx, bool per_vcpu_vector)
+{
+    (void)ctx;
+    hvmk_xen_vector_needs_eoi(per_vcpu_vector);
+}
+
+static void hvmk_a_set_hypercall_page(void *ctx, void *va)
+{
+    (void)ctx;
+    hvmk_hypercall_page = va;
 }
 
 static unsigned hvmk_a_vcpu_count(void *ctx)
 {
     (void)ctx;
-    return 1;
+    return hvmk_cpu_count();
 }
 
 static unsigned hvmk_a_current_vcpu(void *ctx)
 {
     (void)ctx;
-    return 0;
+    return hvmk_cpu_xen_vcpu(hvmk_cpu_index());
 }
 
 static const struct gp_arch_ops hvmk_arch_ops = {
@@ -276,7 +296,9 @@ static const struct gp_arch_ops hvmk_arch_ops = {
     .hypercall = hvmk_a_hypercall,
     .map_gfn = hvmk_a_map_gfn,
     .unmap_gfn = hvmk_a_unmap_gfn,
+    .set_hypercall_page = hvmk_a_set_hypercall_page,
     .set_upcall = hvmk_a_set_upcall,
+    .upcall_mode = hvmk_a_upcall_mode,
     .vcpu_count = hvmk_a_vcpu_count,
     .current_vcpu = hvmk_a_current_vcpu,
 };

@@ -16,6 +16,7 @@ extern const char hvmk_ap_tramp_cr3[], hvmk_ap_tramp_stack[], hvmk_ap_tramp_entr
 
 struct hvmk_cpu {
     uint32_t apic_id;
+    unsigned xen_vcpu;
     volatile bool online;
 };
 
@@ -27,6 +28,38 @@ static void (*volatile hvmk_ap_hook)(unsigned cpu);
 static uint64_t *hvmk_tramp_var(const char *sym)
 {
     return (uint64_t *)(HVMK_AP_TRAMPOLINE + (uintptr_t)(sym - hvmk_ap_trampoline_start));
+}
+
+static uint32_t hvmk_xen_base;
+
+/* Run on each CPU: its Xen vCPU id from CPUID leaf base+4 (EBX, when
+ * EAX bit 3, XEN_HVM_CPUID_VCPU_ID_PRESENT, is set). */
+static unsigned hvmk_read_xen_vcpu(unsigned idx)
+{
+    if (!hvmk_xen_base)
+        return idx;
+    uint32_t r[4];
+    hvmk_cpuid(hvmk_xen_base + 4, 0, r);
+    return (r[0] & (1u << 3)) ? r[1] : idx;
+}
+
+unsigned hvmk_cpu_xen_vcpu(unsigned cpu)
+{
+    return cpu < HVMK_MAX_CPUS ? hvmk_cpus[cpu].xen_vcpu : 0;
+}
+
+static void hvmk_record_xen_vcpu(unsigned cpu)
+{
+    hvmk_cpus[cpu].xen_vcpu = hvmk_read_xen_vcpu(cpu);
+}
+
+/* Called once Xen is detected: every CPU records its Xen vCPU id. */
+void hvmk_smp_set_xen_base(uint32_t cpuid_base)
+{
+    hvmk_xen_base = cpuid_base;
+    hvmk_record_xen_vcpu(0);
+    hvmk_smp_run_on_aps(hvmk_record_xen_vcpu);
+    hvmk_delay_us(2000);
 }
 
 unsigned hvmk_cpu_count(void)
@@ -63,6 +96,7 @@ static void hvmk_ap_entry(void)
     unsigned idx = hvmk_ncpus;
     if (idx < HVMK_MAX_CPUS) {
         hvmk_cpus[idx].apic_id = hvmk_lapic_id();
+        hvmk_cpus[idx].xen_vcpu = idx;
         hvmk_ncpus = idx + 1;
         if (idx + 1 < HVMK_MAX_CPUS)
             *hvmk_tramp_var(hvmk_ap_tramp_stack) =

@@ -2,7 +2,7 @@
 # core, freestanding, linked at 1 MiB, converted to ELF32 for multiboot
 # loaders (QEMU's -kernel refuses ELF64 multiboot images).
 HVMK_DIR := $(BUILD)/hvmk
-HVMK_CFLAGS := -std=c11 $(WARN) -D_DEFAULT_SOURCE -Iinclude -Ihvmkernel -O2 -g -ffreestanding \
+HVMK_CFLAGS := -std=c11 $(WARN) $(XEN_IFACE) -D_DEFAULT_SOURCE -Iinclude -Ihvmkernel -O2 -g -ffreestanding \
   -fno-stack-protector -fno-pic -fno-pie -mno-red-zone -mgeneral-regs-only \
   -fno-asynchronous-unwind-tables -fno-strict-aliasing
 HVMK_C_SRCS := $(sort $(wildcard hvmkernel/*.c)) $(CORE_SRCS)
@@ -11,7 +11,7 @@ HVMK_OBJS := $(HVMK_C_SRCS:%.c=$(HVMK_DIR)/%.o) $(HVMK_ASM_SRCS:%.S=$(HVMK_DIR)/
 HVMK_ELF := $(HVMK_DIR)/hvmkernel.elf
 HVMK_IMAGE := $(HVMK_DIR)/hvmkernel.elf32
 
-$(HVMK_DIR)/%.o: %.c $(HEADERS) $(wildcard hvmkernel/*.h) | setup
+$(HVMK_DIR)/%.o: %.c $(HEADERS) $(wildcard hvmkernel/*.h) Makefile mk/hvmkernel.mk | setup
 	@mkdir -p $(@D)
 	$(CC) $(HVMK_CFLAGS) -c $< -o $@
 

@@ -39,6 +39,14 @@ unsigned evtchn_max_ports(void)
     return (unsigned)EVTCHN_NR_PORTS;
 }
 
+/* Events are ours to take on every vCPU (a PV-style upcall mask left set
+ * would hide them). */
+static void evtchn_unmask_upcalls(struct shared_info *shi)
+{
+    for (unsigned v = 0; shi && v < EVTCHN_MAX_VCPUS; v++)
+        GP_WRITE_ONCE(shi->vcpu_info[v].evtchn_upcall_mask, 0);
+}
+
 int evtchn_create(const struct gp_platform *p, struct shared_info *shi, struct evtchn **out)
 {
     struct evtchn *e = gp_zalloc(p, sizeof(*e));
@@ -46,6 +54,7 @@ int evtchn_create(const struct gp_platform *p, struct shared_info *shi, struct e
         return GP_ENOMEM;
     e->plat = p;
     e->shi = shi;
+    evtchn_unmask_upcalls(shi);
     e->lock = p->lock_create(p->ctx);
     if (!e->lock) {
         gp_free(p, e);
@@ -68,6 +77,7 @@ void evtchn_resume(struct evtchn *e, struct shared_info *shi)
     const struct gp_platform *p = e->plat;
     p->lock_acquire(p->ctx, e->lock);
     e->shi = shi;
+    evtchn_unmask_upcalls(shi);
     memset(e->slots, 0, sizeof(e->slots));
     p->lock_release(p->ctx, e->lock);
 }

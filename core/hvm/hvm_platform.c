@@ -159,6 +159,12 @@ static int hvm_route_upcall(struct hvm *h)
     }
     if (a->upcall_mode)
         a->upcall_mode(p->arch_ctx, h->per_vcpu_vector);
+    /* Events that arrived before the route existed left upcall_pending
+     * set, and Xen only interrupts on its 0 -> 1 edge: serve them now. */
+    unsigned n = a->vcpu_count ? a->vcpu_count(p->arch_ctx) : 1;
+    for (unsigned v = 0; v < n && v < XEN_LEGACY_MAX_VCPUS; v++)
+        if (GP_READ_ONCE(((struct shared_info *)h->shared_info)->vcpu_info[v].evtchn_upcall_pending))
+            evtchn_upcall(h->evtchn, v);
     return 0;
 }
 

@@ -1,0 +1,38 @@
+#!/bin/bash
+# dom0 job: boot the bare HVM test kernel as an HVM domU (device model
+# qemu-xen, SeaBIOS, GRUB from a CD image, multiboot) and wait until it
+# powers itself off.  Its report goes to Xen's console through port 0xe9.
+# (QEMU's own -kernel multiboot path cannot be used under Xen: it writes
+# ELF segments into guest memory at reset, over hvmloader.)
+cat >/tmp/hvmk.cfg <<CFG
+type = "hvm"
+name = "hvmk"
+memory = 256
+vcpus = 2
+disk = [ "file:/mnt/host/hvmk.iso,hdc:cdrom,r" ]
+boot = "d"
+serial = "file:/var/log/xen/hvmk-serial.log"
+vnc = 0
+sdl = 0
+nographic = 1
+on_poweroff = "destroy"
+on_crash = "destroy"
+on_reboot = "destroy"
+CFG
+echo "job: creating the HVM guest"
+xl create /tmp/hvmk.cfg || { echo "job: xl create failed"; cat /var/log/xen/*.log 2>/dev/null | tail -30; exit 2; }
+for i in $(seq 1 240); do
+  xl list hvmk >/dev/null 2>&1 || break
+  sleep 0.5
+done
+if xl list hvmk >/dev/null 2>&1; then
+  echo "job: guest still running after 120 s: destroying it"
+  xl destroy hvmk
+  rc=3
+else
+  rc=0
+fi
+cp /var/log/xen/hvmk-serial.log /mnt/host/ 2>/dev/null
+cp /var/log/xen/qemu-dm-hvmk.log /mnt/host/ 2>/dev/null
+ls /var/log/xen/
+exit $rc
