@@ -191,7 +191,19 @@ int xenbus_wait_otherend(struct xenbus_dev *d, uint32_t mask, uint64_t timeout_n
         if (now >= deadline)
             return GP_ETIMEDOUT;
         uint64_t left = deadline - now;
-        p->event_wait(p->ctx, d->state_event, left < 10000000 ? left : 10000000);
+        if (p->event_wait(p->ctx, d->state_event, left < 10000000 ? left : 10000000) != 0) {
+            /* No watch event within 10 ms: the caller may be running on the
+             * very context that delivers them, so read the state itself. */
+            char key[XENBUS_PATH_MAX + 8];
+            uint64_t v = 0;
+            gp_snprintf(key, sizeof(key), "%s/state", d->otherend);
+            int err = xs_read_u64(d->xs, XS_TXN_NONE, key, &v);
+            if ((err == 0 && v <= XenbusStateReconfigured) || err == GP_ENOENT) {
+                p->lock_acquire(p->ctx, d->lock);
+                d->otherend_state = err ? XenbusStateUnknown : (enum xenbus_state)v;
+                p->lock_release(p->ctx, d->lock);
+            }
+        }
     }
 }
 

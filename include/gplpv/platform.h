@@ -163,6 +163,13 @@ static inline void gp_mb(void)  { atomic_thread_fence(memory_order_seq_cst); }
 static inline void gp_rmb(void) { atomic_thread_fence(memory_order_acquire); }
 static inline void gp_wmb(void) { atomic_thread_fence(memory_order_release); }
 
+/* The barriers xen/io/ring.h's macros use (it leaves them to us). */
+#ifndef xen_mb
+#define xen_mb()  gp_mb()
+#define xen_rmb() gp_rmb()
+#define xen_wmb() gp_wmb()
+#endif
+
 /* Read a shared-memory field exactly once (no double fetch). */
 #define GP_READ_ONCE(x)      (*(const volatile __typeof__(x) *)&(x))
 #define GP_WRITE_ONCE(x, v)  (*(volatile __typeof__(x) *)&(x) = (v))

@@ -1,0 +1,94 @@
+/* Inside blkfront: the device state shared by the ring data path
+ * (blkfront_ring.c) and the xenbus negotiation (blkfront_xenbus.c). */
+#ifndef GPLPV_BLKFRONT_INTERNAL_H
+#define GPLPV_BLKFRONT_INTERNAL_H
+
+#include "gplpv/blkfront.h"
+#include "gplpv/log.h"
+
+#include <xen/io/blkif.h>
+
+#define BLKFRONT_MAX_RING_ORDER 2
+#define BLKFRONT_MAX_RING_PAGES (1u << BLKFRONT_MAX_RING_ORDER)
+#define BLKFRONT_SECTOR 512u
+#define BLKFRONT_SECTORS_PER_PAGE (GP_PAGE_SIZE / BLKFRONT_SECTOR)
+#define BLKFRONT_SEGS_PER_INDIRECT_PAGE (GP_PAGE_SIZE / sizeof(struct blkif_request_segment))
+#define BLKFRONT_MAX_SEGS 256u         /* per ring request, with indirect pages */
+
+struct blkfront_page {
+    void *va;
+    uint64_t gfn;
+    gp_grant_ref_t ref;               /* GP_INVALID_GRANT when not granted */
+};
+
+/* One ring request in flight. */
+struct blkfront_shadow {
+    bool in_use;
+    uint8_t op;                       /* BLKIF_OP_* put on the ring */
+    uint8_t data_op;                  /* READ/WRITE for indirect */
+    struct blkfront_req *parent;
+    uint32_t sector_off;              /* first sector, relative to parent->sector */
+    uint32_t nr_sectors;
+    unsigned nseg, nind;
+    uint16_t *pages;                  /* pool indices of data pages [BLKFRONT_MAX_SEGS] */
+    uint16_t ind[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
+};
+
+/* A piece of a request whose ring request was lost with a disconnect. */
+struct blkfront_retry {
+    struct blkfront_req *parent;
+    uint32_t sector_off, nr_sectors;
+};
+
+struct blkfront {
+    const struct gp_platform *plat;
+    struct xs_client *xs;
+    struct xenbus_dev dev;
+    struct blkfront_opts opts;
+    struct gp_lock *lock;
+    uint16_t handle;                  /* the vdev id */
+
+    /* negotiated */
+    struct blkfront_info info;
+    unsigned segs_per_req;            /* max data pages per ring request */
+
+    /* ring */
+    bool connected, broken, closing;
+    bool lost;                        /* backend went away while we were connected */
+    struct xs_watch *sectors_watch;   /* capacity changes */
+    void *ring_va[BLKFRONT_MAX_RING_PAGES];
+    uint64_t ring_gfn[BLKFRONT_MAX_RING_PAGES];
+    gp_grant_ref_t ring_ref[BLKFRONT_MAX_RING_PAGES];
+    blkif_front_ring_t ring;
+    gp_port_t port;
+    struct blkfront_shadow *shadow;   /* [info.ring_slots] */
+    unsigned outstanding;
+
+    /* page pool */
+    struct blkfront_page *pool;
+    unsigned pool_size;
+    uint16_t *pool_free;
+    unsigned pool_nfree;
+
+    /* waiting work */
+    struct blkfront_req *queue_head, *queue_tail;
+    struct blkfront_retry *retry;     /* [info.ring_slots] */
+    unsigned nretry;
+
+    struct blkfront_stats stats;
+};
+
+/* blkfront_ring.c (lock held unless noted) */
+int blkfront_ring_alloc(struct blkfront *bf);
+void blkfront_ring_free(struct blkfront *bf);
+void blkfront_ring_reset(struct blkfront *bf);     /* front ring on fresh shared pages */
+void blkfront_event(void *arg, gp_port_t port);     /* [any], takes the lock */
+void blkfront_kick(struct blkfront *bf);            /* takes the lock */
+/* Move everything in flight to the retry list (disconnect). */
+void blkfront_requeue_inflight(struct blkfront *bf);
+/* Fail all queued/in-flight requests with 'status' (lock not held). */
+void blkfront_fail_all(struct blkfront *bf, int status);
+int blkfront_pool_grant_all(struct blkfront *bf);
+void blkfront_pool_end_all(struct blkfront *bf);
+
+#endif

@@ -1,0 +1,503 @@
+/*
+ * blkfront_ring: the data path.  Requests wait in a FIFO; each becomes one
+ * or more ring requests (direct up to 11 segments, indirect beyond) whose
+ * data goes through pool pages; responses are validated, copied back and
+ * counted against their parent, which completes once, when all its pieces
+ * are back.  A protocol violation fails the device, never the machine.
+ */
+#include <string.h>
+
+#include "blkfront_internal.h"
+
+#define BLKFRONT_NO_ID 0xffffu
+
+/* ---- pool ----------------------------------------------------------------- */
+
+static int blkfront_page_get(struct blkfront *bf)
+{
+    return bf->pool_nfree ? bf->pool_free[--bf->pool_nfree] : -1;
+}
+
+static void blkfront_page_put(struct blkfront *bf, uint16_t i)
+{
+    bf->pool_free[bf->pool_nfree++] = i;
+}
+
+int blkfront_pool_grant_all(struct blkfront *bf)
+{
+    const struct gp_platform *p = bf->plat;
+    for (unsigned i = 0; i < bf->pool_size; i++) {
+        struct blkfront_page *pg = &bf->pool[i];
+        if (pg->ref != GP_INVALID_GRANT)
+            continue;
+        int err = p->grant_access(p->xen_ctx, bf->dev.otherend_id, pg->gfn, false, &pg->ref);
+        if (err) {
+            pg->ref = GP_INVALID_GRANT;
+            return err;
+        }
+        bf->stats.grant_ops++;
+    }
+    return 0;
+}
+
+void blkfront_pool_end_all(struct blkfront *bf)
+{
+    const struct gp_platform *p = bf->plat;
+    for (unsigned i = 0; i < bf->pool_size; i++) {
+        struct blkfront_page *pg = &bf->pool[i];
+        if (pg->ref == GP_INVALID_GRANT)
+            continue;
+        if (p->grant_end(p->xen_ctx, pg->ref) == 0)
+            pg->ref = GP_INVALID_GRANT;
+        else
+            GP_ERR(p, "blkfront %s: backend still maps pool page %u", bf->dev.nodename, i);
+        bf->stats.grant_ops++;
+    }
+}
+
+/* ---- scatter-gather copies --------------------------------------------------- */
+
+/* Copy len bytes between buf and the request's SG list at byte offset off. */
+static void blkfront_sg_copy(const struct blkfront_req *r, uint64_t off, void *buf, uint32_t len,
+                             bool to_sg)
+{
+    char *b = buf;
+    for (unsigned i = 0; i < r->nsg && len; i++) {
+        uint32_t seglen = r->sg[i].len;
+        if (off >= seglen) {
+            off -= seglen;
+            continue;
+        }
+        uint32_t n = seglen - (uint32_t)off;
+        if (n > len)
+            n = len;
+        char *s = (char *)r->sg[i].va + off;
+        if (to_sg)
+            memcpy(s, b, n);
+        else
+            memcpy(b, s, n);
+        b += n;
+        len -= n;
+        off = 0;
+    }
+}
+
+/* ---- ring ------------------------------------------------------------------------ */
+
+int blkfront_ring_alloc(struct blkfront *bf)
+{
+    const struct gp_platform *p = bf->plat;
+    unsigned pages = bf->info.ring_pages;
+    for (unsigned i = 0; i < pages; i++) {
+        if (!bf->ring_va[i])
+            bf->ring_va[i] = p->page_alloc(p->ctx, &bf->ring_gfn[i]);
+        if (!bf->ring_va[i])
+            return GP_ENOMEM;
+    }
+    /* Pages of the ring must be contiguous in our address space for the
+     * ring macros: they are, when allocated as one block; otherwise use a
+     * single page. */
+    for (unsigned i = 1; i < pages; i++)
+        if ((char *)bf->ring_va[i] != (char *)bf->ring_va[0] + i * GP_PAGE_SIZE)
+            return GP_EAGAIN;
+    return 0;
+}
+
+void blkfront_ring_free(struct blkfront *bf)
+{
+    const struct gp_platform *p = bf->plat;
+    for (unsigned i = 0; i < BLKFRONT_MAX_RING_PAGES; i++) {
+        if (!bf->ring_va[i])
+            continue;
+        if (bf->ring_ref[i] != GP_INVALID_GRANT) {
+            if (p->grant_end(p->xen_ctx, bf->ring_ref[i]) != 0) {
+                GP_ERR(p, "blkfront %s: backend still maps ring page %u: leaking it",
+                       bf->dev.nodename, i);
+                bf->ring_va[i] = NULL;
+                continue;
+            }
+            bf->ring_ref[i] = GP_INVALID_GRANT;
+        }
+        p->page_free(p->ctx, bf->ring_va[i]);
+        bf->ring_va[i] = NULL;
+    }
+}
+
+void blkfront_ring_reset(struct blkfront *bf)
+{
+    blkif_sring_t *s = bf->ring_va[0];
+    memset(s, 0, GP_PAGE_SIZE * bf->info.ring_pages);
+    SHARED_RING_INIT(s);
+    FRONT_RING_INIT(&bf->ring, s, GP_PAGE_SIZE * bf->info.ring_pages);
+    bf->outstanding = 0;
+    for (unsigned i = 0; i < bf->info.ring_slots; i++)
+        bf->shadow[i].in_use = false;
+}
+
+static int blkfront_free_id(struct blkfront *bf)
+{
+    for (unsigned i = 0; i < bf->info.ring_slots; i++)
+        if (!bf->shadow[i].in_use)
+            return (int)i;
+    return -1;
+}
+
+static uint32_t blkfront_units(const struct blkfront_req *r)
+{
+    return (r->op == BLKFRONT_READ || r->op == BLKFRONT_WRITE) ? r->nr_sectors : 1;
+}
+
+/* Put one ring request for (parent, off, n) on the ring; false if a
+ * resource (slot, id, pages) is missing. */
+static bool blkfront_build(struct blkfront *bf, struct blkfront_req *r, uint32_t off, uint32_t n)
+{
+    const struct gp_platform *p = bf->plat;
+    if (RING_FULL(&bf->ring))
+        return false;
+    int id = blkfront_free_id(bf);
+    if (id < 0)
+        return false;
+    struct blkfront_shadow *s = &bf->shadow[id];
+    blkif_request_t *req = RING_GET_REQUEST(&bf->ring, bf->ring.req_prod_pvt);
+
+    if (r->op == BLKFRONT_FLUSH || r->op == BLKFRONT_DISCARD) {
+        memset(req, 0, sizeof(*req));
+        *s = (struct blkfront_shadow){ .in_use = true, .parent = r, .pages = s->pages };
+        if (r->op == BLKFRONT_DISCARD) {
+            blkif_request_discard_t *d = (blkif_request_discard_t *)req;
+            d->operation = BLKIF_OP_DISCARD;
+            d->flag = r->discard_secure && bf->info.discard_secure ? BLKIF_DISCARD_SECURE : 0;
+            d->handle = bf->handle;
+            d->id = (uint64_t)id;
+            d->sector_number = r->sector;
+            d->nr_sectors = r->nr_sectors;
+            s->op = BLKIF_OP_DISCARD;
+        } else {
+            req->operation = bf->info.flush ? BLKIF_OP_FLUSH_DISKCACHE : BLKIF_OP_WRITE_BARRIER;
+            req->handle = bf->handle;
+            req->id = (uint64_t)id;
+            req->sector_number = r->sector;
+            s->op = req->operation;
+        }
+        s->data_op = s->op;
+        bf->ring.req_prod_pvt++;
+        bf->outstanding++;
+        bf->stats.ring_requests++;
+        return true;
+    }
+
+    unsigned nseg = (n + BLKFRONT_SECTORS_PER_PAGE - 1) / BLKFRONT_SECTORS_PER_PAGE;
+    unsigned nind = nseg > BLKIF_MAX_SEGMENTS_PER_REQUEST
+                        ? (nseg + BLKFRONT_SEGS_PER_INDIRECT_PAGE - 1) / BLKFRONT_SEGS_PER_INDIRECT_PAGE
+                        : 0;
+    if (bf->pool_nfree < nseg + nind)
+        return false;
+    bool write = r->op == BLKFRONT_WRITE;
+    *s = (struct blkfront_shadow){ .in_use = true, .parent = r, .sector_off = off,
+                                   .nr_sectors = n, .nseg = nseg, .nind = nind,
+                                   .pages = s->pages };
+    s->data_op = write ? BLKIF_OP_WRITE : BLKIF_OP_READ;
+    s->op = nind ? BLKIF_OP_INDIRECT : s->data_op;
+    struct blkif_request_segment segs[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+    for (unsigned i = 0; i < nseg; i++) {
+        uint16_t pi = (uint16_t)blkfront_page_get(bf);
+        struct blkfront_page *pg = &bf->pool[pi];
+        s->pages[i] = pi;
+        uint32_t sec = n - i * BLKFRONT_SECTORS_PER_PAGE;
+        if (sec > BLKFRONT_SECTORS_PER_PAGE)
+            sec = BLKFRONT_SECTORS_PER_PAGE;
+        if (write) {
+            blkfront_sg_copy(r, (uint64_t)(off + i * BLKFRONT_SECTORS_PER_PAGE) * BLKFRONT_SECTOR,
+                             pg->va, sec * BLKFRONT_SECTOR, false);
+            bf->stats.bounce_bytes += sec * BLKFRONT_SECTOR;
+        }
+        if (pg->ref == GP_INVALID_GRANT) {      /* not persistent: grant for this request */
+            if (p->grant_access(p->xen_ctx, bf->dev.otherend_id, pg->gfn, write, &pg->ref) != 0)
+                pg->ref = GP_INVALID_GRANT;
+            bf->stats.grant_ops++;
+        }
+        struct blkif_request_segment seg = { .gref = pg->ref, .first_sect = 0,
+                                             .last_sect = (uint8_t)(sec - 1) };
+        if (i < BLKIF_MAX_SEGMENTS_PER_REQUEST)
+            segs[i] = seg;              /* direct; indirect lists are filled below */
+    }
+    if (!nind) {
+        req->operation = s->op;
+        req->nr_segments = (uint8_t)nseg;
+        req->handle = bf->handle;
+        req->id = (uint64_t)id;
+        req->sector_number = r->sector + off;
+        memcpy(req->seg, segs, nseg * sizeof(segs[0]));
+    } else {
+        blkif_request_indirect_t *ind = (blkif_request_indirect_t *)req;
+        memset(ind, 0, sizeof(*ind));
+        ind->operation = BLKIF_OP_INDIRECT;
+        ind->indirect_op = s->data_op;
+        ind->nr_segments = (uint16_t)nseg;
+        ind->id = (uint64_t)id;
+        ind->sector_number = r->sector + off;
+        ind->handle = bf->handle;
+        for (unsigned k = 0; k < nind; k++) {
+            uint16_t pi = (uint16_t)blkfront_page_get(bf);
+            struct blkfront_page *pg = &bf->pool[pi];
+            s->ind[k] = pi;
+            if (pg->ref == GP_INVALID_GRANT) {
+                if (p->grant_access(p->xen_ctx, bf->dev.otherend_id, pg->gfn, true, &pg->ref) != 0)
+                    pg->ref = GP_INVALID_GRANT;
+                bf->stats.grant_ops++;
+            }
+            ind->indirect_grefs[k] = pg->ref;
+            struct blkif_request_segment *list = pg->va;
+            for (unsigned j = 0; j < BLKFRONT_SEGS_PER_INDIRECT_PAGE; j++) {
+                unsigned i = k * (unsigned)BLKFRONT_SEGS_PER_INDIRECT_PAGE + j;
+                if (i >= nseg)
+                    break;
+                uint32_t sec = n - i * BLKFRONT_SECTORS_PER_PAGE;
+                if (sec > BLKFRONT_SECTORS_PER_PAGE)
+                    sec = BLKFRONT_SECTORS_PER_PAGE;
+                list[j] = (struct blkif_request_segment){ .gref = bf->pool[s->pages[i]].ref,
+                                                          .first_sect = 0,
+                                                          .last_sect = (uint8_t)(sec - 1) };
+            }
+        }
+    }
+    bf->ring.req_prod_pvt++;
+    bf->outstanding++;
+    bf->stats.ring_requests++;
+    return true;
+}
+
+/* Next piece of work: retries first, then the queue.  Lock held. */
+static bool blkfront_build_next(struct blkfront *bf)
+{
+    if (bf->nretry) {
+        struct blkfront_retry *rt = &bf->retry[bf->nretry - 1];
+        if (!blkfront_build(bf, rt->parent, rt->sector_off, rt->nr_sectors))
+            return false;
+        bf->nretry--;
+        return true;
+    }
+    struct blkfront_req *r = bf->queue_head;
+    if (!r)
+        return false;
+    uint32_t total = blkfront_units(r);
+    uint32_t n = 1;
+    if (r->op == BLKFRONT_READ || r->op == BLKFRONT_WRITE) {
+        n = total - r->issued_;
+        uint32_t max = bf->segs_per_req * BLKFRONT_SECTORS_PER_PAGE;
+        if (n > max)
+            n = max;
+    }
+    if (!blkfront_build(bf, r, r->issued_, n))
+        return false;
+    r->issued_ += n;
+    r->inflight_++;
+    if (r->issued_ == total) {
+        bf->queue_head = r->next_;
+        if (!bf->queue_head)
+            bf->queue_tail = NULL;
+    }
+    return true;
+}
+
+void blkfront_kick(struct blkfront *bf)
+{
+    const struct gp_platform *p = bf->plat;
+    p->lock_acquire(p->ctx, bf->lock);
+    bool built = false;
+    while (bf->connected && !bf->broken && blkfront_build_next(bf))
+        built = true;
+    int notify = 0;
+    if (built)
+        RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&bf->ring, notify);
+    if (notify)
+        bf->stats.notifications++;
+    gp_port_t port = bf->port;
+    p->lock_release(p->ctx, bf->lock);
+    if (notify)
+        p->evtchn_notify(p->xen_ctx, port);
+}
+
+/* ---- completion -------------------------------------------------------------------- */
+
+static void blkfront_release_pages(struct blkfront *bf, struct blkfront_shadow *s)
+{
+    const struct gp_platform *p = bf->plat;
+    for (unsigned i = 0; i < s->nseg + s->nind; i++) {
+        uint16_t pi = i < s->nseg ? s->pages[i] : s->ind[i - s->nseg];
+        struct blkfront_page *pg = &bf->pool[pi];
+        if (!bf->info.persistent && pg->ref != GP_INVALID_GRANT) {
+            bf->stats.grant_ops++;
+            if (p->grant_end(p->xen_ctx, pg->ref) != 0) {
+                GP_ERR(p, "blkfront %s: backend still maps a page after its response: "
+                          "page withdrawn", bf->dev.nodename);
+                continue;                 /* never reuse it */
+            }
+            pg->ref = GP_INVALID_GRANT;
+        }
+        blkfront_page_put(bf, pi);
+    }
+    s->nseg = s->nind = 0;
+}
+
+/* A piece of r came back; returns true when r is complete. */
+static bool blkfront_piece_done(struct blkfront_req *r, int status)
+{
+    if (status && !r->status_)
+        r->status_ = status;
+    r->inflight_--;
+    return r->inflight_ == 0 && r->issued_ == blkfront_units(r);
+}
+
+static void blkfront_fatal(struct blkfront *bf, const char *why, uint64_t a, uint64_t b)
+{
+    if (!bf->broken)
+        GP_ERR(bf->plat, "blkfront %s: backend broke the protocol (%s: %llu, %llu): device failed",
+               bf->dev.nodename, why, (unsigned long long)a, (unsigned long long)b);
+    bf->broken = true;
+    bf->stats.bad_responses++;
+}
+
+void blkfront_event(void *arg, gp_port_t port)
+{
+    struct blkfront *bf = arg;
+    const struct gp_platform *p = bf->plat;
+    (void)port;
+    struct blkfront_req *done_head = NULL, **done_tail = &done_head;
+    bool fail = false;
+    p->lock_acquire(p->ctx, bf->lock);
+    if (!bf->connected || bf->broken) {
+        p->lock_release(p->ctx, bf->lock);
+        return;
+    }
+    int more;
+    do {
+        RING_IDX rp = GP_READ_ONCE(bf->ring.sring->rsp_prod);
+        gp_rmb();
+        RING_IDX avail = rp - bf->ring.rsp_cons;
+        if (avail > bf->outstanding) {
+            blkfront_fatal(bf, "responses beyond requests", avail, bf->outstanding);
+            break;
+        }
+        while (bf->ring.rsp_cons != rp) {
+            blkif_response_t rsp;
+            memcpy(&rsp, RING_GET_RESPONSE(&bf->ring, bf->ring.rsp_cons), sizeof(rsp));
+            bf->ring.rsp_cons++;
+            bf->stats.responses++;
+            if (rsp.id >= bf->info.ring_slots || !bf->shadow[rsp.id].in_use) {
+                blkfront_fatal(bf, "unknown or duplicate id", rsp.id, rsp.operation);
+                break;
+            }
+            struct blkfront_shadow *s = &bf->shadow[rsp.id];
+            if (rsp.operation != s->op && rsp.operation != s->data_op) {
+                blkfront_fatal(bf, "wrong operation", rsp.operation, s->op);
+                break;
+            }
+            if (rsp.status != BLKIF_RSP_OKAY && rsp.status != BLKIF_RSP_ERROR &&
+                rsp.status != BLKIF_RSP_EOPNOTSUPP) {
+                blkfront_fatal(bf, "bad status", (uint64_t)(int64_t)rsp.status, rsp.id);
+                break;
+            }
+            int status = rsp.status == BLKIF_RSP_OKAY ? 0
+                         : rsp.status == BLKIF_RSP_EOPNOTSUPP ? GP_ENOTSUP : GP_EIO;
+            if (status)
+                bf->stats.errors++;
+            struct blkfront_req *r = s->parent;
+            if (!status && s->data_op == BLKIF_OP_READ) {
+                for (unsigned i = 0; i < s->nseg; i++) {
+                    uint32_t sec = s->nr_sectors - i * BLKFRONT_SECTORS_PER_PAGE;
+                    if (sec > BLKFRONT_SECTORS_PER_PAGE)
+                        sec = BLKFRONT_SECTORS_PER_PAGE;
+                    blkfront_sg_copy(r, (uint64_t)(s->sector_off + i * BLKFRONT_SECTORS_PER_PAGE) *
+                                            BLKFRONT_SECTOR,
+                                     bf->pool[s->pages[i]].va, sec * BLKFRONT_SECTOR, true);
+                }
+                bf->stats.bounce_bytes += (uint64_t)s->nr_sectors * BLKFRONT_SECTOR;
+            }
+            blkfront_release_pages(bf, s);
+            s->in_use = false;
+            bf->outstanding--;
+            if (blkfront_piece_done(r, status)) {
+                *done_tail = r;
+                done_tail = &r->next_;
+                r->next_ = NULL;
+            }
+        }
+        if (bf->broken)
+            break;
+        RING_FINAL_CHECK_FOR_RESPONSES(&bf->ring, more);
+    } while (more);
+    fail = bf->broken;
+    p->lock_release(p->ctx, bf->lock);
+    for (struct blkfront_req *r = done_head, *n; r; r = n) {
+        n = r->next_;
+        r->done(r->arg, r, r->status_);
+    }
+    if (fail)
+        blkfront_fail_all(bf, GP_EIO);
+    else
+        blkfront_kick(bf);
+}
+
+void blkfront_requeue_inflight(struct blkfront *bf)
+{
+    for (unsigned i = 0; i < bf->info.ring_slots; i++) {
+        struct blkfront_shadow *s = &bf->shadow[i];
+        if (!s->in_use)
+            continue;
+        bf->retry[bf->nretry++] = (struct blkfront_retry){ .parent = s->parent,
+                                                           .sector_off = s->sector_off,
+                                                           .nr_sectors = s->nr_sectors };
+        blkfront_release_pages(bf, s);
+        s->in_use = false;
+        bf->stats.requeued++;
+    }
+    bf->outstanding = 0;
+}
+
+void blkfront_fail_all(struct blkfront *bf, int status)
+{
+    const struct gp_platform *p = bf->plat;
+    struct blkfront_req *done_head = NULL, **done_tail = &done_head;
+    p->lock_acquire(p->ctx, bf->lock);
+    /* In-flight pieces: their pages stay out of the pool if still granted. */
+    for (unsigned i = 0; i < bf->info.ring_slots; i++) {
+        struct blkfront_shadow *s = &bf->shadow[i];
+        if (!s->in_use)
+            continue;
+        s->in_use = false;
+        if (blkfront_piece_done(s->parent, status)) {
+            *done_tail = s->parent;
+            done_tail = &s->parent->next_;
+            s->parent->next_ = NULL;
+        }
+    }
+    bf->outstanding = 0;
+    for (unsigned i = 0; i < bf->nretry; i++) {
+        struct blkfront_req *r = bf->retry[i].parent;
+        if (blkfront_piece_done(r, status)) {
+            *done_tail = r;
+            done_tail = &r->next_;
+            r->next_ = NULL;
+        }
+    }
+    bf->nretry = 0;
+    /* Queued requests: the part not yet issued is abandoned. */
+    for (struct blkfront_req *r = bf->queue_head, *n; r; r = n) {
+        n = r->next_;
+        r->issued_ = blkfront_units(r);
+        if (!r->status_)
+            r->status_ = status;
+        if (r->inflight_ == 0) {
+            *done_tail = r;
+            done_tail = &r->next_;
+            r->next_ = NULL;
+        }
+    }
+    bf->queue_head = bf->queue_tail = NULL;
+    p->lock_release(p->ctx, bf->lock);
+    for (struct blkfront_req *r = done_head, *n; r; r = n) {
+        n = r->next_;
+        r->done(r->arg, r, r->status_);
+    }
+}

@@ -1,0 +1,476 @@
+/*
+ * blkfront_xenbus: the negotiation with blkback and the device's
+ * lifecycle.  Backend features are read and validated, our rings, event
+ * channel and features are written in one transaction, and the backend's
+ * state drives connect, capacity changes and disconnects.
+ */
+#include <string.h>
+
+#include "blkfront_internal.h"
+
+#include <xen/io/protocols.h>
+
+/* The backend resized the disk while connected. */
+static void blkfront_sectors_changed(void *arg, const char *path, const char *token)
+{
+    struct blkfront *bf = arg;
+    (void)path;
+    (void)token;
+    uint64_t sectors = 0;
+    if (!bf->connected ||
+        xenbus_read_otherend_u64(&bf->dev, "sectors", 0, UINT64_MAX / 4096, &sectors) != 0 ||
+        sectors == bf->info.sectors)
+        return;
+    GP_INFO(bf->plat, "blkfront %s: capacity %llu -> %llu sectors", bf->dev.nodename,
+            (unsigned long long)bf->info.sectors, (unsigned long long)sectors);
+    bf->info.sectors = sectors;
+    if (bf->opts.capacity_changed)
+        bf->opts.capacity_changed(bf->opts.arg, sectors);
+}
+
+/* The backend came back (restart): reconnect, re-issuing what was lost. */
+static void blkfront_reconnect(void *arg)
+{
+    struct blkfront *bf = arg;
+    if (bf->closing || bf->connected)
+        return;
+    int err = blkfront_resume(bf, 10000000000ull);
+    if (err)
+        GP_ERR(bf->plat, "blkfront %s: reconnecting failed: %s", bf->dev.nodename,
+               gp_strerror(err));
+}
+
+static void blkfront_otherend_changed(void *arg, struct xenbus_dev *d, enum xenbus_state s)
+{
+    struct blkfront *bf = arg;
+    (void)d;
+    if ((s == XenbusStateClosing || s == XenbusStateClosed) && bf->connected &&
+               !bf->closing) {
+        GP_WARN(bf->plat, "blkfront %s: backend is %s: holding I/O until it returns",
+                bf->dev.nodename, xenbus_state_name(s));
+        const struct gp_platform *p = bf->plat;
+        p->lock_acquire(p->ctx, bf->lock);
+        bf->connected = false;
+        bf->lost = true;
+        blkfront_requeue_inflight(bf);
+        p->lock_release(p->ctx, bf->lock);
+        xenbus_switch_state(&bf->dev, XS_TXN_NONE, XenbusStateClosed);
+    } else if (s == XenbusStateInitWait && bf->lost && !bf->connected && !bf->closing) {
+        bf->lost = false;
+        if (bf->plat->defer(bf->plat->ctx, blkfront_reconnect, bf) != 0)
+            GP_ERR(bf->plat, "blkfront %s: cannot schedule the reconnect", bf->dev.nodename);
+    }
+}
+
+int blkfront_create(const struct gp_platform *p, struct xs_client *xs, const char *nodename,
+                    const struct blkfront_opts *o, struct blkfront **out)
+{
+    struct blkfront *bf = gp_zalloc(p, sizeof(*bf));
+    if (!bf)
+        return GP_ENOMEM;
+    bf->plat = p;
+    bf->xs = xs;
+    if (o)
+        bf->opts = *o;
+    else {
+        bf->opts.max_ring_page_order = BLKFRONT_MAX_RING_ORDER;
+        bf->opts.max_indirect_segments = BLKFRONT_MAX_SEGS;
+    }
+    const char *id = strrchr(nodename, '/');
+    uint64_t h = 0;
+    for (const char *c = id ? id + 1 : nodename; *c >= '0' && *c <= '9'; c++)
+        h = h * 10 + (uint64_t)(*c - '0');
+    bf->handle = (uint16_t)h;
+    for (unsigned i = 0; i < BLKFRONT_MAX_RING_PAGES; i++)
+        bf->ring_ref[i] = GP_INVALID_GRANT;
+    bf->lock = p->lock_create(p->ctx);
+    if (!bf->lock) {
+        gp_free(p, bf);
+        return GP_ENOMEM;
+    }
+    int err = xenbus_dev_init(&bf->dev, p, xs, nodename, blkfront_otherend_changed, bf);
+    if (err) {
+        p->lock_destroy(p->ctx, bf->lock);
+        gp_free(p, bf);
+        return err;
+    }
+    *out = bf;
+    return 0;
+}
+
+/* Read what the backend offers; everything is bounded. */
+static int blkfront_read_features(struct blkfront *bf)
+{
+    struct xenbus_dev *d = &bf->dev;
+    struct blkfront_info *in = &bf->info;
+    uint64_t order = 0, ind = 0;
+    int err = xenbus_read_otherend_u64(d, "max-ring-page-order", 0, 16, &order);
+    if (!err)
+        err = xenbus_read_otherend_u64(d, "feature-max-indirect-segments", 0, 1u << 20, &ind);
+    if (err)
+        return err;
+    if (order > bf->opts.max_ring_page_order)
+        order = bf->opts.max_ring_page_order;
+    if (order > BLKFRONT_MAX_RING_ORDER)
+        order = BLKFRONT_MAX_RING_ORDER;
+    in->ring_pages = 1u << order;
+    unsigned cap = bf->opts.max_indirect_segments;
+    if (cap > BLKFRONT_MAX_SEGS)
+        cap = BLKFRONT_MAX_SEGS;
+    in->max_indirect_segments = ind > BLKIF_MAX_SEGMENTS_PER_REQUEST ? (unsigned)ind : 0;
+    if (in->max_indirect_segments > cap)
+        in->max_indirect_segments = cap > BLKIF_MAX_SEGMENTS_PER_REQUEST ? cap : 0;
+    in->persistent = !bf->opts.no_persistent && xenbus_otherend_feature(d, "feature-persistent");
+    in->flush = xenbus_otherend_feature(d, "feature-flush-cache");
+    in->barrier = xenbus_otherend_feature(d, "feature-barrier");
+    in->discard = xenbus_otherend_feature(d, "feature-discard");
+    if (in->discard) {
+        uint64_t g = 0, a = 0;
+        xenbus_read_otherend_u64(d, "discard-granularity", 0, UINT32_MAX, &g);
+        xenbus_read_otherend_u64(d, "discard-alignment", 0, UINT32_MAX, &a);
+        in->discard_granularity = (uint32_t)g;
+        in->discard_alignment = (uint32_t)a;
+        in->discard_secure = xenbus_otherend_feature(d, "discard-secure");
+    }
+    return 0;
+}
+
+static int blkfront_read_disk(struct blkfront *bf)
+{
+    struct xenbus_dev *d = &bf->dev;
+    uint64_t sectors = 0, ssize = 0, pss = 0, info = 0;
+    int err = xenbus_read_otherend_u64(d, "sectors", 0, UINT64_MAX / 4096, &sectors);
+    if (!err)
+        err = xenbus_read_otherend_u64(d, "sector-size", 512, 4096, &ssize);
+    if (!err)
+        err = xenbus_read_otherend_u64(d, "physical-sector-size", ssize, 1u << 20, &pss);
+    if (!err)
+        err = xenbus_read_otherend_u64(d, "info", 0, UINT32_MAX, &info);
+    if (err)
+        return err;
+    if (ssize < 512 || (ssize & (ssize - 1))) {
+        GP_ERR(bf->plat, "blkfront %s: sector-size %llu is not a power of two >= 512",
+               d->nodename, (unsigned long long)ssize);
+        return GP_EINVAL;
+    }
+    bf->info.sectors = sectors;
+    bf->info.sector_size = (uint32_t)ssize;
+    bf->info.physical_sector_size = (uint32_t)pss;
+    bf->info.cdrom = info & VDISK_CDROM;
+    bf->info.removable = info & VDISK_REMOVABLE;
+    bf->info.readonly = info & VDISK_READONLY;
+    return 0;
+}
+
+struct blkfront_txn {
+    struct blkfront *bf;
+};
+
+static int blkfront_write_front(struct xs_client *xs, xs_txn_t t, void *arg)
+{
+    struct blkfront *bf = arg;
+    struct xenbus_dev *d = &bf->dev;
+    (void)xs;
+    int err = 0;
+    if (bf->info.ring_pages == 1) {
+        err = xenbus_printf(d, t, "ring-ref", "%u", bf->ring_ref[0]);
+    } else {
+        unsigned order = 0;
+        while ((1u << order) < bf->info.ring_pages)
+            order++;
+        err = xenbus_printf(d, t, "ring-page-order", "%u", order);
+        for (unsigned i = 0; !err && i < bf->info.ring_pages; i++) {
+            char key[16];
+            gp_snprintf(key, sizeof(key), "ring-ref%u", i);
+            err = xenbus_printf(d, t, key, "%u", bf->ring_ref[i]);
+        }
+    }
+    if (!err)
+        err = xenbus_printf(d, t, "event-channel", "%u", bf->port);
+    if (!err)
+        err = xenbus_printf(d, t, "protocol", "%s", XEN_IO_PROTO_ABI_NATIVE);
+    if (!err)
+        err = xenbus_printf(d, t, "feature-persistent", "%u", bf->info.persistent ? 1u : 0u);
+    if (!err)
+        err = xenbus_switch_state(d, t, XenbusStateInitialised);
+    return err;
+}
+
+static int blkfront_setup(struct blkfront *bf)
+{
+    const struct gp_platform *p = bf->plat;
+    int err = blkfront_read_features(bf);
+    if (err)
+        return err;
+    /* Multi-page rings need pages contiguous in our address space. */
+    err = blkfront_ring_alloc(bf);
+    if (err == GP_EAGAIN) {
+        blkfront_ring_free(bf);
+        bf->info.ring_pages = 1;
+        err = blkfront_ring_alloc(bf);
+    }
+    if (err)
+        return err;
+    bf->info.ring_slots = __CONST_RING_SIZE(blkif, GP_PAGE_SIZE) * bf->info.ring_pages;
+    bf->segs_per_req = bf->info.max_indirect_segments ? bf->info.max_indirect_segments
+                                                      : BLKIF_MAX_SEGMENTS_PER_REQUEST;
+    if (!bf->shadow) {
+        bf->shadow = gp_zalloc(p, bf->info.ring_slots * sizeof(*bf->shadow));
+        bf->retry = gp_zalloc(p, bf->info.ring_slots * sizeof(*bf->retry));
+        if (!bf->shadow || !bf->retry)
+            return GP_ENOMEM;
+        for (unsigned i = 0; i < bf->info.ring_slots; i++) {
+            bf->shadow[i].pages = gp_zalloc(p, BLKFRONT_MAX_SEGS * sizeof(uint16_t));
+            if (!bf->shadow[i].pages)
+                return GP_ENOMEM;
+        }
+    }
+    if (!bf->pool) {
+        unsigned n = bf->info.ring_slots * BLKIF_MAX_SEGMENTS_PER_REQUEST;
+        if (n < bf->segs_per_req + BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST + 1)
+            n = bf->segs_per_req + BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST + 1;
+        if (n > 2048)
+            n = 2048;
+        bf->pool = gp_zalloc(p, n * sizeof(*bf->pool));
+        bf->pool_free = gp_zalloc(p, n * sizeof(uint16_t));
+        if (!bf->pool || !bf->pool_free)
+            return GP_ENOMEM;
+        for (unsigned i = 0; i < n; i++) {
+            bf->pool[i].ref = GP_INVALID_GRANT;
+            bf->pool[i].va = p->page_alloc(p->ctx, &bf->pool[i].gfn);
+            if (!bf->pool[i].va)
+                return GP_ENOMEM;
+            bf->pool_size++;
+            bf->pool_free[bf->pool_nfree++] = (uint16_t)i;
+        }
+    }
+    blkfront_ring_reset(bf);
+    for (unsigned i = 0; i < bf->info.ring_pages; i++) {
+        err = p->grant_access(p->xen_ctx, bf->dev.otherend_id, bf->ring_gfn[i], false,
+                              &bf->ring_ref[i]);
+        if (err)
+            return err;
+    }
+    if (bf->info.persistent) {
+        err = blkfront_pool_grant_all(bf);
+        if (err)
+            return err;
+    }
+    err = p->evtchn_alloc_unbound(p->xen_ctx, bf->dev.otherend_id, &bf->port);
+    if (!err)
+        err = p->evtchn_bind(p->xen_ctx, bf->port, blkfront_event, bf);
+    if (err)
+        return err;
+    return xs_txn_run(bf->xs, 10, blkfront_write_front, bf);
+}
+
+static void blkfront_teardown_rings(struct blkfront *bf)
+{
+    const struct gp_platform *p = bf->plat;
+    if (bf->port) {
+        p->evtchn_unbind(p->xen_ctx, bf->port);
+        bf->port = 0;
+    }
+    blkfront_pool_end_all(bf);
+    blkfront_ring_free(bf);
+}
+
+int blkfront_connect(struct blkfront *bf, uint64_t timeout_ns)
+{
+    const struct gp_platform *p = bf->plat;
+    int s = xenbus_wait_otherend(&bf->dev, XENBUS_MASK(XenbusStateInitWait) |
+                                               XENBUS_MASK(XenbusStateConnected),
+                                 timeout_ns);
+    if (s < 0) {
+        GP_ERR(p, "blkfront %s: backend never reached InitWait", bf->dev.nodename);
+        return s;
+    }
+    int err = blkfront_setup(bf);
+    if (err) {
+        GP_ERR(p, "blkfront %s: setting up the rings failed: %s", bf->dev.nodename,
+               gp_strerror(err));
+        blkfront_teardown_rings(bf);
+        return err;
+    }
+    s = xenbus_wait_otherend(&bf->dev, XENBUS_MASK(XenbusStateConnected) |
+                                           XENBUS_MASK(XenbusStateClosing) |
+                                           XENBUS_MASK(XenbusStateClosed),
+                             timeout_ns);
+    if (s != XenbusStateConnected) {
+        GP_ERR(p, "blkfront %s: backend did not connect (%s)", bf->dev.nodename,
+               s < 0 ? gp_strerror(s) : xenbus_state_name((enum xenbus_state)s));
+        blkfront_teardown_rings(bf);
+        return s < 0 ? s : GP_EIO;
+    }
+    err = blkfront_read_disk(bf);
+    if (err) {
+        blkfront_teardown_rings(bf);
+        return err;
+    }
+    err = xenbus_switch_state(&bf->dev, XS_TXN_NONE, XenbusStateConnected);
+    if (err)
+        return err;
+    p->lock_acquire(p->ctx, bf->lock);
+    bf->connected = true;
+    p->lock_release(p->ctx, bf->lock);
+    if (!bf->sectors_watch) {
+        char path[XENBUS_PATH_MAX + 16];
+        gp_snprintf(path, sizeof(path), "%s/sectors", bf->dev.otherend);
+        if (xs_watch_add(bf->xs, path, blkfront_sectors_changed, bf, &bf->sectors_watch) != 0)
+            bf->sectors_watch = NULL;
+    }
+    GP_INFO(p, "blkfront %s: %llu sectors of %u bytes, ring %u page(s), indirect %u, "
+               "persistent %d, flush %d, discard %d", bf->dev.nodename,
+            (unsigned long long)bf->info.sectors, bf->info.sector_size, bf->info.ring_pages,
+            bf->info.max_indirect_segments, bf->info.persistent, bf->info.flush,
+            bf->info.discard);
+    blkfront_kick(bf);
+    return 0;
+}
+
+int blkfront_submit(struct blkfront *bf, struct blkfront_req *r)
+{
+    const struct gp_platform *p = bf->plat;
+    r->next_ = NULL;
+    r->issued_ = 0;
+    r->inflight_ = 0;
+    r->status_ = 0;
+    uint64_t cap512 = bf->info.sectors * (bf->info.sector_size / BLKFRONT_SECTOR);
+    switch (r->op) {
+    case BLKFRONT_READ:
+    case BLKFRONT_WRITE: {
+        uint64_t have = 0;
+        for (unsigned i = 0; i < r->nsg; i++)
+            have += r->sg[i].len;
+        if (r->nr_sectors == 0 || have < (uint64_t)r->nr_sectors * BLKFRONT_SECTOR)
+            return GP_EINVAL;
+        if (r->sector >= cap512 || r->nr_sectors > cap512 - r->sector)
+            return GP_ERANGE;
+        if (r->op == BLKFRONT_WRITE && bf->info.readonly)
+            return GP_EROFS;
+        break;
+    }
+    case BLKFRONT_DISCARD:
+        if (!bf->info.discard)
+            return GP_ENOTSUP;
+        if (r->nr_sectors == 0 || r->sector >= cap512 || r->nr_sectors > cap512 - r->sector)
+            return GP_ERANGE;
+        break;
+    case BLKFRONT_FLUSH:
+        if (!bf->info.flush && !bf->info.barrier) {
+            r->done(r->arg, r, 0);      /* no cache to flush: writes are already stable */
+            return 0;
+        }
+        break;
+    default:
+        return GP_EINVAL;
+    }
+    p->lock_acquire(p->ctx, bf->lock);
+    if (bf->broken) {
+        p->lock_release(p->ctx, bf->lock);
+        return GP_EIO;
+    }
+    bf->stats.requests++;
+    if (bf->queue_tail)
+        bf->queue_tail->next_ = r;
+    else
+        bf->queue_head = r;
+    bf->queue_tail = r;
+    p->lock_release(p->ctx, bf->lock);
+    blkfront_kick(bf);
+    return 0;
+}
+
+void blkfront_get_info(struct blkfront *bf, struct blkfront_info *info)
+{
+    *info = bf->info;
+}
+
+void blkfront_get_stats(struct blkfront *bf, struct blkfront_stats *s)
+{
+    bf->plat->lock_acquire(bf->plat->ctx, bf->lock);
+    *s = bf->stats;
+    bf->plat->lock_release(bf->plat->ctx, bf->lock);
+}
+
+bool blkfront_is_broken(struct blkfront *bf)
+{
+    return bf->broken;
+}
+
+void blkfront_suspend(struct blkfront *bf)
+{
+    const struct gp_platform *p = bf->plat;
+    p->lock_acquire(p->ctx, bf->lock);
+    bf->connected = false;
+    blkfront_requeue_inflight(bf);
+    p->lock_release(p->ctx, bf->lock);
+}
+
+int blkfront_resume(struct blkfront *bf, uint64_t timeout_ns)
+{
+    const struct gp_platform *p = bf->plat;
+    /* Old grants and ports belong to the old connection (or domain). */
+    if (bf->port) {
+        p->evtchn_unbind(p->xen_ctx, bf->port);
+        bf->port = 0;
+    }
+    for (unsigned i = 0; i < bf->pool_size; i++)
+        if (bf->pool[i].ref != GP_INVALID_GRANT && p->grant_end(p->xen_ctx, bf->pool[i].ref) == 0)
+            bf->pool[i].ref = GP_INVALID_GRANT;
+    for (unsigned i = 0; i < BLKFRONT_MAX_RING_PAGES; i++)
+        if (bf->ring_ref[i] != GP_INVALID_GRANT) {
+            p->grant_end(p->xen_ctx, bf->ring_ref[i]);
+            bf->ring_ref[i] = GP_INVALID_GRANT;
+        }
+    /* A restored domain has a fresh grant table: forget every old ref. */
+    for (unsigned i = 0; i < bf->pool_size; i++)
+        bf->pool[i].ref = GP_INVALID_GRANT;
+    if (bf->sectors_watch)
+        xs_watch_remove(bf->xs, bf->sectors_watch);
+    bf->sectors_watch = NULL;
+    int err = xenbus_dev_refresh_otherend(&bf->dev);
+    if (!err)
+        err = xenbus_switch_state(&bf->dev, XS_TXN_NONE, XenbusStateInitialising);
+    if (err)
+        return err;
+    bf->info.ring_slots = bf->info.ring_slots;   /* shadows keep their size */
+    return blkfront_connect(bf, timeout_ns);
+}
+
+void blkfront_destroy(struct blkfront *bf)
+{
+    if (!bf)
+        return;
+    const struct gp_platform *p = bf->plat;
+    bf->closing = true;
+    if (bf->sectors_watch)
+        xs_watch_remove(bf->xs, bf->sectors_watch);
+    bf->sectors_watch = NULL;
+    if (bf->connected) {
+        xenbus_switch_state(&bf->dev, XS_TXN_NONE, XenbusStateClosing);
+        xenbus_wait_otherend(&bf->dev, XENBUS_MASK(XenbusStateClosing) |
+                                           XENBUS_MASK(XenbusStateClosed) |
+                                           XENBUS_MASK(XenbusStateUnknown),
+                             2000000000ull);
+    }
+    p->lock_acquire(p->ctx, bf->lock);
+    bf->connected = false;
+    p->lock_release(p->ctx, bf->lock);
+    blkfront_fail_all(bf, GP_ESHUTDOWN);
+    xenbus_switch_state(&bf->dev, XS_TXN_NONE, XenbusStateClosed);
+    xenbus_dev_teardown(&bf->dev);
+    blkfront_teardown_rings(bf);
+    for (unsigned i = 0; i < bf->pool_size; i++)
+        if (bf->pool[i].ref == GP_INVALID_GRANT)
+            p->page_free(p->ctx, bf->pool[i].va);
+    if (bf->shadow)
+        for (unsigned i = 0; i < bf->info.ring_slots; i++)
+            gp_free(p, bf->shadow[i].pages);
+    gp_free(p, bf->shadow);
+    gp_free(p, bf->retry);
+    gp_free(p, bf->pool);
+    gp_free(p, bf->pool_free);
+    p->lock_destroy(p->ctx, bf->lock);
+    gp_free(p, bf);
+}

@@ -1,0 +1,87 @@
+/*
+ * blkfront: the block frontend of the core (xen/io/blkif.h), what xenvbd
+ * runs on Windows and linux/blk runs in a Linux domU.
+ *
+ * Lifecycle: blkfront_create (init: backend found) -> blkfront_connect
+ * (negotiate, rings, Connected) -> I/O -> blkfront_suspend / _resume
+ * (requests in flight are kept and re-issued) -> blkfront_destroy.
+ *
+ * Requests take any scatter-gather shape (offsets, segments of any size,
+ * a list longer than the transfer); data moves through the device's own
+ * pool of granted pages (persistent grants when the backend offers them),
+ * so the OS buffers are never granted and are touched only within the
+ * transfer.  Transfers larger than one ring request are split and
+ * completed once, as a whole.  Every response is validated; a backend
+ * that breaks the protocol fails the device (all requests complete with
+ * GP_EIO), it never crashes it.
+ */
+#ifndef GPLPV_BLKFRONT_H
+#define GPLPV_BLKFRONT_H
+
+#include "gplpv/xenbus.h"
+
+struct blkfront;
+
+enum blkfront_op { BLKFRONT_READ, BLKFRONT_WRITE, BLKFRONT_FLUSH, BLKFRONT_DISCARD };
+
+struct blkfront_sg {
+    void *va;
+    uint32_t len;
+};
+
+struct blkfront_req {
+    enum blkfront_op op;
+    uint64_t sector;              /* in 512-byte units */
+    uint32_t nr_sectors;          /* transfer / discard length */
+    const struct blkfront_sg *sg; /* read/write data (may cover more than the transfer) */
+    unsigned nsg;
+    bool discard_secure;
+    /* Called exactly once: 0, GP_EIO, GP_ENOTSUP, GP_ESHUTDOWN. */
+    void (*done)(void *arg, struct blkfront_req *r, int status);
+    void *arg;
+    /* owned by blkfront while submitted */
+    struct blkfront_req *next_;
+    uint32_t issued_;             /* sectors handed to the ring so far */
+    uint32_t inflight_;           /* ring requests outstanding */
+    int status_;
+};
+
+struct blkfront_info {
+    uint64_t sectors;             /* capacity in sector_size units */
+    uint32_t sector_size, physical_sector_size;
+    bool readonly, removable, cdrom;
+    bool flush, barrier, discard, discard_secure, persistent;
+    uint32_t discard_granularity, discard_alignment;
+    unsigned max_indirect_segments;   /* 0 = none */
+    unsigned ring_pages, ring_slots;
+};
+
+struct blkfront_stats {
+    uint64_t requests, ring_requests, notifications, grant_ops, responses;
+    uint64_t bad_responses, errors, requeued, bounce_bytes;
+};
+
+struct blkfront_opts {
+    unsigned max_ring_page_order;     /* cap (default 2) */
+    unsigned max_indirect_segments;   /* cap (default 256; 0 = never use indirect) */
+    bool no_persistent;               /* do not ask for persistent grants */
+    void (*capacity_changed)(void *arg, uint64_t sectors);
+    void *arg;
+};
+
+int blkfront_create(const struct gp_platform *p, struct xs_client *xs, const char *nodename,
+                    const struct blkfront_opts *o, struct blkfront **out);
+int blkfront_connect(struct blkfront *bf, uint64_t timeout_ns);
+int blkfront_submit(struct blkfront *bf, struct blkfront_req *r);
+void blkfront_get_info(struct blkfront *bf, struct blkfront_info *info);
+void blkfront_get_stats(struct blkfront *bf, struct blkfront_stats *s);
+bool blkfront_is_broken(struct blkfront *bf);
+/* Quiesce for save/restore: stop using the ring; requests stay queued. */
+void blkfront_suspend(struct blkfront *bf);
+/* Reconnect (new backend/domain); requests in flight are re-issued. */
+int blkfront_resume(struct blkfront *bf, uint64_t timeout_ns);
+/* Close with the backend; every request still queued completes with
+ * GP_ESHUTDOWN. */
+void blkfront_destroy(struct blkfront *bf);
+
+#endif

@@ -1,0 +1,571 @@
+/* sim_blkback: a blkif backend in the simulator's dom0 (see sim_blkback.h). */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gplpv/log.h"
+#include "gplpv/xs.h"
+#include "sim_blkback.h"
+
+#include <xen/io/blkif.h>
+#include <xen/io/xenbus.h>
+
+#define BB_MAX_REFS 16384
+#define BB_MAX_RING_PAGES 4
+
+struct bb_rsp {
+    uint64_t id;
+    uint8_t op;
+    int16_t status;
+};
+
+struct sim_blkback {
+    struct sim_xen *x;
+    struct sim_domain *dom0;
+    const struct gp_platform *p;
+    struct xs_client *xs;
+    gp_domid_t fe;
+    unsigned devid;
+    struct sim_blkback_opts o;
+    char fe_path[96], be_path[96];
+    uint8_t *disk;
+    uint64_t disk_bytes;
+
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    pthread_t thread;
+    bool stop, kick, connected;
+    struct xs_watch *fe_watch;
+
+    blkif_back_ring_t ring;
+    void *ring_va[BB_MAX_RING_PAGES];
+    gp_grant_ref_t ring_refs[BB_MAX_RING_PAGES];
+    unsigned ring_pages;
+    gp_port_t port;
+    bool persistent;
+    void **pmap;                     /* persistent mappings by ref */
+
+    /* faults */
+    uint32_t error_ppm, delay_us;
+    bool reorder, hold;
+    enum sim_blk_corrupt corrupt;
+    uint64_t prng;
+    struct bb_rsp *held;
+    unsigned nheld, held_cap;
+
+    struct sim_blkback_stats st;
+};
+
+static uint64_t bb_rand(struct sim_blkback *b)
+{
+    b->prng ^= b->prng << 13;
+    b->prng ^= b->prng >> 7;
+    b->prng ^= b->prng << 17;
+    return b->prng;
+}
+
+static void bb_write(struct sim_blkback *b, const char *dir, const char *key, const char *fmt,
+                     unsigned long long v)
+{
+    char path[160], val[64];
+    snprintf(path, sizeof(path), "%s/%s", dir, key);
+    snprintf(val, sizeof(val), fmt, v);
+    xs_write_str(b->xs, XS_TXN_NONE, path, val);
+}
+
+static void bb_set_state(struct sim_blkback *b, enum xenbus_state s)
+{
+    bb_write(b, b->be_path, "state", "%llu", s);
+}
+
+static long long bb_read_fe(struct sim_blkback *b, const char *key, long long def)
+{
+    char path[160];
+    long long v = def;
+    snprintf(path, sizeof(path), "%s/%s", b->fe_path, key);
+    if (xs_read_int(b->xs, XS_TXN_NONE, path, &v) != 0)
+        v = def;
+    return v;
+}
+
+/* ---- data ---------------------------------------------------------------------- */
+
+static void *bb_persistent_map(struct sim_blkback *b, gp_grant_ref_t ref)
+{
+    if (ref >= BB_MAX_REFS)
+        return NULL;
+    if (!b->pmap[ref]) {
+        b->pmap[ref] = sim_gnt_map(b->x, 0, b->fe, ref, true);
+        if (b->pmap[ref])
+            b->st.maps++;
+    }
+    return b->pmap[ref];
+}
+
+static int bb_segment(struct sim_blkback *b, bool write, gp_grant_ref_t ref, unsigned first,
+                      unsigned last, uint64_t *sector)
+{
+    if (first > last || last >= GP_PAGE_SIZE / 512)
+        return -1;
+    uint64_t off = *sector * 512, len = (uint64_t)(last - first + 1) * 512;
+    if (off + len > b->disk_bytes)
+        return -1;
+    int rc = 0;
+    if (b->persistent) {
+        char *va = bb_persistent_map(b, ref);
+        if (!va)
+            return -1;
+        if (write)
+            memcpy(b->disk + off, va + first * 512, len);
+        else
+            memcpy(va + first * 512, b->disk + off, len);
+    } else {
+        rc = sim_gnt_copy(b->x, 0, b->fe, ref, first * 512, b->disk + off, (unsigned)len, !write);
+        b->st.copies++;
+    }
+    *sector += last - first + 1;
+    b->st.segments++;
+    return rc ? -1 : 0;
+}
+
+static int16_t bb_rw(struct sim_blkback *b, bool write, uint64_t sector,
+                     const struct blkif_request_segment *seg, unsigned nseg)
+{
+    if (write && b->o.readonly)
+        return BLKIF_RSP_ERROR;
+    if (write)
+        b->st.writes++;
+    else
+        b->st.reads++;
+    for (unsigned i = 0; i < nseg; i++)
+        if (bb_segment(b, write, seg[i].gref, seg[i].first_sect, seg[i].last_sect, &sector))
+            return BLKIF_RSP_ERROR;
+    return BLKIF_RSP_OKAY;
+}
+
+static int16_t bb_indirect(struct sim_blkback *b, const blkif_request_indirect_t *r)
+{
+    b->st.indirect++;
+    unsigned nseg = r->nr_segments;
+    unsigned per = GP_PAGE_SIZE / sizeof(struct blkif_request_segment);
+    if (!b->o.max_indirect || nseg == 0 || nseg > b->o.max_indirect ||
+        (r->indirect_op != BLKIF_OP_READ && r->indirect_op != BLKIF_OP_WRITE))
+        return BLKIF_RSP_ERROR;
+    unsigned npages = (nseg + per - 1) / per;
+    if (npages > BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST)
+        return BLKIF_RSP_ERROR;
+    struct blkif_request_segment *segs = malloc(nseg * sizeof(*segs));
+    for (unsigned k = 0; k < npages; k++) {
+        unsigned n = nseg - k * per < per ? nseg - k * per : per;
+        if (sim_gnt_copy(b->x, 0, b->fe, r->indirect_grefs[k], 0, segs + k * per,
+                         n * (unsigned)sizeof(*segs), false)) {
+            free(segs);
+            return BLKIF_RSP_ERROR;
+        }
+    }
+    int16_t st = bb_rw(b, r->indirect_op == BLKIF_OP_WRITE, r->sector_number, segs, nseg);
+    free(segs);
+    return st;
+}
+
+static int16_t bb_handle(struct sim_blkback *b, const blkif_request_t *req, uint8_t *op_out)
+{
+    b->st.requests++;
+    *op_out = req->operation;
+    if (b->error_ppm && bb_rand(b) % 1000000 < b->error_ppm)
+        return BLKIF_RSP_ERROR;
+    switch (req->operation) {
+    case BLKIF_OP_READ:
+    case BLKIF_OP_WRITE:
+        if (req->nr_segments == 0 || req->nr_segments > BLKIF_MAX_SEGMENTS_PER_REQUEST)
+            return BLKIF_RSP_ERROR;
+        return bb_rw(b, req->operation == BLKIF_OP_WRITE, req->sector_number, req->seg,
+                     req->nr_segments);
+    case BLKIF_OP_INDIRECT:
+        return bb_indirect(b, (const blkif_request_indirect_t *)req);
+    case BLKIF_OP_FLUSH_DISKCACHE:
+        b->st.flushes++;
+        return b->o.no_flush ? BLKIF_RSP_EOPNOTSUPP : BLKIF_RSP_OKAY;
+    case BLKIF_OP_WRITE_BARRIER:
+        b->st.flushes++;
+        return b->o.barrier ? BLKIF_RSP_OKAY : BLKIF_RSP_EOPNOTSUPP;
+    case BLKIF_OP_DISCARD: {
+        const blkif_request_discard_t *d = (const blkif_request_discard_t *)req;
+        b->st.discards++;
+        if (b->o.no_discard)
+            return BLKIF_RSP_EOPNOTSUPP;
+        uint64_t off = d->sector_number * 512, len = d->nr_sectors * 512;
+        if (off > b->disk_bytes || len > b->disk_bytes - off)
+            return BLKIF_RSP_ERROR;
+        memset(b->disk + off, 0, len);
+        return BLKIF_RSP_OKAY;
+    }
+    default:
+        return BLKIF_RSP_ERROR;
+    }
+}
+
+static void bb_put_response(struct sim_blkback *b, uint64_t id, uint8_t op, int16_t status)
+{
+    blkif_response_t *r = RING_GET_RESPONSE(&b->ring, b->ring.rsp_prod_pvt);
+    r->id = id;
+    r->operation = op;
+    r->status = status;
+    b->ring.rsp_prod_pvt++;
+}
+
+static void bb_emit(struct sim_blkback *b, const struct bb_rsp *rsp)
+{
+    struct bb_rsp r = *rsp;
+    enum sim_blk_corrupt c = b->corrupt;
+    b->corrupt = SIM_BLK_OK;
+    switch (c) {
+    case SIM_BLK_BAD_ID: r.id = 100000 + r.id; break;
+    case SIM_BLK_BAD_OP: r.op = 77; break;
+    case SIM_BLK_BAD_STATUS: r.status = 5; break;
+    default: break;
+    }
+    bb_put_response(b, r.id, r.op, r.status);
+    if (c == SIM_BLK_DUP_ID)
+        bb_put_response(b, r.id, r.op, r.status);
+    if (c == SIM_BLK_EXTRA_RESPONSE)
+        bb_put_response(b, 4242, BLKIF_OP_READ, 0);
+}
+
+/* Take all requests, answer them; called with b->m held. */
+static bool bb_service(struct sim_blkback *b)
+{
+    bool any = false;
+    int more;
+    do {
+        RING_IDX rp = __atomic_load_n(&b->ring.sring->req_prod, __ATOMIC_ACQUIRE);
+        if (rp - b->ring.req_cons > RING_SIZE(&b->ring)) {
+            fprintf(stderr, "sim_blkback: frontend request index broken\n");
+            return any;
+        }
+        while (b->ring.req_cons != rp) {
+            blkif_request_t req;
+            memcpy(&req, RING_GET_REQUEST(&b->ring, b->ring.req_cons), sizeof(req));
+            b->ring.req_cons++;
+            uint8_t op;
+            int16_t st = bb_handle(b, &req, &op);
+            if (b->nheld == b->held_cap) {
+                b->held_cap = b->held_cap ? 2 * b->held_cap : 64;
+                b->held = realloc(b->held, b->held_cap * sizeof(*b->held));
+            }
+            b->held[b->nheld++] = (struct bb_rsp){ req.id, op, st };
+            any = true;
+        }
+        RING_FINAL_CHECK_FOR_REQUESTS(&b->ring, more);
+    } while (more);
+    return any;
+}
+
+static void bb_flush_responses(struct sim_blkback *b)
+{
+    if (b->hold || !b->nheld)
+        return;
+    for (unsigned i = 0; i < b->nheld; i++)
+        bb_emit(b, &b->held[b->reorder ? b->nheld - 1 - i : i]);
+    b->nheld = 0;
+    int notify;
+    RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&b->ring, notify);
+    if (notify) {
+        b->st.notifications++;
+        b->p->evtchn_notify(b->p->xen_ctx, b->port);
+    }
+}
+
+static void *bb_main(void *arg)
+{
+    struct sim_blkback *b = arg;
+    pthread_mutex_lock(&b->m);
+    while (!b->stop) {
+        while (!b->kick && !b->stop)
+            pthread_cond_wait(&b->c, &b->m);
+        b->kick = false;
+        if (b->stop || !b->connected)
+            continue;
+        if (b->delay_us) {
+            pthread_mutex_unlock(&b->m);
+            usleep(b->delay_us);
+            pthread_mutex_lock(&b->m);
+            if (!b->connected)
+                continue;
+        }
+        bb_service(b);
+        bb_flush_responses(b);
+    }
+    pthread_mutex_unlock(&b->m);
+    return NULL;
+}
+
+static void bb_event(void *arg, gp_port_t port)
+{
+    struct sim_blkback *b = arg;
+    (void)port;
+    pthread_mutex_lock(&b->m);
+    b->kick = true;
+    pthread_cond_signal(&b->c);
+    pthread_mutex_unlock(&b->m);
+}
+
+/* ---- connection ----------------------------------------------------------------- */
+
+static void bb_disconnect_locked(struct sim_blkback *b)
+{
+    if (!b->connected)
+        return;
+    b->connected = false;
+    b->nheld = 0;
+    b->p->evtchn_unbind(b->p->xen_ctx, b->port);
+    b->port = 0;
+    for (unsigned i = 0; i < b->ring_pages; i++)
+        sim_gnt_unmap(b->x, 0, b->fe, b->ring_refs[i], true);
+    for (unsigned r = 0; r < BB_MAX_REFS; r++)
+        if (b->pmap[r]) {
+            sim_gnt_unmap(b->x, 0, b->fe, r, true);
+            b->pmap[r] = NULL;
+        }
+}
+
+static int bb_connect_locked(struct sim_blkback *b)
+{
+    long long order = bb_read_fe(b, "ring-page-order", 0);
+    if (order < 0 || order > (long long)b->o.max_ring_order)
+        return -1;
+    b->ring_pages = 1u << order;
+    for (unsigned i = 0; i < b->ring_pages; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), order ? "ring-ref%u" : "ring-ref", i);
+        long long ref = bb_read_fe(b, key, -1);
+        if (ref < 0)
+            return -1;
+        b->ring_refs[i] = (gp_grant_ref_t)ref;
+        b->ring_va[i] = sim_gnt_map(b->x, 0, b->fe, b->ring_refs[i], true);
+        if (!b->ring_va[i] ||
+            (i && (char *)b->ring_va[i] != (char *)b->ring_va[0] + i * GP_PAGE_SIZE)) {
+            fprintf(stderr, "sim_blkback: cannot map ring page %u\n", i);
+            for (unsigned k = 0; k <= i; k++)
+                if (b->ring_va[k])
+                    sim_gnt_unmap(b->x, 0, b->fe, b->ring_refs[k], true);
+            return -1;
+        }
+    }
+    BACK_RING_INIT(&b->ring, (blkif_sring_t *)b->ring_va[0], GP_PAGE_SIZE * b->ring_pages);
+    long long port = bb_read_fe(b, "event-channel", -1);
+    b->persistent = !b->o.no_persistent && bb_read_fe(b, "feature-persistent", 0) == 1;
+    gp_port_t lport;
+    if (port <= 0 || sim_evtchn_bind_interdomain(b->x, 0, b->fe, (gp_port_t)port, &lport) != 0)
+        return -1;
+    b->port = lport;
+    b->p->evtchn_bind(b->p->xen_ctx, lport, bb_event, b);
+    b->connected = true;
+    b->st.connects++;
+    return 0;
+}
+
+static void bb_fe_changed(void *arg, const char *path, const char *token)
+{
+    struct sim_blkback *b = arg;
+    (void)path;
+    (void)token;
+    long long s = bb_read_fe(b, "state", -1);
+    pthread_mutex_lock(&b->m);
+    if (s == XenbusStateInitialised && !b->connected) {
+        if (bb_connect_locked(b) == 0) {
+            pthread_mutex_unlock(&b->m);
+            bb_write(b, b->be_path, "sectors", "%llu", b->o.sectors);
+            bb_write(b, b->be_path, "sector-size", "%llu", b->o.sector_size);
+            bb_write(b, b->be_path, "physical-sector-size", "%llu", b->o.sector_size);
+            bb_write(b, b->be_path, "info", "%llu", b->o.readonly ? VDISK_READONLY : 0);
+            bb_write(b, b->be_path, "feature-persistent", "%llu", b->persistent ? 1 : 0);
+            bb_set_state(b, XenbusStateConnected);
+            return;
+        }
+        pthread_mutex_unlock(&b->m);
+        bb_set_state(b, XenbusStateClosing);
+        return;
+    }
+    if ((s == XenbusStateClosing || s == XenbusStateClosed) && b->connected) {
+        bb_disconnect_locked(b);
+        pthread_mutex_unlock(&b->m);
+        bb_set_state(b, XenbusStateClosed);
+        return;
+    }
+    if (s == XenbusStateInitialising && !b->connected) {
+        pthread_mutex_unlock(&b->m);
+        bb_set_state(b, XenbusStateInitWait);
+        return;
+    }
+    pthread_mutex_unlock(&b->m);
+}
+
+struct sim_blkback *sim_blkback_create(struct sim_xen *x, struct sim_domain *dom0,
+                                       gp_domid_t frontend, unsigned devid,
+                                       const struct sim_blkback_opts *o)
+{
+    struct sim_blkback *b = calloc(1, sizeof(*b));
+    b->x = x;
+    b->dom0 = dom0;
+    b->p = sim_domain_platform(dom0);
+    b->fe = frontend;
+    b->devid = devid;
+    if (o)
+        b->o = *o;
+    if (!b->o.sectors)
+        b->o.sectors = 8192;
+    if (!b->o.sector_size)
+        b->o.sector_size = 512;
+    if (b->o.indirect && !b->o.max_indirect)
+        b->o.max_indirect = 256;
+    if (!b->o.max_ring_order && !(o && o->max_ring_order))
+        b->o.max_ring_order = 2;
+    b->prng = 0x9e3779b97f4a7c15ull ^ devid;
+    b->disk_bytes = b->o.sectors * b->o.sector_size;
+    b->disk = calloc(1, b->disk_bytes);
+    b->pmap = calloc(BB_MAX_REFS, sizeof(void *));
+    pthread_mutex_init(&b->m, NULL);
+    pthread_cond_init(&b->c, NULL);
+    if (xs_client_create(b->p, NULL, &b->xs) != 0) {
+        free(b->disk);
+        free(b->pmap);
+        free(b);
+        return NULL;
+    }
+    snprintf(b->fe_path, sizeof(b->fe_path), "/local/domain/%u/device/vbd/%u", frontend, devid);
+    snprintf(b->be_path, sizeof(b->be_path), "/local/domain/0/backend/vbd/%u/%u", frontend, devid);
+    /* What the toolstack writes. */
+    char val[96];
+    snprintf(val, sizeof(val), "%s", b->be_path);
+    bb_write(b, b->fe_path, "backend-id", "%llu", 0);
+    char p2[160];
+    snprintf(p2, sizeof(p2), "%s/backend", b->fe_path);
+    xs_write_str(b->xs, XS_TXN_NONE, p2, val);
+    bb_write(b, b->fe_path, "virtual-device", "%llu", devid);
+    bb_write(b, b->fe_path, "state", "%llu", XenbusStateInitialising);
+    char owner[16], rd[16];
+    snprintf(owner, sizeof(owner), "n%u", frontend);
+    const char *fe_perms[2] = { owner, "r0" };
+    snprintf(p2, sizeof(p2), "%s", b->fe_path);
+    xs_set_perms(b->xs, XS_TXN_NONE, p2, fe_perms, 2);
+    snprintf(p2, sizeof(p2), "%s/state", b->fe_path);
+    xs_set_perms(b->xs, XS_TXN_NONE, p2, fe_perms, 2);
+    snprintf(rd, sizeof(rd), "r%u", frontend);
+    const char *be_perms[2] = { "n0", rd };
+    snprintf(p2, sizeof(p2), "%s/frontend", b->be_path);
+    xs_write_str(b->xs, XS_TXN_NONE, p2, b->fe_path);
+    xs_set_perms(b->xs, XS_TXN_NONE, b->be_path, be_perms, 2);
+    bb_write(b, b->be_path, "frontend-id", "%llu", frontend);
+    bb_write(b, b->be_path, "feature-persistent", "%llu", b->o.no_persistent ? 0 : 1);
+    bb_write(b, b->be_path, "feature-flush-cache", "%llu", b->o.no_flush ? 0 : 1);
+    if (b->o.barrier)
+        bb_write(b, b->be_path, "feature-barrier", "%llu", 1);
+    if (b->o.max_indirect)
+        bb_write(b, b->be_path, "feature-max-indirect-segments", "%llu", b->o.max_indirect);
+    bb_write(b, b->be_path, "max-ring-page-order", "%llu", b->o.max_ring_order);
+    if (!b->o.no_discard) {
+        bb_write(b, b->be_path, "feature-discard", "%llu", 1);
+        bb_write(b, b->be_path, "discard-granularity", "%llu", 4096);
+        bb_write(b, b->be_path, "discard-alignment", "%llu", 0);
+    }
+    bb_set_state(b, XenbusStateInitWait);
+    /* Children written above inherit the directory's permissions. */
+    pthread_create(&b->thread, NULL, bb_main, b);
+    snprintf(p2, sizeof(p2), "%s/state", b->fe_path);
+    if (xs_watch_add(b->xs, p2, bb_fe_changed, b, &b->fe_watch) != 0) {
+        sim_blkback_destroy(b);
+        return NULL;
+    }
+    return b;
+}
+
+void sim_blkback_destroy(struct sim_blkback *b)
+{
+    if (!b)
+        return;
+    if (b->fe_watch)
+        xs_watch_remove(b->xs, b->fe_watch);
+    pthread_mutex_lock(&b->m);
+    b->stop = true;
+    pthread_cond_signal(&b->c);
+    pthread_mutex_unlock(&b->m);
+    pthread_join(b->thread, NULL);
+    pthread_mutex_lock(&b->m);
+    bb_disconnect_locked(b);
+    pthread_mutex_unlock(&b->m);
+    xs_rm(b->xs, XS_TXN_NONE, b->be_path);
+    xs_client_destroy(b->xs);
+    pthread_cond_destroy(&b->c);
+    pthread_mutex_destroy(&b->m);
+    free(b->held);
+    free(b->pmap);
+    free(b->disk);
+    free(b);
+}
+
+uint8_t *sim_blkback_disk(struct sim_blkback *b)
+{
+    return b->disk;
+}
+
+void sim_blkback_corrupt_next(struct sim_blkback *b, enum sim_blk_corrupt c)
+{
+    pthread_mutex_lock(&b->m);
+    b->corrupt = c;
+    pthread_mutex_unlock(&b->m);
+}
+
+void sim_blkback_set_faults(struct sim_blkback *b, uint32_t error_ppm, uint32_t delay_us,
+                            bool reorder)
+{
+    pthread_mutex_lock(&b->m);
+    b->error_ppm = error_ppm;
+    b->delay_us = delay_us;
+    b->reorder = reorder;
+    pthread_mutex_unlock(&b->m);
+}
+
+void sim_blkback_hold(struct sim_blkback *b, bool hold)
+{
+    pthread_mutex_lock(&b->m);
+    b->hold = hold;
+    if (!hold && b->connected)
+        bb_flush_responses(b);
+    pthread_mutex_unlock(&b->m);
+}
+
+void sim_blkback_restart(struct sim_blkback *b)
+{
+    bb_set_state(b, XenbusStateClosing);
+    pthread_mutex_lock(&b->m);
+    bb_disconnect_locked(b);
+    pthread_mutex_unlock(&b->m);
+    bb_set_state(b, XenbusStateClosed);
+    usleep(20000);
+    bb_set_state(b, XenbusStateInitWait);
+}
+
+void sim_blkback_resize(struct sim_blkback *b, uint64_t sectors)
+{
+    pthread_mutex_lock(&b->m);
+    uint64_t bytes = sectors * b->o.sector_size;
+    uint8_t *d = calloc(1, bytes);
+    memcpy(d, b->disk, bytes < b->disk_bytes ? bytes : b->disk_bytes);
+    free(b->disk);
+    b->disk = d;
+    b->disk_bytes = bytes;
+    b->o.sectors = sectors;
+    pthread_mutex_unlock(&b->m);
+    bb_write(b, b->be_path, "sectors", "%llu", sectors);
+    bb_set_state(b, XenbusStateConnected);
+}
+
+void sim_blkback_get_stats(struct sim_blkback *b, struct sim_blkback_stats *s)
+{
+    pthread_mutex_lock(&b->m);
+    *s = b->st;
+    pthread_mutex_unlock(&b->m);
+}

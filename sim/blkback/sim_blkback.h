@@ -1,0 +1,54 @@
+/*
+ * sim_blkback: the simulator's block backend.  It lives in dom0, sees only
+ * what a real blkback sees (the frontend's grant refs, an interdomain event
+ * channel, xenstore), serves a memory disk with grant-copy (or persistent
+ * mappings when the frontend asks for them), indirect descriptors, flush,
+ * barrier and discard, and can inject faults: I/O errors, delays,
+ * reordered responses, protocol-breaking responses and restarts.
+ * Creating it writes the frontend and backend nodes as `xl block-attach`
+ * does.
+ */
+#ifndef GPLPV_SIM_BLKBACK_H
+#define GPLPV_SIM_BLKBACK_H
+
+#include "sim.h"
+
+struct sim_blkback;
+
+struct sim_blkback_opts {
+    uint64_t sectors;             /* default 8192 (4 MiB) */
+    uint32_t sector_size;         /* default 512 */
+    bool no_persistent, no_flush, no_discard, barrier, readonly;
+    unsigned max_indirect;        /* 0 = no indirect; default 256 via 'indirect' */
+    bool indirect;
+    unsigned max_ring_order;      /* default 2 */
+};
+
+struct sim_blkback *sim_blkback_create(struct sim_xen *x, struct sim_domain *dom0,
+                                       gp_domid_t frontend, unsigned devid,
+                                       const struct sim_blkback_opts *o);
+void sim_blkback_destroy(struct sim_blkback *b);
+uint8_t *sim_blkback_disk(struct sim_blkback *b);
+
+enum sim_blk_corrupt {
+    SIM_BLK_OK, SIM_BLK_BAD_ID, SIM_BLK_DUP_ID, SIM_BLK_BAD_OP, SIM_BLK_BAD_STATUS,
+    SIM_BLK_EXTRA_RESPONSE,
+};
+/* The next response breaks the protocol in this way. */
+void sim_blkback_corrupt_next(struct sim_blkback *b, enum sim_blk_corrupt c);
+void sim_blkback_set_faults(struct sim_blkback *b, uint32_t error_ppm, uint32_t delay_us,
+                            bool reorder);
+/* Hold responses until released (requests stay in flight). */
+void sim_blkback_hold(struct sim_blkback *b, bool hold);
+/* The backend goes away (Closing, Closed) and comes back (InitWait). */
+void sim_blkback_restart(struct sim_blkback *b);
+/* Grow or shrink the disk while connected (re-announces Connected). */
+void sim_blkback_resize(struct sim_blkback *b, uint64_t sectors);
+
+struct sim_blkback_stats {
+    uint64_t requests, reads, writes, flushes, discards, indirect, segments;
+    uint64_t maps, copies, notifications, connects;
+};
+void sim_blkback_get_stats(struct sim_blkback *b, struct sim_blkback_stats *s);
+
+#endif

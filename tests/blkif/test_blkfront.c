@@ -1,0 +1,358 @@
+/* blkfront (core/blkif) against the simulated blkback: data integrity for
+ * any scatter-gather shape, splitting, indirect and direct requests,
+ * persistent grants, flush and discard, queue depth, capacity change,
+ * backend restart with requests in flight, injected I/O errors, and
+ * every kind of protocol-breaking response. */
+#include <pthread.h>
+#include <unistd.h>
+
+#include "blkback/sim_blkback.h"
+#include "gp_test.h"
+#include "gplpv/blkfront.h"
+#include "os/sim_os.h"
+#include "sim.h"
+
+static struct sim_xen *x;
+static struct sim_domain *d0, *g;
+static const struct gp_platform *pg;
+static struct xs_client *xs;
+
+struct dev {
+    struct sim_blkback *bb;
+    struct blkfront *bf;
+};
+
+static struct dev dev_open(unsigned devid, const struct sim_blkback_opts *bo,
+                           const struct blkfront_opts *fo)
+{
+    struct dev d = { 0 };
+    d.bb = sim_blkback_create(x, d0, 1, devid, bo);
+    char node[64];
+    snprintf(node, sizeof(node), "device/vbd/%u", devid);
+    if (d.bb && blkfront_create(pg, xs, node, fo, &d.bf) == 0 &&
+        blkfront_connect(d.bf, 5000000000ull) != 0) {
+        blkfront_destroy(d.bf);
+        d.bf = NULL;
+    }
+    return d;
+}
+
+static void dev_close(struct dev *d)
+{
+    blkfront_destroy(d->bf);
+    sim_blkback_destroy(d->bb);
+}
+
+struct waiter {
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    int calls, status;
+};
+
+static void wait_done(void *arg, struct blkfront_req *r, int status)
+{
+    struct waiter *w = arg;
+    (void)r;
+    pthread_mutex_lock(&w->m);
+    w->calls++;
+    w->status = status;
+    pthread_cond_broadcast(&w->c);
+    pthread_mutex_unlock(&w->m);
+}
+
+static int wait_for(struct waiter *w, int calls)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 10;
+    pthread_mutex_lock(&w->m);
+    while (w->calls < calls)
+        if (pthread_cond_timedwait(&w->c, &w->m, &ts) != 0)
+            break;
+    int n = w->calls;
+    pthread_mutex_unlock(&w->m);
+    return n;
+}
+
+/* Synchronous I/O helper: returns the status, or -999 if done was not
+ * called exactly once within 10 s. */
+static int io(struct blkfront *bf, enum blkfront_op op, uint64_t sector, uint32_t n,
+              const struct blkfront_sg *sg, unsigned nsg)
+{
+    struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+    struct blkfront_req r = { .op = op, .sector = sector, .nr_sectors = n, .sg = sg, .nsg = nsg,
+                              .done = wait_done, .arg = &w };
+    int err = blkfront_submit(bf, &r);
+    if (err)
+        return err;
+    if (wait_for(&w, 1) != 1)
+        return -999;
+    usleep(1000);
+    return w.calls == 1 ? w.status : -999;
+}
+
+static void fill(uint8_t *p, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)(seed * 131 + i * 7 + (i >> 9));
+}
+
+static void test_odd_scatter_gather_round_trip(void)
+{
+    struct dev d = dev_open(768, &(struct sim_blkback_opts){ .indirect = true }, NULL);
+    REQUIRE(d.bf);
+    /* 8 sectors through three segments starting at odd offsets; the list
+     * is longer than the transfer and its tail must stay untouched. */
+    static uint8_t a[200], b[3000], c[2000];
+    memset(c, 0xee, sizeof(c));
+    fill(a, sizeof(a), 1);
+    fill(b, sizeof(b), 2);
+    fill(c, 1096 + 13, 3);
+    struct blkfront_sg sg[3] = { { a + 13, 150 }, { b + 1, 2846 }, { c + 13, 1900 } };
+    CHECK_EQ(io(d.bf, BLKFRONT_WRITE, 100, 8, sg, 3), 0);
+    uint8_t expect[4096];
+    memcpy(expect, a + 13, 150);
+    memcpy(expect + 150, b + 1, 2846);
+    memcpy(expect + 2996, c + 13, 1100);
+    CHECK(memcmp(sim_blkback_disk(d.bb) + 100 * 512, expect, 4096) == 0);
+    static uint8_t r1[777], r2[5000];
+    memset(r2, 0x5a, sizeof(r2));
+    struct blkfront_sg rs[2] = { { r1 + 3, 700 }, { r2 + 5, 4000 } };
+    CHECK_EQ(io(d.bf, BLKFRONT_READ, 100, 8, rs, 2), 0);
+    CHECK(memcmp(r1 + 3, expect, 700) == 0);
+    CHECK(memcmp(r2 + 5, expect + 700, 3396) == 0);
+    bool tail_ok = true;
+    for (size_t i = 5 + 3396; i < sizeof(r2); i++)
+        tail_ok &= r2[i] == 0x5a;
+    CHECK(tail_ok);                            /* nothing written past the transfer */
+    CHECK_EQ(io(d.bf, BLKFRONT_READ, 8190, 8, rs, 2), GP_ERANGE);
+    CHECK_EQ(io(d.bf, BLKFRONT_READ, 0, 16, rs, 2), GP_EINVAL);   /* list too short */
+    dev_close(&d);
+}
+
+static void test_large_transfers_split_direct_and_indirect(void)
+{
+    size_t len = 1100 * 512;                   /* > 256 segments: several ring requests */
+    uint8_t *buf = malloc(len), *back = malloc(len);
+    fill(buf, len, 9);
+    for (int ind = 0; ind < 2; ind++) {
+        struct dev d = dev_open(800 + ind, &(struct sim_blkback_opts){ .indirect = ind == 1 }, NULL);
+        REQUIRE(d.bf);
+        struct blkfront_sg sg = { buf, (uint32_t)len };
+        CHECK_EQ(io(d.bf, BLKFRONT_WRITE, 7, 1100, &sg, 1), 0);
+        CHECK(memcmp(sim_blkback_disk(d.bb) + 7 * 512, buf, len) == 0);
+        memset(back, 0, len);
+        struct blkfront_sg bs = { back, (uint32_t)len };
+        CHECK_EQ(io(d.bf, BLKFRONT_READ, 7, 1100, &bs, 1), 0);
+        CHECK(memcmp(back, buf, len) == 0);
+        struct sim_blkback_stats st;
+        sim_blkback_get_stats(d.bb, &st);
+        if (ind)
+            CHECK(st.indirect >= 2);
+        else
+            CHECK(st.indirect == 0 && st.reads >= 1100 / 88);
+        dev_close(&d);
+    }
+    free(buf);
+    free(back);
+}
+
+static void test_persistent_grants_no_grant_ops_in_steady_state(void)
+{
+    for (int persistent = 0; persistent < 2; persistent++) {
+        struct dev d = dev_open(900 + persistent,
+                                &(struct sim_blkback_opts){ .no_persistent = !persistent }, NULL);
+        REQUIRE(d.bf);
+        struct blkfront_info info;
+        blkfront_get_info(d.bf, &info);
+        CHECK_EQ(info.persistent, persistent);
+        static uint8_t buf[65536];
+        struct blkfront_sg sg = { buf, sizeof(buf) };
+        io(d.bf, BLKFRONT_WRITE, 0, 128, &sg, 1);
+        struct blkfront_stats s0, s1;
+        blkfront_get_stats(d.bf, &s0);
+        for (int i = 0; i < 20; i++)
+            CHECK_EQ(io(d.bf, i % 2 ? BLKFRONT_READ : BLKFRONT_WRITE, 128 * (unsigned)i, 128, &sg, 1), 0);
+        blkfront_get_stats(d.bf, &s1);
+        if (persistent)
+            CHECK_EQ(s1.grant_ops - s0.grant_ops, 0);
+        else
+            CHECK(s1.grant_ops - s0.grant_ops >= 20 * 16);
+        dev_close(&d);
+    }
+}
+
+static void test_flush_discard(void)
+{
+    struct dev d = dev_open(1000, NULL, NULL);
+    REQUIRE(d.bf);
+    static uint8_t buf[8192];
+    memset(buf, 0xab, sizeof(buf));
+    struct blkfront_sg sg = { buf, sizeof(buf) };
+    CHECK_EQ(io(d.bf, BLKFRONT_WRITE, 64, 16, &sg, 1), 0);
+    CHECK_EQ(io(d.bf, BLKFRONT_FLUSH, 0, 0, NULL, 0), 0);
+    CHECK_EQ(io(d.bf, BLKFRONT_DISCARD, 64, 8, NULL, 0), 0);
+    CHECK_EQ(sim_blkback_disk(d.bb)[64 * 512], 0);
+    CHECK_EQ(sim_blkback_disk(d.bb)[72 * 512], 0xab);
+    struct sim_blkback_stats st;
+    sim_blkback_get_stats(d.bb, &st);
+    CHECK_EQ(st.flushes, 1);
+    CHECK_EQ(st.discards, 1);
+    dev_close(&d);
+    struct dev n = dev_open(1001, &(struct sim_blkback_opts){ .no_discard = true, .no_flush = true }, NULL);
+    REQUIRE(n.bf);
+    CHECK_EQ(io(n.bf, BLKFRONT_DISCARD, 0, 8, NULL, 0), GP_ENOTSUP);
+    CHECK_EQ(io(n.bf, BLKFRONT_FLUSH, 0, 0, NULL, 0), 0);      /* nothing to flush */
+    dev_close(&n);
+}
+
+static void test_queue_depth_each_completes_once(void)
+{
+    struct dev d = dev_open(1100, &(struct sim_blkback_opts){ .indirect = true }, NULL);
+    REQUIRE(d.bf);
+    sim_blkback_set_faults(d.bb, 0, 0, true);            /* responses out of order */
+    enum { N = 96 };
+    static uint8_t bufs[N][4096];
+    static struct blkfront_sg sgs[N];
+    static struct blkfront_req reqs[N];
+    struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+    for (int i = 0; i < N; i++) {
+        fill(bufs[i], 4096, (unsigned)i + 50);
+        sgs[i] = (struct blkfront_sg){ bufs[i], 4096 };
+        reqs[i] = (struct blkfront_req){ .op = BLKFRONT_WRITE, .sector = (uint64_t)i * 8,
+                                         .nr_sectors = 8, .sg = &sgs[i], .nsg = 1,
+                                         .done = wait_done, .arg = &w };
+        CHECK_EQ(blkfront_submit(d.bf, &reqs[i]), 0);
+    }
+    CHECK_EQ(wait_for(&w, N), N);
+    usleep(20000);
+    CHECK_EQ(w.calls, N);
+    int bad = 0;
+    for (int i = 0; i < N; i++)
+        bad += memcmp(sim_blkback_disk(d.bb) + i * 4096, bufs[i], 4096) != 0;
+    CHECK_EQ(bad, 0);
+    dev_close(&d);
+}
+
+static void test_io_errors_complete_with_eio(void)
+{
+    struct dev d = dev_open(1200, NULL, NULL);
+    REQUIRE(d.bf);
+    sim_blkback_set_faults(d.bb, 1000000, 0, false);     /* every request fails */
+    static uint8_t buf[4096];
+    struct blkfront_sg sg = { buf, sizeof(buf) };
+    CHECK_EQ(io(d.bf, BLKFRONT_READ, 0, 8, &sg, 1), GP_EIO);
+    sim_blkback_set_faults(d.bb, 0, 0, false);
+    CHECK(!blkfront_is_broken(d.bf));
+    CHECK_EQ(io(d.bf, BLKFRONT_READ, 0, 8, &sg, 1), 0);
+    dev_close(&d);
+}
+
+static void test_bad_responses_fail_the_device_safely(void)
+{
+    enum sim_blk_corrupt kinds[] = { SIM_BLK_BAD_ID, SIM_BLK_DUP_ID, SIM_BLK_BAD_OP,
+                                     SIM_BLK_BAD_STATUS, SIM_BLK_EXTRA_RESPONSE };
+    sim_os_set_quiet(sim_domain_os(g), true);
+    for (unsigned k = 0; k < 5; k++) {
+        struct dev d = dev_open(1300 + k, NULL, NULL);
+        REQUIRE(d.bf);
+        static uint8_t buf[4096];
+        struct blkfront_sg sg = { buf, sizeof(buf) };
+        CHECK_EQ(io(d.bf, BLKFRONT_READ, 0, 8, &sg, 1), 0);
+        unsigned errs = sim_os_error_count(sim_domain_os(g));
+        sim_blkback_corrupt_next(d.bb, kinds[k]);
+        int st = io(d.bf, BLKFRONT_READ, 8, 8, &sg, 1);
+        CHECK(st == GP_EIO || (kinds[k] == SIM_BLK_EXTRA_RESPONSE && st == 0) ||
+              (kinds[k] == SIM_BLK_DUP_ID && st == 0));
+        usleep(20000);
+        CHECK(blkfront_is_broken(d.bf));
+        CHECK(sim_os_error_count(sim_domain_os(g)) > errs);
+        CHECK_EQ(io(d.bf, BLKFRONT_READ, 0, 8, &sg, 1), GP_EIO);
+        dev_close(&d);
+    }
+}
+
+static atomic_ullong new_capacity;
+static void on_capacity(void *arg, uint64_t sectors)
+{
+    (void)arg;
+    atomic_store(&new_capacity, sectors);
+}
+
+static void test_capacity_change_reported(void)
+{
+    struct blkfront_opts fo = { .max_ring_page_order = 2, .max_indirect_segments = 256,
+                                .capacity_changed = on_capacity };
+    struct dev d = dev_open(1400, NULL, &fo);
+    REQUIRE(d.bf);
+    sim_blkback_resize(d.bb, 16384);
+    for (int i = 0; i < 2000 && atomic_load(&new_capacity) != 16384; i++)
+        usleep(1000);
+    CHECK_EQ(atomic_load(&new_capacity), 16384);
+    static uint8_t buf[4096];
+    struct blkfront_sg sg = { buf, sizeof(buf) };
+    CHECK_EQ(io(d.bf, BLKFRONT_WRITE, 16000, 8, &sg, 1), 0);
+    dev_close(&d);
+}
+
+static void test_backend_restart_with_requests_in_flight(void)
+{
+    struct dev d = dev_open(1500, &(struct sim_blkback_opts){ .indirect = true }, NULL);
+    REQUIRE(d.bf);
+    enum { N = 20 };
+    static uint8_t bufs[N][8192];
+    static struct blkfront_sg sgs[N];
+    static struct blkfront_req reqs[N];
+    struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+    sim_blkback_hold(d.bb, true);                        /* answers withheld ... */
+    for (int i = 0; i < N; i++) {
+        fill(bufs[i], sizeof(bufs[i]), (unsigned)i + 300);
+        sgs[i] = (struct blkfront_sg){ bufs[i], sizeof(bufs[i]) };
+        reqs[i] = (struct blkfront_req){ .op = BLKFRONT_WRITE, .sector = 2000 + (uint64_t)i * 16,
+                                         .nr_sectors = 16, .sg = &sgs[i], .nsg = 1,
+                                         .done = wait_done, .arg = &w };
+        CHECK_EQ(blkfront_submit(d.bf, &reqs[i]), 0);
+    }
+    usleep(50000);
+    CHECK_EQ(w.calls, 0);
+    sim_blkback_restart(d.bb);                           /* ... and the backend goes away */
+    sim_blkback_hold(d.bb, false);
+    CHECK_EQ(wait_for(&w, N), N);                        /* re-issued after the reconnect */
+    usleep(20000);
+    CHECK_EQ(w.calls, N);
+    CHECK_EQ(w.status, 0);
+    int bad = 0;
+    for (int i = 0; i < N; i++)
+        bad += memcmp(sim_blkback_disk(d.bb) + (2000 + i * 16) * 512, bufs[i], 8192) != 0;
+    CHECK_EQ(bad, 0);
+    struct sim_blkback_stats st;
+    sim_blkback_get_stats(d.bb, &st);
+    CHECK_EQ(st.connects, 2);
+    dev_close(&d);
+}
+
+int main(void)
+{
+    x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true });
+    d0 = sim_domain_create(x, 0, 512);
+    g = sim_domain_create_ex(x, 1, &(struct sim_domain_opts){ .max_pages = 16384 });
+    if (!d0 || !g)
+        return 1;
+    pg = sim_domain_platform(g);
+    if (xs_client_create(pg, NULL, &xs) != 0)
+        return 1;
+    GP_TEST_RUN(test_odd_scatter_gather_round_trip);
+    GP_TEST_RUN(test_large_transfers_split_direct_and_indirect);
+    GP_TEST_RUN(test_persistent_grants_no_grant_ops_in_steady_state);
+    GP_TEST_RUN(test_flush_discard);
+    GP_TEST_RUN(test_queue_depth_each_completes_once);
+    GP_TEST_RUN(test_io_errors_complete_with_eio);
+    GP_TEST_RUN(test_bad_responses_fail_the_device_safely);
+    GP_TEST_RUN(test_capacity_change_reported);
+    GP_TEST_RUN(test_backend_restart_with_requests_in_flight);
+    xs_client_destroy(xs);
+    sim_domain_destroy(g);
+    sim_domain_destroy(d0);
+    sim_xen_destroy(x);
+    return gp_test_finish();
+}
