@@ -12,4 +12,9 @@ void hvmk_step_ioapic(void);
 /* Every step that needs Xen (hvmk_xen.c). */
 void hvmk_run_xen_steps(const char *cmdline);
 
+struct gp_platform;
+struct xs_client;
+/* The core's blkfront against the real blkback (hvmk_blk.c). */
+void hvmk_step_blkfront(struct gp_platform *plat, struct xs_client *xs);
+
 #endif

@@ -160,6 +160,7 @@ static void hvmk_step_xenstore(void)
         err = xs_read_u64(c, XS_TXN_NONE, "data/hvmk-counter", &cnt);
     gp_snprintf(why, sizeof(why), "%s, counter %llu", gp_strerror(err), (unsigned long long)cnt);
     hvmk_step_result("xenstore-transaction", !err && cnt >= 1, why);
+    hvmk_step_blkfront(&hvmk_plat, c);
     xs_client_destroy(c);
 }
 

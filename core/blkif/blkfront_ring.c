@@ -43,16 +43,31 @@ int blkfront_pool_grant_all(struct blkfront *bf)
 void blkfront_pool_end_all(struct blkfront *bf)
 {
     const struct gp_platform *p = bf->plat;
-    for (unsigned i = 0; i < bf->pool_size; i++) {
-        struct blkfront_page *pg = &bf->pool[i];
-        if (pg->ref == GP_INVALID_GRANT)
-            continue;
-        if (p->grant_end(p->xen_ctx, pg->ref) == 0)
-            pg->ref = GP_INVALID_GRANT;
-        else
-            GP_ERR(p, "blkfront %s: backend still maps pool page %u", bf->dev.nodename, i);
-        bf->stats.grant_ops++;
+    /* A backend may unmap its persistent grants a little after it said
+     * Closed (Linux purges them from a work item): give it a second. */
+    unsigned busy = 0;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        busy = 0;
+        for (unsigned i = 0; i < bf->pool_size; i++) {
+            struct blkfront_page *pg = &bf->pool[i];
+            if (pg->ref == GP_INVALID_GRANT)
+                continue;
+            bf->stats.grant_ops++;
+            if (p->grant_end(p->xen_ctx, pg->ref) == 0)
+                pg->ref = GP_INVALID_GRANT;
+            else
+                busy++;
+        }
+        if (!busy)
+            return;
+        struct gp_event *e = p->event_create(p->ctx);
+        if (e) {
+            p->event_wait(p->ctx, e, 10000000);
+            p->event_destroy(p->ctx, e);
+        }
     }
+    GP_ERR(p, "blkfront %s: backend still maps %u pool page(s): they are withdrawn",
+           bf->dev.nodename, busy);
 }
 
 /* ---- scatter-gather copies --------------------------------------------------- */

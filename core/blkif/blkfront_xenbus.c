@@ -98,22 +98,31 @@ int blkfront_create(const struct gp_platform *p, struct xs_client *xs, const cha
     return 0;
 }
 
-/* Read what the backend offers; everything is bounded. */
-static int blkfront_read_features(struct blkfront *bf)
+/* What blkback publishes before we connect (InitWait): the ring size. */
+static int blkfront_read_ring_order(struct blkfront *bf)
 {
-    struct xenbus_dev *d = &bf->dev;
-    struct blkfront_info *in = &bf->info;
-    uint64_t order = 0, ind = 0;
-    int err = xenbus_read_otherend_u64(d, "max-ring-page-order", 0, 16, &order);
-    if (!err)
-        err = xenbus_read_otherend_u64(d, "feature-max-indirect-segments", 0, 1u << 20, &ind);
+    uint64_t order = 0;
+    int err = xenbus_read_otherend_u64(&bf->dev, "max-ring-page-order", 0, 16, &order);
     if (err)
         return err;
     if (order > bf->opts.max_ring_page_order)
         order = bf->opts.max_ring_page_order;
     if (order > BLKFRONT_MAX_RING_ORDER)
         order = BLKFRONT_MAX_RING_ORDER;
-    in->ring_pages = 1u << order;
+    bf->info.ring_pages = 1u << order;
+    return 0;
+}
+
+/* What blkback publishes when it connects (Linux writes its features in
+ * connect()); everything is bounded. */
+static int blkfront_read_features(struct blkfront *bf)
+{
+    struct xenbus_dev *d = &bf->dev;
+    struct blkfront_info *in = &bf->info;
+    uint64_t ind = 0;
+    int err = xenbus_read_otherend_u64(d, "feature-max-indirect-segments", 0, 1u << 20, &ind);
+    if (err)
+        return err;
     unsigned cap = bf->opts.max_indirect_segments;
     if (cap > BLKFRONT_MAX_SEGS)
         cap = BLKFRONT_MAX_SEGS;
@@ -121,6 +130,8 @@ static int blkfront_read_features(struct blkfront *bf)
     if (in->max_indirect_segments > cap)
         in->max_indirect_segments = cap > BLKIF_MAX_SEGMENTS_PER_REQUEST ? cap : 0;
     in->persistent = !bf->opts.no_persistent && xenbus_otherend_feature(d, "feature-persistent");
+    bf->segs_per_req = in->max_indirect_segments ? in->max_indirect_segments
+                                                 : BLKIF_MAX_SEGMENTS_PER_REQUEST;
     in->flush = xenbus_otherend_feature(d, "feature-flush-cache");
     in->barrier = xenbus_otherend_feature(d, "feature-barrier");
     in->discard = xenbus_otherend_feature(d, "feature-discard");
@@ -190,7 +201,7 @@ static int blkfront_write_front(struct xs_client *xs, xs_txn_t t, void *arg)
     if (!err)
         err = xenbus_printf(d, t, "protocol", "%s", XEN_IO_PROTO_ABI_NATIVE);
     if (!err)
-        err = xenbus_printf(d, t, "feature-persistent", "%u", bf->info.persistent ? 1u : 0u);
+        err = xenbus_printf(d, t, "feature-persistent", "%u", bf->opts.no_persistent ? 0u : 1u);
     if (!err)
         err = xenbus_switch_state(d, t, XenbusStateInitialised);
     return err;
@@ -199,7 +210,7 @@ static int blkfront_write_front(struct xs_client *xs, xs_txn_t t, void *arg)
 static int blkfront_setup(struct blkfront *bf)
 {
     const struct gp_platform *p = bf->plat;
-    int err = blkfront_read_features(bf);
+    int err = blkfront_read_ring_order(bf);
     if (err)
         return err;
     /* Multi-page rings need pages contiguous in our address space. */
@@ -212,8 +223,9 @@ static int blkfront_setup(struct blkfront *bf)
     if (err)
         return err;
     bf->info.ring_slots = __CONST_RING_SIZE(blkif, GP_PAGE_SIZE) * bf->info.ring_pages;
-    bf->segs_per_req = bf->info.max_indirect_segments ? bf->info.max_indirect_segments
-                                                      : BLKIF_MAX_SEGMENTS_PER_REQUEST;
+    /* Sized for the most a backend may offer; the request size is set
+     * once the backend's features are known. */
+    bf->segs_per_req = BLKFRONT_MAX_SEGS;
     if (!bf->shadow) {
         bf->shadow = gp_zalloc(p, bf->info.ring_slots * sizeof(*bf->shadow));
         bf->retry = gp_zalloc(p, bf->info.ring_slots * sizeof(*bf->retry));
@@ -248,11 +260,6 @@ static int blkfront_setup(struct blkfront *bf)
     for (unsigned i = 0; i < bf->info.ring_pages; i++) {
         err = p->grant_access(p->xen_ctx, bf->dev.otherend_id, bf->ring_gfn[i], false,
                               &bf->ring_ref[i]);
-        if (err)
-            return err;
-    }
-    if (bf->info.persistent) {
-        err = blkfront_pool_grant_all(bf);
         if (err)
             return err;
     }
@@ -303,6 +310,10 @@ int blkfront_connect(struct blkfront *bf, uint64_t timeout_ns)
         return s < 0 ? s : GP_EIO;
     }
     err = blkfront_read_disk(bf);
+    if (!err)
+        err = blkfront_read_features(bf);
+    if (!err && bf->info.persistent)
+        err = blkfront_pool_grant_all(bf);
     if (err) {
         blkfront_teardown_rings(bf);
         return err;
@@ -449,10 +460,10 @@ void blkfront_destroy(struct blkfront *bf)
     bf->sectors_watch = NULL;
     if (bf->connected) {
         xenbus_switch_state(&bf->dev, XS_TXN_NONE, XenbusStateClosing);
-        xenbus_wait_otherend(&bf->dev, XENBUS_MASK(XenbusStateClosing) |
-                                           XENBUS_MASK(XenbusStateClosed) |
+        /* Grants can only be ended once the backend has unmapped them. */
+        xenbus_wait_otherend(&bf->dev, XENBUS_MASK(XenbusStateClosed) |
                                            XENBUS_MASK(XenbusStateUnknown),
-                             2000000000ull);
+                             5000000000ull);
     }
     p->lock_acquire(p->ctx, bf->lock);
     bf->connected = false;

@@ -4,12 +4,15 @@
 # powers itself off.  Its report goes to Xen's console through port 0xe9.
 # (QEMU's own -kernel multiboot path cannot be used under Xen: it writes
 # ELF segments into guest memory at reset, over hvmloader.)
+# A PV disk for the core's blkfront, served by the real blkback.
+truncate -s 64M /tmp/hvmk-disk.img
+losetup /dev/loop0 /tmp/hvmk-disk.img || { echo "job: losetup failed"; exit 2; }
 cat >/tmp/hvmk.cfg <<CFG
 type = "hvm"
 name = "hvmk"
 memory = 256
 vcpus = 2
-disk = [ "file:/mnt/host/hvmk.iso,hdc:cdrom,r" ]
+disk = [ "file:/mnt/host/hvmk.iso,hdc:cdrom,r", "phy:/dev/loop0,xvdb,w" ]
 boot = "d"
 serial = "file:/var/log/xen/hvmk-serial.log"
 vnc = 0
