@@ -258,6 +258,8 @@ static int hvmk_a_set_upcall(void *ctx, void (*fn)(void *arg, unsigned vcpu), vo
     (void)ctx;
     hvmk_upcall_arg = arg;
     hvmk_upcall_fn = fn;
+    if (!fn)
+        return 0;      /* handlers run with interrupts off: none is running now */
     hvmk_set_vector_handler(HVMK_XEN_VECTOR, hvmk_upcall_vector, NULL);
     route->callback_via = (2ull << 56) | HVMK_XEN_VECTOR;
     route->vector = HVMK_XEN_VECTOR;

@@ -269,6 +269,9 @@ void hvm_platform_detach(struct hvm *h)
     if (h->evtchn) {
         if (h->per_vcpu_vector || h->route.callback_via)
             hvm_set_param(h, HVM_PARAM_CALLBACK_IRQ, 0);
+        struct gp_upcall_route none;
+        if (p->arch && p->arch->set_upcall)
+            p->arch->set_upcall(p->arch_ctx, NULL, NULL, &none);
         hvm_services_clear(h);
         evtchn_destroy(h->evtchn);
     }

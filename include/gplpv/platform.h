@@ -90,7 +90,8 @@ struct gp_arch_ops {
      * its interrupt on 'vcpu' (the Xen vCPU id).  It fills 'route' with
      * what it can receive: the HVM_PARAM_CALLBACK_IRQ value (a GSI, the
      * platform PCI device's INTx, or a vector) and, if it can take a
-     * per-vCPU upcall vector (HVMOP_set_evtchn_upcall_vector), that vector. */
+     * per-vCPU upcall vector (HVMOP_set_evtchn_upcall_vector), that vector.
+     * fn NULL removes the route and returns once no upcall is running. */
     int (*set_upcall)(void *ctx, void (*fn)(void *arg, unsigned vcpu), void *arg,
                       struct gp_upcall_route *route);
     /* The core tells which route Xen accepted: per-vCPU vectors (which

@@ -217,7 +217,12 @@ static int hv_set_upcall(void *ctx, void (*fn)(void *arg, unsigned vcpu), void *
     pthread_mutex_lock(&d->irq_m);
     d->upcall_arg = arg;
     d->upcall_fn = fn;
+    /* Removing the route returns only once no upcall runs any more. */
+    while (!fn && d->irq_busy)
+        pthread_cond_wait(&d->irq_c, &d->irq_m);
     pthread_mutex_unlock(&d->irq_m);
+    if (!fn)
+        return 0;
     /* The platform PCI device (slot 3, INTA) and a per-vCPU vector. */
     route->callback_via = ((uint64_t)HVM_PARAM_CALLBACK_TYPE_PCI_INTX << 56) | (3u << 11);
     route->vector = 0xf3;

@@ -201,8 +201,7 @@ static void *hv_irq_main(void *arg)
             continue;
         }
         d->irq_pending[v] = false;
-        void (*fn)(void *, unsigned) = d->upcall_fn;
-        void *farg = d->upcall_arg;
+        d->irq_busy = true;
         pthread_mutex_unlock(&d->irq_m);
         uint32_t delay = d->x->faults[SIM_FAULT_NOTIFY_DELAY_US];
         if (delay) {
@@ -211,9 +210,15 @@ static void *hv_irq_main(void *arg)
             pthread_mutex_unlock(&d->x->lock);
             usleep((useconds_t)(r % delay));
         }
+        pthread_mutex_lock(&d->irq_m);
+        void (*fn)(void *, unsigned) = d->upcall_fn;
+        void *farg = d->upcall_arg;
+        pthread_mutex_unlock(&d->irq_m);
         if (fn)
             fn(farg, (unsigned)v);
         pthread_mutex_lock(&d->irq_m);
+        d->irq_busy = false;
+        pthread_cond_broadcast(&d->irq_c);
     }
     pthread_mutex_unlock(&d->irq_m);
     return NULL;

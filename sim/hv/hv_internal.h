@@ -53,6 +53,7 @@ struct sim_domain {
     pthread_cond_t irq_c;
     bool irq_pending[HV_MAX_VCPUS];
     bool irq_stop;
+    bool irq_busy;                   /* the upcall is running now */
     /* memory Xen placed */
     struct shared_info *shi;
     void *gframes[HV_MAX_GRANT_FRAMES];
