@@ -91,4 +91,11 @@ void blkfront_fail_all(struct blkfront *bf, int status);
 int blkfront_pool_grant_all(struct blkfront *bf);
 void blkfront_pool_end_all(struct blkfront *bf);
 
+/* blkfront_attach.c: set up the data path on a ring page without xenbus
+ * (for the fuzz target and data-path tests); the platform's Xen services
+ * are used for grants and notifications as usual. */
+int blkfront_attach_raw(const struct gp_platform *p, void *ring_page, uint64_t sectors,
+                        bool persistent, unsigned max_indirect, struct blkfront **out);
+void blkfront_detach_raw(struct blkfront *bf);
+
 #endif
