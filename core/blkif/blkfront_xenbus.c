@@ -412,31 +412,48 @@ bool blkfront_is_broken(struct blkfront *bf)
 void blkfront_suspend(struct blkfront *bf)
 {
     const struct gp_platform *p = bf->plat;
+    /* Stop using the ring; what is in flight stays there: if the suspend
+     * is cancelled the backend still answers it. */
     p->lock_acquire(p->ctx, bf->lock);
     bf->connected = false;
-    blkfront_requeue_inflight(bf);
     p->lock_release(p->ctx, bf->lock);
 }
 
-int blkfront_resume(struct blkfront *bf, uint64_t timeout_ns)
+void blkfront_resume_in_place(struct blkfront *bf)
 {
     const struct gp_platform *p = bf->plat;
-    /* Old grants and ports belong to the old connection (or domain). */
-    if (bf->port) {
-        p->evtchn_unbind(p->xen_ctx, bf->port);
+    p->lock_acquire(p->ctx, bf->lock);
+    bf->connected = true;
+    p->lock_release(p->ctx, bf->lock);
+    blkfront_event(bf, bf->port);      /* answers that came while suspended */
+}
+
+static int blkfront_reconnect_fresh(struct blkfront *bf, uint64_t timeout_ns, bool new_domain)
+{
+    const struct gp_platform *p = bf->plat;
+    p->lock_acquire(p->ctx, bf->lock);
+    bf->connected = false;
+    blkfront_requeue_inflight(bf);         /* the old ring is gone: re-issue */
+    p->lock_release(p->ctx, bf->lock);
+    if (new_domain) {
+        /* A restored domain has a fresh grant table and no event channels:
+         * the old refs and port mean nothing (and may be reused). */
         bf->port = 0;
-    }
-    for (unsigned i = 0; i < bf->pool_size; i++)
-        if (bf->pool[i].ref != GP_INVALID_GRANT && p->grant_end(p->xen_ctx, bf->pool[i].ref) == 0)
+        for (unsigned i = 0; i < bf->pool_size; i++)
             bf->pool[i].ref = GP_INVALID_GRANT;
-    for (unsigned i = 0; i < BLKFRONT_MAX_RING_PAGES; i++)
-        if (bf->ring_ref[i] != GP_INVALID_GRANT) {
-            p->grant_end(p->xen_ctx, bf->ring_ref[i]);
+        for (unsigned i = 0; i < BLKFRONT_MAX_RING_PAGES; i++)
             bf->ring_ref[i] = GP_INVALID_GRANT;
+    } else {
+        if (bf->port) {
+            p->evtchn_unbind(p->xen_ctx, bf->port);
+            bf->port = 0;
         }
-    /* A restored domain has a fresh grant table: forget every old ref. */
-    for (unsigned i = 0; i < bf->pool_size; i++)
-        bf->pool[i].ref = GP_INVALID_GRANT;
+        blkfront_pool_end_all(bf);
+        for (unsigned i = 0; i < BLKFRONT_MAX_RING_PAGES; i++)
+            if (bf->ring_ref[i] != GP_INVALID_GRANT &&
+                p->grant_end(p->xen_ctx, bf->ring_ref[i]) == 0)
+                bf->ring_ref[i] = GP_INVALID_GRANT;
+    }
     if (bf->sectors_watch)
         xs_watch_remove(bf->xs, bf->sectors_watch);
     bf->sectors_watch = NULL;
@@ -445,8 +462,17 @@ int blkfront_resume(struct blkfront *bf, uint64_t timeout_ns)
         err = xenbus_switch_state(&bf->dev, XS_TXN_NONE, XenbusStateInitialising);
     if (err)
         return err;
-    bf->info.ring_slots = bf->info.ring_slots;   /* shadows keep their size */
     return blkfront_connect(bf, timeout_ns);
+}
+
+int blkfront_resume(struct blkfront *bf, uint64_t timeout_ns)
+{
+    return blkfront_reconnect_fresh(bf, timeout_ns, false);
+}
+
+int blkfront_resume_restored(struct blkfront *bf, uint64_t timeout_ns)
+{
+    return blkfront_reconnect_fresh(bf, timeout_ns, true);
 }
 
 void blkfront_destroy(struct blkfront *bf)

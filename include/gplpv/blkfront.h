@@ -78,8 +78,12 @@ void blkfront_get_stats(struct blkfront *bf, struct blkfront_stats *s);
 bool blkfront_is_broken(struct blkfront *bf);
 /* Quiesce for save/restore: stop using the ring; requests stay queued. */
 void blkfront_suspend(struct blkfront *bf);
-/* Reconnect (new backend/domain); requests in flight are re-issued. */
+/* The suspend was cancelled: carry on with the same rings, re-issuing. */
+void blkfront_resume_in_place(struct blkfront *bf);
+/* Reconnect to a backend that restarted; requests in flight are re-issued. */
 int blkfront_resume(struct blkfront *bf, uint64_t timeout_ns);
+/* Reconnect in a restored domain (fresh grant table and event channels). */
+int blkfront_resume_restored(struct blkfront *bf, uint64_t timeout_ns);
 /* Close with the backend; every request still queued completes with
  * GP_ESHUTDOWN. */
 void blkfront_destroy(struct blkfront *bf);

@@ -48,7 +48,8 @@ struct gp_event;     /* waitable, auto-reset event (a KEVENT, a condvar)   */
 typedef void (*gp_work_fn)(void *arg);
 typedef void (*gp_evtchn_handler)(void *arg, gp_port_t port);
 
-/* Byte-stream carrying xs_wire messages to and from xenstored. */
+/* Byte-stream carrying xs_wire messages to and from xenstored.  It has one
+ * reader: one xs_client per transport (share the client, not the link). */
 struct gp_xs_transport {
     void *ctx;
     /* [passive] Write all len bytes (blocks while the ring is full).

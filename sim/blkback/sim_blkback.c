@@ -8,6 +8,7 @@
 #include "gplpv/log.h"
 #include "gplpv/xs.h"
 #include "sim_blkback.h"
+#include "xenstored/sim_xenstored.h"
 
 #include <xen/io/blkif.h>
 #include <xen/io/xenbus.h>
@@ -26,6 +27,7 @@ struct sim_blkback {
     struct sim_domain *dom0;
     const struct gp_platform *p;
     struct xs_client *xs;
+    struct gp_xs_transport *xs_link;     /* our own connection to xenstored */
     gp_domid_t fe;
     unsigned devid;
     struct sim_blkback_opts o;
@@ -403,6 +405,23 @@ static void bb_fe_changed(void *arg, const char *path, const char *token)
     pthread_mutex_unlock(&b->m);
 }
 
+/* The toolstack's save/restore: the old backend instance goes away with
+ * the old domain; the new one waits in InitWait for the restored frontend. */
+static void bb_restore_hook(void *arg, gp_domid_t domid, enum sim_restore_phase phase)
+{
+    struct sim_blkback *b = arg;
+    if (domid != b->fe)
+        return;
+    if (phase == SIM_RESTORE_BEFORE) {
+        pthread_mutex_lock(&b->m);
+        bb_disconnect_locked(b);
+        pthread_mutex_unlock(&b->m);
+        bb_set_state(b, XenbusStateClosed);
+    } else {
+        bb_set_state(b, XenbusStateInitWait);
+    }
+}
+
 struct sim_blkback *sim_blkback_create(struct sim_xen *x, struct sim_domain *dom0,
                                        gp_domid_t frontend, unsigned devid,
                                        const struct sim_blkback_opts *o)
@@ -429,7 +448,8 @@ struct sim_blkback *sim_blkback_create(struct sim_xen *x, struct sim_domain *dom
     b->pmap = calloc(BB_MAX_REFS, sizeof(void *));
     pthread_mutex_init(&b->m, NULL);
     pthread_cond_init(&b->c, NULL);
-    if (xs_client_create(b->p, NULL, &b->xs) != 0) {
+    b->xs_link = sim_xenstored_direct(sim_xen_xenstored(x), 0);
+    if (xs_client_create(b->p, b->xs_link, &b->xs) != 0) {
         free(b->disk);
         free(b->pmap);
         free(b);
@@ -474,6 +494,7 @@ struct sim_blkback *sim_blkback_create(struct sim_xen *x, struct sim_domain *dom
     bb_set_state(b, XenbusStateInitWait);
     /* Children written above inherit the directory's permissions. */
     pthread_create(&b->thread, NULL, bb_main, b);
+    sim_xen_add_restore_hook(x, bb_restore_hook, b);
     snprintf(p2, sizeof(p2), "%s/state", b->fe_path);
     if (xs_watch_add(b->xs, p2, bb_fe_changed, b, &b->fe_watch) != 0) {
         sim_blkback_destroy(b);
@@ -486,6 +507,7 @@ void sim_blkback_destroy(struct sim_blkback *b)
 {
     if (!b)
         return;
+    sim_xen_remove_restore_hook(b->x, bb_restore_hook, b);
     if (b->fe_watch)
         xs_watch_remove(b->xs, b->fe_watch);
     pthread_mutex_lock(&b->m);
@@ -498,6 +520,7 @@ void sim_blkback_destroy(struct sim_blkback *b)
     pthread_mutex_unlock(&b->m);
     xs_rm(b->xs, XS_TXN_NONE, b->be_path);
     xs_client_destroy(b->xs);
+    sim_xenstored_direct_close(sim_xen_xenstored(b->x), b->xs_link);
     pthread_cond_destroy(&b->c);
     pthread_mutex_destroy(&b->m);
     free(b->held);

@@ -1,0 +1,87 @@
+/* suspend: the save/restore sequence (see suspend.h). */
+#include <string.h>
+
+#include "gplpv/hypercall.h"
+#include "gplpv/log.h"
+#include "gplpv/suspend.h"
+
+#include <xen/sched.h>
+
+int suspend_init(struct suspend *s, struct gp_platform *p, struct hvm *h, struct xs_client *xs)
+{
+    memset(s, 0, sizeof(*s));
+    s->plat = p;
+    s->hvm = h;
+    s->xs = xs;
+    s->lock = p->lock_create(p->ctx);
+    return s->lock ? 0 : GP_ENOMEM;
+}
+
+void suspend_fini(struct suspend *s)
+{
+    if (s->lock)
+        s->plat->lock_destroy(s->plat->ctx, s->lock);
+    s->lock = NULL;
+}
+
+int suspend_register(struct suspend *s, const struct suspend_dev *d)
+{
+    int err = 0;
+    s->plat->lock_acquire(s->plat->ctx, s->lock);
+    if (s->ndevs == SUSPEND_MAX_DEVICES)
+        err = GP_ENOSPC;
+    else
+        s->devs[s->ndevs++] = *d;
+    s->plat->lock_release(s->plat->ctx, s->lock);
+    return err;
+}
+
+void suspend_unregister(struct suspend *s, void *arg)
+{
+    s->plat->lock_acquire(s->plat->ctx, s->lock);
+    for (unsigned i = 0; i < s->ndevs; i++)
+        if (s->devs[i].arg == arg) {
+            s->devs[i] = s->devs[--s->ndevs];
+            break;
+        }
+    s->plat->lock_release(s->plat->ctx, s->lock);
+}
+
+int suspend_run(struct suspend *s)
+{
+    struct gp_platform *p = s->plat;
+    struct suspend_dev devs[SUSPEND_MAX_DEVICES];
+    p->lock_acquire(p->ctx, s->lock);
+    unsigned n = s->ndevs;
+    memcpy(devs, s->devs, n * sizeof(devs[0]));
+    p->lock_release(p->ctx, s->lock);
+
+    GP_INFO(p, "suspend: quiescing %u device(s)", n);
+    for (unsigned i = 0; i < n; i++)
+        devs[i].suspend(devs[i].arg);
+    xs_client_suspend(s->xs);
+    struct sched_shutdown sd = { .reason = SHUTDOWN_suspend };
+    long rc = gp_sched_op(p, SCHEDOP_shutdown, &sd);
+    bool cancelled = rc == 1;
+    if (rc < 0) {
+        GP_ERR(p, "suspend: SCHEDOP_shutdown(suspend) failed (%ld): resuming in place", rc);
+        cancelled = true;
+    }
+    int err = hvm_platform_resume(s->hvm, cancelled);
+    if (err) {
+        GP_ERR(p, "suspend: the platform did not come back: %s", gp_strerror(err));
+        return err;
+    }
+    err = xs_client_resume(s->xs, cancelled ? NULL : p->xs);
+    if (err)
+        GP_ERR(p, "suspend: xenstore watches not all re-registered: %s", gp_strerror(err));
+    int first = 0;
+    for (unsigned i = 0; i < n; i++) {
+        int e = devs[i].resume(devs[i].arg, cancelled);
+        if (e && !first)
+            first = e;
+    }
+    s->count++;
+    GP_INFO(p, "suspend: %s, %u device(s) back", cancelled ? "cancelled" : "restored", n);
+    return first ? first : (cancelled ? 1 : 0);
+}

@@ -1,0 +1,37 @@
+/*
+ * balloon: follow the toolstack's memory/target (KiB, `xl mem-set`).
+ * Pages the OS gives up are returned to Xen with decrease-reservation in
+ * bounded steps; when the target rises they are populated again and handed
+ * back to the OS.  Partial success is kept as far as it went; a page source
+ * that runs dry (memory pressure) just stops the step; an event whose
+ * target did not change does nothing.  Progress is written to
+ * data/gplpv-balloon-kib.
+ */
+#ifndef GPLPV_BALLOON_H
+#define GPLPV_BALLOON_H
+
+#include "gplpv/xs.h"
+
+#define BALLOON_STEP_PAGES 256
+
+struct balloon_page_source {
+    /* A page the OS stops using (NULL under pressure). */
+    void *(*take)(void *arg, uint64_t *gfn);
+    /* The page is populated again: the OS may use it. */
+    void (*give)(void *arg, void *va);
+    void *arg;
+};
+
+struct balloon_stats {
+    uint64_t total_kib, target_kib, ballooned_kib;
+    uint64_t steps, partial_steps, pressure_stops, ignored_events;
+};
+
+struct balloon;
+int balloon_start(const struct gp_platform *p, struct xs_client *xs,
+                  const struct balloon_page_source *src, struct balloon **out);
+/* Gives every page back to the OS first (populating them again). */
+void balloon_stop(struct balloon *b);
+void balloon_get_stats(struct balloon *b, struct balloon_stats *s);
+
+#endif

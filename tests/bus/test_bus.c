@@ -1,0 +1,395 @@
+/* The bus driver's services in the simulator: emulated-device unplug,
+ * bug-check reporting, toolstack control requests, the balloon, and
+ * save/restore with I/O in flight on several devices. */
+#include <pthread.h>
+#include <unistd.h>
+
+#include "blkback/sim_blkback.h"
+#include "gp_test.h"
+#include "gplpv/balloon.h"
+#include "gplpv/blkfront.h"
+#include "gplpv/control.h"
+#include "gplpv/crash.h"
+#include "gplpv/suspend.h"
+#include "gplpv/unplug.h"
+#include "os/sim_os.h"
+#include "sim.h"
+#include "xenstored/sim_xenstored.h"
+
+static struct sim_xen *x;
+static struct sim_domain *d0;
+
+static struct sim_domain *guest(gp_domid_t id, const struct sim_domain_opts *o)
+{
+    struct sim_domain *g = sim_domain_create_ex(x, id, o);
+    if (g)
+        sim_os_set_quiet(sim_domain_os(g), true);
+    return g;
+}
+
+/* ---- unplug ------------------------------------------------------------------ */
+
+static void test_unplug_decisions(void)
+{
+    CHECK(unplug_disabled_by_boot("/noexecute=optin /NOGPLPV", false));
+    CHECK(unplug_disabled_by_boot("nogplpv", false));
+    CHECK(!unplug_disabled_by_boot("/NOGPLPVX /DEBUG", false));
+    CHECK(!unplug_disabled_by_boot(NULL, false));
+    CHECK(unplug_disabled_by_boot(NULL, true));
+
+    struct sim_domain *g = guest(2, NULL);
+    REQUIRE(g);
+    const struct gp_platform *p = sim_domain_platform(g);
+    struct sim_emulated e;
+    /* NOGPLPV: nothing touched. */
+    CHECK_EQ(unplug_emulated_devices(p, &(struct unplug_request){ .pv_disk_ready = true,
+                                                                 .pv_net_ready = true,
+                                                                 .boot_options = "/NOGPLPV" }), 0);
+    sim_domain_emulated(g, &e);
+    CHECK(e.ide_disks && e.nics);
+    /* The PV disk driver is not ready: the disks stay, the NICs go. */
+    CHECK_EQ(unplug_emulated_devices(p, &(struct unplug_request){ .pv_net_ready = true }),
+             UNPLUG_NICS);
+    sim_domain_emulated(g, &e);
+    CHECK(e.ide_disks && !e.nics);
+    CHECK_EQ(e.product, UNPLUG_PRODUCT_GPLPV);
+    /* Both ready. */
+    CHECK_EQ(unplug_emulated_devices(p, &(struct unplug_request){ .pv_disk_ready = true,
+                                                                 .pv_net_ready = true,
+                                                                 .build = 42 }),
+             UNPLUG_IDE_DISKS | UNPLUG_NICS | UNPLUG_NVME);
+    sim_domain_emulated(g, &e);
+    CHECK(!e.ide_disks && !e.aux_disks && !e.nics && !e.nvme);
+    CHECK_EQ(e.build, 42);
+    sim_domain_destroy(g);
+
+    /* A QEMU without the protocol, and a blacklisted product. */
+    struct sim_domain *old = guest(3, &(struct sim_domain_opts){ .no_unplug = true });
+    REQUIRE(old);
+    CHECK_EQ(unplug_emulated_devices(sim_domain_platform(old),
+                                     &(struct unplug_request){ .pv_disk_ready = true }),
+             GP_ENOTSUP);
+    sim_domain_emulated(old, &e);
+    CHECK(e.ide_disks);
+    sim_domain_destroy(old);
+    struct sim_domain *bl = guest(4, NULL);
+    REQUIRE(bl);
+    CHECK_EQ(unplug_emulated_devices(sim_domain_platform(bl),
+                                     &(struct unplug_request){ .pv_disk_ready = true,
+                                                               .product = 0xffff }),
+             GP_EPERM);
+    sim_domain_emulated(bl, &e);
+    CHECK(e.ide_disks);
+    sim_domain_destroy(bl);
+}
+
+/* ---- bug check ------------------------------------------------------------------ */
+
+static void test_bugcheck_reaches_dom0_logs(void)
+{
+    struct sim_domain *g = guest(5, NULL);
+    REQUIRE(g);
+    uint64_t params[4] = { 0xfffff80000001234ull, 0xc0000034, 0, 0 };
+    crash_report(sim_domain_platform(g), 0x7b, params, "INACCESSIBLE_BOOT_DEVICE");
+    char *con = sim_domain_console(g), *dbg = sim_domain_debug_port(g);
+    CHECK(strstr(con, "BUGCHECK 0x0000007b (0xfffff80000001234, 0xc0000034, 0x0, 0x0) "
+                      "INACCESSIBLE_BOOT_DEVICE") != NULL);
+    CHECK(strstr(dbg, "BUGCHECK 0x0000007b") != NULL);
+    free(con);
+    free(dbg);
+    sim_domain_destroy(g);
+}
+
+/* ---- control ------------------------------------------------------------------------ */
+
+struct ctl_log {
+    atomic_int actions[5];
+    atomic_int sysrq;
+};
+
+static void on_shutdown(void *arg, enum control_action a)
+{
+    struct ctl_log *l = arg;
+    atomic_fetch_add(&l->actions[a], 1);
+}
+
+static void on_sysrq(void *arg, char key)
+{
+    struct ctl_log *l = arg;
+    atomic_store(&l->sysrq, key);
+}
+
+static void settle(void)
+{
+    usleep(60000);
+}
+
+static void test_control_requests_once_each(void)
+{
+    struct sim_domain *g = guest(6, NULL);
+    REQUIRE(g);
+    struct xs_client *xs = NULL;
+    REQUIRE(xs_client_create(sim_domain_platform(g), NULL, &xs) == 0);
+    static struct ctl_log log;
+    struct control *c = NULL;
+    struct control_ops ops = { on_shutdown, on_sysrq, &log, true, false };
+    REQUIRE(control_start(sim_domain_platform(g), xs, &ops, &c) == 0);
+    struct sim_xenstored *xsd = sim_xen_xenstored(x);
+    char *f = sim_xenstored_peek(xsd, "/local/domain/6/control/feature-poweroff");
+    CHECK_STR(f, "1");
+    free(f);
+    sim_xenstored_poke(xsd, "/local/domain/6/control/shutdown", "poweroff");
+    settle();
+    CHECK_EQ(atomic_load(&log.actions[CONTROL_POWEROFF]), 1);
+    f = sim_xenstored_peek(xsd, "/local/domain/6/control/shutdown");
+    CHECK_STR(f, "");                          /* acknowledged */
+    free(f);
+    /* Events without a request (the node rewritten empty) do nothing. */
+    sim_xenstored_poke(xsd, "/local/domain/6/control/shutdown", "");
+    settle();
+    CHECK_EQ(atomic_load(&log.actions[CONTROL_POWEROFF]), 1);
+    sim_xenstored_poke(xsd, "/local/domain/6/control/shutdown", "reboot");
+    settle();
+    CHECK_EQ(atomic_load(&log.actions[CONTROL_REBOOT]), 1);
+    sim_xenstored_poke(xsd, "/local/domain/6/control/shutdown", "hibernate");  /* not offered */
+    sim_xenstored_poke(xsd, "/local/domain/6/control/shutdown", "explode");
+    settle();
+    CHECK_EQ(atomic_load(&log.actions[CONTROL_HIBERNATE]), 0);
+    sim_xenstored_poke(xsd, "/local/domain/6/control/sysrq", "b");
+    settle();
+    CHECK_EQ(atomic_load(&log.sysrq), 'b');
+    control_stop(c);
+    xs_client_destroy(xs);
+    sim_domain_destroy(g);
+}
+
+/* ---- balloon ------------------------------------------------------------------------------ */
+
+struct source {
+    const struct gp_platform *p;
+    int left;                                  /* pages the OS can still spare */
+    int out;                                   /* pages taken and not given back */
+};
+
+static void *src_take(void *arg, uint64_t *gfn)
+{
+    struct source *s = arg;
+    if (s->left <= 0)
+        return NULL;
+    void *va = s->p->page_alloc(s->p->ctx, gfn);
+    if (va) {
+        s->left--;
+        s->out++;
+    }
+    return va;
+}
+
+static void src_give(void *arg, void *va)
+{
+    struct source *s = arg;
+    s->p->page_free(s->p->ctx, va);
+    s->left++;
+    s->out--;
+}
+
+static void test_balloon_follows_target(void)
+{
+    struct sim_domain *g = guest(7, &(struct sim_domain_opts){ .max_pages = 4096 });
+    REQUIRE(g);
+    struct sim_xenstored *xsd = sim_xen_xenstored(x);
+    sim_xenstored_poke(xsd, "/local/domain/7/memory/static-max", "16384");
+    sim_xenstored_poke(xsd, "/local/domain/7/memory/target", "16384");
+    const struct gp_platform *p = sim_domain_platform(g);
+    struct xs_client *xs = NULL;
+    REQUIRE(xs_client_create(p, NULL, &xs) == 0);
+    static struct source src;
+    src = (struct source){ p, 3000, 0 };
+    struct balloon_page_source bs = { src_take, src_give, &src };
+    struct balloon *b = NULL;
+    REQUIRE(balloon_start(p, xs, &bs, &b) == 0);
+    settle();
+    CHECK_EQ(sim_domain_tot_pages(g), 4096);
+
+    sim_xenstored_poke(xsd, "/local/domain/7/memory/target", "12288");     /* -4 MiB */
+    settle();
+    CHECK_EQ(sim_domain_tot_pages(g), 3072);
+    char *v = sim_xenstored_peek(xsd, "/local/domain/7/data/gplpv-balloon-kib");
+    CHECK_STR(v, "4096");
+    free(v);
+    struct balloon_stats st;
+    balloon_get_stats(b, &st);
+    unsigned ignored = (unsigned)st.ignored_events;
+    sim_xenstored_poke(xsd, "/local/domain/7/memory/target", "12288");     /* no change */
+    settle();
+    balloon_get_stats(b, &st);
+    CHECK_EQ(st.ignored_events, ignored + 1);
+    CHECK_EQ(sim_domain_tot_pages(g), 3072);
+
+    sim_xenstored_poke(xsd, "/local/domain/7/memory/target", "16384");     /* all back */
+    settle();
+    CHECK_EQ(sim_domain_tot_pages(g), 4096);
+    CHECK_EQ(src.out, 0);
+
+    /* Memory pressure: the OS can spare only 100 pages. */
+    src.left = 100;
+    sim_xenstored_poke(xsd, "/local/domain/7/memory/target", "8192");
+    settle();
+    balloon_get_stats(b, &st);
+    CHECK_EQ(st.ballooned_kib, 400);
+    CHECK(st.pressure_stops >= 1);
+    CHECK_EQ(sim_domain_tot_pages(g), 4096 - 100);
+
+    /* Hypercalls failing midway: what Xen did and what we believe agree. */
+    src.left = 3000;
+    sim_fault_set(x, SIM_FAULT_HYPERCALL_FAIL, 2000);       /* per extent */
+    sim_xenstored_poke(xsd, "/local/domain/7/memory/target", "4096");
+    settle();
+    sim_xenstored_poke(xsd, "/local/domain/7/memory/target", "10000");
+    settle();
+    sim_fault_set(x, SIM_FAULT_HYPERCALL_FAIL, 0);
+    balloon_get_stats(b, &st);
+    CHECK_EQ(sim_domain_tot_pages(g), 4096 - st.ballooned_kib / 4);
+    CHECK_EQ((uint64_t)src.out, st.ballooned_kib / 4);
+
+    balloon_stop(b);                           /* everything handed back */
+    CHECK_EQ(sim_domain_tot_pages(g), 4096);
+    CHECK_EQ(src.out, 0);
+    xs_client_destroy(xs);
+    sim_domain_destroy(g);
+}
+
+/* ---- save/restore with I/O on two disks -------------------------------------------------- */
+
+struct waiter {
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    int calls, errors;
+};
+
+static void done_cb(void *arg, struct blkfront_req *r, int status)
+{
+    struct waiter *w = arg;
+    (void)r;
+    pthread_mutex_lock(&w->m);
+    w->calls++;
+    if (status)
+        w->errors++;
+    pthread_cond_broadcast(&w->c);
+    pthread_mutex_unlock(&w->m);
+}
+
+static int wait_calls(struct waiter *w, int n)
+{
+    for (int i = 0; i < 1000; i++) {
+        pthread_mutex_lock(&w->m);
+        int c = w->calls;
+        pthread_mutex_unlock(&w->m);
+        if (c >= n)
+            return c;
+        usleep(10000);
+    }
+    return w->calls;
+}
+
+static void bf_suspend(void *arg)
+{
+    blkfront_suspend(arg);
+}
+
+static int bf_resume(void *arg, bool cancelled)
+{
+    if (cancelled) {
+        blkfront_resume_in_place(arg);
+        return 0;
+    }
+    return blkfront_resume_restored(arg, 10000000000ull);
+}
+
+static void test_save_restore_with_io_on_two_disks(void)
+{
+    struct sim_domain *g = guest(8, &(struct sim_domain_opts){ .max_pages = 16384 });
+    REQUIRE(g);
+    struct gp_platform *p = (struct gp_platform *)sim_domain_platform(g);
+    struct xs_client *xs = NULL;
+    REQUIRE(xs_client_create(p, NULL, &xs) == 0);
+    struct sim_blkback *bb[2];
+    struct blkfront *bf[2];
+    for (int i = 0; i < 2; i++) {
+        bb[i] = sim_blkback_create(x, d0, 8, 768 + 16 * (unsigned)i,
+                                   &(struct sim_blkback_opts){ .indirect = i == 1 });
+        char node[32];
+        snprintf(node, sizeof(node), "device/vbd/%u", 768 + 16 * i);
+        REQUIRE(bb[i] && blkfront_create(p, xs, node, NULL, &bf[i]) == 0);
+        REQUIRE(blkfront_connect(bf[i], 5000000000ull) == 0);
+    }
+    struct suspend s;
+    REQUIRE(suspend_init(&s, p, sim_domain_hvm(g), xs) == 0);
+    for (int i = 0; i < 2; i++)
+        suspend_register(&s, &(struct suspend_dev){ bf_suspend, bf_resume, bf[i] });
+
+    enum { N = 12 };
+    static uint8_t data[2][N][16384];
+    static struct blkfront_sg sg[2][N];
+    static struct blkfront_req rq[2][N];
+    struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+    for (int round = 0; round < 2; round++) {          /* a restore, then a cancelled one */
+        w.calls = w.errors = 0;
+        for (int i = 0; i < 2; i++) {
+            sim_blkback_hold(bb[i], true);
+            for (int k = 0; k < N; k++) {
+                for (int j = 0; j < 16384; j++)
+                    data[i][k][j] = (uint8_t)(round * 7 + i * 3 + k + j * 11);
+                sg[i][k] = (struct blkfront_sg){ data[i][k], 16384 };
+                rq[i][k] = (struct blkfront_req){ .op = BLKFRONT_WRITE,
+                                                  .sector = 100 + (uint64_t)k * 32, .nr_sectors = 32,
+                                                  .sg = &sg[i][k], .nsg = 1, .done = done_cb,
+                                                  .arg = &w };
+                CHECK_EQ(blkfront_submit(bf[i], &rq[i][k]), 0);
+            }
+        }
+        usleep(30000);
+        CHECK_EQ(w.calls, 0);                           /* all in flight */
+        if (round == 1)
+            sim_domain_cancel_next_suspend(g);
+        int rc = suspend_run(&s);
+        CHECK_EQ(rc, (round == 0 ? 0 : 1));
+        for (int i = 0; i < 2; i++)
+            sim_blkback_hold(bb[i], false);
+        CHECK_EQ(wait_calls(&w, 2 * N), 2 * N);
+        usleep(20000);
+        CHECK_EQ(w.calls, 2 * N);                       /* each exactly once */
+        CHECK_EQ(w.errors, 0);
+        int bad = 0;
+        for (int i = 0; i < 2; i++)
+            for (int k = 0; k < N; k++)
+                bad += memcmp(sim_blkback_disk(bb[i]) + (100 + k * 32) * 512, data[i][k], 16384) != 0;
+        CHECK_EQ(bad, 0);
+    }
+    CHECK_EQ(sim_domain_restores(g), 1);
+    char *v = NULL;
+    CHECK_EQ(xs_read(xs, XS_TXN_NONE, "domid", &v, NULL), 0);      /* xenstore is back too */
+    xs_free(xs, v);
+    suspend_fini(&s);
+    for (int i = 0; i < 2; i++) {
+        blkfront_destroy(bf[i]);
+        sim_blkback_destroy(bb[i]);
+    }
+    xs_client_destroy(xs);
+    sim_domain_destroy(g);
+}
+
+int main(void)
+{
+    x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true, .seed = 11 });
+    d0 = sim_domain_create(x, 0, 512);
+    if (!d0)
+        return 1;
+    GP_TEST_RUN(test_unplug_decisions);
+    GP_TEST_RUN(test_bugcheck_reaches_dom0_logs);
+    GP_TEST_RUN(test_control_requests_once_each);
+    GP_TEST_RUN(test_balloon_follows_target);
+    GP_TEST_RUN(test_save_restore_with_io_on_two_disks);
+    sim_domain_destroy(d0);
+    sim_xen_destroy(x);
+    return gp_test_finish();
+}
