@@ -16,5 +16,9 @@ struct gp_platform;
 struct xs_client;
 /* The core's blkfront against the real blkback (hvmk_blk.c). */
 void hvmk_step_blkfront(struct gp_platform *plat, struct xs_client *xs);
+/* Bus services driven from dom0 (hvmk_bus.c). */
+void hvmk_step_unplug(struct gp_platform *plat, const char *cmdline);
+void hvmk_step_toolstack(struct gp_platform *plat, struct xs_client *xs);
+void hvmk_step_bugcheck(struct gp_platform *plat);
 
 #endif

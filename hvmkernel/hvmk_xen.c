@@ -15,6 +15,7 @@
 #include <xen/sched.h>
 
 static struct gp_platform hvmk_plat;
+static bool hvmk_toolstack_steps;     /* "toolstack" on the command line: dom0 drives us */
 static struct hvm *hvmk_hvm;
 
 static void hvmk_hvm_step(void *arg, const char *step, int err, const char *detail)
@@ -161,6 +162,8 @@ static void hvmk_step_xenstore(void)
     gp_snprintf(why, sizeof(why), "%s, counter %llu", gp_strerror(err), (unsigned long long)cnt);
     hvmk_step_result("xenstore-transaction", !err && cnt >= 1, why);
     hvmk_step_blkfront(&hvmk_plat, c);
+    if (hvmk_toolstack_steps)
+        hvmk_step_toolstack(&hvmk_plat, c);
     xs_client_destroy(c);
 }
 
@@ -186,6 +189,9 @@ void hvmk_run_xen_steps(const char *cmdline)
     err = hvm_platform_attach(&hvmk_plat, &o, hvmk_hvm_step, NULL, &hvmk_hvm);
     if (err)
         return;
+    hvmk_toolstack_steps = strstr(cmdline, "toolstack") != NULL;
+    hvmk_step_unplug(&hvmk_plat, cmdline);
     hvmk_step_upcall_every_vcpu();
     hvmk_step_xenstore();
+    hvmk_step_bugcheck(&hvmk_plat);
 }

@@ -23,9 +23,9 @@ lab: $(LAB_DIR)/xen $(LAB_DIR)/dom0.cpio.gz
 # on every vCPU, xenstore against the real xenstored).
 check-hvmk-xen: lab $(HVMK_IMAGE)
 	@echo "== hvmkernel as an HVM guest on real Xen 4.17 (lab)"
-	@lab/run-hvmkernel $(LAB_DIR) $(HVMK_IMAGE)
+	@lab/run-hvmkernel $(LAB_DIR) $(HVMK_IMAGE) toolstack
 CHECK_STAGES += hvmk-xen
 
 demo: lab $(HVMK_IMAGE)
 	@echo "== gplpv demo: real Xen 4.17 + Linux dom0 under QEMU (TCG), then our core in an HVM guest"
-	@lab/run-hvmkernel $(LAB_DIR) $(HVMK_IMAGE)
+	@lab/run-hvmkernel $(LAB_DIR) $(HVMK_IMAGE) toolstack

@@ -150,11 +150,15 @@ static int hvm_route_upcall(struct hvm *h)
         if (!ok)
             GP_INFO(p, "hvm: per-vCPU upcall vectors refused: using the callback via");
     }
-    if (!h->per_vcpu_vector) {
-        if (!h->route.callback_via)
-            return GP_ENOTSUP;
+    /* The callback via is set even when per-vCPU vectors take precedence:
+     * the toolstack reads HVM_PARAM_CALLBACK_IRQ to learn that PV drivers
+     * run (without it `xl shutdown` refuses: "PV control interface not
+     * available"). */
+    if (!h->route.callback_via && !h->per_vcpu_vector)
+        return GP_ENOTSUP;
+    if (h->route.callback_via) {
         err = hvm_set_param(h, HVM_PARAM_CALLBACK_IRQ, h->route.callback_via);
-        if (err)
+        if (err && !h->per_vcpu_vector)
             return err;
     }
     if (a->upcall_mode)

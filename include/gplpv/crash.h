@@ -1,7 +1,9 @@
 /*
  * crash: report a bug check to dom0's logs, the way the Windows bus driver
- * does from its bug-check callback: one line on the QEMU/Xen debug port
- * 0xe9 and on the Xen console (console_io).  No allocation, no lock.
+ * does from its bug-check callback: one line on the debug port 0xe9 (Xen
+ * prints an HVM guest's port-0xe9 output on its console as "(dN) ...") and
+ * through console_io (which release builds of Xen refuse to domUs; debug
+ * builds print it).  No allocation, no lock.
  */
 #ifndef GPLPV_CRASH_H
 #define GPLPV_CRASH_H

@@ -13,6 +13,7 @@ name = "hvmk"
 memory = 256
 vcpus = 2
 disk = [ "file:/mnt/host/hvmk.iso,hdc:cdrom,r", "phy:/dev/loop0,xvdb,w" ]
+vif = [ "bridge=xenbr0,model=e1000" ]
 boot = "d"
 serial = "file:/var/log/xen/hvmk-serial.log"
 vnc = 0
@@ -24,6 +25,31 @@ on_reboot = "destroy"
 CFG
 echo "job: creating the HVM guest"
 xl create /tmp/hvmk.cfg || { echo "job: xl create failed"; cat /var/log/xen/*.log 2>/dev/null | tail -30; exit 2; }
+domid=$(xl domid hvmk)
+phase() { xenstore-read /local/domain/$domid/data/hvmk-phase 2>/dev/null; }
+# Play the toolstack when the guest asks for it (kernel arg "toolstack").
+wait_phase() {
+  for i in $(seq 1 240); do
+    [ "$(phase)" = "$1" ] && return 0
+    xl list hvmk >/dev/null 2>&1 || return 1
+    sleep 0.5
+  done
+  return 1
+}
+if grep -q toolstack /mnt/host/hvmk.args 2>/dev/null; then
+  if wait_phase ready; then
+    echo "job: xl mem-set hvmk 192m"; xl mem-set hvmk 192m
+  fi
+  if wait_phase balloon-down-done; then
+    echo "job: xl list (ballooned): $(xl list hvmk | tail -1)"
+    echo "job: xl mem-set hvmk 256m"; xl mem-set hvmk 256m
+  fi
+  if wait_phase balloon-up-done; then
+    echo "job: xl sysrq hvmk s"; xl sysrq hvmk s
+    sleep 1
+    echo "job: xl shutdown hvmk"; xl shutdown hvmk
+  fi
+fi
 for i in $(seq 1 240); do
   xl list hvmk >/dev/null 2>&1 || break
   sleep 0.5

@@ -1,0 +1,152 @@
+/* hvmkernel: the bus driver's services on real Xen, driven from dom0 by
+ * the lab job: QEMU unplug of the emulated disk and NIC, the balloon
+ * following `xl mem-set`, `xl sysrq`, `xl shutdown`, and a bug-check
+ * report that must appear in dom0's log of the Xen console. */
+#include <string.h>
+
+#include "gplpv/balloon.h"
+#include "gplpv/control.h"
+#include "gplpv/crash.h"
+#include "gplpv/log.h"
+#include "gplpv/unplug.h"
+#include "hvmk.h"
+#include "hvmk_platform.h"
+#include "hvmk_steps.h"
+
+void hvmk_step_unplug(struct gp_platform *plat, const char *cmdline)
+{
+    unsigned nics = hvmk_pci_count_class(0x02, 0xff);
+    struct unplug_request r = { .pv_disk_ready = true, .pv_net_ready = true,
+                                .boot_options = cmdline, .build = 1 };
+    int rc = unplug_emulated_devices(plat, &r);
+    unsigned after = hvmk_pci_count_class(0x02, 0xff);
+    char why[120];
+    gp_snprintf(why, sizeof(why), "mask %d, emulated NICs on PCI: %u before, %u after", rc, nics,
+                after);
+    hvmk_printf("hvmk: unplug: %s\n", why);
+    bool nogplpv = unplug_disabled_by_boot(cmdline, false);
+    bool ok = nogplpv ? (rc == 0 && after == nics)
+                      : (rc == (UNPLUG_IDE_DISKS | UNPLUG_NICS | UNPLUG_NVME) && nics > 0 && after == 0);
+    hvmk_step_result(nogplpv ? "unplug-refused-nogplpv" : "unplug-emulated-disk-and-nic", ok, why);
+}
+
+static void *hvmk_bal_take(void *arg, uint64_t *gfn)
+{
+    (void)arg;
+    void *va = hvmk_page_alloc();
+    if (va)
+        *gfn = (uint64_t)(uintptr_t)va >> 12;
+    return va;
+}
+
+static void hvmk_bal_give(void *arg, void *va)
+{
+    (void)arg;
+    hvmk_page_free(va);
+}
+
+static volatile int hvmk_sysrq_key;
+static volatile int hvmk_shutdown_action = -1;
+
+static void hvmk_on_shutdown(void *arg, enum control_action a)
+{
+    (void)arg;
+    hvmk_shutdown_action = (int)a;
+}
+
+static void hvmk_on_sysrq(void *arg, char key)
+{
+    (void)arg;
+    hvmk_sysrq_key = key;
+}
+
+static void hvmk_phase(struct xs_client *xs, const char *phase)
+{
+    xs_write_str(xs, XS_TXN_NONE, "data/hvmk-phase", phase);
+    hvmk_printf("hvmk: phase %s\n", phase);
+}
+
+/* Wait (serving deferred work) until cond() or timeout; true if cond. */
+static bool hvmk_wait_until(bool (*cond)(void *), void *arg, uint64_t seconds)
+{
+    uint64_t deadline = hvmk_now_ns() + seconds * 1000000000ull;
+    while (!cond(arg) && hvmk_now_ns() < deadline) {
+        hvmk_platform_poll();
+        hvmk_idle();
+    }
+    return cond(arg);
+}
+
+struct hvmk_bal_wait {
+    struct balloon *b;
+    uint64_t at_least_kib, at_most_kib;
+};
+
+static bool hvmk_bal_reached(void *arg)
+{
+    struct hvmk_bal_wait *w = arg;
+    struct balloon_stats st;
+    balloon_get_stats(w->b, &st);
+    return st.ballooned_kib >= w->at_least_kib && st.ballooned_kib <= w->at_most_kib;
+}
+
+static bool hvmk_got_shutdown(void *arg)
+{
+    (void)arg;
+    return hvmk_shutdown_action >= 0;
+}
+
+void hvmk_step_toolstack(struct gp_platform *plat, struct xs_client *xs)
+{
+    struct balloon_page_source src = { hvmk_bal_take, hvmk_bal_give, NULL };
+    struct balloon *b = NULL;
+    struct control *c = NULL;
+    struct control_ops ops = { hvmk_on_shutdown, hvmk_on_sysrq, NULL, false, false };
+    int e1 = balloon_start(plat, xs, &src, &b);
+    int e2 = control_start(plat, xs, &ops, &c);
+    hvmk_step_result("balloon-and-control-started", !e1 && !e2, gp_strerror(e1 ? e1 : e2));
+    if (e1 || e2)
+        goto out;
+    hvmk_wait_until(hvmk_got_shutdown, NULL, 1);   /* let the first watch events settle */
+    struct balloon_stats st;
+    balloon_get_stats(b, &st);
+    uint64_t base = st.ballooned_kib;
+    char why[120];
+    hvmk_phase(xs, "ready");                       /* dom0: xl mem-set hvmk 192m */
+    struct hvmk_bal_wait down = { b, base + 48 * 1024, UINT64_MAX };
+    bool ok = hvmk_wait_until(hvmk_bal_reached, &down, 60);
+    balloon_get_stats(b, &st);
+    gp_snprintf(why, sizeof(why), "target %llu KiB: %llu KiB given back to Xen (was %llu)",
+                (unsigned long long)st.target_kib, (unsigned long long)st.ballooned_kib,
+                (unsigned long long)base);
+    hvmk_printf("hvmk: balloon: %s\n", why);
+    hvmk_step_result("balloon-down-xl-mem-set", ok, why);
+    hvmk_phase(xs, "balloon-down-done");           /* dom0: xl mem-set hvmk 256m */
+    struct hvmk_bal_wait up = { b, 0, base };
+    ok = hvmk_wait_until(hvmk_bal_reached, &up, 60);
+    balloon_get_stats(b, &st);
+    gp_snprintf(why, sizeof(why), "target %llu KiB: %llu KiB given back to Xen",
+                (unsigned long long)st.target_kib, (unsigned long long)st.ballooned_kib);
+    hvmk_printf("hvmk: balloon: %s\n", why);
+    hvmk_step_result("balloon-up-xl-mem-set", ok, why);
+    hvmk_phase(xs, "balloon-up-done");             /* dom0: xl sysrq hvmk s; xl shutdown */
+    ok = hvmk_wait_until(hvmk_got_shutdown, NULL, 60);
+    hvmk_step_result("xl-sysrq", hvmk_sysrq_key == 's', "sysrq key not received");
+    hvmk_step_result("xl-shutdown", ok && hvmk_shutdown_action == CONTROL_POWEROFF,
+                     ok ? control_action_name((enum control_action)hvmk_shutdown_action)
+                        : "no shutdown request within 60 s");
+out:
+    if (c)
+        control_stop(c);
+    if (b)
+        balloon_stop(b);
+}
+
+void hvmk_step_bugcheck(struct gp_platform *plat)
+{
+    /* What the Windows bus driver's bug-check callback writes; dom0's log
+     * of the Xen console must show it (checked by lab/run-hvmkernel). */
+    uint64_t params[4] = { 0x1234, 0x5678, 0x9abc, 0xdef0 };
+    crash_report(plat, 0xe2, params, "MANUALLY_INITIATED_CRASH (hvmkernel test)");
+    hvmk_step_result("bugcheck-reported", true, NULL);
+}
