@@ -47,14 +47,14 @@ static void hvmk_pattern(uint8_t *p, uint32_t len, unsigned seed)
         p[i] = (uint8_t)(seed * 31 + i * 13 + (i >> 9));
 }
 
-void hvmk_step_blkfront(struct gp_platform *plat, struct xs_client *xs)
+struct blkfront *hvmk_step_blkfront(struct gp_platform *plat, struct xs_client *xs)
 {
     char **ids = NULL;
     unsigned n = 0;
     char why[160];
     if (xs_directory(xs, XS_TXN_NONE, "device/vbd", &ids, &n) != 0 || n == 0) {
         hvmk_step_result("blkfront-connect", false, "no device/vbd in xenstore");
-        return;
+        return NULL;
     }
     /* The first writable disk (the CD we booted from is a vbd too). */
     char node[64];
@@ -86,7 +86,7 @@ void hvmk_step_blkfront(struct gp_platform *plat, struct xs_client *xs)
     if (err) {
         if (bf)
             blkfront_destroy(bf);
-        return;
+        return NULL;
     }
     uint32_t len = 1u << 20;
     uint8_t *wbuf = hvmk_malloc(len + 64), *rbuf = hvmk_malloc(len + 64);
@@ -124,7 +124,67 @@ void hvmk_step_blkfront(struct gp_platform *plat, struct xs_client *xs)
                 "%llu grant ops\n", (unsigned long long)st.requests,
                 (unsigned long long)st.ring_requests, (unsigned long long)st.notifications,
                 (unsigned long long)st.grant_ops);
-    blkfront_destroy(bf);
     hvmk_mfree(wbuf);
     hvmk_mfree(rbuf);
+    return bf;                       /* kept for the save/restore step */
+}
+
+/* Writes in flight across `xl save` + `xl restore`. */
+#define HVMK_SR_N 16
+#define HVMK_SR_LEN 65536
+static struct hvmk_io hvmk_sr_io[HVMK_SR_N];
+static struct blkfront_req hvmk_sr_req[HVMK_SR_N];
+static struct blkfront_sg hvmk_sr_sg[HVMK_SR_N];
+static uint8_t *hvmk_sr_buf;
+
+int hvmk_blk_start_writes(struct blkfront *bf)
+{
+    hvmk_sr_buf = hvmk_malloc(HVMK_SR_N * HVMK_SR_LEN);
+    if (!hvmk_sr_buf)
+        return GP_ENOMEM;
+    for (unsigned i = 0; i < HVMK_SR_N; i++) {
+        uint8_t *b = hvmk_sr_buf + i * HVMK_SR_LEN;
+        hvmk_pattern(b, HVMK_SR_LEN, 100 + i);
+        hvmk_sr_io[i] = (struct hvmk_io){ 0, 0 };
+        hvmk_sr_sg[i] = (struct blkfront_sg){ b, HVMK_SR_LEN };
+        hvmk_sr_req[i] = (struct blkfront_req){ .op = BLKFRONT_WRITE,
+                                                .sector = 40000 + (uint64_t)i * 128,
+                                                .nr_sectors = HVMK_SR_LEN / 512,
+                                                .sg = &hvmk_sr_sg[i], .nsg = 1,
+                                                .done = hvmk_io_done, .arg = &hvmk_sr_io[i] };
+        int err = blkfront_submit(bf, &hvmk_sr_req[i]);
+        if (err)
+            return err;
+    }
+    return 0;
+}
+
+/* After the restore: every write completed exactly once, and the disk holds them. */
+bool hvmk_blk_check_writes(struct blkfront *bf, char *why, size_t len)
+{
+    uint64_t deadline = hvmk_now_ns() + 30000000000ull;
+    unsigned done = 0, bad = 0, twice = 0, errors = 0;
+    for (;;) {
+        done = twice = errors = 0;
+        for (unsigned i = 0; i < HVMK_SR_N; i++) {
+            done += hvmk_sr_io[i].done >= 1;
+            twice += hvmk_sr_io[i].done > 1;
+            errors += hvmk_sr_io[i].status != 0;
+        }
+        if (done == HVMK_SR_N || hvmk_now_ns() > deadline)
+            break;
+        hvmk_platform_poll();
+        hvmk_idle();
+    }
+    uint8_t *r = hvmk_malloc(HVMK_SR_LEN);
+    for (unsigned i = 0; r && i < HVMK_SR_N; i++) {
+        int e = hvmk_blk_io(bf, BLKFRONT_READ, 40000 + (uint64_t)i * 128, HVMK_SR_LEN / 512, r,
+                            HVMK_SR_LEN);
+        if (e || memcmp(r, hvmk_sr_buf + i * HVMK_SR_LEN, HVMK_SR_LEN) != 0)
+            bad++;
+    }
+    hvmk_mfree(r);
+    gp_snprintf(why, len, "%u/%u writes completed (%u twice, %u errors), %u differ on disk",
+                done, HVMK_SR_N, twice, errors, bad);
+    return done == HVMK_SR_N && !twice && !errors && !bad;
 }

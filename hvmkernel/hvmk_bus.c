@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "gplpv/balloon.h"
+#include "gplpv/blkfront.h"
+#include "gplpv/suspend.h"
 #include "gplpv/control.h"
 #include "gplpv/crash.h"
 #include "gplpv/log.h"
@@ -90,18 +92,39 @@ static bool hvmk_bal_reached(void *arg)
     return st.ballooned_kib >= w->at_least_kib && st.ballooned_kib <= w->at_most_kib;
 }
 
+static bool hvmk_got_sysrq(void *arg)
+{
+    (void)arg;
+    return hvmk_sysrq_key != 0;
+}
+
 static bool hvmk_got_shutdown(void *arg)
 {
     (void)arg;
     return hvmk_shutdown_action >= 0;
 }
 
-void hvmk_step_toolstack(struct gp_platform *plat, struct xs_client *xs)
+static void hvmk_bf_suspend(void *arg)
+{
+    blkfront_suspend(arg);
+}
+
+static int hvmk_bf_resume(void *arg, bool cancelled)
+{
+    if (cancelled) {
+        blkfront_resume_in_place(arg);
+        return 0;
+    }
+    return blkfront_resume_restored(arg, 20000000000ull);
+}
+
+void hvmk_step_toolstack(struct gp_platform *plat, struct xs_client *xs, struct hvm *h,
+                         struct blkfront *bf)
 {
     struct balloon_page_source src = { hvmk_bal_take, hvmk_bal_give, NULL };
     struct balloon *b = NULL;
     struct control *c = NULL;
-    struct control_ops ops = { hvmk_on_shutdown, hvmk_on_sysrq, NULL, false, false };
+    struct control_ops ops = { hvmk_on_shutdown, hvmk_on_sysrq, NULL, true, false };
     int e1 = balloon_start(plat, xs, &src, &b);
     int e2 = control_start(plat, xs, &ops, &c);
     hvmk_step_result("balloon-and-control-started", !e1 && !e2, gp_strerror(e1 ? e1 : e2));
@@ -113,7 +136,7 @@ void hvmk_step_toolstack(struct gp_platform *plat, struct xs_client *xs)
     uint64_t base = st.ballooned_kib;
     char why[120];
     hvmk_phase(xs, "ready");                       /* dom0: xl mem-set hvmk 192m */
-    struct hvmk_bal_wait down = { b, base + 48 * 1024, UINT64_MAX };
+    struct hvmk_bal_wait down = { b, base + 32 * 1024, UINT64_MAX };
     bool ok = hvmk_wait_until(hvmk_bal_reached, &down, 60);
     balloon_get_stats(b, &st);
     gp_snprintf(why, sizeof(why), "target %llu KiB: %llu KiB given back to Xen (was %llu)",
@@ -129,9 +152,33 @@ void hvmk_step_toolstack(struct gp_platform *plat, struct xs_client *xs)
                 (unsigned long long)st.target_kib, (unsigned long long)st.ballooned_kib);
     hvmk_printf("hvmk: balloon: %s\n", why);
     hvmk_step_result("balloon-up-xl-mem-set", ok, why);
-    hvmk_phase(xs, "balloon-up-done");             /* dom0: xl sysrq hvmk s; xl shutdown */
+    hvmk_phase(xs, "balloon-up-done");             /* dom0: xl sysrq hvmk s */
+    ok = hvmk_wait_until(hvmk_got_sysrq, NULL, 60);
+    hvmk_step_result("xl-sysrq", ok && hvmk_sysrq_key == 's', "sysrq key not received");
+
+    /* xl save + xl restore with writes in flight on the PV disk. */
+    if (bf) {
+        struct suspend s;
+        int err = suspend_init(&s, plat, h, xs);
+        if (!err)
+            err = suspend_register(&s, &(struct suspend_dev){ hvmk_bf_suspend, hvmk_bf_resume, bf });
+        if (!err)
+            err = hvmk_blk_start_writes(bf);
+        hvmk_phase(xs, "save-ready");              /* dom0: xl save; xl restore */
+        ok = !err && hvmk_wait_until(hvmk_got_shutdown, NULL, 120) &&
+             hvmk_shutdown_action == CONTROL_SUSPEND;
+        int rc = ok ? suspend_run(&s) : GP_ETIMEDOUT;
+        hvmk_shutdown_action = -1;
+        gp_snprintf(why, sizeof(why), "suspend_run %d", rc);
+        hvmk_printf("hvmk: save/restore: %s\n", why);
+        hvmk_step_result("xl-save-restore-resumed", rc == 0, why);
+        ok = hvmk_blk_check_writes(bf, why, sizeof(why));
+        hvmk_printf("hvmk: save/restore: %s\n", why);
+        hvmk_step_result("xl-save-restore-io-verified", ok, why);
+        suspend_fini(&s);
+        hvmk_phase(xs, "restored");                /* dom0: xl shutdown */
+    }
     ok = hvmk_wait_until(hvmk_got_shutdown, NULL, 60);
-    hvmk_step_result("xl-sysrq", hvmk_sysrq_key == 's', "sysrq key not received");
     hvmk_step_result("xl-shutdown", ok && hvmk_shutdown_action == CONTROL_POWEROFF,
                      ok ? control_action_name((enum control_action)hvmk_shutdown_action)
                         : "no shutdown request within 60 s");

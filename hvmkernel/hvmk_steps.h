@@ -12,13 +12,21 @@ void hvmk_step_ioapic(void);
 /* Every step that needs Xen (hvmk_xen.c). */
 void hvmk_run_xen_steps(const char *cmdline);
 
+#include <stddef.h>
+
 struct gp_platform;
 struct xs_client;
-/* The core's blkfront against the real blkback (hvmk_blk.c). */
-void hvmk_step_blkfront(struct gp_platform *plat, struct xs_client *xs);
+struct blkfront;
+struct hvm;
+/* The core's blkfront against the real blkback (hvmk_blk.c); the device
+ * stays open for the save/restore step. */
+struct blkfront *hvmk_step_blkfront(struct gp_platform *plat, struct xs_client *xs);
+int hvmk_blk_start_writes(struct blkfront *bf);
+bool hvmk_blk_check_writes(struct blkfront *bf, char *why, size_t len);
 /* Bus services driven from dom0 (hvmk_bus.c). */
 void hvmk_step_unplug(struct gp_platform *plat, const char *cmdline);
-void hvmk_step_toolstack(struct gp_platform *plat, struct xs_client *xs);
+void hvmk_step_toolstack(struct gp_platform *plat, struct xs_client *xs, struct hvm *h,
+                         struct blkfront *bf);
 void hvmk_step_bugcheck(struct gp_platform *plat);
 
 #endif

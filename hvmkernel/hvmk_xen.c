@@ -3,6 +3,7 @@
  * grant frames, the upcall on every vCPU, xenstore over the ring. */
 #include <string.h>
 
+#include "gplpv/blkfront.h"
 #include "gplpv/evtchn.h"
 #include "gplpv/hvm.h"
 #include "gplpv/hypercall.h"
@@ -161,9 +162,11 @@ static void hvmk_step_xenstore(void)
         err = xs_read_u64(c, XS_TXN_NONE, "data/hvmk-counter", &cnt);
     gp_snprintf(why, sizeof(why), "%s, counter %llu", gp_strerror(err), (unsigned long long)cnt);
     hvmk_step_result("xenstore-transaction", !err && cnt >= 1, why);
-    hvmk_step_blkfront(&hvmk_plat, c);
+    struct blkfront *bf = hvmk_step_blkfront(&hvmk_plat, c);
     if (hvmk_toolstack_steps)
-        hvmk_step_toolstack(&hvmk_plat, c);
+        hvmk_step_toolstack(&hvmk_plat, c, hvmk_hvm, bf);
+    if (bf)
+        blkfront_destroy(bf);
     xs_client_destroy(c);
 }
 

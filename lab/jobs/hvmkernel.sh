@@ -10,7 +10,7 @@ losetup /dev/loop0 /tmp/hvmk-disk.img || { echo "job: losetup failed"; exit 2; }
 cat >/tmp/hvmk.cfg <<CFG
 type = "hvm"
 name = "hvmk"
-memory = 256
+memory = 160
 vcpus = 2
 disk = [ "file:/mnt/host/hvmk.iso,hdc:cdrom,r", "phy:/dev/loop0,xvdb,w" ]
 vif = [ "bridge=xenbr0,model=e1000" ]
@@ -26,7 +26,7 @@ CFG
 echo "job: creating the HVM guest"
 xl create /tmp/hvmk.cfg || { echo "job: xl create failed"; cat /var/log/xen/*.log 2>/dev/null | tail -30; exit 2; }
 domid=$(xl domid hvmk)
-phase() { xenstore-read /local/domain/$domid/data/hvmk-phase 2>/dev/null; }
+phase() { xenstore-read /local/domain/$(xl domid hvmk 2>/dev/null)/data/hvmk-phase 2>/dev/null; }
 # Play the toolstack when the guest asks for it (kernel arg "toolstack").
 wait_phase() {
   for i in $(seq 1 240); do
@@ -38,15 +38,26 @@ wait_phase() {
 }
 if grep -q toolstack /mnt/host/hvmk.args 2>/dev/null; then
   if wait_phase ready; then
-    echo "job: xl mem-set hvmk 192m"; xl mem-set hvmk 192m
+    echo "job: xl mem-set hvmk 112m"; xl mem-set hvmk 112m
   fi
   if wait_phase balloon-down-done; then
     echo "job: xl list (ballooned): $(xl list hvmk | tail -1)"
-    echo "job: xl mem-set hvmk 256m"; xl mem-set hvmk 256m
+    echo "job: xl mem-set hvmk 160m"; xl mem-set hvmk 160m
   fi
   if wait_phase balloon-up-done; then
     echo "job: xl sysrq hvmk s"; xl sysrq hvmk s
-    sleep 1
+  fi
+  if wait_phase save-ready; then
+    t0=$(date +%s)
+    echo "job: xl save hvmk"; xl save hvmk /tmp/hvmk.save 2>&1 | tail -2
+    echo "job: saved in $(( $(date +%s) - t0 ))s ($(du -m /tmp/hvmk.save | cut -f1) MiB)"
+    t0=$(date +%s)
+    echo "job: xl restore"; xl restore /tmp/hvmk.save 2>&1 | tail -2
+    echo "job: restored in $(( $(date +%s) - t0 ))s"
+    rm -f /tmp/hvmk.save
+    domid=$(xl domid hvmk)
+  fi
+  if wait_phase restored; then
     echo "job: xl shutdown hvmk"; xl shutdown hvmk
   fi
 fi
