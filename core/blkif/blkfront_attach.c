@@ -23,20 +23,23 @@ int blkfront_attach_raw(const struct gp_platform *p, void *ring_page, uint64_t s
     bf->info.flush = bf->info.discard = true;
     bf->info.max_indirect_segments = max_indirect;
     bf->segs_per_req = max_indirect ? max_indirect : BLKIF_MAX_SEGMENTS_PER_REQUEST;
-    bf->ring_va[0] = ring_page;
-    bf->ring_ref[0] = GP_INVALID_GRANT;
+    struct blkfront_queue *q = &bf->q[0];
+    bf->nqueues = 1;
+    q->bf = bf;
+    q->ring_va[0] = ring_page;
+    q->ring_ref[0] = GP_INVALID_GRANT;
     strcpy(bf->dev.nodename, "raw");
     unsigned n = bf->segs_per_req + BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST + 1;
     if (n < 64)
         n = 64;
-    bf->shadow = gp_zalloc(p, bf->info.ring_slots * sizeof(*bf->shadow));
-    bf->retry = gp_zalloc(p, bf->info.ring_slots * sizeof(*bf->retry));
+    q->shadow = gp_zalloc(p, bf->info.ring_slots * sizeof(*q->shadow));
+    q->retry = gp_zalloc(p, bf->info.ring_slots * sizeof(*q->retry));
     bf->pool = gp_zalloc(p, n * sizeof(*bf->pool));
     bf->pool_free = gp_zalloc(p, n * sizeof(uint16_t));
-    bool ok = bf->lock && bf->shadow && bf->retry && bf->pool && bf->pool_free;
+    bool ok = bf->lock && q->shadow && q->retry && bf->pool && bf->pool_free;
     for (unsigned i = 0; ok && i < bf->info.ring_slots; i++) {
-        bf->shadow[i].pages = gp_zalloc(p, BLKFRONT_MAX_SEGS * sizeof(uint16_t));
-        ok = bf->shadow[i].pages != NULL;
+        q->shadow[i].pages = gp_zalloc(p, BLKFRONT_MAX_SEGS * sizeof(uint16_t));
+        ok = q->shadow[i].pages != NULL;
     }
     for (unsigned i = 0; ok && i < n; i++) {
         bf->pool[i].ref = GP_INVALID_GRANT;
@@ -53,7 +56,7 @@ int blkfront_attach_raw(const struct gp_platform *p, void *ring_page, uint64_t s
         blkfront_detach_raw(bf);
         return GP_ENOMEM;
     }
-    blkfront_ring_reset(bf);
+    blkfront_ring_reset(q);
     bf->connected = true;
     *out = bf;
     return 0;
@@ -69,11 +72,12 @@ void blkfront_detach_raw(struct blkfront *bf)
             p->grant_end(p->xen_ctx, bf->pool[i].ref);
         p->page_free(p->ctx, bf->pool[i].va);
     }
-    if (bf->shadow)
+    struct blkfront_queue *q = &bf->q[0];
+    if (q->shadow)
         for (unsigned i = 0; i < bf->info.ring_slots; i++)
-            gp_free(p, bf->shadow[i].pages);
-    gp_free(p, bf->shadow);
-    gp_free(p, bf->retry);
+            gp_free(p, q->shadow[i].pages);
+    gp_free(p, q->shadow);
+    gp_free(p, q->retry);
     gp_free(p, bf->pool);
     gp_free(p, bf->pool_free);
     if (bf->lock)

@@ -40,6 +40,23 @@ struct blkfront_retry {
     uint32_t sector_off, nr_sectors;
 };
 
+#define BLKFRONT_MAX_QUEUES 4
+
+/* One ring with its event channel (a "queue" in blkif's multi-queue). */
+struct blkfront_queue {
+    struct blkfront *bf;
+    unsigned index;
+    void *ring_va[BLKFRONT_MAX_RING_PAGES];
+    uint64_t ring_gfn[BLKFRONT_MAX_RING_PAGES];
+    gp_grant_ref_t ring_ref[BLKFRONT_MAX_RING_PAGES];
+    blkif_front_ring_t ring;
+    gp_port_t port;
+    struct blkfront_shadow *shadow;   /* [info.ring_slots] */
+    unsigned outstanding;
+    struct blkfront_retry *retry;     /* [info.ring_slots] */
+    unsigned nretry;
+};
+
 struct blkfront {
     const struct gp_platform *plat;
     struct xs_client *xs;
@@ -52,17 +69,11 @@ struct blkfront {
     struct blkfront_info info;
     unsigned segs_per_req;            /* max data pages per ring request */
 
-    /* ring */
     bool connected, broken, closing;
     bool lost;                        /* backend went away while we were connected */
     struct xs_watch *sectors_watch;   /* capacity changes */
-    void *ring_va[BLKFRONT_MAX_RING_PAGES];
-    uint64_t ring_gfn[BLKFRONT_MAX_RING_PAGES];
-    gp_grant_ref_t ring_ref[BLKFRONT_MAX_RING_PAGES];
-    blkif_front_ring_t ring;
-    gp_port_t port;
-    struct blkfront_shadow *shadow;   /* [info.ring_slots] */
-    unsigned outstanding;
+    struct blkfront_queue q[BLKFRONT_MAX_QUEUES];
+    unsigned nqueues;
 
     /* page pool */
     struct blkfront_page *pool;
@@ -72,17 +83,14 @@ struct blkfront {
 
     /* waiting work */
     struct blkfront_req *queue_head, *queue_tail;
-    struct blkfront_retry *retry;     /* [info.ring_slots] */
-    unsigned nretry;
-
     struct blkfront_stats stats;
 };
 
 /* blkfront_ring.c (lock held unless noted) */
-int blkfront_ring_alloc(struct blkfront *bf);
-void blkfront_ring_free(struct blkfront *bf);
-void blkfront_ring_reset(struct blkfront *bf);     /* front ring on fresh shared pages */
-void blkfront_event(void *arg, gp_port_t port);     /* [any], takes the lock */
+int blkfront_ring_alloc(struct blkfront_queue *q);
+void blkfront_ring_free(struct blkfront_queue *q);
+void blkfront_ring_reset(struct blkfront_queue *q);  /* front ring on fresh shared pages */
+void blkfront_event(void *arg, gp_port_t port);     /* [any], arg = queue; takes the lock */
 void blkfront_kick(struct blkfront *bf);            /* takes the lock */
 /* Move everything in flight to the retry list (disconnect). */
 void blkfront_requeue_inflight(struct blkfront *bf);

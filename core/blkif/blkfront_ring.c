@@ -99,60 +99,63 @@ static void blkfront_sg_copy(const struct blkfront_req *r, uint64_t off, void *b
 
 /* ---- ring ------------------------------------------------------------------------ */
 
-int blkfront_ring_alloc(struct blkfront *bf)
+int blkfront_ring_alloc(struct blkfront_queue *q)
 {
+    struct blkfront *bf = q->bf;
     const struct gp_platform *p = bf->plat;
     unsigned pages = bf->info.ring_pages;
     for (unsigned i = 0; i < pages; i++) {
-        if (!bf->ring_va[i])
-            bf->ring_va[i] = p->page_alloc(p->ctx, &bf->ring_gfn[i]);
-        if (!bf->ring_va[i])
+        if (!q->ring_va[i])
+            q->ring_va[i] = p->page_alloc(p->ctx, &q->ring_gfn[i]);
+        if (!q->ring_va[i])
             return GP_ENOMEM;
     }
     /* Pages of the ring must be contiguous in our address space for the
      * ring macros: they are, when allocated as one block; otherwise use a
      * single page. */
     for (unsigned i = 1; i < pages; i++)
-        if ((char *)bf->ring_va[i] != (char *)bf->ring_va[0] + i * GP_PAGE_SIZE)
+        if ((char *)q->ring_va[i] != (char *)q->ring_va[0] + i * GP_PAGE_SIZE)
             return GP_EAGAIN;
     return 0;
 }
 
-void blkfront_ring_free(struct blkfront *bf)
+void blkfront_ring_free(struct blkfront_queue *q)
 {
+    struct blkfront *bf = q->bf;
     const struct gp_platform *p = bf->plat;
     for (unsigned i = 0; i < BLKFRONT_MAX_RING_PAGES; i++) {
-        if (!bf->ring_va[i])
+        if (!q->ring_va[i])
             continue;
-        if (bf->ring_ref[i] != GP_INVALID_GRANT) {
-            if (p->grant_end(p->xen_ctx, bf->ring_ref[i]) != 0) {
+        if (q->ring_ref[i] != GP_INVALID_GRANT) {
+            if (p->grant_end(p->xen_ctx, q->ring_ref[i]) != 0) {
                 GP_ERR(p, "blkfront %s: backend still maps ring page %u: leaking it",
                        bf->dev.nodename, i);
-                bf->ring_va[i] = NULL;
+                q->ring_va[i] = NULL;
                 continue;
             }
-            bf->ring_ref[i] = GP_INVALID_GRANT;
+            q->ring_ref[i] = GP_INVALID_GRANT;
         }
-        p->page_free(p->ctx, bf->ring_va[i]);
-        bf->ring_va[i] = NULL;
+        p->page_free(p->ctx, q->ring_va[i]);
+        q->ring_va[i] = NULL;
     }
 }
 
-void blkfront_ring_reset(struct blkfront *bf)
+void blkfront_ring_reset(struct blkfront_queue *q)
 {
-    blkif_sring_t *s = bf->ring_va[0];
+    struct blkfront *bf = q->bf;
+    blkif_sring_t *s = q->ring_va[0];
     memset(s, 0, GP_PAGE_SIZE * bf->info.ring_pages);
     SHARED_RING_INIT(s);
-    FRONT_RING_INIT(&bf->ring, s, GP_PAGE_SIZE * bf->info.ring_pages);
-    bf->outstanding = 0;
+    FRONT_RING_INIT(&q->ring, s, GP_PAGE_SIZE * bf->info.ring_pages);
+    q->outstanding = 0;
     for (unsigned i = 0; i < bf->info.ring_slots; i++)
-        bf->shadow[i].in_use = false;
+        q->shadow[i].in_use = false;
 }
 
-static int blkfront_free_id(struct blkfront *bf)
+static int blkfront_free_id(struct blkfront *bf, struct blkfront_queue *q)
 {
     for (unsigned i = 0; i < bf->info.ring_slots; i++)
-        if (!bf->shadow[i].in_use)
+        if (!q->shadow[i].in_use)
             return (int)i;
     return -1;
 }
@@ -164,16 +167,17 @@ static uint32_t blkfront_units(const struct blkfront_req *r)
 
 /* Put one ring request for (parent, off, n) on the ring; false if a
  * resource (slot, id, pages) is missing. */
-static bool blkfront_build(struct blkfront *bf, struct blkfront_req *r, uint32_t off, uint32_t n)
+static bool blkfront_build(struct blkfront *bf, struct blkfront_queue *q, struct blkfront_req *r,
+                           uint32_t off, uint32_t n)
 {
     const struct gp_platform *p = bf->plat;
-    if (RING_FULL(&bf->ring))
+    if (RING_FULL(&q->ring))
         return false;
-    int id = blkfront_free_id(bf);
+    int id = blkfront_free_id(bf, q);
     if (id < 0)
         return false;
-    struct blkfront_shadow *s = &bf->shadow[id];
-    blkif_request_t *req = RING_GET_REQUEST(&bf->ring, bf->ring.req_prod_pvt);
+    struct blkfront_shadow *s = &q->shadow[id];
+    blkif_request_t *req = RING_GET_REQUEST(&q->ring, q->ring.req_prod_pvt);
 
     if (r->op == BLKFRONT_FLUSH || r->op == BLKFRONT_DISCARD) {
         memset(req, 0, sizeof(*req));
@@ -195,8 +199,8 @@ static bool blkfront_build(struct blkfront *bf, struct blkfront_req *r, uint32_t
             s->op = req->operation;
         }
         s->data_op = s->op;
-        bf->ring.req_prod_pvt++;
-        bf->outstanding++;
+        q->ring.req_prod_pvt++;
+        q->outstanding++;
         bf->stats.ring_requests++;
         return true;
     }
@@ -276,20 +280,20 @@ static bool blkfront_build(struct blkfront *bf, struct blkfront_req *r, uint32_t
             }
         }
     }
-    bf->ring.req_prod_pvt++;
-    bf->outstanding++;
+    q->ring.req_prod_pvt++;
+    q->outstanding++;
     bf->stats.ring_requests++;
     return true;
 }
 
 /* Next piece of work: retries first, then the queue.  Lock held. */
-static bool blkfront_build_next(struct blkfront *bf)
+static bool blkfront_build_next(struct blkfront *bf, struct blkfront_queue *q)
 {
-    if (bf->nretry) {
-        struct blkfront_retry *rt = &bf->retry[bf->nretry - 1];
-        if (!blkfront_build(bf, rt->parent, rt->sector_off, rt->nr_sectors))
+    if (q->nretry) {
+        struct blkfront_retry *rt = &q->retry[q->nretry - 1];
+        if (!blkfront_build(bf, q, rt->parent, rt->sector_off, rt->nr_sectors))
             return false;
-        bf->nretry--;
+        q->nretry--;
         return true;
     }
     struct blkfront_req *r = bf->queue_head;
@@ -303,7 +307,7 @@ static bool blkfront_build_next(struct blkfront *bf)
         if (n > max)
             n = max;
     }
-    if (!blkfront_build(bf, r, r->issued_, n))
+    if (!blkfront_build(bf, q, r, r->issued_, n))
         return false;
     r->issued_ += n;
     r->inflight_++;
@@ -318,19 +322,30 @@ static bool blkfront_build_next(struct blkfront *bf)
 void blkfront_kick(struct blkfront *bf)
 {
     const struct gp_platform *p = bf->plat;
+    gp_port_t notify_ports[BLKFRONT_MAX_QUEUES];
+    unsigned nnotify = 0;
     p->lock_acquire(p->ctx, bf->lock);
-    bool built = false;
-    while (bf->connected && !bf->broken && blkfront_build_next(bf))
-        built = true;
-    int notify = 0;
-    if (built)
-        RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&bf->ring, notify);
-    if (notify)
-        bf->stats.notifications++;
-    gp_port_t port = bf->port;
+    bool built[BLKFRONT_MAX_QUEUES] = { false };
+    /* Spread the work over the queues, one ring request each in turn. */
+    for (bool progress = true; progress && bf->connected && !bf->broken;) {
+        progress = false;
+        for (unsigned i = 0; i < bf->nqueues; i++)
+            if (blkfront_build_next(bf, &bf->q[i]))
+                progress = built[i] = true;
+    }
+    for (unsigned i = 0; i < bf->nqueues; i++) {
+        struct blkfront_queue *q = &bf->q[i];
+        int notify = 0;
+        if (built[i])
+            RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&q->ring, notify);
+        if (notify) {
+            bf->stats.notifications++;
+            notify_ports[nnotify++] = q->port;
+        }
+    }
     p->lock_release(p->ctx, bf->lock);
-    if (notify)
-        p->evtchn_notify(p->xen_ctx, port);
+    for (unsigned i = 0; i < nnotify; i++)
+        p->evtchn_notify(p->xen_ctx, notify_ports[i]);
 }
 
 /* ---- completion -------------------------------------------------------------------- */
@@ -375,7 +390,8 @@ static void blkfront_fatal(struct blkfront *bf, const char *why, uint64_t a, uin
 
 void blkfront_event(void *arg, gp_port_t port)
 {
-    struct blkfront *bf = arg;
+    struct blkfront_queue *q = arg;
+    struct blkfront *bf = q->bf;
     const struct gp_platform *p = bf->plat;
     (void)port;
     struct blkfront_req *done_head = NULL, **done_tail = &done_head;
@@ -387,23 +403,23 @@ void blkfront_event(void *arg, gp_port_t port)
     }
     int more;
     do {
-        RING_IDX rp = GP_READ_ONCE(bf->ring.sring->rsp_prod);
+        RING_IDX rp = GP_READ_ONCE(q->ring.sring->rsp_prod);
         gp_rmb();
-        RING_IDX avail = rp - bf->ring.rsp_cons;
-        if (avail > bf->outstanding) {
-            blkfront_fatal(bf, "responses beyond requests", avail, bf->outstanding);
+        RING_IDX avail = rp - q->ring.rsp_cons;
+        if (avail > q->outstanding) {
+            blkfront_fatal(bf, "responses beyond requests", avail, q->outstanding);
             break;
         }
-        while (bf->ring.rsp_cons != rp) {
+        while (q->ring.rsp_cons != rp) {
             blkif_response_t rsp;
-            memcpy(&rsp, RING_GET_RESPONSE(&bf->ring, bf->ring.rsp_cons), sizeof(rsp));
-            bf->ring.rsp_cons++;
+            memcpy(&rsp, RING_GET_RESPONSE(&q->ring, q->ring.rsp_cons), sizeof(rsp));
+            q->ring.rsp_cons++;
             bf->stats.responses++;
-            if (rsp.id >= bf->info.ring_slots || !bf->shadow[rsp.id].in_use) {
+            if (rsp.id >= bf->info.ring_slots || !q->shadow[rsp.id].in_use) {
                 blkfront_fatal(bf, "unknown or duplicate id", rsp.id, rsp.operation);
                 break;
             }
-            struct blkfront_shadow *s = &bf->shadow[rsp.id];
+            struct blkfront_shadow *s = &q->shadow[rsp.id];
             if (rsp.operation != s->op && rsp.operation != s->data_op) {
                 blkfront_fatal(bf, "wrong operation", rsp.operation, s->op);
                 break;
@@ -431,7 +447,7 @@ void blkfront_event(void *arg, gp_port_t port)
             }
             blkfront_release_pages(bf, s);
             s->in_use = false;
-            bf->outstanding--;
+            q->outstanding--;
             if (blkfront_piece_done(r, status)) {
                 *done_tail = r;
                 done_tail = &r->next_;
@@ -440,7 +456,7 @@ void blkfront_event(void *arg, gp_port_t port)
         }
         if (bf->broken)
             break;
-        RING_FINAL_CHECK_FOR_RESPONSES(&bf->ring, more);
+        RING_FINAL_CHECK_FOR_RESPONSES(&q->ring, more);
     } while (more);
     fail = bf->broken;
     p->lock_release(p->ctx, bf->lock);
@@ -456,18 +472,21 @@ void blkfront_event(void *arg, gp_port_t port)
 
 void blkfront_requeue_inflight(struct blkfront *bf)
 {
-    for (unsigned i = 0; i < bf->info.ring_slots; i++) {
-        struct blkfront_shadow *s = &bf->shadow[i];
-        if (!s->in_use)
-            continue;
-        bf->retry[bf->nretry++] = (struct blkfront_retry){ .parent = s->parent,
-                                                           .sector_off = s->sector_off,
-                                                           .nr_sectors = s->nr_sectors };
-        blkfront_release_pages(bf, s);
-        s->in_use = false;
-        bf->stats.requeued++;
+    for (unsigned qi = 0; qi < bf->nqueues; qi++) {
+        struct blkfront_queue *q = &bf->q[qi];
+        for (unsigned i = 0; q->shadow && i < bf->info.ring_slots; i++) {
+            struct blkfront_shadow *s = &q->shadow[i];
+            if (!s->in_use)
+                continue;
+            q->retry[q->nretry++] = (struct blkfront_retry){ .parent = s->parent,
+                                                             .sector_off = s->sector_off,
+                                                             .nr_sectors = s->nr_sectors };
+            blkfront_release_pages(bf, s);
+            s->in_use = false;
+            bf->stats.requeued++;
+        }
+        q->outstanding = 0;
     }
-    bf->outstanding = 0;
 }
 
 void blkfront_fail_all(struct blkfront *bf, int status)
@@ -476,27 +495,30 @@ void blkfront_fail_all(struct blkfront *bf, int status)
     struct blkfront_req *done_head = NULL, **done_tail = &done_head;
     p->lock_acquire(p->ctx, bf->lock);
     /* In-flight pieces: their pages stay out of the pool if still granted. */
-    for (unsigned i = 0; i < bf->info.ring_slots; i++) {
-        struct blkfront_shadow *s = &bf->shadow[i];
-        if (!s->in_use)
-            continue;
-        s->in_use = false;
-        if (blkfront_piece_done(s->parent, status)) {
-            *done_tail = s->parent;
-            done_tail = &s->parent->next_;
-            s->parent->next_ = NULL;
+    for (unsigned qi = 0; qi < bf->nqueues; qi++) {
+        struct blkfront_queue *q = &bf->q[qi];
+        for (unsigned i = 0; q->shadow && i < bf->info.ring_slots; i++) {
+            struct blkfront_shadow *s = &q->shadow[i];
+            if (!s->in_use)
+                continue;
+            s->in_use = false;
+            if (blkfront_piece_done(s->parent, status)) {
+                *done_tail = s->parent;
+                done_tail = &s->parent->next_;
+                s->parent->next_ = NULL;
+            }
         }
-    }
-    bf->outstanding = 0;
-    for (unsigned i = 0; i < bf->nretry; i++) {
-        struct blkfront_req *r = bf->retry[i].parent;
-        if (blkfront_piece_done(r, status)) {
-            *done_tail = r;
-            done_tail = &r->next_;
-            r->next_ = NULL;
+        q->outstanding = 0;
+        for (unsigned i = 0; i < q->nretry; i++) {
+            struct blkfront_req *r = q->retry[i].parent;
+            if (blkfront_piece_done(r, status)) {
+                *done_tail = r;
+                done_tail = &r->next_;
+                r->next_ = NULL;
+            }
         }
+        q->nretry = 0;
     }
-    bf->nretry = 0;
     /* Queued requests: the part not yet issued is abandoned. */
     for (struct blkfront_req *r = bf->queue_head, *n; r; r = n) {
         n = r->next_;

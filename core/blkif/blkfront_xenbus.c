@@ -81,8 +81,14 @@ int blkfront_create(const struct gp_platform *p, struct xs_client *xs, const cha
     for (const char *c = id ? id + 1 : nodename; *c >= '0' && *c <= '9'; c++)
         h = h * 10 + (uint64_t)(*c - '0');
     bf->handle = (uint16_t)h;
-    for (unsigned i = 0; i < BLKFRONT_MAX_RING_PAGES; i++)
-        bf->ring_ref[i] = GP_INVALID_GRANT;
+    for (unsigned qi = 0; qi < BLKFRONT_MAX_QUEUES; qi++) {
+        bf->q[qi].bf = bf;
+        bf->q[qi].index = qi;
+        for (unsigned i = 0; i < BLKFRONT_MAX_RING_PAGES; i++)
+            bf->q[qi].ring_ref[i] = GP_INVALID_GRANT;
+    }
+    if (!bf->opts.max_queues)
+        bf->opts.max_queues = BLKFRONT_MAX_QUEUES;
     bf->lock = p->lock_create(p->ctx);
     if (!bf->lock) {
         gp_free(p, bf);
@@ -110,6 +116,16 @@ static int blkfront_read_ring_order(struct blkfront *bf)
     if (order > BLKFRONT_MAX_RING_ORDER)
         order = BLKFRONT_MAX_RING_ORDER;
     bf->info.ring_pages = 1u << order;
+    uint64_t queues = 1;
+    err = xenbus_read_otherend_u64(&bf->dev, "multi-queue-max-queues", 1, 1024, &queues);
+    if (err)
+        return err;
+    if (queues > bf->opts.max_queues)
+        queues = bf->opts.max_queues;
+    if (queues > BLKFRONT_MAX_QUEUES)
+        queues = BLKFRONT_MAX_QUEUES;
+    bf->nqueues = queues ? (unsigned)queues : 1;
+    bf->info.queues = bf->nqueues;
     return 0;
 }
 
@@ -183,21 +199,30 @@ static int blkfront_write_front(struct xs_client *xs, xs_txn_t t, void *arg)
     struct xenbus_dev *d = &bf->dev;
     (void)xs;
     int err = 0;
-    if (bf->info.ring_pages == 1) {
-        err = xenbus_printf(d, t, "ring-ref", "%u", bf->ring_ref[0]);
-    } else {
-        unsigned order = 0;
-        while ((1u << order) < bf->info.ring_pages)
-            order++;
+    unsigned order = 0;
+    while ((1u << order) < bf->info.ring_pages)
+        order++;
+    if (order)
         err = xenbus_printf(d, t, "ring-page-order", "%u", order);
+    if (!err && bf->nqueues > 1)
+        err = xenbus_printf(d, t, "multi-queue-num-queues", "%u", bf->nqueues);
+    for (unsigned qi = 0; !err && qi < bf->nqueues; qi++) {
+        struct blkfront_queue *q = &bf->q[qi];
+        char prefix[16] = "";
+        if (bf->nqueues > 1)
+            gp_snprintf(prefix, sizeof(prefix), "queue-%u/", qi);
+        char key[40];
         for (unsigned i = 0; !err && i < bf->info.ring_pages; i++) {
-            char key[16];
-            gp_snprintf(key, sizeof(key), "ring-ref%u", i);
-            err = xenbus_printf(d, t, key, "%u", bf->ring_ref[i]);
+            if (order)
+                gp_snprintf(key, sizeof(key), "%sring-ref%u", prefix, i);
+            else
+                gp_snprintf(key, sizeof(key), "%sring-ref", prefix);
+            err = xenbus_printf(d, t, key, "%u", q->ring_ref[i]);
         }
+        gp_snprintf(key, sizeof(key), "%sevent-channel", prefix);
+        if (!err)
+            err = xenbus_printf(d, t, key, "%u", q->port);
     }
-    if (!err)
-        err = xenbus_printf(d, t, "event-channel", "%u", bf->port);
     if (!err)
         err = xenbus_printf(d, t, "protocol", "%s", XEN_IO_PROTO_ABI_NATIVE);
     if (!err)
@@ -214,11 +239,15 @@ static int blkfront_setup(struct blkfront *bf)
     if (err)
         return err;
     /* Multi-page rings need pages contiguous in our address space. */
-    err = blkfront_ring_alloc(bf);
+    for (unsigned qi = 0; !err && qi < bf->nqueues; qi++)
+        err = blkfront_ring_alloc(&bf->q[qi]);
     if (err == GP_EAGAIN) {
-        blkfront_ring_free(bf);
+        for (unsigned qi = 0; qi < bf->nqueues; qi++)
+            blkfront_ring_free(&bf->q[qi]);
         bf->info.ring_pages = 1;
-        err = blkfront_ring_alloc(bf);
+        err = 0;
+        for (unsigned qi = 0; !err && qi < bf->nqueues; qi++)
+            err = blkfront_ring_alloc(&bf->q[qi]);
     }
     if (err)
         return err;
@@ -226,19 +255,22 @@ static int blkfront_setup(struct blkfront *bf)
     /* Sized for the most a backend may offer; the request size is set
      * once the backend's features are known. */
     bf->segs_per_req = BLKFRONT_MAX_SEGS;
-    if (!bf->shadow) {
-        bf->shadow = gp_zalloc(p, bf->info.ring_slots * sizeof(*bf->shadow));
-        bf->retry = gp_zalloc(p, bf->info.ring_slots * sizeof(*bf->retry));
-        if (!bf->shadow || !bf->retry)
+    for (unsigned qi = 0; qi < bf->nqueues; qi++) {
+        struct blkfront_queue *q = &bf->q[qi];
+        if (q->shadow)
+            continue;
+        q->shadow = gp_zalloc(p, bf->info.ring_slots * sizeof(*q->shadow));
+        q->retry = gp_zalloc(p, bf->info.ring_slots * sizeof(*q->retry));
+        if (!q->shadow || !q->retry)
             return GP_ENOMEM;
         for (unsigned i = 0; i < bf->info.ring_slots; i++) {
-            bf->shadow[i].pages = gp_zalloc(p, BLKFRONT_MAX_SEGS * sizeof(uint16_t));
-            if (!bf->shadow[i].pages)
+            q->shadow[i].pages = gp_zalloc(p, BLKFRONT_MAX_SEGS * sizeof(uint16_t));
+            if (!q->shadow[i].pages)
                 return GP_ENOMEM;
         }
     }
     if (!bf->pool) {
-        unsigned n = bf->info.ring_slots * BLKIF_MAX_SEGMENTS_PER_REQUEST;
+        unsigned n = bf->info.ring_slots * bf->nqueues * BLKIF_MAX_SEGMENTS_PER_REQUEST;
         if (n < bf->segs_per_req + BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST + 1)
             n = bf->segs_per_req + BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST + 1;
         if (n > 2048)
@@ -256,30 +288,35 @@ static int blkfront_setup(struct blkfront *bf)
             bf->pool_free[bf->pool_nfree++] = (uint16_t)i;
         }
     }
-    blkfront_ring_reset(bf);
-    for (unsigned i = 0; i < bf->info.ring_pages; i++) {
-        err = p->grant_access(p->xen_ctx, bf->dev.otherend_id, bf->ring_gfn[i], false,
-                              &bf->ring_ref[i]);
+    for (unsigned qi = 0; qi < bf->nqueues; qi++) {
+        struct blkfront_queue *q = &bf->q[qi];
+        blkfront_ring_reset(q);
+        for (unsigned i = 0; i < bf->info.ring_pages; i++) {
+            err = p->grant_access(p->xen_ctx, bf->dev.otherend_id, q->ring_gfn[i], false,
+                                  &q->ring_ref[i]);
+            if (err)
+                return err;
+        }
+        err = p->evtchn_alloc_unbound(p->xen_ctx, bf->dev.otherend_id, &q->port);
+        if (!err)
+            err = p->evtchn_bind(p->xen_ctx, q->port, blkfront_event, q);
         if (err)
             return err;
     }
-    err = p->evtchn_alloc_unbound(p->xen_ctx, bf->dev.otherend_id, &bf->port);
-    if (!err)
-        err = p->evtchn_bind(p->xen_ctx, bf->port, blkfront_event, bf);
-    if (err)
-        return err;
     return xs_txn_run(bf->xs, 10, blkfront_write_front, bf);
 }
 
 static void blkfront_teardown_rings(struct blkfront *bf)
 {
     const struct gp_platform *p = bf->plat;
-    if (bf->port) {
-        p->evtchn_unbind(p->xen_ctx, bf->port);
-        bf->port = 0;
-    }
+    for (unsigned qi = 0; qi < bf->nqueues; qi++)
+        if (bf->q[qi].port) {
+            p->evtchn_unbind(p->xen_ctx, bf->q[qi].port);
+            bf->q[qi].port = 0;
+        }
     blkfront_pool_end_all(bf);
-    blkfront_ring_free(bf);
+    for (unsigned qi = 0; qi < bf->nqueues; qi++)
+        blkfront_ring_free(&bf->q[qi]);
 }
 
 int blkfront_connect(struct blkfront *bf, uint64_t timeout_ns)
@@ -330,9 +367,10 @@ int blkfront_connect(struct blkfront *bf, uint64_t timeout_ns)
         if (xs_watch_add(bf->xs, path, blkfront_sectors_changed, bf, &bf->sectors_watch) != 0)
             bf->sectors_watch = NULL;
     }
-    GP_INFO(p, "blkfront %s: %llu sectors of %u bytes, ring %u page(s), indirect %u, "
-               "persistent %d, flush %d, discard %d", bf->dev.nodename,
-            (unsigned long long)bf->info.sectors, bf->info.sector_size, bf->info.ring_pages,
+    GP_INFO(p, "blkfront %s: %llu sectors of %u bytes, %u queue(s) of %u ring page(s), "
+               "indirect %u, persistent %d, flush %d, discard %d", bf->dev.nodename,
+            (unsigned long long)bf->info.sectors, bf->info.sector_size, bf->nqueues,
+            bf->info.ring_pages,
             bf->info.max_indirect_segments, bf->info.persistent, bf->info.flush,
             bf->info.discard);
     blkfront_kick(bf);
@@ -425,7 +463,8 @@ void blkfront_resume_in_place(struct blkfront *bf)
     p->lock_acquire(p->ctx, bf->lock);
     bf->connected = true;
     p->lock_release(p->ctx, bf->lock);
-    blkfront_event(bf, bf->port);      /* answers that came while suspended */
+    for (unsigned qi = 0; qi < bf->nqueues; qi++)
+        blkfront_event(&bf->q[qi], bf->q[qi].port);   /* answers that came while suspended */
 }
 
 static int blkfront_reconnect_fresh(struct blkfront *bf, uint64_t timeout_ns, bool new_domain)
@@ -438,21 +477,25 @@ static int blkfront_reconnect_fresh(struct blkfront *bf, uint64_t timeout_ns, bo
     if (new_domain) {
         /* A restored domain has a fresh grant table and no event channels:
          * the old refs and port mean nothing (and may be reused). */
-        bf->port = 0;
         for (unsigned i = 0; i < bf->pool_size; i++)
             bf->pool[i].ref = GP_INVALID_GRANT;
-        for (unsigned i = 0; i < BLKFRONT_MAX_RING_PAGES; i++)
-            bf->ring_ref[i] = GP_INVALID_GRANT;
-    } else {
-        if (bf->port) {
-            p->evtchn_unbind(p->xen_ctx, bf->port);
-            bf->port = 0;
+        for (unsigned qi = 0; qi < bf->nqueues; qi++) {
+            bf->q[qi].port = 0;
+            for (unsigned i = 0; i < BLKFRONT_MAX_RING_PAGES; i++)
+                bf->q[qi].ring_ref[i] = GP_INVALID_GRANT;
         }
+    } else {
+        for (unsigned qi = 0; qi < bf->nqueues; qi++)
+            if (bf->q[qi].port) {
+                p->evtchn_unbind(p->xen_ctx, bf->q[qi].port);
+                bf->q[qi].port = 0;
+            }
         blkfront_pool_end_all(bf);
-        for (unsigned i = 0; i < BLKFRONT_MAX_RING_PAGES; i++)
-            if (bf->ring_ref[i] != GP_INVALID_GRANT &&
-                p->grant_end(p->xen_ctx, bf->ring_ref[i]) == 0)
-                bf->ring_ref[i] = GP_INVALID_GRANT;
+        for (unsigned qi = 0; qi < bf->nqueues; qi++)
+            for (unsigned i = 0; i < BLKFRONT_MAX_RING_PAGES; i++)
+                if (bf->q[qi].ring_ref[i] != GP_INVALID_GRANT &&
+                    p->grant_end(p->xen_ctx, bf->q[qi].ring_ref[i]) == 0)
+                    bf->q[qi].ring_ref[i] = GP_INVALID_GRANT;
     }
     if (bf->sectors_watch)
         xs_watch_remove(bf->xs, bf->sectors_watch);
@@ -501,11 +544,14 @@ void blkfront_destroy(struct blkfront *bf)
     for (unsigned i = 0; i < bf->pool_size; i++)
         if (bf->pool[i].ref == GP_INVALID_GRANT)
             p->page_free(p->ctx, bf->pool[i].va);
-    if (bf->shadow)
-        for (unsigned i = 0; i < bf->info.ring_slots; i++)
-            gp_free(p, bf->shadow[i].pages);
-    gp_free(p, bf->shadow);
-    gp_free(p, bf->retry);
+    for (unsigned qi = 0; qi < BLKFRONT_MAX_QUEUES; qi++) {
+        struct blkfront_queue *q = &bf->q[qi];
+        if (q->shadow)
+            for (unsigned i = 0; i < bf->info.ring_slots; i++)
+                gp_free(p, q->shadow[i].pages);
+        gp_free(p, q->shadow);
+        gp_free(p, q->retry);
+    }
     gp_free(p, bf->pool);
     gp_free(p, bf->pool_free);
     p->lock_destroy(p->ctx, bf->lock);

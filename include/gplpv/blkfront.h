@@ -53,7 +53,8 @@ struct blkfront_info {
     bool flush, barrier, discard, discard_secure, persistent;
     uint32_t discard_granularity, discard_alignment;
     unsigned max_indirect_segments;   /* 0 = none */
-    unsigned ring_pages, ring_slots;
+    unsigned ring_pages, ring_slots;  /* per queue */
+    unsigned queues;
 };
 
 struct blkfront_stats {
@@ -65,6 +66,7 @@ struct blkfront_opts {
     unsigned max_ring_page_order;     /* cap (default 2) */
     unsigned max_indirect_segments;   /* cap (default 256; 0 = never use indirect) */
     bool no_persistent;               /* do not ask for persistent grants */
+    unsigned max_queues;              /* cap (default 4) */
     void (*capacity_changed)(void *arg, uint64_t sectors);
     void *arg;
 };

@@ -22,6 +22,18 @@ struct bb_rsp {
     int16_t status;
 };
 
+#define BB_MAX_QUEUES 4
+
+struct bb_queue {
+    struct sim_blkback *b;
+    blkif_back_ring_t ring;
+    void *ring_va[BB_MAX_RING_PAGES];
+    gp_grant_ref_t ring_refs[BB_MAX_RING_PAGES];
+    gp_port_t port;
+    struct bb_rsp *held;              /* responses not yet on the ring */
+    unsigned nheld, held_cap;
+};
+
 struct sim_blkback {
     struct sim_xen *x;
     struct sim_domain *dom0;
@@ -41,11 +53,9 @@ struct sim_blkback {
     bool stop, kick, connected;
     struct xs_watch *fe_watch;
 
-    blkif_back_ring_t ring;
-    void *ring_va[BB_MAX_RING_PAGES];
-    gp_grant_ref_t ring_refs[BB_MAX_RING_PAGES];
+    struct bb_queue q[BB_MAX_QUEUES];
+    unsigned nq;
     unsigned ring_pages;
-    gp_port_t port;
     bool persistent;
     void **pmap;                     /* persistent mappings by ref */
 
@@ -54,9 +64,6 @@ struct sim_blkback {
     bool reorder, hold;
     enum sim_blk_corrupt corrupt;
     uint64_t prng;
-    struct bb_rsp *held;
-    unsigned nheld, held_cap;
-
     struct sim_blkback_stats st;
 };
 
@@ -209,16 +216,16 @@ static int16_t bb_handle(struct sim_blkback *b, const blkif_request_t *req, uint
     }
 }
 
-static void bb_put_response(struct sim_blkback *b, uint64_t id, uint8_t op, int16_t status)
+static void bb_put_response(struct bb_queue *q, uint64_t id, uint8_t op, int16_t status)
 {
-    blkif_response_t *r = RING_GET_RESPONSE(&b->ring, b->ring.rsp_prod_pvt);
+    blkif_response_t *r = RING_GET_RESPONSE(&q->ring, q->ring.rsp_prod_pvt);
     r->id = id;
     r->operation = op;
     r->status = status;
-    b->ring.rsp_prod_pvt++;
+    q->ring.rsp_prod_pvt++;
 }
 
-static void bb_emit(struct sim_blkback *b, const struct bb_rsp *rsp)
+static void bb_emit(struct sim_blkback *b, struct bb_queue *q, const struct bb_rsp *rsp)
 {
     struct bb_rsp r = *rsp;
     enum sim_blk_corrupt c = b->corrupt;
@@ -229,54 +236,54 @@ static void bb_emit(struct sim_blkback *b, const struct bb_rsp *rsp)
     case SIM_BLK_BAD_STATUS: r.status = 5; break;
     default: break;
     }
-    bb_put_response(b, r.id, r.op, r.status);
+    bb_put_response(q, r.id, r.op, r.status);
     if (c == SIM_BLK_DUP_ID)
-        bb_put_response(b, r.id, r.op, r.status);
+        bb_put_response(q, r.id, r.op, r.status);
     if (c == SIM_BLK_EXTRA_RESPONSE)
-        bb_put_response(b, 4242, BLKIF_OP_READ, 0);
+        bb_put_response(q, 4242, BLKIF_OP_READ, 0);
 }
 
 /* Take all requests, answer them; called with b->m held. */
-static bool bb_service(struct sim_blkback *b)
+static bool bb_service(struct sim_blkback *b, struct bb_queue *q)
 {
     bool any = false;
     int more;
     do {
-        RING_IDX rp = __atomic_load_n(&b->ring.sring->req_prod, __ATOMIC_ACQUIRE);
-        if (rp - b->ring.req_cons > RING_SIZE(&b->ring)) {
+        RING_IDX rp = __atomic_load_n(&q->ring.sring->req_prod, __ATOMIC_ACQUIRE);
+        if (rp - q->ring.req_cons > RING_SIZE(&q->ring)) {
             fprintf(stderr, "sim_blkback: frontend request index broken\n");
             return any;
         }
-        while (b->ring.req_cons != rp) {
+        while (q->ring.req_cons != rp) {
             blkif_request_t req;
-            memcpy(&req, RING_GET_REQUEST(&b->ring, b->ring.req_cons), sizeof(req));
-            b->ring.req_cons++;
+            memcpy(&req, RING_GET_REQUEST(&q->ring, q->ring.req_cons), sizeof(req));
+            q->ring.req_cons++;
             uint8_t op;
             int16_t st = bb_handle(b, &req, &op);
-            if (b->nheld == b->held_cap) {
-                b->held_cap = b->held_cap ? 2 * b->held_cap : 64;
-                b->held = realloc(b->held, b->held_cap * sizeof(*b->held));
+            if (q->nheld == q->held_cap) {
+                q->held_cap = q->held_cap ? 2 * q->held_cap : 64;
+                q->held = realloc(q->held, q->held_cap * sizeof(*q->held));
             }
-            b->held[b->nheld++] = (struct bb_rsp){ req.id, op, st };
+            q->held[q->nheld++] = (struct bb_rsp){ req.id, op, st };
             any = true;
         }
-        RING_FINAL_CHECK_FOR_REQUESTS(&b->ring, more);
+        RING_FINAL_CHECK_FOR_REQUESTS(&q->ring, more);
     } while (more);
     return any;
 }
 
-static void bb_flush_responses(struct sim_blkback *b)
+static void bb_flush_responses(struct sim_blkback *b, struct bb_queue *q)
 {
-    if (b->hold || !b->nheld)
+    if (b->hold || !q->nheld)
         return;
-    for (unsigned i = 0; i < b->nheld; i++)
-        bb_emit(b, &b->held[b->reorder ? b->nheld - 1 - i : i]);
-    b->nheld = 0;
+    for (unsigned i = 0; i < q->nheld; i++)
+        bb_emit(b, q, &q->held[b->reorder ? q->nheld - 1 - i : i]);
+    q->nheld = 0;
     int notify;
-    RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&b->ring, notify);
+    RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&q->ring, notify);
     if (notify) {
         b->st.notifications++;
-        b->p->evtchn_notify(b->p->xen_ctx, b->port);
+        b->p->evtchn_notify(b->p->xen_ctx, q->port);
     }
 }
 
@@ -297,8 +304,10 @@ static void *bb_main(void *arg)
             if (!b->connected)
                 continue;
         }
-        bb_service(b);
-        bb_flush_responses(b);
+        for (unsigned i = 0; i < b->nq; i++) {
+            bb_service(b, &b->q[i]);
+            bb_flush_responses(b, &b->q[i]);
+        }
     }
     pthread_mutex_unlock(&b->m);
     return NULL;
@@ -306,7 +315,7 @@ static void *bb_main(void *arg)
 
 static void bb_event(void *arg, gp_port_t port)
 {
-    struct sim_blkback *b = arg;
+    struct sim_blkback *b = ((struct bb_queue *)arg)->b;
     (void)port;
     pthread_mutex_lock(&b->m);
     b->kick = true;
@@ -321,16 +330,54 @@ static void bb_disconnect_locked(struct sim_blkback *b)
     if (!b->connected)
         return;
     b->connected = false;
-    b->nheld = 0;
-    b->p->evtchn_unbind(b->p->xen_ctx, b->port);
-    b->port = 0;
-    for (unsigned i = 0; i < b->ring_pages; i++)
-        sim_gnt_unmap(b->x, 0, b->fe, b->ring_refs[i], true);
+    for (unsigned qi = 0; qi < b->nq; qi++) {
+        struct bb_queue *q = &b->q[qi];
+        q->nheld = 0;
+        if (q->port)
+            b->p->evtchn_unbind(b->p->xen_ctx, q->port);
+        q->port = 0;
+        for (unsigned i = 0; i < b->ring_pages; i++)
+            if (q->ring_va[i])
+                sim_gnt_unmap(b->x, 0, b->fe, q->ring_refs[i], true);
+        memset(q->ring_va, 0, sizeof(q->ring_va));
+    }
     for (unsigned r = 0; r < BB_MAX_REFS; r++)
         if (b->pmap[r]) {
             sim_gnt_unmap(b->x, 0, b->fe, r, true);
             b->pmap[r] = NULL;
         }
+}
+
+static int bb_connect_queue(struct sim_blkback *b, struct bb_queue *q, const char *prefix,
+                            long long order)
+{
+    for (unsigned i = 0; i < b->ring_pages; i++) {
+        char key[48];
+        if (order)
+            snprintf(key, sizeof(key), "%sring-ref%u", prefix, i);
+        else
+            snprintf(key, sizeof(key), "%sring-ref", prefix);
+        long long ref = bb_read_fe(b, key, -1);
+        if (ref < 0)
+            return -1;
+        q->ring_refs[i] = (gp_grant_ref_t)ref;
+        q->ring_va[i] = sim_gnt_map(b->x, 0, b->fe, q->ring_refs[i], true);
+        if (!q->ring_va[i] ||
+            (i && (char *)q->ring_va[i] != (char *)q->ring_va[0] + i * GP_PAGE_SIZE)) {
+            fprintf(stderr, "sim_blkback: cannot map ring page %u\n", i);
+            return -1;
+        }
+    }
+    BACK_RING_INIT(&q->ring, (blkif_sring_t *)q->ring_va[0], GP_PAGE_SIZE * b->ring_pages);
+    char key[48];
+    snprintf(key, sizeof(key), "%sevent-channel", prefix);
+    long long port = bb_read_fe(b, key, -1);
+    gp_port_t lport;
+    if (port <= 0 || sim_evtchn_bind_interdomain(b->x, 0, b->fe, (gp_port_t)port, &lport) != 0)
+        return -1;
+    q->port = lport;
+    b->p->evtchn_bind(b->p->xen_ctx, lport, bb_event, q);
+    return 0;
 }
 
 static int bb_connect_locked(struct sim_blkback *b)
@@ -339,32 +386,22 @@ static int bb_connect_locked(struct sim_blkback *b)
     if (order < 0 || order > (long long)b->o.max_ring_order)
         return -1;
     b->ring_pages = 1u << order;
-    for (unsigned i = 0; i < b->ring_pages; i++) {
-        char key[16];
-        snprintf(key, sizeof(key), order ? "ring-ref%u" : "ring-ref", i);
-        long long ref = bb_read_fe(b, key, -1);
-        if (ref < 0)
-            return -1;
-        b->ring_refs[i] = (gp_grant_ref_t)ref;
-        b->ring_va[i] = sim_gnt_map(b->x, 0, b->fe, b->ring_refs[i], true);
-        if (!b->ring_va[i] ||
-            (i && (char *)b->ring_va[i] != (char *)b->ring_va[0] + i * GP_PAGE_SIZE)) {
-            fprintf(stderr, "sim_blkback: cannot map ring page %u\n", i);
-            for (unsigned k = 0; k <= i; k++)
-                if (b->ring_va[k])
-                    sim_gnt_unmap(b->x, 0, b->fe, b->ring_refs[k], true);
+    long long nq = bb_read_fe(b, "multi-queue-num-queues", 1);
+    if (nq < 1 || nq > (long long)(b->o.max_queues ? b->o.max_queues : 1))
+        return -1;
+    b->nq = (unsigned)nq;
+    b->persistent = !b->o.no_persistent && bb_read_fe(b, "feature-persistent", 0) == 1;
+    b->connected = true;                     /* so that a failure below unwinds all */
+    for (unsigned qi = 0; qi < b->nq; qi++) {
+        char prefix[24] = "";
+        if (b->nq > 1)
+            snprintf(prefix, sizeof(prefix), "queue-%u/", qi);
+        b->q[qi].b = b;
+        if (bb_connect_queue(b, &b->q[qi], prefix, order) != 0) {
+            bb_disconnect_locked(b);
             return -1;
         }
     }
-    BACK_RING_INIT(&b->ring, (blkif_sring_t *)b->ring_va[0], GP_PAGE_SIZE * b->ring_pages);
-    long long port = bb_read_fe(b, "event-channel", -1);
-    b->persistent = !b->o.no_persistent && bb_read_fe(b, "feature-persistent", 0) == 1;
-    gp_port_t lport;
-    if (port <= 0 || sim_evtchn_bind_interdomain(b->x, 0, b->fe, (gp_port_t)port, &lport) != 0)
-        return -1;
-    b->port = lport;
-    b->p->evtchn_bind(b->p->xen_ctx, lport, bb_event, b);
-    b->connected = true;
     b->st.connects++;
     return 0;
 }
@@ -486,6 +523,8 @@ struct sim_blkback *sim_blkback_create(struct sim_xen *x, struct sim_domain *dom
     if (b->o.max_indirect)
         bb_write(b, b->be_path, "feature-max-indirect-segments", "%llu", b->o.max_indirect);
     bb_write(b, b->be_path, "max-ring-page-order", "%llu", b->o.max_ring_order);
+    if (b->o.max_queues > 1)
+        bb_write(b, b->be_path, "multi-queue-max-queues", "%llu", b->o.max_queues);
     if (!b->o.no_discard) {
         bb_write(b, b->be_path, "feature-discard", "%llu", 1);
         bb_write(b, b->be_path, "discard-granularity", "%llu", 4096);
@@ -523,7 +562,8 @@ void sim_blkback_destroy(struct sim_blkback *b)
     sim_xenstored_direct_close(sim_xen_xenstored(b->x), b->xs_link);
     pthread_cond_destroy(&b->c);
     pthread_mutex_destroy(&b->m);
-    free(b->held);
+    for (unsigned i = 0; i < BB_MAX_QUEUES; i++)
+        free(b->q[i].held);
     free(b->pmap);
     free(b->disk);
     free(b);
@@ -555,8 +595,8 @@ void sim_blkback_hold(struct sim_blkback *b, bool hold)
 {
     pthread_mutex_lock(&b->m);
     b->hold = hold;
-    if (!hold && b->connected)
-        bb_flush_responses(b);
+    for (unsigned i = 0; !hold && b->connected && i < b->nq; i++)
+        bb_flush_responses(b, &b->q[i]);
     pthread_mutex_unlock(&b->m);
 }
 

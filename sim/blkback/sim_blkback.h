@@ -22,6 +22,7 @@ struct sim_blkback_opts {
     unsigned max_indirect;        /* 0 = no indirect; default 256 via 'indirect' */
     bool indirect;
     unsigned max_ring_order;      /* default 2 */
+    unsigned max_queues;          /* multi-queue-max-queues (default 1: not offered) */
 };
 
 struct sim_blkback *sim_blkback_create(struct sim_xen *x, struct sim_domain *dom0,

@@ -234,6 +234,54 @@ static void test_queue_depth_each_completes_once(void)
     dev_close(&d);
 }
 
+static void test_multi_queue_spreads_and_survives_restart(void)
+{
+    struct dev d = dev_open(1150, &(struct sim_blkback_opts){ .indirect = true, .max_queues = 4 },
+                            NULL);
+    REQUIRE(d.bf);
+    struct blkfront_info info;
+    blkfront_get_info(d.bf, &info);
+    CHECK_EQ(info.queues, 4);
+    char *v = NULL;
+    xs_read(xs, XS_TXN_NONE, "device/vbd/1150/multi-queue-num-queues", &v, NULL);
+    CHECK_STR(v, "4");
+    xs_free(xs, v);
+    enum { N = 64 };
+    static uint8_t bufs[N][8192];
+    static struct blkfront_sg sgs[N];
+    static struct blkfront_req reqs[N];
+    for (int round = 0; round < 2; round++) {
+        struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+        if (round == 1)
+            sim_blkback_hold(d.bb, true);
+        for (int i = 0; i < N; i++) {
+            fill(bufs[i], sizeof(bufs[i]), (unsigned)(i + 1000 * round));
+            sgs[i] = (struct blkfront_sg){ bufs[i], sizeof(bufs[i]) };
+            reqs[i] = (struct blkfront_req){ .op = BLKFRONT_WRITE, .sector = (uint64_t)i * 16,
+                                             .nr_sectors = 16, .sg = &sgs[i], .nsg = 1,
+                                             .done = wait_done, .arg = &w };
+            CHECK_EQ(blkfront_submit(d.bf, &reqs[i]), 0);
+        }
+        if (round == 1) {                      /* in flight on every queue: restart */
+            usleep(30000);
+            sim_blkback_restart(d.bb);
+            sim_blkback_hold(d.bb, false);
+        }
+        CHECK_EQ(wait_for(&w, N), N);
+        usleep(20000);
+        CHECK_EQ(w.calls, N);
+        CHECK_EQ(w.status, 0);
+        int bad = 0;
+        for (int i = 0; i < N; i++)
+            bad += memcmp(sim_blkback_disk(d.bb) + i * 8192, bufs[i], 8192) != 0;
+        CHECK_EQ(bad, 0);
+    }
+    struct sim_blkback_stats st;
+    sim_blkback_get_stats(d.bb, &st);
+    CHECK_EQ(st.connects, 2);
+    dev_close(&d);
+}
+
 static void test_io_errors_complete_with_eio(void)
 {
     struct dev d = dev_open(1200, NULL, NULL);
@@ -346,6 +394,7 @@ int main(void)
     GP_TEST_RUN(test_persistent_grants_no_grant_ops_in_steady_state);
     GP_TEST_RUN(test_flush_discard);
     GP_TEST_RUN(test_queue_depth_each_completes_once);
+    GP_TEST_RUN(test_multi_queue_spreads_and_survives_restart);
     GP_TEST_RUN(test_io_errors_complete_with_eio);
     GP_TEST_RUN(test_bad_responses_fail_the_device_safely);
     GP_TEST_RUN(test_capacity_change_reported);

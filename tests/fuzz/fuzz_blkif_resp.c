@@ -75,13 +75,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (off + sizeof(blkif_response_t) <= size && n < 64) {
         blkif_response_t r;
         memcpy(&r, data + off, sizeof(r));
-        s->ring[(s->rsp_prod + n) % RING_SIZE(&bf->ring)].rsp = r;
+        s->ring[(s->rsp_prod + n) % RING_SIZE(&bf->q[0].ring)].rsp = r;
         off += sizeof(r);
         n++;
     }
     uint32_t extra = off < size ? data[off] : 0;   /* producer may also overshoot */
     __atomic_store_n(&s->rsp_prod, s->rsp_prod + n + (extra & 0x80 ? extra : 0), __ATOMIC_RELEASE);
-    blkfront_event(bf, 0);
+    blkfront_event(&bf->q[0], 0);
     blkfront_detach_raw(bf);
     for (unsigned i = 0; i < nreq; i++)
         if (fz_calls[i] != 1)
