@@ -1,0 +1,109 @@
+/* Inside netfront: the device state shared by the transmit path
+ * (netfront_tx.c), the receive path (netfront_rx.c) and the xenbus
+ * negotiation (netfront_xenbus.c). */
+#ifndef GPLPV_NETFRONT_INTERNAL_H
+#define GPLPV_NETFRONT_INTERNAL_H
+
+#include "gplpv/log.h"
+#include "gplpv/netfront.h"
+
+#include <xen/io/netif.h>
+
+#define NETFRONT_MAX_QUEUES 4
+#define NETFRONT_TX_SLOTS __CONST_RING_SIZE(netif_tx, GP_PAGE_SIZE)   /* 256 */
+#define NETFRONT_RX_SLOTS __CONST_RING_SIZE(netif_rx, GP_PAGE_SIZE)   /* 256 */
+/* The most slots of one received frame (netback never uses more). */
+#define NETFRONT_RX_MAX_SLOTS XEN_NETIF_NR_SLOTS_MIN
+#define NETFRONT_NO_ID 0xffffu
+
+struct netfront_page {
+    void *va;
+    uint64_t gfn;
+    gp_grant_ref_t ref;               /* GP_INVALID_GRANT when not granted */
+};
+
+/* One tx slot in flight; the id is the index of its page. */
+struct netfront_tx_shadow {
+    struct netfront_tx *parent;
+    bool in_use;
+};
+
+struct netfront_queue {
+    struct netfront *nf;
+    unsigned index;
+
+    /* transmit */
+    struct gp_lock *tx_lock;
+    void *tx_ring_va;
+    uint64_t tx_ring_gfn;
+    gp_grant_ref_t tx_ring_ref;
+    netif_tx_front_ring_t tx;
+    gp_port_t tx_port;
+    struct netfront_page tx_pages[NETFRONT_TX_SLOTS];
+    struct netfront_tx_shadow tx_shadow[NETFRONT_TX_SLOTS];
+    uint16_t tx_free[NETFRONT_TX_SLOTS];
+    unsigned tx_nfree;
+    unsigned tx_extras;               /* extra-info slots awaiting their NULL response */
+    struct netfront_tx *wait_head, *wait_tail;   /* frames waiting for slots */
+    struct netfront_tx *orphans;      /* finished without a slot, to complete unlocked */
+    uint8_t *scratch;                 /* one software-made segment */
+
+    /* receive */
+    struct gp_lock *rx_lock;
+    void *rx_ring_va;
+    uint64_t rx_ring_gfn;
+    gp_grant_ref_t rx_ring_ref;
+    netif_rx_front_ring_t rx;
+    gp_port_t rx_port;                /* == tx_port without split event channels */
+    struct netfront_page rx_pages[NETFRONT_RX_SLOTS];   /* page of ring index i & mask */
+};
+
+struct netfront {
+    const struct gp_platform *plat;
+    struct xs_client *xs;
+    struct xenbus_dev dev;
+    struct netfront_opts opts;
+    struct gp_lock *lock;             /* state and stats */
+
+    struct netfront_info info;
+    bool connected, broken, closing, lost;
+    struct netfront_queue q[NETFRONT_MAX_QUEUES];
+    unsigned nqueues;
+    unsigned next_queue;              /* round robin for transmit */
+    struct netfront_stats stats;
+};
+
+/* netfront_tx.c (queue's tx_lock taken inside unless noted) */
+int netfront_tx_pages_alloc(struct netfront_queue *q);
+void netfront_tx_reset(struct netfront_queue *q);      /* fresh ring, all ids free */
+void netfront_tx_event(struct netfront_queue *q);
+void netfront_tx_kick(struct netfront_queue *q);
+/* Complete every frame queued or on the ring with 'status'. */
+void netfront_tx_fail_all(struct netfront_queue *q, int status);
+/* The ring is gone (backend restart, restore): frames on it complete with
+ * GP_EIO (they may have been sent: never twice); waiting frames stay. */
+void netfront_tx_abandon_ring(struct netfront_queue *q);
+int netfront_tx_queue_frame(struct netfront_queue *q, struct netfront_tx *t);
+
+/* netfront_rx.c */
+int netfront_rx_pages_alloc(struct netfront_queue *q);
+void netfront_rx_reset(struct netfront_queue *q);      /* fresh ring, all buffers posted */
+void netfront_rx_event(struct netfront_queue *q);
+
+/* netfront_ring.c: pages, grants and the event handlers shared by both paths */
+void netfront_event(void *arg, gp_port_t port);        /* [any], arg = queue */
+void netfront_event_tx(void *arg, gp_port_t port);
+void netfront_event_rx(void *arg, gp_port_t port);
+int netfront_pages_grant(struct netfront *nf, struct netfront_page *pg, unsigned n,
+                         bool readonly);
+void netfront_pages_end(struct netfront *nf, struct netfront_page *pg, unsigned n);
+void netfront_fatal(struct netfront *nf, const char *why, uint64_t a, uint64_t b);
+void netfront_count(struct netfront *nf, uint64_t *counter, uint64_t n);
+
+/* netfront_attach.c: the data path on caller-provided ring pages without
+ * xenbus (for the fuzz target). */
+int netfront_attach_raw(const struct gp_platform *p, void *tx_ring, void *rx_ring,
+                        const struct netfront_opts *o, struct netfront **out);
+void netfront_detach_raw(struct netfront *nf);
+
+#endif

@@ -1,0 +1,102 @@
+/*
+ * netfront_ring: what the transmit and receive paths share: the event
+ * channel handlers (one port for both rings, or one each with split event
+ * channels), granting the queues' pages, failing the device, counters.
+ */
+#include "netfront_internal.h"
+
+void netfront_count(struct netfront *nf, uint64_t *counter, uint64_t n)
+{
+    (void)nf;
+    __atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
+}
+
+void netfront_fatal(struct netfront *nf, const char *why, uint64_t a, uint64_t b)
+{
+    netfront_count(nf, &nf->stats.bad_responses, 1);
+    if (__atomic_exchange_n(&nf->broken, true, __ATOMIC_ACQ_REL))
+        return;
+    GP_ERR(nf->plat, "netfront %s: backend broke the protocol (%s: %llu, %llu): device failed",
+           nf->dev.nodename, why, (unsigned long long)a, (unsigned long long)b);
+}
+
+static bool netfront_live(struct netfront *nf)
+{
+    return !__atomic_load_n(&nf->broken, __ATOMIC_ACQUIRE);
+}
+
+void netfront_event(void *arg, gp_port_t port)
+{
+    struct netfront_queue *q = arg;
+    (void)port;
+    netfront_count(q->nf, &q->nf->stats.events, 1);
+    if (!netfront_live(q->nf))
+        return;
+    netfront_tx_event(q);
+    if (netfront_live(q->nf))
+        netfront_rx_event(q);
+}
+
+void netfront_event_tx(void *arg, gp_port_t port)
+{
+    struct netfront_queue *q = arg;
+    (void)port;
+    netfront_count(q->nf, &q->nf->stats.events, 1);
+    if (netfront_live(q->nf))
+        netfront_tx_event(q);
+}
+
+void netfront_event_rx(void *arg, gp_port_t port)
+{
+    struct netfront_queue *q = arg;
+    (void)port;
+    netfront_count(q->nf, &q->nf->stats.events, 1);
+    if (netfront_live(q->nf))
+        netfront_rx_event(q);
+}
+
+int netfront_pages_grant(struct netfront *nf, struct netfront_page *pg, unsigned n,
+                         bool readonly)
+{
+    const struct gp_platform *p = nf->plat;
+    for (unsigned i = 0; i < n; i++) {
+        if (pg[i].ref != GP_INVALID_GRANT)
+            continue;
+        int err = p->grant_access(p->xen_ctx, nf->dev.otherend_id, pg[i].gfn, readonly,
+                                  &pg[i].ref);
+        if (err) {
+            pg[i].ref = GP_INVALID_GRANT;
+            return err;
+        }
+        netfront_count(nf, &nf->stats.grant_ops, 1);
+    }
+    return 0;
+}
+
+void netfront_pages_end(struct netfront *nf, struct netfront_page *pg, unsigned n)
+{
+    const struct gp_platform *p = nf->plat;
+    /* A backend may still hold a mapping for a moment after Closed. */
+    unsigned busy = 0;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        busy = 0;
+        for (unsigned i = 0; i < n; i++) {
+            if (pg[i].ref == GP_INVALID_GRANT)
+                continue;
+            netfront_count(nf, &nf->stats.grant_ops, 1);
+            if (p->grant_end(p->xen_ctx, pg[i].ref) == 0)
+                pg[i].ref = GP_INVALID_GRANT;
+            else
+                busy++;
+        }
+        if (!busy)
+            return;
+        struct gp_event *e = p->event_create(p->ctx);
+        if (e) {
+            p->event_wait(p->ctx, e, 10000000);
+            p->event_destroy(p->ctx, e);
+        }
+    }
+    GP_ERR(p, "netfront %s: backend still maps %u page(s): they are withdrawn",
+           nf->dev.nodename, busy);
+}

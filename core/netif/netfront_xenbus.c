@@ -1,0 +1,489 @@
+/*
+ * netfront_xenbus: the negotiation with netback and the device's
+ * lifecycle.  The backend's features are read when it waits for us
+ * (InitWait); rings, event channels and our features are written in one
+ * transaction that also switches us to Connected (netback connects when
+ * it sees that); the backend's state drives disconnects and reconnects.
+ */
+#include <string.h>
+
+#include "netfront_internal.h"
+
+static int netfront_hex(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* "00:16:3e:01:02:03" -> 6 bytes; anything else is refused. */
+static int netfront_parse_mac(const char *s, uint8_t mac[6])
+{
+    for (unsigned i = 0; i < 6; i++) {
+        int hi = netfront_hex(s[0]), lo = hi < 0 ? -1 : netfront_hex(s[1]);
+        if (lo < 0 || (i < 5 && s[2] != ':') || (i == 5 && s[2] != '\0'))
+            return GP_EINVAL;
+        mac[i] = (uint8_t)(hi << 4 | lo);
+        s += 3;
+    }
+    return 0;
+}
+
+static void netfront_reconnect(void *arg)
+{
+    struct netfront *nf = arg;
+    if (nf->closing || nf->connected)
+        return;
+    int err = netfront_resume(nf, 10000000000ull);
+    if (err)
+        GP_ERR(nf->plat, "netfront %s: reconnecting failed: %s", nf->dev.nodename,
+               gp_strerror(err));
+}
+
+static void netfront_otherend_changed(void *arg, struct xenbus_dev *d, enum xenbus_state s)
+{
+    struct netfront *nf = arg;
+    (void)d;
+    if ((s == XenbusStateClosing || s == XenbusStateClosed) && nf->connected && !nf->closing) {
+        GP_WARN(nf->plat, "netfront %s: backend is %s: holding frames until it returns",
+                nf->dev.nodename, xenbus_state_name(s));
+        nf->connected = false;
+        nf->lost = true;
+        for (unsigned i = 0; i < nf->nqueues; i++)
+            netfront_tx_abandon_ring(&nf->q[i]);
+        xenbus_switch_state(&nf->dev, XS_TXN_NONE, XenbusStateClosed);
+    } else if (s == XenbusStateInitWait && nf->lost && !nf->connected && !nf->closing) {
+        nf->lost = false;
+        if (nf->plat->defer(nf->plat->ctx, netfront_reconnect, nf) != 0)
+            GP_ERR(nf->plat, "netfront %s: cannot schedule the reconnect", nf->dev.nodename);
+    }
+}
+
+static int netfront_locks_create(struct netfront *nf)
+{
+    const struct gp_platform *p = nf->plat;
+    nf->lock = p->lock_create(p->ctx);
+    if (!nf->lock)
+        return GP_ENOMEM;
+    for (unsigned i = 0; i < NETFRONT_MAX_QUEUES; i++) {
+        struct netfront_queue *q = &nf->q[i];
+        q->nf = nf;
+        q->index = i;
+        q->tx_ring_ref = q->rx_ring_ref = GP_INVALID_GRANT;
+        q->tx_lock = p->lock_create(p->ctx);
+        q->rx_lock = p->lock_create(p->ctx);
+        if (!q->tx_lock || !q->rx_lock)
+            return GP_ENOMEM;
+    }
+    return 0;
+}
+
+static void netfront_free(struct netfront *nf)
+{
+    const struct gp_platform *p = nf->plat;
+    for (unsigned i = 0; i < NETFRONT_MAX_QUEUES; i++) {
+        struct netfront_queue *q = &nf->q[i];
+        for (unsigned k = 0; k < NETFRONT_TX_SLOTS; k++)
+            if (q->tx_pages[k].va && q->tx_pages[k].ref == GP_INVALID_GRANT)
+                p->page_free(p->ctx, q->tx_pages[k].va);
+        for (unsigned k = 0; k < NETFRONT_RX_SLOTS; k++)
+            if (q->rx_pages[k].va && q->rx_pages[k].ref == GP_INVALID_GRANT)
+                p->page_free(p->ctx, q->rx_pages[k].va);
+        if (q->tx_ring_va && q->tx_ring_ref == GP_INVALID_GRANT)
+            p->page_free(p->ctx, q->tx_ring_va);
+        if (q->rx_ring_va && q->rx_ring_ref == GP_INVALID_GRANT)
+            p->page_free(p->ctx, q->rx_ring_va);
+        gp_free(p, q->scratch);
+        if (q->tx_lock)
+            p->lock_destroy(p->ctx, q->tx_lock);
+        if (q->rx_lock)
+            p->lock_destroy(p->ctx, q->rx_lock);
+    }
+    if (nf->lock)
+        p->lock_destroy(p->ctx, nf->lock);
+    gp_free(p, nf);
+}
+
+int netfront_create(const struct gp_platform *p, struct xs_client *xs, const char *nodename,
+                    const struct netfront_opts *o, struct netfront **out)
+{
+    struct netfront *nf = gp_zalloc(p, sizeof(*nf));
+    if (!nf)
+        return GP_ENOMEM;
+    nf->plat = p;
+    nf->xs = xs;
+    if (o)
+        nf->opts = *o;
+    if (!nf->opts.max_queues || nf->opts.max_queues > NETFRONT_MAX_QUEUES)
+        nf->opts.max_queues = NETFRONT_MAX_QUEUES;
+    if (nf->opts.no_sg)
+        nf->opts.no_gso = true;          /* large frames need several rx slots */
+    int err = netfront_locks_create(nf);
+    if (err) {
+        netfront_free(nf);
+        return err;
+    }
+    err = xenbus_dev_init(&nf->dev, p, xs, nodename, netfront_otherend_changed, nf);
+    if (err) {
+        netfront_free(nf);
+        return err;
+    }
+    char path[XENBUS_PATH_MAX + 8], *mac = NULL;
+    gp_snprintf(path, sizeof(path), "%s/mac", nodename);
+    err = xs_read(xs, XS_TXN_NONE, path, &mac, NULL);
+    if (!err && netfront_parse_mac(mac, nf->info.mac) != 0) {
+        GP_ERR(p, "netfront %s: mac '%.20s' is not a MAC address", nodename, mac);
+        err = GP_EINVAL;
+    } else if (err) {
+        GP_ERR(p, "netfront %s: no mac: %s", nodename, gp_strerror(err));
+    }
+    if (mac)
+        xs_free(xs, mac);
+    if (err) {
+        xenbus_dev_teardown(&nf->dev);
+        netfront_free(nf);
+        return err;
+    }
+    *out = nf;
+    return 0;
+}
+
+/* ---- negotiation ----------------------------------------------------------------- */
+
+static int netfront_read_features(struct netfront *nf)
+{
+    struct xenbus_dev *d = &nf->dev;
+    struct netfront_info *in = &nf->info;
+    if (!xenbus_otherend_feature(d, "feature-rx-copy")) {
+        GP_ERR(nf->plat, "netfront %s: backend cannot copy to us (feature-rx-copy)",
+               d->nodename);
+        return GP_ENOTSUP;
+    }
+    in->sg = xenbus_otherend_feature(d, "feature-sg");
+    in->gso_tcpv4 = in->sg && xenbus_otherend_feature(d, "feature-gso-tcpv4");
+    in->gso_tcpv6 = in->sg && xenbus_otherend_feature(d, "feature-gso-tcpv6");
+    in->csum_offload = !xenbus_otherend_feature(d, "feature-no-csum-offload");
+    in->ipv6_csum_offload = xenbus_otherend_feature(d, "feature-ipv6-csum-offload");
+    in->split_event_channels = !nf->opts.no_split_event_channels &&
+                               xenbus_otherend_feature(d, "feature-split-event-channels");
+    uint64_t queues = 1;
+    int err = xenbus_read_otherend_u64(d, "multi-queue-max-queues", 1, 1024, &queues);
+    if (err)
+        return err;
+    if (queues > nf->opts.max_queues)
+        queues = nf->opts.max_queues;
+    nf->nqueues = queues ? (unsigned)queues : 1;
+    in->queues = nf->nqueues;
+    in->tx_ring_slots = NETFRONT_TX_SLOTS;
+    in->rx_ring_slots = NETFRONT_RX_SLOTS;
+    in->max_tx_frame = in->sg ? NETPKT_MAX_FRAME : GP_PAGE_SIZE;
+    return 0;
+}
+
+static int netfront_queue_setup(struct netfront *nf, struct netfront_queue *q)
+{
+    const struct gp_platform *p = nf->plat;
+    if (!q->tx_ring_va)
+        q->tx_ring_va = p->page_alloc(p->ctx, &q->tx_ring_gfn);
+    if (!q->rx_ring_va)
+        q->rx_ring_va = p->page_alloc(p->ctx, &q->rx_ring_gfn);
+    if (!q->tx_ring_va || !q->rx_ring_va)
+        return GP_ENOMEM;
+    int err = netfront_tx_pages_alloc(q);
+    if (!err)
+        err = netfront_rx_pages_alloc(q);
+    /* Granted once: the backend only reads what we send, writes what we receive. */
+    if (!err)
+        err = netfront_pages_grant(nf, q->tx_pages, NETFRONT_TX_SLOTS, true);
+    if (!err)
+        err = netfront_pages_grant(nf, q->rx_pages, NETFRONT_RX_SLOTS, false);
+    if (err)
+        return err;
+    netfront_tx_reset(q);
+    netfront_rx_reset(q);
+    struct netfront_page rings[2] = { { q->tx_ring_va, q->tx_ring_gfn, q->tx_ring_ref },
+                                      { q->rx_ring_va, q->rx_ring_gfn, q->rx_ring_ref } };
+    err = netfront_pages_grant(nf, rings, 2, false);
+    q->tx_ring_ref = rings[0].ref;
+    q->rx_ring_ref = rings[1].ref;
+    if (err)
+        return err;
+    gp_domid_t be = nf->dev.otherend_id;
+    if (nf->info.split_event_channels) {
+        err = p->evtchn_alloc_unbound(p->xen_ctx, be, &q->tx_port);
+        if (!err)
+            err = p->evtchn_alloc_unbound(p->xen_ctx, be, &q->rx_port);
+        if (!err)
+            err = p->evtchn_bind(p->xen_ctx, q->tx_port, netfront_event_tx, q);
+        if (!err)
+            err = p->evtchn_bind(p->xen_ctx, q->rx_port, netfront_event_rx, q);
+    } else {
+        err = p->evtchn_alloc_unbound(p->xen_ctx, be, &q->tx_port);
+        q->rx_port = q->tx_port;
+        if (!err)
+            err = p->evtchn_bind(p->xen_ctx, q->tx_port, netfront_event, q);
+    }
+    return err;
+}
+
+static int netfront_write_front(struct xs_client *xs, xs_txn_t t, void *arg)
+{
+    struct netfront *nf = arg;
+    struct xenbus_dev *d = &nf->dev;
+    (void)xs;
+    int err = 0;
+    if (nf->nqueues > 1)
+        err = xenbus_printf(d, t, "multi-queue-num-queues", "%u", nf->nqueues);
+    for (unsigned i = 0; !err && i < nf->nqueues; i++) {
+        struct netfront_queue *q = &nf->q[i];
+        char pre[24] = "", key[64];
+        if (nf->nqueues > 1)
+            gp_snprintf(pre, sizeof(pre), "queue-%u/", i);
+        gp_snprintf(key, sizeof(key), "%stx-ring-ref", pre);
+        err = xenbus_printf(d, t, key, "%u", q->tx_ring_ref);
+        gp_snprintf(key, sizeof(key), "%srx-ring-ref", pre);
+        if (!err)
+            err = xenbus_printf(d, t, key, "%u", q->rx_ring_ref);
+        if (nf->info.split_event_channels) {
+            gp_snprintf(key, sizeof(key), "%sevent-channel-tx", pre);
+            if (!err)
+                err = xenbus_printf(d, t, key, "%u", q->tx_port);
+            gp_snprintf(key, sizeof(key), "%sevent-channel-rx", pre);
+            if (!err)
+                err = xenbus_printf(d, t, key, "%u", q->rx_port);
+        } else {
+            gp_snprintf(key, sizeof(key), "%sevent-channel", pre);
+            if (!err)
+                err = xenbus_printf(d, t, key, "%u", q->tx_port);
+        }
+    }
+    const struct netfront_opts *o = &nf->opts;
+    if (!err)
+        err = xenbus_printf(d, t, "request-rx-copy", "1");
+    if (!err)
+        err = xenbus_printf(d, t, "feature-rx-notify", "1");
+    if (!err)
+        err = xenbus_printf(d, t, "feature-sg", "%u", o->no_sg ? 0u : 1u);
+    if (!err)
+        err = xenbus_printf(d, t, "feature-gso-tcpv4", "%u", o->no_gso ? 0u : 1u);
+    if (!err)
+        err = xenbus_printf(d, t, "feature-gso-tcpv6", "%u", o->no_gso ? 0u : 1u);
+    if (!err)
+        err = xenbus_printf(d, t, "feature-no-csum-offload", "%u", o->no_csum_offload ? 1u : 0u);
+    if (!err)
+        err = xenbus_printf(d, t, "feature-ipv6-csum-offload", "%u",
+                            o->no_csum_offload ? 0u : 1u);
+    if (!err)
+        err = xenbus_switch_state(d, t, XenbusStateConnected);
+    return err;
+}
+
+static void netfront_teardown_rings(struct netfront *nf)
+{
+    const struct gp_platform *p = nf->plat;
+    for (unsigned i = 0; i < nf->nqueues; i++) {
+        struct netfront_queue *q = &nf->q[i];
+        if (q->tx_port)
+            p->evtchn_unbind(p->xen_ctx, q->tx_port);
+        if (q->rx_port && q->rx_port != q->tx_port)
+            p->evtchn_unbind(p->xen_ctx, q->rx_port);
+        q->tx_port = q->rx_port = 0;
+        netfront_pages_end(nf, q->tx_pages, NETFRONT_TX_SLOTS);
+        netfront_pages_end(nf, q->rx_pages, NETFRONT_RX_SLOTS);
+        struct netfront_page rings[2] = { { q->tx_ring_va, q->tx_ring_gfn, q->tx_ring_ref },
+                                          { q->rx_ring_va, q->rx_ring_gfn, q->rx_ring_ref } };
+        netfront_pages_end(nf, rings, 2);
+        q->tx_ring_ref = rings[0].ref;
+        q->rx_ring_ref = rings[1].ref;
+    }
+}
+
+int netfront_connect(struct netfront *nf, uint64_t timeout_ns)
+{
+    const struct gp_platform *p = nf->plat;
+    int s = xenbus_wait_otherend(&nf->dev, XENBUS_MASK(XenbusStateInitWait) |
+                                               XENBUS_MASK(XenbusStateConnected),
+                                 timeout_ns);
+    if (s < 0) {
+        GP_ERR(p, "netfront %s: backend never reached InitWait", nf->dev.nodename);
+        return s;
+    }
+    int err = netfront_read_features(nf);
+    for (unsigned i = 0; !err && i < nf->nqueues; i++)
+        err = netfront_queue_setup(nf, &nf->q[i]);
+    if (!err)
+        err = xs_txn_run(nf->xs, 10, netfront_write_front, nf);
+    if (err) {
+        GP_ERR(p, "netfront %s: setting up the rings failed: %s", nf->dev.nodename,
+               gp_strerror(err));
+        netfront_teardown_rings(nf);
+        return err;
+    }
+    s = xenbus_wait_otherend(&nf->dev, XENBUS_MASK(XenbusStateConnected) |
+                                           XENBUS_MASK(XenbusStateClosing) |
+                                           XENBUS_MASK(XenbusStateClosed),
+                             timeout_ns);
+    if (s != XenbusStateConnected) {
+        GP_ERR(p, "netfront %s: backend did not connect (%s)", nf->dev.nodename,
+               s < 0 ? gp_strerror(s) : xenbus_state_name((enum xenbus_state)s));
+        netfront_teardown_rings(nf);
+        return s < 0 ? s : GP_EIO;
+    }
+    nf->connected = true;
+    const uint8_t *m = nf->info.mac;
+    GP_INFO(p, "netfront %s: mac %02x:%02x:%02x:%02x:%02x:%02x, %u queue(s), sg %d, "
+               "gso v4 %d v6 %d, csum offload v4 %d v6 %d, split event channels %d",
+            nf->dev.nodename, m[0], m[1], m[2], m[3], m[4], m[5], nf->nqueues, nf->info.sg,
+            nf->info.gso_tcpv4, nf->info.gso_tcpv6, nf->info.csum_offload,
+            nf->info.ipv6_csum_offload, nf->info.split_event_channels);
+    for (unsigned i = 0; i < nf->nqueues; i++) {
+        p->evtchn_notify(p->xen_ctx, nf->q[i].rx_port);   /* buffers are posted */
+        netfront_tx_kick(&nf->q[i]);                      /* frames held over */
+    }
+    return 0;
+}
+
+/* ---- frames ------------------------------------------------------------------------ */
+
+static unsigned netfront_pick_queue(struct netfront *nf, const struct netfront_tx *t)
+{
+    if (nf->nqueues <= 1)
+        return 0;
+    /* One flow stays on one queue (keeps its frames in order). */
+    uint8_t h[64] = { 0 };
+    uint32_t n = netpkt_read(t->frags, t->nfrags, 0, h, t->len < 64 ? t->len : 64);
+    uint32_t hash = 2166136261u;
+    for (uint32_t i = 12; i < n; i++)
+        hash = (hash ^ h[i]) * 16777619u;
+    return hash % nf->nqueues;
+}
+
+int netfront_send(struct netfront *nf, struct netfront_tx *t)
+{
+    t->next_ = NULL;
+    t->pending_ = 0;
+    t->seg_next_ = t->seg_count_ = 0;
+    t->status_ = 0;
+    uint64_t have = 0;
+    for (unsigned i = 0; i < t->nfrags; i++)
+        have += t->frags[i].len;
+    if (t->len < NETPKT_ETH_HLEN || have < t->len || t->len > NETPKT_MAX_FRAME)
+        return GP_EINVAL;
+    if (t->gso == NETFRONT_GSO_NONE) {
+        if (nf->info.max_tx_frame && t->len > nf->info.max_tx_frame)
+            return GP_EINVAL;
+    } else {
+        struct netpkt_info pi;
+        unsigned count;
+        if (t->gso != NETFRONT_GSO_TCPV4 && t->gso != NETFRONT_GSO_TCPV6)
+            return GP_EINVAL;
+        if (t->mss == 0 || netpkt_parse(t->frags, t->nfrags, t->len, &pi) != 0 ||
+            netpkt_gso_count(&pi, t->mss, &count) != 0 ||
+            pi.l3 != (t->gso == NETFRONT_GSO_TCPV4 ? 4 : 6))
+            return GP_EINVAL;
+    }
+    if (nf->broken)
+        return GP_EIO;
+    return netfront_tx_queue_frame(&nf->q[netfront_pick_queue(nf, t)], t);
+}
+
+void netfront_get_info(struct netfront *nf, struct netfront_info *info)
+{
+    *info = nf->info;
+}
+
+void netfront_get_stats(struct netfront *nf, struct netfront_stats *s)
+{
+    const uint64_t *src = (const uint64_t *)&nf->stats;
+    uint64_t *dst = (uint64_t *)s;
+    for (size_t i = 0; i < sizeof(*s) / sizeof(uint64_t); i++)
+        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
+bool netfront_is_broken(struct netfront *nf)
+{
+    return __atomic_load_n(&nf->broken, __ATOMIC_ACQUIRE);
+}
+
+/* ---- suspend, resume, close ------------------------------------------------------ */
+
+void netfront_suspend(struct netfront *nf)
+{
+    nf->connected = false;             /* frames wait; the rings stay as they are */
+}
+
+void netfront_resume_in_place(struct netfront *nf)
+{
+    nf->connected = true;
+    for (unsigned i = 0; i < nf->nqueues; i++) {
+        netfront_event(&nf->q[i], nf->q[i].tx_port);   /* what came while suspended */
+        netfront_tx_kick(&nf->q[i]);
+    }
+}
+
+static int netfront_reconnect_fresh(struct netfront *nf, uint64_t timeout_ns, bool new_domain)
+{
+    const struct gp_platform *p = nf->plat;
+    nf->connected = false;
+    for (unsigned i = 0; i < nf->nqueues; i++)
+        netfront_tx_abandon_ring(&nf->q[i]);   /* the old ring is gone */
+    if (new_domain) {
+        /* A restored domain has a fresh grant table and no event channels. */
+        for (unsigned i = 0; i < nf->nqueues; i++) {
+            struct netfront_queue *q = &nf->q[i];
+            q->tx_port = q->rx_port = 0;
+            q->tx_ring_ref = q->rx_ring_ref = GP_INVALID_GRANT;
+            for (unsigned k = 0; k < NETFRONT_TX_SLOTS; k++)
+                q->tx_pages[k].ref = GP_INVALID_GRANT;
+            for (unsigned k = 0; k < NETFRONT_RX_SLOTS; k++)
+                q->rx_pages[k].ref = GP_INVALID_GRANT;
+        }
+    } else {
+        netfront_teardown_rings(nf);
+        (void)p;
+    }
+    int err = xenbus_dev_refresh_otherend(&nf->dev);
+    if (!err)
+        err = xenbus_switch_state(&nf->dev, XS_TXN_NONE, XenbusStateInitialising);
+    if (err)
+        return err;
+    return netfront_connect(nf, timeout_ns);
+}
+
+int netfront_resume(struct netfront *nf, uint64_t timeout_ns)
+{
+    return netfront_reconnect_fresh(nf, timeout_ns, false);
+}
+
+int netfront_resume_restored(struct netfront *nf, uint64_t timeout_ns)
+{
+    return netfront_reconnect_fresh(nf, timeout_ns, true);
+}
+
+void netfront_destroy(struct netfront *nf)
+{
+    if (!nf)
+        return;
+    nf->closing = true;
+    bool was_connected = nf->connected;
+    if (was_connected) {
+        xenbus_switch_state(&nf->dev, XS_TXN_NONE, XenbusStateClosing);
+        /* Grants can only be ended once the backend has unmapped them. */
+        xenbus_wait_otherend(&nf->dev, XENBUS_MASK(XenbusStateClosed) |
+                                           XENBUS_MASK(XenbusStateUnknown),
+                             5000000000ull);
+        for (unsigned i = 0; i < nf->nqueues; i++)
+            netfront_tx_event(&nf->q[i]);      /* frames the backend answered */
+    }
+    nf->connected = false;
+    for (unsigned i = 0; i < nf->nqueues; i++)
+        netfront_tx_fail_all(&nf->q[i], GP_ESHUTDOWN);
+    xenbus_switch_state(&nf->dev, XS_TXN_NONE, XenbusStateClosed);
+    xenbus_dev_teardown(&nf->dev);
+    netfront_teardown_rings(nf);
+    netfront_free(nf);
+}

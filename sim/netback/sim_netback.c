@@ -1,0 +1,784 @@
+/* sim_netback: a netif backend in the simulator's dom0 (see sim_netback.h). */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gplpv/netpkt.h"
+#include "gplpv/xs.h"
+#include "sim_netback.h"
+#include "xenstored/sim_xenstored.h"
+
+#include <xen/io/netif.h>
+#include <xen/io/xenbus.h>
+
+#define NB_MAX_QUEUES 4
+#define NB_MAX_SLOTS 18               /* XEN_NETBK_LEGACY_SLOTS_MAX */
+#define NB_MAX_INBOX 2048
+
+struct nb_frame {
+    struct nb_frame *next;
+    uint32_t len;
+    unsigned rxflags;                 /* SIM_NET_* */
+    unsigned gso_type;
+    uint16_t mss;
+    unsigned queue;
+    enum sim_net_corrupt corrupt;
+    uint8_t data[];
+};
+
+struct nb_tx_rsp {
+    uint16_t id;
+    int16_t status;
+};
+
+struct nb_queue {
+    struct sim_netback *b;
+    unsigned index;
+    netif_tx_back_ring_t tx;
+    netif_rx_back_ring_t rx;
+    void *tx_va, *rx_va;
+    gp_grant_ref_t tx_ref, rx_ref;
+    gp_port_t tx_port, rx_port;
+    struct nb_frame *in_head, *in_tail;   /* frames for our frontend */
+    struct nb_tx_rsp *held;
+    unsigned nheld, held_cap;
+};
+
+struct sim_netback {
+    struct sim_xen *x;
+    struct sim_domain *dom0;
+    const struct gp_platform *p;
+    struct xs_client *xs;
+    struct gp_xs_transport *xs_link;
+    gp_domid_t fe;
+    unsigned devid;
+    struct sim_netback_opts o;
+    char fe_path[96], be_path[96];
+
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    pthread_t thread;
+    bool stop, kick, connected;
+    struct xs_watch *fe_watch;
+    struct nb_queue q[NB_MAX_QUEUES];
+    unsigned nq, ninbox;
+    bool split, fe_sg, fe_gso4, fe_gso6, fe_no_csum;
+    struct sim_netback *peer;
+    bool hold_tx, fail_tx;
+    enum sim_net_corrupt corrupt;
+    struct sim_netback_stats st;
+};
+
+static void nb_write(struct sim_netback *b, const char *dir, const char *key, const char *val)
+{
+    char path[160];
+    snprintf(path, sizeof(path), "%s/%s", dir, key);
+    xs_write_str(b->xs, XS_TXN_NONE, path, val);
+}
+
+static void nb_set_state(struct sim_netback *b, enum xenbus_state s)
+{
+    char v[8];
+    snprintf(v, sizeof(v), "%u", s);
+    nb_write(b, b->be_path, "state", v);
+}
+
+static long long nb_read_fe(struct sim_netback *b, const char *key, long long def)
+{
+    char path[160];
+    long long v = def;
+    snprintf(path, sizeof(path), "%s/%s", b->fe_path, key);
+    if (xs_read_int(b->xs, XS_TXN_NONE, path, &v) != 0)
+        v = def;
+    return v;
+}
+
+static void nb_kick_locked(struct sim_netback *b)
+{
+    b->kick = true;
+    pthread_cond_signal(&b->c);
+}
+
+/* ---- receive side: frames into the frontend's buffers ------------------------------- */
+
+static void nb_enqueue_locked(struct sim_netback *b, struct nb_frame *f)
+{
+    if (!b->connected || b->ninbox >= NB_MAX_INBOX) {
+        b->st.rx_dropped++;
+        free(f);
+        return;
+    }
+    struct nb_queue *q = &b->q[f->queue % b->nq];
+    f->next = NULL;
+    if (q->in_tail)
+        q->in_tail->next = f;
+    else
+        q->in_head = f;
+    q->in_tail = f;
+    b->ninbox++;
+    nb_kick_locked(b);
+}
+
+static struct nb_frame *nb_frame_new(const void *data, uint32_t len)
+{
+    struct nb_frame *f = calloc(1, sizeof(*f) + len);
+    memcpy(f->data, data, len);
+    f->len = len;
+    return f;
+}
+
+/* What the receiving frontend gets for a frame sent with these offloads:
+ * like Linux, blank checksums and GSO go through to a frontend that takes
+ * them; otherwise the backend completes or segments. */
+static void nb_deliver(struct sim_netback *dst, struct nb_frame *f)
+{
+    pthread_mutex_lock(&dst->m);
+    bool take_gso = f->gso_type == XEN_NETIF_GSO_TYPE_TCPV4 ? dst->fe_gso4 : dst->fe_gso6;
+    struct netpkt_frag fr = { f->data, f->len };
+    struct netpkt_info pi;
+    bool parsed = netpkt_parse(&fr, 1, f->len, &pi) == 0;
+    if (f->gso_type && !take_gso && parsed) {
+        unsigned count = 0;
+        uint8_t *seg = malloc(NETPKT_MAX_FRAME);
+        if (netpkt_gso_count(&pi, f->mss, &count) == 0)
+            for (unsigned i = 0; i < count; i++) {
+                uint32_t sl = 0;
+                if (netpkt_gso_segment(&fr, 1, &pi, f->mss, i, seg, NETPKT_MAX_FRAME, &sl))
+                    break;
+                struct nb_frame *s = nb_frame_new(seg, sl);
+                s->rxflags = SIM_NET_VALIDATED;
+                s->queue = f->queue;
+                dst->st.segmented++;
+                nb_enqueue_locked(dst, s);
+            }
+        free(seg);
+        free(f);
+        pthread_mutex_unlock(&dst->m);
+        return;
+    }
+    if ((f->rxflags & SIM_NET_CSUM_BLANK) && dst->fe_no_csum) {
+        if (parsed && netpkt_csum_fill(&fr, 1, &pi) == 0)
+            dst->st.csum_completed++;
+        f->rxflags = SIM_NET_VALIDATED;
+    }
+    nb_enqueue_locked(dst, f);
+    pthread_mutex_unlock(&dst->m);
+}
+
+static unsigned nb_rx_available(struct nb_queue *q)
+{
+    RING_IDX rp = __atomic_load_n(&q->rx.sring->req_prod, __ATOMIC_ACQUIRE);
+    unsigned n = rp - q->rx.req_cons;
+    return n > RING_SIZE(&q->rx) ? 0 : n;
+}
+
+static void nb_rx_rsp(struct nb_queue *q, uint16_t id, uint16_t offset, uint16_t flags,
+                      int16_t status)
+{
+    netif_rx_response_t *r = RING_GET_RESPONSE(&q->rx, q->rx.rsp_prod_pvt);
+    q->rx.rsp_prod_pvt++;
+    r->id = id;
+    r->offset = offset;
+    r->flags = flags;
+    r->status = status;
+}
+
+/* Put one frame into the frontend's posted buffers; false if there are not
+ * enough of them yet (the frame stays first in line). */
+static bool nb_rx_one(struct sim_netback *b, struct nb_queue *q, struct nb_frame *f)
+{
+    enum sim_net_corrupt c = f->corrupt;
+    uint32_t chunk_max = c == SIM_NET_RX_TOO_MANY_SLOTS ? 64 : GP_PAGE_SIZE;
+    unsigned nslots = (f->len + chunk_max - 1) / chunk_max;
+    if (nslots == 0)
+        nslots = 1;
+    if (nslots > 1 && !b->fe_sg && c != SIM_NET_RX_TOO_MANY_SLOTS) {
+        b->st.rx_dropped++;
+        return true;                  /* a frontend without SG gets no large frames */
+    }
+    if (nb_rx_available(q) < nslots + (f->gso_type ? 1u : 0u))
+        return false;
+    uint32_t off = 0;
+    for (unsigned k = 0; k < nslots; k++) {
+        netif_rx_request_t req;
+        memcpy(&req, RING_GET_REQUEST(&q->rx, q->rx.req_cons), sizeof(req));
+        q->rx.req_cons++;
+        uint32_t chunk = f->len - off < chunk_max ? f->len - off : chunk_max;
+        int16_t status = (int16_t)chunk;
+        if (sim_gnt_copy(b->x, 0, b->fe, req.gref, 0, f->data + off, chunk, true) != 0)
+            status = NETIF_RSP_ERROR;
+        off += chunk;
+        uint16_t flags = k + 1 < nslots ? NETRXF_more_data : 0;
+        uint16_t offset = 0, id = req.id;
+        if (k == 0) {
+            if (f->rxflags & SIM_NET_CSUM_BLANK)
+                flags |= NETRXF_csum_blank | NETRXF_data_validated;
+            else if (f->rxflags & SIM_NET_VALIDATED)
+                flags |= NETRXF_data_validated;
+            if (f->gso_type)
+                flags |= NETRXF_extra_info;
+            if (c == SIM_NET_RX_BAD_ID)
+                id = (uint16_t)(id + 1);
+            if (c == SIM_NET_RX_BAD_OFFSET)
+                offset = GP_PAGE_SIZE - 1, status = status < 2 ? 2 : status;
+            if (c == SIM_NET_RX_ERROR)
+                status = NETIF_RSP_ERROR;
+        }
+        if (k + 1 == nslots && c == SIM_NET_RX_RUNAWAY)
+            flags |= NETRXF_more_data;
+        nb_rx_rsp(q, id, offset, flags, status);
+        if (k == 0 && f->gso_type) {
+            q->rx.req_cons++;          /* the extra slot uses a buffer's place */
+            netif_extra_info_t *x =
+                (netif_extra_info_t *)RING_GET_RESPONSE(&q->rx, q->rx.rsp_prod_pvt);
+            q->rx.rsp_prod_pvt++;
+            memset(x, 0, sizeof(*x));
+            x->type = XEN_NETIF_EXTRA_TYPE_GSO;
+            x->u.gso.size = f->mss;
+            x->u.gso.type = (uint8_t)(c == SIM_NET_RX_BAD_GSO ? 7 : f->gso_type);
+            b->st.rx_gso++;
+        }
+    }
+    if (c == SIM_NET_RX_BEYOND)
+        q->rx.rsp_prod_pvt += 300;
+    b->st.rx_frames++;
+    b->st.rx_slots += nslots;
+    return true;
+}
+
+static void nb_rx_service(struct sim_netback *b, struct nb_queue *q)
+{
+    bool any = false;
+    for (;;) {
+        while (q->in_head) {
+            struct nb_frame *f = q->in_head;
+            if (!nb_rx_one(b, q, f))
+                break;
+            q->in_head = f->next;
+            if (!q->in_head)
+                q->in_tail = NULL;
+            b->ninbox--;
+            free(f);
+            any = true;
+        }
+        if (!q->in_head)
+            break;
+        int more;
+        RING_FINAL_CHECK_FOR_REQUESTS(&q->rx, more);   /* tell us when buffers come */
+        if (!more || nb_rx_available(q) == 0)
+            break;
+    }
+    if (!any)
+        return;
+    int notify;
+    RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&q->rx, notify);
+    if (notify) {
+        b->st.notifications++;
+        b->p->evtchn_notify(b->p->xen_ctx, q->rx_port);
+    }
+}
+
+/* ---- transmit side: frames out of the frontend's pages ------------------------------- */
+
+static void nb_tx_answer(struct nb_queue *q, uint16_t id, int16_t status)
+{
+    if (q->nheld == q->held_cap) {
+        q->held_cap = q->held_cap ? 2 * q->held_cap : 64;
+        q->held = realloc(q->held, q->held_cap * sizeof(*q->held));
+    }
+    q->held[q->nheld++] = (struct nb_tx_rsp){ id, status };
+}
+
+static void nb_tx_flush(struct sim_netback *b, struct nb_queue *q)
+{
+    if (b->hold_tx || !q->nheld)
+        return;
+    for (unsigned i = 0; i < q->nheld; i++) {
+        struct nb_tx_rsp r = q->held[i];
+        enum sim_net_corrupt c = b->corrupt;
+        if (c == SIM_NET_TX_BAD_ID || c == SIM_NET_TX_BAD_STATUS ||
+            c == SIM_NET_TX_EXTRA_RESPONSE)
+            b->corrupt = SIM_NET_OK;
+        if (c == SIM_NET_TX_BAD_ID && r.status != NETIF_RSP_NULL)
+            r.id = 999;
+        if (c == SIM_NET_TX_BAD_STATUS && r.status != NETIF_RSP_NULL)
+            r.status = 3;
+        netif_tx_response_t *rsp = RING_GET_RESPONSE(&q->tx, q->tx.rsp_prod_pvt);
+        q->tx.rsp_prod_pvt++;
+        rsp->id = r.id;
+        rsp->status = r.status;
+        if (c == SIM_NET_TX_EXTRA_RESPONSE) {
+            rsp = RING_GET_RESPONSE(&q->tx, q->tx.rsp_prod_pvt);
+            q->tx.rsp_prod_pvt++;
+            rsp->id = r.id;
+            rsp->status = NETIF_RSP_OKAY;
+        }
+    }
+    q->nheld = 0;
+    int notify;
+    RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&q->tx, notify);
+    if (notify) {
+        b->st.notifications++;
+        b->p->evtchn_notify(b->p->xen_ctx, q->tx_port);
+    }
+}
+
+/* One frame from the tx ring; NULL if it was bad (answered with errors). */
+static struct nb_frame *nb_tx_one(struct sim_netback *b, struct nb_queue *q, RING_IDX rp)
+{
+    netif_tx_request_t slots[NB_MAX_SLOTS + 1];
+    unsigned n = 0, extras = 0;
+    netif_extra_info_t gso;
+    memset(&gso, 0, sizeof(gso));
+    bool bad = false, more = true;
+    while (more && q->tx.req_cons != rp) {
+        netif_tx_request_t r;
+        memcpy(&r, RING_GET_REQUEST(&q->tx, q->tx.req_cons), sizeof(r));
+        q->tx.req_cons++;
+        if (n <= NB_MAX_SLOTS)
+            slots[n] = r;
+        n++;
+        more = r.flags & NETTXF_more_data;
+        if (n == 1 && (r.flags & NETTXF_extra_info)) {
+            bool xmore = true;
+            while (xmore && q->tx.req_cons != rp) {
+                netif_extra_info_t x;
+                memcpy(&x, RING_GET_REQUEST(&q->tx, q->tx.req_cons), sizeof(x));
+                q->tx.req_cons++;
+                extras++;
+                if (x.type == XEN_NETIF_EXTRA_TYPE_GSO)
+                    gso = x;
+                xmore = x.flags & XEN_NETIF_EXTRA_FLAG_MORE;
+            }
+        }
+    }
+    if (more || n > NB_MAX_SLOTS)
+        bad = true;
+    uint32_t total = slots[0].size, rest = 0;
+    for (unsigned i = 1; !bad && i < n; i++)
+        rest += slots[i].size;
+    if (!bad && (rest >= total || total < 14))
+        bad = true;
+    struct nb_frame *f = NULL;
+    if (!bad) {
+        f = calloc(1, sizeof(*f) + total);
+        f->len = total;
+        uint32_t off = 0;
+        for (unsigned i = 0; i < n && !bad; i++) {
+            uint32_t size = i == 0 ? total - rest : slots[i].size;
+            if (slots[i].offset + size > GP_PAGE_SIZE ||
+                sim_gnt_copy(b->x, 0, b->fe, slots[i].gref, slots[i].offset, f->data + off,
+                             size, false) != 0)
+                bad = true;
+            off += size;
+        }
+    }
+    if (b->fail_tx)
+        bad = true;
+    unsigned answered = n > NB_MAX_SLOTS ? NB_MAX_SLOTS : n;
+    for (unsigned i = 0; i < answered; i++) {
+        nb_tx_answer(q, slots[i].id, bad ? NETIF_RSP_ERROR : NETIF_RSP_OKAY);
+        if (i == 0)
+            for (unsigned k = 0; k < extras; k++)
+                nb_tx_answer(q, 0, NETIF_RSP_NULL);
+    }
+    b->st.tx_slots += n + extras;
+    if (bad) {
+        b->st.tx_errors++;
+        free(f);
+        return NULL;
+    }
+    b->st.tx_frames++;
+    if (slots[0].flags & NETTXF_csum_blank) {
+        f->rxflags = SIM_NET_CSUM_BLANK;
+        b->st.tx_csum_blank++;
+    } else if (slots[0].flags & NETTXF_data_validated) {
+        f->rxflags = SIM_NET_VALIDATED;
+    }
+    if (gso.type == XEN_NETIF_EXTRA_TYPE_GSO && gso.u.gso.size) {
+        f->gso_type = gso.u.gso.type;
+        f->mss = gso.u.gso.size;
+        b->st.tx_gso++;
+    }
+    f->queue = q->index;
+    return f;
+}
+
+static struct nb_frame *nb_tx_service(struct sim_netback *b, struct nb_queue *q)
+{
+    struct nb_frame *out = NULL, **tail = &out;
+    int more;
+    do {
+        RING_IDX rp = __atomic_load_n(&q->tx.sring->req_prod, __ATOMIC_ACQUIRE);
+        if (rp - q->tx.req_cons > RING_SIZE(&q->tx)) {
+            fprintf(stderr, "sim_netback: frontend tx request index broken\n");
+            return out;
+        }
+        while (q->tx.req_cons != rp) {
+            struct nb_frame *f = nb_tx_one(b, q, rp);
+            if (f) {
+                *tail = f;
+                tail = &f->next;
+            }
+        }
+        RING_FINAL_CHECK_FOR_REQUESTS(&q->tx, more);
+    } while (more);
+    nb_tx_flush(b, q);
+    return out;
+}
+
+static void *nb_main(void *arg)
+{
+    struct sim_netback *b = arg;
+    pthread_mutex_lock(&b->m);
+    while (!b->stop) {
+        while (!b->kick && !b->stop)
+            pthread_cond_wait(&b->c, &b->m);
+        b->kick = false;
+        if (b->stop || !b->connected)
+            continue;
+        struct nb_frame *out = NULL;
+        for (unsigned i = 0; i < b->nq; i++) {
+            struct nb_frame *f = nb_tx_service(b, &b->q[i]);
+            while (f) {
+                struct nb_frame *nx = f->next;
+                f->next = out;
+                out = f;
+                f = nx;
+            }
+        }
+        for (unsigned i = 0; i < b->nq; i++)
+            nb_rx_service(b, &b->q[i]);
+        struct sim_netback *dst = b->peer ? b->peer : b;
+        /* reverse back to ring order, then switch (without our lock) */
+        struct nb_frame *ordered = NULL;
+        while (out) {
+            struct nb_frame *nx = out->next;
+            out->next = ordered;
+            ordered = out;
+            out = nx;
+        }
+        pthread_mutex_unlock(&b->m);
+        while (ordered) {
+            struct nb_frame *nx = ordered->next;
+            nb_deliver(dst, ordered);
+            ordered = nx;
+        }
+        pthread_mutex_lock(&b->m);
+    }
+    pthread_mutex_unlock(&b->m);
+    return NULL;
+}
+
+static void nb_event(void *arg, gp_port_t port)
+{
+    struct sim_netback *b = ((struct nb_queue *)arg)->b;
+    (void)port;
+    pthread_mutex_lock(&b->m);
+    nb_kick_locked(b);
+    pthread_mutex_unlock(&b->m);
+}
+
+/* ---- connection ------------------------------------------------------------------ */
+
+static void nb_disconnect_locked(struct sim_netback *b)
+{
+    if (!b->connected)
+        return;
+    b->connected = false;
+    for (unsigned i = 0; i < b->nq; i++) {
+        struct nb_queue *q = &b->q[i];
+        q->nheld = 0;
+        if (q->tx_port)
+            b->p->evtchn_unbind(b->p->xen_ctx, q->tx_port);
+        if (q->rx_port && q->rx_port != q->tx_port)
+            b->p->evtchn_unbind(b->p->xen_ctx, q->rx_port);
+        q->tx_port = q->rx_port = 0;
+        if (q->tx_va)
+            sim_gnt_unmap(b->x, 0, b->fe, q->tx_ref, true);
+        if (q->rx_va)
+            sim_gnt_unmap(b->x, 0, b->fe, q->rx_ref, true);
+        q->tx_va = q->rx_va = NULL;
+        while (q->in_head) {
+            struct nb_frame *f = q->in_head;
+            q->in_head = f->next;
+            free(f);
+        }
+        q->in_tail = NULL;
+    }
+    b->ninbox = 0;
+}
+
+static int nb_bind(struct sim_netback *b, struct nb_queue *q, const char *key, gp_port_t *out)
+{
+    long long port = nb_read_fe(b, key, -1);
+    gp_port_t lport;
+    if (port <= 0 || sim_evtchn_bind_interdomain(b->x, 0, b->fe, (gp_port_t)port, &lport) != 0)
+        return -1;
+    *out = lport;
+    return b->p->evtchn_bind(b->p->xen_ctx, lport, nb_event, q) == 0 ? 0 : -1;
+}
+
+static int nb_connect_queue(struct sim_netback *b, struct nb_queue *q, const char *pre)
+{
+    char key[64];
+    snprintf(key, sizeof(key), "%stx-ring-ref", pre);
+    long long tx = nb_read_fe(b, key, -1);
+    snprintf(key, sizeof(key), "%srx-ring-ref", pre);
+    long long rx = nb_read_fe(b, key, -1);
+    if (tx < 0 || rx < 0)
+        return -1;
+    q->tx_ref = (gp_grant_ref_t)tx;
+    q->rx_ref = (gp_grant_ref_t)rx;
+    q->tx_va = sim_gnt_map(b->x, 0, b->fe, q->tx_ref, true);
+    q->rx_va = sim_gnt_map(b->x, 0, b->fe, q->rx_ref, true);
+    if (!q->tx_va || !q->rx_va)
+        return -1;
+    BACK_RING_INIT(&q->tx, (netif_tx_sring_t *)q->tx_va, GP_PAGE_SIZE);
+    BACK_RING_INIT(&q->rx, (netif_rx_sring_t *)q->rx_va, GP_PAGE_SIZE);
+    if (b->split) {
+        snprintf(key, sizeof(key), "%sevent-channel-tx", pre);
+        if (nb_bind(b, q, key, &q->tx_port))
+            return -1;
+        snprintf(key, sizeof(key), "%sevent-channel-rx", pre);
+        return nb_bind(b, q, key, &q->rx_port);
+    }
+    snprintf(key, sizeof(key), "%sevent-channel", pre);
+    if (nb_bind(b, q, key, &q->tx_port))
+        return -1;
+    q->rx_port = q->tx_port;
+    return 0;
+}
+
+static int nb_connect_locked(struct sim_netback *b)
+{
+    if (nb_read_fe(b, "request-rx-copy", 0) != 1)
+        return -1;
+    long long nq = nb_read_fe(b, "multi-queue-num-queues", 1);
+    if (nq < 1 || nq > (long long)(b->o.max_queues ? b->o.max_queues : 1))
+        return -1;
+    b->nq = (unsigned)nq;
+    char key[64];
+    snprintf(key, sizeof(key), "%sevent-channel-tx", nq > 1 ? "queue-0/" : "");
+    b->split = !b->o.no_split && nb_read_fe(b, key, -1) > 0;
+    b->fe_sg = nb_read_fe(b, "feature-sg", 0) == 1;
+    b->fe_gso4 = b->fe_sg && nb_read_fe(b, "feature-gso-tcpv4", 0) == 1;
+    b->fe_gso6 = b->fe_sg && nb_read_fe(b, "feature-gso-tcpv6", 0) == 1;
+    b->fe_no_csum = nb_read_fe(b, "feature-no-csum-offload", 0) == 1;
+    b->connected = true;              /* so that a failure below unwinds all */
+    for (unsigned i = 0; i < b->nq; i++) {
+        char pre[24] = "";
+        if (b->nq > 1)
+            snprintf(pre, sizeof(pre), "queue-%u/", i);
+        b->q[i].b = b;
+        b->q[i].index = i;
+        if (nb_connect_queue(b, &b->q[i], pre) != 0) {
+            nb_disconnect_locked(b);
+            return -1;
+        }
+    }
+    b->st.connects++;
+    return 0;
+}
+
+static void nb_fe_changed(void *arg, const char *path, const char *token)
+{
+    struct sim_netback *b = arg;
+    (void)path;
+    (void)token;
+    long long s = nb_read_fe(b, "state", -1);
+    pthread_mutex_lock(&b->m);
+    if (s == XenbusStateConnected && !b->connected) {
+        int rc = nb_connect_locked(b);
+        pthread_mutex_unlock(&b->m);
+        nb_set_state(b, rc == 0 ? XenbusStateConnected : XenbusStateClosing);
+        return;
+    }
+    if ((s == XenbusStateClosing || s == XenbusStateClosed) && b->connected) {
+        nb_disconnect_locked(b);
+        pthread_mutex_unlock(&b->m);
+        nb_set_state(b, XenbusStateClosed);
+        return;
+    }
+    pthread_mutex_unlock(&b->m);
+    if (s == XenbusStateInitialising)
+        nb_set_state(b, XenbusStateInitWait);
+}
+
+static void nb_restore_hook(void *arg, gp_domid_t domid, enum sim_restore_phase phase)
+{
+    struct sim_netback *b = arg;
+    if (domid != b->fe)
+        return;
+    if (phase == SIM_RESTORE_BEFORE) {
+        pthread_mutex_lock(&b->m);
+        nb_disconnect_locked(b);
+        pthread_mutex_unlock(&b->m);
+        nb_set_state(b, XenbusStateClosed);
+    } else {
+        nb_set_state(b, XenbusStateInitWait);
+    }
+}
+
+struct sim_netback *sim_netback_create(struct sim_xen *x, struct sim_domain *dom0,
+                                       gp_domid_t frontend, unsigned devid,
+                                       const struct sim_netback_opts *o)
+{
+    struct sim_netback *b = calloc(1, sizeof(*b));
+    b->x = x;
+    b->dom0 = dom0;
+    b->p = sim_domain_platform(dom0);
+    b->fe = frontend;
+    b->devid = devid;
+    if (o)
+        b->o = *o;
+    pthread_mutex_init(&b->m, NULL);
+    pthread_cond_init(&b->c, NULL);
+    b->xs_link = sim_xenstored_direct(sim_xen_xenstored(x), 0);
+    if (xs_client_create(b->p, b->xs_link, &b->xs) != 0) {
+        free(b);
+        return NULL;
+    }
+    snprintf(b->fe_path, sizeof(b->fe_path), "/local/domain/%u/device/vif/%u", frontend, devid);
+    snprintf(b->be_path, sizeof(b->be_path), "/local/domain/0/backend/vif/%u/%u", frontend,
+             devid);
+    char v[64], mac[24];
+    snprintf(mac, sizeof(mac), "00:16:3e:00:%02x:%02x", frontend & 0xff, devid & 0xff);
+    /* What the toolstack writes. */
+    nb_write(b, b->fe_path, "backend", b->be_path);
+    nb_write(b, b->fe_path, "backend-id", "0");
+    nb_write(b, b->fe_path, "mac", mac);
+    snprintf(v, sizeof(v), "%u", devid);
+    nb_write(b, b->fe_path, "handle", v);
+    snprintf(v, sizeof(v), "%u", XenbusStateInitialising);
+    nb_write(b, b->fe_path, "state", v);
+    char owner[16], rd[16];
+    snprintf(owner, sizeof(owner), "n%u", frontend);
+    const char *fe_perms[2] = { owner, "r0" };
+    xs_set_perms(b->xs, XS_TXN_NONE, b->fe_path, fe_perms, 2);
+    char p2[160];
+    snprintf(p2, sizeof(p2), "%s/state", b->fe_path);
+    xs_set_perms(b->xs, XS_TXN_NONE, p2, fe_perms, 2);
+    nb_write(b, b->be_path, "frontend", b->fe_path);
+    snprintf(rd, sizeof(rd), "r%u", frontend);
+    const char *be_perms[2] = { "n0", rd };
+    xs_set_perms(b->xs, XS_TXN_NONE, b->be_path, be_perms, 2);
+    snprintf(v, sizeof(v), "%u", frontend);
+    nb_write(b, b->be_path, "frontend-id", v);
+    nb_write(b, b->be_path, "mac", mac);
+    nb_write(b, b->be_path, "feature-rx-copy", b->o.no_rx_copy ? "0" : "1");
+    nb_write(b, b->be_path, "feature-sg", b->o.no_sg ? "0" : "1");
+    nb_write(b, b->be_path, "feature-gso-tcpv4", b->o.no_gso ? "0" : "1");
+    nb_write(b, b->be_path, "feature-gso-tcpv6", b->o.no_gso ? "0" : "1");
+    nb_write(b, b->be_path, "feature-ipv6-csum-offload", b->o.no_ipv6_csum ? "0" : "1");
+    if (b->o.no_csum_offload)
+        nb_write(b, b->be_path, "feature-no-csum-offload", "1");
+    nb_write(b, b->be_path, "feature-split-event-channels", b->o.no_split ? "0" : "1");
+    if (b->o.max_queues > 1) {
+        snprintf(v, sizeof(v), "%u", b->o.max_queues);
+        nb_write(b, b->be_path, "multi-queue-max-queues", v);
+    }
+    nb_set_state(b, XenbusStateInitWait);
+    pthread_create(&b->thread, NULL, nb_main, b);
+    sim_xen_add_restore_hook(x, nb_restore_hook, b);
+    if (xs_watch_add(b->xs, p2, nb_fe_changed, b, &b->fe_watch) != 0) {
+        sim_netback_destroy(b);
+        return NULL;
+    }
+    return b;
+}
+
+void sim_netback_destroy(struct sim_netback *b)
+{
+    if (!b)
+        return;
+    sim_xen_remove_restore_hook(b->x, nb_restore_hook, b);
+    if (b->fe_watch)
+        xs_watch_remove(b->xs, b->fe_watch);
+    pthread_mutex_lock(&b->m);
+    b->stop = true;
+    pthread_cond_signal(&b->c);
+    pthread_mutex_unlock(&b->m);
+    pthread_join(b->thread, NULL);
+    pthread_mutex_lock(&b->m);
+    nb_disconnect_locked(b);
+    pthread_mutex_unlock(&b->m);
+    xs_rm(b->xs, XS_TXN_NONE, b->be_path);
+    xs_client_destroy(b->xs);
+    sim_xenstored_direct_close(sim_xen_xenstored(b->x), b->xs_link);
+    pthread_cond_destroy(&b->c);
+    pthread_mutex_destroy(&b->m);
+    for (unsigned i = 0; i < NB_MAX_QUEUES; i++)
+        free(b->q[i].held);
+    free(b);
+}
+
+void sim_netback_link(struct sim_netback *a, struct sim_netback *b)
+{
+    pthread_mutex_lock(&a->m);
+    a->peer = b;
+    pthread_mutex_unlock(&a->m);
+    pthread_mutex_lock(&b->m);
+    b->peer = a;
+    pthread_mutex_unlock(&b->m);
+}
+
+void sim_netback_corrupt_next(struct sim_netback *b, enum sim_net_corrupt c)
+{
+    pthread_mutex_lock(&b->m);
+    b->corrupt = c;
+    pthread_mutex_unlock(&b->m);
+}
+
+void sim_netback_hold_tx(struct sim_netback *b, bool hold)
+{
+    pthread_mutex_lock(&b->m);
+    b->hold_tx = hold;
+    for (unsigned i = 0; !hold && b->connected && i < b->nq; i++)
+        nb_tx_flush(b, &b->q[i]);
+    pthread_mutex_unlock(&b->m);
+}
+
+void sim_netback_fail_tx(struct sim_netback *b, bool fail)
+{
+    pthread_mutex_lock(&b->m);
+    b->fail_tx = fail;
+    pthread_mutex_unlock(&b->m);
+}
+
+void sim_netback_inject(struct sim_netback *b, const void *frame, uint32_t len, unsigned flags,
+                        unsigned gso_type, uint16_t mss)
+{
+    struct nb_frame *f = nb_frame_new(frame, len);
+    f->rxflags = flags;
+    f->gso_type = gso_type;
+    f->mss = mss;
+    pthread_mutex_lock(&b->m);
+    enum sim_net_corrupt c = b->corrupt;
+    if (c >= SIM_NET_RX_BAD_ID && c <= SIM_NET_RX_BEYOND) {
+        f->corrupt = c;
+        b->corrupt = SIM_NET_OK;
+    }
+    nb_enqueue_locked(b, f);
+    pthread_mutex_unlock(&b->m);
+}
+
+void sim_netback_restart(struct sim_netback *b)
+{
+    nb_set_state(b, XenbusStateClosing);
+    pthread_mutex_lock(&b->m);
+    nb_disconnect_locked(b);
+    pthread_mutex_unlock(&b->m);
+    nb_set_state(b, XenbusStateClosed);
+    usleep(20000);
+    nb_set_state(b, XenbusStateInitWait);
+}
+
+void sim_netback_get_stats(struct sim_netback *b, struct sim_netback_stats *s)
+{
+    pthread_mutex_lock(&b->m);
+    *s = b->st;
+    pthread_mutex_unlock(&b->m);
+}

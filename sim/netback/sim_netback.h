@@ -1,0 +1,65 @@
+/*
+ * sim_netback: the simulator's network backend.  It lives in dom0, sees
+ * only what a real netback sees (the frontend's grant refs, interdomain
+ * event channels, xenstore), copies transmitted frames out with grant
+ * copy and received ones in (rx-copy), and switches frames the way dom0's
+ * bridge would: back to the same frontend (loopback, the default) or to
+ * the frontend of a linked netback.  Like Linux netback it passes blank
+ * checksums and GSO frames on to a frontend that takes them, and
+ * completes checksums or segments frames for one that does not (with the
+ * core's netpkt helpers: tests check the results independently).
+ * Faults: protocol-breaking rx and tx responses, held tx responses,
+ * frames injected as if from the wire, restarts.
+ * Creating it writes the frontend and backend nodes as `xl network-attach`
+ * does.
+ */
+#ifndef GPLPV_SIM_NETBACK_H
+#define GPLPV_SIM_NETBACK_H
+
+#include "sim.h"
+
+struct sim_netback;
+
+struct sim_netback_opts {
+    bool no_sg, no_gso, no_ipv6_csum, no_csum_offload, no_split, no_rx_copy;
+    unsigned max_queues;          /* multi-queue-max-queues (default 1: not offered) */
+};
+
+struct sim_netback *sim_netback_create(struct sim_xen *x, struct sim_domain *dom0,
+                                       gp_domid_t frontend, unsigned devid,
+                                       const struct sim_netback_opts *o);
+void sim_netback_destroy(struct sim_netback *b);
+/* Frames sent through a go to b's frontend and the other way round. */
+void sim_netback_link(struct sim_netback *a, struct sim_netback *b);
+
+enum sim_net_corrupt {
+    SIM_NET_OK,
+    SIM_NET_RX_BAD_ID, SIM_NET_RX_BAD_OFFSET, SIM_NET_RX_ERROR, SIM_NET_RX_RUNAWAY,
+    SIM_NET_RX_BAD_GSO, SIM_NET_RX_TOO_MANY_SLOTS, SIM_NET_RX_BEYOND,
+    SIM_NET_TX_BAD_ID, SIM_NET_TX_EXTRA_RESPONSE, SIM_NET_TX_BAD_STATUS,
+};
+/* The next rx frame / tx response breaks the protocol in this way. */
+void sim_netback_corrupt_next(struct sim_netback *b, enum sim_net_corrupt c);
+/* Hold tx responses until released (frames stay on the ring). */
+void sim_netback_hold_tx(struct sim_netback *b, bool hold);
+/* Drop every transmitted frame with NETIF_RSP_ERROR (or stop doing so). */
+void sim_netback_fail_tx(struct sim_netback *b, bool fail);
+
+#define SIM_NET_CSUM_BLANK 1u        /* NETRXF_csum_blank | NETRXF_data_validated */
+#define SIM_NET_VALIDATED 2u         /* NETRXF_data_validated */
+/* Deliver a frame to the frontend as if it came from the wire, with the
+ * given rx flags and GSO (0 = none, 1 = TCPv4, 2 = TCPv6) as they are:
+ * not checked, not fixed. */
+void sim_netback_inject(struct sim_netback *b, const void *frame, uint32_t len, unsigned flags,
+                        unsigned gso_type, uint16_t mss);
+/* The backend goes away (Closing, Closed) and comes back (InitWait). */
+void sim_netback_restart(struct sim_netback *b);
+
+struct sim_netback_stats {
+    uint64_t tx_frames, tx_slots, tx_gso, tx_csum_blank, tx_errors;
+    uint64_t rx_frames, rx_slots, rx_gso, rx_dropped, segmented, csum_completed;
+    uint64_t notifications, connects;
+};
+void sim_netback_get_stats(struct sim_netback *b, struct sim_netback_stats *s);
+
+#endif
