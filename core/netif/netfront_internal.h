@@ -56,6 +56,7 @@ struct netfront_queue {
     netif_rx_front_ring_t rx;
     gp_port_t rx_port;                /* == tx_port without split event channels */
     struct netfront_page rx_pages[NETFRONT_RX_SLOTS];   /* page of ring index i & mask */
+    unsigned rx_unposted;             /* slots consumed, their buffers not yet posted */
 };
 
 struct netfront {

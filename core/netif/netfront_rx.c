@@ -46,6 +46,7 @@ void netfront_rx_reset(struct netfront_queue *q)
     FRONT_RING_INIT(&q->rx, (netif_rx_sring_t *)q->rx_ring_va, GP_PAGE_SIZE);
     for (unsigned i = 0; i < NETFRONT_RX_SLOTS; i++)
         netfront_rx_post(q);
+    q->rx_unposted = 0;
     RING_PUSH_REQUESTS(&q->rx);
 }
 
@@ -218,12 +219,17 @@ void netfront_rx_event(struct netfront_queue *q)
                         (unsigned long long)f.bad_value);
             }
             netfront_count(nf, &nf->stats.rx_slots, next - cons);
-            /* The slots are ours again: post their pages anew. */
-            for (RING_IDX i = cons; i != next; i++)
-                netfront_rx_post(q);
+            q->rx_unposted += next - cons;    /* their pages are ours again */
             cons = next;
         }
         q->rx.rsp_cons = cons;
+        /* Post buffers back in batches (each batch may wake the backend),
+         * at once when the backend runs short. */
+        if (q->rx_unposted >= NETFRONT_RX_SLOTS / 4 ||
+            q->rx.req_prod_pvt - cons < NETFRONT_RX_SLOTS / 2) {
+            for (; q->rx_unposted; q->rx_unposted--)
+                netfront_rx_post(q);
+        }
         int notify;
         RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&q->rx, notify);
         notify_backend |= notify != 0;

@@ -73,37 +73,53 @@ uint32_t netpkt_write(const struct netpkt_frag *f, unsigned n, uint32_t off, con
     return done;
 }
 
-/* Sum of big-endian 16-bit words of a byte stream; 'odd' says whether the
- * stream so far had an odd length (the next byte is then a low byte). */
-static uint64_t netpkt_sum_bytes(const uint8_t *p, uint32_t len, bool *odd, uint64_t acc)
+static uint16_t netpkt_swap16(uint16_t v)
 {
-    if (len && *odd) {
-        acc += *p++;
-        len--;
-        *odd = false;
+    return (uint16_t)(v << 8 | v >> 8);
+}
+
+/* The folded sum of the big-endian 16-bit words of p[0..len) (a last odd
+ * byte is a high byte).  Summed 32 bits at a time in host order, then put
+ * into network order: the one's-complement sum does not care (RFC 1071). */
+static uint16_t netpkt_sum_chunk(const uint8_t *p, uint32_t len)
+{
+    uint64_t acc = 0;
+    while (len >= 16) {
+        uint32_t w[4];
+        memcpy(w, p, 16);
+        acc += (uint64_t)w[0] + w[1] + w[2] + w[3];
+        p += 16;
+        len -= 16;
     }
-    while (len >= 8) {
-        acc += (uint32_t)(p[0] << 8 | p[1]) + (uint32_t)(p[2] << 8 | p[3]) +
-               (uint32_t)(p[4] << 8 | p[5]) + (uint32_t)(p[6] << 8 | p[7]);
-        p += 8;
-        len -= 8;
+    while (len >= 4) {
+        uint32_t w;
+        memcpy(&w, p, 4);
+        acc += w;
+        p += 4;
+        len -= 4;
     }
-    while (len >= 2) {
-        acc += (uint32_t)(p[0] << 8 | p[1]);
+    if (len >= 2) {
+        uint16_t w;
+        memcpy(&w, p, 2);
+        acc += w;
         p += 2;
         len -= 2;
     }
-    if (len) {
-        acc += (uint32_t)p[0] << 8;
-        *odd = true;
-    }
-    return acc;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (len)
+        acc += *p;                     /* high byte of a network-order word */
+    return netpkt_swap16(netpkt_fold(acc));
+#else
+    if (len)
+        acc += (uint32_t)*p << 8;
+    return netpkt_fold(acc);
+#endif
 }
 
 uint64_t netpkt_sum(const struct netpkt_frag *f, unsigned n, uint32_t off, uint32_t len,
                     uint64_t acc)
 {
-    bool odd = false;
+    uint32_t pos = 0;                  /* bytes summed so far: their parity matters */
     for (unsigned i = 0; i < n && len; i++) {
         if (off >= f[i].len) {
             off -= f[i].len;
@@ -112,7 +128,9 @@ uint64_t netpkt_sum(const struct netpkt_frag *f, unsigned n, uint32_t off, uint3
         uint32_t k = f[i].len - off;
         if (k > len)
             k = len;
-        acc = netpkt_sum_bytes((const uint8_t *)f[i].va + off, k, &odd, acc);
+        uint16_t s = netpkt_sum_chunk((const uint8_t *)f[i].va + off, k);
+        acc += (pos & 1) ? netpkt_swap16(s) : s;
+        pos += k;
         len -= k;
         off = 0;
     }

@@ -185,20 +185,31 @@ static void nb_rx_rsp(struct nb_queue *q, uint16_t id, uint16_t offset, uint16_t
     r->status = status;
 }
 
+/* Ring slots a frame needs on the receive ring (data slots, extra info). */
+static unsigned nb_frame_slots(const struct nb_frame *f, unsigned *data_slots)
+{
+    uint32_t chunk_max = f->corrupt == SIM_NET_RX_TOO_MANY_SLOTS ? 64 : GP_PAGE_SIZE;
+    unsigned n = (f->len + chunk_max - 1) / chunk_max;
+    if (n == 0)
+        n = 1;
+    if (data_slots)
+        *data_slots = n;
+    return n + (f->gso_type ? 1u : 0u);
+}
+
 /* Put one frame into the frontend's posted buffers; false if there are not
  * enough of them yet (the frame stays first in line). */
 static bool nb_rx_one(struct sim_netback *b, struct nb_queue *q, struct nb_frame *f)
 {
     enum sim_net_corrupt c = f->corrupt;
     uint32_t chunk_max = c == SIM_NET_RX_TOO_MANY_SLOTS ? 64 : GP_PAGE_SIZE;
-    unsigned nslots = (f->len + chunk_max - 1) / chunk_max;
-    if (nslots == 0)
-        nslots = 1;
+    unsigned nslots;
+    unsigned need = nb_frame_slots(f, &nslots);
     if (nslots > 1 && !b->fe_sg && c != SIM_NET_RX_TOO_MANY_SLOTS) {
         b->st.rx_dropped++;
         return true;                  /* a frontend without SG gets no large frames */
     }
-    if (nb_rx_available(q) < nslots + (f->gso_type ? 1u : 0u))
+    if (nb_rx_available(q) < need)
         return false;
     uint32_t off = 0;
     for (unsigned k = 0; k < nslots; k++) {
@@ -265,9 +276,12 @@ static void nb_rx_service(struct sim_netback *b, struct nb_queue *q)
         }
         if (!q->in_head)
             break;
-        int more;
-        RING_FINAL_CHECK_FOR_REQUESTS(&q->rx, more);   /* tell us when buffers come */
-        if (!more || nb_rx_available(q) == 0)
+        /* Short of buffers: ask to be told when there are enough for the
+         * frame in line (not on every buffer posted), then look again. */
+        unsigned need = nb_frame_slots(q->in_head, NULL);
+        q->rx.sring->req_event = q->rx.req_cons + need;
+        xen_mb();
+        if (nb_rx_available(q) < need)
             break;
     }
     if (!any)
@@ -363,7 +377,8 @@ static struct nb_frame *nb_tx_one(struct sim_netback *b, struct nb_queue *q, RIN
         bad = true;
     struct nb_frame *f = NULL;
     if (!bad) {
-        f = calloc(1, sizeof(*f) + total);
+        f = malloc(sizeof(*f) + total);   /* every byte is copied in below */
+        memset(f, 0, sizeof(*f));
         f->len = total;
         uint32_t off = 0;
         for (unsigned i = 0; i < n && !bad; i++) {
@@ -463,7 +478,10 @@ static void *nb_main(void *arg)
         pthread_mutex_unlock(&b->m);
         while (ordered) {
             struct nb_frame *nx = ordered->next;
-            nb_deliver(dst, ordered);
+            if (b->o.sink)
+                free(ordered);
+            else
+                nb_deliver(dst, ordered);
             ordered = nx;
         }
         pthread_mutex_lock(&b->m);

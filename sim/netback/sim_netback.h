@@ -23,6 +23,7 @@ struct sim_netback;
 struct sim_netback_opts {
     bool no_sg, no_gso, no_ipv6_csum, no_csum_offload, no_split, no_rx_copy;
     unsigned max_queues;          /* multi-queue-max-queues (default 1: not offered) */
+    bool sink;                    /* transmitted frames go nowhere (benchmarks) */
 };
 
 struct sim_netback *sim_netback_create(struct sim_xen *x, struct sim_domain *dom0,
