@@ -106,7 +106,10 @@ void evtchn_upcall(struct evtchn *e, unsigned vcpu)
         return;
     struct vcpu_info *vi = &shi->vcpu_info[vcpu];
     __atomic_add_fetch(&e->upcalls, 1, __ATOMIC_RELAXED);
-    while (GP_READ_ONCE(vi->evtchn_upcall_pending)) {
+    /* At least one pass even when upcall_pending is clear: an interrupt
+     * handler that could not serve ports (Windows' ISR, above DISPATCH)
+     * acknowledged it with evtchn_upcall_ack() and left the scan to us. */
+    do {
         GP_WRITE_ONCE(vi->evtchn_upcall_pending, 0);
         gp_mb();
         xen_ulong_t sel = __atomic_exchange_n(&vi->evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
@@ -133,7 +136,17 @@ void evtchn_upcall(struct evtchn *e, unsigned vcpu)
                 evtchn_serve_port(e, w * (unsigned)EVTCHN_BITS_PER_WORD + b);
             }
         }
-    }
+    } while (GP_READ_ONCE(vi->evtchn_upcall_pending));
+}
+
+bool evtchn_upcall_ack(struct evtchn *e, unsigned vcpu)
+{
+    struct shared_info *shi = e->shi;
+    if (!shi || vcpu >= EVTCHN_MAX_VCPUS)
+        return false;
+    /* Clearing it lets Xen lower a level-triggered callback line. */
+    return __atomic_exchange_n(&shi->vcpu_info[vcpu].evtchn_upcall_pending, 0,
+                               __ATOMIC_SEQ_CST) != 0;
 }
 
 static void evtchn_set_mask_bit(struct evtchn *e, gp_port_t port, bool set)

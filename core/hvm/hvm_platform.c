@@ -126,6 +126,12 @@ static void hvm_upcall(void *arg, unsigned vcpu)
     evtchn_upcall(h->evtchn, vcpu);
 }
 
+bool hvm_upcall_ack(void *upcall_arg, unsigned vcpu)
+{
+    struct hvm *h = upcall_arg;
+    return evtchn_upcall_ack(h->evtchn, vcpu);
+}
+
 /* Per-vCPU upcall vectors where the platform takes them (Windows 7 and
  * later deliver them with any affinity), else the global callback via. */
 static int hvm_route_upcall(struct hvm *h)

@@ -47,6 +47,36 @@ void suspend_unregister(struct suspend *s, void *arg)
     s->plat->lock_release(s->plat->ctx, s->lock);
 }
 
+void suspend_set_critical(struct suspend *s,
+                          int (*critical)(void *arg, int (*fn)(void *fn_arg), void *fn_arg),
+                          void *arg)
+{
+    s->critical = critical;
+    s->critical_arg = arg;
+}
+
+struct suspend_window {
+    struct suspend *s;
+    bool cancelled;
+};
+
+/* The part no other CPU may overlap: Xen takes the domain away here and,
+ * after a restore, nothing of the old shared pages is valid until the
+ * platform is mapped again. */
+static int suspend_window_run(void *arg)
+{
+    struct suspend_window *win = arg;
+    struct gp_platform *p = win->s->plat;
+    struct sched_shutdown sd = { .reason = SHUTDOWN_suspend };
+    long rc = gp_sched_op(p, SCHEDOP_shutdown, &sd);
+    win->cancelled = rc == 1;
+    if (rc < 0) {
+        GP_ERR(p, "suspend: SCHEDOP_shutdown(suspend) failed (%ld): resuming in place", rc);
+        win->cancelled = true;
+    }
+    return hvm_platform_resume(win->s->hvm, win->cancelled);
+}
+
 int suspend_run(struct suspend *s)
 {
     struct gp_platform *p = s->plat;
@@ -60,14 +90,10 @@ int suspend_run(struct suspend *s)
     for (unsigned i = 0; i < n; i++)
         devs[i].suspend(devs[i].arg);
     xs_client_suspend(s->xs);
-    struct sched_shutdown sd = { .reason = SHUTDOWN_suspend };
-    long rc = gp_sched_op(p, SCHEDOP_shutdown, &sd);
-    bool cancelled = rc == 1;
-    if (rc < 0) {
-        GP_ERR(p, "suspend: SCHEDOP_shutdown(suspend) failed (%ld): resuming in place", rc);
-        cancelled = true;
-    }
-    int err = hvm_platform_resume(s->hvm, cancelled);
+    struct suspend_window win = { .s = s };
+    int err = s->critical ? s->critical(s->critical_arg, suspend_window_run, &win)
+                          : suspend_window_run(&win);
+    bool cancelled = win.cancelled;
     if (err) {
         GP_ERR(p, "suspend: the platform did not come back: %s", gp_strerror(err));
         return err;

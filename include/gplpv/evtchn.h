@@ -24,6 +24,12 @@ void evtchn_destroy(struct evtchn *e);
 void evtchn_resume(struct evtchn *e, struct shared_info *shi);
 
 void evtchn_upcall(struct evtchn *e, unsigned vcpu);
+/* For an interrupt handler that may not run port handlers (Windows ISR at
+ * DIRQL): clear the vCPU's upcall_pending (so a level-triggered callback
+ * line drops) and say whether it was set; the caller then schedules
+ * evtchn_upcall() at a level where handlers may run.  Nothing is lost:
+ * evtchn_upcall() scans the pending selector whatever upcall_pending says. */
+bool evtchn_upcall_ack(struct evtchn *e, unsigned vcpu);
 
 int evtchn_alloc_unbound(struct evtchn *e, gp_domid_t remote, gp_port_t *port);
 int evtchn_bind_interdomain(struct evtchn *e, gp_domid_t remote, gp_port_t remote_port,

@@ -51,6 +51,10 @@ void hvm_platform_detach(struct hvm *h);
  * transport; the xs client must be resumed on it). */
 int hvm_platform_resume(struct hvm *h, bool cancelled);
 
+/* The 'arg' set_upcall received: acknowledge an upcall from an interrupt
+ * handler that defers the port scan (see evtchn_upcall_ack). */
+bool hvm_upcall_ack(void *upcall_arg, unsigned vcpu);
+
 const struct hvm_info *hvm_get_info(const struct hvm *h);
 struct gnttab *hvm_gnttab(struct hvm *h);
 struct evtchn *hvm_evtchn(struct hvm *h);

@@ -31,12 +31,22 @@ struct suspend {
     struct suspend_dev devs[SUSPEND_MAX_DEVICES];
     unsigned ndevs;
     unsigned count;                     /* completed suspends */
+    /* Optional: runs fn(fn_arg) - the suspend hypercall and the re-mapping
+     * of shared_info, grant frames and event channels - with every other
+     * CPU held outside the core (Windows: all other processors spinning at
+     * HIGH_LEVEL, captured by DPCs so none holds a lock).  NULL: fn runs
+     * directly. */
+    int (*critical)(void *arg, int (*fn)(void *fn_arg), void *fn_arg);
+    void *critical_arg;
 };
 
 int suspend_init(struct suspend *s, struct gp_platform *p, struct hvm *h, struct xs_client *xs);
 void suspend_fini(struct suspend *s);
 int suspend_register(struct suspend *s, const struct suspend_dev *d);
 void suspend_unregister(struct suspend *s, void *arg);
+void suspend_set_critical(struct suspend *s,
+                          int (*critical)(void *arg, int (*fn)(void *fn_arg), void *fn_arg),
+                          void *arg);
 /* 0 after a restore, 1 when cancelled, or a negative error. */
 int suspend_run(struct suspend *s);
 

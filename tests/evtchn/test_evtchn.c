@@ -1,6 +1,7 @@
 /* Event channels (core/evtchn) between simulated domains, and the
  * fairness of the upcall scan over a shared_info the test drives itself. */
 #include <pthread.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "gp_test.h"
@@ -181,11 +182,44 @@ static void test_busy_port_does_not_starve_others(void)
     sim_os_destroy(os);
 }
 
+/* Windows' ISR acknowledges (so the level-triggered line drops) and a DPC
+ * scans later: the scan must serve every port although upcall_pending is
+ * already clear, and an ack with nothing pending says so (shared line). */
+static void test_ack_then_deferred_scan_serves_all(void)
+{
+    struct sim_os *os = sim_os_create("ack", 4, 0x10, true);
+    struct gp_platform p = { 0 };
+    sim_os_fill(os, &p);
+    struct evtchn *e = NULL;
+    memset(&fair_shi, 0, sizeof(fair_shi));
+    REQUIRE(evtchn_create(&p, &fair_shi, &e) == 0);
+    CHECK_EQ(evtchn_bind(e, 3, fair_cb, NULL), 0);
+    CHECK_EQ(evtchn_bind(e, 200, fair_cb, NULL), 0);
+    norder = 0;
+    busy_left = 0;
+    CHECK(!evtchn_upcall_ack(e, 0));
+    raise_port(3);
+    raise_port(200);
+    CHECK(evtchn_upcall_ack(e, 0));
+    CHECK_EQ(fair_shi.vcpu_info[0].evtchn_upcall_pending, 0);
+    CHECK(!evtchn_upcall_ack(e, 0));
+    CHECK_EQ(norder, 0);                 /* the ack serves nothing itself */
+    evtchn_upcall(e, 0);
+    CHECK_EQ(norder, 2);
+    CHECK(order[0] == 3 || order[1] == 3);
+    CHECK(order[0] == 200 || order[1] == 200);
+    evtchn_upcall(e, 0);                 /* a spurious scan finds nothing */
+    CHECK_EQ(norder, 2);
+    evtchn_destroy(e);
+    sim_os_destroy(os);
+}
+
 int main(void)
 {
     GP_TEST_RUN(test_interdomain_both_ways);
     GP_TEST_RUN(test_mask_holds_unmask_delivers);
     GP_TEST_RUN(test_many_ports_and_second_vcpu);
     GP_TEST_RUN(test_busy_port_does_not_starve_others);
+    GP_TEST_RUN(test_ack_then_deferred_scan_serves_all);
     return gp_test_finish();
 }

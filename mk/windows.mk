@@ -1,0 +1,76 @@
+# The Windows drivers (windows/), cross-compiled with Debian's mingw-w64:
+# for each flavour (chk = checked, debug log; fre = free, release) and
+# each architecture (x64, x86) the core is built once more and linked into
+# each driver.  Outputs: build/win/<flavour>-<arch>/<driver>.sys
+WIN_VERSION := $(shell cat VERSION)
+WIN_ARCHES := x64 x86
+WIN_FLAVOURS := chk fre
+WIN_TRIPLET_x64 := x86_64-w64-mingw32
+WIN_TRIPLET_x86 := i686-w64-mingw32
+WIN_ARCHFLAGS_x64 := -mno-red-zone
+WIN_ARCHFLAGS_x86 := -march=i686
+WIN_ENTRY_x64 := DriverEntry
+WIN_ENTRY_x86 := _DriverEntry@8
+WIN_IMAGE_BASE_x64 := 0x140000000
+WIN_IMAGE_BASE_x86 := 0x10000
+WIN_FLAGS_chk := -DGPLPV_CHECKED -DDBG=1 -O1
+WIN_FLAGS_fre := -O2
+WIN_DIR := $(BUILD)/win
+# Xen's public headers as system headers: ring.h casts pointers to long,
+# which is 32 bits on Win64; the macros are correct, the warning is not ours.
+WIN_XEN_INC := $(WIN_DIR)/xen-include
+WIN_HEADERS := $(HEADERS) $(wildcard windows/*/*.h)
+WIN_PLATFORM_SRCS := $(sort $(wildcard windows/platform/*.c))
+XENPCI_SRCS := $(sort $(wildcard windows/xenpci/*.c))
+
+$(WIN_XEN_INC)/xen:
+	@mkdir -p $(WIN_XEN_INC)
+	ln -sfn /usr/include/xen $@
+
+.PHONY: windows win-setup
+win-setup:
+	@scripts/setup win
+
+# $(1) flavour, $(2) arch
+define win_rules
+WIN_OUT_$(1)_$(2) := $(WIN_DIR)/$(1)-$(2)
+WIN_CC_$(1)_$(2) := $(WIN_TRIPLET_$(2))-gcc
+WIN_CFLAGS_$(1)_$(2) := -std=gnu11 $(WARN) $(XEN_IFACE) $(WIN_FLAGS_$(1)) $(WIN_ARCHFLAGS_$(2)) \
+  -DGPLPV_VERSION=\"$(WIN_VERSION)\" -Iinclude -Iwindows/include -isystem $(WIN_XEN_INC) \
+  -isystem /usr/$(WIN_TRIPLET_$(2))/include/ddk \
+  -ffreestanding -fno-builtin -fno-stack-protector -fno-strict-aliasing -mno-stack-arg-probe \
+  -fno-asynchronous-unwind-tables -g --param=min-pagesize=0
+WIN_LDFLAGS_$(1)_$(2) := -nostdlib -nostartfiles -Wl,--subsystem,native:6.0 -Wl,--entry,$(WIN_ENTRY_$(2)) \
+  -Wl,--dynamicbase -Wl,--nxcompat -Wl,--major-os-version,6 -Wl,--minor-os-version,0 \
+  -Wl,--file-alignment,0x200 -Wl,--section-alignment,0x1000 -Wl,--image-base,$(WIN_IMAGE_BASE_$(2))
+
+$(WIN_DIR)/$(1)-$(2)/%.o: %.c $(WIN_HEADERS) Makefile mk/windows.mk | win-setup $(WIN_XEN_INC)/xen
+	@mkdir -p $$(@D)
+	@echo "  CC [$(1)-$(2)] $$<"
+	@$$(WIN_CC_$(1)_$(2)) $$(WIN_CFLAGS_$(1)_$(2)) -c $$< -o $$@
+
+$(WIN_DIR)/$(1)-$(2)/libgplpv_core.a: $(CORE_SRCS:%.c=$(WIN_DIR)/$(1)-$(2)/%.o)
+	@rm -f $$@; $(WIN_TRIPLET_$(2))-ar rcs $$@ $$^
+
+$(WIN_DIR)/$(1)-$(2)/xenpci.sys: $(XENPCI_SRCS:%.c=$(WIN_DIR)/$(1)-$(2)/%.o) \
+    $(WIN_PLATFORM_SRCS:%.c=$(WIN_DIR)/$(1)-$(2)/%.o) $(WIN_DIR)/$(1)-$(2)/libgplpv_core.a
+	@echo "  LD [$(1)-$(2)] $$@"
+	@mkdir -p $$(@D)/debug
+	@$$(WIN_CC_$(1)_$(2)) $$(WIN_LDFLAGS_$(1)_$(2)) -o $$(@D)/debug/$$(@F) $$^ -lntoskrnl -lhal -lgcc
+	@$(WIN_TRIPLET_$(2))-objcopy --strip-debug $$(@D)/debug/$$(@F) $$@
+
+WIN_SYS += $(WIN_DIR)/$(1)-$(2)/xenpci.sys
+endef
+$(foreach f,$(WIN_FLAVOURS),$(foreach a,$(WIN_ARCHES),$(eval $(call win_rules,$(f),$(a)))))
+
+windows: $(WIN_SYS)
+ALL_TARGETS += windows
+
+# ---- checks: every driver builds for both architectures (-Werror above),
+# is a native PE importing only what Windows provides, and the x64 xenpci
+# runs its DriverEntry under wine64 (a smoke test, not Windows).
+check-win: $(WIN_SYS)
+	@echo "== Windows drivers and packages"
+	@windows/tools/check-win $(WIN_DIR) $(WIN_VERSION)
+CHECK_STAGES += win
+FAST_STAGES += win

@@ -1,0 +1,51 @@
+/*
+ * \\.\XenPci: what user space may ask of xenpci.  Shared by the driver
+ * and its user-space clients (shutdownmon, tools); plain C, no DDK.
+ *
+ *   WAIT_SHUTDOWN      waits up to timeout_ms for a power request from
+ *                      control/shutdown; returns the action (0 = none).
+ *   EVTCHN_ALLOC       an unbound event channel for domain 'remote'.
+ *   EVTCHN_NOTIFY      signal the other end of a port we own.
+ *   EVTCHN_WAIT        wait up to timeout_ms for an event on our port.
+ *   EVTCHN_CLOSE       close a port we own.
+ *   GNT_ALLOC          a zeroed page granted to 'domid' and mapped into
+ *                      the caller; returns the grant reference and address.
+ *   GNT_FREE           end the grant and unmap (refused while mapped by
+ *                      the other domain).
+ * Every port and grant belongs to the handle that made it and goes when
+ * the handle is closed.
+ */
+#ifndef GPLPV_XENPCI_IOCTL_H
+#define GPLPV_XENPCI_IOCTL_H
+
+#include <stdint.h>
+
+#define XENPCI_DEVICE_PATH "\\\\.\\XenPci"
+
+#define XENPCI_IOCTL(n) (((0x8000u) << 16) | ((0x0003u) << 14) | ((0x800u + (n)) << 2) | 0u)
+#define IOCTL_XENPCI_WAIT_SHUTDOWN XENPCI_IOCTL(0)
+#define IOCTL_XENPCI_EVTCHN_ALLOC  XENPCI_IOCTL(1)
+#define IOCTL_XENPCI_EVTCHN_NOTIFY XENPCI_IOCTL(2)
+#define IOCTL_XENPCI_EVTCHN_WAIT   XENPCI_IOCTL(3)
+#define IOCTL_XENPCI_EVTCHN_CLOSE  XENPCI_IOCTL(4)
+#define IOCTL_XENPCI_GNT_ALLOC     XENPCI_IOCTL(5)
+#define IOCTL_XENPCI_GNT_FREE      XENPCI_IOCTL(6)
+
+/* Actions WAIT_SHUTDOWN returns (enum control_action + 1). */
+#define XENPCI_ACTION_NONE      0u
+#define XENPCI_ACTION_POWEROFF  1u
+#define XENPCI_ACTION_REBOOT    2u
+#define XENPCI_ACTION_HALT      3u
+#define XENPCI_ACTION_HIBERNATE 5u
+
+struct xenpci_ioctl_args {
+    uint32_t timeout_ms;    /* WAIT_SHUTDOWN, EVTCHN_WAIT */
+    uint32_t port;          /* EVTCHN_*: in (NOTIFY, WAIT, CLOSE) or out (ALLOC) */
+    uint32_t domid;         /* EVTCHN_ALLOC remote, GNT_ALLOC grantee */
+    uint32_t readonly;      /* GNT_ALLOC */
+    uint32_t ref;           /* GNT_*: out (ALLOC) or in (FREE) */
+    uint32_t result;        /* WAIT_SHUTDOWN action; EVTCHN_WAIT 1 = event, 0 = timeout */
+    uint64_t address;       /* GNT_ALLOC: the page in the caller's address space */
+};
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * The Windows kernel's struct gp_platform: OS services from ntoskrnl
+ * (non-paged pool, spin locks, KEVENTs, interrupt time, DbgPrintEx, an
+ * ordered work queue) and HVM arch access (CPUID, WRMSR, port I/O, the
+ * hypercall page, MmMapIoSpace, the platform PCI device's interrupt).
+ *
+ * The event-channel upcall arrives on the Xen platform PCI device's
+ * level-triggered line.  The ISR only acknowledges it (hvm_upcall_ack, so
+ * Xen lowers the line) and queues a DPC; the DPC runs the core's port scan
+ * at DISPATCH_LEVEL, where every handler may take spin locks, signal
+ * events and queue work.  The core's [any] level is DISPATCH_LEVEL here.
+ */
+#ifndef GPLPV_WIN_PLATFORM_H
+#define GPLPV_WIN_PLATFORM_H
+
+#include "gplpv_win.h"
+
+#define WIN_DEFER_MAX 512
+
+struct win_interrupt_res {
+    BOOLEAN present;
+    ULONG gsi;                 /* raw resource: the line Xen raises */
+    ULONG vector;              /* translated resource: what IoConnectInterrupt takes */
+    KIRQL irql;
+    KAFFINITY affinity;
+    KINTERRUPT_MODE mode;
+    BOOLEAN shared;
+};
+
+struct win_platform {
+    struct gp_platform plat;
+    const char *name;                   /* driver name in log lines */
+    enum gp_log_level max_level;
+    BOOLEAN on_xen;                     /* set after detection: port 0xe9 may be used */
+
+    /* defer(): one ordered queue drained by one system work item */
+    KSPIN_LOCK defer_lock;
+    struct { gp_work_fn fn; void *arg; } defer_q[WIN_DEFER_MAX];
+    unsigned defer_head, defer_tail;
+    BOOLEAN defer_running;
+    WORK_QUEUE_ITEM defer_item;
+    KEVENT defer_idle;
+
+    /* arch */
+    void *hypercall_page;
+    struct win_interrupt_res irq;
+    PKINTERRUPT interrupt;
+    KDPC upcall_dpc;
+    void (*upcall_fn)(void *arg, unsigned vcpu);
+    void *upcall_arg;
+    volatile LONG upcall_enabled;
+};
+
+/* Fill w->plat with the OS services and arch ops.  name: "xenpci". */
+void win_platform_init(struct win_platform *w, const char *name);
+/* Wait until deferred work queued so far has run (PASSIVE_LEVEL). */
+void win_platform_flush_deferred(struct win_platform *w);
+/* Safe mode, read from ntoskrnl's InitSafeBootMode when it exports it. */
+BOOLEAN win_platform_safe_mode(void);
+
+/* Arch ops (win_arch.c). */
+extern const struct gp_arch_ops win_arch_ops;
+
+#endif

@@ -1,0 +1,125 @@
+/* xenpci's FDO on the platform PCI device: PnP (start brings the core up,
+ * bus relations list the children, remove tears everything down), power
+ * passed to the PCI bus, and the control device \\.\XenPci. */
+#include "xenpci.h"
+
+#include "gplpv/log.h"
+
+static NTSTATUS NTAPI xenpci_fdo_sync_done(PDEVICE_OBJECT dev, PIRP irp, PVOID ctx)
+{
+    (void)dev;
+    (void)irp;
+    KeSetEvent((PKEVENT)ctx, IO_NO_INCREMENT, FALSE);
+    return STATUS_MORE_PROCESSING_REQUIRED;
+}
+
+/* Send the IRP down and wait for the lower drivers to finish with it. */
+static NTSTATUS xenpci_fdo_forward_and_wait(struct xenpci_fdo *f, PIRP irp)
+{
+    KEVENT done;
+    KeInitializeEvent(&done, NotificationEvent, FALSE);
+    IoCopyCurrentIrpStackLocationToNext(irp);
+    IoSetCompletionRoutine(irp, xenpci_fdo_sync_done, &done, TRUE, TRUE, TRUE);
+    NTSTATUS st = IoCallDriver(f->lower, irp);
+    if (st == STATUS_PENDING) {
+        KeWaitForSingleObject(&done, Executive, KernelMode, FALSE, NULL);
+        st = irp->IoStatus.Status;
+    }
+    return st;
+}
+
+static NTSTATUS xenpci_fdo_pass_down(struct xenpci_fdo *f, PIRP irp)
+{
+    IoSkipCurrentIrpStackLocation(irp);
+    return IoCallDriver(f->lower, irp);
+}
+
+NTSTATUS xenpci_fdo_add(PDRIVER_OBJECT driver, PDEVICE_OBJECT pdo)
+{
+    UNICODE_STRING name, link;
+    RtlInitUnicodeString(&name, L"\\Device\\XenPci");
+    RtlInitUnicodeString(&link, L"\\DosDevices\\XenPci");
+    PDEVICE_OBJECT dev = NULL;
+    NTSTATUS st = IoCreateDevice(driver, sizeof(struct xenpci_fdo), &name,
+                                 FILE_DEVICE_BUS_EXTENDER, FILE_DEVICE_SECURE_OPEN, FALSE, &dev);
+    if (!NT_SUCCESS(st))
+        return st;
+    struct xenpci_fdo *f = dev->DeviceExtension;
+    RtlZeroMemory(f, sizeof(*f));
+    f->common.is_fdo = TRUE;
+    f->common.self = dev;
+    f->pdo = pdo;
+    win_platform_init(&f->win, "xenpci");
+    ExInitializeFastMutex(&f->children_lock);
+    KeInitializeEvent(&f->shutdown_event, NotificationEvent, FALSE);
+    f->lower = IoAttachDeviceToDeviceStack(dev, pdo);
+    if (!f->lower) {
+        IoDeleteDevice(dev);
+        return STATUS_NO_SUCH_DEVICE;
+    }
+    IoCreateSymbolicLink(&link, &name);
+    dev->Flags |= DO_POWER_PAGABLE;
+    dev->Flags &= ~DO_DEVICE_INITIALIZING;
+    return STATUS_SUCCESS;
+}
+
+static void xenpci_fdo_remove(struct xenpci_fdo *f)
+{
+    UNICODE_STRING link;
+    RtlInitUnicodeString(&link, L"\\DosDevices\\XenPci");
+    xenpci_children_stop(f);
+    xenpci_xen_stop(f);
+    IoDeleteSymbolicLink(&link);
+    IoDetachDevice(f->lower);
+    IoDeleteDevice(f->common.self);
+}
+
+NTSTATUS xenpci_fdo_pnp(struct xenpci_fdo *f, PIRP irp)
+{
+    PIO_STACK_LOCATION sl = IoGetCurrentIrpStackLocation(irp);
+    NTSTATUS st;
+    switch (sl->MinorFunction) {
+    case IRP_MN_START_DEVICE:
+        st = xenpci_fdo_forward_and_wait(f, irp);
+        if (NT_SUCCESS(st))
+            st = xenpci_xen_start(f, sl->Parameters.StartDevice.AllocatedResources,
+                                  sl->Parameters.StartDevice.AllocatedResourcesTranslated);
+        if (NT_SUCCESS(st))
+            st = xenpci_children_start(f);
+        if (NT_SUCCESS(st))
+            f->started = TRUE;
+        else
+            xenpci_xen_stop(f);
+        return xenpci_complete(irp, st, 0);
+    case IRP_MN_QUERY_DEVICE_RELATIONS:
+        if (sl->Parameters.QueryDeviceRelations.Type == BusRelations && f->started) {
+            st = xenpci_children_relations(f, irp);
+            if (!NT_SUCCESS(st))
+                return xenpci_complete(irp, st, 0);
+        }
+        return xenpci_fdo_pass_down(f, irp);
+    case IRP_MN_QUERY_STOP_DEVICE:
+    case IRP_MN_QUERY_REMOVE_DEVICE:
+        /* The boot disk hangs off this bus: it cannot be stopped. */
+        return xenpci_complete(irp, STATUS_UNSUCCESSFUL, 0);
+    case IRP_MN_CANCEL_STOP_DEVICE:
+    case IRP_MN_CANCEL_REMOVE_DEVICE:
+    case IRP_MN_SURPRISE_REMOVAL:
+        irp->IoStatus.Status = STATUS_SUCCESS;
+        return xenpci_fdo_pass_down(f, irp);
+    case IRP_MN_REMOVE_DEVICE:
+        irp->IoStatus.Status = STATUS_SUCCESS;
+        st = xenpci_fdo_pass_down(f, irp);
+        xenpci_fdo_remove(f);
+        return st;
+    default:
+        return xenpci_fdo_pass_down(f, irp);
+    }
+}
+
+NTSTATUS xenpci_fdo_power(struct xenpci_fdo *f, PIRP irp)
+{
+    PoStartNextPowerIrp(irp);
+    IoSkipCurrentIrpStackLocation(irp);
+    return PoCallDriver(f->lower, irp);
+}
