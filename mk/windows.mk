@@ -22,6 +22,8 @@ WIN_XEN_INC := $(WIN_DIR)/xen-include
 WIN_HEADERS := $(HEADERS) $(wildcard windows/*/*.h)
 WIN_PLATFORM_SRCS := $(sort $(wildcard windows/platform/*.c))
 XENPCI_SRCS := $(sort $(wildcard windows/xenpci/*.c))
+# storport_layout_check.c is compiled (its asserts are the check), never linked
+XENVBD_SRCS := $(filter-out %/storport_layout_check.c,$(sort $(wildcard windows/xenvbd/*.c)))
 
 $(WIN_XEN_INC)/xen:
 	@mkdir -p $(WIN_XEN_INC)
@@ -59,7 +61,20 @@ $(WIN_DIR)/$(1)-$(2)/xenpci.sys: $(XENPCI_SRCS:%.c=$(WIN_DIR)/$(1)-$(2)/%.o) \
 	@$$(WIN_CC_$(1)_$(2)) $$(WIN_LDFLAGS_$(1)_$(2)) -o $$(@D)/debug/$$(@F) $$^ -lntoskrnl -lhal -lgcc
 	@$(WIN_TRIPLET_$(2))-objcopy --strip-debug $$(@D)/debug/$$(@F) $$@
 
-WIN_SYS += $(WIN_DIR)/$(1)-$(2)/xenpci.sys
+$(WIN_DIR)/$(1)-$(2)/lib/libstorport.a: windows/lib/storport-$(2).def
+	@mkdir -p $$(@D)
+	@$(WIN_TRIPLET_$(2))-dlltool $(if $(filter x86,$(2)),-k) -d $$< -l $$@
+
+$(WIN_DIR)/$(1)-$(2)/xenvbd.sys: $(XENVBD_SRCS:%.c=$(WIN_DIR)/$(1)-$(2)/%.o) \
+    $(WIN_DIR)/$(1)-$(2)/windows/platform/win_registry.o $(WIN_DIR)/$(1)-$(2)/libgplpv_core.a \
+    $(WIN_DIR)/$(1)-$(2)/lib/libstorport.a $(WIN_DIR)/$(1)-$(2)/windows/xenvbd/storport_layout_check.o
+	@echo "  LD [$(1)-$(2)] $$@"
+	@mkdir -p $$(@D)/debug
+	@$$(WIN_CC_$(1)_$(2)) $$(WIN_LDFLAGS_$(1)_$(2)) -o $$(@D)/debug/$$(@F) \
+	  $$(filter-out %/storport_layout_check.o,$$^) -lntoskrnl -lhal -lgcc
+	@$(WIN_TRIPLET_$(2))-objcopy --strip-debug $$(@D)/debug/$$(@F) $$@
+
+WIN_SYS += $(WIN_DIR)/$(1)-$(2)/xenpci.sys $(WIN_DIR)/$(1)-$(2)/xenvbd.sys
 endef
 $(foreach f,$(WIN_FLAVOURS),$(foreach a,$(WIN_ARCHES),$(eval $(call win_rules,$(f),$(a)))))
 

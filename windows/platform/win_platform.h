@@ -58,6 +58,11 @@ void win_platform_flush_deferred(struct win_platform *w);
 /* Safe mode, read from ntoskrnl's InitSafeBootMode when it exports it. */
 BOOLEAN win_platform_safe_mode(void);
 
+/* Read value 'value' of registry key 'key' (a full \\Registry\\... path):
+ * REG_SZ into str as ASCII (non-ASCII characters become '?'), REG_DWORD
+ * into *dword.  FALSE when the key or value is absent or of another type. */
+BOOLEAN win_registry_read(PCWSTR key, PCWSTR value, char *str, size_t str_len, ULONG *dword);
+
 /* Arch ops (win_arch.c). */
 extern const struct gp_arch_ops win_arch_ops;
 

@@ -21,40 +21,6 @@ NTSTATUS xenpci_complete(PIRP irp, NTSTATUS status, ULONG_PTR info)
     return status;
 }
 
-/* Read a registry value under HKLM\SYSTEM\CurrentControlSet (REG_SZ into
- * ASCII, REG_DWORD into *dword).  FALSE when absent. */
-static BOOLEAN xenpci_reg_read(PCWSTR key, PCWSTR value, char *str, size_t str_len, ULONG *dword)
-{
-    UNICODE_STRING ukey, uval;
-    OBJECT_ATTRIBUTES oa;
-    HANDLE h;
-    RtlInitUnicodeString(&ukey, key);
-    RtlInitUnicodeString(&uval, value);
-    InitializeObjectAttributes(&oa, &ukey, OBJ_CASE_INSENSITIVE | OBJ_KERNEL_HANDLE, NULL, NULL);
-    if (!NT_SUCCESS(ZwOpenKey(&h, KEY_READ, &oa)))
-        return FALSE;
-    UCHAR buf[sizeof(KEY_VALUE_PARTIAL_INFORMATION) + 512];
-    PKEY_VALUE_PARTIAL_INFORMATION info = (PKEY_VALUE_PARTIAL_INFORMATION)buf;
-    ULONG got = 0;
-    NTSTATUS st = ZwQueryValueKey(h, &uval, KeyValuePartialInformation, info, sizeof(buf), &got);
-    ZwClose(h);
-    if (!NT_SUCCESS(st))
-        return FALSE;
-    if (info->Type == REG_DWORD && dword && info->DataLength >= sizeof(ULONG)) {
-        memcpy(dword, info->Data, sizeof(ULONG));
-        return TRUE;
-    }
-    if (info->Type == REG_SZ && str && str_len) {
-        const WCHAR *w = (const WCHAR *)info->Data;
-        size_t n = info->DataLength / sizeof(WCHAR), i;
-        for (i = 0; i < n && i + 1 < str_len && w[i]; i++)
-            str[i] = w[i] < 0x80 ? (char)w[i] : '?';
-        str[i] = 0;
-        return TRUE;
-    }
-    return FALSE;
-}
-
 #define XENPCI_SERVICES L"\\Registry\\Machine\\System\\CurrentControlSet\\Services\\"
 
 /* The disk driver replaces the emulated disk only if it starts at boot or
@@ -63,14 +29,14 @@ static BOOLEAN xenpci_reg_read(PCWSTR key, PCWSTR value, char *str, size_t str_l
 static BOOLEAN xenpci_service_start_at_most(PCWSTR service_key, ULONG max_start)
 {
     ULONG start = 4;
-    return xenpci_reg_read(service_key, L"Start", NULL, 0, &start) && start <= max_start;
+    return win_registry_read(service_key, L"Start", NULL, 0, &start) && start <= max_start;
 }
 
 static void xenpci_early_unplug(void)
 {
     struct win_platform *w = &xenpci_early;
     char opts[256] = "";
-    xenpci_reg_read(L"\\Registry\\Machine\\System\\CurrentControlSet\\Control",
+    win_registry_read(L"\\Registry\\Machine\\System\\CurrentControlSet\\Control",
                     L"SystemStartOptions", opts, sizeof(opts), NULL);
     BOOLEAN safe = win_platform_safe_mode();
     xenpci_drv.disabled = unplug_disabled_by_boot(opts, safe);

@@ -1,0 +1,277 @@
+/*
+ * The StorPort miniport interface xenvbd uses, declared by the project
+ * from Microsoft's documentation of storport.h and srb.h (mingw-w64's
+ * storport.h clashes with its srb.h and lacks HwBuildIo, the
+ * synchronization model and StorPortExtendedFunction).  Only what xenvbd
+ * needs; layouts are those of Windows Vista/Server 2008 and later, and
+ * the _Static_asserts pin every offset that crosses into StorPort on both
+ * architectures.  storport_layout_check.c compares them with mingw's own
+ * srb.h where the two overlap.
+ *
+ * Calling conventions on x86: the miniport callbacks and StorPortInitialize
+ * are __stdcall (the WDK builds drivers with /Gz), the variadic
+ * StorPortNotification and StorPortExtendedFunction are __cdecl.
+ */
+#ifndef GPLPV_STORPORT_DECLS_H
+#define GPLPV_STORPORT_DECLS_H
+
+#include "gplpv_win.h"
+#include "storport_layout.h"
+
+/* ---- SCSI request block ------------------------------------------------ */
+typedef struct _SCSI_REQUEST_BLOCK {
+    USHORT Length;
+    UCHAR Function;
+    UCHAR SrbStatus;
+    UCHAR ScsiStatus;
+    UCHAR PathId;
+    UCHAR TargetId;
+    UCHAR Lun;
+    UCHAR QueueTag;
+    UCHAR QueueAction;
+    UCHAR CdbLength;
+    UCHAR SenseInfoBufferLength;
+    ULONG SrbFlags;
+    ULONG DataTransferLength;
+    ULONG TimeOutValue;
+    PVOID DataBuffer;
+    PVOID SenseInfoBuffer;
+    struct _SCSI_REQUEST_BLOCK *NextSrb;
+    PVOID OriginalRequest;
+    PVOID SrbExtension;
+    ULONG InternalStatus;            /* union with QueueSortKey, LinkTimeoutValue */
+#ifdef _WIN64
+    ULONG Reserved;
+#endif
+    UCHAR Cdb[16];
+} SCSI_REQUEST_BLOCK, *PSCSI_REQUEST_BLOCK;
+
+_Static_assert(sizeof(SCSI_REQUEST_BLOCK) == LAYOUT_SRB_SIZE, "SRB size");
+_Static_assert(offsetof(SCSI_REQUEST_BLOCK, SrbFlags) == LAYOUT_SRB_SRBFLAGS, "SRB SrbFlags");
+_Static_assert(offsetof(SCSI_REQUEST_BLOCK, DataTransferLength) == LAYOUT_SRB_DATATRANSFERLENGTH,
+               "SRB DataTransferLength");
+_Static_assert(offsetof(SCSI_REQUEST_BLOCK, DataBuffer) == LAYOUT_SRB_DATABUFFER, "SRB DataBuffer");
+_Static_assert(offsetof(SCSI_REQUEST_BLOCK, SrbExtension) == LAYOUT_SRB_SRBEXTENSION, "SRB SrbExtension");
+_Static_assert(offsetof(SCSI_REQUEST_BLOCK, Cdb) == LAYOUT_SRB_CDB, "SRB Cdb");
+
+#define SRB_FUNCTION_EXECUTE_SCSI       0x00
+#define SRB_FUNCTION_IO_CONTROL         0x02
+#define SRB_FUNCTION_SHUTDOWN           0x07
+#define SRB_FUNCTION_FLUSH              0x08
+#define SRB_FUNCTION_ABORT_COMMAND      0x10
+#define SRB_FUNCTION_RESET_BUS          0x12
+#define SRB_FUNCTION_RESET_DEVICE       0x13
+#define SRB_FUNCTION_WMI                0x17
+#define SRB_FUNCTION_RESET_LOGICAL_UNIT 0x20
+#define SRB_FUNCTION_POWER              0x24
+#define SRB_FUNCTION_PNP                0x25
+
+#define SRB_STATUS_PENDING           0x00
+#define SRB_STATUS_SUCCESS           0x01
+#define SRB_STATUS_ABORTED           0x02
+#define SRB_STATUS_ERROR             0x04
+#define SRB_STATUS_BUSY              0x05
+#define SRB_STATUS_INVALID_REQUEST   0x06
+#define SRB_STATUS_NO_DEVICE         0x08
+#define SRB_STATUS_TIMEOUT           0x09
+#define SRB_STATUS_INVALID_LUN       0x20
+#define SRB_STATUS_INVALID_TARGET_ID 0x21
+#define SRB_STATUS_BAD_FUNCTION      0x22
+#define SRB_STATUS_AUTOSENSE_VALID   0x80
+
+#define SRB_FLAGS_DATA_IN  0x00000040
+#define SRB_FLAGS_DATA_OUT 0x00000080
+
+/* ---- configuration the port driver hands HwFindAdapter ------------------- */
+typedef struct _STOR_ACCESS_RANGE {
+    PHYSICAL_ADDRESS RangeStart;
+    ULONG RangeLength;
+    BOOLEAN RangeInMemory;
+} STOR_ACCESS_RANGE;
+
+typedef struct _STOR_MEMORY_REGION {
+    PUCHAR VirtualBase;
+    PHYSICAL_ADDRESS PhysicalBase;
+    ULONG Length;
+} STOR_MEMORY_REGION;
+
+typedef struct _PORT_CONFIGURATION_INFORMATION {
+    ULONG Length;
+    ULONG SystemIoBusNumber;
+    INTERFACE_TYPE AdapterInterfaceType;
+    ULONG BusInterruptLevel;
+    ULONG BusInterruptVector;
+    KINTERRUPT_MODE InterruptMode;
+    ULONG MaximumTransferLength;
+    ULONG NumberOfPhysicalBreaks;
+    ULONG DmaChannel;
+    ULONG DmaPort;
+    DMA_WIDTH DmaWidth;
+    DMA_SPEED DmaSpeed;
+    ULONG AlignmentMask;
+    ULONG NumberOfAccessRanges;
+    STOR_ACCESS_RANGE (*AccessRanges)[];
+    PVOID MiniportDumpData;
+    UCHAR NumberOfBuses;
+    CCHAR InitiatorBusId[8];
+    BOOLEAN ScatterGather;
+    BOOLEAN Master;
+    BOOLEAN CachesData;
+    BOOLEAN AdapterScansDown;
+    BOOLEAN AtdiskPrimaryClaimed;
+    BOOLEAN AtdiskSecondaryClaimed;
+    BOOLEAN Dma32BitAddresses;
+    BOOLEAN DemandMode;
+    UCHAR MapBuffers;
+    BOOLEAN NeedPhysicalAddresses;
+    BOOLEAN TaggedQueuing;
+    BOOLEAN AutoRequestSense;
+    BOOLEAN MultipleRequestPerLu;
+    BOOLEAN ReceiveEvent;
+    BOOLEAN RealModeInitialized;
+    BOOLEAN BufferAccessScsiPortControlled;
+    UCHAR MaximumNumberOfTargets;
+    UCHAR SrbType;
+    UCHAR ReservedUchar;
+    ULONG SlotNumber;
+    ULONG BusInterruptLevel2;
+    ULONG BusInterruptVector2;
+    KINTERRUPT_MODE InterruptMode2;
+    ULONG DmaChannel2;
+    ULONG DmaPort2;
+    DMA_WIDTH DmaWidth2;
+    DMA_SPEED DmaSpeed2;
+    ULONG DeviceExtensionSize;
+    ULONG SpecificLuExtensionSize;
+    ULONG SrbExtensionSize;
+    UCHAR Dma64BitAddresses;
+    BOOLEAN ResetTargetSupported;
+    UCHAR MaximumNumberOfLogicalUnits;
+    BOOLEAN WmiDataProvider;
+    /* StorPort's additions */
+    UCHAR SynchronizationModel;      /* STOR_SYNCHRONIZATION_MODEL */
+    PVOID HwMSInterruptRoutine;
+    ULONG InterruptSynchronizationMode;
+    STOR_MEMORY_REGION DumpRegion;
+    ULONG RequestedDumpBufferSize;
+    BOOLEAN VirtualDevice;
+} PORT_CONFIGURATION_INFORMATION, *PPORT_CONFIGURATION_INFORMATION;
+
+_Static_assert(offsetof(PORT_CONFIGURATION_INFORMATION, MaximumTransferLength) ==
+               LAYOUT_PCI_MAXIMUMTRANSFERLENGTH, "PCI MaximumTransferLength");
+_Static_assert(offsetof(PORT_CONFIGURATION_INFORMATION, AccessRanges) == LAYOUT_PCI_ACCESSRANGES,
+               "PCI AccessRanges");
+_Static_assert(offsetof(PORT_CONFIGURATION_INFORMATION, MapBuffers) == LAYOUT_PCI_MAPBUFFERS,
+               "PCI MapBuffers");
+_Static_assert(offsetof(PORT_CONFIGURATION_INFORMATION, SrbExtensionSize) == LAYOUT_PCI_SRBEXTENSIONSIZE,
+               "PCI SrbExtensionSize");
+_Static_assert(offsetof(PORT_CONFIGURATION_INFORMATION, WmiDataProvider) == LAYOUT_PCI_WMIDATAPROVIDER,
+               "PCI WmiDataProvider");
+_Static_assert(offsetof(PORT_CONFIGURATION_INFORMATION, SynchronizationModel) ==
+               LAYOUT_PCI_SYNCHRONIZATIONMODEL, "PCI SynchronizationModel");
+
+#define STOR_MAP_NO_BUFFERS             0
+#define STOR_MAP_ALL_BUFFERS            1
+#define STOR_MAP_NON_READ_WRITE_BUFFERS 2
+#define StorSynchronizeHalfDuplex 0
+#define StorSynchronizeFullDuplex 1
+#define SP_RETURN_NOT_FOUND 0
+#define SP_RETURN_FOUND     1
+#define SP_RETURN_ERROR     2
+
+typedef enum _SCSI_ADAPTER_CONTROL_TYPE {
+    ScsiQuerySupportedControlTypes = 0,
+    ScsiStopAdapter,
+    ScsiRestartAdapter,
+    ScsiSetBootConfig,
+    ScsiSetRunningConfig,
+    ScsiAdapterControlMax,
+    MakeAdapterControlTypeSizeOfUlong = 0xffffffff
+} SCSI_ADAPTER_CONTROL_TYPE;
+
+typedef enum _SCSI_ADAPTER_CONTROL_STATUS {
+    ScsiAdapterControlSuccess = 0,
+    ScsiAdapterControlUnsuccessful
+} SCSI_ADAPTER_CONTROL_STATUS;
+
+typedef struct _SCSI_SUPPORTED_CONTROL_TYPE_LIST {
+    ULONG MaxControlType;
+    BOOLEAN SupportedTypeList[1];
+} SCSI_SUPPORTED_CONTROL_TYPE_LIST;
+
+/* ---- miniport callbacks and HW_INITIALIZATION_DATA ---------------------- */
+typedef BOOLEAN (NTAPI *PHW_INITIALIZE)(PVOID DeviceExtension);
+typedef BOOLEAN (NTAPI *PHW_STARTIO)(PVOID DeviceExtension, PSCSI_REQUEST_BLOCK Srb);
+typedef BOOLEAN (NTAPI *PHW_BUILDIO)(PVOID DeviceExtension, PSCSI_REQUEST_BLOCK Srb);
+typedef BOOLEAN (NTAPI *PHW_INTERRUPT)(PVOID DeviceExtension);
+typedef ULONG (NTAPI *PHW_FIND_ADAPTER)(PVOID DeviceExtension, PVOID HwContext, PVOID BusInformation,
+                                        PCHAR ArgumentString, PPORT_CONFIGURATION_INFORMATION Config,
+                                        PBOOLEAN Again);
+typedef BOOLEAN (NTAPI *PHW_RESET_BUS)(PVOID DeviceExtension, ULONG PathId);
+typedef SCSI_ADAPTER_CONTROL_STATUS (NTAPI *PHW_ADAPTER_CONTROL)(PVOID DeviceExtension,
+                                                                 SCSI_ADAPTER_CONTROL_TYPE Type,
+                                                                 PVOID Parameters);
+
+typedef struct _HW_INITIALIZATION_DATA {
+    ULONG HwInitializationDataSize;
+    INTERFACE_TYPE AdapterInterfaceType;
+    PHW_INITIALIZE HwInitialize;
+    PHW_STARTIO HwStartIo;
+    PHW_INTERRUPT HwInterrupt;
+    PHW_FIND_ADAPTER HwFindAdapter;
+    PHW_RESET_BUS HwResetBus;
+    PVOID HwDmaStarted;
+    PVOID HwAdapterState;
+    ULONG DeviceExtensionSize;
+    ULONG SpecificLuExtensionSize;
+    ULONG SrbExtensionSize;
+    ULONG NumberOfAccessRanges;
+    PVOID Reserved;
+    UCHAR MapBuffers;
+    BOOLEAN NeedPhysicalAddresses;
+    BOOLEAN TaggedQueuing;
+    BOOLEAN AutoRequestSense;
+    BOOLEAN MultipleRequestPerLu;
+    BOOLEAN ReceiveEvent;
+    USHORT VendorIdLength;
+    PVOID VendorId;
+    USHORT PortVersionFlags;
+    USHORT DeviceIdLength;
+    PVOID DeviceId;
+    PHW_ADAPTER_CONTROL HwAdapterControl;
+    PHW_BUILDIO HwBuildIo;
+} HW_INITIALIZATION_DATA, *PHW_INITIALIZATION_DATA;
+
+_Static_assert(offsetof(HW_INITIALIZATION_DATA, HwFindAdapter) == LAYOUT_HID_HWFINDADAPTER,
+               "HID HwFindAdapter");
+_Static_assert(offsetof(HW_INITIALIZATION_DATA, MapBuffers) == LAYOUT_HID_MAPBUFFERS, "HID MapBuffers");
+_Static_assert(offsetof(HW_INITIALIZATION_DATA, HwAdapterControl) == LAYOUT_HID_HWADAPTERCONTROL,
+               "HID HwAdapterControl");
+_Static_assert(sizeof(HW_INITIALIZATION_DATA) == LAYOUT_HID_SIZE, "HID size");
+
+/* ---- port driver services ---------------------------------------------- */
+typedef enum _SCSI_NOTIFICATION_TYPE {
+    RequestComplete,
+    NextRequest,
+    NextLuRequest,
+    ResetDetected,
+    CallDisableInterrupts,
+    CallEnableInterrupts,
+    RequestTimerCall,
+    BusChangeDetected,
+} SCSI_NOTIFICATION_TYPE;
+
+/* StorPortExtendedFunction codes (storport.h's STORPORT_FUNCTION_CODE). */
+#define STOR_EXT_GET_SYSTEM_ADDRESS 5
+#define STOR_EXT_GET_DEVICE_OBJECTS 8
+#define STOR_STATUS_SUCCESS 0
+
+__declspec(dllimport) ULONG NTAPI StorPortInitialize(PVOID Argument1, PVOID Argument2,
+                                                     PHW_INITIALIZATION_DATA HwInitializationData,
+                                                     PVOID HwContext);
+__declspec(dllimport) VOID __cdecl StorPortNotification(SCSI_NOTIFICATION_TYPE NotificationType,
+                                                        PVOID HwDeviceExtension, ...);
+__declspec(dllimport) ULONG __cdecl StorPortExtendedFunction(ULONG FunctionCode,
+                                                             PVOID HwDeviceExtension, ...);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * Offsets and sizes of the StorPort/SRB structures as Windows lays them
+ * out, worked out from the documented field order and types (x64, x86).
+ * storport_decls.h asserts its declarations against them, and
+ * windows/xenvbd/storport_layout_check.c asserts mingw-w64's independent
+ * srb.h against the same numbers, for the part both declare.
+ */
+#ifndef GPLPV_STORPORT_LAYOUT_H
+#define GPLPV_STORPORT_LAYOUT_H
+
+#ifdef _WIN64
+#define STOR_LAYOUT(x64, x86) (x64)
+#else
+#define STOR_LAYOUT(x64, x86) (x86)
+#endif
+
+#define LAYOUT_SRB_SIZE               STOR_LAYOUT(88, 64)
+#define LAYOUT_SRB_SRBFLAGS           STOR_LAYOUT(12, 12)
+#define LAYOUT_SRB_DATATRANSFERLENGTH STOR_LAYOUT(16, 16)
+#define LAYOUT_SRB_DATABUFFER         STOR_LAYOUT(24, 24)
+#define LAYOUT_SRB_SRBEXTENSION       STOR_LAYOUT(56, 40)
+#define LAYOUT_SRB_CDB                STOR_LAYOUT(72, 48)
+
+#define LAYOUT_PCI_MAXIMUMTRANSFERLENGTH STOR_LAYOUT(24, 24)
+#define LAYOUT_PCI_ACCESSRANGES          STOR_LAYOUT(56, 56)
+#define LAYOUT_PCI_MAPBUFFERS            STOR_LAYOUT(89, 81)
+#define LAYOUT_PCI_SRBEXTENSIONSIZE      STOR_LAYOUT(140, 132)
+#define LAYOUT_PCI_WMIDATAPROVIDER       STOR_LAYOUT(147, 139)
+#define LAYOUT_PCI_SYNCHRONIZATIONMODEL  STOR_LAYOUT(148, 140)
+
+#define LAYOUT_HID_HWFINDADAPTER    STOR_LAYOUT(32, 20)
+#define LAYOUT_HID_MAPBUFFERS       STOR_LAYOUT(88, 56)
+#define LAYOUT_HID_HWADAPTERCONTROL STOR_LAYOUT(120, 76)
+#define LAYOUT_HID_SIZE             STOR_LAYOUT(136, 84)   /* StorPort's, with HwBuildIo */
+
+#endif

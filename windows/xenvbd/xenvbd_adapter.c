@@ -1,0 +1,158 @@
+/* xenvbd's adapter: find xenpci's interface on the PDO below, connect the
+ * core's blkfront, describe the adapter to StorPort, and follow suspend
+ * and capacity changes. */
+#include "xenvbd.h"
+
+#include <string.h>
+
+#include "gplpv/log.h"
+#include "gplpv/suspend.h"
+
+static const GUID xenvbd_iface_guid = GPLPV_XENPCI_INTERFACE_GUID_INIT;
+
+/* IRP_MN_QUERY_INTERFACE to the device below our FDO (PASSIVE_LEVEL). */
+static NTSTATUS xenvbd_query_interface(PDEVICE_OBJECT lower, struct xenpci_interface *xi)
+{
+    KEVENT done;
+    IO_STATUS_BLOCK iosb;
+    KeInitializeEvent(&done, NotificationEvent, FALSE);
+    PIRP irp = IoBuildSynchronousFsdRequest(IRP_MJ_PNP, lower, NULL, 0, NULL, &done, &iosb);
+    if (!irp)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    irp->IoStatus.Status = STATUS_NOT_SUPPORTED;
+    PIO_STACK_LOCATION sl = IoGetNextIrpStackLocation(irp);
+    sl->MinorFunction = IRP_MN_QUERY_INTERFACE;
+    sl->Parameters.QueryInterface.InterfaceType = &xenvbd_iface_guid;
+    sl->Parameters.QueryInterface.Size = sizeof(*xi);
+    sl->Parameters.QueryInterface.Version = GPLPV_XENPCI_INTERFACE_VERSION;
+    sl->Parameters.QueryInterface.Interface = (PINTERFACE)xi;
+    sl->Parameters.QueryInterface.InterfaceSpecificData = NULL;
+    NTSTATUS st = IoCallDriver(lower, irp);
+    if (st == STATUS_PENDING) {
+        KeWaitForSingleObject(&done, Executive, KernelMode, FALSE, NULL);
+        st = iosb.Status;
+    }
+    return st;
+}
+
+static void xenvbd_capacity_changed(void *arg, uint64_t sectors)
+{
+    struct xenvbd *v = arg;
+    GP_INFO(v->plat, "xenvbd %s: capacity now %llu sectors", v->xi.path, (unsigned long long)sectors);
+    v->disk.info.sectors = sectors;
+    InterlockedExchange(&v->rescan, 1);
+}
+
+static void xenvbd_suspend(void *arg)
+{
+    struct xenvbd *v = arg;
+    blkfront_suspend(v->bf);
+}
+
+static int xenvbd_resume(void *arg, bool cancelled)
+{
+    struct xenvbd *v = arg;
+    if (cancelled) {
+        blkfront_resume_in_place(v->bf);
+        return 0;
+    }
+    return blkfront_resume_restored(v->bf, 30000000000ull);
+}
+
+ULONG NTAPI xenvbd_find_adapter(PVOID ext, PVOID ctx, PVOID bus, PCHAR args,
+                                PPORT_CONFIGURATION_INFORMATION cfg, PBOOLEAN again)
+{
+    struct xenvbd *v = ext;
+    (void)ctx;
+    (void)bus;
+    (void)args;
+    *again = FALSE;
+    RtlZeroMemory(v, sizeof(*v));
+    PVOID fdo = NULL, pdo = NULL, lower = NULL;
+    if (StorPortExtendedFunction(STOR_EXT_GET_DEVICE_OBJECTS, ext, &fdo, &pdo, &lower) !=
+            STOR_STATUS_SUCCESS || !lower)
+        return SP_RETURN_NOT_FOUND;
+    NTSTATUS st = xenvbd_query_interface(lower, &v->xi);
+    if (!NT_SUCCESS(st) || v->xi.header.Version != GPLPV_XENPCI_INTERFACE_VERSION) {
+        DbgPrintEx(DPFLTR_IHVDRIVER_ID, DPFLTR_ERROR_LEVEL,
+                   "xenvbd: no xenpci interface on this device (0x%lx)\n", (unsigned long)st);
+        return SP_RETURN_NOT_FOUND;
+    }
+    v->have_xi = TRUE;
+    v->plat = v->xi.plat;
+    char build[32];
+    gp_snprintf(build, sizeof(build), "%s-%s", GPLPV_VERSION, GPLPV_FLAVOUR);
+    if (strcmp(build, v->xi.build) != 0) {
+        GP_ERR(v->plat, "xenvbd %s: xenpci is build %s, we are %s: refusing (reinstall gplpv)",
+               v->xi.path, v->xi.build, build);
+        return SP_RETURN_ERROR;
+    }
+    struct blkfront_opts o = { .capacity_changed = xenvbd_capacity_changed, .arg = v };
+    int err = blkfront_create(v->plat, v->xi.xs, v->xi.path, &o, &v->bf);
+    if (!err)
+        err = blkfront_connect(v->bf, 30000000000ull);
+    if (err) {
+        GP_ERR(v->plat, "xenvbd %s: connecting to the backend failed: %s", v->xi.path,
+               gp_strerror(err));
+        if (v->bf)
+            blkfront_destroy(v->bf);
+        v->bf = NULL;
+        return SP_RETURN_ERROR;
+    }
+    struct blkfront_info info;
+    blkfront_get_info(v->bf, &info);
+    uint64_t id = 0;
+    for (const char *p = strrchr(v->xi.path, '/'); p && *++p >= '0' && *p <= '9';)
+        id = id * 10 + (uint64_t)(*p - '0');
+    scsi_disk_init(&v->disk, &info, id);
+    if (xenvbd_brand.vendor[0])
+        memcpy(v->disk.vendor, xenvbd_brand.vendor, sizeof(v->disk.vendor));
+    if (xenvbd_brand.product[0])
+        memcpy(v->disk.product, xenvbd_brand.product, sizeof(v->disk.product));
+    GP_INFO(v->plat, "xenvbd %s: %s, %llu sectors of %u bytes%s%s%s, %u queue(s)", v->xi.path,
+            info.cdrom ? "CD-ROM" : "disk", (unsigned long long)info.sectors, info.sector_size,
+            info.readonly ? ", read-only" : "", info.flush ? ", flush" : "",
+            info.discard ? ", discard" : "", info.queues);
+    struct suspend_dev sd = { xenvbd_suspend, xenvbd_resume, v };
+    v->suspend_registered = v->xi.register_suspend(v->xi.header.Context, &sd) == 0;
+
+    cfg->MaximumTransferLength = 1024 * 1024;
+    cfg->NumberOfPhysicalBreaks = 257;
+    cfg->AlignmentMask = 0;
+    cfg->NumberOfBuses = 1;
+    cfg->InitiatorBusId[0] = 1;
+    cfg->ScatterGather = TRUE;
+    cfg->Master = TRUE;
+    cfg->CachesData = (BOOLEAN)info.flush;
+    cfg->MapBuffers = STOR_MAP_NON_READ_WRITE_BUFFERS;
+    cfg->NeedPhysicalAddresses = TRUE;
+    cfg->TaggedQueuing = TRUE;
+    cfg->AutoRequestSense = TRUE;
+    cfg->MultipleRequestPerLu = TRUE;
+    cfg->MaximumNumberOfTargets = 1;
+    cfg->MaximumNumberOfLogicalUnits = 1;
+    cfg->Dma64BitAddresses = 0x01;               /* SCSI_DMA64_MINIPORT_SUPPORTED */
+    cfg->SynchronizationModel = StorSynchronizeFullDuplex;
+    return SP_RETURN_FOUND;
+}
+
+BOOLEAN NTAPI xenvbd_initialize(PVOID ext)
+{
+    (void)ext;
+    return TRUE;
+}
+
+SCSI_ADAPTER_CONTROL_STATUS NTAPI xenvbd_adapter_control(PVOID ext, SCSI_ADAPTER_CONTROL_TYPE type,
+                                                         PVOID params)
+{
+    (void)ext;
+    if (type == ScsiQuerySupportedControlTypes) {
+        SCSI_SUPPORTED_CONTROL_TYPE_LIST *l = params;
+        for (ULONG i = 0; i < l->MaxControlType; i++)
+            l->SupportedTypeList[i] = i == ScsiQuerySupportedControlTypes ||
+                                      i == ScsiStopAdapter || i == ScsiRestartAdapter;
+    }
+    /* Stop/restart (power transitions): the ring stays connected; the
+     * OS sends no I/O while stopped and blkfront needs nothing redone. */
+    return ScsiAdapterControlSuccess;
+}

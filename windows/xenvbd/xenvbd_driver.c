@@ -1,0 +1,53 @@
+/* xenvbd DriverEntry: the disk branding from the registry, then the
+ * miniport's callbacks to StorPort. */
+#include "xenvbd.h"
+
+#include <string.h>
+
+#include "../platform/win_platform.h"
+
+struct xenvbd_branding xenvbd_brand;
+
+/* RegistryPath\Parameters: Vendor (8 characters) and Product (16) replace
+ * "Xen" and "PV Disk" in INQUIRY, for tools that look for a name. */
+static void xenvbd_read_branding(PUNICODE_STRING registry_path)
+{
+    WCHAR key[256];
+    USHORT n = registry_path->Length / sizeof(WCHAR);
+    static const WCHAR suffix[] = L"\\Parameters";
+    if (n + sizeof(suffix) / sizeof(WCHAR) > sizeof(key) / sizeof(WCHAR))
+        return;
+    memcpy(key, registry_path->Buffer, n * sizeof(WCHAR));
+    memcpy(key + n, suffix, sizeof(suffix));
+    win_registry_read(key, L"Vendor", xenvbd_brand.vendor, sizeof(xenvbd_brand.vendor), NULL);
+    win_registry_read(key, L"Product", xenvbd_brand.product, sizeof(xenvbd_brand.product), NULL);
+}
+
+NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path);
+
+NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
+{
+    if (registry_path)
+        xenvbd_read_branding(registry_path);
+    HW_INITIALIZATION_DATA hid;
+    RtlZeroMemory(&hid, sizeof(hid));
+    hid.HwInitializationDataSize = sizeof(hid);
+    hid.AdapterInterfaceType = Internal;
+    hid.HwInitialize = xenvbd_initialize;
+    hid.HwStartIo = xenvbd_start_io;
+    hid.HwFindAdapter = xenvbd_find_adapter;
+    hid.HwResetBus = xenvbd_reset_bus;
+    hid.HwAdapterControl = xenvbd_adapter_control;
+    hid.DeviceExtensionSize = sizeof(struct xenvbd);
+    hid.SrbExtensionSize = sizeof(struct xenvbd_srb);
+    hid.NumberOfAccessRanges = 0;
+    hid.MapBuffers = STOR_MAP_NON_READ_WRITE_BUFFERS;
+    hid.NeedPhysicalAddresses = TRUE;
+    hid.TaggedQueuing = TRUE;
+    hid.AutoRequestSense = TRUE;
+    hid.MultipleRequestPerLu = TRUE;
+    ULONG st = StorPortInitialize(driver, registry_path, &hid, NULL);
+    DbgPrintEx(DPFLTR_IHVDRIVER_ID, DPFLTR_INFO_LEVEL, "xenvbd: DriverEntry (gplpv %s %s): 0x%lx\n",
+               GPLPV_VERSION, GPLPV_FLAVOUR, st);
+    return (NTSTATUS)st;
+}
