@@ -75,10 +75,21 @@ $(WIN_DIR)/$(1)-$(2)/xenvbd.sys: $(XENVBD_SRCS:%.c=$(WIN_DIR)/$(1)-$(2)/%.o) \
 	@$(WIN_TRIPLET_$(2))-objcopy --strip-debug $$(@D)/debug/$$(@F) $$@
 
 WIN_SYS += $(WIN_DIR)/$(1)-$(2)/xenpci.sys $(WIN_DIR)/$(1)-$(2)/xenvbd.sys
+
+# user-space programs: the shutdown monitor service and the installer helper
+WIN_UCFLAGS_$(1)_$(2) := -std=gnu11 $(WARN) $(if $(filter chk,$(1)),-O1 -g -DGPLPV_CHECKED,-O2) \
+  -DGPLPV_VERSION=\"$(WIN_VERSION)\" -Iwindows/include -static-libgcc
+$(WIN_DIR)/$(1)-$(2)/shutdownmon.exe: windows/shutdownmon/shutdownmon.c windows/include/xenpci_ioctl.h | win-setup
+	@echo "  CC [$(1)-$(2)] $$@"
+	@$$(WIN_CC_$(1)_$(2)) $$(WIN_UCFLAGS_$(1)_$(2)) $$< -o $$@ -ladvapi32 -lpowrprof
+$(WIN_DIR)/$(1)-$(2)/gplpv_setup.exe: windows/installer/gplpv_setup.c | win-setup
+	@echo "  CC [$(1)-$(2)] $$@"
+	@$$(WIN_CC_$(1)_$(2)) $$(WIN_UCFLAGS_$(1)_$(2)) -municode $$< -o $$@ -lsetupapi -ladvapi32
+WIN_EXE += $(WIN_DIR)/$(1)-$(2)/shutdownmon.exe $(WIN_DIR)/$(1)-$(2)/gplpv_setup.exe
 endef
 $(foreach f,$(WIN_FLAVOURS),$(foreach a,$(WIN_ARCHES),$(eval $(call win_rules,$(f),$(a)))))
 
-windows: $(WIN_SYS)
+windows: $(WIN_SYS) $(WIN_EXE)
 ALL_TARGETS += windows
 
 # ---- checks: every driver builds for both architectures (-Werror above),

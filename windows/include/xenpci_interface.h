@@ -29,6 +29,10 @@ struct xenpci_interface {
     struct xs_client *xs;
     char path[64];                    /* "device/vbd/768" */
     char type[16];                    /* "vbd", "vif" */
+    /* What xenpci unplugged at boot (UNPLUG_* of gplpv/unplug.h).  A PV
+     * disk or NIC whose emulated twin is still there stays inactive until
+     * the next boot, so Windows never sees one device twice. */
+    uint32_t unplugged;
     /* Quiesce/restart around suspend, save/restore and migration: the
      * device's suspend runs before the domain suspends, resume after it
      * returns (cancelled = resumed in place). */

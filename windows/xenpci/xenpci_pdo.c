@@ -121,6 +121,7 @@ static NTSTATUS xenpci_pdo_query_interface(struct xenpci_pdo *c, PIRP irp)
     x->xs = c->fdo->xs;
     gp_snprintf(x->path, sizeof(x->path), "%s", c->path);
     gp_snprintf(x->type, sizeof(x->type), "%s", c->type);
+    x->unplugged = xenpci_drv.unplugged;
     x->register_suspend = xenpci_pdo_register_suspend;
     x->unregister_suspend = xenpci_pdo_unregister_suspend;
     xenpci_pdo_iface_ref(c);

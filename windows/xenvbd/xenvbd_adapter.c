@@ -7,6 +7,7 @@
 
 #include "gplpv/log.h"
 #include "gplpv/suspend.h"
+#include "gplpv/unplug.h"
 
 static const GUID xenvbd_iface_guid = GPLPV_XENPCI_INTERFACE_GUID_INIT;
 
@@ -86,6 +87,12 @@ ULONG NTAPI xenvbd_find_adapter(PVOID ext, PVOID ctx, PVOID bus, PCHAR args,
         GP_ERR(v->plat, "xenvbd %s: xenpci is build %s, we are %s: refusing (reinstall gplpv)",
                v->xi.path, v->xi.build, build);
         return SP_RETURN_ERROR;
+    }
+    if (!(v->xi.unplugged & UNPLUG_IDE_DISKS)) {
+        GP_WARN(v->plat, "xenvbd %s: the emulated disks were not unplugged at boot (first boot "
+                "after installing, or NOGPLPV): the PV disk stays off until the next boot",
+                v->xi.path);
+        return SP_RETURN_NOT_FOUND;
     }
     struct blkfront_opts o = { .capacity_changed = xenvbd_capacity_changed, .arg = v };
     int err = blkfront_create(v->plat, v->xi.xs, v->xi.path, &o, &v->bf);
