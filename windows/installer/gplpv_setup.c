@@ -115,6 +115,8 @@ static int setup_uninstall(const wchar_t *dir)
     return 0;
 }
 
+int wmain(int argc, wchar_t **argv);
+
 int wmain(int argc, wchar_t **argv)
 {
     wchar_t path[MAX_PATH];
