@@ -20,7 +20,8 @@ WIN_DIR := $(BUILD)/win
 # which is 32 bits on Win64; the macros are correct, the warning is not ours.
 WIN_XEN_INC := $(WIN_DIR)/xen-include
 WIN_HEADERS := $(HEADERS) $(wildcard windows/*/*.h)
-WIN_PLATFORM_SRCS := $(sort $(wildcard windows/platform/*.c))
+# xenpci owns the platform; its children need only these pieces of it
+WIN_PLATFORM_SRCS := windows/platform/win_os.c windows/platform/win_arch.c windows/platform/win_registry.c
 XENPCI_SRCS := $(sort $(wildcard windows/xenpci/*.c))
 # storport_layout_check.c is compiled (its asserts are the check), never linked
 XENVBD_SRCS := $(filter-out %/storport_layout_check.c,$(sort $(wildcard windows/xenvbd/*.c)))
@@ -66,7 +67,8 @@ $(WIN_DIR)/$(1)-$(2)/lib/libstorport.a: windows/lib/storport-$(2).def
 	@$(WIN_TRIPLET_$(2))-dlltool $(if $(filter x86,$(2)),-k) -d $$< -l $$@
 
 $(WIN_DIR)/$(1)-$(2)/xenvbd.sys: $(XENVBD_SRCS:%.c=$(WIN_DIR)/$(1)-$(2)/%.o) \
-    $(WIN_DIR)/$(1)-$(2)/windows/platform/win_registry.o $(WIN_DIR)/$(1)-$(2)/libgplpv_core.a \
+    $(WIN_DIR)/$(1)-$(2)/windows/platform/win_registry.o $(WIN_DIR)/$(1)-$(2)/windows/platform/win_xenpci.o \
+    $(WIN_DIR)/$(1)-$(2)/libgplpv_core.a \
     $(WIN_DIR)/$(1)-$(2)/lib/libstorport.a $(WIN_DIR)/$(1)-$(2)/windows/xenvbd/storport_layout_check.o
 	@echo "  LD [$(1)-$(2)] $$@"
 	@mkdir -p $$(@D)/debug

@@ -63,6 +63,12 @@ BOOLEAN win_platform_safe_mode(void);
  * into *dword.  FALSE when the key or value is absent or of another type. */
 BOOLEAN win_registry_read(PCWSTR key, PCWSTR value, char *str, size_t str_len, ULONG *dword);
 
+/* Get xenpci's interface from the device below a child's FDO (PASSIVE):
+ * checks the interface version and that xenpci is the same build.  'who'
+ * names the caller in log lines.  On success one reference is held. */
+struct xenpci_interface;
+NTSTATUS win_xenpci_query(PDEVICE_OBJECT lower, struct xenpci_interface *xi, const char *who);
+
 /* Arch ops (win_arch.c). */
 extern const struct gp_arch_ops win_arch_ops;
 

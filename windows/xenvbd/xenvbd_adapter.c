@@ -3,38 +3,13 @@
  * and capacity changes. */
 #include "xenvbd.h"
 
+#include "../platform/win_platform.h"
+
 #include <string.h>
 
 #include "gplpv/log.h"
 #include "gplpv/suspend.h"
 #include "gplpv/unplug.h"
-
-static const GUID xenvbd_iface_guid = GPLPV_XENPCI_INTERFACE_GUID_INIT;
-
-/* IRP_MN_QUERY_INTERFACE to the device below our FDO (PASSIVE_LEVEL). */
-static NTSTATUS xenvbd_query_interface(PDEVICE_OBJECT lower, struct xenpci_interface *xi)
-{
-    KEVENT done;
-    IO_STATUS_BLOCK iosb;
-    KeInitializeEvent(&done, NotificationEvent, FALSE);
-    PIRP irp = IoBuildSynchronousFsdRequest(IRP_MJ_PNP, lower, NULL, 0, NULL, &done, &iosb);
-    if (!irp)
-        return STATUS_INSUFFICIENT_RESOURCES;
-    irp->IoStatus.Status = STATUS_NOT_SUPPORTED;
-    PIO_STACK_LOCATION sl = IoGetNextIrpStackLocation(irp);
-    sl->MinorFunction = IRP_MN_QUERY_INTERFACE;
-    sl->Parameters.QueryInterface.InterfaceType = &xenvbd_iface_guid;
-    sl->Parameters.QueryInterface.Size = sizeof(*xi);
-    sl->Parameters.QueryInterface.Version = GPLPV_XENPCI_INTERFACE_VERSION;
-    sl->Parameters.QueryInterface.Interface = (PINTERFACE)xi;
-    sl->Parameters.QueryInterface.InterfaceSpecificData = NULL;
-    NTSTATUS st = IoCallDriver(lower, irp);
-    if (st == STATUS_PENDING) {
-        KeWaitForSingleObject(&done, Executive, KernelMode, FALSE, NULL);
-        st = iosb.Status;
-    }
-    return st;
-}
 
 static void xenvbd_capacity_changed(void *arg, uint64_t sectors)
 {
@@ -73,21 +48,10 @@ ULONG NTAPI xenvbd_find_adapter(PVOID ext, PVOID ctx, PVOID bus, PCHAR args,
     if (StorPortExtendedFunction(STOR_EXT_GET_DEVICE_OBJECTS, ext, &fdo, &pdo, &lower) !=
             STOR_STATUS_SUCCESS || !lower)
         return SP_RETURN_NOT_FOUND;
-    NTSTATUS st = xenvbd_query_interface(lower, &v->xi);
-    if (!NT_SUCCESS(st) || v->xi.header.Version != GPLPV_XENPCI_INTERFACE_VERSION) {
-        DbgPrintEx(DPFLTR_IHVDRIVER_ID, DPFLTR_ERROR_LEVEL,
-                   "xenvbd: no xenpci interface on this device (0x%lx)\n", (unsigned long)st);
+    if (!NT_SUCCESS(win_xenpci_query(lower, &v->xi, "xenvbd")))
         return SP_RETURN_NOT_FOUND;
-    }
     v->have_xi = TRUE;
     v->plat = v->xi.plat;
-    char build[32];
-    gp_snprintf(build, sizeof(build), "%s-%s", GPLPV_VERSION, GPLPV_FLAVOUR);
-    if (strcmp(build, v->xi.build) != 0) {
-        GP_ERR(v->plat, "xenvbd %s: xenpci is build %s, we are %s: refusing (reinstall gplpv)",
-               v->xi.path, v->xi.build, build);
-        return SP_RETURN_ERROR;
-    }
     if (!(v->xi.unplugged & UNPLUG_IDE_DISKS)) {
         GP_WARN(v->plat, "xenvbd %s: the emulated disks were not unplugged at boot (first boot "
                 "after installing, or NOGPLPV): the PV disk stays off until the next boot",
