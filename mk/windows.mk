@@ -25,6 +25,7 @@ WIN_PLATFORM_SRCS := windows/platform/win_os.c windows/platform/win_arch.c windo
 XENPCI_SRCS := $(sort $(wildcard windows/xenpci/*.c))
 # storport_layout_check.c is compiled (its asserts are the check), never linked
 XENVBD_SRCS := $(filter-out %/storport_layout_check.c,$(sort $(wildcard windows/xenvbd/*.c)))
+XENNET_SRCS := $(sort $(wildcard windows/xennet/*.c))
 
 $(WIN_XEN_INC)/xen:
 	@mkdir -p $(WIN_XEN_INC)
@@ -76,7 +77,14 @@ $(WIN_DIR)/$(1)-$(2)/xenvbd.sys: $(XENVBD_SRCS:%.c=$(WIN_DIR)/$(1)-$(2)/%.o) \
 	  $$(filter-out %/storport_layout_check.o,$$^) -lntoskrnl -lhal -lgcc
 	@$(WIN_TRIPLET_$(2))-objcopy --strip-debug $$(@D)/debug/$$(@F) $$@
 
-WIN_SYS += $(WIN_DIR)/$(1)-$(2)/xenpci.sys $(WIN_DIR)/$(1)-$(2)/xenvbd.sys
+$(WIN_DIR)/$(1)-$(2)/xennet.sys: $(XENNET_SRCS:%.c=$(WIN_DIR)/$(1)-$(2)/%.o) \
+    $(WIN_DIR)/$(1)-$(2)/windows/platform/win_xenpci.o $(WIN_DIR)/$(1)-$(2)/libgplpv_core.a
+	@echo "  LD [$(1)-$(2)] $$@"
+	@mkdir -p $$(@D)/debug
+	@$$(WIN_CC_$(1)_$(2)) $$(WIN_LDFLAGS_$(1)_$(2)) -o $$(@D)/debug/$$(@F) $$^ -lndis -lntoskrnl -lhal -lgcc
+	@$(WIN_TRIPLET_$(2))-objcopy --strip-debug $$(@D)/debug/$$(@F) $$@
+
+WIN_SYS += $(WIN_DIR)/$(1)-$(2)/xenpci.sys $(WIN_DIR)/$(1)-$(2)/xenvbd.sys $(WIN_DIR)/$(1)-$(2)/xennet.sys
 
 # user-space programs: the shutdown monitor service and the installer helper
 WIN_UCFLAGS_$(1)_$(2) := -std=gnu11 $(WARN) $(if $(filter chk,$(1)),-O1 -g -DGPLPV_CHECKED,-O2) \

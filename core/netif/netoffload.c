@@ -31,8 +31,9 @@ void netoffload_resolve(const struct netoffload_config *c, const struct netfront
 }
 
 int netoffload_tx_prepare(const struct netoffload_caps *caps, const struct netoffload_tx_request *req,
-                          struct netfront_tx *t)
+                          struct netfront_tx *t, uint32_t *lso_payload)
 {
+    *lso_payload = 0;
     t->flags = 0;
     t->gso = NETFRONT_GSO_NONE;
     t->mss = 0;
@@ -50,6 +51,10 @@ int netoffload_tx_prepare(const struct netoffload_caps *caps, const struct netof
         if (!max || pi.l4 != NETPKT_PROTO_TCP || req->lso_mss < NETOFFLOAD_MSS_MIN ||
             req->lso_mss > 0xffffu || t->len > max + pi.l4_off + pi.l4_hlen)
             return GP_EINVAL;
+        uint32_t hdrs = (uint32_t)pi.l4_off + pi.l4_hlen;
+        if (pi.ip_end < hdrs)
+            return GP_EINVAL;
+        *lso_payload = pi.ip_end - hdrs;
         t->gso = v4 ? NETFRONT_GSO_TCPV4 : NETFRONT_GSO_TCPV6;
         t->mss = (uint16_t)req->lso_mss;
         t->flags |= NETFRONT_TX_CSUM;

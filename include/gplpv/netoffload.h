@@ -44,11 +44,12 @@ struct netoffload_tx_request {
 
 /* Fill t->flags, t->gso and t->mss for this frame (its fragments already
  * in t->frags/t->nfrags/t->len), checking the request against the frame
- * and the capabilities.  0, or GP_EINVAL (a request the frame cannot
- * carry - LSO on a non-TCP frame, an MSS too small, an offload not
- * offered). */
+ * and the capabilities.  For a large send *lso_payload receives the TCP
+ * payload bytes it carries (what LSO v1 reports back to the OS), else 0.
+ * 0, or GP_EINVAL (a request the frame cannot carry - LSO on a non-TCP
+ * frame, an MSS too small, an offload not offered). */
 int netoffload_tx_prepare(const struct netoffload_caps *caps, const struct netoffload_tx_request *req,
-                          struct netfront_tx *t);
+                          struct netfront_tx *t, uint32_t *lso_payload);
 
 /* The checksum result to report with a received frame. */
 #define NETOFFLOAD_RX_TCP_OK     0x1u

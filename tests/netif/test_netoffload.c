@@ -54,34 +54,37 @@ static void test_tx_requests_checked_against_frame(void)
     netoffload_resolve(&all, &nf_info, &c);
     static uint8_t buf[70000];
     struct netpkt_frag fr[2];
+    uint32_t pay = 99;
     struct netfront_tx t = frame_tx(buf, 4, NETPKT_PROTO_TCP, 1000, fr);
-    CHECK_EQ(netoffload_tx_prepare(&c, &(struct netoffload_tx_request){ .tcp_csum = true }, &t), 0);
+    CHECK_EQ(netoffload_tx_prepare(&c, &(struct netoffload_tx_request){ .tcp_csum = true }, &t, &pay), 0);
     CHECK_EQ(t.flags, NETFRONT_TX_CSUM);
     CHECK_EQ(t.gso, NETFRONT_GSO_NONE);
+    CHECK_EQ(pay, 0);
     /* UDP checksum asked for a TCP frame: refused */
-    CHECK_EQ(netoffload_tx_prepare(&c, &(struct netoffload_tx_request){ .udp_csum = true }, &t), GP_EINVAL);
+    CHECK_EQ(netoffload_tx_prepare(&c, &(struct netoffload_tx_request){ .udp_csum = true }, &t, &pay), GP_EINVAL);
     /* IPv4 header checksum is never offered */
-    CHECK_EQ(netoffload_tx_prepare(&c, &(struct netoffload_tx_request){ .ip_csum = true }, &t), GP_EINVAL);
+    CHECK_EQ(netoffload_tx_prepare(&c, &(struct netoffload_tx_request){ .ip_csum = true }, &t, &pay), GP_EINVAL);
     /* nothing asked: nothing set */
-    CHECK_EQ(netoffload_tx_prepare(&c, &(struct netoffload_tx_request){ 0 }, &t), 0);
+    CHECK_EQ(netoffload_tx_prepare(&c, &(struct netoffload_tx_request){ 0 }, &t, &pay), 0);
     CHECK_EQ(t.flags, 0);
     struct netfront_tx big = frame_tx(buf, 6, NETPKT_PROTO_TCP, 60000, fr);
-    CHECK_EQ(netoffload_tx_prepare(&c, &(struct netoffload_tx_request){ .lso_mss = 1440 }, &big), 0);
+    CHECK_EQ(netoffload_tx_prepare(&c, &(struct netoffload_tx_request){ .lso_mss = 1440 }, &big, &pay), 0);
     CHECK_EQ(big.gso, NETFRONT_GSO_TCPV6);
     CHECK_EQ(big.mss, 1440);
+    CHECK_EQ(pay, 60000);                              /* the TCP payload LSO v1 reports */
     CHECK_EQ(big.flags, NETFRONT_TX_CSUM);
-    CHECK_EQ(netoffload_tx_prepare(&c, &(struct netoffload_tx_request){ .lso_mss = 40 }, &big), GP_EINVAL);
+    CHECK_EQ(netoffload_tx_prepare(&c, &(struct netoffload_tx_request){ .lso_mss = 40 }, &big, &pay), GP_EINVAL);
     struct netfront_tx udp = frame_tx(buf, 4, NETPKT_PROTO_UDP, 3000, fr);
-    CHECK_EQ(netoffload_tx_prepare(&c, &(struct netoffload_tx_request){ .lso_mss = 1460 }, &udp), GP_EINVAL);
+    CHECK_EQ(netoffload_tx_prepare(&c, &(struct netoffload_tx_request){ .lso_mss = 1460 }, &udp, &pay), GP_EINVAL);
     struct netoffload_config no_lso = { 3, 3, 3, 3, false, false, false };
     netoffload_resolve(&no_lso, &nf_info, &c);
     struct netfront_tx big4 = frame_tx(buf, 4, NETPKT_PROTO_TCP, 20000, fr);
-    CHECK_EQ(netoffload_tx_prepare(&c, &(struct netoffload_tx_request){ .lso_mss = 1460 }, &big4), GP_EINVAL);
+    CHECK_EQ(netoffload_tx_prepare(&c, &(struct netoffload_tx_request){ .lso_mss = 1460 }, &big4, &pay), GP_EINVAL);
     /* a garbage frame never gets offload flags */
     memset(buf, 0xff, 64);
     struct netpkt_frag g = { buf, 64 };
     struct netfront_tx bad = { .frags = &g, .nfrags = 1, .len = 64 };
-    CHECK_EQ(netoffload_tx_prepare(&c, &(struct netoffload_tx_request){ .tcp_csum = true }, &bad), GP_EINVAL);
+    CHECK_EQ(netoffload_tx_prepare(&c, &(struct netoffload_tx_request){ .tcp_csum = true }, &bad, &pay), GP_EINVAL);
 }
 
 static void test_rx_result(void)

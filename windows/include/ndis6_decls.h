@@ -48,6 +48,12 @@ typedef ULONG NDIS_PORT_NUMBER;
 #define NDIS_STATUS_PAUSED           ((NDIS_STATUS)0xC023002AL)
 #define NDIS_STATUS_SEND_ABORTED     ((NDIS_STATUS)0xC023000CL)
 #define NDIS_STATUS_LINK_STATE       ((NDIS_STATUS)0x40010017L)
+#define NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG ((NDIS_STATUS)0x40020006L)
+#define NDIS_STATUS_MULTICAST_FULL   ((NDIS_STATUS)0xC0010009L)
+#define NDIS_STATUS_INVALID_PARAMETER ((NDIS_STATUS)0xC000000DL)
+#ifndef NET_IF_LINK_SPEED_UNKNOWN
+#define NET_IF_LINK_SPEED_UNKNOWN ((ULONG64)-1)
+#endif
 
 /* ---- NET_BUFFER and NET_BUFFER_LIST ------------------------------------ */
 typedef struct _NET_BUFFER NET_BUFFER, *PNET_BUFFER;
@@ -243,6 +249,17 @@ _Static_assert(offsetof(NDIS_OFFLOAD, Flags) == 0x6c, "NDIS_OFFLOAD Flags (ntddn
 _Static_assert(offsetof(NDIS_OFFLOAD, LsoV2) == 0x50, "NDIS_OFFLOAD LsoV2 (ntddndis.h)");
 _Static_assert(NDIS_SIZEOF_NDIS_OFFLOAD_REVISION_1 == 0x70, "NDIS_OFFLOAD revision 1 size");
 _Static_assert(NDIS_SIZEOF_LINK_STATE_REVISION_1 == 0x28, "NDIS_LINK_STATE revision 1 size");
+
+/* OID_OFFLOAD_ENCAPSULATION's buffer. */
+typedef struct _NDIS_OFFLOAD_ENCAPSULATION {
+    NDIS_OBJECT_HEADER Header;
+    struct {
+        ULONG Enabled;
+        ULONG EncapsulationType;
+        ULONG HeaderSize;
+    } IPv4, IPv6;
+} NDIS_OFFLOAD_ENCAPSULATION;
+_Static_assert(sizeof(NDIS_OFFLOAD_ENCAPSULATION) == 0x1c, "NDIS_OFFLOAD_ENCAPSULATION size");
 
 /* ---- miniport registration ----------------------------------------------- */
 typedef struct _NDIS_MINIPORT_INIT_PARAMETERS NDIS_MINIPORT_INIT_PARAMETERS, *PNDIS_MINIPORT_INIT_PARAMETERS;
