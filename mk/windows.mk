@@ -99,14 +99,25 @@ WIN_EXE += $(WIN_DIR)/$(1)-$(2)/shutdownmon.exe $(WIN_DIR)/$(1)-$(2)/gplpv_setup
 endef
 $(foreach f,$(WIN_FLAVOURS),$(foreach a,$(WIN_ARCHES),$(eval $(call win_rules,$(f),$(a)))))
 
-windows: $(WIN_SYS) $(WIN_EXE)
+# ---- packages: dist/gplpv_<chk|fre>_wlh_<arch>_<version>.msi ("wlh": the
+# Windows Vista/Server 2008 family and later, as GPLPV named it)
+define win_pkg_rules
+dist/gplpv_$(1)_wlh_$(2)_$(WIN_VERSION).msi: $(WIN_DIR)/$(1)-$(2)/xenpci.sys $(WIN_DIR)/$(1)-$(2)/xenvbd.sys \
+    $(WIN_DIR)/$(1)-$(2)/xennet.sys $(WIN_DIR)/$(1)-$(2)/shutdownmon.exe $(WIN_DIR)/$(1)-$(2)/gplpv_setup.exe \
+    $(wildcard windows/inf/*.inf) windows/installer/gplpv.wxs windows/tools/make-package windows/tools/mkcat VERSION
+	@windows/tools/make-package $(1) $(2) $(WIN_VERSION) $(WIN_DIR) $$@
+WIN_MSI += dist/gplpv_$(1)_wlh_$(2)_$(WIN_VERSION).msi
+endef
+$(foreach f,$(WIN_FLAVOURS),$(foreach a,$(WIN_ARCHES),$(eval $(call win_pkg_rules,$(f),$(a)))))
+
+windows: $(WIN_SYS) $(WIN_EXE) $(WIN_MSI)
 ALL_TARGETS += windows
 
 # ---- checks: every driver builds for both architectures (-Werror above),
 # is a native PE importing only what Windows provides, and the x64 xenpci
 # runs its DriverEntry under wine64 (a smoke test, not Windows).
-check-win: $(WIN_SYS)
+check-win: $(WIN_SYS) $(WIN_MSI)
 	@echo "== Windows drivers and packages"
-	@windows/tools/check-win $(WIN_DIR) $(WIN_VERSION)
+	@windows/tools/check-win $(WIN_DIR) $(WIN_VERSION) $(WIN_MSI)
 CHECK_STAGES += win
 FAST_STAGES += win
