@@ -72,17 +72,34 @@ static void xenpci_xen_on_sysrq(void *arg, char key)
     GP_INFO(&f->win.plat, "control: sysrq '%c' (no handler on Windows)", key);
 }
 
-/* ---- balloon: whole non-paged pages the OS stops using ---------------- */
+/* ---- balloon: physical pages taken from Windows, mapped nowhere --------
+ * The cookie the core keeps is the MDL that describes the page; nothing
+ * in Windows can touch the frame while Xen does not back it. */
 static void *xenpci_xen_balloon_take(void *arg, uint64_t *gfn)
 {
-    struct xenpci_fdo *f = arg;
-    return f->win.plat.page_alloc(f->win.plat.ctx, gfn);
+    (void)arg;
+    PHYSICAL_ADDRESS lo, hi, skip;
+    lo.QuadPart = 0;
+    hi.QuadPart = -1;
+    skip.QuadPart = 0;
+    PMDL mdl = MmAllocatePagesForMdl(lo, hi, skip, PAGE_SIZE);
+    if (!mdl)
+        return NULL;
+    if (MmGetMdlByteCount(mdl) < PAGE_SIZE) {         /* memory pressure: none to give */
+        MmFreePagesFromMdl(mdl);
+        ExFreePool(mdl);
+        return NULL;
+    }
+    *gfn = MmGetMdlPfnArray(mdl)[0];
+    return mdl;
 }
 
-static void xenpci_xen_balloon_give(void *arg, void *va)
+static void xenpci_xen_balloon_give(void *arg, void *cookie)
 {
-    struct xenpci_fdo *f = arg;
-    f->win.plat.page_free(f->win.plat.ctx, va);
+    (void)arg;
+    PMDL mdl = cookie;
+    MmFreePagesFromMdl(mdl);
+    ExFreePool(mdl);
 }
 
 /* ---- bug check: tell dom0 why we died -------------------------------- */
