@@ -121,3 +121,17 @@ void xenbus_enum_stop(struct xenbus_enum *e)
     gp_free(e->plat, e->known);
     gp_free(e->plat, e);
 }
+
+bool xenbus_vbd_is_cdrom(struct xs_client *xs, const char *nodename)
+{
+    char path[XENBUS_PATH_MAX];
+    char *v = NULL;
+    size_t len = 0;
+    if (gp_snprintf(path, sizeof(path), "%s/device-type", nodename) >= (int)sizeof(path))
+        return false;
+    if (xs_read(xs, XS_TXN_NONE, path, &v, &len) != 0)
+        return false;
+    bool cd = len == 5 && !memcmp(v, "cdrom", 5);
+    xs_free(xs, v);
+    return cd;
+}

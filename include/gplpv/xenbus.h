@@ -73,5 +73,9 @@ typedef void (*xenbus_enum_fn)(void *arg, const char *type, const char *id, bool
 int xenbus_enum_start(const struct gp_platform *p, struct xs_client *xs, const char *type,
                       xenbus_enum_fn fn, void *arg, struct xenbus_enum **out);
 void xenbus_enum_stop(struct xenbus_enum *e);
+/* A vbd the toolstack created as a CD-ROM (its frontend node says
+ * device-type "cdrom").  The bus driver leaves those to QEMU's emulated
+ * drive, which the unplug keeps, rather than showing the same CD twice. */
+bool xenbus_vbd_is_cdrom(struct xs_client *xs, const char *nodename);
 
 #endif

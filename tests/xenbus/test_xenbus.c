@@ -188,6 +188,17 @@ static void test_enumeration_hot_add_and_remove(void)
     xenbus_enum_stop(e);
 }
 
+static void test_cdrom_vbds_recognised(void)
+{
+    xs_write_str(c0, XS_TXN_NONE, "/local/domain/5/device/vbd/5632/device-type", "cdrom");
+    xs_write_str(c0, XS_TXN_NONE, "/local/domain/5/device/vbd/768/device-type", "disk");
+    xs_write_str(c0, XS_TXN_NONE, "/local/domain/5/device/vbd/832/device-type", "cdrom-ish");
+    CHECK(xenbus_vbd_is_cdrom(c1, "device/vbd/5632"));
+    CHECK(!xenbus_vbd_is_cdrom(c1, "device/vbd/768"));
+    CHECK(!xenbus_vbd_is_cdrom(c1, "device/vbd/832"));
+    CHECK(!xenbus_vbd_is_cdrom(c1, "device/vbd/999"));       /* no such node */
+}
+
 int main(void)
 {
     xsd = sim_xenstored_create(3);
@@ -198,6 +209,7 @@ int main(void)
     GP_TEST_RUN(test_state_machine_follows_backend);
     GP_TEST_RUN(test_feature_helpers);
     GP_TEST_RUN(test_bad_backend_is_refused);
+    GP_TEST_RUN(test_cdrom_vbds_recognised);
     GP_TEST_RUN(test_enumeration_hot_add_and_remove);
     xs_client_destroy(c0);
     xs_client_destroy(c1);

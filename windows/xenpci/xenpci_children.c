@@ -1,6 +1,8 @@
 /* xenpci's children: one PDO per device/vbd/<id> and device/vif/<id>,
  * created and marked gone as the core's xenbus enumeration (a watch on
- * device/<type>) reports them, listed to PnP through BusRelations. */
+ * device/<type>) reports them, listed to PnP through BusRelations.  CD-ROM
+ * vbds are not enumerated: QEMU's emulated drive (never unplugged) serves
+ * them, and an inactive PV twin would only confuse. */
 #include "xenpci.h"
 
 #include <string.h>
@@ -55,6 +57,14 @@ static void xenpci_children_changed(void *arg, const char *type, const char *id,
 {
     struct xenpci_fdo *f = arg;
     BOOLEAN changed = FALSE;
+    if (present && !strcmp(type, "vbd")) {
+        char node[64];
+        gp_snprintf(node, sizeof(node), "device/vbd/%s", id);
+        if (xenbus_vbd_is_cdrom(f->xs, node)) {
+            GP_INFO(&f->win.plat, "children: vbd/%s is a CD-ROM: left to the emulated drive", id);
+            return;
+        }
+    }
     ExAcquireFastMutex(&f->children_lock);
     int slot;
     struct xenpci_pdo *c = xenpci_children_find(f, type, id, &slot);
