@@ -117,10 +117,15 @@ int sim_gnt_copy(struct sim_xen *x, gp_domid_t mapper, gp_domid_t granter, gp_gr
         pthread_mutex_unlock(&x->lock);
         return GP_EACCES;
     }
+    /* The copy runs outside the hypervisor lock (like Xen, which holds
+     * only the grant's own reference while it copies): GTF_reading /
+     * GTF_writing stay set meanwhile, so the granter cannot end access. */
+    pthread_mutex_unlock(&x->lock);
     if (to_grant)
         memcpy(va + offset, local, len);
     else
         memcpy(local, va + offset, len);
+    pthread_mutex_lock(&x->lock);
     hv_gnt_unmap_locked(x, granter, ref, to_grant);
     pthread_mutex_unlock(&x->lock);
     return 0;

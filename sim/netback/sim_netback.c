@@ -101,13 +101,56 @@ static void nb_kick_locked(struct sim_netback *b)
     pthread_cond_signal(&b->c);
 }
 
+/* ---- frame buffers: recycled, as a backend's buffers are ------------------------
+ * A malloc and free of 64 KiB per frame makes the C library hand pages back
+ * to the kernel and fault them in again: the simulator's cost, not the
+ * frontend's, would dominate the benchmark.  Frames up to the largest
+ * Ethernet frame come from a shared cache of such buffers. */
+#define NB_FRAME_CACHE 128
+static pthread_mutex_t nb_cache_m = PTHREAD_MUTEX_INITIALIZER;
+static struct nb_frame *nb_cache[NB_FRAME_CACHE];
+static unsigned nb_cached;
+
+static struct nb_frame *nb_frame_alloc(uint32_t len)
+{
+    struct nb_frame *f = NULL;
+    if (len <= NETPKT_MAX_FRAME) {
+        pthread_mutex_lock(&nb_cache_m);
+        if (nb_cached)
+            f = nb_cache[--nb_cached];
+        pthread_mutex_unlock(&nb_cache_m);
+        if (!f)
+            f = malloc(sizeof(*f) + NETPKT_MAX_FRAME);
+    } else {
+        f = malloc(sizeof(*f) + len);
+    }
+    memset(f, 0, sizeof(*f));
+    f->len = len;
+    return f;
+}
+
+static void nb_frame_free(struct nb_frame *f)
+{
+    if (!f)
+        return;
+    if (f->len <= NETPKT_MAX_FRAME) {
+        pthread_mutex_lock(&nb_cache_m);
+        if (nb_cached < NB_FRAME_CACHE) {
+            nb_cache[nb_cached++] = f;
+            f = NULL;
+        }
+        pthread_mutex_unlock(&nb_cache_m);
+    }
+    free(f);
+}
+
 /* ---- receive side: frames into the frontend's buffers ------------------------------- */
 
 static void nb_enqueue_locked(struct sim_netback *b, struct nb_frame *f)
 {
     if (!b->connected || b->ninbox >= NB_MAX_INBOX) {
         b->st.rx_dropped++;
-        free(f);
+        nb_frame_free(f);
         return;
     }
     struct nb_queue *q = &b->q[f->queue % b->nq];
@@ -123,9 +166,8 @@ static void nb_enqueue_locked(struct sim_netback *b, struct nb_frame *f)
 
 static struct nb_frame *nb_frame_new(const void *data, uint32_t len)
 {
-    struct nb_frame *f = calloc(1, sizeof(*f) + len);
+    struct nb_frame *f = nb_frame_alloc(len);
     memcpy(f->data, data, len);
-    f->len = len;
     return f;
 }
 
@@ -154,7 +196,7 @@ static void nb_deliver(struct sim_netback *dst, struct nb_frame *f)
                 nb_enqueue_locked(dst, s);
             }
         free(seg);
-        free(f);
+        nb_frame_free(f);
         pthread_mutex_unlock(&dst->m);
         return;
     }
@@ -271,7 +313,7 @@ static void nb_rx_service(struct sim_netback *b, struct nb_queue *q)
             if (!q->in_head)
                 q->in_tail = NULL;
             b->ninbox--;
-            free(f);
+            nb_frame_free(f);
             any = true;
         }
         if (!q->in_head)
@@ -377,9 +419,7 @@ static struct nb_frame *nb_tx_one(struct sim_netback *b, struct nb_queue *q, RIN
         bad = true;
     struct nb_frame *f = NULL;
     if (!bad) {
-        f = malloc(sizeof(*f) + total);   /* every byte is copied in below */
-        memset(f, 0, sizeof(*f));
-        f->len = total;
+        f = nb_frame_alloc(total);        /* every byte is copied in below */
         uint32_t off = 0;
         for (unsigned i = 0; i < n && !bad; i++) {
             uint32_t size = i == 0 ? total - rest : slots[i].size;
@@ -402,7 +442,7 @@ static struct nb_frame *nb_tx_one(struct sim_netback *b, struct nb_queue *q, RIN
     b->st.tx_slots += n + extras;
     if (bad) {
         b->st.tx_errors++;
-        free(f);
+        nb_frame_free(f);
         return NULL;
     }
     b->st.tx_frames++;
@@ -479,7 +519,7 @@ static void *nb_main(void *arg)
         while (ordered) {
             struct nb_frame *nx = ordered->next;
             if (b->o.sink)
-                free(ordered);
+                nb_frame_free(ordered);
             else
                 nb_deliver(dst, ordered);
             ordered = nx;
@@ -522,7 +562,7 @@ static void nb_disconnect_locked(struct sim_netback *b)
         while (q->in_head) {
             struct nb_frame *f = q->in_head;
             q->in_head = f->next;
-            free(f);
+            nb_frame_free(f);
         }
         q->in_tail = NULL;
     }
