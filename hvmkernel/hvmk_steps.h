@@ -28,5 +28,10 @@ void hvmk_step_unplug(struct gp_platform *plat, const char *cmdline);
 void hvmk_step_toolstack(struct gp_platform *plat, struct xs_client *xs, struct hvm *h,
                          struct blkfront *bf);
 void hvmk_step_bugcheck(struct gp_platform *plat);
+/* The core's netfront against the real netback (hvmk_net.c); the device
+ * stays open for the save/restore step. */
+struct hvmk_net;
+struct hvmk_net *hvmk_step_netfront(struct gp_platform *plat, struct xs_client *xs);
+void hvmk_net_close(struct hvmk_net *n);
 
 #endif

@@ -163,6 +163,8 @@ static void hvmk_step_xenstore(void)
     gp_snprintf(why, sizeof(why), "%s, counter %llu", gp_strerror(err), (unsigned long long)cnt);
     hvmk_step_result("xenstore-transaction", !err && cnt >= 1, why);
     struct blkfront *bf = hvmk_step_blkfront(&hvmk_plat, c);
+    struct hvmk_net *net = hvmk_step_netfront(&hvmk_plat, c);
+    hvmk_net_close(net);
     if (hvmk_toolstack_steps)
         hvmk_step_toolstack(&hvmk_plat, c, hvmk_hvm, bf);
     if (bf)
@@ -188,7 +190,7 @@ void hvmk_run_xen_steps(const char *cmdline)
     }
     /* Leaving powers the domain off once the hypercall page exists. */
     hvmk_set_exit_hook(hvmk_xen_exit);
-    struct hvm_opts o = { .grant_frames = 4 };
+    struct hvm_opts o = { .grant_frames = 8 };
     err = hvm_platform_attach(&hvmk_plat, &o, hvmk_hvm_step, NULL, &hvmk_hvm);
     if (err)
         return;

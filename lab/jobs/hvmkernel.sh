@@ -7,13 +7,26 @@
 # A PV disk for the core's blkfront, served by the real blkback.
 truncate -s 64M /tmp/hvmk-disk.img
 losetup /dev/loop0 /tmp/hvmk-disk.img || { echo "job: losetup failed"; exit 2; }
+# The guest's netfront talks to dom0 (10.99.0.1 on xenbr0) through the
+# real netback: a listener on port 5001 answers a connection with the
+# count and CRC32 of what it got, then sends those bytes back.
+cat >/tmp/hvmk-sink.sh <<'SINK'
+#!/bin/sh
+cat >/tmp/hvmk-sink.bin
+n=$(wc -c </tmp/hvmk-sink.bin) c=$(crc32 </tmp/hvmk-sink.bin)
+echo "job: tcp sink got $n bytes, crc32 $c" >&2
+echo "$n $c"
+cat /tmp/hvmk-sink.bin
+SINK
+chmod +x /tmp/hvmk-sink.sh
+nc -l -p 5001 -e /tmp/hvmk-sink.sh &
 cat >/tmp/hvmk.cfg <<CFG
 type = "hvm"
 name = "hvmk"
 memory = 160
 vcpus = 2
 disk = [ "file:/mnt/host/hvmk.iso,hdc:cdrom,r", "phy:/dev/loop0,xvdb,w" ]
-vif = [ "bridge=xenbr0,model=e1000" ]
+vif = [ "bridge=xenbr0,model=e1000,mac=00:16:3e:47:50:02" ]
 boot = "d"
 serial = "file:/var/log/xen/hvmk-serial.log"
 vnc = 0
@@ -72,6 +85,7 @@ if xl list hvmk >/dev/null 2>&1; then
 else
   rc=0
 fi
+echo "job: dom0 TCP counters: $(awk '/^Tcp:/{if(h)print;h=1}' /proc/net/snmp | awk '{print "InSegs " $11 ", OutRsts " $15 ", InErrs " $14 ", InCsumErrors " $16}')"
 cp /var/log/xen/hvmk-serial.log /mnt/host/ 2>/dev/null
 cp /var/log/xen/qemu-dm-hvmk.log /mnt/host/ 2>/dev/null
 ls /var/log/xen/
