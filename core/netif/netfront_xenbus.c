@@ -143,6 +143,13 @@ int netfront_create(const struct gp_platform *p, struct xs_client *xs, const cha
     }
     if (mac)
         xs_free(xs, mac);
+    /* A previous instance (a driver reloaded, or restarted with other
+     * settings) left the node Closed: the backend waits in Closed until
+     * the frontend is Initialising again, then offers InitWait. */
+    uint64_t st = 0;
+    gp_snprintf(path, sizeof(path), "%s/state", nodename);
+    if (!err && xs_read_u64(xs, XS_TXN_NONE, path, &st) == 0 && st == XenbusStateClosed)
+        err = xenbus_switch_state(&nf->dev, XS_TXN_NONE, XenbusStateInitialising);
     if (err) {
         xenbus_dev_teardown(&nf->dev);
         netfront_free(nf);
