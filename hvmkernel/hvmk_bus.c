@@ -119,7 +119,7 @@ static int hvmk_bf_resume(void *arg, bool cancelled)
 }
 
 void hvmk_step_toolstack(struct gp_platform *plat, struct xs_client *xs, struct hvm *h,
-                         struct blkfront *bf)
+                         struct blkfront *bf, struct hvmk_net *net)
 {
     struct balloon_page_source src = { hvmk_bal_take, hvmk_bal_give, NULL };
     struct balloon *b = NULL;
@@ -162,6 +162,9 @@ void hvmk_step_toolstack(struct gp_platform *plat, struct xs_client *xs, struct 
         int err = suspend_init(&s, plat, h, xs);
         if (!err)
             err = suspend_register(&s, &(struct suspend_dev){ hvmk_bf_suspend, hvmk_bf_resume, bf });
+        if (!err && net)
+            err = suspend_register(&s, &(struct suspend_dev){ hvmk_net_suspend, hvmk_net_resume,
+                                                              net });
         if (!err)
             err = hvmk_blk_start_writes(bf);
         hvmk_phase(xs, "save-ready");              /* dom0: xl save; xl restore */
@@ -175,6 +178,8 @@ void hvmk_step_toolstack(struct gp_platform *plat, struct xs_client *xs, struct 
         ok = hvmk_blk_check_writes(bf, why, sizeof(why));
         hvmk_printf("hvmk: save/restore: %s\n", why);
         hvmk_step_result("xl-save-restore-io-verified", ok, why);
+        if (net && rc == 0)
+            hvmk_step_net_after_restore(net);
         suspend_fini(&s);
         hvmk_phase(xs, "restored");                /* dom0: xl shutdown */
     }

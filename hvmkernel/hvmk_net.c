@@ -150,69 +150,13 @@ static void hvmk_net_states(struct xs_client *xs, const char *node, char *out, s
         xs_free(xs, be);
 }
 
-struct hvmk_net *hvmk_step_netfront(struct gp_platform *plat, struct xs_client *xs)
+static void hvmk_net_print_stats(struct hvmk_net *n)
 {
-    char **ids = NULL, why[320], node[64], states[64];
-    unsigned nids = 0;
-    if (xs_directory(xs, XS_TXN_NONE, "device/vif", &ids, &nids) != 0 || nids == 0) {
-        hvmk_step_result("netfront-connect", false, "no device/vif in xenstore");
-        return NULL;
-    }
-    gp_snprintf(node, sizeof(node), "device/vif/%s", ids[0]);
-    xs_free(xs, ids);
-    struct hvmk_net *n = NULL;
-    struct netfront_opts o = { .rx_verify_csum = true };
-    int err = hvmk_net_open(plat, xs, node, &o, HVMK_NET_IP, HVMK_NET_PEER, &n);
-    hvmk_net_states(xs, node, states, sizeof(states));
-    if (err) {
-        gp_snprintf(why, sizeof(why), "%s: %s (%s)", node, gp_strerror(err), states);
-        hvmk_step_result("netfront-connect", false, why);
-        return NULL;
-    }
-    const struct netfront_info *in = &n->info;
-    const uint8_t *m = in->mac;
-    gp_snprintf(why, sizeof(why), "%s: %s; mac %02x:%02x:%02x:%02x:%02x:%02x, %u queue(s), "
-                "sg %d, gso tcpv4 %d tcpv6 %d, csum offload %d ipv6 %d, split event channels "
-                "%d, rings %u/%u", node, states, m[0], m[1], m[2], m[3], m[4], m[5], in->queues,
-                in->sg, in->gso_tcpv4, in->gso_tcpv6, in->csum_offload, in->ipv6_csum_offload,
-                in->split_event_channels, in->tx_ring_slots, in->rx_ring_slots);
-    hvmk_printf("hvmk: netfront: %s\n", why);
-    bool connected = strstr(states, "state 4,") && strstr(states, "backend state 4");
-    hvmk_step_result("netfront-connect", connected, why);
-
-    bool ok = hvmk_net_arp(n, why, sizeof(why));
-    hvmk_printf("hvmk: net: arp: %s\n", why);
-    hvmk_step_result("net-arp-reply", ok, why);
-    if (!ok)
-        return n;
-
-    static const uint32_t sizes[] = { 56, 1400, 1472, 4000 };
-    for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-        char name[40];
-        gp_snprintf(name, sizeof(name), "net-icmp-echo-%u%s", sizes[i],
-                    sizes[i] > 1472 ? "-fragmented" : "");
-        ok = hvmk_net_ping(n, sizes[i], (uint16_t)(i + 1), why, sizeof(why));
-        hvmk_printf("hvmk: net: ping: %s\n", why);
-        hvmk_step_result(name, ok, why);
-    }
-
-    static const char *const modes[] = { "net-tcp-rst-csum-software", "net-tcp-rst-csum-offload",
-                                         "net-tcp-bad-csum-dropped" };
-    for (unsigned mode = 0; mode < 3; mode++) {
-        ok = hvmk_net_tcp_syn_rst(n, mode, HVMK_NET_CLOSED_PORT, why, sizeof(why));
-        hvmk_printf("hvmk: net: tcp syn (%s): %s\n", modes[mode], why);
-        hvmk_step_result(modes[mode], ok, why);
-    }
-
-    ok = hvmk_net_tcp_exchange(n, HVMK_NET_SINK_PORT, HVMK_NET_TCP_BYTES, why, sizeof(why));
-    hvmk_printf("hvmk: net: tcp: %s\n", why);
+    struct netfront_stats st;
+    netfront_get_stats(n->nf, &st);
     hvmk_printf("hvmk: net: rx: %u GSO frame(s), %u larger than 1514 bytes, largest %u, "
                 "%u dropped by the test queue, %u ARP request(s) answered\n", n->rx_gso,
                 n->rx_big, n->rx_largest, n->rx_dropped, n->arp_answered);
-    hvmk_step_result("net-tcp-gso-exchange", ok, why);
-
-    struct netfront_stats st;
-    netfront_get_stats(n->nf, &st);
     hvmk_printf("hvmk: netfront: tx %llu frames %llu slots %llu notifications, %llu sw csum, "
                 "%llu errors; rx %llu frames %llu slots, %llu csum filled, %llu bad csum, "
                 "%llu dropped; %llu bad responses, %llu events\n",
@@ -222,5 +166,142 @@ struct hvmk_net *hvmk_step_netfront(struct gp_platform *plat, struct xs_client *
                 (unsigned long long)st.rx_slots, (unsigned long long)st.rx_csum_filled,
                 (unsigned long long)st.rx_csum_bad, (unsigned long long)st.rx_dropped,
                 (unsigned long long)st.bad_responses, (unsigned long long)st.events);
+}
+
+/* Open the vif with options 'o' and report the connection as 'step'. */
+static struct hvmk_net *hvmk_net_connect_step(struct gp_platform *plat, struct xs_client *xs,
+                                              const char *node, const struct netfront_opts *o,
+                                              const char *step)
+{
+    char why[320], states[64];
+    struct hvmk_net *n = NULL;
+    int err = hvmk_net_open(plat, xs, node, o, HVMK_NET_IP, HVMK_NET_PEER, &n);
+    hvmk_net_states(xs, node, states, sizeof(states));
+    if (err) {
+        gp_snprintf(why, sizeof(why), "%s: %s (%s)", node, gp_strerror(err), states);
+        hvmk_step_result(step, false, why);
+        return NULL;
+    }
+    const struct netfront_info *in = &n->info;
+    const uint8_t *m = in->mac;
+    gp_snprintf(why, sizeof(why), "%s: %s; mac %02x:%02x:%02x:%02x:%02x:%02x, %u queue(s), "
+                "backend takes sg %d, gso tcpv4 %d tcpv6 %d, csum offload %d ipv6 %d; split "
+                "event channels %d; we take gso %d, csum offload %d; rings %u/%u", node,
+                states, m[0], m[1], m[2], m[3], m[4], m[5], in->queues, in->sg, in->gso_tcpv4,
+                in->gso_tcpv6, in->csum_offload, in->ipv6_csum_offload,
+                in->split_event_channels, !o->no_gso, !o->no_csum_offload, in->tx_ring_slots,
+                in->rx_ring_slots);
+    hvmk_printf("hvmk: netfront: %s\n", why);
+    bool connected = strstr(states, "frontend state 4,") && strstr(states, "backend state 4");
+    hvmk_step_result(step, connected, why);
     return n;
+}
+
+static bool hvmk_net_exchange_step(struct hvmk_net *n, uint32_t bytes, const char *step,
+                                   bool expect_rx_gso)
+{
+    char why[320];
+    unsigned gso0 = n->rx_gso, big0 = n->rx_big;
+    bool ok = hvmk_net_tcp_exchange(n, HVMK_NET_SINK_PORT, bytes, why, sizeof(why));
+    hvmk_printf("hvmk: net: tcp: %s\n", why);
+    unsigned gso = n->rx_gso - gso0, big = n->rx_big - big0;
+    if (ok && !expect_rx_gso && (gso || big)) {
+        gp_snprintf(why, sizeof(why), "%u GSO / %u oversized frame(s) received though we "
+                    "take no GSO", gso, big);
+        ok = false;
+    }
+    hvmk_net_print_stats(n);
+    hvmk_step_result(step, ok, why);
+    return ok;
+}
+
+struct hvmk_net *hvmk_step_netfront(struct gp_platform *plat, struct xs_client *xs)
+{
+    char **ids = NULL, why[320], node[64];
+    unsigned nids = 0;
+    if (xs_directory(xs, XS_TXN_NONE, "device/vif", &ids, &nids) != 0 || nids == 0) {
+        hvmk_step_result("netfront-connect", false, "no device/vif in xenstore");
+        return NULL;
+    }
+    gp_snprintf(node, sizeof(node), "device/vif/%s", ids[0]);
+    xs_free(xs, ids);
+    /* 1: everything the backend offers (queues, split channels, offloads both ways) */
+    struct netfront_opts full = { .rx_verify_csum = true };
+    struct hvmk_net *n = hvmk_net_connect_step(plat, xs, node, &full, "netfront-connect");
+    if (!n)
+        return NULL;
+    bool ok = hvmk_net_arp(n, why, sizeof(why));
+    hvmk_printf("hvmk: net: arp: %s\n", why);
+    hvmk_step_result("net-arp-reply", ok, why);
+    if (!ok)
+        return n;
+    static const uint32_t sizes[] = { 56, 1400, 1472, 4000 };
+    for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        char name[40];
+        gp_snprintf(name, sizeof(name), "net-icmp-echo-%u%s", sizes[i],
+                    sizes[i] > 1472 ? "-fragmented" : "");
+        ok = hvmk_net_ping(n, sizes[i], (uint16_t)(i + 1), why, sizeof(why));
+        hvmk_printf("hvmk: net: ping: %s\n", why);
+        hvmk_step_result(name, ok, why);
+    }
+    static const char *const modes[] = { "net-tcp-rst-csum-software", "net-tcp-rst-csum-offload",
+                                         "net-tcp-bad-csum-dropped" };
+    for (unsigned mode = 0; mode < 3; mode++) {
+        ok = hvmk_net_tcp_syn_rst(n, mode, HVMK_NET_CLOSED_PORT, why, sizeof(why));
+        hvmk_printf("hvmk: net: tcp syn (%s): %s\n", modes[mode], why);
+        hvmk_step_result(modes[mode], ok, why);
+    }
+    hvmk_net_exchange_step(n, HVMK_NET_TCP_BYTES, "net-tcp-gso-exchange", true);
+    hvmk_net_close(n);
+
+    /* 2: a new instance on the node the first left Closed, taking no
+     * offloads: netback must checksum and segment for us */
+    struct netfront_opts plain = { .no_csum_offload = true, .no_gso = true,
+                                   .no_split_event_channels = true, .max_queues = 1,
+                                   .rx_verify_csum = true };
+    n = hvmk_net_connect_step(plat, xs, node, &plain, "netfront-new-instance-no-rx-offloads");
+    if (n) {
+        ok = hvmk_net_arp(n, why, sizeof(why)) && hvmk_net_ping(n, 1472, 7, why, sizeof(why));
+        hvmk_printf("hvmk: net: ping: %s\n", why);
+        hvmk_step_result("net-no-offloads-icmp-echo-1472", ok, why);
+        ok = hvmk_net_tcp_syn_rst(n, 0, HVMK_NET_CLOSED_PORT, why, sizeof(why));
+        hvmk_printf("hvmk: net: tcp syn: %s\n", why);
+        hvmk_step_result("net-no-offloads-tcp-rst", ok, why);
+        hvmk_net_exchange_step(n, HVMK_NET_TCP_BYTES, "net-no-offloads-tcp-exchange", false);
+        hvmk_net_close(n);
+    }
+
+    /* 3: all offloads again; this one stays open across save/restore */
+    n = hvmk_net_connect_step(plat, xs, node, &full, "netfront-reconnect");
+    if (n && !hvmk_net_arp(n, why, sizeof(why)))
+        hvmk_printf("hvmk: net: arp: %s\n", why);
+    return n;
+}
+
+void hvmk_net_suspend(void *arg)
+{
+    struct hvmk_net *n = arg;
+    netfront_suspend(n->nf);
+}
+
+int hvmk_net_resume(void *arg, bool cancelled)
+{
+    struct hvmk_net *n = arg;
+    if (cancelled) {
+        netfront_resume_in_place(n->nf);
+        return 0;
+    }
+    return netfront_resume_restored(n->nf, 20000000000ull);
+}
+
+void hvmk_step_net_after_restore(struct hvmk_net *n)
+{
+    char why[320], states[64];
+    hvmk_net_states(n->xs, n->node, states, sizeof(states));
+    /* the bridge learns our address on the restored domain's port */
+    bool ok = !netfront_is_broken(n->nf) && hvmk_net_arp(n, why, sizeof(why)) &&
+              hvmk_net_ping(n, 1400, 9, why, sizeof(why));
+    hvmk_printf("hvmk: net: after restore (%s): ping: %s\n", states, why);
+    hvmk_step_result("net-after-restore-icmp-echo", ok, why);
+    hvmk_net_exchange_step(n, 64u * 1024u, "net-after-restore-tcp-exchange", true);
 }

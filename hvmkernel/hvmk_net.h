@@ -12,7 +12,7 @@
 
 #include "gplpv/netfront.h"
 
-#define HVMK_NET_RXQ 16                 /* frames waiting for the test loop */
+#define HVMK_NET_RXQ 128                /* frames waiting for the test loop */
 #define HVMK_ETH_ARP 0x0806
 #define HVMK_ETH_IP 0x0800
 #define HVMK_IP_ICMP 1
@@ -37,7 +37,7 @@ struct hvmk_frame {
 };
 
 struct hvmk_net_slot {
-    uint8_t *buf;
+    uint8_t *buf;                         /* allocated for the frame by the rx callback */
     uint32_t len;
     enum netfront_csum csum;
     enum netfront_gso gso;
@@ -46,6 +46,8 @@ struct hvmk_net_slot {
 
 struct hvmk_net {
     struct netfront *nf;
+    struct xs_client *xs;
+    char node[64];
     struct netfront_info info;
     uint8_t mac[6], peer_mac[6];
     uint32_t ip, peer_ip;                 /* host order */

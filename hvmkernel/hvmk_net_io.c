@@ -65,19 +65,23 @@ uint32_t hvmk_crc32(uint32_t crc, const void *p, uint32_t len)
 
 /* ---- receive ----------------------------------------------------------- */
 
-/* [any] netfront's rx callback: copy the frame into the queue. */
+/* [any] netfront's rx callback: copy the frame into the queue (the heap
+ * allocator is safe here: it runs with interrupts off). */
 static void hvmk_net_rx(void *arg, const struct netfront_rx *fr)
 {
     struct hvmk_net *n = arg;
+    uint8_t *buf = fr->len <= NETPKT_MAX_FRAME ? hvmk_malloc(fr->len) : NULL;
     uint64_t fl = hvmk_irq_save();
     while (__atomic_exchange_n(&hvmk_net_rx_lock_word, 1, __ATOMIC_ACQUIRE))
         __asm__ volatile("pause");
     unsigned head = __atomic_load_n(&n->rx_head, __ATOMIC_ACQUIRE);
     unsigned tail = n->rx_tail;
-    if (tail - head >= HVMK_NET_RXQ || fr->len > NETPKT_MAX_FRAME) {
+    if (tail - head >= HVMK_NET_RXQ || !buf) {
         n->rx_dropped++;
     } else {
         struct hvmk_net_slot *s = &n->rxq[tail % HVMK_NET_RXQ];
+        s->buf = buf;
+        buf = NULL;
         s->len = netpkt_read(fr->frags, fr->nfrags, 0, s->buf, fr->len);
         s->csum = fr->csum;
         s->gso = fr->gso;
@@ -92,6 +96,7 @@ static void hvmk_net_rx(void *arg, const struct netfront_rx *fr)
     }
     __atomic_store_n(&hvmk_net_rx_lock_word, 0, __ATOMIC_RELEASE);
     hvmk_irq_restore(fl);
+    hvmk_mfree(buf);
 }
 
 static const uint8_t hvmk_bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
@@ -127,6 +132,9 @@ bool hvmk_net_recv(struct hvmk_net *n, struct hvmk_frame *f, uint64_t deadline_n
 {
     for (;;) {
         if (n->rx_holding) {
+            struct hvmk_net_slot *done = &n->rxq[n->rx_head % HVMK_NET_RXQ];
+            hvmk_mfree(done->buf);
+            done->buf = NULL;
             __atomic_store_n(&n->rx_head, n->rx_head + 1, __ATOMIC_RELEASE);
             n->rx_holding = false;
         }
@@ -199,7 +207,7 @@ int hvmk_net_send(struct hvmk_net *n, const void *frame, uint32_t len, unsigned 
 uint32_t hvmk_net_ip_header(struct hvmk_net *n, uint8_t *f, uint8_t proto, uint32_t l4_len,
                             uint16_t id, uint16_t frag)
 {
-    memcpy(f, n->peer_mac, 6);
+    memcpy(f, n->peer_mac_known ? n->peer_mac : hvmk_bcast, 6);
     memcpy(f + 6, n->mac, 6);
     hvmk_put16(f + 12, HVMK_ETH_IP);
     uint8_t *ip = f + 14;
@@ -299,7 +307,7 @@ void hvmk_net_close(struct hvmk_net *n)
     if (n->nf)
         netfront_destroy(n->nf);
     for (unsigned i = 0; i < HVMK_NET_RXQ; i++)
-        hvmk_mfree(n->rxq[i].buf);
+        hvmk_mfree(n->rxq[i].buf);       /* the frames still queued */
     hvmk_mfree(n->tx);
     hvmk_mfree(n);
 }
@@ -313,10 +321,10 @@ int hvmk_net_open(const struct gp_platform *p, struct xs_client *xs, const char 
         return GP_ENOMEM;
     n->ip = ip;
     n->peer_ip = peer_ip;
-    bool ok = (n->tx = hvmk_malloc(NETPKT_MAX_FRAME)) != NULL;
-    for (unsigned i = 0; ok && i < HVMK_NET_RXQ; i++)
-        ok = (n->rxq[i].buf = hvmk_malloc(NETPKT_MAX_FRAME)) != NULL;
-    if (!ok) {
+    n->xs = xs;
+    gp_snprintf(n->node, sizeof(n->node), "%s", node);
+    n->tx = hvmk_malloc(NETPKT_MAX_FRAME);
+    if (!n->tx) {
         hvmk_net_close(n);
         return GP_ENOMEM;
     }

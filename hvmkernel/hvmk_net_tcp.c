@@ -384,12 +384,11 @@ bool hvmk_net_tcp_exchange(struct hvmk_net *n, uint16_t port, uint32_t total, ch
             k--;
         for (uint32_t i = 0; i < k && i + 1 < sizeof(got); i++)
             got[i] = (c.rbuf[i] >= 32 && c.rbuf[i] < 127) ? (char)c.rbuf[i] : '.';
-        gp_snprintf(why, wlen, "sent %u bytes in %u frames (%u GSO, largest %u bytes, mss %u, "
-                    "%u retransmits); dom0 got '%s' (%s); %u bytes back (%u differ), "
-                    "%u bad checksums; %llu ms", total, c.frames, c.gso_frames,
-                    c.largest_gso, c.peer_mss, c.retransmits, got,
-                    head_ok ? "count and CRC32 match" : "MISMATCH", back, bad, c.bad_csum,
-                    (unsigned long long)ms);
+        gp_snprintf(why, wlen, "%u B sent in %u frames (%u GSO, largest %u B, mss %u, %u "
+                    "retransmits); dom0 counted '%s' (%s); %u B back, %u differ; %u bad "
+                    "checksums; %llu ms", total, c.frames, c.gso_frames, c.largest_gso,
+                    c.peer_mss, c.retransmits, got, head_ok ? "= ours" : "MISMATCH", back, bad,
+                    c.bad_csum, (unsigned long long)ms);
     }
     hvmk_mfree(c.rbuf);
     return ok;

@@ -164,9 +164,9 @@ static void hvmk_step_xenstore(void)
     hvmk_step_result("xenstore-transaction", !err && cnt >= 1, why);
     struct blkfront *bf = hvmk_step_blkfront(&hvmk_plat, c);
     struct hvmk_net *net = hvmk_step_netfront(&hvmk_plat, c);
-    hvmk_net_close(net);
     if (hvmk_toolstack_steps)
-        hvmk_step_toolstack(&hvmk_plat, c, hvmk_hvm, bf);
+        hvmk_step_toolstack(&hvmk_plat, c, hvmk_hvm, bf, net);
+    hvmk_net_close(net);
     if (bf)
         blkfront_destroy(bf);
     xs_client_destroy(c);

@@ -8,7 +8,7 @@
 truncate -s 64M /tmp/hvmk-disk.img
 losetup /dev/loop0 /tmp/hvmk-disk.img || { echo "job: losetup failed"; exit 2; }
 # The guest's netfront talks to dom0 (10.99.0.1 on xenbr0) through the
-# real netback: a listener on port 5001 answers a connection with the
+# real netback: a listener on port 5001 answers each connection with the
 # count and CRC32 of what it got, then sends those bytes back.
 cat >/tmp/hvmk-sink.sh <<'SINK'
 #!/bin/sh
@@ -19,7 +19,7 @@ echo "$n $c"
 cat /tmp/hvmk-sink.bin
 SINK
 chmod +x /tmp/hvmk-sink.sh
-nc -l -p 5001 -e /tmp/hvmk-sink.sh &
+nc -ll -p 5001 -e /tmp/hvmk-sink.sh &
 cat >/tmp/hvmk.cfg <<CFG
 type = "hvm"
 name = "hvmk"
