@@ -17,6 +17,8 @@
 
 void hvmk_step_unplug(struct gp_platform *plat, const char *cmdline)
 {
+    char ide_before[160], ide_after[160];
+    unsigned disks = hvmk_ide_probe(ide_before, sizeof(ide_before));
     unsigned nics = hvmk_pci_count_class(0x02, 0xff);
     struct unplug_request r = { .pv_disk_ready = true, .pv_net_ready = true,
                                 .boot_options = cmdline, .build = 1 };
@@ -30,6 +32,13 @@ void hvmk_step_unplug(struct gp_platform *plat, const char *cmdline)
     bool ok = nogplpv ? (rc == 0 && after == nics)
                       : (rc == (UNPLUG_IDE_DISKS | UNPLUG_NICS | UNPLUG_NVME) && nics > 0 && after == 0);
     hvmk_step_result(nogplpv ? "unplug-refused-nogplpv" : "unplug-emulated-disk-and-nic", ok, why);
+    /* What the OS's own IDE driver would find now. */
+    unsigned left = hvmk_ide_probe(ide_after, sizeof(ide_after));
+    char why2[360];
+    gp_snprintf(why2, sizeof(why2), "IDE before: %s | after: %s", ide_before, ide_after);
+    hvmk_printf("hvmk: unplug: %s\n", why2);
+    ok = nogplpv ? left == disks : disks > 0 && left == 0;
+    hvmk_step_result(nogplpv ? "ide-disks-kept-nogplpv" : "ide-disk-gone-after-unplug", ok, why2);
 }
 
 static void *hvmk_bal_take(void *arg, uint64_t *gfn)

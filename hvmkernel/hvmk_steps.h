@@ -24,6 +24,9 @@ struct blkfront *hvmk_step_blkfront(struct gp_platform *plat, struct xs_client *
 int hvmk_blk_start_writes(struct blkfront *bf);
 bool hvmk_blk_check_writes(struct blkfront *bf, char *why, size_t len);
 struct hvmk_net;
+/* ATA IDENTIFY on the legacy IDE ports (hvmk_ide.c): the number of ATA
+ * disks found, and what is where. */
+unsigned hvmk_ide_probe(char *desc, size_t len);
 /* Bus services driven from dom0 (hvmk_bus.c). */
 void hvmk_step_unplug(struct gp_platform *plat, const char *cmdline);
 void hvmk_step_toolstack(struct gp_platform *plat, struct xs_client *xs, struct hvm *h,

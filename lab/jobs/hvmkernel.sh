@@ -4,7 +4,8 @@
 # powers itself off.  Its report goes to Xen's console through port 0xe9.
 # (QEMU's own -kernel multiboot path cannot be used under Xen: it writes
 # ELF segments into guest memory at reset, over hvmloader.)
-# A PV disk for the core's blkfront, served by the real blkback.
+# A disk for the core's blkfront, served by the real blkback; as hdb it is
+# also an emulated IDE disk (primary slave) until the unplug.
 truncate -s 64M /tmp/hvmk-disk.img
 losetup /dev/loop0 /tmp/hvmk-disk.img || { echo "job: losetup failed"; exit 2; }
 # The guest's netfront talks to dom0 (10.99.0.1 on xenbr0) through the
@@ -25,7 +26,7 @@ type = "hvm"
 name = "hvmk"
 memory = 160
 vcpus = 2
-disk = [ "file:/mnt/host/hvmk.iso,hdc:cdrom,r", "phy:/dev/loop0,xvdb,w" ]
+disk = [ "file:/mnt/host/hvmk.iso,hdc:cdrom,r", "phy:/dev/loop0,hdb,w" ]
 vif = [ "bridge=xenbr0,model=e1000,mac=00:16:3e:47:50:02" ]
 boot = "d"
 serial = "file:/var/log/xen/hvmk-serial.log"
