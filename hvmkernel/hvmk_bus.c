@@ -192,10 +192,17 @@ void hvmk_step_toolstack(struct gp_platform *plat, struct xs_client *xs, struct 
         suspend_fini(&s);
         hvmk_phase(xs, "restored");                /* dom0: xl shutdown */
     }
+    /* dom0: xl reboot (the second boot then gets xl shutdown), or xl shutdown */
     ok = hvmk_wait_until(hvmk_got_shutdown, NULL, 60);
-    hvmk_step_result("xl-shutdown", ok && hvmk_shutdown_action == CONTROL_POWEROFF,
-                     ok ? control_action_name((enum control_action)hvmk_shutdown_action)
-                        : "no shutdown request within 60 s");
+    if (ok && hvmk_shutdown_action == CONTROL_REBOOT) {
+        hvmk_printf("hvmk: reboot requested: leaving with SHUTDOWN_reboot\n");
+        hvmk_step_result("xl-reboot-requested", true, NULL);
+        hvmk_set_exit_reboot();
+    } else {
+        hvmk_step_result("xl-shutdown", ok && hvmk_shutdown_action == CONTROL_POWEROFF,
+                         ok ? control_action_name((enum control_action)hvmk_shutdown_action)
+                            : "no shutdown request within 60 s");
+    }
 out:
     if (c)
         control_stop(c);
@@ -210,4 +217,37 @@ void hvmk_step_bugcheck(struct gp_platform *plat)
     uint64_t params[4] = { 0x1234, 0x5678, 0x9abc, 0xdef0 };
     crash_report(plat, 0xe2, params, "MANUALLY_INITIATED_CRASH (hvmkernel test)");
     hvmk_step_result("bugcheck-reported", true, NULL);
+}
+
+void hvmk_step_after_reboot(struct gp_platform *plat)
+{
+    hvmk_steps_quiet(false);
+    struct xs_client *xs = NULL;
+    struct control *c = NULL;
+    struct control_ops ops = { hvmk_on_shutdown, hvmk_on_sysrq, NULL, true, false };
+    char *domid = NULL, why[120] = "";
+    int err = xs_client_create(plat, NULL, &xs);
+    if (!err)
+        err = xs_read(xs, XS_TXN_NONE, "domid", &domid, NULL);
+    if (!err)
+        err = control_start(plat, xs, &ops, &c);
+    gp_snprintf(why, sizeof(why), "booted again as domain %s: Xen, unplug, xenstore and "
+                "control up (%s)", domid ? domid : "?", gp_strerror(err));
+    hvmk_printf("hvmk: reboot: %s\n", why);
+    hvmk_step_result("xl-reboot-came-back", err == 0, why);
+    if (domid)
+        xs_free(xs, domid);
+    if (!err) {
+        hvmk_wait_until(hvmk_got_shutdown, NULL, 1);   /* let the first watch events settle */
+        hvmk_shutdown_action = -1;
+        hvmk_phase(xs, "rebooted");                    /* dom0: xl shutdown */
+        bool ok = hvmk_wait_until(hvmk_got_shutdown, NULL, 60);
+        hvmk_step_result("xl-shutdown", ok && hvmk_shutdown_action == CONTROL_POWEROFF,
+                         ok ? control_action_name((enum control_action)hvmk_shutdown_action)
+                            : "no shutdown request within 60 s");
+    }
+    if (c)
+        control_stop(c);
+    if (xs)
+        xs_client_destroy(xs);
 }

@@ -6,6 +6,11 @@
 
 void hvmk_step_result(const char *step, bool ok, const char *why);
 void hvmk_set_exit_hook(void (*fn)(int code));
+/* Quiet: steps that pass are shown but not counted (the second boot). */
+void hvmk_steps_quiet(bool quiet);
+/* Leave by rebooting (the toolstack asked for it) instead of powering off. */
+void hvmk_set_exit_reboot(void);
+bool hvmk_exit_is_reboot(void);
 /* CPU plumbing steps (hvmk_steps_cpu.c). */
 void hvmk_step_smp(const char *cmdline);
 void hvmk_step_ioapic(void);
@@ -32,6 +37,8 @@ void hvmk_step_unplug(struct gp_platform *plat, const char *cmdline);
 void hvmk_step_toolstack(struct gp_platform *plat, struct xs_client *xs, struct hvm *h,
                          struct blkfront *bf, struct hvmk_net *net);
 void hvmk_step_bugcheck(struct gp_platform *plat);
+/* The second boot, after `xl reboot`: back up, then `xl shutdown`. */
+void hvmk_step_after_reboot(struct gp_platform *plat);
 /* The core's netfront against the real netback (hvmk_net.c); the device
  * stays open for the save/restore step. */
 struct hvmk_net;

@@ -33,7 +33,9 @@ static void hvmk_hvm_step(void *arg, const char *step, int err, const char *deta
 /* Once hypercalls work, leaving the test powers the domain off. */
 static void hvmk_xen_exit(int code)
 {
-    struct sched_shutdown s = { .reason = code == 0 ? SHUTDOWN_poweroff : SHUTDOWN_crash };
+    struct sched_shutdown s = { .reason = code != 0            ? SHUTDOWN_crash
+                                          : hvmk_exit_is_reboot() ? SHUTDOWN_reboot
+                                                                  : SHUTDOWN_poweroff };
     gp_sched_op(&hvmk_plat, SCHEDOP_shutdown, &s);
 }
 
@@ -196,6 +198,10 @@ void hvmk_run_xen_steps(const char *cmdline)
         return;
     hvmk_toolstack_steps = strstr(cmdline, "toolstack") != NULL;
     hvmk_step_unplug(&hvmk_plat, cmdline);
+    if (strstr(cmdline, "rebooted")) {
+        hvmk_step_after_reboot(&hvmk_plat);
+        return;
+    }
     hvmk_step_upcall_every_vcpu();
     hvmk_step_xenstore();
     hvmk_step_bugcheck(&hvmk_plat);

@@ -35,7 +35,7 @@ sdl = 0
 nographic = 1
 on_poweroff = "destroy"
 on_crash = "destroy"
-on_reboot = "destroy"
+on_reboot = "restart"
 CFG
 echo "job: creating the HVM guest"
 xl create /tmp/hvmk.cfg || { echo "job: xl create failed"; cat /var/log/xen/*.log 2>/dev/null | tail -30; exit 2; }
@@ -72,7 +72,26 @@ if grep -q toolstack /mnt/host/hvmk.args 2>/dev/null; then
     domid=$(xl domid hvmk)
   fi
   if wait_phase restored; then
-    echo "job: xl shutdown hvmk"; xl shutdown hvmk
+    if [ -e /mnt/host/hvmk-reboot.iso ]; then
+      # xl reboot: the domain restarts from the updated configuration,
+      # whose CD tells the kernel it is the second boot.
+      sed 's#/mnt/host/hvmk.iso#/mnt/host/hvmk-reboot.iso#' /tmp/hvmk.cfg >/tmp/hvmk-reboot.cfg
+      xl config-update hvmk /tmp/hvmk-reboot.cfg >/dev/null 2>&1
+      old=$(xl domid hvmk)
+      echo "job: xl reboot hvmk"; xl reboot hvmk
+      new=
+      for i in $(seq 1 240); do
+        new=$(xl domid hvmk 2>/dev/null)
+        [ -n "$new" ] && [ "$new" != "$old" ] && break
+        sleep 0.5
+      done
+      echo "job: domain $old shut down ($(grep -o 'reason code [0-9]*' /var/log/xen/xl-hvmk.log 2>/dev/null | tail -1), 1 = reboot); restarted as domain $new"
+      if wait_phase rebooted; then
+        echo "job: xl shutdown hvmk"; xl shutdown hvmk
+      fi
+    else
+      echo "job: xl shutdown hvmk"; xl shutdown hvmk
+    fi
   fi
 fi
 for i in $(seq 1 240); do
