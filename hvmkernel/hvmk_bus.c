@@ -17,6 +17,8 @@
 
 void hvmk_step_unplug(struct gp_platform *plat, const char *cmdline)
 {
+    char ide_before[160], ide_after[160];
+    unsigned disks = hvmk_ide_probe(ide_before, sizeof(ide_before));
     unsigned nics = hvmk_pci_count_class(0x02, 0xff);
     struct unplug_request r = { .pv_disk_ready = true, .pv_net_ready = true,
                                 .boot_options = cmdline, .build = 1 };
@@ -30,6 +32,13 @@ void hvmk_step_unplug(struct gp_platform *plat, const char *cmdline)
     bool ok = nogplpv ? (rc == 0 && after == nics)
                       : (rc == (UNPLUG_IDE_DISKS | UNPLUG_NICS | UNPLUG_NVME) && nics > 0 && after == 0);
     hvmk_step_result(nogplpv ? "unplug-refused-nogplpv" : "unplug-emulated-disk-and-nic", ok, why);
+    /* What the OS's own IDE driver would find now. */
+    unsigned left = hvmk_ide_probe(ide_after, sizeof(ide_after));
+    char why2[360];
+    gp_snprintf(why2, sizeof(why2), "IDE before: %s | after: %s", ide_before, ide_after);
+    hvmk_printf("hvmk: unplug: %s\n", why2);
+    ok = nogplpv ? left == disks : disks > 0 && left == 0;
+    hvmk_step_result(nogplpv ? "ide-disks-kept-nogplpv" : "ide-disk-gone-after-unplug", ok, why2);
 }
 
 static void *hvmk_bal_take(void *arg, uint64_t *gfn)
@@ -119,7 +128,7 @@ static int hvmk_bf_resume(void *arg, bool cancelled)
 }
 
 void hvmk_step_toolstack(struct gp_platform *plat, struct xs_client *xs, struct hvm *h,
-                         struct blkfront *bf)
+                         struct blkfront *bf, struct hvmk_net *net)
 {
     struct balloon_page_source src = { hvmk_bal_take, hvmk_bal_give, NULL };
     struct balloon *b = NULL;
@@ -162,6 +171,9 @@ void hvmk_step_toolstack(struct gp_platform *plat, struct xs_client *xs, struct 
         int err = suspend_init(&s, plat, h, xs);
         if (!err)
             err = suspend_register(&s, &(struct suspend_dev){ hvmk_bf_suspend, hvmk_bf_resume, bf });
+        if (!err && net)
+            err = suspend_register(&s, &(struct suspend_dev){ hvmk_net_suspend, hvmk_net_resume,
+                                                              net });
         if (!err)
             err = hvmk_blk_start_writes(bf);
         hvmk_phase(xs, "save-ready");              /* dom0: xl save; xl restore */
@@ -175,13 +187,22 @@ void hvmk_step_toolstack(struct gp_platform *plat, struct xs_client *xs, struct 
         ok = hvmk_blk_check_writes(bf, why, sizeof(why));
         hvmk_printf("hvmk: save/restore: %s\n", why);
         hvmk_step_result("xl-save-restore-io-verified", ok, why);
+        if (net && rc == 0)
+            hvmk_step_net_after_restore(net);
         suspend_fini(&s);
         hvmk_phase(xs, "restored");                /* dom0: xl shutdown */
     }
+    /* dom0: xl reboot (the second boot then gets xl shutdown), or xl shutdown */
     ok = hvmk_wait_until(hvmk_got_shutdown, NULL, 60);
-    hvmk_step_result("xl-shutdown", ok && hvmk_shutdown_action == CONTROL_POWEROFF,
-                     ok ? control_action_name((enum control_action)hvmk_shutdown_action)
-                        : "no shutdown request within 60 s");
+    if (ok && hvmk_shutdown_action == CONTROL_REBOOT) {
+        hvmk_printf("hvmk: reboot requested: leaving with SHUTDOWN_reboot\n");
+        hvmk_step_result("xl-reboot-requested", true, NULL);
+        hvmk_set_exit_reboot();
+    } else {
+        hvmk_step_result("xl-shutdown", ok && hvmk_shutdown_action == CONTROL_POWEROFF,
+                         ok ? control_action_name((enum control_action)hvmk_shutdown_action)
+                            : "no shutdown request within 60 s");
+    }
 out:
     if (c)
         control_stop(c);
@@ -196,4 +217,37 @@ void hvmk_step_bugcheck(struct gp_platform *plat)
     uint64_t params[4] = { 0x1234, 0x5678, 0x9abc, 0xdef0 };
     crash_report(plat, 0xe2, params, "MANUALLY_INITIATED_CRASH (hvmkernel test)");
     hvmk_step_result("bugcheck-reported", true, NULL);
+}
+
+void hvmk_step_after_reboot(struct gp_platform *plat)
+{
+    hvmk_steps_quiet(false);
+    struct xs_client *xs = NULL;
+    struct control *c = NULL;
+    struct control_ops ops = { hvmk_on_shutdown, hvmk_on_sysrq, NULL, true, false };
+    char *domid = NULL, why[120] = "";
+    int err = xs_client_create(plat, NULL, &xs);
+    if (!err)
+        err = xs_read(xs, XS_TXN_NONE, "domid", &domid, NULL);
+    if (!err)
+        err = control_start(plat, xs, &ops, &c);
+    gp_snprintf(why, sizeof(why), "booted again as domain %s: Xen, unplug, xenstore and "
+                "control up (%s)", domid ? domid : "?", gp_strerror(err));
+    hvmk_printf("hvmk: reboot: %s\n", why);
+    hvmk_step_result("xl-reboot-came-back", err == 0, why);
+    if (domid)
+        xs_free(xs, domid);
+    if (!err) {
+        hvmk_wait_until(hvmk_got_shutdown, NULL, 1);   /* let the first watch events settle */
+        hvmk_shutdown_action = -1;
+        hvmk_phase(xs, "rebooted");                    /* dom0: xl shutdown */
+        bool ok = hvmk_wait_until(hvmk_got_shutdown, NULL, 60);
+        hvmk_step_result("xl-shutdown", ok && hvmk_shutdown_action == CONTROL_POWEROFF,
+                         ok ? control_action_name((enum control_action)hvmk_shutdown_action)
+                            : "no shutdown request within 60 s");
+    }
+    if (c)
+        control_stop(c);
+    if (xs)
+        xs_client_destroy(xs);
 }

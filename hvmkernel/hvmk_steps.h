@@ -6,6 +6,11 @@
 
 void hvmk_step_result(const char *step, bool ok, const char *why);
 void hvmk_set_exit_hook(void (*fn)(int code));
+/* Quiet: steps that pass are shown but not counted (the second boot). */
+void hvmk_steps_quiet(bool quiet);
+/* Leave by rebooting (the toolstack asked for it) instead of powering off. */
+void hvmk_set_exit_reboot(void);
+bool hvmk_exit_is_reboot(void);
 /* CPU plumbing steps (hvmk_steps_cpu.c). */
 void hvmk_step_smp(const char *cmdline);
 void hvmk_step_ioapic(void);
@@ -23,10 +28,25 @@ struct hvm;
 struct blkfront *hvmk_step_blkfront(struct gp_platform *plat, struct xs_client *xs);
 int hvmk_blk_start_writes(struct blkfront *bf);
 bool hvmk_blk_check_writes(struct blkfront *bf, char *why, size_t len);
+struct hvmk_net;
+/* ATA IDENTIFY on the legacy IDE ports (hvmk_ide.c): the number of ATA
+ * disks found, and what is where. */
+unsigned hvmk_ide_probe(char *desc, size_t len);
 /* Bus services driven from dom0 (hvmk_bus.c). */
 void hvmk_step_unplug(struct gp_platform *plat, const char *cmdline);
 void hvmk_step_toolstack(struct gp_platform *plat, struct xs_client *xs, struct hvm *h,
-                         struct blkfront *bf);
+                         struct blkfront *bf, struct hvmk_net *net);
 void hvmk_step_bugcheck(struct gp_platform *plat);
+/* The second boot, after `xl reboot`: back up, then `xl shutdown`. */
+void hvmk_step_after_reboot(struct gp_platform *plat);
+/* The core's netfront against the real netback (hvmk_net.c); the device
+ * stays open for the save/restore step. */
+struct hvmk_net;
+struct hvmk_net *hvmk_step_netfront(struct gp_platform *plat, struct xs_client *xs);
+void hvmk_net_close(struct hvmk_net *n);
+/* Its suspend_dev callbacks, and the check once restored. */
+void hvmk_net_suspend(void *arg);
+int hvmk_net_resume(void *arg, bool cancelled);
+void hvmk_step_net_after_restore(struct hvmk_net *n);
 
 #endif

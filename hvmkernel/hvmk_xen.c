@@ -33,7 +33,9 @@ static void hvmk_hvm_step(void *arg, const char *step, int err, const char *deta
 /* Once hypercalls work, leaving the test powers the domain off. */
 static void hvmk_xen_exit(int code)
 {
-    struct sched_shutdown s = { .reason = code == 0 ? SHUTDOWN_poweroff : SHUTDOWN_crash };
+    struct sched_shutdown s = { .reason = code != 0            ? SHUTDOWN_crash
+                                          : hvmk_exit_is_reboot() ? SHUTDOWN_reboot
+                                                                  : SHUTDOWN_poweroff };
     gp_sched_op(&hvmk_plat, SCHEDOP_shutdown, &s);
 }
 
@@ -163,8 +165,10 @@ static void hvmk_step_xenstore(void)
     gp_snprintf(why, sizeof(why), "%s, counter %llu", gp_strerror(err), (unsigned long long)cnt);
     hvmk_step_result("xenstore-transaction", !err && cnt >= 1, why);
     struct blkfront *bf = hvmk_step_blkfront(&hvmk_plat, c);
+    struct hvmk_net *net = hvmk_step_netfront(&hvmk_plat, c);
     if (hvmk_toolstack_steps)
-        hvmk_step_toolstack(&hvmk_plat, c, hvmk_hvm, bf);
+        hvmk_step_toolstack(&hvmk_plat, c, hvmk_hvm, bf, net);
+    hvmk_net_close(net);
     if (bf)
         blkfront_destroy(bf);
     xs_client_destroy(c);
@@ -188,12 +192,16 @@ void hvmk_run_xen_steps(const char *cmdline)
     }
     /* Leaving powers the domain off once the hypercall page exists. */
     hvmk_set_exit_hook(hvmk_xen_exit);
-    struct hvm_opts o = { .grant_frames = 4 };
+    struct hvm_opts o = { .grant_frames = 8 };
     err = hvm_platform_attach(&hvmk_plat, &o, hvmk_hvm_step, NULL, &hvmk_hvm);
     if (err)
         return;
     hvmk_toolstack_steps = strstr(cmdline, "toolstack") != NULL;
     hvmk_step_unplug(&hvmk_plat, cmdline);
+    if (strstr(cmdline, "rebooted")) {
+        hvmk_step_after_reboot(&hvmk_plat);
+        return;
+    }
     hvmk_step_upcall_every_vcpu();
     hvmk_step_xenstore();
     hvmk_step_bugcheck(&hvmk_plat);

@@ -4,16 +4,30 @@
 # powers itself off.  Its report goes to Xen's console through port 0xe9.
 # (QEMU's own -kernel multiboot path cannot be used under Xen: it writes
 # ELF segments into guest memory at reset, over hvmloader.)
-# A PV disk for the core's blkfront, served by the real blkback.
+# A disk for the core's blkfront, served by the real blkback; as hdb it is
+# also an emulated IDE disk (primary slave) until the unplug.
 truncate -s 64M /tmp/hvmk-disk.img
 losetup /dev/loop0 /tmp/hvmk-disk.img || { echo "job: losetup failed"; exit 2; }
+# The guest's netfront talks to dom0 (10.99.0.1 on xenbr0) through the
+# real netback: a listener on port 5001 answers each connection with the
+# count and CRC32 of what it got, then sends those bytes back.
+cat >/tmp/hvmk-sink.sh <<'SINK'
+#!/bin/sh
+cat >/tmp/hvmk-sink.bin
+n=$(wc -c </tmp/hvmk-sink.bin) c=$(crc32 </tmp/hvmk-sink.bin)
+echo "job: tcp sink got $n bytes, crc32 $c" >&2
+echo "$n $c"
+cat /tmp/hvmk-sink.bin
+SINK
+chmod +x /tmp/hvmk-sink.sh
+nc -ll -p 5001 -e /tmp/hvmk-sink.sh &
 cat >/tmp/hvmk.cfg <<CFG
 type = "hvm"
 name = "hvmk"
 memory = 160
 vcpus = 2
-disk = [ "file:/mnt/host/hvmk.iso,hdc:cdrom,r", "phy:/dev/loop0,xvdb,w" ]
-vif = [ "bridge=xenbr0,model=e1000" ]
+disk = [ "file:/mnt/host/hvmk.iso,hdc:cdrom,r", "phy:/dev/loop0,hdb,w" ]
+vif = [ "bridge=xenbr0,model=e1000,mac=00:16:3e:47:50:02" ]
 boot = "d"
 serial = "file:/var/log/xen/hvmk-serial.log"
 vnc = 0
@@ -21,7 +35,7 @@ sdl = 0
 nographic = 1
 on_poweroff = "destroy"
 on_crash = "destroy"
-on_reboot = "destroy"
+on_reboot = "restart"
 CFG
 echo "job: creating the HVM guest"
 xl create /tmp/hvmk.cfg || { echo "job: xl create failed"; cat /var/log/xen/*.log 2>/dev/null | tail -30; exit 2; }
@@ -58,7 +72,26 @@ if grep -q toolstack /mnt/host/hvmk.args 2>/dev/null; then
     domid=$(xl domid hvmk)
   fi
   if wait_phase restored; then
-    echo "job: xl shutdown hvmk"; xl shutdown hvmk
+    if [ -e /mnt/host/hvmk-reboot.iso ]; then
+      # xl reboot: the domain restarts from the updated configuration,
+      # whose CD tells the kernel it is the second boot.
+      sed 's#/mnt/host/hvmk.iso#/mnt/host/hvmk-reboot.iso#' /tmp/hvmk.cfg >/tmp/hvmk-reboot.cfg
+      xl config-update hvmk /tmp/hvmk-reboot.cfg >/dev/null 2>&1
+      old=$(xl domid hvmk)
+      echo "job: xl reboot hvmk"; xl reboot hvmk
+      new=
+      for i in $(seq 1 240); do
+        new=$(xl domid hvmk 2>/dev/null)
+        [ -n "$new" ] && [ "$new" != "$old" ] && break
+        sleep 0.5
+      done
+      echo "job: domain $old shut down ($(grep -o 'reason code [0-9]*' /var/log/xen/xl-hvmk.log 2>/dev/null | tail -1), 1 = reboot); restarted as domain $new"
+      if wait_phase rebooted; then
+        echo "job: xl shutdown hvmk"; xl shutdown hvmk
+      fi
+    else
+      echo "job: xl shutdown hvmk"; xl shutdown hvmk
+    fi
   fi
 fi
 for i in $(seq 1 240); do
@@ -72,6 +105,7 @@ if xl list hvmk >/dev/null 2>&1; then
 else
   rc=0
 fi
+echo "job: dom0 TCP counters: $(awk '/^Tcp:/{if(h)print;h=1}' /proc/net/snmp | awk '{print "InSegs " $11 ", OutRsts " $15 ", InErrs " $14 ", InCsumErrors " $16}')"
 cp /var/log/xen/hvmk-serial.log /mnt/host/ 2>/dev/null
 cp /var/log/xen/qemu-dm-hvmk.log /mnt/host/ 2>/dev/null
 ls /var/log/xen/

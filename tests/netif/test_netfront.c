@@ -555,6 +555,42 @@ static void test_multi_queue_split_channels_and_two_frontends(void)
     vif_close(&b);
 }
 
+/* A driver instance closes and a new one (reloaded, or restarted with
+ * other settings) takes the node the old one left Closed: the backend
+ * waits in Closed until the frontend is Initialising again, and must not
+ * find the old instance's queues and channels (stale keys) there. */
+static void test_new_instance_on_a_closed_node(void)
+{
+    struct vif v;
+    vif_open(&v, 80, &(struct sim_netback_opts){ .max_queues = 4 }, (struct netfront_opts){ 0 });
+    REQUIRE(v.nf);
+    struct netfront_info in;
+    netfront_get_info(v.nf, &in);
+    CHECK(in.queues == 4 && in.split_event_channels);
+    netfront_destroy(v.nf);
+    v.nf = NULL;
+    struct netfront_opts fo = { .no_csum_offload = true, .no_gso = true, .max_queues = 1,
+                                .no_split_event_channels = true, .rx = inbox_rx,
+                                .arg = &v.ib };
+    REQUIRE(netfront_create(pg, xs, "device/vif/80", &fo, &v.nf) == 0);
+    CHECK_EQ(netfront_connect(v.nf, 3000000000ull), 0);
+    static uint8_t f[400];
+    uint32_t len = fr_build(f, 4, 17, 300, 3, FR_CSUM_FULL, 0);
+    CHECK_EQ(send_and_collect(&v, &v, f, len, 0, NETFRONT_GSO_NONE, 0, 1), 1);
+    CHECK(v.ib.n == 1 && v.ib.len[0] == len && memcmp(v.ib.data[0], f, len) == 0);
+    /* and back to four queues with split channels */
+    netfront_destroy(v.nf);
+    fo.max_queues = 0;
+    fo.no_split_event_channels = false;
+    REQUIRE(netfront_create(pg, xs, "device/vif/80", &fo, &v.nf) == 0);
+    CHECK_EQ(netfront_connect(v.nf, 3000000000ull), 0);
+    netfront_get_info(v.nf, &in);
+    CHECK(in.queues == 4 && in.split_event_channels);
+    inbox_clear(&v.ib);
+    CHECK_EQ(send_and_collect(&v, &v, f, len, 0, NETFRONT_GSO_NONE, 0, 1), 1);
+    vif_close(&v);
+}
+
 int main(void)
 {
     x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true });
@@ -573,6 +609,7 @@ int main(void)
     GP_TEST_RUN(test_bad_tx_responses_fail_safely);
     GP_TEST_RUN(test_shutdown_and_restart_with_frames_on_the_ring);
     GP_TEST_RUN(test_multi_queue_split_channels_and_two_frontends);
+    GP_TEST_RUN(test_new_instance_on_a_closed_node);
     xs_client_destroy(xs);
     sim_domain_destroy(g);
     sim_domain_destroy(d0);
