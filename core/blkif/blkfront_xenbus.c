@@ -95,6 +95,11 @@ int blkfront_create(const struct gp_platform *p, struct xs_client *xs, const cha
         return GP_ENOMEM;
     }
     int err = xenbus_dev_init(&bf->dev, p, xs, nodename, blkfront_otherend_changed, bf);
+    if (!err) {
+        err = xenbus_dev_reopen(&bf->dev);
+        if (err)
+            xenbus_dev_teardown(&bf->dev);
+    }
     if (err) {
         p->lock_destroy(p->ctx, bf->lock);
         gp_free(p, bf);
@@ -193,16 +198,26 @@ struct blkfront_txn {
     struct blkfront *bf;
 };
 
+/* Keys an earlier connection may have left with other values or layout
+ * (ring size, queue count): removed in the transaction that writes ours. */
+static int blkfront_rm_stale(struct blkfront *bf, xs_txn_t t)
+{
+    static const char *const keys[] = { "ring-page-order", "num-ring-pages", "event-channel",
+                                        "multi-queue-num-queues", "protocol", "feature-persistent" };
+    static const char *const prefixes[] = { "ring-ref", "queue-" };
+    return xenbus_rm_stale(&bf->dev, t, keys, sizeof(keys) / sizeof(keys[0]), prefixes, 2);
+}
+
 static int blkfront_write_front(struct xs_client *xs, xs_txn_t t, void *arg)
 {
     struct blkfront *bf = arg;
     struct xenbus_dev *d = &bf->dev;
     (void)xs;
-    int err = 0;
+    int err = blkfront_rm_stale(bf, t);
     unsigned order = 0;
     while ((1u << order) < bf->info.ring_pages)
         order++;
-    if (order)
+    if (!err && order)
         err = xenbus_printf(d, t, "ring-page-order", "%u", order);
     if (!err && bf->nqueues > 1)
         err = xenbus_printf(d, t, "multi-queue-num-queues", "%u", bf->nqueues);

@@ -146,10 +146,8 @@ int netfront_create(const struct gp_platform *p, struct xs_client *xs, const cha
     /* A previous instance (a driver reloaded, or restarted with other
      * settings) left the node Closed: the backend waits in Closed until
      * the frontend is Initialising again, then offers InitWait. */
-    uint64_t st = 0;
-    gp_snprintf(path, sizeof(path), "%s/state", nodename);
-    if (!err && xs_read_u64(xs, XS_TXN_NONE, path, &st) == 0 && st == XenbusStateClosed)
-        err = xenbus_switch_state(&nf->dev, XS_TXN_NONE, XenbusStateInitialising);
+    if (!err)
+        err = xenbus_dev_reopen(&nf->dev);
     if (err) {
         xenbus_dev_teardown(&nf->dev);
         netfront_free(nf);
@@ -245,24 +243,8 @@ static int netfront_rm_stale(struct netfront *nf, xs_txn_t t)
     static const char *const keys[] = { "tx-ring-ref", "rx-ring-ref", "event-channel",
                                         "event-channel-tx", "event-channel-rx",
                                         "multi-queue-num-queues" };
-    char **names = NULL, path[XENBUS_PATH_MAX + 64];
-    unsigned n = 0;
-    int err = xs_directory(nf->xs, t, nf->dev.nodename, &names, &n);
-    if (err)
-        return err == GP_ENOENT ? 0 : err;
-    for (unsigned i = 0; !err && i < n; i++) {
-        bool stale = strncmp(names[i], "queue-", 6) == 0;
-        for (unsigned k = 0; !stale && k < sizeof(keys) / sizeof(keys[0]); k++)
-            stale = strcmp(names[i], keys[k]) == 0;
-        if (!stale)
-            continue;
-        gp_snprintf(path, sizeof(path), "%s/%s", nf->dev.nodename, names[i]);
-        err = xs_rm(nf->xs, t, path);
-        if (err == GP_ENOENT)
-            err = 0;
-    }
-    xs_free(nf->xs, names);
-    return err;
+    static const char *const prefixes[] = { "queue-" };
+    return xenbus_rm_stale(&nf->dev, t, keys, sizeof(keys) / sizeof(keys[0]), prefixes, 1);
 }
 
 static int netfront_write_front(struct xs_client *xs, xs_txn_t t, void *arg)

@@ -257,3 +257,39 @@ int xenbus_printf(struct xenbus_dev *d, xs_txn_t t, const char *key, const char 
         return GP_E2BIG;
     return xs_write(d->xs, t, path, val, (size_t)n);
 }
+
+int xenbus_dev_reopen(struct xenbus_dev *d)
+{
+    char path[XENBUS_PATH_MAX + 8];
+    uint64_t st = 0;
+    gp_snprintf(path, sizeof(path), "%s/state", d->nodename);
+    if (xs_read_u64(d->xs, XS_TXN_NONE, path, &st) != 0 || st != XenbusStateClosed)
+        return 0;
+    GP_INFO(d->plat, "xenbus: %s: left Closed by an earlier instance: Initialising again", d->nodename);
+    return xenbus_switch_state(d, XS_TXN_NONE, XenbusStateInitialising);
+}
+
+int xenbus_rm_stale(struct xenbus_dev *d, xs_txn_t t, const char *const *keys, unsigned nkeys,
+                    const char *const *prefixes, unsigned nprefixes)
+{
+    char **names = NULL, path[XENBUS_PATH_MAX + 64];
+    unsigned n = 0;
+    int err = xs_directory(d->xs, t, d->nodename, &names, &n);
+    if (err)
+        return err == GP_ENOENT ? 0 : err;
+    for (unsigned i = 0; !err && i < n; i++) {
+        bool stale = false;
+        for (unsigned k = 0; !stale && k < nkeys; k++)
+            stale = strcmp(names[i], keys[k]) == 0;
+        for (unsigned k = 0; !stale && k < nprefixes; k++)
+            stale = strncmp(names[i], prefixes[k], strlen(prefixes[k])) == 0;
+        if (!stale)
+            continue;
+        gp_snprintf(path, sizeof(path), "%s/%s", d->nodename, names[i]);
+        err = xs_rm(d->xs, t, path);
+        if (err == GP_ENOENT)
+            err = 0;
+    }
+    xs_free(d->xs, names);
+    return err;
+}

@@ -51,6 +51,17 @@ void xenbus_dev_teardown(struct xenbus_dev *d);
 int xenbus_dev_refresh_otherend(struct xenbus_dev *d);
 
 int xenbus_switch_state(struct xenbus_dev *d, xs_txn_t t, enum xenbus_state s);
+/* A new instance on a node an earlier one left Closed (a driver reloaded,
+ * a device restarted with other settings): switch it to Initialising, or
+ * the backend waits in Closed and never offers InitWait again. */
+int xenbus_dev_reopen(struct xenbus_dev *d);
+/* Remove, inside transaction t, the keys of the frontend node an earlier
+ * connection wrote that the new one may not write (other queue count,
+ * ring size, channel layout): the backend would take them for ours.
+ * Removes each name in keys[] and every name starting with a prefix in
+ * prefixes[]. */
+int xenbus_rm_stale(struct xenbus_dev *d, xs_txn_t t, const char *const *keys, unsigned nkeys,
+                    const char *const *prefixes, unsigned nprefixes);
 /* Wait until the backend reaches one of the states in 'mask' (bit per
  * state) or timeout; returns the state reached or GP_ETIMEDOUT. */
 int xenbus_wait_otherend(struct xenbus_dev *d, uint32_t mask, uint64_t timeout_ns);

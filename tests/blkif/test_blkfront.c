@@ -379,6 +379,39 @@ static void test_backend_restart_with_requests_in_flight(void)
     dev_close(&d);
 }
 
+/* A new blkfront on a node an earlier one left Closed, with other queue
+ * and ring settings: the node is reopened and none of the earlier keys
+ * (queue-N/, ring-refN, multi-queue-num-queues) is left for the backend. */
+static void test_new_instance_on_a_closed_node(void)
+{
+    struct dev d = dev_open(1616, &(struct sim_blkback_opts){ .max_queues = 4 }, NULL);
+    REQUIRE(d.bf);
+    struct blkfront_info in;
+    blkfront_get_info(d.bf, &in);
+    CHECK(in.queues == 4 && in.ring_pages == 4);
+    blkfront_destroy(d.bf);
+    d.bf = NULL;
+    REQUIRE(blkfront_create(pg, xs, "device/vbd/1616",
+                            &(struct blkfront_opts){ .max_queues = 1, .max_ring_page_order = 0 },
+                            &d.bf) == 0);
+    CHECK_EQ(blkfront_connect(d.bf, 5000000000ull), 0);
+    blkfront_get_info(d.bf, &in);
+    CHECK(in.queues == 1 && in.ring_pages == 1);
+    char *v = NULL;
+    CHECK_EQ(xs_read(xs, XS_TXN_NONE, "device/vbd/1616/queue-0/ring-ref", &v, NULL), GP_ENOENT);
+    CHECK_EQ(xs_read(xs, XS_TXN_NONE, "device/vbd/1616/multi-queue-num-queues", &v, NULL), GP_ENOENT);
+    CHECK_EQ(xs_read(xs, XS_TXN_NONE, "device/vbd/1616/ring-ref0", &v, NULL), GP_ENOENT);
+    CHECK_EQ(xs_read(xs, XS_TXN_NONE, "device/vbd/1616/ring-ref", &v, NULL), 0);
+    xs_free(xs, v);
+    static uint8_t buf[8192], back[8192];
+    fill(buf, sizeof(buf), 9);
+    struct blkfront_sg sg = { buf, sizeof(buf) }, sb = { back, sizeof(back) };
+    CHECK_EQ(io(d.bf, BLKFRONT_WRITE, 64, 16, &sg, 1), 0);
+    CHECK_EQ(io(d.bf, BLKFRONT_READ, 64, 16, &sb, 1), 0);
+    CHECK(!memcmp(buf, back, sizeof(buf)));
+    dev_close(&d);
+}
+
 int main(void)
 {
     x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true });
@@ -399,6 +432,7 @@ int main(void)
     GP_TEST_RUN(test_bad_responses_fail_the_device_safely);
     GP_TEST_RUN(test_capacity_change_reported);
     GP_TEST_RUN(test_backend_restart_with_requests_in_flight);
+    GP_TEST_RUN(test_new_instance_on_a_closed_node);
     xs_client_destroy(xs);
     sim_domain_destroy(g);
     sim_domain_destroy(d0);
