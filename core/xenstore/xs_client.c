@@ -394,7 +394,18 @@ static void xs_rx_handler(void *arg)
 void xs_client_suspend(struct xs_client *c)
 {
     const struct gp_platform *p = c->plat;
+    /* First the watch callbacks (the balloon, control requests, device
+     * watches): none may start, and the one running finishes - with the
+     * client still usable, since it may be waiting for a reply. */
     p->lock_acquire(p->ctx, c->lock);
+    c->pump_hold = true;
+    for (int i = 0; i < 10000 && c->pump_current; i++) {
+        p->lock_release(p->ctx, c->lock);
+        p->event_wait(p->ctx, c->pump_idle, 1000000);
+        p->lock_acquire(p->ctx, c->lock);
+    }
+    if (c->pump_current)
+        GP_WARN(p, "xs: a watch callback still runs after 10 s: suspending anyway");
     c->suspended = true;
     /* Let the requests already on the wire get their replies. */
     for (int i = 0; i < 5000 && (c->inflight || c->sending); i++) {
@@ -421,7 +432,16 @@ int xs_client_resume(struct xs_client *c, struct gp_xs_transport *t)
     p->lock_acquire(p->ctx, c->lock);
     xs_fail_inflight(c, GP_ECANCELED);    /* replies lost with the old connection */
     c->suspended = false;
+    c->pump_hold = false;
+    bool pending = c->ev_head && !c->pump_scheduled;
+    if (pending)
+        c->pump_scheduled = true;
     p->lock_release(p->ctx, c->lock);
+    if (pending && p->defer(p->ctx, xs_watch_pump_run, c) != 0) {
+        p->lock_acquire(p->ctx, c->lock);
+        c->pump_scheduled = false;
+        p->lock_release(p->ctx, c->lock);
+    }
     p->event_signal(p->ctx, c->resumed);
     return xs_watch_reregister_all(c);
 }

@@ -71,6 +71,7 @@ struct xs_client {
     struct xs_event *ev_head, *ev_tail;
     unsigned ev_count;
     bool pump_scheduled;
+    bool pump_hold;                        /* suspend: no callback may start */
     const struct xs_watch *pump_current;   /* the watch whose callback runs now */
     struct gp_event *pump_idle;
 
@@ -88,6 +89,9 @@ int xs_request_str(struct xs_client *c, uint32_t type, xs_txn_t t, const char *a
 
 /* xs_watch.c */
 void xs_watch_event_arrived(struct xs_client *c, const char *payload, uint32_t len);
+/* The watch pump as deferred work (arg: the client); scheduled by whoever
+ * set pump_scheduled. */
+void xs_watch_pump_run(void *arg);
 int xs_watch_reregister_all(struct xs_client *c);
 void xs_watch_destroy_all(struct xs_client *c);
 

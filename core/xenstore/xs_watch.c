@@ -11,7 +11,6 @@
 
 #include "xs_internal.h"
 
-static void xs_pump(void *arg);
 
 static struct xs_watch *xs_find_watch(struct xs_client *c, const char *token)
 {
@@ -69,7 +68,7 @@ void xs_watch_event_arrived(struct xs_client *c, const char *payload, uint32_t l
     bool schedule = !c->pump_scheduled;
     c->pump_scheduled = true;
     p->lock_release(p->ctx, c->lock);
-    if (schedule && p->defer(p->ctx, xs_pump, c) != 0) {
+    if (schedule && p->defer(p->ctx, xs_watch_pump_run, c) != 0) {
         p->lock_acquire(p->ctx, c->lock);
         c->pump_scheduled = false;
         p->lock_release(p->ctx, c->lock);
@@ -77,15 +76,15 @@ void xs_watch_event_arrived(struct xs_client *c, const char *payload, uint32_t l
     }
 }
 
-static void xs_pump(void *arg)
+void xs_watch_pump_run(void *arg)
 {
     struct xs_client *c = arg;
     const struct gp_platform *p = c->plat;
     p->lock_acquire(p->ctx, c->lock);
     for (;;) {
         struct xs_event *e = c->ev_head;
-        if (!e)
-            break;
+        if (!e || c->pump_hold)
+            break;                         /* held events go after the resume */
         c->ev_head = e->next;
         if (!c->ev_head)
             c->ev_tail = NULL;

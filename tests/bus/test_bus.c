@@ -2,6 +2,7 @@
  * bug-check reporting, toolstack control requests, the balloon, and
  * save/restore with I/O in flight on several devices. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "blkback/sim_blkback.h"
@@ -315,6 +316,71 @@ static int count_critical(void *arg, int (*fn)(void *), void *fn_arg)
     return fn(fn_arg);
 }
 
+/* ---- deferred work stops before the domain does ------------------------------ */
+static atomic_int slow_in_cb, slow_calls, slow_saw_window, window_open;
+static void slow_watch(void *arg, const char *path, const char *token)
+{
+    struct xs_client *xs = arg;
+    (void)path;
+    (void)token;
+    atomic_fetch_add(&slow_calls, 1);
+    atomic_store(&slow_in_cb, 1);
+    if (atomic_load(&window_open))
+        atomic_fetch_add(&slow_saw_window, 1);
+    usleep(150000);                                /* a long balloon step, say */
+    char *v = NULL;                                /* and it still needs xenstore */
+    if (xs_read(xs, XS_TXN_NONE, "data/slow", &v, NULL) == 0)
+        xs_free(xs, v);
+    if (atomic_load(&window_open))
+        atomic_fetch_add(&slow_saw_window, 1);
+    atomic_store(&slow_in_cb, 0);
+}
+
+static int window_calls;
+static int watch_window(void *arg, int (*fn)(void *), void *fn_arg)
+{
+    (void)arg;
+    window_calls++;
+    CHECK_EQ(atomic_load(&slow_in_cb), 0);          /* no callback overlaps the window */
+    atomic_store(&window_open, 1);
+    /* dom0 writes while the domain is away: delivered after the resume */
+    sim_xenstored_poke(sim_xen_xenstored(x), "/local/domain/12/data/slow", "during");
+    usleep(50000);
+    int rc = fn(fn_arg);
+    atomic_store(&window_open, 0);
+    return rc;
+}
+
+static void test_suspend_waits_for_watch_callbacks(void)
+{
+    struct sim_domain *g = guest(12, NULL);
+    REQUIRE(g);
+    struct gp_platform *p = (struct gp_platform *)sim_domain_platform(g);
+    struct xs_client *xs = NULL;
+    REQUIRE(xs_client_create(p, NULL, &xs) == 0);
+    struct xs_watch *w = NULL;
+    REQUIRE(xs_watch_add(xs, "data/slow", slow_watch, xs, &w) == 0);
+    settle();
+    int base = atomic_load(&slow_calls);
+    struct suspend s;
+    REQUIRE(suspend_init(&s, p, sim_domain_hvm(g), xs) == 0);
+    suspend_set_critical(&s, watch_window, NULL);
+    sim_xenstored_poke(sim_xen_xenstored(x), "/local/domain/12/data/slow", "before");
+    for (int i = 0; i < 200 && !atomic_load(&slow_in_cb); i++)
+        usleep(1000);
+    CHECK_EQ(atomic_load(&slow_in_cb), 1);          /* the suspend starts inside a callback */
+    CHECK(suspend_run(&s) >= 0);
+    CHECK_EQ(window_calls, 1);
+    for (int i = 0; i < 2000 && atomic_load(&slow_calls) < base + 2; i++)
+        usleep(1000);
+    CHECK_EQ(atomic_load(&slow_calls), base + 2);   /* the event of the window came after */
+    CHECK_EQ(atomic_load(&slow_saw_window), 0);
+    suspend_fini(&s);
+    xs_watch_remove(xs, w);
+    xs_client_destroy(xs);
+    sim_domain_destroy(g);
+}
+
 static void test_save_restore_with_io_on_two_disks(void)
 {
     struct sim_domain *g = guest(8, &(struct sim_domain_opts){ .max_pages = 16384 });
@@ -401,6 +467,7 @@ int main(void)
     GP_TEST_RUN(test_control_requests_once_each);
     GP_TEST_RUN(test_balloon_follows_target);
     GP_TEST_RUN(test_save_restore_with_io_on_two_disks);
+    GP_TEST_RUN(test_suspend_waits_for_watch_callbacks);
     sim_domain_destroy(d0);
     sim_xen_destroy(x);
     return gp_test_finish();
