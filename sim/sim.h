@@ -85,6 +85,11 @@ unsigned sim_domain_tot_pages(struct sim_domain *d);
 bool sim_domain_gfn_populated(struct sim_domain *d, uint64_t gfn);
 /* Make the next SCHEDOP_shutdown(suspend) return 1 (cancelled). */
 void sim_domain_cancel_next_suspend(struct sim_domain *d);
+/* Hibernation as Xen sees it: the guest powered off (its memory image on
+ * its disk) and the image booted again, in a new domain - no event
+ * channels, no shared_info or grant frames, a fresh xenstore ring;
+ * backends detach and re-attach as for a restore. */
+void sim_domain_power_cycle(struct sim_domain *d);
 
 /* The toolstack's save/restore: backends detach before and re-attach
  * after a domain is restored (SCHEDOP_shutdown(suspend)). */

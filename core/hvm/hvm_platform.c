@@ -181,24 +181,33 @@ static int hvm_route_upcall(struct hvm *h)
 static int hvm_connect_store(struct hvm *h)
 {
     struct gp_platform *p = h->plat;
-    uint64_t port = 0;
-    int err = hvm_get_param(h, HVM_PARAM_STORE_PFN, &h->store_pfn);
+    uint64_t port = 0, pfn = 0;
+    int err = hvm_get_param(h, HVM_PARAM_STORE_PFN, &pfn);
     if (!err)
         err = hvm_get_param(h, HVM_PARAM_STORE_EVTCHN, &port);
     if (err)
         return err;
-    if (h->store_pfn == 0 || port == 0 || port >= evtchn_max_ports()) {
+    if (pfn == 0 || port == 0 || port >= evtchn_max_ports()) {
         GP_ERR(p, "hvm: xenstore parameters missing (pfn %llx, port %llu)",
-               (unsigned long long)h->store_pfn, (unsigned long long)port);
+               (unsigned long long)pfn, (unsigned long long)port);
         return GP_ENODEV;
     }
+    if (h->store_va && pfn != h->store_pfn) {     /* restored with the page elsewhere */
+        if (p->arch->unmap_gfn)
+            p->arch->unmap_gfn(p->arch_ctx, h->store_va);
+        h->store_va = NULL;
+    }
+    h->store_pfn = pfn;
     h->store_port = (gp_port_t)port;
     if (!h->store_va) {
         h->store_va = p->arch->map_gfn ? p->arch->map_gfn(p->arch_ctx, h->store_pfn) : NULL;
         if (!h->store_va)
             return GP_ENOMEM;
     }
-    err = xs_ring_create(p, h->store_va, h->store_port, &h->xs);
+    if (h->xs)                          /* a restored domain: same transport, new ring */
+        err = xs_ring_reconnect(h->xs, h->store_va, h->store_port);
+    else
+        err = xs_ring_create(p, h->store_va, h->store_port, &h->xs);
     if (err)
         return err;
     p->xs = h->xs;
@@ -319,9 +328,6 @@ int hvm_platform_resume(struct hvm *h, bool cancelled)
         return err;
     }
     if (!h->opts.keep_platform_xs) {
-        if (h->xs)
-            xs_ring_abandon(h->xs);
-        h->xs = NULL;
         err = hvm_connect_store(h);
         if (err) {
             GP_ERR(p, "hvm: resume: xenstore ring failed: %s", gp_strerror(err));

@@ -77,28 +77,36 @@ static int suspend_window_run(void *arg)
     return hvm_platform_resume(win->s->hvm, win->cancelled);
 }
 
-int suspend_run(struct suspend *s)
+static unsigned suspend_snapshot(struct suspend *s, struct suspend_dev *devs)
 {
     struct gp_platform *p = s->plat;
-    struct suspend_dev devs[SUSPEND_MAX_DEVICES];
     p->lock_acquire(p->ctx, s->lock);
     unsigned n = s->ndevs;
     memcpy(devs, s->devs, n * sizeof(devs[0]));
     p->lock_release(p->ctx, s->lock);
+    return n;
+}
 
-    GP_INFO(p, "suspend: quiescing %u device(s)", n);
+static void suspend_quiesce(struct suspend *s)
+{
+    struct suspend_dev devs[SUSPEND_MAX_DEVICES];
+    unsigned n = suspend_snapshot(s, devs);
+    GP_INFO(s->plat, "suspend: quiescing %u device(s)", n);
+    /* Watch callbacks first (they may still need a device or xenstore),
+     * then the devices, then xenstore itself. */
+    xs_client_hold_watches(s->xs);
     for (unsigned i = 0; i < n; i++)
         devs[i].suspend(devs[i].arg);
     xs_client_suspend(s->xs);
-    struct suspend_window win = { .s = s };
-    int err = s->critical ? s->critical(s->critical_arg, suspend_window_run, &win)
-                          : suspend_window_run(&win);
-    bool cancelled = win.cancelled;
-    if (err) {
-        GP_ERR(p, "suspend: the platform did not come back: %s", gp_strerror(err));
-        return err;
-    }
-    err = xs_client_resume(s->xs, cancelled ? NULL : p->xs);
+}
+
+/* After the domain came back (or did not go): xenstore, then the devices. */
+static int suspend_reconnect(struct suspend *s, bool cancelled)
+{
+    struct gp_platform *p = s->plat;
+    struct suspend_dev devs[SUSPEND_MAX_DEVICES];
+    unsigned n = suspend_snapshot(s, devs);
+    int err = xs_client_resume(s->xs, cancelled ? NULL : p->xs);
     if (err)
         GP_ERR(p, "suspend: xenstore watches not all re-registered: %s", gp_strerror(err));
     int first = 0;
@@ -109,5 +117,44 @@ int suspend_run(struct suspend *s)
     }
     s->count++;
     GP_INFO(p, "suspend: %s, %u device(s) back", cancelled ? "cancelled" : "restored", n);
-    return first ? first : (cancelled ? 1 : 0);
+    return first;
+}
+
+int suspend_run(struct suspend *s)
+{
+    suspend_quiesce(s);
+    struct suspend_window win = { .s = s };
+    int err = s->critical ? s->critical(s->critical_arg, suspend_window_run, &win)
+                          : suspend_window_run(&win);
+    if (err) {
+        GP_ERR(s->plat, "suspend: the platform did not come back: %s", gp_strerror(err));
+        return err;
+    }
+    int first = suspend_reconnect(s, win.cancelled);
+    return first ? first : (win.cancelled ? 1 : 0);
+}
+
+void suspend_freeze(struct suspend *s)
+{
+    GP_INFO(s->plat, "suspend: freezing for hibernation");
+    suspend_quiesce(s);
+}
+
+static int suspend_thaw_window(void *arg)
+{
+    struct suspend_window *win = arg;
+    return hvm_platform_resume(win->s->hvm, win->cancelled);
+}
+
+int suspend_thaw(struct suspend *s, bool new_domain)
+{
+    struct suspend_window win = { .s = s, .cancelled = !new_domain };
+    int err = s->critical ? s->critical(s->critical_arg, suspend_thaw_window, &win)
+                          : suspend_thaw_window(&win);
+    if (err) {
+        GP_ERR(s->plat, "suspend: the platform did not come back after hibernation: %s",
+               gp_strerror(err));
+        return err;
+    }
+    return suspend_reconnect(s, !new_domain);
 }

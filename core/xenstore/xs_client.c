@@ -391,12 +391,12 @@ static void xs_rx_handler(void *arg)
 
 /* ---- suspend / resume ------------------------------------------------------- */
 
-void xs_client_suspend(struct xs_client *c)
+void xs_client_hold_watches(struct xs_client *c)
 {
     const struct gp_platform *p = c->plat;
-    /* First the watch callbacks (the balloon, control requests, device
-     * watches): none may start, and the one running finishes - with the
-     * client still usable, since it may be waiting for a reply. */
+    /* The watch callbacks (the balloon, control requests, device watches):
+     * none may start, and the one running finishes - with the client still
+     * usable, since it may be waiting for a reply. */
     p->lock_acquire(p->ctx, c->lock);
     c->pump_hold = true;
     for (int i = 0; i < 10000 && c->pump_current; i++) {
@@ -406,6 +406,14 @@ void xs_client_suspend(struct xs_client *c)
     }
     if (c->pump_current)
         GP_WARN(p, "xs: a watch callback still runs after 10 s: suspending anyway");
+    p->lock_release(p->ctx, c->lock);
+}
+
+void xs_client_suspend(struct xs_client *c)
+{
+    const struct gp_platform *p = c->plat;
+    xs_client_hold_watches(c);
+    p->lock_acquire(p->ctx, c->lock);
     c->suspended = true;
     /* Let the requests already on the wire get their replies. */
     for (int i = 0; i < 5000 && (c->inflight || c->sending); i++) {

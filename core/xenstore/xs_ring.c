@@ -182,3 +182,19 @@ void xs_ring_abandon(struct gp_xs_transport *t)
     r->plat->event_destroy(r->plat->ctx, r->space);
     gp_free(r->plat, r);
 }
+
+int xs_ring_reconnect(struct gp_xs_transport *t, void *ring_page, gp_port_t port)
+{
+    struct xs_ring *r = t->ctx;
+    const struct gp_platform *p = r->plat;
+    if (!ring_page || port == GP_INVALID_PORT) {
+        GP_ERR(p, "xs_ring: no xenstore page or event channel to reconnect to");
+        return GP_ENODEV;
+    }
+    r->intf = ring_page;
+    r->port = port;
+    int err = p->evtchn_bind(p->xen_ctx, port, xs_ring_kick, r);
+    if (err)
+        GP_ERR(p, "xs_ring: binding event channel %u: %s", port, gp_strerror(err));
+    return err;
+}

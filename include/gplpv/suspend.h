@@ -50,4 +50,16 @@ void suspend_set_critical(struct suspend *s,
 /* 0 after a restore, 1 when cancelled, or a negative error. */
 int suspend_run(struct suspend *s);
 
+/* Hibernation: the OS writes its memory to disk and powers off; the next
+ * boot restores the image in a new domain.  suspend_freeze quiesces what
+ * suspend_run quiesces (watch callbacks, devices, xenstore) before the OS
+ * powers off; suspend_thaw, once the image runs again, maps the platform
+ * afresh, resumes xenstore and reconnects every device with its requests
+ * kept.  The thaw needs no new page (shared_info, grant frames, the
+ * xenstore transport, rings and buffers are all kept): it runs before the
+ * OS has its page file back.
+ * new_domain false: the power-off did not happen (hibernation aborted). */
+void suspend_freeze(struct suspend *s);
+int suspend_thaw(struct suspend *s, bool new_domain);
+
 #endif

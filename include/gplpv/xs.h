@@ -37,6 +37,9 @@ void xs_client_set_timeout(struct xs_client *c, uint64_t timeout_ns);
 /* Suspend/resume: stop sending, fail nothing; after resume (possibly on a
  * new transport) re-register every watch and fire each once. */
 void xs_client_suspend(struct xs_client *c);
+/* Let the running watch callback finish and start no other until
+ * xs_client_resume (xs_client_suspend does this too, first). */
+void xs_client_hold_watches(struct xs_client *c);
 int xs_client_resume(struct xs_client *c, struct gp_xs_transport *t);
 
 void xs_free(const struct xs_client *c, void *p);

@@ -118,6 +118,9 @@ extern const struct gp_arch_ops hv_arch_ops;
 
 /* hv_sched.c: the toolstack's save/restore (lock not held) */
 long hv_sched_op(struct sim_domain *d, int cmd, void *arg);
+/* The toolstack brings the domain back as a new one (restore, or the
+ * boot of a hibernated image): backends detach and re-attach. */
+long hv_restore(struct sim_domain *d);
 void hv_log_append(struct hv_log *l, const char *p, size_t n);
 
 #endif

@@ -41,7 +41,7 @@ static void hv_run_hooks(struct sim_domain *d, enum sim_restore_phase phase)
         copy[i]->fn(copy[i]->arg, d->domid, phase);
 }
 
-static long hv_restore(struct sim_domain *d)
+long hv_restore(struct sim_domain *d)
 {
     struct sim_xen *x = d->x;
     hv_run_hooks(d, SIM_RESTORE_BEFORE);

@@ -11,6 +11,8 @@
 #include "gplpv/evtchn.h"
 #include "gplpv/hvm.h"
 #include "hv_internal.h"
+
+#include <xen/sched.h>
 #include "os/sim_os.h"
 #include "xenstored/sim_xenstored.h"
 
@@ -273,6 +275,14 @@ void sim_domain_cancel_next_suspend(struct sim_domain *d)
     pthread_mutex_lock(&d->x->lock);
     d->cancel_next_suspend = true;
     pthread_mutex_unlock(&d->x->lock);
+}
+
+void sim_domain_power_cycle(struct sim_domain *d)
+{
+    pthread_mutex_lock(&d->x->lock);
+    d->shutdown_reason = SHUTDOWN_poweroff;
+    pthread_mutex_unlock(&d->x->lock);
+    hv_restore(d);
 }
 
 void sim_xen_add_restore_hook(struct sim_xen *x, sim_restore_fn fn, void *arg)

@@ -44,6 +44,9 @@ struct sim_os {
     pthread_cond_t idle_cond;
     struct sim_os_work *head, *tail;
     bool stopping, busy;
+
+    atomic_bool no_pages;         /* page_alloc fails (a resume from hibernation) */
+    atomic_uint refused;          /* page allocations refused meanwhile */
 };
 
 static void *sim_os_alloc(void *ctx, size_t size)
@@ -62,6 +65,10 @@ static void *sim_os_page_alloc(void *ctx, uint64_t *gfn)
 {
     struct sim_os *os = ctx;
     void *va = NULL;
+    if (atomic_load(&os->no_pages)) {
+        atomic_fetch_add(&os->refused, 1);
+        return NULL;
+    }
 
     pthread_mutex_lock(&os->pool_lock);
     for (unsigned i = 0; i < os->pages; i++) {
@@ -380,4 +387,10 @@ unsigned sim_os_error_count(struct sim_os *os)
 void sim_os_set_quiet(struct sim_os *os, bool quiet)
 {
     os->quiet = quiet;
+}
+
+unsigned sim_os_set_no_pages(struct sim_os *os, bool on)
+{
+    atomic_store(&os->no_pages, on);
+    return atomic_exchange(&os->refused, 0);
 }

@@ -32,5 +32,10 @@ void sim_os_drain(struct sim_os *os);
 /* Count of log lines at ERROR level (tests check that bad input was reported). */
 unsigned sim_os_error_count(struct sim_os *os);
 void sim_os_set_quiet(struct sim_os *os, bool quiet);
+/* While on, page_alloc fails: code that must get by with the pages it
+ * holds (the resume from hibernation: shared_info, grant frames, rings and
+ * buffers are all kept from before).  Returns the page allocations
+ * refused since the last call. */
+unsigned sim_os_set_no_pages(struct sim_os *os, bool on);
 
 #endif

@@ -456,6 +456,69 @@ static void test_save_restore_with_io_on_two_disks(void)
     sim_domain_destroy(g);
 }
 
+/* Hibernation: freeze with writes in flight, the domain powers off and its
+ * image boots again in a new domain, thaw with no page to be had (early in
+ * the resume, before the OS has its page file back, the pages held from
+ * before must do): every write completes once, data intact. */
+static void test_hibernate_and_thaw_without_new_pages(void)
+{
+    struct sim_domain *g = guest(13, &(struct sim_domain_opts){ .max_pages = 16384 });
+    REQUIRE(g);
+    struct gp_platform *p = (struct gp_platform *)sim_domain_platform(g);
+    struct xs_client *xs = NULL;
+    REQUIRE(xs_client_create(p, NULL, &xs) == 0);
+    struct sim_blkback *bb = sim_blkback_create(x, d0, 13, 768, NULL);
+    struct blkfront *bf = NULL;
+    REQUIRE(bb && blkfront_create(p, xs, "device/vbd/768", NULL, &bf) == 0);
+    REQUIRE(blkfront_connect(bf, 5000000000ull) == 0);
+    struct suspend s;
+    REQUIRE(suspend_init(&s, p, sim_domain_hvm(g), xs) == 0);
+    suspend_register(&s, &(struct suspend_dev){ bf_suspend, bf_resume, bf });
+    enum { N = 8 };
+    static uint8_t data[N][8192];
+    static struct blkfront_sg sg[N];
+    static struct blkfront_req rq[N];
+    struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+    sim_blkback_hold(bb, true);
+    for (int k = 0; k < N; k++) {
+        for (int j = 0; j < 8192; j++)
+            data[k][j] = (uint8_t)(k * 5 + j * 3);
+        sg[k] = (struct blkfront_sg){ data[k], 8192 };
+        rq[k] = (struct blkfront_req){ .op = BLKFRONT_WRITE, .sector = 200 + (uint64_t)k * 16,
+                                       .nr_sectors = 16, .sg = &sg[k], .nsg = 1, .done = done_cb,
+                                       .arg = &w };
+        CHECK_EQ(blkfront_submit(bf, &rq[k]), 0);
+    }
+    usleep(20000);
+    CHECK_EQ(w.calls, 0);
+    suspend_freeze(&s);
+    unsigned restores = sim_domain_restores(g);
+    sim_domain_power_cycle(g);                       /* powered off; the image boots again */
+    CHECK_EQ(sim_domain_restores(g), restores + 1);
+    sim_blkback_hold(bb, false);
+    struct sim_os *os = sim_domain_os(g);
+    sim_os_set_no_pages(os, true);
+    CHECK_EQ(suspend_thaw(&s, true), 0);
+    unsigned refused = sim_os_set_no_pages(os, false);
+    CHECK_EQ(refused, 0);                            /* no new page was needed */
+    CHECK_EQ(wait_calls(&w, N), N);
+    usleep(20000);
+    CHECK_EQ(w.calls, N);
+    CHECK_EQ(w.errors, 0);
+    int bad = 0;
+    for (int k = 0; k < N; k++)
+        bad += memcmp(sim_blkback_disk(bb) + (200 + k * 16) * 512, data[k], 8192) != 0;
+    CHECK_EQ(bad, 0);
+    char *v = NULL;
+    CHECK_EQ(xs_read(xs, XS_TXN_NONE, "domid", &v, NULL), 0);
+    xs_free(xs, v);
+    suspend_fini(&s);
+    blkfront_destroy(bf);
+    sim_blkback_destroy(bb);
+    xs_client_destroy(xs);
+    sim_domain_destroy(g);
+}
+
 int main(void)
 {
     x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true, .seed = 11 });
@@ -468,6 +531,7 @@ int main(void)
     GP_TEST_RUN(test_balloon_follows_target);
     GP_TEST_RUN(test_save_restore_with_io_on_two_disks);
     GP_TEST_RUN(test_suspend_waits_for_watch_callbacks);
+    GP_TEST_RUN(test_hibernate_and_thaw_without_new_pages);
     sim_domain_destroy(d0);
     sim_xen_destroy(x);
     return gp_test_finish();
