@@ -363,3 +363,13 @@ void hvm_console_params(const struct hvm *h, uint64_t *pfn, gp_port_t *port)
     *pfn = h->console_pfn;
     *port = h->console_port;
 }
+
+bool hvm_domain_was_replaced(struct hvm *h)
+{
+    uint64_t via = 0;
+    if (!h->route.callback_via)
+        return false;                  /* per-vCPU vectors only: nothing to compare */
+    if (hvm_get_param(h, HVM_PARAM_CALLBACK_IRQ, &via) != 0)
+        return true;
+    return via != h->route.callback_via;
+}

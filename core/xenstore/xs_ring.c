@@ -174,15 +174,6 @@ void xs_ring_destroy(struct gp_xs_transport *t)
     gp_free(p, r);
 }
 
-void xs_ring_abandon(struct gp_xs_transport *t)
-{
-    if (!t)
-        return;
-    struct xs_ring *r = t->ctx;
-    r->plat->event_destroy(r->plat->ctx, r->space);
-    gp_free(r->plat, r);
-}
-
 int xs_ring_reconnect(struct gp_xs_transport *t, void *ring_page, gp_port_t port)
 {
     struct xs_ring *r = t->ctx;

@@ -55,6 +55,11 @@ int hvm_platform_resume(struct hvm *h, bool cancelled);
  * handler that defers the port scan (see evtchn_upcall_ack). */
 bool hvm_upcall_ack(void *upcall_arg, unsigned vcpu);
 
+/* After the OS comes back from hibernation: true if the domain it runs in
+ * is a new one (the image was booted again: Xen no longer has our upcall
+ * route), false if the power-off never happened (hibernation aborted). */
+bool hvm_domain_was_replaced(struct hvm *h);
+
 const struct hvm_info *hvm_get_info(const struct hvm *h);
 struct gnttab *hvm_gnttab(struct hvm *h);
 struct evtchn *hvm_evtchn(struct hvm *h);

@@ -16,9 +16,6 @@
 int xs_ring_create(const struct gp_platform *p, void *ring_page, gp_port_t port,
                    struct gp_xs_transport **out);
 void xs_ring_destroy(struct gp_xs_transport *t);
-/* Free without touching the event channel: after a restore the old port
- * no longer exists (and its number may belong to someone else). */
-void xs_ring_abandon(struct gp_xs_transport *t);
 /* The same transport on a restored domain's ring page and port (the old
  * port is gone, nothing of it is touched); allocates nothing, so a resume
  * from hibernation can run before the OS has memory to give. */

@@ -492,8 +492,10 @@ static void test_hibernate_and_thaw_without_new_pages(void)
     usleep(20000);
     CHECK_EQ(w.calls, 0);
     suspend_freeze(&s);
+    CHECK(!hvm_domain_was_replaced(sim_domain_hvm(g)));
     unsigned restores = sim_domain_restores(g);
     sim_domain_power_cycle(g);                       /* powered off; the image boots again */
+    CHECK(hvm_domain_was_replaced(sim_domain_hvm(g)));
     CHECK_EQ(sim_domain_restores(g), restores + 1);
     sim_blkback_hold(bb, false);
     struct sim_os *os = sim_domain_os(g);

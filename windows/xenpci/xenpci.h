@@ -56,6 +56,7 @@ struct xenpci_fdo {
     LONG pending_action;               /* enum control_action + 1, 0 = none */
     KBUGCHECK_CALLBACK_RECORD bugcheck_record;
     BOOLEAN bugcheck_registered;
+    BOOLEAN frozen;                    /* quiesced for hibernation (S4) */
 };
 
 /* The driver's state set in DriverEntry. */

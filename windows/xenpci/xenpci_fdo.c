@@ -117,8 +117,47 @@ NTSTATUS xenpci_fdo_pnp(struct xenpci_fdo *f, PIRP irp)
     }
 }
 
+static NTSTATUS xenpci_fdo_power_forward_and_wait(struct xenpci_fdo *f, PIRP irp)
+{
+    KEVENT done;
+    KeInitializeEvent(&done, NotificationEvent, FALSE);
+    IoCopyCurrentIrpStackLocationToNext(irp);
+    IoSetCompletionRoutine(irp, xenpci_fdo_sync_done, &done, TRUE, TRUE, TRUE);
+    NTSTATUS st = PoCallDriver(f->lower, irp);
+    if (st == STATUS_PENDING) {
+        KeWaitForSingleObject(&done, Executive, KernelMode, FALSE, NULL);
+        st = irp->IoStatus.Status;
+    }
+    return st;
+}
+
+/* Hibernation (S4): everything quiesced before Windows writes its image
+ * and powers off (suspend_freeze); back in S0, the core finds out whether
+ * the image was booted in a new domain or the hibernation was abandoned,
+ * and reconnects accordingly (suspend_thaw).  The FDO is DO_POWER_PAGABLE,
+ * so these IRPs arrive at PASSIVE_LEVEL and may wait. */
 NTSTATUS xenpci_fdo_power(struct xenpci_fdo *f, PIRP irp)
 {
+    PIO_STACK_LOCATION sl = IoGetCurrentIrpStackLocation(irp);
+    if (sl->MinorFunction == IRP_MN_SET_POWER && sl->Parameters.Power.Type == SystemPowerState &&
+        f->started && f->suspend_ready) {
+        SYSTEM_POWER_STATE to = sl->Parameters.Power.State.SystemState;
+        if (to == PowerSystemHibernate && !f->frozen) {
+            suspend_freeze(&f->suspend);
+            f->frozen = TRUE;
+        } else if (to == PowerSystemWorking && f->frozen) {
+            PoStartNextPowerIrp(irp);
+            NTSTATUS st = xenpci_fdo_power_forward_and_wait(f, irp);
+            BOOLEAN new_domain = hvm_domain_was_replaced(f->hvm);
+            int err = suspend_thaw(&f->suspend, new_domain);
+            f->frozen = FALSE;
+            if (err)
+                GP_ERR(&f->win.plat, "back from hibernation (%s domain): %s",
+                       new_domain ? "new" : "same", gp_strerror(err));
+            IoCompleteRequest(irp, IO_NO_INCREMENT);
+            return st;
+        }
+    }
     PoStartNextPowerIrp(irp);
     IoSkipCurrentIrpStackLocation(irp);
     return PoCallDriver(f->lower, irp);
