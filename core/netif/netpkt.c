@@ -78,19 +78,32 @@ static uint16_t netpkt_swap16(uint16_t v)
     return (uint16_t)(v << 8 | v >> 8);
 }
 
+/* One's-complement addition of 64-bit words: the carry out of bit 63
+ * goes back in at bit 0 (RFC 1071's end-around carry). */
+static uint64_t netpkt_add64(uint64_t a, uint64_t b)
+{
+    uint64_t s = a + b;
+    return s + (s < b);
+}
+
 /* The folded sum of the big-endian 16-bit words of p[0..len) (a last odd
- * byte is a high byte).  Summed 32 bits at a time in host order, then put
- * into network order: the one's-complement sum does not care (RFC 1071). */
+ * byte is a high byte).  Summed 64 bits at a time in host order, in two
+ * independent chains, then put into network order: the one's-complement
+ * sum does not care about the word size or byte order (RFC 1071). */
 static uint16_t netpkt_sum_chunk(const uint8_t *p, uint32_t len)
 {
-    uint64_t acc = 0;
-    while (len >= 16) {
-        uint32_t w[4];
-        memcpy(w, p, 16);
-        acc += (uint64_t)w[0] + w[1] + w[2] + w[3];
-        p += 16;
-        len -= 16;
+    uint64_t a = 0, b = 0;
+    while (len >= 32) {
+        uint64_t w[4];
+        memcpy(w, p, 32);
+        a = netpkt_add64(netpkt_add64(a, w[0]), w[1]);
+        b = netpkt_add64(netpkt_add64(b, w[2]), w[3]);
+        p += 32;
+        len -= 32;
     }
+    a = netpkt_add64(a, b);
+    /* fold to 32 bits so the 32-bit tail below cannot overflow */
+    uint64_t acc = (a & 0xffffffffu) + (a >> 32);
     while (len >= 4) {
         uint32_t w;
         memcpy(&w, p, 4);
