@@ -59,6 +59,19 @@ struct netfront_queue {
     unsigned rx_unposted;             /* slots consumed, their buffers not yet posted */
 };
 
+/* The control ring (netfront_ctrl.c): one request at a time. */
+struct netfront_ctrl {
+    bool up;
+    struct netfront_page page;
+    xen_netif_ctrl_front_ring_t ring;
+    gp_port_t port;
+    struct gp_lock *lock;
+    struct gp_event *done;
+    bool busy, answered;              /* under lock */
+    uint16_t id, type;                /* of the request waiting */
+    uint32_t status, data;
+};
+
 struct netfront {
     const struct gp_platform *plat;
     struct xs_client *xs;
@@ -72,6 +85,7 @@ struct netfront {
     unsigned nqueues;
     unsigned next_queue;              /* round robin for transmit */
     struct netfront_stats stats;
+    struct netfront_ctrl ctrl;
 };
 
 /* netfront_tx.c (queue's tx_lock taken inside unless noted) */
@@ -90,6 +104,14 @@ int netfront_tx_queue_frame(struct netfront_queue *q, struct netfront_tx *t);
 int netfront_rx_pages_alloc(struct netfront_queue *q);
 void netfront_rx_reset(struct netfront_queue *q);      /* fresh ring, all buffers posted */
 void netfront_rx_event(struct netfront_queue *q);
+
+/* netfront_ctrl.c */
+int netfront_ctrl_create(struct netfront *nf);          /* lock and event */
+void netfront_ctrl_free(struct netfront *nf);
+int netfront_ctrl_setup(struct netfront *nf);           /* at connect, if offered */
+int netfront_ctrl_write_keys(struct netfront *nf, xs_txn_t t);
+void netfront_ctrl_teardown(struct netfront *nf);
+void netfront_ctrl_forget(struct netfront *nf);         /* restored domain: grant and port gone */
 
 /* netfront_ring.c: pages, grants and the event handlers shared by both paths */
 void netfront_event(void *arg, gp_port_t port);        /* [any], arg = queue */

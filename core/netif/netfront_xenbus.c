@@ -79,7 +79,7 @@ static int netfront_locks_create(struct netfront *nf)
         if (!q->tx_lock || !q->rx_lock)
             return GP_ENOMEM;
     }
-    return 0;
+    return netfront_ctrl_create(nf);
 }
 
 static void netfront_free(struct netfront *nf)
@@ -103,6 +103,7 @@ static void netfront_free(struct netfront *nf)
         if (q->rx_lock)
             p->lock_destroy(p->ctx, q->rx_lock);
     }
+    netfront_ctrl_free(nf);
     if (nf->lock)
         p->lock_destroy(p->ctx, nf->lock);
     gp_free(p, nf);
@@ -242,7 +243,8 @@ static int netfront_rm_stale(struct netfront *nf, xs_txn_t t)
 {
     static const char *const keys[] = { "tx-ring-ref", "rx-ring-ref", "event-channel",
                                         "event-channel-tx", "event-channel-rx",
-                                        "multi-queue-num-queues" };
+                                        "multi-queue-num-queues", "ctrl-ring-ref",
+                                        "event-channel-ctrl" };
     static const char *const prefixes[] = { "queue-" };
     return xenbus_rm_stale(&nf->dev, t, keys, sizeof(keys) / sizeof(keys[0]), prefixes, 1);
 }
@@ -280,6 +282,8 @@ static int netfront_write_front(struct xs_client *xs, xs_txn_t t, void *arg)
     }
     const struct netfront_opts *o = &nf->opts;
     if (!err)
+        err = netfront_ctrl_write_keys(nf, t);
+    if (!err)
         err = xenbus_printf(d, t, "request-rx-copy", "1");
     if (!err)
         err = xenbus_printf(d, t, "feature-rx-notify", "1");
@@ -302,6 +306,7 @@ static int netfront_write_front(struct xs_client *xs, xs_txn_t t, void *arg)
 static void netfront_teardown_rings(struct netfront *nf)
 {
     const struct gp_platform *p = nf->plat;
+    netfront_ctrl_teardown(nf);
     for (unsigned i = 0; i < nf->nqueues; i++) {
         struct netfront_queue *q = &nf->q[i];
         if (q->tx_port)
@@ -332,6 +337,8 @@ int netfront_connect(struct netfront *nf, uint64_t timeout_ns)
     int err = netfront_read_features(nf);
     for (unsigned i = 0; !err && i < nf->nqueues; i++)
         err = netfront_queue_setup(nf, &nf->q[i]);
+    if (!err)
+        err = netfront_ctrl_setup(nf);
     if (!err)
         err = xs_txn_run(nf->xs, 10, netfront_write_front, nf);
     if (err) {
@@ -450,6 +457,7 @@ static int netfront_reconnect_fresh(struct netfront *nf, uint64_t timeout_ns, bo
         netfront_tx_abandon_ring(&nf->q[i]);   /* the old ring is gone */
     if (new_domain) {
         /* A restored domain has a fresh grant table and no event channels. */
+        netfront_ctrl_forget(nf);
         for (unsigned i = 0; i < nf->nqueues; i++) {
             struct netfront_queue *q = &nf->q[i];
             q->tx_port = q->rx_port = 0;

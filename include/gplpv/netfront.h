@@ -68,6 +68,7 @@ struct netfront_info {
     bool sg, gso_tcpv4, gso_tcpv6;    /* what the backend takes from us */
     bool csum_offload, ipv6_csum_offload;
     bool split_event_channels;
+    bool ctrl_ring;                   /* a control ring is connected (feature-ctrl-ring) */
     unsigned queues;
     unsigned tx_ring_slots, rx_ring_slots;
     uint32_t max_tx_frame;            /* largest frame netfront_send accepts */
@@ -84,6 +85,7 @@ struct netfront_opts {
     unsigned max_queues;              /* cap (default 4) */
     bool no_sg, no_gso, no_csum_offload;  /* what we advertise for receive */
     bool no_split_event_channels;
+    bool no_ctrl_ring;                /* do not set up the control ring even if offered */
     bool rx_verify_csum;              /* verify checksums the backend did not vouch for */
     void (*rx)(void *arg, const struct netfront_rx *frame);
     void *arg;
@@ -96,6 +98,15 @@ int netfront_connect(struct netfront *nf, uint64_t timeout_ns);
  * too long, a GSO frame that is not TCP), GP_EIO once the device failed. */
 int netfront_send(struct netfront *nf, struct netfront_tx *t);
 void netfront_get_info(struct netfront *nf, struct netfront_info *info);
+/* One request on the control ring (XEN_NETIF_CTRL_TYPE_* of xen/io/netif.h,
+ * e.g. the hash settings a multi-queue OS needs), waited for up to
+ * timeout_ns ([passive]).  0 with *data (may be NULL) the response's data;
+ * GP_ENOTSUP (no control ring, or the backend does not do it), GP_EINVAL
+ * (a parameter refused), GP_ENOSPC (buffer overflow), GP_ETIMEDOUT, GP_EIO
+ * (the device failed).  A response that is not the answer to the request
+ * (another id or type) is counted as bad and ignored. */
+int netfront_ctrl_request(struct netfront *nf, uint16_t type, uint32_t d0, uint32_t d1,
+                          uint32_t d2, uint32_t *data, uint64_t timeout_ns);
 void netfront_get_stats(struct netfront *nf, struct netfront_stats *s);
 bool netfront_is_broken(struct netfront *nf);
 /* Quiesce for save/restore: stop using the rings; frames stay queued. */

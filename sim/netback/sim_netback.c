@@ -8,68 +8,11 @@
 #include "gplpv/netpkt.h"
 #include "gplpv/xs.h"
 #include "sim_netback.h"
+#include "sim_netback_internal.h"
 #include "xenstored/sim_xenstored.h"
 
 #include <xen/io/netif.h>
 #include <xen/io/xenbus.h>
-
-#define NB_MAX_QUEUES 4
-#define NB_MAX_SLOTS 18               /* XEN_NETBK_LEGACY_SLOTS_MAX */
-#define NB_MAX_INBOX 2048
-
-struct nb_frame {
-    struct nb_frame *next;
-    uint32_t len;
-    unsigned rxflags;                 /* SIM_NET_* */
-    unsigned gso_type;
-    uint16_t mss;
-    unsigned queue;
-    enum sim_net_corrupt corrupt;
-    uint8_t data[];
-};
-
-struct nb_tx_rsp {
-    uint16_t id;
-    int16_t status;
-};
-
-struct nb_queue {
-    struct sim_netback *b;
-    unsigned index;
-    netif_tx_back_ring_t tx;
-    netif_rx_back_ring_t rx;
-    void *tx_va, *rx_va;
-    gp_grant_ref_t tx_ref, rx_ref;
-    gp_port_t tx_port, rx_port;
-    struct nb_frame *in_head, *in_tail;   /* frames for our frontend */
-    struct nb_tx_rsp *held;
-    unsigned nheld, held_cap;
-};
-
-struct sim_netback {
-    struct sim_xen *x;
-    struct sim_domain *dom0;
-    const struct gp_platform *p;
-    struct xs_client *xs;
-    struct gp_xs_transport *xs_link;
-    gp_domid_t fe;
-    unsigned devid;
-    struct sim_netback_opts o;
-    char fe_path[96], be_path[96];
-
-    pthread_mutex_t m;
-    pthread_cond_t c;
-    pthread_t thread;
-    bool stop, kick, connected;
-    struct xs_watch *fe_watch;
-    struct nb_queue q[NB_MAX_QUEUES];
-    unsigned nq, ninbox;
-    bool split, fe_sg, fe_gso4, fe_gso6, fe_no_csum;
-    struct sim_netback *peer;
-    bool hold_tx, fail_tx;
-    enum sim_net_corrupt corrupt;
-    struct sim_netback_stats st;
-};
 
 static void nb_write(struct sim_netback *b, const char *dir, const char *key, const char *val)
 {
@@ -85,7 +28,7 @@ static void nb_set_state(struct sim_netback *b, enum xenbus_state s)
     nb_write(b, b->be_path, "state", v);
 }
 
-static long long nb_read_fe(struct sim_netback *b, const char *key, long long def)
+long long nb_read_fe(struct sim_netback *b, const char *key, long long def)
 {
     char path[160];
     long long v = def;
@@ -95,7 +38,7 @@ static long long nb_read_fe(struct sim_netback *b, const char *key, long long de
     return v;
 }
 
-static void nb_kick_locked(struct sim_netback *b)
+void nb_kick_locked(struct sim_netback *b)
 {
     b->kick = true;
     pthread_cond_signal(&b->c);
@@ -506,6 +449,7 @@ static void *nb_main(void *arg)
         }
         for (unsigned i = 0; i < b->nq; i++)
             nb_rx_service(b, &b->q[i]);
+        nb_ctrl_service_locked(b);
         struct sim_netback *dst = b->peer ? b->peer : b;
         /* reverse back to ring order, then switch (without our lock) */
         struct nb_frame *ordered = NULL;
@@ -546,6 +490,7 @@ static void nb_disconnect_locked(struct sim_netback *b)
     if (!b->connected)
         return;
     b->connected = false;
+    nb_ctrl_disconnect_locked(b);
     for (unsigned i = 0; i < b->nq; i++) {
         struct nb_queue *q = &b->q[i];
         q->nheld = 0;
@@ -636,6 +581,10 @@ static int nb_connect_locked(struct sim_netback *b)
             nb_disconnect_locked(b);
             return -1;
         }
+    }
+    if (nb_ctrl_connect_locked(b) != 0) {
+        nb_disconnect_locked(b);
+        return -1;
     }
     b->st.connects++;
     return 0;
@@ -734,6 +683,7 @@ struct sim_netback *sim_netback_create(struct sim_xen *x, struct sim_domain *dom
     if (b->o.no_csum_offload)
         nb_write(b, b->be_path, "feature-no-csum-offload", "1");
     nb_write(b, b->be_path, "feature-split-event-channels", b->o.no_split ? "0" : "1");
+    nb_write(b, b->be_path, "feature-ctrl-ring", b->o.no_ctrl_ring ? "0" : "1");
     if (b->o.max_queues > 1) {
         snprintf(v, sizeof(v), "%u", b->o.max_queues);
         nb_write(b, b->be_path, "multi-queue-max-queues", v);

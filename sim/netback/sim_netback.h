@@ -24,6 +24,7 @@ struct sim_netback_opts {
     bool no_sg, no_gso, no_ipv6_csum, no_csum_offload, no_split, no_rx_copy;
     unsigned max_queues;          /* multi-queue-max-queues (default 1: not offered) */
     bool sink;                    /* transmitted frames go nowhere (benchmarks) */
+    bool no_ctrl_ring;            /* do not offer feature-ctrl-ring */
 };
 
 struct sim_netback *sim_netback_create(struct sim_xen *x, struct sim_domain *dom0,
@@ -41,6 +42,11 @@ enum sim_net_corrupt {
 };
 /* The next rx frame / tx response breaks the protocol in this way. */
 void sim_netback_corrupt_next(struct sim_netback *b, enum sim_net_corrupt c);
+/* Control-ring faults for the next request: a response with another id,
+ * with another type, or none at all. */
+enum sim_net_ctrl_fault { SIM_NET_CTRL_OK, SIM_NET_CTRL_BAD_ID, SIM_NET_CTRL_BAD_TYPE,
+                          SIM_NET_CTRL_SILENT };
+void sim_netback_ctrl_fault(struct sim_netback *b, enum sim_net_ctrl_fault f);
 /* Hold tx responses until released (frames stay on the ring). */
 void sim_netback_hold_tx(struct sim_netback *b, bool hold);
 /* Drop every transmitted frame with NETIF_RSP_ERROR (or stop doing so). */
@@ -60,6 +66,7 @@ struct sim_netback_stats {
     uint64_t tx_frames, tx_slots, tx_gso, tx_csum_blank, tx_errors;
     uint64_t rx_frames, rx_slots, rx_gso, rx_dropped, segmented, csum_completed;
     uint64_t notifications, connects;
+    uint64_t ctrl_requests;
 };
 void sim_netback_get_stats(struct sim_netback *b, struct sim_netback_stats *s);
 

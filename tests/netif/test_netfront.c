@@ -10,6 +10,8 @@
 #include "gp_frames.h"
 #include "gp_test.h"
 #include "gplpv/netfront.h"
+
+#include <xen/io/netif.h>
 #include "netback/sim_netback.h"
 #include "sim.h"
 
@@ -202,7 +204,7 @@ static void test_loopback_any_layout_intact(void)
     netfront_get_stats(v.nf, &st);
     CHECK_EQ(st.tx_frames, 40);
     CHECK_EQ(st.rx_frames, 40);
-    CHECK_EQ(st.grant_ops, 2 * 256 + 2);       /* granted once, at connect */
+    CHECK_EQ(st.grant_ops, 2 * 256 + 2 + 1);   /* granted once, at connect (+ control ring) */
     struct netfront_tx bad = tx_make(frags[0], 1, 10);
     CHECK_EQ(netfront_send(v.nf, &bad), GP_EINVAL);   /* shorter than Ethernet */
     bad = tx_make(frags[0], 1, lens[0] + 100);
@@ -591,6 +593,60 @@ static void test_new_instance_on_a_closed_node(void)
     vif_close(&v);
 }
 
+/* The control ring: requests answered, refusals mapped, responses that
+ * answer nothing ignored and counted, an unanswered request timing out,
+ * a backend restart, and no control ring where it is not offered. */
+static void test_control_ring(void)
+{
+    struct vif v;
+    vif_open(&v, 90, NULL, (struct netfront_opts){ 0 });
+    REQUIRE(v.nf);
+    struct netfront_info in;
+    netfront_get_info(v.nf, &in);
+    CHECK(in.ctrl_ring);
+    uint32_t d = 0;
+    CHECK_EQ(netfront_ctrl_request(v.nf, XEN_NETIF_CTRL_TYPE_GET_HASH_FLAGS, 0, 0, 0, &d,
+                                   2000000000ull), 0);
+    CHECK_EQ(d, XEN_NETIF_CTRL_HASH_TYPE_IPV4 | XEN_NETIF_CTRL_HASH_TYPE_IPV4_TCP |
+                    XEN_NETIF_CTRL_HASH_TYPE_IPV6 | XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP);
+    CHECK_EQ(netfront_ctrl_request(v.nf, XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM,
+                                   XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ, 0, 0, NULL,
+                                   2000000000ull), 0);
+    CHECK_EQ(netfront_ctrl_request(v.nf, XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM, 9, 0, 0, NULL,
+                                   2000000000ull), GP_EINVAL);
+    CHECK_EQ(netfront_ctrl_request(v.nf, XEN_NETIF_CTRL_TYPE_ADD_GREF_MAPPING, 0, 0, 0, NULL,
+                                   2000000000ull), GP_ENOTSUP);
+    struct netfront_stats s0, s1;
+    netfront_get_stats(v.nf, &s0);
+    sim_netback_ctrl_fault(v.nb, SIM_NET_CTRL_BAD_ID);      /* answers another request */
+    CHECK_EQ(netfront_ctrl_request(v.nf, XEN_NETIF_CTRL_TYPE_GET_HASH_MAPPING_SIZE, 0, 0, 0, &d,
+                                   200000000ull), GP_ETIMEDOUT);
+    sim_netback_ctrl_fault(v.nb, SIM_NET_CTRL_BAD_TYPE);
+    CHECK_EQ(netfront_ctrl_request(v.nf, XEN_NETIF_CTRL_TYPE_GET_HASH_MAPPING_SIZE, 0, 0, 0, &d,
+                                   200000000ull), GP_ETIMEDOUT);
+    sim_netback_ctrl_fault(v.nb, SIM_NET_CTRL_SILENT);
+    CHECK_EQ(netfront_ctrl_request(v.nf, XEN_NETIF_CTRL_TYPE_GET_HASH_MAPPING_SIZE, 0, 0, 0, &d,
+                                   200000000ull), GP_ETIMEDOUT);
+    netfront_get_stats(v.nf, &s1);
+    CHECK_EQ(s1.bad_responses - s0.bad_responses, 2);
+    CHECK(!netfront_is_broken(v.nf));                       /* the data path carries on */
+    CHECK_EQ(netfront_ctrl_request(v.nf, XEN_NETIF_CTRL_TYPE_GET_HASH_MAPPING_SIZE, 0, 0, 0, &d,
+                                   2000000000ull), 0);
+    CHECK_EQ(d, 128);
+    sim_netback_restart(v.nb);                              /* backend goes and comes back */
+    CHECK_EQ(netfront_resume(v.nf, 5000000000ull), 0);
+    CHECK_EQ(netfront_ctrl_request(v.nf, XEN_NETIF_CTRL_TYPE_GET_HASH_FLAGS, 0, 0, 0, &d,
+                                   2000000000ull), 0);
+    vif_close(&v);
+    vif_open(&v, 91, &(struct sim_netback_opts){ .no_ctrl_ring = true }, (struct netfront_opts){ 0 });
+    REQUIRE(v.nf);
+    netfront_get_info(v.nf, &in);
+    CHECK(!in.ctrl_ring);
+    CHECK_EQ(netfront_ctrl_request(v.nf, XEN_NETIF_CTRL_TYPE_GET_HASH_FLAGS, 0, 0, 0, &d,
+                                   2000000000ull), GP_ENOTSUP);
+    vif_close(&v);
+}
+
 int main(void)
 {
     x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true });
@@ -610,6 +666,7 @@ int main(void)
     GP_TEST_RUN(test_shutdown_and_restart_with_frames_on_the_ring);
     GP_TEST_RUN(test_multi_queue_split_channels_and_two_frontends);
     GP_TEST_RUN(test_new_instance_on_a_closed_node);
+    GP_TEST_RUN(test_control_ring);
     xs_client_destroy(xs);
     sim_domain_destroy(g);
     sim_domain_destroy(d0);

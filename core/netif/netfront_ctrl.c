@@ -1,0 +1,223 @@
+/* netfront's control ring (xen/io/netif.h, feature-ctrl-ring): set up at
+ * connect when the backend offers it, one request at a time, every
+ * response checked against the request it must answer. */
+#include <string.h>
+
+#include "netfront_internal.h"
+
+int netfront_ctrl_create(struct netfront *nf)
+{
+    const struct gp_platform *p = nf->plat;
+    struct netfront_ctrl *c = &nf->ctrl;
+    c->page.ref = GP_INVALID_GRANT;
+    c->lock = p->lock_create(p->ctx);
+    c->done = p->event_create(p->ctx);
+    return c->lock && c->done ? 0 : GP_ENOMEM;
+}
+
+void netfront_ctrl_free(struct netfront *nf)
+{
+    const struct gp_platform *p = nf->plat;
+    struct netfront_ctrl *c = &nf->ctrl;
+    if (c->page.va && c->page.ref == GP_INVALID_GRANT)   /* a page still granted stays */
+        p->page_free(p->ctx, c->page.va);
+    if (c->lock)
+        p->lock_destroy(p->ctx, c->lock);
+    if (c->done)
+        p->event_destroy(p->ctx, c->done);
+    memset(c, 0, sizeof(*c));
+}
+
+/* [any] The backend answered (or says it did). */
+static void netfront_ctrl_event(void *arg, gp_port_t port)
+{
+    struct netfront *nf = arg;
+    const struct gp_platform *p = nf->plat;
+    struct netfront_ctrl *c = &nf->ctrl;
+    (void)port;
+    p->lock_acquire(p->ctx, c->lock);
+    for (;;) {
+        RING_IDX rp = GP_READ_ONCE(c->ring.sring->rsp_prod);
+        gp_rmb();
+        if (rp - c->ring.rsp_cons > c->ring.req_prod_pvt - c->ring.rsp_cons) {
+            p->lock_release(p->ctx, c->lock);
+            netfront_fatal(nf, "control responses beyond the requests", rp, c->ring.req_prod_pvt);
+            return;
+        }
+        while (c->ring.rsp_cons != rp) {
+            struct xen_netif_ctrl_response r;
+            memcpy(&r, RING_GET_RESPONSE(&c->ring, c->ring.rsp_cons), sizeof(r));  /* read once */
+            c->ring.rsp_cons++;
+            if (!c->busy || c->answered || r.id != c->id || r.type != c->type) {
+                netfront_count(nf, &nf->stats.bad_responses, 1);
+                GP_WARN(p, "netfront %s: control response id %u type %u answers nothing waiting: "
+                           "ignored", nf->dev.nodename, r.id, r.type);
+                continue;
+            }
+            c->status = r.status;
+            c->data = r.data;
+            c->answered = true;
+            p->event_signal(p->ctx, c->done);
+        }
+        int more = 0;
+        RING_FINAL_CHECK_FOR_RESPONSES(&c->ring, more);
+        if (!more)
+            break;
+    }
+    p->lock_release(p->ctx, c->lock);
+}
+
+int netfront_ctrl_setup(struct netfront *nf)
+{
+    const struct gp_platform *p = nf->plat;
+    struct netfront_ctrl *c = &nf->ctrl;
+    nf->info.ctrl_ring = false;
+    if (nf->opts.no_ctrl_ring || !xenbus_otherend_feature(&nf->dev, "feature-ctrl-ring"))
+        return 0;
+    if (!c->page.va)
+        c->page.va = p->page_alloc(p->ctx, &c->page.gfn);
+    if (!c->page.va)
+        return GP_ENOMEM;
+    xen_netif_ctrl_sring_t *s = c->page.va;
+    SHARED_RING_INIT(s);
+    FRONT_RING_INIT(&c->ring, s, GP_PAGE_SIZE);
+    int err = netfront_pages_grant(nf, &c->page, 1, false);
+    if (!err)
+        err = p->evtchn_alloc_unbound(p->xen_ctx, nf->dev.otherend_id, &c->port);
+    if (!err)
+        err = p->evtchn_bind(p->xen_ctx, c->port, netfront_ctrl_event, nf);
+    if (err)
+        return err;
+    p->lock_acquire(p->ctx, c->lock);
+    c->busy = c->answered = false;
+    p->lock_release(p->ctx, c->lock);
+    c->up = true;
+    nf->info.ctrl_ring = true;
+    return 0;
+}
+
+int netfront_ctrl_write_keys(struct netfront *nf, xs_txn_t t)
+{
+    struct netfront_ctrl *c = &nf->ctrl;
+    if (!c->up)
+        return 0;
+    int err = xenbus_printf(&nf->dev, t, "ctrl-ring-ref", "%u", c->page.ref);
+    if (!err)
+        err = xenbus_printf(&nf->dev, t, "event-channel-ctrl", "%u", c->port);
+    return err;
+}
+
+static void netfront_ctrl_wake_waiter(struct netfront *nf)
+{
+    const struct gp_platform *p = nf->plat;
+    struct netfront_ctrl *c = &nf->ctrl;
+    p->lock_acquire(p->ctx, c->lock);
+    if (c->busy && !c->answered)
+        p->event_signal(p->ctx, c->done);   /* it sees the ring gone and gives up */
+    p->lock_release(p->ctx, c->lock);
+}
+
+void netfront_ctrl_teardown(struct netfront *nf)
+{
+    const struct gp_platform *p = nf->plat;
+    struct netfront_ctrl *c = &nf->ctrl;
+    bool was_up = c->up;
+    c->up = false;
+    nf->info.ctrl_ring = false;
+    if (was_up)
+        netfront_ctrl_wake_waiter(nf);
+    if (c->port)
+        p->evtchn_unbind(p->xen_ctx, c->port);
+    c->port = 0;
+    if (c->page.va)
+        netfront_pages_end(nf, &c->page, 1);
+}
+
+void netfront_ctrl_forget(struct netfront *nf)
+{
+    struct netfront_ctrl *c = &nf->ctrl;
+    bool was_up = c->up;
+    c->up = false;
+    nf->info.ctrl_ring = false;
+    if (was_up)
+        netfront_ctrl_wake_waiter(nf);
+    c->port = 0;
+    c->page.ref = GP_INVALID_GRANT;
+}
+
+static int netfront_ctrl_status(uint32_t status)
+{
+    switch (status) {
+    case XEN_NETIF_CTRL_STATUS_SUCCESS: return 0;
+    case XEN_NETIF_CTRL_STATUS_NOT_SUPPORTED: return GP_ENOTSUP;
+    case XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER: return GP_EINVAL;
+    case XEN_NETIF_CTRL_STATUS_BUFFER_OVERFLOW: return GP_ENOSPC;
+    default: return GP_EIO;
+    }
+}
+
+int netfront_ctrl_request(struct netfront *nf, uint16_t type, uint32_t d0, uint32_t d1,
+                          uint32_t d2, uint32_t *data, uint64_t timeout_ns)
+{
+    const struct gp_platform *p = nf->plat;
+    struct netfront_ctrl *c = &nf->ctrl;
+    if (data)
+        *data = 0;
+    if (netfront_is_broken(nf))
+        return GP_EIO;
+    p->lock_acquire(p->ctx, c->lock);
+    if (!c->up || !nf->connected || c->busy) {
+        bool busy = c->busy;
+        p->lock_release(p->ctx, c->lock);
+        return busy ? GP_EBUSY : GP_ENOTSUP;
+    }
+    if (RING_FULL(&c->ring)) {             /* old requests the backend never answered */
+        p->lock_release(p->ctx, c->lock);
+        return GP_EBUSY;
+    }
+    c->busy = true;
+    c->answered = false;
+    c->id = (uint16_t)(c->id + 1);
+    c->type = type;
+    struct xen_netif_ctrl_request *rq = RING_GET_REQUEST(&c->ring, c->ring.req_prod_pvt);
+    rq->id = c->id;
+    rq->type = type;
+    rq->data[0] = d0;
+    rq->data[1] = d1;
+    rq->data[2] = d2;
+    c->ring.req_prod_pvt++;
+    int notify = 0;
+    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&c->ring, notify);
+    gp_port_t port = c->port;
+    p->lock_release(p->ctx, c->lock);
+    if (notify)
+        p->evtchn_notify(p->xen_ctx, port);
+    uint64_t deadline = p->now_ns(p->ctx) + timeout_ns;
+    int err = GP_ETIMEDOUT;
+    for (;;) {
+        p->lock_acquire(p->ctx, c->lock);
+        bool answered = c->answered, up = c->up;
+        uint32_t status = c->status, value = c->data;
+        p->lock_release(p->ctx, c->lock);
+        if (answered) {
+            err = netfront_ctrl_status(status);
+            if (!err && data)
+                *data = value;
+            break;
+        }
+        if (!up) {
+            err = GP_EIO;                  /* disconnected meanwhile */
+            break;
+        }
+        uint64_t now = p->now_ns(p->ctx);
+        if (now >= deadline)
+            break;
+        p->event_wait(p->ctx, c->done, deadline - now);
+    }
+    if (err == GP_ETIMEDOUT)
+        GP_WARN(p, "netfront %s: control request type %u unanswered", nf->dev.nodename, type);
+    p->lock_acquire(p->ctx, c->lock);
+    c->busy = false;
+    p->lock_release(p->ctx, c->lock);
+    return err;
+}

@@ -1,0 +1,91 @@
+/* sim_netback's insides, shared by its files (sim_netback.c: the data
+ * rings and the connection; sim_netback_ctrl.c: the control ring). */
+#ifndef GPLPV_SIM_NETBACK_INTERNAL_H
+#define GPLPV_SIM_NETBACK_INTERNAL_H
+
+#include <pthread.h>
+
+#include "sim_netback.h"
+
+#include <xen/io/netif.h>
+
+/* The control ring (feature-ctrl-ring): hash settings as Linux netback
+ * keeps them, for the requests the frontend may make. */
+struct nb_ctrl {
+    bool up;
+    xen_netif_ctrl_back_ring_t ring;
+    void *va;
+    gp_grant_ref_t ref;
+    gp_port_t port;
+    uint32_t hash_flags, hash_alg, mapping_size;
+    enum sim_net_ctrl_fault fault;
+};
+
+#define NB_MAX_QUEUES 4
+#define NB_MAX_SLOTS 18               /* XEN_NETBK_LEGACY_SLOTS_MAX */
+#define NB_MAX_INBOX 2048
+
+struct nb_frame {
+    struct nb_frame *next;
+    uint32_t len;
+    unsigned rxflags;                 /* SIM_NET_* */
+    unsigned gso_type;
+    uint16_t mss;
+    unsigned queue;
+    enum sim_net_corrupt corrupt;
+    uint8_t data[];
+};
+
+struct nb_tx_rsp {
+    uint16_t id;
+    int16_t status;
+};
+
+struct nb_queue {
+    struct sim_netback *b;
+    unsigned index;
+    netif_tx_back_ring_t tx;
+    netif_rx_back_ring_t rx;
+    void *tx_va, *rx_va;
+    gp_grant_ref_t tx_ref, rx_ref;
+    gp_port_t tx_port, rx_port;
+    struct nb_frame *in_head, *in_tail;   /* frames for our frontend */
+    struct nb_tx_rsp *held;
+    unsigned nheld, held_cap;
+};
+
+struct sim_netback {
+    struct sim_xen *x;
+    struct sim_domain *dom0;
+    const struct gp_platform *p;
+    struct xs_client *xs;
+    struct gp_xs_transport *xs_link;
+    gp_domid_t fe;
+    unsigned devid;
+    struct sim_netback_opts o;
+    char fe_path[96], be_path[96];
+
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    pthread_t thread;
+    bool stop, kick, connected;
+    struct xs_watch *fe_watch;
+    struct nb_queue q[NB_MAX_QUEUES];
+    unsigned nq, ninbox;
+    bool split, fe_sg, fe_gso4, fe_gso6, fe_no_csum;
+    struct sim_netback *peer;
+    bool hold_tx, fail_tx;
+    enum sim_net_corrupt corrupt;
+    struct sim_netback_stats st;
+    struct nb_ctrl ctrl;              /* the control ring, when the frontend set one up */
+};
+
+long long nb_read_fe(struct sim_netback *b, const char *key, long long def);
+void nb_kick_locked(struct sim_netback *b);
+
+/* sim_netback_ctrl.c (b->m held) */
+int nb_ctrl_connect_locked(struct sim_netback *b);
+void nb_ctrl_disconnect_locked(struct sim_netback *b);
+void nb_ctrl_service_locked(struct sim_netback *b);
+
+#endif
