@@ -16,6 +16,8 @@
 #include "hvmk_platform.h"
 #include "hvmk_steps.h"
 
+#include <xen/io/netif.h>
+
 #define HVMK_NET_IP 0x0a630002u        /* 10.99.0.2, us */
 #define HVMK_NET_PEER 0x0a630001u      /* 10.99.0.1, dom0's xenbr0 */
 #define HVMK_NET_CLOSED_PORT 9         /* nothing listens there in dom0 */
@@ -230,6 +232,26 @@ struct hvmk_net *hvmk_step_netfront(struct gp_platform *plat, struct xs_client *
     struct hvmk_net *n = hvmk_net_connect_step(plat, xs, node, &full, "netfront-connect");
     if (!n)
         return NULL;
+    /* the control ring Linux netback offers: a refused algorithm, Toeplitz
+     * chosen, then the hash types and mapping size it supports (netback has
+     * no flags before an algorithm is set), each answer checked */
+    uint32_t flags = 0, size = 0;
+    int e0 = netfront_ctrl_request(n->nf, XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM, 99, 0, 0, NULL,
+                                   2000000000ull);
+    int e1 = netfront_ctrl_request(n->nf, XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM,
+                                   XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ, 0, 0, NULL,
+                                   2000000000ull);
+    int e2 = netfront_ctrl_request(n->nf, XEN_NETIF_CTRL_TYPE_GET_HASH_FLAGS, 0, 0, 0, &flags,
+                                   2000000000ull);
+    int e3 = netfront_ctrl_request(n->nf, XEN_NETIF_CTRL_TYPE_GET_HASH_MAPPING_SIZE, 0, 0, 0,
+                                   &size, 2000000000ull);
+    gp_snprintf(why, sizeof(why), "ctrl ring %d: algorithm 99 %s, toeplitz %s, hash flags %s "
+                "0x%x, mapping size %s %u", n->info.ctrl_ring, gp_strerror(e0), gp_strerror(e1),
+                gp_strerror(e2), flags, gp_strerror(e3), size);
+    hvmk_printf("hvmk: net: %s\n", why);
+    hvmk_step_result("netfront-ctrl-ring", n->info.ctrl_ring && e0 == GP_EINVAL && e1 == 0 &&
+                                               e2 == 0 && flags != 0 && e3 == 0 && size > 0,
+                     why);
     bool ok = hvmk_net_arp(n, why, sizeof(why));
     hvmk_printf("hvmk: net: arp: %s\n", why);
     hvmk_step_result("net-arp-reply", ok, why);

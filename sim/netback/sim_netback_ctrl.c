@@ -65,9 +65,14 @@ static uint32_t nb_ctrl_answer(struct nb_ctrl *c, const struct xen_netif_ctrl_re
     *data = 0;
     switch (rq->type) {
     case XEN_NETIF_CTRL_TYPE_GET_HASH_FLAGS:
+        /* as Linux netback: no flags before an algorithm is chosen */
+        if (c->hash_alg == XEN_NETIF_CTRL_HASH_ALGORITHM_NONE)
+            return XEN_NETIF_CTRL_STATUS_NOT_SUPPORTED;
         *data = NB_HASH_FLAGS;
         return XEN_NETIF_CTRL_STATUS_SUCCESS;
     case XEN_NETIF_CTRL_TYPE_SET_HASH_FLAGS:
+        if (c->hash_alg == XEN_NETIF_CTRL_HASH_ALGORITHM_NONE)
+            return XEN_NETIF_CTRL_STATUS_NOT_SUPPORTED;
         if (rq->data[0] & ~NB_HASH_FLAGS)
             return XEN_NETIF_CTRL_STATUS_INVALID_PARAMETER;
         c->hash_flags = rq->data[0];
