@@ -42,12 +42,23 @@ xl create /tmp/hvmk.cfg || { echo "job: xl create failed"; cat /var/log/xen/*.lo
 domid=$(xl domid hvmk)
 phase() { xenstore-read /local/domain/$(xl domid hvmk 2>/dev/null)/data/hvmk-phase 2>/dev/null; }
 # Play the toolstack when the guest asks for it (kernel arg "toolstack").
+# The domain is gone only if xl says so twice, a second apart (a dom0
+# starved of CPU can fail one call); then show why, from Xen's own log.
+domain_gone() {
+  xl list hvmk >/dev/null 2>&1 && return 1
+  sleep 1
+  xl list hvmk >/dev/null 2>&1 && return 1
+  echo "job: the guest is gone (waiting for phase '${1:-end}'); Xen's last words:"
+  xl dmesg 2>/dev/null | tail -15 | sed 's/^/job:   /'
+  return 0
+}
 wait_phase() {
   for i in $(seq 1 240); do
     [ "$(phase)" = "$1" ] && return 0
-    xl list hvmk >/dev/null 2>&1 || return 1
+    domain_gone "$1" && return 1
     sleep 0.5
   done
+  echo "job: phase '$1' not reached in 120 s (last: '$(phase)')"
   return 1
 }
 if grep -q toolstack /mnt/host/hvmk.args 2>/dev/null; then
