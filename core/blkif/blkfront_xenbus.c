@@ -57,7 +57,7 @@ static void blkfront_otherend_changed(void *arg, struct xenbus_dev *d, enum xenb
         xenbus_switch_state(&bf->dev, XS_TXN_NONE, XenbusStateClosed);
     } else if (s == XenbusStateInitWait && bf->lost && !bf->connected && !bf->closing) {
         bf->lost = false;
-        if (bf->plat->defer(bf->plat->ctx, blkfront_reconnect, bf) != 0)
+        if (xenbus_dev_defer(&bf->dev, blkfront_reconnect, bf) != 0)
             GP_ERR(bf->plat, "blkfront %s: cannot schedule the reconnect", bf->dev.nodename);
     }
 }
@@ -538,7 +538,8 @@ void blkfront_destroy(struct blkfront *bf)
     if (!bf)
         return;
     const struct gp_platform *p = bf->plat;
-    bf->closing = true;
+    __atomic_store_n(&bf->closing, true, __ATOMIC_SEQ_CST);
+    xenbus_dev_drain_deferred(&bf->dev);    /* a reconnect in progress finishes first */
     if (bf->sectors_watch)
         xs_watch_remove(bf->xs, bf->sectors_watch);
     bf->sectors_watch = NULL;

@@ -58,7 +58,7 @@ static void netfront_otherend_changed(void *arg, struct xenbus_dev *d, enum xenb
         xenbus_switch_state(&nf->dev, XS_TXN_NONE, XenbusStateClosed);
     } else if (s == XenbusStateInitWait && nf->lost && !nf->connected && !nf->closing) {
         nf->lost = false;
-        if (nf->plat->defer(nf->plat->ctx, netfront_reconnect, nf) != 0)
+        if (xenbus_dev_defer(&nf->dev, netfront_reconnect, nf) != 0)
             GP_ERR(nf->plat, "netfront %s: cannot schedule the reconnect", nf->dev.nodename);
     }
 }
@@ -493,7 +493,8 @@ void netfront_destroy(struct netfront *nf)
 {
     if (!nf)
         return;
-    nf->closing = true;
+    __atomic_store_n(&nf->closing, true, __ATOMIC_SEQ_CST);
+    xenbus_dev_drain_deferred(&nf->dev);    /* a reconnect in progress finishes first */
     bool was_connected = nf->connected;
     if (was_connected) {
         xenbus_switch_state(&nf->dev, XS_TXN_NONE, XenbusStateClosing);

@@ -114,7 +114,8 @@ int xenbus_dev_init(struct xenbus_dev *d, const struct gp_platform *p, struct xs
     strcpy(d->nodename, nodename);
     d->lock = p->lock_create(p->ctx);
     d->state_event = p->event_create(p->ctx);
-    if (!d->lock || !d->state_event) {
+    d->deferred_idle = p->event_create(p->ctx);
+    if (!d->lock || !d->state_event || !d->deferred_idle) {
         xenbus_dev_teardown(d);
         return GP_ENOMEM;
     }
@@ -137,9 +138,12 @@ void xenbus_dev_teardown(struct xenbus_dev *d)
     }
     if (d->state_event)
         p->event_destroy(p->ctx, d->state_event);
+    if (d->deferred_idle)
+        p->event_destroy(p->ctx, d->deferred_idle);
     if (d->lock)
         p->lock_destroy(p->ctx, d->lock);
     d->state_event = NULL;
+    d->deferred_idle = NULL;
     d->lock = NULL;
 }
 
@@ -292,4 +296,60 @@ int xenbus_rm_stale(struct xenbus_dev *d, xs_txn_t t, const char *const *keys, u
     }
     xs_free(d->xs, names);
     return err;
+}
+
+/* One scheduled piece of work: the device's work, then the count. */
+struct xenbus_deferred {
+    struct xenbus_dev *d;
+    gp_work_fn fn;
+    void *arg;
+};
+
+static void xenbus_deferred_run(void *arg)
+{
+    struct xenbus_deferred w = *(struct xenbus_deferred *)arg;
+    const struct gp_platform *p = w.d->plat;
+    gp_free(p, arg);
+    w.fn(w.arg);
+    p->lock_acquire(p->ctx, w.d->lock);
+    if (--w.d->deferred == 0)
+        p->event_signal(p->ctx, w.d->deferred_idle);
+    p->lock_release(p->ctx, w.d->lock);
+}
+
+int xenbus_dev_defer(struct xenbus_dev *d, gp_work_fn fn, void *arg)
+{
+    const struct gp_platform *p = d->plat;
+    struct xenbus_deferred *w = gp_zalloc(p, sizeof(*w));
+    if (!w)
+        return GP_ENOMEM;
+    *w = (struct xenbus_deferred){ d, fn, arg };
+    p->lock_acquire(p->ctx, d->lock);
+    d->deferred++;
+    p->lock_release(p->ctx, d->lock);
+    int err = p->defer(p->ctx, xenbus_deferred_run, w);
+    if (err) {
+        gp_free(p, w);
+        p->lock_acquire(p->ctx, d->lock);
+        if (--d->deferred == 0)
+            p->event_signal(p->ctx, d->deferred_idle);
+        p->lock_release(p->ctx, d->lock);
+    }
+    return err;
+}
+
+void xenbus_dev_drain_deferred(struct xenbus_dev *d)
+{
+    const struct gp_platform *p = d->plat;
+    if (!d->lock)
+        return;
+    for (int i = 0; i < 6000; i++) {
+        p->lock_acquire(p->ctx, d->lock);
+        unsigned n = d->deferred;
+        p->lock_release(p->ctx, d->lock);
+        if (!n)
+            return;
+        p->event_wait(p->ctx, d->deferred_idle, 10000000);
+    }
+    GP_ERR(p, "xenbus: %s: deferred work still pending after 60 s", d->nodename);
 }

@@ -39,6 +39,8 @@ struct xenbus_dev {
     struct xs_watch *state_watch;
     struct gp_lock *lock;
     struct gp_event *state_event;       /* signalled on every backend change */
+    unsigned deferred;                  /* deferred work not yet run (under lock) */
+    struct gp_event *deferred_idle;     /* signalled when it drops to 0 */
 };
 
 const char *xenbus_state_name(enum xenbus_state s);
@@ -51,6 +53,13 @@ void xenbus_dev_teardown(struct xenbus_dev *d);
 int xenbus_dev_refresh_otherend(struct xenbus_dev *d);
 
 int xenbus_switch_state(struct xenbus_dev *d, xs_txn_t t, enum xenbus_state s);
+/* Work a device defers (a reconnect after a backend restart) is counted
+ * so the device is never freed under it: xenbus_dev_defer schedules
+ * fn(arg) through the platform and counts it until it has run;
+ * xenbus_dev_drain_deferred waits (passive) until none is left.  Call it
+ * once the device refuses new work (its 'closing' flag), before freeing. */
+int xenbus_dev_defer(struct xenbus_dev *d, gp_work_fn fn, void *arg);
+void xenbus_dev_drain_deferred(struct xenbus_dev *d);
 /* A new instance on a node an earlier one left Closed (a driver reloaded,
  * a device restarted with other settings): switch it to Initialising, or
  * the backend waits in Closed and never offers InitWait again. */
