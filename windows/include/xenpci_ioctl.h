@@ -4,7 +4,9 @@
  *
  *   WAIT_SHUTDOWN      waits up to timeout_ms for a power request from
  *                      control/shutdown; returns the action (0 = none).
- *   EVTCHN_ALLOC       an unbound event channel for domain 'remote'.
+ *   EVTCHN_ALLOC       an unbound event channel for domain 'domid'.
+ *   EVTCHN_BIND        bind to port 'port' of domain 'domid' (its unbound
+ *                      channel for us); returns our end in 'port'.
  *   EVTCHN_NOTIFY      signal the other end of a port we own.
  *   EVTCHN_WAIT        wait up to timeout_ms for an event on our port.
  *   EVTCHN_CLOSE       close a port we own.
@@ -30,6 +32,7 @@
 #define IOCTL_XENPCI_EVTCHN_CLOSE  XENPCI_IOCTL(4)
 #define IOCTL_XENPCI_GNT_ALLOC     XENPCI_IOCTL(5)
 #define IOCTL_XENPCI_GNT_FREE      XENPCI_IOCTL(6)
+#define IOCTL_XENPCI_EVTCHN_BIND   XENPCI_IOCTL(7)
 
 /* Actions WAIT_SHUTDOWN returns (enum control_action + 1). */
 #define XENPCI_ACTION_NONE      0u
@@ -40,8 +43,8 @@
 
 struct xenpci_ioctl_args {
     uint32_t timeout_ms;    /* WAIT_SHUTDOWN, EVTCHN_WAIT */
-    uint32_t port;          /* EVTCHN_*: in (NOTIFY, WAIT, CLOSE) or out (ALLOC) */
-    uint32_t domid;         /* EVTCHN_ALLOC remote, GNT_ALLOC grantee */
+    uint32_t port;          /* EVTCHN_*: in (NOTIFY, WAIT, CLOSE, BIND: the remote's), out (ALLOC, BIND) */
+    uint32_t domid;         /* EVTCHN_ALLOC/BIND remote, GNT_ALLOC grantee */
     uint32_t readonly;      /* GNT_ALLOC */
     uint32_t ref;           /* GNT_*: out (ALLOC) or in (FREE) */
     uint32_t result;        /* WAIT_SHUTDOWN action; EVTCHN_WAIT 1 = event, 0 = timeout */

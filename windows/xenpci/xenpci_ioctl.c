@@ -5,6 +5,7 @@
 
 #include <ntifs.h>
 
+#include "gplpv/evtchn.h"
 #include "gplpv/log.h"
 #include "xenpci_ioctl.h"
 
@@ -68,18 +69,22 @@ static NTSTATUS xenpci_ioctl_wait_shutdown(struct xenpci_fdo *f, struct xenpci_i
     return STATUS_SUCCESS;
 }
 
-static NTSTATUS xenpci_ioctl_evtchn_alloc(struct xenpci_fdo *f, struct xenpci_user *u,
-                                          struct xenpci_ioctl_args *a)
+/* A new channel for the handle: unbound for 'domid' (ALLOC) or bound to
+ * the remote's port (BIND). */
+static NTSTATUS xenpci_ioctl_evtchn_open(struct xenpci_fdo *f, struct xenpci_user *u,
+                                         struct xenpci_ioctl_args *a, BOOLEAN bind)
 {
     struct gp_platform *p = &f->win.plat;
-    struct xenpci_user_port *up = xenpci_ioctl_find_port(u, GP_INVALID_PORT);
+    struct xenpci_user_port *up = NULL;
     for (int i = 0; !up && i < XENPCI_USER_PORTS; i++)
         if (u->ports[i].port == GP_INVALID_PORT)
             up = &u->ports[i];
     if (!up)
         return STATUS_TOO_MANY_OPENED_FILES;
     gp_port_t port;
-    int err = p->evtchn_alloc_unbound(p->xen_ctx, (gp_domid_t)a->domid, &port);
+    int err = bind ? evtchn_bind_interdomain(hvm_evtchn(f->hvm), (gp_domid_t)a->domid,
+                                             (gp_port_t)a->port, &port)
+                   : p->evtchn_alloc_unbound(p->xen_ctx, (gp_domid_t)a->domid, &port);
     if (err)
         return xenpci_ioctl_nt(err);
     KeInitializeEvent(&up->event, SynchronizationEvent, FALSE);
@@ -195,7 +200,10 @@ NTSTATUS xenpci_ioctl(struct xenpci_fdo *f, PIRP irp)
     struct xenpci_user_port *up = xenpci_ioctl_find_port(u, a->port);
     switch (code) {
     case IOCTL_XENPCI_EVTCHN_ALLOC:
-        st = xenpci_ioctl_evtchn_alloc(f, u, a);
+        st = xenpci_ioctl_evtchn_open(f, u, a, FALSE);
+        break;
+    case IOCTL_XENPCI_EVTCHN_BIND:
+        st = xenpci_ioctl_evtchn_open(f, u, a, TRUE);
         break;
     case IOCTL_XENPCI_EVTCHN_NOTIFY:
         st = up ? (p->evtchn_notify(p->xen_ctx, up->port), STATUS_SUCCESS) : STATUS_INVALID_HANDLE;
