@@ -1,0 +1,29 @@
+# The core hosted in a Linux domU's user space (linux/): the platform over
+# /dev/xen (linux/platform), gplpv-blk (NBD), gplpv-net (TAP) and the
+# tools the lab's domU runs.  Statically linked: the domU's initramfs
+# carries them as they are.
+LINUX_DIR := $(BUILD)/linux
+LINUX_CFLAGS := $(HOST_CFLAGS) -Ilinux/platform -Ilinux/blk -Ilinux/net
+LINUX_HEADERS := $(wildcard linux/*/*.h)
+LXP_SRCS := $(sort $(wildcard linux/platform/*.c))
+LINUX_PROGS := gplpv-blk gplpv-xs gplpv-pattern
+LINUX_BINS := $(LINUX_PROGS:%=$(LINUX_DIR)/bin/%)
+
+$(LINUX_DIR)/%.o: %.c $(HEADERS) $(LINUX_HEADERS) Makefile mk/linux.mk | setup
+	@mkdir -p $(@D)
+	$(CC) $(LINUX_CFLAGS) -c $< -o $@
+
+LXP_OBJS := $(LXP_SRCS:%.c=$(LINUX_DIR)/%.o)
+define linux_prog
+$(LINUX_DIR)/bin/$(1): $(patsubst %.c,$(LINUX_DIR)/%.o,$(2)) $(LXP_OBJS) $(BUILD)/host/libgplpv_core.a
+	@mkdir -p $$(@D)
+	$$(CC) $(LINUX_CFLAGS) -static $$(patsubst %.c,$(LINUX_DIR)/%.o,$(2)) $(LXP_OBJS) \
+	  $(BUILD)/host/libgplpv_core.a -o $$@ -lpthread
+endef
+$(eval $(call linux_prog,gplpv-blk,$(sort $(wildcard linux/blk/*.c))))
+$(eval $(call linux_prog,gplpv-xs,linux/tools/gplpv_xs.c))
+$(eval $(call linux_prog,gplpv-pattern,linux/tools/gplpv_pattern.c))
+
+.PHONY: linux
+linux: $(LINUX_BINS)
+ALL_TARGETS += linux
