@@ -6,7 +6,7 @@ LINUX_DIR := $(BUILD)/linux
 LINUX_CFLAGS := $(HOST_CFLAGS) -Ilinux/platform -Ilinux/blk -Ilinux/net
 LINUX_HEADERS := $(wildcard linux/*/*.h)
 LXP_SRCS := $(sort $(wildcard linux/platform/*.c))
-LINUX_PROGS := gplpv-blk gplpv-xs gplpv-pattern
+LINUX_PROGS := gplpv-blk gplpv-net gplpv-xs gplpv-pattern
 LINUX_BINS := $(LINUX_PROGS:%=$(LINUX_DIR)/bin/%)
 
 $(LINUX_DIR)/%.o: %.c $(HEADERS) $(LINUX_HEADERS) Makefile mk/linux.mk | setup
@@ -21,9 +21,22 @@ $(LINUX_DIR)/bin/$(1): $(patsubst %.c,$(LINUX_DIR)/%.o,$(2)) $(LXP_OBJS) $(BUILD
 	  $(BUILD)/host/libgplpv_core.a -o $$@ -lpthread
 endef
 $(eval $(call linux_prog,gplpv-blk,$(sort $(wildcard linux/blk/*.c))))
+$(eval $(call linux_prog,gplpv-net,$(sort $(wildcard linux/net/*.c))))
 $(eval $(call linux_prog,gplpv-xs,linux/tools/gplpv_xs.c))
 $(eval $(call linux_prog,gplpv-pattern,linux/tools/gplpv_pattern.c))
 
 .PHONY: linux
 linux: $(LINUX_BINS)
 ALL_TARGETS += linux
+
+# ---- the lab: a Linux PV domU running them against real blkback/netback ----
+LXH_TESTS := xs,blk
+$(LAB_DIR)/domu.cpio.gz: lab/build-domu-initrd $(wildcard lab/domu/*) $(LINUX_BINS) | lab-setup
+	@mkdir -p $(@D)
+	lab/build-domu-initrd $@ $(LINUX_DIR)/bin
+
+.PHONY: check-linux-xen
+check-linux-xen: lab $(LAB_DIR)/domu.cpio.gz
+	@echo "== our frontends in a Linux PV domU's user space, on real Xen 4.17 (lab)"
+	@lab/run-linux-hosting $(LAB_DIR) $(LAB_DIR)/domu.cpio.gz $(LXH_TESTS)
+CHECK_STAGES += linux-xen

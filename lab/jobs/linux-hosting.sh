@@ -1,0 +1,53 @@
+#!/bin/bash
+# dom0 job: a Linux PV domU whose disk and NIC are driven by our frontends
+# hosted in its user space (gplpv-blk, gplpv-net), against this dom0's
+# blkback and netback.  The domU runs lab/domu/gptests.sh and reports on
+# its console (xenconsoled's log); its "gptest:" lines are echoed to the
+# lab console as they come.  The domU asks for dom0's part through
+# data/gptest-phase.
+domu=gplx
+mkdir -p /srv && mount -t tmpfs -o size=700m tmpfs /srv
+truncate -s 64M /srv/disk0.img
+losetup /dev/loop0 /srv/disk0.img || { echo "job: losetup failed"; exit 2; }
+cat >/tmp/$domu.cfg <<CFG
+name = "$domu"
+type = "pv"
+kernel = "/mnt/host/vmlinuz"
+ramdisk = "/mnt/host/domu.cpio.gz"
+extra = "console=hvc0 loglevel=4 gptests=$(cat /mnt/host/gptests)"
+memory = 320
+vcpus = 2
+disk = [ "phy:/dev/loop0,xvda,w" ]
+vif = [ "bridge=xenbr0,mac=00:16:3e:47:50:03" ]
+on_poweroff = "destroy"
+on_crash = "destroy"
+on_reboot = "destroy"
+CFG
+log=/var/log/xen/console/guest-$domu.log
+t0=$(date +%s)
+echo "job: creating the PV domU"
+xl create /tmp/$domu.cfg || { echo "job: xl create failed"; tail -30 /var/log/xen/*.log; exit 2; }
+echo "job: created in $(( $(date +%s) - t0 ))s"
+# Show the domU's report on the lab console as it comes.
+( while [ ! -e "$log" ]; do sleep 0.2; done
+  tail -f "$log" | while IFS= read -r l; do
+    case "$l" in *gptest:*) echo "lab: gptest: ${l#*gptest: }" >/dev/console ;; esac
+  done ) &
+tailer=$!
+phase() { xenstore-read /local/domain/$(xl domid $domu 2>/dev/null)/data/gptest-phase 2>/dev/null; }
+rc=0
+deadline=$(( $(date +%s) + ${GPTEST_TIMEOUT:-420} ))
+while xl list $domu >/dev/null 2>&1; do
+  if [ "$(date +%s)" -ge "$deadline" ]; then
+    echo "job: the domU is still running after ${GPTEST_TIMEOUT:-420}s: destroying it"
+    xl destroy $domu; rc=3; break
+  fi
+  sleep 0.5
+done
+echo "job: domU gone after $(( $(date +%s) - t0 ))s"
+sleep 0.5
+kill $tailer 2>/dev/null
+cp "$log" /mnt/host/domu-console.log 2>/dev/null
+echo "job: backend vbd state: $(xenstore-ls /local/domain/0/backend/vbd 2>/dev/null | grep -c state) nodes left"
+ls /var/log/xen/
+exit $rc
