@@ -6,7 +6,7 @@ LINUX_DIR := $(BUILD)/linux
 LINUX_CFLAGS := $(HOST_CFLAGS) -Ilinux/platform -Ilinux/blk -Ilinux/net
 LINUX_HEADERS := $(wildcard linux/*/*.h)
 LXP_SRCS := $(sort $(wildcard linux/platform/*.c))
-LINUX_PROGS := gplpv-blk gplpv-net gplpv-xs gplpv-pattern
+LINUX_PROGS := gplpv-blk gplpv-net gplpv-xs gplpv-pattern gplpv-netcheck
 LINUX_BINS := $(LINUX_PROGS:%=$(LINUX_DIR)/bin/%)
 
 $(LINUX_DIR)/%.o: %.c $(HEADERS) $(LINUX_HEADERS) Makefile mk/linux.mk | setup
@@ -24,13 +24,14 @@ $(eval $(call linux_prog,gplpv-blk,$(sort $(wildcard linux/blk/*.c))))
 $(eval $(call linux_prog,gplpv-net,$(sort $(wildcard linux/net/*.c))))
 $(eval $(call linux_prog,gplpv-xs,linux/tools/gplpv_xs.c))
 $(eval $(call linux_prog,gplpv-pattern,linux/tools/gplpv_pattern.c))
+$(eval $(call linux_prog,gplpv-netcheck,linux/tools/gplpv_netcheck.c))
 
 .PHONY: linux
 linux: $(LINUX_BINS)
 ALL_TARGETS += linux
 
 # ---- the lab: a Linux PV domU running them against real blkback/netback ----
-LXH_TESTS := xs,blk
+LXH_TESTS := xs,blk,net,linux-blk,linux-net
 $(LAB_DIR)/domu.cpio.gz: lab/build-domu-initrd $(wildcard lab/domu/*) $(LINUX_BINS) | lab-setup
 	@mkdir -p $(@D)
 	lab/build-domu-initrd $@ $(LINUX_DIR)/bin
@@ -38,5 +39,5 @@ $(LAB_DIR)/domu.cpio.gz: lab/build-domu-initrd $(wildcard lab/domu/*) $(LINUX_BI
 .PHONY: check-linux-xen
 check-linux-xen: lab $(LAB_DIR)/domu.cpio.gz
 	@echo "== our frontends in a Linux PV domU's user space, on real Xen 4.17 (lab)"
-	@lab/run-linux-hosting $(LAB_DIR) $(LAB_DIR)/domu.cpio.gz $(LXH_TESTS)
+	@lab/run-linux-hosting $(LAB_DIR) $(LAB_DIR)/domu.cpio.gz $(LINUX_DIR)/bin $(LXH_TESTS)
 CHECK_STAGES += linux-xen

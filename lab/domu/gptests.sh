@@ -20,6 +20,7 @@ phase() { gplpv-xs write data/gptest-phase "$1" >/dev/null 2>&1; echo "gptest: p
 uptime_cs() { awk '{printf "%d", $1 * 100}' /proc/uptime; }
 # Field N of the gplpv-pattern line: MiB/s
 rate_of() { sed -n 's/.*: \([0-9.]*\) MiB\/s.*/\1/p' "$1" | tail -1; }
+iops_of() { sed -n 's/.* \([0-9]*\) IOPS.*/\1/p' "$1" | tail -1; }
 
 # ---- block: gplpv-blk serving device/vbd/ID as /dev/nbdN ------------------
 blk_start() {   # ID NBD [options]
@@ -35,11 +36,15 @@ blk_start() {   # ID NBD [options]
   done
   return 1
 }
-blk_stop() {    # ID: SIGTERM, wait, exit status
-  pid=$(cat /run/blk-$1.pid)
-  kill -TERM "$pid" 2>/dev/null
-  wait "$pid"
+stop_pid() {    # PID: SIGTERM, wait (30 s at most), its exit status
+  kill -TERM "$1" 2>/dev/null
+  ( sleep 30; kill -KILL "$1" 2>/dev/null && echo "gptest: info pid $1 killed after 30 s" ) &
+  wd=$!
+  wait "$1"; st=$?
+  kill "$wd" 2>/dev/null
+  return $st
 }
+blk_stop() { stop_pid "$(cat /run/blk-$1.pid)"; }
 blk_stat() {    # ID FIELD: a counter from the exit report ("12 flushes")
   sed -n "s/.* \([0-9][0-9]*\) $2.*/\1/p" /run/blk-$1.log | head -1
 }
@@ -65,20 +70,32 @@ fs_files() {    # DEV: mkfs, files, checksums across a remount
   return $rc
 }
 
+# The disk workload both frontends run: the pattern over every sector in
+# 1 MiB I/Os, then 16 MiB in 4 KiB I/Os (O_DIRECT), each verified.
+blk_workload() {   # WHO DEV
+  who=$1 dev=$2
+  [ "$who" = ours ] && p=blk || p=linux-blk
+  run $p-pattern-write gplpv-pattern write "$dev" 7 && \
+    echo "gptest: FIGURE disk-write-1M $who $(rate_of /tmp/run.out) MiB/s"
+  run $p-pattern-verify-every-sector gplpv-pattern verify "$dev" 7 && \
+    echo "gptest: FIGURE disk-read-1M $who $(rate_of /tmp/run.out) MiB/s"
+  run $p-pattern-write-4k gplpv-pattern write "$dev" 8 16 4096 && \
+    echo "gptest: FIGURE disk-write-4k $who $(iops_of /tmp/run.out) IOPS"
+  run $p-pattern-verify-4k gplpv-pattern verify "$dev" 8 16 4096 && \
+    echo "gptest: FIGURE disk-read-4k $who $(iops_of /tmp/run.out) IOPS"
+}
+
 t_blk() {
   if ! blk_start 51712 /dev/nbd0; then
     fail blk-connect "$(tail -3 /run/blk-51712.log | tr '\n' ' ')"; return
   fi
   pass blk-connect "$(grep 'connected to' /run/blk-51712.log | cut -c1-220)"
   sectors=$(cat /sys/block/nbd0/size)
-  run blk-pattern-write gplpv-pattern write /dev/nbd0 7
-  cp /tmp/run.out /run/ours-write.out
-  run blk-pattern-verify-every-sector gplpv-pattern verify /dev/nbd0 7
-  cp /tmp/run.out /run/ours-read.out
+  blk_workload ours /dev/nbd0
   # discard 4 MiB at 1 MiB: must read back as zeros, the rest intact
   if blkdiscard -o 1048576 -l 4194304 /dev/nbd0 2>/tmp/dis.err; then
     run blk-discard-reads-zeros gplpv-pattern zeros /dev/nbd0 2048 8192
-    run blk-discard-neighbours-intact gplpv-pattern verify /dev/nbd0 7 1
+    run blk-discard-neighbours-intact gplpv-pattern verify /dev/nbd0 8 1
   else
     fail blk-discard-reads-zeros "blkdiscard: $(cat /tmp/dis.err)"
   fi
@@ -90,11 +107,91 @@ t_blk() {
   fl=$(blk_stat 51712 flushes); dc=$(blk_stat 51712 discards)
   result blk-flush-reached-blkfront $(( ${fl:-0} == 0 )) "${fl:-0} flushes"
   result blk-discard-reached-blkfront $(( ${dc:-0} == 0 )) "${dc:-0} discards"
-  echo "gptest: FIGURE disk-seq-write ours $(rate_of /run/ours-write.out) MiB/s"
-  echo "gptest: FIGURE disk-seq-read ours $(rate_of /run/ours-read.out) MiB/s"
+}
+
+# ---- network: gplpv-net bridging device/vif/ID to a TAP ------------------
+DOM0=10.99.0.1
+net_start() {   # ID TAP [options]
+  id=$1 tap=$2; shift 2
+  rm -f /run/net.ready
+  gplpv-net --tap "$tap" --ready /run/net.ready "$@" "$id" >/run/net.log 2>&1 &
+  echo $! >/run/net.pid
+  i=0
+  while [ $i -lt 600 ]; do
+    [ -e /run/net.ready ] && break
+    kill -0 "$(cat /run/net.pid)" 2>/dev/null || return 1
+    sleep 0.1; i=$((i + 1))
+  done
+  [ -e /run/net.ready ] || return 1
+  ip addr add 10.99.0.2/24 dev "$tap" && ip link set "$tap" up
+}
+net_stat() {    # KEY: a counter from gplpv-net's exit report (KEY=N)
+  sed -n "s/.* $1=\([0-9][0-9]*\).*/\1/p" /run/net.log | head -1
+}
+
+# The network workload both frontends run over interface DEV.
+net_workload() {   # WHO PREFIX
+  who=$1 p=$2
+  run $p-ping ping -c 3 -W 10 $DOM0
+  sizes_ok=0
+  for sz in 56 1000 1400 1472 1473 3000 8972 20000; do
+    ping -c 1 -W 5 -s $sz $DOM0 >/dev/null 2>&1 && sizes_ok=$((sizes_ok + 1))
+  done
+  result $p-ping-size-sweep $(( sizes_ok != 8 )) "$sizes_ok of 8 sizes (56 .. 20000 bytes) answered"
+  run $p-udp-sweep-verified gplpv-netcheck sweep $DOM0 5001 1 9000 61
+  run $p-tcp-to-dom0-verified gplpv-netcheck send $DOM0 5001 16777216 11 && \
+    echo "gptest: FIGURE net-tcp-domU-to-dom0$3 $who $(rate_of /tmp/run.out) MiB/s"
+  run $p-tcp-from-dom0-verified gplpv-netcheck recv $DOM0 5001 16777216 12 && \
+    echo "gptest: FIGURE net-tcp-dom0-to-domU$3 $who $(rate_of /tmp/run.out) MiB/s"
+}
+
+t_net() {   # on|off: offloads
+  mode=$1 opts=
+  [ "$mode" = off ] && opts=--no-offload
+  if ! net_start 0 gpnet0 $opts; then
+    fail net-connect-offload-$mode "$(tail -3 /run/net.log | tr '\n' ' ')"; return
+  fi
+  pass net-connect-offload-$mode "$(grep 'connected to' /run/net.log | cut -c1-230)"
+  suffix=
+  [ "$mode" = off ] && suffix=-no-offload
+  net_workload ours net-offload-$mode "$suffix"
+  ip link set gpnet0 down
+  stop_pid "$(cat /run/net.pid)"; rc=$?
+  grep -E 'tap:|netfront:|platform:' /run/net.log | sed 's/^/gptest: info /'
+  result net-clean-exit-offload-$mode $rc "exit $rc"
+  gso=$(net_stat tx_gso); csum=$(net_stat tx_csum_offload)
+  if [ "$mode" = on ]; then
+    result net-offloads-used $(( ${gso:-0} == 0 || ${csum:-0} == 0 )) \
+      "${gso:-0} GSO frames and ${csum:-0} checksum-offload frames from the stack"
+  else
+    result net-offloads-unused $(( ${gso:-1} != 0 || ${csum:-1} != 0 )) \
+      "${gso:-?} GSO frames and ${csum:-?} checksum-offload frames from the stack"
+  fi
+}
+
+# ---- the comparison: Linux's own frontends on the same devices -------------
+t_linux_blk() {
+  gplpv-xs write device/vbd/51712/state 1
+  insmod /lib/modules/$(uname -r)/kernel/drivers/block/xen-blkfront.ko
+  i=0; while [ ! -e /sys/block/xvda ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+  if [ ! -e /sys/block/xvda ]; then fail linux-blk-connect "no xvda"; return; fi
+  pass linux-blk-connect "xvda, $(cat /sys/block/xvda/size) sectors"
+  blk_workload linux /dev/xvda
+}
+t_linux_net() {
+  gplpv-xs write device/vif/0/state 1
+  insmod /lib/modules/$(uname -r)/kernel/drivers/net/xen-netfront.ko
+  i=0; while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+  if [ ! -e /sys/class/net/eth0 ]; then fail linux-net-connect "no eth0"; return; fi
+  ip addr add 10.99.0.2/24 dev eth0 && ip link set eth0 up
+  pass linux-net-connect "eth0 $(cat /sys/class/net/eth0/address)"
+  net_workload linux linux-net ""
 }
 
 case "$tests" in *,xs,*) gplpv-xs selftest ;; esac
 case "$tests" in *,blk,*) t_blk ;; esac
+case "$tests" in *,net,*) t_net on; t_net off ;; esac
+case "$tests" in *,linux-blk,*) t_linux_blk ;; esac
+case "$tests" in *,linux-net,*) t_linux_net ;; esac
 phase done
 exit 0

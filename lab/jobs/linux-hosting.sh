@@ -24,13 +24,15 @@ on_crash = "destroy"
 on_reboot = "destroy"
 CFG
 log=/var/log/xen/console/guest-$domu.log
+# dom0's end of the network checks: TCP sink/source and UDP echo.
+/mnt/host/gplpv-netcheck serve 5001 >/tmp/netcheck.log 2>&1 &
 t0=$(date +%s)
 echo "job: creating the PV domU"
 xl create /tmp/$domu.cfg || { echo "job: xl create failed"; tail -30 /var/log/xen/*.log; exit 2; }
 echo "job: created in $(( $(date +%s) - t0 ))s"
 # Show the domU's report on the lab console as it comes.
 ( while [ ! -e "$log" ]; do sleep 0.2; done
-  tail -f "$log" | while IFS= read -r l; do
+  exec tail -f "$log" ) | ( while IFS= read -r l; do
     case "$l" in *gptest:*) echo "lab: gptest: ${l#*gptest: }" >/dev/console ;; esac
   done ) &
 tailer=$!
@@ -48,6 +50,7 @@ echo "job: domU gone after $(( $(date +%s) - t0 ))s"
 sleep 0.5
 kill $tailer 2>/dev/null
 cp "$log" /mnt/host/domu-console.log 2>/dev/null
+echo "job: dom0 netcheck server: $(wc -l </tmp/netcheck.log) connections"
 echo "job: backend vbd state: $(xenstore-ls /local/domain/0/backend/vbd 2>/dev/null | grep -c state) nodes left"
 ls /var/log/xen/
 exit $rc

@@ -353,6 +353,9 @@ int main(int argc, char **argv)
             if (err)
                 fprintf(stderr, "gplpv-blk: NBD stream: %s\n", gp_strerror(err));
             lxblk_leave("the kernel disconnected");
+            /* Every request is answered: closing our end ends the
+             * kernel's receive side, and NBD_DO_IT returns. */
+            shutdown(m->b.sock, SHUT_RDWR);
             pthread_join(m->doit, NULL);
             ioctl(m->nbd_fd, NBD_CLEAR_QUE);
             ioctl(m->nbd_fd, NBD_CLEAR_SOCK);

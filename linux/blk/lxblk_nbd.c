@@ -142,15 +142,12 @@ static int lxblk_take(struct lxblk *b, uint32_t cmd, const char handle[8], uint6
     int refuse = 0;
     if (data || cmd == NBD_CMD_TRIM) {
         if ((from | len) % 512 || from > cap || len > cap - from || len == 0 ||
-            len > LXBLK_MAX_LEN)
+            (data && len > LXBLK_MAX_LEN))
             refuse = GP_EINVAL;
         else if (cmd != NBD_CMD_READ && b->info.readonly)
             refuse = GP_EROFS;
         else if (cmd == NBD_CMD_TRIM && !b->info.discard)
             refuse = GP_ENOTSUP;
-    } else if (cmd == NBD_CMD_FLUSH) {
-        if (!b->info.flush && !b->info.barrier)
-            refuse = 0;             /* nothing to flush: no write cache */
     }
     struct lxblk_io *io = calloc(1, sizeof(*io));
     if (!io)
@@ -178,6 +175,7 @@ static int lxblk_take(struct lxblk *b, uint32_t cmd, const char handle[8], uint6
     pthread_mutex_lock(&b->lock);
     b->inflight++;
     pthread_mutex_unlock(&b->lock);
+    /* A flush to a backend without a write cache: nothing to do. */
     if (refuse || (cmd == NBD_CMD_FLUSH && !b->info.flush && !b->info.barrier)) {
         if (refuse)
             atomic_fetch_add(&b->c.refused, 1);

@@ -247,8 +247,9 @@ static void lxnet_report(struct lxnet *n)
     struct lxp_stats ps;
     netfront_get_stats(n->nf, &s);
     lxp_get_stats(n->p, &ps);
-    printf("gplpv-net: tap: %llu tx frames (%llu MiB, %llu gso, %llu csum offload), %llu tx errors, "
-           "%llu refused; %llu rx frames (%llu MiB, %llu gso, %llu validated), %llu rx errors\n",
+    printf("gplpv-net: tap: tx_frames=%llu tx_mib=%llu tx_gso=%llu tx_csum_offload=%llu "
+           "tx_errors=%llu tx_refused=%llu rx_frames=%llu rx_mib=%llu rx_gso=%llu "
+           "rx_validated=%llu rx_errors=%llu\n",
            (unsigned long long)n->tx_frames, (unsigned long long)(n->tx_bytes >> 20),
            (unsigned long long)n->tx_gso, (unsigned long long)n->tx_csum,
            (unsigned long long)n->tx_errors, (unsigned long long)n->tx_bad,

@@ -6,8 +6,8 @@
  * them, so a sector written to the wrong place, twice, or not at all is
  * caught.  Prints the throughput.
  *
- *   gplpv-pattern write  DEV SEED [MIB]   (MIB: only the first MIB MiB)
- *   gplpv-pattern verify DEV SEED [MIB]
+ *   gplpv-pattern write  DEV SEED [MIB [BS]]  (MIB: only the first MIB MiB;
+ *   gplpv-pattern verify DEV SEED [MIB [BS]]   BS: bytes per I/O, default 1 MiB)
  *   gplpv-pattern zeros  DEV START_SECTOR COUNT
  */
 #include <errno.h>
@@ -79,7 +79,7 @@ static int gpat_rw(int fd, uint8_t *buf, size_t len, uint64_t off, bool wr)
     return 0;
 }
 
-static int gpat_pattern(const char *dev, uint32_t seed, uint64_t limit_mib, bool wr)
+static int gpat_pattern(const char *dev, uint32_t seed, uint64_t limit_mib, size_t bs, bool wr)
 {
     int fd = open(dev, (wr ? O_WRONLY : O_RDONLY) | O_DIRECT);
     if (fd < 0) {
@@ -90,15 +90,16 @@ static int gpat_pattern(const char *dev, uint32_t seed, uint64_t limit_mib, bool
     if (limit_mib && limit_mib << 20 < size)
         size = limit_mib << 20;
     uint8_t *buf = NULL, *want = malloc(512);
-    if (posix_memalign((void **)&buf, 4096, GPAT_CHUNK) != 0 || !want || !size) {
+    if (bs < 512 || bs > GPAT_CHUNK || bs % 512 ||
+        posix_memalign((void **)&buf, 4096, bs) != 0 || !want || !size) {
         close(fd);
         return 1;
     }
     uint64_t bad = 0, first_bad = UINT64_MAX;
     double t0 = gpat_now();
     int rc = 0;
-    for (uint64_t off = 0; off < size; off += GPAT_CHUNK) {
-        size_t len = size - off < GPAT_CHUNK ? (size_t)(size - off) : GPAT_CHUNK;
+    for (uint64_t off = 0; off < size; off += bs) {
+        size_t len = size - off < bs ? (size_t)(size - off) : bs;
         if (wr) {
             for (size_t s = 0; s < len; s += 512)
                 gpat_fill(buf + s, seed, (off + s) / 512);
@@ -131,11 +132,13 @@ static int gpat_pattern(const char *dev, uint32_t seed, uint64_t limit_mib, bool
     free(want);
     double mib = (double)size / 1048576.0;
     if (wr)
-        printf("gplpv-pattern: wrote %" PRIu64 " sectors (%.1f MiB) in %.2f s: %.2f MiB/s%s\n",
-               size / 512, mib, dt, dt > 0 ? mib / dt : 0.0, rc ? " (FAILED)" : "");
+        printf("gplpv-pattern: wrote %" PRIu64 " sectors (%.1f MiB) in %zu-byte I/Os in %.2f s: "
+               "%.2f MiB/s, %.0f IOPS%s\n", size / 512, mib, bs, dt, dt > 0 ? mib / dt : 0.0,
+               dt > 0 ? (double)size / (double)bs / dt : 0.0, rc ? " (FAILED)" : "");
     else
-        printf("gplpv-pattern: verified %" PRIu64 " sectors (%.1f MiB) in %.2f s: %.2f MiB/s, "
-               "%" PRIu64 " bad%s\n", size / 512, mib, dt, dt > 0 ? mib / dt : 0.0, bad,
+        printf("gplpv-pattern: verified %" PRIu64 " sectors (%.1f MiB) in %zu-byte I/Os in %.2f s: "
+               "%.2f MiB/s, %.0f IOPS, %" PRIu64 " bad%s\n", size / 512, mib, bs, dt,
+               dt > 0 ? mib / dt : 0.0, dt > 0 ? (double)size / (double)bs / dt : 0.0, bad,
                rc ? " (read FAILED)" : "");
     if (bad)
         printf("gplpv-pattern: first bad sector %" PRIu64 "\n", first_bad);
@@ -184,9 +187,11 @@ int main(int argc, char **argv)
 {
     if (argc >= 4 && (!strcmp(argv[1], "write") || !strcmp(argv[1], "verify")))
         return gpat_pattern(argv[2], (uint32_t)strtoul(argv[3], NULL, 0),
-                            argc > 4 ? strtoull(argv[4], NULL, 0) : 0, argv[1][0] == 'w');
+                            argc > 4 ? strtoull(argv[4], NULL, 0) : 0,
+                            argc > 5 ? (size_t)strtoul(argv[5], NULL, 0) : GPAT_CHUNK,
+                            argv[1][0] == 'w');
     if (argc == 5 && !strcmp(argv[1], "zeros"))
         return gpat_zeros(argv[2], strtoull(argv[3], NULL, 0), strtoull(argv[4], NULL, 0));
-    fprintf(stderr, "usage: gplpv-pattern write|verify DEV SEED [MIB] | zeros DEV START COUNT\n");
+    fprintf(stderr, "usage: gplpv-pattern write|verify DEV SEED [MIB [BS]] | zeros DEV START COUNT\n");
     return 2;
 }
