@@ -10,16 +10,22 @@ pass() { echo "gptest: PASS $1${2:+: $2}"; }
 fail() { echo "gptest: FAIL $1${2:+: $2}"; }
 result() { if [ "$2" = 0 ]; then pass "$1" "$3"; else fail "$1" "$3"; fi; }
 # run NAME CMD...: the command's status decides, its last line is the detail.
+# (shell functions too; a command still running after 180 s is killed)
 run() {
   name=$1; shift
-  "$@" >/tmp/run.out 2>&1; rc=$?
+  ( "$@" ) >/tmp/run.out 2>&1 &
+  pid=$!
+  ( sleep 180; kill -KILL $pid 2>/dev/null && echo "gptest: info $name killed after 180 s" ) &
+  wd=$!
+  wait $pid; rc=$?
+  kill $wd 2>/dev/null
   result "$name" $rc "$(tail -2 /tmp/run.out | tr '\n' ' ' | cut -c1-200)"
   return $rc
 }
 phase() { gplpv-xs write data/gptest-phase "$1" >/dev/null 2>&1; echo "gptest: phase $1"; }
 uptime_cs() { awk '{printf "%d", $1 * 100}' /proc/uptime; }
 # Field N of the gplpv-pattern line: MiB/s
-rate_of() { sed -n 's/.*: \([0-9.]*\) MiB\/s.*/\1/p' "$1" | tail -1; }
+rate_of() { sed -n 's/.* \([0-9.]*\) MiB\/s.*/\1/p' "$1" | tail -1; }
 iops_of() { sed -n 's/.* \([0-9]*\) IOPS.*/\1/p' "$1" | tail -1; }
 
 # ---- block: gplpv-blk serving device/vbd/ID as /dev/nbdN ------------------
@@ -174,7 +180,12 @@ t_linux_blk() {
   gplpv-xs write device/vbd/51712/state 1
   insmod /lib/modules/$(uname -r)/kernel/drivers/block/xen-blkfront.ko
   i=0; while [ ! -e /sys/block/xvda ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-  if [ ! -e /sys/block/xvda ]; then fail linux-blk-connect "no xvda"; return; fi
+  if [ ! -e /sys/block/xvda ]; then
+    be=$(gplpv-xs read device/vbd/51712/backend)
+    fail linux-blk-connect "no xvda: frontend state $(gplpv-xs read device/vbd/51712/state), backend $(gplpv-xs read $be/state)"
+    dmesg | tail -8 | sed 's/^/gptest: info /'
+    return
+  fi
   pass linux-blk-connect "xvda, $(cat /sys/block/xvda/size) sectors"
   blk_workload linux /dev/xvda
 }
@@ -188,7 +199,7 @@ t_linux_net() {
   net_workload linux linux-net ""
 }
 
-case "$tests" in *,xs,*) gplpv-xs selftest ;; esac
+case "$tests" in *,xs,*) timeout 120 gplpv-xs selftest ;; esac
 case "$tests" in *,blk,*) t_blk ;; esac
 case "$tests" in *,net,*) t_net on; t_net off ;; esac
 case "$tests" in *,linux-blk,*) t_linux_blk ;; esac

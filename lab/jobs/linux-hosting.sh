@@ -14,7 +14,7 @@ name = "$domu"
 type = "pv"
 kernel = "/mnt/host/vmlinuz"
 ramdisk = "/mnt/host/domu.cpio.gz"
-extra = "console=hvc0 loglevel=4 gptests=$(cat /mnt/host/gptests)"
+extra = "console=hvc0 loglevel=6 gptests=$(cat /mnt/host/gptests)"
 memory = 320
 vcpus = 2
 disk = [ "phy:/dev/loop0,xvda,w" ]
@@ -40,8 +40,10 @@ phase() { xenstore-read /local/domain/$(xl domid $domu 2>/dev/null)/data/gptest-
 rc=0
 deadline=$(( $(date +%s) + ${GPTEST_TIMEOUT:-420} ))
 while xl list $domu >/dev/null 2>&1; do
+  cp "$log" /mnt/host/domu-console.log 2>/dev/null
   if [ "$(date +%s)" -ge "$deadline" ]; then
     echo "job: the domU is still running after ${GPTEST_TIMEOUT:-420}s: destroying it"
+    echo "job: its xenstore:"; timeout 5 xenstore-ls -f /local/domain/$(xl domid $domu) 2>&1 | grep -v '/vm/' | head -60
     xl destroy $domu; rc=3; break
   fi
   sleep 0.5

@@ -74,6 +74,12 @@ struct lxp_xs {
     void *rx_arg;
     bool in_handler;
     uint64_t bytes_in, bytes_out;
+    /* The kernel's watch deadlock (lxp_xs.c): requests whose reply has
+     * not come yet, and a watch request being written. */
+    unsigned outstanding;
+    bool watch_gate;
+    uint32_t scan_hdr_got, scan_skip;  /* framing of the incoming stream */
+    unsigned char scan_hdr[16];
 };
 
 struct lxp {

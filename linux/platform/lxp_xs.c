@@ -5,6 +5,16 @@
  * their events in the same byte stream.  A thread reads that stream into
  * a buffer and calls the client's rx handler; recv copies out of the
  * buffer.  Nothing in the stream is trusted here: the client parses it.
+ *
+ * The guest kernel deadlocks on one pattern: XS_WATCH and XS_UNWATCH are
+ * carried out inside write(), waiting for xenstored's answer with the
+ * file's message-buffer mutex held, while its xenbus thread needs that
+ * mutex to hand us the reply to any other request of ours still in
+ * flight: neither moves again (seen in the lab: "task xenbus blocked for
+ * more than 120 seconds").  So a watch request waits until every earlier
+ * request of ours has its reply, and nothing else is written while it is
+ * in the kernel.  The incoming stream is framed (headers only) to count
+ * the replies.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,31 +27,109 @@
 
 #include "lxp_internal.h"
 
+#include <xen/io/xs_wire.h>
+
 #define LXP_XS_DEVICE "/dev/xen/xenbus"
 #define LXP_XS_BUF (64u * 1024u)
+
+/* Wait on the transport's condition for at most ms milliseconds (lock held). */
+static void lxp_xs_wait(struct lxp_xs *s, unsigned ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)ms * 1000000u;
+    ts.tv_sec += (time_t)(ns / 1000000000u);
+    ts.tv_nsec = (long)(ns % 1000000000u);
+    pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+}
 
 static int lxp_xs_send(void *ctx, const void *buf, size_t len)
 {
     struct lxp *x = ctx;
     struct lxp_xs *s = &x->xs;
+    struct xsd_sockmsg hdr = { 0 };
+    if (len >= sizeof(hdr))
+        memcpy(&hdr, buf, sizeof(hdr));
+    bool whole = len >= sizeof(hdr) && hdr.len == len - sizeof(hdr);
+    bool watch = whole && (hdr.type == XS_WATCH || hdr.type == XS_UNWATCH);
+    pthread_mutex_lock(&s->lock);
+    while (s->watch_gate && !s->stopping)
+        lxp_xs_wait(s, 100);
+    if (watch) {
+        /* Every earlier reply first (bounded: a lost reply must not
+         * stop us for good). */
+        for (unsigned waited = 0; s->outstanding && waited < 30000 && !s->stopping; waited += 10)
+            lxp_xs_wait(s, 10);
+        if (s->outstanding)
+            lxp_logf(x, GP_LOG_WARN, "xenbus: %u replies still missing before a watch request",
+                     s->outstanding);
+        s->watch_gate = true;
+    }
+    if (whole)
+        s->outstanding++;
+    pthread_mutex_unlock(&s->lock);
+
     const char *p = buf;
+    int rc = 0;
     pthread_mutex_lock(&s->send_lock);
     while (len) {
         ssize_t n = write(s->fd, p, len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            int e = errno;
-            pthread_mutex_unlock(&s->send_lock);
-            lxp_logf(x, GP_LOG_ERROR, "xenbus: write: %s", n < 0 ? strerror(e) : "short");
-            return GP_EIO;
+            lxp_logf(x, GP_LOG_ERROR, "xenbus: write: %s", n < 0 ? strerror(errno) : "short");
+            rc = GP_EIO;
+            break;
         }
         p += n;
         len -= (size_t)n;
         s->bytes_out += (uint64_t)n;
     }
     pthread_mutex_unlock(&s->send_lock);
-    return 0;
+
+    pthread_mutex_lock(&s->lock);
+    if (rc && whole && s->outstanding)
+        s->outstanding--;              /* refused: no reply will come */
+    if (watch)
+        s->watch_gate = false;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+/* Frame the bytes just received: every message that is not a watch
+ * event answers one request.  Lock held. */
+static void lxp_xs_scan(struct lxp_xs *s, const char *p, size_t n)
+{
+    while (n) {
+        if (s->scan_skip) {
+            size_t k = n < s->scan_skip ? n : s->scan_skip;
+            s->scan_skip -= (uint32_t)k;
+            p += k;
+            n -= k;
+            continue;
+        }
+        size_t k = sizeof(s->scan_hdr) - s->scan_hdr_got;
+        if (k > n)
+            k = n;
+        memcpy(s->scan_hdr + s->scan_hdr_got, p, k);
+        s->scan_hdr_got += (uint32_t)k;
+        p += k;
+        n -= k;
+        if (s->scan_hdr_got < sizeof(s->scan_hdr))
+            continue;
+        struct xsd_sockmsg h;
+        memcpy(&h, s->scan_hdr, sizeof(h));
+        s->scan_hdr_got = 0;
+        if (h.len > XENSTORE_PAYLOAD_MAX) {
+            s->outstanding = 0;        /* framing lost: stop holding watches back */
+            continue;
+        }
+        s->scan_skip = h.len;
+        if (h.type != XS_WATCH_EVENT && s->outstanding)
+            s->outstanding--;
+    }
+    pthread_cond_broadcast(&s->cond);
 }
 
 static long lxp_xs_recv(void *ctx, void *buf, size_t len)
@@ -151,6 +239,8 @@ static void *lxp_xs_thread(void *arg)
             i += (ssize_t)room;
         }
         s->bytes_in += (uint64_t)n;
+        if (n > 0)
+            lxp_xs_scan(s, tmp, (size_t)n);
         if (s->len)
             lxp_xs_call_handler(s);
     }
