@@ -41,3 +41,15 @@ check-linux-xen: lab $(LAB_DIR)/domu.cpio.gz
 	@echo "== our frontends in a Linux PV domU's user space, on real Xen 4.17 (lab)"
 	@lab/run-linux-hosting $(LAB_DIR) $(LAB_DIR)/domu.cpio.gz $(LINUX_DIR)/bin $(LXH_TESTS)
 CHECK_STAGES += linux-xen
+
+# ---- unit tests of the portable parts (tests/linux/), with the simulator ----
+# They link the NBD server and the virtio-net header mapping as well.
+LXT_SRCS := linux/blk/lxblk_nbd.c linux/net/lxnet_vnet.c
+define linux_test_rules
+$(BUILD)/$(1)/bin/linux/%: $(BUILD)/$(1)/tests/linux/%.o $(LXT_SRCS:%.c=$(BUILD)/$(1)/%.o) \
+    $(BUILD)/$(1)/libgplpv_sim.a $(BUILD)/$(1)/libgplpv_core.a
+	@mkdir -p $$(@D)
+	$$(CC) $(2) $$^ -o $$@ $(LDLIBS)
+endef
+$(eval $(call linux_test_rules,host,$(HOST_CFLAGS)))
+$(eval $(call linux_test_rules,asan,$(ASAN_CFLAGS)))
