@@ -31,7 +31,7 @@ linux: $(LINUX_BINS)
 ALL_TARGETS += linux
 
 # ---- the lab: a Linux PV domU running them against real blkback/netback ----
-LXH_TESTS := xs,blk,net,linux-blk,linux-net
+LXH_TESTS := xs,blk,hotplug,net,linux-blk,linux-net
 $(LAB_DIR)/domu.cpio.gz: lab/build-domu-initrd $(wildcard lab/domu/*) $(LINUX_BINS) | lab-setup
 	@mkdir -p $(@D)
 	lab/build-domu-initrd $@ $(LINUX_DIR)/bin
@@ -53,3 +53,10 @@ $(BUILD)/$(1)/bin/linux/%: $(BUILD)/$(1)/tests/linux/%.o $(LXT_SRCS:%.c=$(BUILD)
 endef
 $(eval $(call linux_test_rules,host,$(HOST_CFLAGS)))
 $(eval $(call linux_test_rules,asan,$(ASAN_CFLAGS)))
+
+# make demo ends with this run: real data through our frontends in Linux
+# user space, and the comparison table against Linux's own.
+.PHONY: demo-linux
+demo-linux: lab $(LAB_DIR)/domu.cpio.gz
+	@echo "== gplpv demo, part 2: our blkfront and netfront in a Linux PV domU's user space (NBD disk, TAP NIC), then Linux's own on the same backends"
+	@lab/run-linux-hosting $(LAB_DIR) $(LAB_DIR)/domu.cpio.gz $(LINUX_DIR)/bin $(LXH_TESTS)

@@ -7,8 +7,10 @@
 # data/gptest-phase.
 domu=gplx
 mkdir -p /srv && mount -t tmpfs -o size=700m tmpfs /srv
-truncate -s 64M /srv/disk0.img
+truncate -s 32M /srv/disk0.img
 losetup /dev/loop0 /srv/disk0.img || { echo "job: losetup failed"; exit 2; }
+truncate -s 16M /srv/disk1.img          # hot-added and hot-removed
+losetup /dev/loop1 /srv/disk1.img || { echo "job: losetup failed"; exit 2; }
 cat >/tmp/$domu.cfg <<CFG
 name = "$domu"
 type = "pv"
@@ -37,12 +39,36 @@ echo "job: created in $(( $(date +%s) - t0 ))s"
   done ) &
 tailer=$!
 phase() { xenstore-read /local/domain/$(xl domid $domu 2>/dev/null)/data/gptest-phase 2>/dev/null; }
+# dom0's part, asked for through data/gptest-phase; answered in data/gptest-ack.
+seen_phase=
+serve_phase() {
+  local id ph out rc
+  id=$(xl domid $domu 2>/dev/null) || return
+  ph=$(xenstore-read /local/domain/$id/data/gptest-phase 2>/dev/null) || return
+  [ "$ph" = "$seen_phase" ] && return
+  seen_phase=$ph
+  case "$ph" in
+    attach)
+      out=$(xl block-attach $domu phy:/dev/loop1,xvdb,w 2>&1); rc=$?
+      echo "job: xl block-attach: rc $rc $out"
+      xenstore-write /local/domain/$id/data/gptest-ack "attach rc=$rc" ;;
+    detach)
+      out=$(timeout 60 xl block-detach $domu xvdb 2>&1); rc=$?
+      echo "job: xl block-detach: rc $rc $out"
+      v=$(/mnt/host/gplpv-pattern verify /dev/loop1 21 2>&1); vrc=$?
+      echo "job: $v"
+      xenstore-write /local/domain/$id/data/gptest-ack "detach rc=$rc verify=$vrc"
+      ;;
+  esac
+  seen_phase=$ph
+}
 rc=0
-deadline=$(( $(date +%s) + ${GPTEST_TIMEOUT:-420} ))
+deadline=$(( $(date +%s) + ${GPTEST_TIMEOUT:-480} ))
 while xl list $domu >/dev/null 2>&1; do
   cp "$log" /mnt/host/domu-console.log 2>/dev/null
+  serve_phase
   if [ "$(date +%s)" -ge "$deadline" ]; then
-    echo "job: the domU is still running after ${GPTEST_TIMEOUT:-420}s: destroying it"
+    echo "job: the domU is still running after ${GPTEST_TIMEOUT:-480}s: destroying it"
     echo "job: its xenstore:"; timeout 5 xenstore-ls -f /local/domain/$(xl domid $domu) 2>&1 | grep -v '/vm/' | head -60
     xl destroy $domu; rc=3; break
   fi
