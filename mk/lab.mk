@@ -32,3 +32,4 @@ CHECK_STAGES += hvmk-xen
 demo: lab $(HVMK_IMAGE)
 	@echo "== gplpv demo: real Xen 4.17 + Linux dom0 under QEMU (TCG), then our core in an HVM guest"
 	@HVMK_EXPECT_STEPS=$(HVMK_EXPECT_STEPS) lab/run-hvmkernel $(LAB_DIR) $(HVMK_IMAGE) toolstack
+	@$(MAKE) -s --no-print-directory demo-linux
