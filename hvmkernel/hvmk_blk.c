@@ -137,14 +137,15 @@ static struct blkfront_req hvmk_sr_req[HVMK_SR_N];
 static struct blkfront_sg hvmk_sr_sg[HVMK_SR_N];
 static uint8_t *hvmk_sr_buf;
 
-int hvmk_blk_start_writes(struct blkfront *bf)
+int hvmk_blk_start_writes(struct blkfront *bf, unsigned round)
 {
-    hvmk_sr_buf = hvmk_malloc(HVMK_SR_N * HVMK_SR_LEN);
+    if (!hvmk_sr_buf)
+        hvmk_sr_buf = hvmk_malloc(HVMK_SR_N * HVMK_SR_LEN);
     if (!hvmk_sr_buf)
         return GP_ENOMEM;
     for (unsigned i = 0; i < HVMK_SR_N; i++) {
         uint8_t *b = hvmk_sr_buf + i * HVMK_SR_LEN;
-        hvmk_pattern(b, HVMK_SR_LEN, 100 + i);
+        hvmk_pattern(b, HVMK_SR_LEN, 100 + i + round * HVMK_SR_N);   /* new data each round */
         hvmk_sr_io[i] = (struct hvmk_io){ 0, 0 };
         hvmk_sr_sg[i] = (struct blkfront_sg){ b, HVMK_SR_LEN };
         hvmk_sr_req[i] = (struct blkfront_req){ .op = BLKFRONT_WRITE,

@@ -127,6 +127,44 @@ static int hvmk_bf_resume(void *arg, bool cancelled)
     return blkfront_resume_restored(arg, 20000000000ull);
 }
 
+/* One trip through the toolstack's suspend: writes in flight, phase `ask`
+ * asks dom0 to save+restore or migrate us, and afterwards every write
+ * completed once and is on the disk, and the NIC still carries data.
+ * Phase `done` tells dom0 we are through. */
+static void hvmk_step_suspend_round(struct gp_platform *plat, struct xs_client *xs, struct hvm *h,
+                                    struct blkfront *bf, struct hvmk_net *net, unsigned round,
+                                    const char *ask, const char *step, const char *how,
+                                    const char *done)
+{
+    char why[120], name[64];
+    struct suspend s;
+    int err = suspend_init(&s, plat, h, xs);
+    if (!err)
+        err = suspend_register(&s, &(struct suspend_dev){ hvmk_bf_suspend, hvmk_bf_resume, bf });
+    if (!err && net)
+        err = suspend_register(&s, &(struct suspend_dev){ hvmk_net_suspend, hvmk_net_resume,
+                                                          net });
+    if (!err)
+        err = hvmk_blk_start_writes(bf, round);
+    hvmk_phase(xs, ask);
+    bool ok = !err && hvmk_wait_until(hvmk_got_shutdown, NULL, 120) &&
+              hvmk_shutdown_action == CONTROL_SUSPEND;
+    int rc = ok ? suspend_run(&s) : GP_ETIMEDOUT;
+    hvmk_shutdown_action = -1;
+    gp_snprintf(why, sizeof(why), "suspend_run %d", rc);
+    hvmk_printf("hvmk: %s: %s\n", step, why);
+    gp_snprintf(name, sizeof(name), "%s-resumed", step);
+    hvmk_step_result(name, rc == 0, why);
+    ok = hvmk_blk_check_writes(bf, why, sizeof(why));
+    hvmk_printf("hvmk: %s: %s\n", step, why);
+    gp_snprintf(name, sizeof(name), "%s-io-verified", step);
+    hvmk_step_result(name, ok, why);
+    if (net && rc == 0)
+        hvmk_step_net_after_restore(net, how);
+    suspend_fini(&s);
+    hvmk_phase(xs, done);
+}
+
 void hvmk_step_toolstack(struct gp_platform *plat, struct xs_client *xs, struct hvm *h,
                          struct blkfront *bf, struct hvmk_net *net)
 {
@@ -165,32 +203,13 @@ void hvmk_step_toolstack(struct gp_platform *plat, struct xs_client *xs, struct 
     ok = hvmk_wait_until(hvmk_got_sysrq, NULL, 60);
     hvmk_step_result("xl-sysrq", ok && hvmk_sysrq_key == 's', "sysrq key not received");
 
-    /* xl save + xl restore with writes in flight on the PV disk. */
+    /* xl save + xl restore, then xl migrate to this host, each with
+     * writes in flight on the PV disk. */
     if (bf) {
-        struct suspend s;
-        int err = suspend_init(&s, plat, h, xs);
-        if (!err)
-            err = suspend_register(&s, &(struct suspend_dev){ hvmk_bf_suspend, hvmk_bf_resume, bf });
-        if (!err && net)
-            err = suspend_register(&s, &(struct suspend_dev){ hvmk_net_suspend, hvmk_net_resume,
-                                                              net });
-        if (!err)
-            err = hvmk_blk_start_writes(bf);
-        hvmk_phase(xs, "save-ready");              /* dom0: xl save; xl restore */
-        ok = !err && hvmk_wait_until(hvmk_got_shutdown, NULL, 120) &&
-             hvmk_shutdown_action == CONTROL_SUSPEND;
-        int rc = ok ? suspend_run(&s) : GP_ETIMEDOUT;
-        hvmk_shutdown_action = -1;
-        gp_snprintf(why, sizeof(why), "suspend_run %d", rc);
-        hvmk_printf("hvmk: save/restore: %s\n", why);
-        hvmk_step_result("xl-save-restore-resumed", rc == 0, why);
-        ok = hvmk_blk_check_writes(bf, why, sizeof(why));
-        hvmk_printf("hvmk: save/restore: %s\n", why);
-        hvmk_step_result("xl-save-restore-io-verified", ok, why);
-        if (net && rc == 0)
-            hvmk_step_net_after_restore(net);
-        suspend_fini(&s);
-        hvmk_phase(xs, "restored");                /* dom0: xl shutdown */
+        hvmk_step_suspend_round(plat, xs, h, bf, net, 0, "save-ready", "xl-save-restore",
+                                "restore", "restored");
+        hvmk_step_suspend_round(plat, xs, h, bf, net, 1, "migrate-ready", "xl-migrate",
+                                "migrate", "migrated");
     }
     /* dom0: xl reboot (the second boot then gets xl shutdown), or xl shutdown */
     ok = hvmk_wait_until(hvmk_got_shutdown, NULL, 60);

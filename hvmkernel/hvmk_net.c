@@ -316,14 +316,16 @@ int hvmk_net_resume(void *arg, bool cancelled)
     return netfront_resume_restored(n->nf, 20000000000ull);
 }
 
-void hvmk_step_net_after_restore(struct hvmk_net *n)
+void hvmk_step_net_after_restore(struct hvmk_net *n, const char *how)
 {
-    char why[320], states[64];
+    char why[320], states[64], step[64];
     hvmk_net_states(n->xs, n->node, states, sizeof(states));
-    /* the bridge learns our address on the restored domain's port */
+    /* the bridge learns our address on the new domain's port */
     bool ok = !netfront_is_broken(n->nf) && hvmk_net_arp(n, why, sizeof(why)) &&
               hvmk_net_ping(n, 1400, 9, why, sizeof(why));
-    hvmk_printf("hvmk: net: after restore (%s): ping: %s\n", states, why);
-    hvmk_step_result("net-after-restore-icmp-echo", ok, why);
-    hvmk_net_exchange_step(n, 64u * 1024u, "net-after-restore-tcp-exchange", true);
+    hvmk_printf("hvmk: net: after %s (%s): ping: %s\n", how, states, why);
+    gp_snprintf(step, sizeof(step), "net-after-%s-icmp-echo", how);
+    hvmk_step_result(step, ok, why);
+    gp_snprintf(step, sizeof(step), "net-after-%s-tcp-exchange", how);
+    hvmk_net_exchange_step(n, 64u * 1024u, step, true);
 }

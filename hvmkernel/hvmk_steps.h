@@ -26,7 +26,7 @@ struct hvm;
 /* The core's blkfront against the real blkback (hvmk_blk.c); the device
  * stays open for the save/restore step. */
 struct blkfront *hvmk_step_blkfront(struct gp_platform *plat, struct xs_client *xs);
-int hvmk_blk_start_writes(struct blkfront *bf);
+int hvmk_blk_start_writes(struct blkfront *bf, unsigned round);
 bool hvmk_blk_check_writes(struct blkfront *bf, char *why, size_t len);
 struct hvmk_net;
 /* ATA IDENTIFY on the legacy IDE ports (hvmk_ide.c): the number of ATA
@@ -47,6 +47,6 @@ void hvmk_net_close(struct hvmk_net *n);
 /* Its suspend_dev callbacks, and the check once restored. */
 void hvmk_net_suspend(void *arg);
 int hvmk_net_resume(void *arg, bool cancelled);
-void hvmk_step_net_after_restore(struct hvmk_net *n);
+void hvmk_step_net_after_restore(struct hvmk_net *n, const char *how);
 
 #endif
