@@ -4,6 +4,7 @@
 #define GPLPV_BLKFRONT_INTERNAL_H
 
 #include "gplpv/blkfront.h"
+#include "gplpv/blkfront_dump.h"
 #include "gplpv/log.h"
 
 #include <xen/io/blkif.h>
@@ -24,6 +25,7 @@ struct blkfront_page {
 /* One ring request in flight. */
 struct blkfront_shadow {
     bool in_use;
+    bool dump_answered;               /* its answer was taken by the dump path */
     uint8_t op;                       /* BLKIF_OP_* put on the ring */
     uint8_t data_op;                  /* READ/WRITE for indirect */
     struct blkfront_req *parent;
@@ -33,6 +35,20 @@ struct blkfront_shadow {
     uint16_t *pages;                  /* pool indices of data pages [BLKFRONT_MAX_SEGS] */
     uint16_t ind[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
 };
+
+/* The dump path's own pages (blkfront_dump.c), granted ahead of need. */
+struct blkfront_dump_state {
+    bool enabled;
+    struct blkfront_page page[BLKFRONT_DUMP_PAGES];
+    uint64_t seq;                     /* ids of the dump path's requests */
+    unsigned answered;                /* queue 0 shadows whose answer the dump path took */
+    unsigned unanswered;              /* dump requests given up on (timeout) */
+    struct blkfront_dump_stats stats;
+};
+
+/* Ids of the dump path's requests: never a shadow index. */
+#define BLKFRONT_DUMP_ID_BASE 0x44554d5000000000ull   /* "DUMP" */
+#define BLKFRONT_IS_DUMP_ID(id) (((id) >> 32) == (BLKFRONT_DUMP_ID_BASE >> 32))
 
 /* A piece of a request whose ring request was lost with a disconnect. */
 struct blkfront_retry {
@@ -84,6 +100,8 @@ struct blkfront {
     /* waiting work */
     struct blkfront_req *queue_head, *queue_tail;
     struct blkfront_stats stats;
+
+    struct blkfront_dump_state dump;
 };
 
 /* blkfront_ring.c (lock held unless noted) */
@@ -98,6 +116,12 @@ void blkfront_requeue_inflight(struct blkfront *bf);
 void blkfront_fail_all(struct blkfront *bf, int status);
 int blkfront_pool_grant_all(struct blkfront *bf);
 void blkfront_pool_end_all(struct blkfront *bf);
+
+/* blkfront_dump.c: the dump pages follow the device's connections. */
+int blkfront_dump_grant(struct blkfront *bf);        /* [passive] after the rings are set up */
+void blkfront_dump_forget_grants(struct blkfront *bf); /* restored domain: the refs mean nothing */
+void blkfront_dump_end(struct blkfront *bf);         /* with the pool's grants */
+void blkfront_dump_free(struct blkfront *bf);        /* destroy */
 
 /* blkfront_attach.c: set up the data path on a ring page without xenbus
  * (for the fuzz target and data-path tests); the platform's Xen services

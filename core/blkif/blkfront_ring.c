@@ -406,7 +406,8 @@ void blkfront_event(void *arg, gp_port_t port)
         RING_IDX rp = GP_READ_ONCE(q->ring.sring->rsp_prod);
         gp_rmb();
         RING_IDX avail = rp - q->ring.rsp_cons;
-        if (avail > q->outstanding) {
+        unsigned late_dump = q->index == 0 ? bf->dump.unanswered : 0;
+        if (avail > q->outstanding + late_dump) {
             blkfront_fatal(bf, "responses beyond requests", avail, q->outstanding);
             break;
         }
@@ -415,6 +416,10 @@ void blkfront_event(void *arg, gp_port_t port)
             memcpy(&rsp, RING_GET_RESPONSE(&q->ring, q->ring.rsp_cons), sizeof(rsp));
             q->ring.rsp_cons++;
             bf->stats.responses++;
+            if (q->index == 0 && bf->dump.unanswered && BLKFRONT_IS_DUMP_ID(rsp.id)) {
+                bf->dump.unanswered--;          /* the dump path gave up on it */
+                continue;
+            }
             if (rsp.id >= bf->info.ring_slots || !q->shadow[rsp.id].in_use) {
                 blkfront_fatal(bf, "unknown or duplicate id", rsp.id, rsp.operation);
                 break;
@@ -487,6 +492,7 @@ void blkfront_requeue_inflight(struct blkfront *bf)
         }
         q->outstanding = 0;
     }
+    bf->dump.answered = 0;
 }
 
 void blkfront_fail_all(struct blkfront *bf, int status)
@@ -509,6 +515,7 @@ void blkfront_fail_all(struct blkfront *bf, int status)
             }
         }
         q->outstanding = 0;
+        bf->dump.answered = 0;
         for (unsigned i = 0; i < q->nretry; i++) {
             struct blkfront_req *r = q->retry[i].parent;
             if (blkfront_piece_done(r, status)) {

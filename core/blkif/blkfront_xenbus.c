@@ -318,6 +318,9 @@ static int blkfront_setup(struct blkfront *bf)
         if (err)
             return err;
     }
+    err = blkfront_dump_grant(bf);
+    if (err)
+        return err;
     return xs_txn_run(bf->xs, 10, blkfront_write_front, bf);
 }
 
@@ -330,6 +333,7 @@ static void blkfront_teardown_rings(struct blkfront *bf)
             bf->q[qi].port = 0;
         }
     blkfront_pool_end_all(bf);
+    blkfront_dump_end(bf);
     for (unsigned qi = 0; qi < bf->nqueues; qi++)
         blkfront_ring_free(&bf->q[qi]);
 }
@@ -494,6 +498,7 @@ static int blkfront_reconnect_fresh(struct blkfront *bf, uint64_t timeout_ns, bo
          * the old refs and port mean nothing (and may be reused). */
         for (unsigned i = 0; i < bf->pool_size; i++)
             bf->pool[i].ref = GP_INVALID_GRANT;
+        blkfront_dump_forget_grants(bf);
         for (unsigned qi = 0; qi < bf->nqueues; qi++) {
             bf->q[qi].port = 0;
             for (unsigned i = 0; i < BLKFRONT_MAX_RING_PAGES; i++)
@@ -506,6 +511,7 @@ static int blkfront_reconnect_fresh(struct blkfront *bf, uint64_t timeout_ns, bo
                 bf->q[qi].port = 0;
             }
         blkfront_pool_end_all(bf);
+        blkfront_dump_end(bf);               /* the backend may be another domain now */
         for (unsigned qi = 0; qi < bf->nqueues; qi++)
             for (unsigned i = 0; i < BLKFRONT_MAX_RING_PAGES; i++)
                 if (bf->q[qi].ring_ref[i] != GP_INVALID_GRANT &&
@@ -557,6 +563,7 @@ void blkfront_destroy(struct blkfront *bf)
     xenbus_switch_state(&bf->dev, XS_TXN_NONE, XenbusStateClosed);
     xenbus_dev_teardown(&bf->dev);
     blkfront_teardown_rings(bf);
+    blkfront_dump_free(bf);
     for (unsigned i = 0; i < bf->pool_size; i++)
         if (bf->pool[i].ref == GP_INVALID_GRANT)
             p->page_free(p->ctx, bf->pool[i].va);
