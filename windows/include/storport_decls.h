@@ -57,6 +57,7 @@ _Static_assert(offsetof(SCSI_REQUEST_BLOCK, Cdb) == LAYOUT_SRB_CDB, "SRB Cdb");
 #define SRB_FUNCTION_EXECUTE_SCSI       0x00
 #define SRB_FUNCTION_IO_CONTROL         0x02
 #define SRB_FUNCTION_SHUTDOWN           0x07
+#define SRB_FUNCTION_DUMP_POINTERS      0x26
 #define SRB_FUNCTION_FLUSH              0x08
 #define SRB_FUNCTION_ABORT_COMMAND      0x10
 #define SRB_FUNCTION_RESET_BUS          0x12
@@ -199,6 +200,46 @@ typedef struct _SCSI_SUPPORTED_CONTROL_TYPE_LIST {
     BOOLEAN SupportedTypeList[1];
 } SCSI_SUPPORTED_CONTROL_TYPE_LIST;
 
+/* ---- crash dump and hibernation ------------------------------------------
+ * SRB_FUNCTION_DUMP_POINTERS asks the running miniport for this; what it
+ * puts in MiniportPrivateDumpData reaches the dump-mode instance as
+ * PORT_CONFIGURATION_INFORMATION.MiniportDumpData. */
+#define DUMP_MINIPORT_VERSION_1   0x0100
+#define DUMP_MINIPORT_NAME_LENGTH 15
+
+typedef struct _MINIPORT_DUMP_POINTERS {
+    USHORT Version;
+    USHORT Size;
+    WCHAR DriverName[DUMP_MINIPORT_NAME_LENGTH];
+    PVOID AdapterObject;
+    PVOID MappedRegisterBase;
+    ULONG CommonBufferSize;
+    PVOID MiniportPrivateDumpData;
+    ULONG SystemIoBusNumber;
+    INTERFACE_TYPE AdapterInterfaceType;
+    ULONG MaximumTransferLength;
+    ULONG NumberOfPhysicalBreaks;
+    ULONG AlignmentMask;
+    ULONG NumberOfAccessRanges;
+    STOR_ACCESS_RANGE (*AccessRanges)[];
+    UCHAR NumberOfBuses;
+    BOOLEAN Master;
+    BOOLEAN MapBuffers;
+    UCHAR MaximumNumberOfTargets;
+} MINIPORT_DUMP_POINTERS, *PMINIPORT_DUMP_POINTERS;
+
+_Static_assert(offsetof(MINIPORT_DUMP_POINTERS, AdapterObject) == LAYOUT_MDP_ADAPTEROBJECT,
+               "MDP AdapterObject");
+_Static_assert(offsetof(MINIPORT_DUMP_POINTERS, MiniportPrivateDumpData) ==
+               LAYOUT_MDP_MINIPORTPRIVATEDUMPDATA, "MDP MiniportPrivateDumpData");
+_Static_assert(offsetof(MINIPORT_DUMP_POINTERS, MaximumTransferLength) ==
+               LAYOUT_MDP_MAXIMUMTRANSFERLENGTH, "MDP MaximumTransferLength");
+_Static_assert(offsetof(MINIPORT_DUMP_POINTERS, AccessRanges) == LAYOUT_MDP_ACCESSRANGES,
+               "MDP AccessRanges");
+_Static_assert(offsetof(MINIPORT_DUMP_POINTERS, MaximumNumberOfTargets) ==
+               LAYOUT_MDP_MAXIMUMNUMBEROFTARGETS, "MDP MaximumNumberOfTargets");
+_Static_assert(sizeof(MINIPORT_DUMP_POINTERS) == LAYOUT_MDP_SIZE, "MDP size");
+
 /* ---- miniport callbacks and HW_INITIALIZATION_DATA ---------------------- */
 typedef BOOLEAN (NTAPI *PHW_INITIALIZE)(PVOID DeviceExtension);
 typedef BOOLEAN (NTAPI *PHW_STARTIO)(PVOID DeviceExtension, PSCSI_REQUEST_BLOCK Srb);
@@ -266,6 +307,7 @@ typedef enum _SCSI_NOTIFICATION_TYPE {
 #define STOR_EXT_GET_DEVICE_OBJECTS 8
 #define STOR_STATUS_SUCCESS 0
 
+__declspec(dllimport) VOID NTAPI StorPortStallExecution(ULONG Delay);   /* microseconds */
 __declspec(dllimport) ULONG NTAPI StorPortInitialize(PVOID Argument1, PVOID Argument2,
                                                      PHW_INITIALIZATION_DATA HwInitializationData,
                                                      PVOID HwContext);

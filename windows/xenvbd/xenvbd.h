@@ -14,6 +14,18 @@
 #include "gplpv/blkfront.h"
 #include "gplpv/scsi_disk.h"
 
+/* What the running instance hands the crash-dump/hibernation instance
+ * (xenvbd_dump.c): both are the same image, the build string checks it. */
+#define XENVBD_DUMP_MAGIC 0x44425658u   /* "XVBD" */
+struct xenvbd_dump_handoff {
+    ULONG magic;                        /* set once the dump path is ready */
+    ULONG size;
+    char build[40];
+    struct blkfront *bf;
+    struct gp_platform *plat;
+    const struct scsi_disk *disk;
+};
+
 struct xenvbd {
     struct xenpci_interface xi;
     BOOLEAN have_xi;
@@ -23,6 +35,8 @@ struct xenvbd {
     BOOLEAN suspend_registered;
     volatile LONG outstanding;          /* SRBs handed to blkfront */
     volatile LONG rescan;               /* capacity changed: tell StorPort */
+    struct xenvbd_dump_handoff dump_handoff;
+    BOOLEAN dump_mode;                  /* this instance writes a dump or hiberfile */
 };
 
 /* Per-SRB state, in the SRB extension StorPort allocates. */
@@ -50,5 +64,16 @@ SCSI_ADAPTER_CONTROL_STATUS NTAPI xenvbd_adapter_control(PVOID ext, SCSI_ADAPTER
 /* xenvbd_io.c */
 BOOLEAN NTAPI xenvbd_start_io(PVOID ext, PSCSI_REQUEST_BLOCK srb);
 BOOLEAN NTAPI xenvbd_reset_bus(PVOID ext, ULONG path);
+void xenvbd_finish(struct xenvbd *v, PSCSI_REQUEST_BLOCK srb, const struct scsi_disk_result *r);
+/* FALSE (and the SRB completed) unless it is for our one target and LUN. */
+BOOLEAN xenvbd_srb_addressed_to_us(struct xenvbd *v, PSCSI_REQUEST_BLOCK srb);
+/* Status for the SRB functions that need no action (resets, aborts,
+ * PnP, power) or that we do not support. */
+UCHAR xenvbd_other_srb_status(UCHAR function);
+/* xenvbd_dump.c */
+void xenvbd_dump_prepare(struct xenvbd *v);
+void xenvbd_dump_pointers(struct xenvbd *v, PSCSI_REQUEST_BLOCK srb);
+ULONG xenvbd_dump_find_adapter(struct xenvbd *v, PPORT_CONFIGURATION_INFORMATION cfg);
+BOOLEAN xenvbd_dump_start_io(struct xenvbd *v, PSCSI_REQUEST_BLOCK srb);
 
 #endif

@@ -44,6 +44,8 @@ ULONG NTAPI xenvbd_find_adapter(PVOID ext, PVOID ctx, PVOID bus, PCHAR args,
     (void)args;
     *again = FALSE;
     RtlZeroMemory(v, sizeof(*v));
+    if (cfg->MiniportDumpData)                  /* loaded to write a crash dump or hiberfile */
+        return xenvbd_dump_find_adapter(v, cfg);
     PVOID fdo = NULL, pdo = NULL, lower = NULL;
     if (StorPortExtendedFunction(STOR_EXT_GET_DEVICE_OBJECTS, ext, &fdo, &pdo, &lower) !=
             STOR_STATUS_SUCCESS || !lower)
@@ -84,6 +86,7 @@ ULONG NTAPI xenvbd_find_adapter(PVOID ext, PVOID ctx, PVOID bus, PCHAR args,
             info.cdrom ? "CD-ROM" : "disk", (unsigned long long)info.sectors, info.sector_size,
             info.readonly ? ", read-only" : "", info.flush ? ", flush" : "",
             info.discard ? ", discard" : "", info.queues);
+    xenvbd_dump_prepare(v);
     struct suspend_dev sd = { xenvbd_suspend, xenvbd_resume, v };
     v->suspend_registered = v->xi.register_suspend(v->xi.header.Context, &sd) == 0;
 

@@ -27,7 +27,9 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
 
 NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
 {
-    if (registry_path)
+    /* The crash-dump/hibernation copy is entered without a driver object
+     * or registry path (and may not touch the registry then). */
+    if (driver && registry_path)
         xenvbd_read_branding(registry_path);
     HW_INITIALIZATION_DATA hid;
     RtlZeroMemory(&hid, sizeof(hid));
@@ -38,6 +40,8 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
     hid.HwFindAdapter = xenvbd_find_adapter;
     hid.HwResetBus = xenvbd_reset_bus;
     hid.HwAdapterControl = xenvbd_adapter_control;
+    /* no HwInterrupt: completions come from xenpci's event-channel DPC,
+     * and in dump mode every request completes inside HwStartIo */
     hid.DeviceExtensionSize = sizeof(struct xenvbd);
     hid.SrbExtensionSize = sizeof(struct xenvbd_srb);
     hid.NumberOfAccessRanges = 0;

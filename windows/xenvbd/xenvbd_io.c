@@ -7,7 +7,7 @@
 
 #include "gplpv/log.h"
 
-static void xenvbd_finish(struct xenvbd *v, PSCSI_REQUEST_BLOCK srb, const struct scsi_disk_result *r)
+void xenvbd_finish(struct xenvbd *v, PSCSI_REQUEST_BLOCK srb, const struct scsi_disk_result *r)
 {
     if (r->status == SCSI_STATUS_GOOD) {
         srb->SrbStatus = SRB_STATUS_SUCCESS;
@@ -92,16 +92,40 @@ static void xenvbd_execute_scsi(struct xenvbd *v, PSCSI_REQUEST_BLOCK srb)
         xenvbd_finish(v, srb, &r);
 }
 
+UCHAR xenvbd_other_srb_status(UCHAR function)
+{
+    switch (function) {
+    case SRB_FUNCTION_RESET_BUS:
+    case SRB_FUNCTION_RESET_DEVICE:
+    case SRB_FUNCTION_RESET_LOGICAL_UNIT:
+    case SRB_FUNCTION_ABORT_COMMAND:
+        /* Nothing to abort: blkfront completes every request it holds. */
+    case SRB_FUNCTION_PNP:
+    case SRB_FUNCTION_POWER:
+        return SRB_STATUS_SUCCESS;
+    default:
+        return SRB_STATUS_INVALID_REQUEST;
+    }
+}
+
+BOOLEAN xenvbd_srb_addressed_to_us(struct xenvbd *v, PSCSI_REQUEST_BLOCK srb)
+{
+    if (!srb->PathId && !srb->TargetId && !srb->Lun)
+        return TRUE;
+    srb->SrbStatus = srb->Lun ? SRB_STATUS_INVALID_LUN : SRB_STATUS_NO_DEVICE;
+    StorPortNotification(RequestComplete, v, srb);
+    return FALSE;
+}
+
 BOOLEAN NTAPI xenvbd_start_io(PVOID ext, PSCSI_REQUEST_BLOCK srb)
 {
     struct xenvbd *v = ext;
+    if (v->dump_mode)
+        return xenvbd_dump_start_io(v, srb);
     if (InterlockedExchange(&v->rescan, 0))
         StorPortNotification(BusChangeDetected, v, 0);
-    if (srb->PathId || srb->TargetId || srb->Lun) {
-        srb->SrbStatus = srb->Lun ? SRB_STATUS_INVALID_LUN : SRB_STATUS_NO_DEVICE;
-        StorPortNotification(RequestComplete, v, srb);
+    if (!xenvbd_srb_addressed_to_us(v, srb))
         return TRUE;
-    }
     if (!v->bf || blkfront_is_broken(v->bf)) {
         srb->SrbStatus = SRB_STATUS_NO_DEVICE;
         StorPortNotification(RequestComplete, v, srb);
@@ -120,19 +144,11 @@ BOOLEAN NTAPI xenvbd_start_io(PVOID ext, PSCSI_REQUEST_BLOCK srb)
         }
         srb->SrbStatus = SRB_STATUS_SUCCESS;
         break;
-    case SRB_FUNCTION_RESET_BUS:
-    case SRB_FUNCTION_RESET_DEVICE:
-    case SRB_FUNCTION_RESET_LOGICAL_UNIT:
-    case SRB_FUNCTION_ABORT_COMMAND:
-        /* Nothing to abort: blkfront completes every request it holds. */
-        srb->SrbStatus = SRB_STATUS_SUCCESS;
-        break;
-    case SRB_FUNCTION_PNP:
-    case SRB_FUNCTION_POWER:
-        srb->SrbStatus = SRB_STATUS_SUCCESS;
+    case SRB_FUNCTION_DUMP_POINTERS:           /* the dump stack asks how to reach us */
+        xenvbd_dump_pointers(v, srb);
         break;
     default:
-        srb->SrbStatus = SRB_STATUS_INVALID_REQUEST;
+        srb->SrbStatus = xenvbd_other_srb_status(srb->Function);
         break;
     }
     StorPortNotification(RequestComplete, v, srb);
