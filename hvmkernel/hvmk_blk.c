@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "gplpv/blkfront.h"
+#include "gplpv/blkfront_dump.h"
 #include "gplpv/log.h"
 #include "hvmk.h"
 #include "hvmk_platform.h"
@@ -118,6 +119,12 @@ struct blkfront *hvmk_step_blkfront(struct gp_platform *plat, struct xs_client *
     } else {
         hvmk_printf("hvmk: blkfront: backend offers no discard\n");
     }
+    err = blkfront_dump_enable(bf);
+    ok = !err && hvmk_blk_dump_check(bf, 30000, 7, true, why, sizeof(why));
+    if (err)
+        gp_snprintf(why, sizeof(why), "blkfront_dump_enable: %s", gp_strerror(err));
+    hvmk_printf("hvmk: blkfront: dump path: %s\n", why);
+    hvmk_step_result("blkfront-dump-path-interrupts-off", ok, why);
     struct blkfront_stats st;
     blkfront_get_stats(bf, &st);
     hvmk_printf("hvmk: blkfront: %llu requests, %llu ring requests, %llu notifications, "
@@ -127,6 +134,56 @@ struct blkfront *hvmk_step_blkfront(struct gp_platform *plat, struct xs_client *
     hvmk_mfree(wbuf);
     hvmk_mfree(rbuf);
     return bf;                       /* kept for the save/restore step */
+}
+
+static void hvmk_dump_stall(void *arg, unsigned us)
+{
+    (void)arg;
+    hvmk_delay_us(us);
+}
+
+/* The crash-dump/hibernation path xenvbd's dump instance takes: with
+ * interrupts off (no upcall), 100 sectors written, read back and flushed
+ * through blkfront_dump_io against the real blkback.  `quiesce` first as
+ * xenpci does before S4; then the normal path reads the same sectors on
+ * the same ring. */
+bool hvmk_blk_dump_check(struct blkfront *bf, uint64_t sector, unsigned seed, bool quiesce,
+                         char *why, size_t len)
+{
+    const uint32_t n = 100, bytes = n * 512;
+    const struct blkfront_dump_env env = { hvmk_dump_stall, NULL, 10000000 };
+    uint8_t *w = hvmk_malloc(bytes), *r = hvmk_malloc(bytes), *back = hvmk_malloc(bytes);
+    if (!w || !r || !back) {
+        hvmk_mfree(w);
+        hvmk_mfree(r);
+        hvmk_mfree(back);
+        gp_snprintf(why, len, "no memory");
+        return false;
+    }
+    hvmk_pattern(w, bytes, seed);
+    memset(r, 0, bytes);
+    if (quiesce)
+        blkfront_suspend(bf);
+    uint64_t flags = hvmk_irq_save();
+    int e1 = blkfront_dump_io(bf, BLKFRONT_WRITE, sector, n, w, &env);
+    int e2 = e1 ? e1 : blkfront_dump_io(bf, BLKFRONT_READ, sector, n, r, &env);
+    int e3 = e2 ? e2 : blkfront_dump_io(bf, BLKFRONT_FLUSH, 0, 0, NULL, &env);
+    hvmk_irq_restore(flags);
+    if (quiesce)
+        blkfront_resume_in_place(bf);
+    int e4 = hvmk_blk_io(bf, BLKFRONT_READ, sector, n, back, bytes);
+    struct blkfront_dump_stats st;
+    blkfront_dump_get_stats(bf, &st);
+    bool same = !memcmp(w, r, bytes), normal_same = !memcmp(w, back, bytes);
+    gp_snprintf(why, len, "interrupts off: write %s, read %s (%s), flush %s; %llu dump requests, "
+                "%llu notifications; then the normal path read %s (%s)", gp_strerror(e1),
+                gp_strerror(e2), same ? "identical" : "differs", gp_strerror(e3),
+                (unsigned long long)st.requests, (unsigned long long)st.notifications,
+                gp_strerror(e4), normal_same ? "identical" : "differs");
+    hvmk_mfree(w);
+    hvmk_mfree(r);
+    hvmk_mfree(back);
+    return !e1 && !e2 && !e3 && !e4 && same && normal_same;
 }
 
 /* Writes in flight across `xl save` + `xl restore`. */

@@ -159,6 +159,13 @@ static void hvmk_step_suspend_round(struct gp_platform *plat, struct xs_client *
     hvmk_printf("hvmk: %s: %s\n", step, why);
     gp_snprintf(name, sizeof(name), "%s-io-verified", step);
     hvmk_step_result(name, ok, why);
+    /* The dump path's pages were granted again in the new domain. */
+    char dwhy[200] = "the domain did not resume";
+    ok = rc == 0 && hvmk_blk_dump_check(bf, 31000 + round * 200, 20 + round, false, dwhy,
+                                         sizeof(dwhy));
+    hvmk_printf("hvmk: %s: dump path: %s\n", step, dwhy);
+    gp_snprintf(name, sizeof(name), "%s-dump-path", step);
+    hvmk_step_result(name, ok, dwhy);
     if (net && rc == 0)
         hvmk_step_net_after_restore(net, how);
     suspend_fini(&s);

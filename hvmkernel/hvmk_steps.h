@@ -27,6 +27,8 @@ struct hvm;
  * stays open for the save/restore step. */
 struct blkfront *hvmk_step_blkfront(struct gp_platform *plat, struct xs_client *xs);
 int hvmk_blk_start_writes(struct blkfront *bf, unsigned round);
+bool hvmk_blk_dump_check(struct blkfront *bf, uint64_t sector, unsigned seed, bool quiesce,
+                         char *why, size_t len);
 bool hvmk_blk_check_writes(struct blkfront *bf, char *why, size_t len);
 struct hvmk_net;
 /* ATA IDENTIFY on the legacy IDE ports (hvmk_ide.c): the number of ATA
