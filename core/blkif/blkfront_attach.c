@@ -67,6 +67,8 @@ void blkfront_detach_raw(struct blkfront *bf)
     const struct gp_platform *p = bf->plat;
     bf->connected = false;
     blkfront_fail_all(bf, GP_ESHUTDOWN);
+    blkfront_dump_end(bf);
+    blkfront_dump_free(bf);
     for (unsigned i = 0; i < bf->pool_size; i++) {
         if (bf->pool[i].ref != GP_INVALID_GRANT)
             p->grant_end(p->xen_ctx, bf->pool[i].ref);

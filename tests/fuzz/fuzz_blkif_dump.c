@@ -1,0 +1,116 @@
+/* libFuzzer target: the crash-dump path (blkfront_dump_io) reading
+ * arbitrary responses.  A blkfront data path is attached to a ring page
+ * the harness owns, some normal requests are put in flight, then a dump
+ * write or read runs; the first time it waits, the input's bytes become
+ * the backend's answers (ids, operations, statuses, producer index).
+ * Whatever the bytes: no crash, no access outside our buffers (ASan), the
+ * dump call returns, the normal path can take the ring back afterwards,
+ * and every normal request completes exactly once (checked after the
+ * device is torn down). */
+#include <stdint.h>
+#include <string.h>
+
+#include "../../core/blkif/blkfront_internal.h"
+#include "os/sim_os.h"
+
+static struct sim_os *fz_os;
+static struct gp_platform fz_plat;
+static gp_grant_ref_t fz_next_ref = 8;
+static void *fz_ring;
+
+static int fz_grant(void *ctx, gp_domid_t d, uint64_t gfn, bool ro, gp_grant_ref_t *ref)
+{
+    (void)ctx; (void)d; (void)gfn; (void)ro;
+    *ref = fz_next_ref++;
+    return 0;
+}
+static int fz_end(void *ctx, gp_grant_ref_t ref) { (void)ctx; (void)ref; return 0; }
+static void fz_notify(void *ctx, gp_port_t port) { (void)ctx; (void)port; }
+
+static int fz_calls[8];
+static void fz_done(void *arg, struct blkfront_req *r, int status)
+{
+    (void)r; (void)status;
+    fz_calls[(intptr_t)arg]++;
+}
+
+/* The backend's turn, played the first time the dump path stalls. */
+static const uint8_t *fz_data;
+static size_t fz_size;
+static struct blkfront *fz_bf;
+static bool fz_answered;
+static void fz_stall(void *arg, unsigned us)
+{
+    (void)arg; (void)us;
+    if (fz_answered)
+        return;
+    fz_answered = true;
+    blkif_sring_t *s = fz_ring;
+    size_t off = 3;
+    unsigned n = 0;
+    while (off + sizeof(blkif_response_t) <= fz_size && n < 64) {
+        blkif_response_t r;
+        memcpy(&r, fz_data + off, sizeof(r));
+        s->ring[(s->rsp_prod + n) % RING_SIZE(&fz_bf->q[0].ring)].rsp = r;
+        off += sizeof(r);
+        n++;
+    }
+    uint32_t extra = off < fz_size ? fz_data[off] : 0;   /* producer may also overshoot */
+    __atomic_store_n(&s->rsp_prod, s->rsp_prod + n + (extra & 0x80 ? extra : 0), __ATOMIC_RELEASE);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (!fz_os) {
+        fz_os = sim_os_create("fuzz", 2048, 0x10, true);
+        sim_os_fill(fz_os, &fz_plat);
+        fz_plat.grant_access = fz_grant;
+        fz_plat.grant_end = fz_end;
+        fz_plat.evtchn_notify = fz_notify;
+        uint64_t gfn;
+        fz_ring = fz_plat.page_alloc(fz_plat.ctx, &gfn);
+    }
+    if (size < 3)
+        return 0;
+    struct blkfront *bf = NULL;
+    if (blkfront_attach_raw(&fz_plat, fz_ring, 1u << 16, data[0] & 1, 0, &bf))
+        return 0;
+    bf->q[0].port = 1;                           /* the dump path wants a channel */
+    if (blkfront_dump_enable(bf) != 0) {
+        blkfront_detach_raw(bf);
+        return 0;
+    }
+    static uint8_t buf[4][8192];
+    static struct blkfront_sg sg[4];
+    static struct blkfront_req req[4];
+    unsigned nreq = data[1] & 3;
+    memset(fz_calls, 0, sizeof(fz_calls));
+    for (unsigned i = 0; i < nreq; i++) {
+        sg[i] = (struct blkfront_sg){ buf[i], sizeof(buf[i]) };
+        req[i] = (struct blkfront_req){ .op = BLKFRONT_WRITE, .sector = i * 64, .nr_sectors = 16,
+                                        .sg = &sg[i], .nsg = 1, .done = fz_done,
+                                        .arg = (void *)(intptr_t)i };
+        if (blkfront_submit(bf, &req[i]) != 0)
+            fz_calls[i] = 1;   /* rejected synchronously: counts as its completion */
+    }
+    /* The crash: the dump path takes the ring. */
+    fz_data = data;
+    fz_size = size;
+    fz_bf = bf;
+    fz_answered = false;
+    static uint8_t dump[100 * 512];
+    const struct blkfront_dump_env env = { fz_stall, NULL, 50 };
+    enum blkfront_op op = (data[2] & 3) == 0 ? BLKFRONT_READ
+                          : (data[2] & 3) == 1 ? BLKFRONT_FLUSH : BLKFRONT_WRITE;
+    uint32_t n = 1 + data[2] % 100;
+    blkfront_dump_io(bf, op, 4000, n, dump, &env);
+    /* A cancelled hibernation: the normal path takes the ring back. */
+    blkfront_event(&bf->q[0], 0);
+    blkfront_detach_raw(bf);
+    for (unsigned i = 0; i < nreq; i++)
+        if (fz_calls[i] != 1)
+            __builtin_trap();      /* a request completed twice or never */
+    memset(fz_ring, 0, GP_PAGE_SIZE);
+    return 0;
+}
