@@ -6,6 +6,9 @@
 # lab console as they come.  The domU asks for dom0's part through
 # data/gptest-phase.
 domu=gplx
+# xenstored reports trouble (a domain over its quota, ...) through syslog.
+syslogd -O /tmp/messages 2>/dev/null
+echo "job: xenstored quotas: $(timeout 10 xenstore-control quota 2>&1 | tr '\n' ' ')"
 mkdir -p /srv && mount -t tmpfs -o size=700m tmpfs /srv
 truncate -s 32M /srv/disk0.img
 losetup /dev/loop0 /srv/disk0.img || { echo "job: losetup failed"; exit 2; }
@@ -39,12 +42,27 @@ echo "job: created in $(( $(date +%s) - t0 ))s"
   done ) &
 tailer=$!
 phase() { xenstore-read /local/domain/$(xl domid $domu 2>/dev/null)/data/gptest-phase 2>/dev/null; }
+# xenstore stopped answering dom0: say once what xenstored and the kernel say.
+stuck_reported=
+xenstore_stuck() {
+  [ -n "$stuck_reported" ] && return
+  stuck_reported=1
+  echo "job: xenstore does not answer dom0 (xenstored pid: $(pidof xenstored || echo none))"
+  echo "job: syslog:"; tail -20 /tmp/messages 2>/dev/null | sed 's/^/job:   /'
+  echo "job: dom0 kernel:"; dmesg | tail -15 | sed 's/^/job:   /'
+  echo "job: $(ls -la /var/run/xenstored/ 2>&1 | tr '\n' ' ')"
+}
 # dom0's part, asked for through data/gptest-phase; answered in data/gptest-ack.
 seen_phase=
 serve_phase() {
   local id ph out rc
-  id=$(xl domid $domu 2>/dev/null) || return
-  ph=$(xenstore-read /local/domain/$id/data/gptest-phase 2>/dev/null) || return
+  id=$(timeout 10 xl domid $domu 2>/dev/null) || return
+  ph=$(timeout 10 xenstore-read /local/domain/$id/data/gptest-phase 2>&1); rc=$?
+  if [ $rc = 124 ]; then
+    xenstore_stuck
+    return
+  fi
+  [ $rc = 0 ] || return
   [ "$ph" = "$seen_phase" ] && return
   seen_phase=$ph
   case "$ph" in
@@ -64,7 +82,7 @@ serve_phase() {
 }
 rc=0
 deadline=$(( $(date +%s) + ${GPTEST_TIMEOUT:-480} ))
-while xl list $domu >/dev/null 2>&1; do
+while timeout 20 xl list $domu >/dev/null 2>&1; do
   cp "$log" /mnt/host/domu-console.log 2>/dev/null
   serve_phase
   if [ "$(date +%s)" -ge "$deadline" ]; then
