@@ -93,7 +93,9 @@ blk_workload() {   # WHO DEV
 
 t_blk() {
   if ! blk_start 51712 /dev/nbd0; then
-    fail blk-connect "$(tail -3 /run/blk-51712.log | tr '\n' ' ')"; return
+    fail blk-connect "$(tail -3 /run/blk-51712.log | tr '\n' ' ')"
+    dmesg | tail -40 | sed 's/^/gptest: info /'
+    return
   fi
   pass blk-connect "$(grep 'connected to' /run/blk-51712.log | cut -c1-220)"
   sectors=$(cat /sys/block/nbd0/size)
@@ -152,6 +154,7 @@ t_hotplug() {
     result blk-hotremove-again $rc "gplpv-blk exit $rc, dom0: ${ack:-no answer}"
   else
     fail blk-hotadd-again-data-intact "dom0: ${ack:-no answer}; $(tail -2 /run/blk-51728.log | tr '\n' ' ')"
+    dmesg | tail -40 | sed 's/^/gptest: info /'
   fi
 }
 
@@ -198,7 +201,9 @@ t_net() {   # on|off: offloads
   mode=$1 opts=
   [ "$mode" = off ] && opts=--no-offload
   if ! net_start 0 gpnet0 $opts; then
-    fail net-connect-offload-$mode "$(tail -3 /run/net.log | tr '\n' ' ')"; return
+    fail net-connect-offload-$mode "$(tail -3 /run/net.log | tr '\n' ' ')"
+    dmesg | tail -40 | sed 's/^/gptest: info /'
+    return
   fi
   pass net-connect-offload-$mode "$(grep 'connected to' /run/net.log | cut -c1-230)"
   suffix=

@@ -47,7 +47,15 @@ stuck_reported=
 xenstore_stuck() {
   [ -n "$stuck_reported" ] && return
   stuck_reported=1
-  echo "job: xenstore does not answer dom0 (xenstored pid: $(pidof xenstored || echo none))"
+  local pid
+  pid=$(pidof xenstored)
+  echo "job: xenstore does not answer dom0 (xenstored pid: ${pid:-none})"
+  if [ -n "$pid" ]; then
+    echo "job: xenstored $(grep -E '^State' /proc/$pid/status), wchan $(cat /proc/$pid/wchan 2>/dev/null), cpu time $(awk '{print $14 "+" $15}' /proc/$pid/stat) ticks"
+    sed 's/^/job:   /' /proc/$pid/stack 2>/dev/null | head -12
+    sleep 2
+    echo "job: xenstored cpu time 2 s later: $(awk '{print $14 "+" $15}' /proc/$pid/stat) ticks"
+  fi
   echo "job: syslog:"; tail -20 /tmp/messages 2>/dev/null | sed 's/^/job:   /'
   echo "job: dom0 kernel:"; dmesg | tail -15 | sed 's/^/job:   /'
   echo "job: $(ls -la /var/run/xenstored/ 2>&1 | tr '\n' ' ')"
@@ -82,7 +90,13 @@ serve_phase() {
 }
 rc=0
 deadline=$(( $(date +%s) + ${GPTEST_TIMEOUT:-480} ))
-while timeout 20 xl list $domu >/dev/null 2>&1; do
+domu_alive() {
+  timeout 20 xl list $domu >/dev/null 2>&1
+  local rc=$?
+  [ $rc = 124 ] && { xenstore_stuck; return 0; }   # cannot tell: keep waiting
+  return $rc
+}
+while domu_alive; do
   cp "$log" /mnt/host/domu-console.log 2>/dev/null
   serve_phase
   if [ "$(date +%s)" -ge "$deadline" ]; then
@@ -97,6 +111,6 @@ sleep 0.5
 kill $tailer 2>/dev/null
 cp "$log" /mnt/host/domu-console.log 2>/dev/null
 echo "job: dom0 netcheck server: $(wc -l </tmp/netcheck.log) connections"
-echo "job: backend vbd state: $(xenstore-ls /local/domain/0/backend/vbd 2>/dev/null | grep -c state) nodes left"
+echo "job: backend vbd state: $(timeout 10 xenstore-ls /local/domain/0/backend/vbd 2>/dev/null | grep -c state) nodes left"
 ls /var/log/xen/
 exit $rc
