@@ -66,7 +66,7 @@ serve_phase() {
   local id ph out rc
   id=$(timeout 10 xl domid $domu 2>/dev/null) || return
   ph=$(timeout 10 xenstore-read /local/domain/$id/data/gptest-phase 2>&1); rc=$?
-  if [ $rc = 124 ]; then
+  if [ $rc = 124 ] || [ $rc = 143 ]; then
     xenstore_stuck
     return
   fi
@@ -93,7 +93,8 @@ deadline=$(( $(date +%s) + ${GPTEST_TIMEOUT:-480} ))
 domu_alive() {
   timeout 20 xl list $domu >/dev/null 2>&1
   local rc=$?
-  [ $rc = 124 ] && { xenstore_stuck; return 0; }   # cannot tell: keep waiting
+  # 124 (GNU) or 143 (busybox, killed by SIGTERM): timed out, cannot tell
+  [ $rc = 124 ] || [ $rc = 143 ] && { xenstore_stuck; return 0; }
   return $rc
 }
 while domu_alive; do
