@@ -8,7 +8,8 @@
 domu=gplx
 # xenstored reports trouble (a domain over its quota, ...) through syslog.
 syslogd -O /tmp/messages 2>/dev/null
-echo "job: xenstored quotas: $(timeout 10 xenstore-control quota 2>&1 | tr '\n' ' ')"
+# xenstored's own trace of every request, for when it stops answering.
+timeout 10 xenstore-control logfile /tmp/xenstored-trace.log >/dev/null 2>&1
 mkdir -p /srv && mount -t tmpfs -o size=700m tmpfs /srv
 truncate -s 32M /srv/disk0.img
 losetup /dev/loop0 /srv/disk0.img || { echo "job: losetup failed"; exit 2; }
@@ -56,7 +57,9 @@ xenstore_stuck() {
     sleep 2
     echo "job: xenstored cpu time 2 s later: $(awk '{print $14 "+" $15}' /proc/$pid/stat) ticks"
   fi
-  echo "job: syslog:"; tail -20 /tmp/messages 2>/dev/null | sed 's/^/job:   /'
+  echo "job: syslog:"; grep -v /etc/xen/scripts /tmp/messages 2>/dev/null | tail -20 | sed 's/^/job:   /'
+  echo "job: xenstored's trace, last lines:"; tail -60 /tmp/xenstored-trace.log 2>/dev/null | sed 's/^/job:   /'
+  cp /tmp/xenstored-trace.log /mnt/host/ 2>/dev/null
   echo "job: dom0 kernel:"; dmesg | tail -15 | sed 's/^/job:   /'
   echo "job: $(ls -la /var/run/xenstored/ 2>&1 | tr '\n' ' ')"
 }
