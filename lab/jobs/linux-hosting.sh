@@ -114,6 +114,7 @@ echo "job: domU gone after $(( $(date +%s) - t0 ))s"
 sleep 0.5
 kill $tailer 2>/dev/null
 cp "$log" /mnt/host/domu-console.log 2>/dev/null
+cp /tmp/xenstored-trace.log /mnt/host/ 2>/dev/null
 echo "job: dom0 netcheck server: $(wc -l </tmp/netcheck.log) connections"
 echo "job: backend vbd state: $(timeout 10 xenstore-ls /local/domain/0/backend/vbd 2>/dev/null | grep -c state) nodes left"
 ls /var/log/xen/
