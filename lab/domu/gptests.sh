@@ -262,6 +262,15 @@ t_linux_net() {
   ip addr add 10.99.0.2/24 dev eth0 && ip link set eth0 up
   pass linux-net-connect "eth0 $(cat /sys/class/net/eth0/address)"
   net_workload linux linux-net ""
+  # The same without offloads: every frame MTU-sized and checksummed by the stack.
+  if command -v ethtool >/dev/null; then
+    run linux-net-offloads-off ethtool -K eth0 tx off sg off tso off gso off gro off
+    run linux-net-no-offload-tcp-to-dom0-verified gplpv-netcheck send $DOM0 5001 8388608 13 && \
+      echo "gptest: FIGURE net-tcp-domU-to-dom0-no-offload linux $(rate_of /tmp/run.out) MiB/s"
+    # (no figure: Linux's netfront keeps the receive GSO it negotiated at
+    # connect, netback still sends it large frames; ours asked for none)
+    run linux-net-no-offload-tcp-from-dom0-verified gplpv-netcheck recv $DOM0 5001 8388608 14
+  fi
 }
 
 case "$tests" in *,xs,*) timeout 120 gplpv-xs selftest ;; esac
