@@ -167,11 +167,38 @@ int xenbus_dev_refresh_otherend(struct xenbus_dev *d)
     return xenbus_watch_otherend(d);
 }
 
+struct xenbus_switch {
+    const char *key;
+    enum xenbus_state s;
+};
+
+/* The node must still be there: a write would create it again (after a
+ * hot-remove the toolstack has removed it, and would find our leftover
+ * the next time it attaches a device there). */
+static int xenbus_switch_txn(struct xs_client *c, xs_txn_t t, void *arg)
+{
+    struct xenbus_switch *sw = arg;
+    char *v = NULL;
+    int err = xs_read(c, t, sw->key, &v, NULL);
+    if (v)
+        xs_free(c, v);
+    if (err)
+        return err;
+    return xs_printf(c, t, sw->key, "%u", (unsigned)sw->s);
+}
+
 int xenbus_switch_state(struct xenbus_dev *d, xs_txn_t t, enum xenbus_state s)
 {
     char key[XENBUS_PATH_MAX + 8];
     gp_snprintf(key, sizeof(key), "%s/state", d->nodename);
-    int err = xs_printf(d->xs, t, key, "%u", (unsigned)s);
+    struct xenbus_switch sw = { key, s };
+    int err = t == XS_TXN_NONE ? xs_txn_run(d->xs, 10, xenbus_switch_txn, &sw)
+                               : xs_printf(d->xs, t, key, "%u", (unsigned)s);
+    if (err == GP_ENOENT) {
+        GP_INFO(d->plat, "xenbus: %s is gone: not switching it to %s", d->nodename,
+                xenbus_state_name(s));
+        return err;
+    }
     if (err) {
         GP_ERR(d->plat, "xenbus: %s: cannot switch to %s: %s", d->nodename,
                xenbus_state_name(s), gp_strerror(err));

@@ -52,6 +52,9 @@ void xenbus_dev_teardown(struct xenbus_dev *d);
 /* Re-read the backend path (after resume or migration). */
 int xenbus_dev_refresh_otherend(struct xenbus_dev *d);
 
+/* Write our state.  Outside a transaction (t = XS_TXN_NONE) only while the
+ * node exists: GP_ENOENT once the toolstack removed it (hot-remove), which
+ * is not created again. */
 int xenbus_switch_state(struct xenbus_dev *d, xs_txn_t t, enum xenbus_state s);
 /* Work a device defers (a reconnect after a backend restart) is counted
  * so the device is never freed under it: xenbus_dev_defer schedules

@@ -6,6 +6,10 @@
 # lab console as they come.  The domU asks for dom0's part through
 # data/gptest-phase.
 domu=gplx
+# xenstored reports trouble (a domain over its quota, ...) through syslog.
+syslogd -O /tmp/messages 2>/dev/null
+# xenstored's own trace of every request, for when it stops answering.
+timeout 10 xenstore-control logfile /tmp/xenstored-trace.log >/dev/null 2>&1
 mkdir -p /srv && mount -t tmpfs -o size=700m tmpfs /srv
 truncate -s 32M /srv/disk0.img
 losetup /dev/loop0 /srv/disk0.img || { echo "job: losetup failed"; exit 2; }
@@ -39,12 +43,37 @@ echo "job: created in $(( $(date +%s) - t0 ))s"
   done ) &
 tailer=$!
 phase() { xenstore-read /local/domain/$(xl domid $domu 2>/dev/null)/data/gptest-phase 2>/dev/null; }
+# xenstore stopped answering dom0: say once what xenstored and the kernel say.
+stuck_reported=
+xenstore_stuck() {
+  [ -n "$stuck_reported" ] && return
+  stuck_reported=1
+  local pid
+  pid=$(pidof xenstored)
+  echo "job: xenstore does not answer dom0 (xenstored pid: ${pid:-none})"
+  if [ -n "$pid" ]; then
+    echo "job: xenstored $(grep -E '^State' /proc/$pid/status), wchan $(cat /proc/$pid/wchan 2>/dev/null), cpu time $(awk '{print $14 "+" $15}' /proc/$pid/stat) ticks"
+    sed 's/^/job:   /' /proc/$pid/stack 2>/dev/null | head -12
+    sleep 2
+    echo "job: xenstored cpu time 2 s later: $(awk '{print $14 "+" $15}' /proc/$pid/stat) ticks"
+  fi
+  echo "job: syslog:"; grep -v /etc/xen/scripts /tmp/messages 2>/dev/null | tail -20 | sed 's/^/job:   /'
+  echo "job: xenstored's trace, last lines:"; tail -60 /tmp/xenstored-trace.log 2>/dev/null | sed 's/^/job:   /'
+  cp /tmp/xenstored-trace.log /mnt/host/ 2>/dev/null
+  echo "job: dom0 kernel:"; dmesg | tail -15 | sed 's/^/job:   /'
+  echo "job: $(ls -la /var/run/xenstored/ 2>&1 | tr '\n' ' ')"
+}
 # dom0's part, asked for through data/gptest-phase; answered in data/gptest-ack.
 seen_phase=
 serve_phase() {
   local id ph out rc
-  id=$(xl domid $domu 2>/dev/null) || return
-  ph=$(xenstore-read /local/domain/$id/data/gptest-phase 2>/dev/null) || return
+  id=$(timeout 10 xl domid $domu 2>/dev/null) || return
+  ph=$(timeout 10 xenstore-read /local/domain/$id/data/gptest-phase 2>&1); rc=$?
+  if [ $rc = 124 ] || [ $rc = 143 ]; then
+    xenstore_stuck
+    return
+  fi
+  [ $rc = 0 ] || return
   [ "$ph" = "$seen_phase" ] && return
   seen_phase=$ph
   case "$ph" in
@@ -64,7 +93,14 @@ serve_phase() {
 }
 rc=0
 deadline=$(( $(date +%s) + ${GPTEST_TIMEOUT:-480} ))
-while xl list $domu >/dev/null 2>&1; do
+domu_alive() {
+  timeout 20 xl list $domu >/dev/null 2>&1
+  local rc=$?
+  # 124 (GNU) or 143 (busybox, killed by SIGTERM): timed out, cannot tell
+  [ $rc = 124 ] || [ $rc = 143 ] && { xenstore_stuck; return 0; }
+  return $rc
+}
+while domu_alive; do
   cp "$log" /mnt/host/domu-console.log 2>/dev/null
   serve_phase
   if [ "$(date +%s)" -ge "$deadline" ]; then
@@ -78,7 +114,8 @@ echo "job: domU gone after $(( $(date +%s) - t0 ))s"
 sleep 0.5
 kill $tailer 2>/dev/null
 cp "$log" /mnt/host/domu-console.log 2>/dev/null
+cp /tmp/xenstored-trace.log /mnt/host/ 2>/dev/null
 echo "job: dom0 netcheck server: $(wc -l </tmp/netcheck.log) connections"
-echo "job: backend vbd state: $(xenstore-ls /local/domain/0/backend/vbd 2>/dev/null | grep -c state) nodes left"
+echo "job: backend vbd state: $(timeout 10 xenstore-ls /local/domain/0/backend/vbd 2>/dev/null | grep -c state) nodes left"
 ls /var/log/xen/
 exit $rc

@@ -208,13 +208,23 @@ static int lxblk_nbd_start(struct lxblk_main *m)
     }
     if (pthread_create(&m->doit, NULL, lxblk_doit, m) != 0)
         return GP_ENOMEM;
-    /* The device is usable once the kernel started it (sysfs "pid"). */
+    /* The device is usable once the kernel started it and gave it its
+     * capacity: sysfs "pid" appears a moment before "size" is set. */
     const char *base = strrchr(m->nbd_path, '/');
-    char pidpath[128];
+    char pidpath[128], sizepath[128];
     snprintf(pidpath, sizeof(pidpath), "/sys/block/%s/pid", base ? base + 1 : m->nbd_path);
-    for (int i = 0; i < 500; i++) {
+    snprintf(sizepath, sizeof(sizepath), "/sys/block/%s/size", base ? base + 1 : m->nbd_path);
+    unsigned long long want = in->sectors * (in->sector_size / 512u);
+    for (int i = 0; i < 3000; i++) {
         struct stat st;
-        if (stat(pidpath, &st) == 0)
+        unsigned long long have = 0;
+        FILE *f = stat(pidpath, &st) == 0 ? fopen(sizepath, "r") : NULL;
+        if (f) {
+            if (fscanf(f, "%llu", &have) != 1)
+                have = 0;
+            fclose(f);
+        }
+        if (have && have == want)
             return 0;
         struct timespec ts = { 0, 10000000 };
         nanosleep(&ts, NULL);

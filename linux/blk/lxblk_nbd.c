@@ -149,6 +149,23 @@ static int lxblk_take(struct lxblk *b, uint32_t cmd, const char handle[8], uint6
         else if (cmd == NBD_CMD_TRIM && !b->info.discard)
             refuse = GP_ENOTSUP;
     }
+    /* A write's payload follows the request even when we refuse it: a
+     * refused one is read and dropped (one beyond what the kernel ever
+     * sends means the stream cannot be followed any more). */
+    if (refuse && cmd == NBD_CMD_WRITE) {
+        if (len > LXBLK_MAX_LEN) {
+            fprintf(stderr, "gplpv-blk: error: a write of %u bytes: stream lost\n", len);
+            return GP_EPROTO;
+        }
+        char sink[4096];
+        for (uint32_t left = len; left;) {
+            uint32_t k = left < sizeof(sink) ? left : (uint32_t)sizeof(sink);
+            int err = lxblk_read_full(b->sock, sink, k);
+            if (err)
+                return err;
+            left -= k;
+        }
+    }
     struct lxblk_io *io = calloc(1, sizeof(*io));
     if (!io)
         return GP_ENOMEM;
@@ -156,20 +173,19 @@ static int lxblk_take(struct lxblk *b, uint32_t cmd, const char handle[8], uint6
     io->cmd = cmd;
     io->len = len;
     memcpy(io->handle, handle, 8);
-    if (data) {
-        io->buf = malloc(len ? len : 1);
+    if (data && !refuse) {
+        io->buf = malloc(len);
         if (!io->buf) {
             free(io);
             return GP_ENOMEM;
         }
-    }
-    /* A write's payload follows the request even when we refuse it. */
-    if (cmd == NBD_CMD_WRITE) {
-        int err = lxblk_read_full(b->sock, io->buf, len);
-        if (err) {
-            free(io->buf);
-            free(io);
-            return err;
+        if (cmd == NBD_CMD_WRITE) {
+            int err = lxblk_read_full(b->sock, io->buf, len);
+            if (err) {
+                free(io->buf);
+                free(io);
+                return err;
+            }
         }
     }
     pthread_mutex_lock(&b->lock);

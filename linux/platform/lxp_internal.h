@@ -74,8 +74,8 @@ struct lxp_xs {
     void *rx_arg;
     bool in_handler;
     uint64_t bytes_in, bytes_out;
-    /* The kernel's watch deadlock (lxp_xs.c): requests whose reply has
-     * not come yet, and a watch request being written. */
+    /* One request at a time (lxp_xs.c): requests whose reply has not
+     * come yet, and a write() in progress. */
     unsigned outstanding;
     bool watch_gate;
     uint32_t scan_hdr_got, scan_skip;  /* framing of the incoming stream */

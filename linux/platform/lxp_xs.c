@@ -6,15 +6,19 @@
  * a buffer and calls the client's rx handler; recv copies out of the
  * buffer.  Nothing in the stream is trusted here: the client parses it.
  *
- * The guest kernel deadlocks on one pattern: XS_WATCH and XS_UNWATCH are
- * carried out inside write(), waiting for xenstored's answer with the
- * file's message-buffer mutex held, while its xenbus thread needs that
- * mutex to hand us the reply to any other request of ours still in
- * flight: neither moves again (seen in the lab: "task xenbus blocked for
- * more than 120 seconds").  So a watch request waits until every earlier
- * request of ours has its reply, and nothing else is written while it is
- * in the kernel.  The incoming stream is framed (headers only) to count
- * the replies.
+ * One request at a time: the guest kernel's device does not copy a
+ * request's payload when it queues it for xenstored, it points into the
+ * file's one message buffer, which the next write() overwrites; a request
+ * still waiting for the ring then goes out with the header it had and the
+ * next one's payload (seen in the lab as a READ of "/local/domain/0/b"
+ * answered ENOENT, and worse).  And XS_WATCH / XS_UNWATCH are carried out
+ * inside write() with that buffer's mutex held, waiting for xenstored,
+ * while the kernel's xenbus thread needs the mutex to hand over the reply
+ * to any other request of ours in flight: neither moves again ("task
+ * xenbus blocked for more than 120 seconds").  So a message is written
+ * only once every earlier one has its reply; the incoming stream is
+ * framed (headers only) to count the replies.  The xs client may still
+ * have many requests waiting; they leave one after the other.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -51,20 +55,19 @@ static int lxp_xs_send(void *ctx, const void *buf, size_t len)
     if (len >= sizeof(hdr))
         memcpy(&hdr, buf, sizeof(hdr));
     bool whole = len >= sizeof(hdr) && hdr.len == len - sizeof(hdr);
-    bool watch = whole && (hdr.type == XS_WATCH || hdr.type == XS_UNWATCH);
     pthread_mutex_lock(&s->lock);
-    while (s->watch_gate && !s->stopping)
-        lxp_xs_wait(s, 100);
-    if (watch) {
-        /* Every earlier reply first (bounded: a lost reply must not
-         * stop us for good). */
-        for (unsigned waited = 0; s->outstanding && waited < 30000 && !s->stopping; waited += 10)
-            lxp_xs_wait(s, 10);
-        if (s->outstanding)
-            lxp_logf(x, GP_LOG_WARN, "xenbus: %u replies still missing before a watch request",
-                     s->outstanding);
-        s->watch_gate = true;
+    /* The wire is ours once the previous request has its reply (bounded:
+     * a reply that never comes must not stop us for good). */
+    unsigned waited = 0;
+    while ((s->outstanding || s->watch_gate) && waited < 30000 && !s->stopping && !s->failed) {
+        lxp_xs_wait(s, 10);
+        waited += 10;
     }
+    if (s->outstanding) {
+        lxp_logf(x, GP_LOG_ERROR, "xenbus: no reply for 30 s: sending the next request anyway");
+        s->outstanding = 0;
+    }
+    s->watch_gate = true;                 /* ours until the write returns */
     if (whole)
         s->outstanding++;
     pthread_mutex_unlock(&s->lock);
@@ -90,8 +93,7 @@ static int lxp_xs_send(void *ctx, const void *buf, size_t len)
     pthread_mutex_lock(&s->lock);
     if (rc && whole && s->outstanding)
         s->outstanding--;              /* refused: no reply will come */
-    if (watch)
-        s->watch_gate = false;
+    s->watch_gate = false;
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->lock);
     return rc;

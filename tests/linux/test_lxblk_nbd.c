@@ -251,6 +251,21 @@ static void test_bad_magic_ends_the_stream(void)
     sim_blkback_destroy(r.bb);
 }
 
+static void test_oversized_write_ends_the_stream(void)
+{
+    struct rig r;
+    REQUIRE(rig_open(&r, 772, NULL));
+    /* Past the end and larger than the kernel ever sends: the payload
+     * cannot be skipped safely, the stream ends. */
+    put_req(&r, NBD_CMD_WRITE, 9, 0, 64u << 20, NULL);
+    pthread_join(r.server, NULL);
+    CHECK_EQ(r.rc, GP_EPROTO);
+    close(r.k);
+    close(r.b.sock);
+    blkfront_destroy(r.b.bf);
+    sim_blkback_destroy(r.bb);
+}
+
 int main(void)
 {
     x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true });
@@ -265,6 +280,7 @@ int main(void)
     GP_TEST_RUN(test_many_in_flight_any_order);
     GP_TEST_RUN(test_refusals_keep_the_stream);
     GP_TEST_RUN(test_bad_magic_ends_the_stream);
+    GP_TEST_RUN(test_oversized_write_ends_the_stream);
     xs_client_destroy(xs);
     sim_domain_destroy(g);
     sim_domain_destroy(d0);

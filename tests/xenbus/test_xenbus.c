@@ -1,6 +1,7 @@
 /* xenbus (core/xenbus) against the simulator's xenstored: backend
  * discovery and validation, the state machine driven by the backend's
- * state watch, feature helpers, enumeration with hot-add and removal. */
+ * state watch, feature helpers, enumeration with hot-add and removal, and
+ * a removed node left alone. */
 #include "gp_test.h"
 #include "../xenstore/xs_test_env.h"
 #include "gplpv/xenbus.h"
@@ -199,6 +200,24 @@ static void test_cdrom_vbds_recognised(void)
     CHECK(!xenbus_vbd_is_cdrom(c1, "device/vbd/999"));       /* no such node */
 }
 
+/* After a hot-remove the toolstack has removed the frontend node: our
+ * last state changes must not create it again. */
+static void test_removed_node_not_recreated(void)
+{
+    add_device("vbd", 51728, NULL);
+    struct xenbus_dev d;
+    REQUIRE(xenbus_dev_init(&d, &guest.plat, c1, "device/vbd/51728", NULL, NULL) == 0);
+    CHECK_EQ(xenbus_switch_state(&d, XS_TXN_NONE, XenbusStateConnected), 0);
+    CHECK_EQ(xs_rm(c0, XS_TXN_NONE, "/local/domain/5/device/vbd/51728"), 0);
+    CHECK_EQ(xenbus_switch_state(&d, XS_TXN_NONE, XenbusStateClosed), GP_ENOENT);
+    char *v = NULL;
+    CHECK_EQ(xs_read(c0, XS_TXN_NONE, "/local/domain/5/device/vbd/51728", &v, NULL), GP_ENOENT);
+    if (v)
+        xs_free(c0, v);
+    xenbus_dev_teardown(&d);
+    xs_rm(c0, XS_TXN_NONE, "/local/domain/0/backend/vbd/5/51728");
+}
+
 int main(void)
 {
     xsd = sim_xenstored_create(3);
@@ -211,6 +230,7 @@ int main(void)
     GP_TEST_RUN(test_bad_backend_is_refused);
     GP_TEST_RUN(test_cdrom_vbds_recognised);
     GP_TEST_RUN(test_enumeration_hot_add_and_remove);
+    GP_TEST_RUN(test_removed_node_not_recreated);
     xs_client_destroy(c0);
     xs_client_destroy(c1);
     xs_env_fini(&dom0, false);
