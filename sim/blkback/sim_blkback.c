@@ -600,6 +600,21 @@ void sim_blkback_hold(struct sim_blkback *b, bool hold)
     pthread_mutex_unlock(&b->m);
 }
 
+void sim_blkback_shift_ring_indices(struct sim_blkback *b, uint32_t delta)
+{
+    pthread_mutex_lock(&b->m);
+    for (unsigned i = 0; b->connected && i < b->nq; i++) {
+        blkif_back_ring_t *r = &b->q[i].ring;
+        r->req_cons += delta;
+        r->rsp_prod_pvt += delta;
+        r->sring->req_prod += delta;
+        r->sring->rsp_prod += delta;
+        r->sring->req_event += delta;
+        r->sring->rsp_event += delta;
+    }
+    pthread_mutex_unlock(&b->m);
+}
+
 void sim_blkback_restart(struct sim_blkback *b)
 {
     bb_set_state(b, XenbusStateClosing);

@@ -42,6 +42,11 @@ void sim_blkback_set_faults(struct sim_blkback *b, uint32_t error_ppm, uint32_t 
 /* Hold responses until released (requests stay in flight). */
 void sim_blkback_hold(struct sim_blkback *b, bool hold);
 /* The backend goes away (Closing, Closed) and comes back (InitWait). */
+/* Adds delta to every ring index, the backend's own and the shared ones
+ * (the frontend moves its own): tests start the rings just below 2^32 to
+ * show that nothing minds the wrap.  delta must be a multiple of the ring
+ * size (slots keep their places) and the rings idle. */
+void sim_blkback_shift_ring_indices(struct sim_blkback *b, uint32_t delta);
 void sim_blkback_restart(struct sim_blkback *b);
 /* Grow or shrink the disk while connected (re-announces Connected). */
 void sim_blkback_resize(struct sim_blkback *b, uint64_t sectors);

@@ -50,6 +50,10 @@ void sim_netback_ctrl_fault(struct sim_netback *b, enum sim_net_ctrl_fault f);
 /* Hold tx responses until released (frames stay on the ring). */
 void sim_netback_hold_tx(struct sim_netback *b, bool hold);
 /* Drop every transmitted frame with NETIF_RSP_ERROR (or stop doing so). */
+/* Adds delta to every tx and rx ring index, the backend's own and the
+ * shared ones (the frontend moves its own): tests start the rings just
+ * below 2^32.  delta must be a multiple of the ring size, the rings idle. */
+void sim_netback_shift_ring_indices(struct sim_netback *b, uint32_t delta);
 void sim_netback_fail_tx(struct sim_netback *b, bool fail);
 
 #define SIM_NET_CSUM_BLANK 1u        /* NETRXF_csum_blank | NETRXF_data_validated */

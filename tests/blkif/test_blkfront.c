@@ -1,11 +1,12 @@
 /* blkfront (core/blkif) against the simulated blkback: data integrity for
  * any scatter-gather shape, splitting, indirect and direct requests,
  * persistent grants, flush and discard, queue depth, capacity change,
- * backend restart with requests in flight, injected I/O errors, and
- * every kind of protocol-breaking response. */
+ * backend restart with requests in flight, injected I/O errors, every
+ * kind of protocol-breaking response, and ring indices across 2^32. */
 #include <pthread.h>
 #include <unistd.h>
 
+#include "../../core/blkif/blkfront_internal.h"
 #include "blkback/sim_blkback.h"
 #include "gp_test.h"
 #include "gplpv/blkfront.h"
@@ -426,6 +427,67 @@ static void test_destroy_while_reconnecting(void)
     usleep(100000);
 }
 
+/* Users of PV drivers have seen them hang after 2^32 I/Os: ring indices
+ * are free-running 32-bit counters.  Every ring starts 1024 slots below
+ * the wrap (a multiple of the ring size: slots keep their places) and
+ * enough requests, answered out of order on two full queues, carry it across;
+ * each completes once, the data is read back equal. */
+static void test_ring_indices_cross_2_32(void)
+{
+    struct dev d = dev_open(1190, &(struct sim_blkback_opts){ .indirect = true, .max_queues = 2 },
+                            &(struct blkfront_opts){ .max_ring_page_order = 0 });
+    REQUIRE(d.bf);
+    REQUIRE(d.bf->nqueues == 2);
+    const uint32_t delta = 0u - 1024u;
+    pg->lock_acquire(pg->ctx, d.bf->lock);
+    sim_blkback_shift_ring_indices(d.bb, delta);
+    for (unsigned i = 0; i < d.bf->nqueues; i++) {
+        d.bf->q[i].ring.req_prod_pvt += delta;
+        d.bf->q[i].ring.rsp_cons += delta;
+    }
+    pg->lock_release(pg->ctx, d.bf->lock);
+    CHECK(d.bf->q[0].ring.req_prod_pvt >= 0xfffffc00u);
+    sim_blkback_set_faults(d.bb, 0, 0, true);            /* responses out of order */
+    enum { N = 64, ROUNDS = 20 };             /* 64 in flight fill both 32-slot rings */
+    static uint8_t out[N][4096], in[N][4096];
+    static struct blkfront_sg sgs[N];
+    static struct blkfront_req reqs[N];
+    int calls = 0, bad_status = 0, bad_data = 0;
+    for (int round = 0; round < ROUNDS && calls == round * 2 * N; round++) {
+        for (int phase = 0; phase < 2; phase++) {
+            struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+            sim_blkback_hold(d.bb, true);
+            for (int i = 0; i < N; i++) {
+                if (phase == 0)
+                    fill(out[i], 4096, (unsigned)(round * N + i));
+                else
+                    memset(in[i], 0, 4096);
+                sgs[i] = (struct blkfront_sg){ phase == 0 ? out[i] : in[i], 4096 };
+                reqs[i] = (struct blkfront_req){
+                    .op = phase == 0 ? BLKFRONT_WRITE : BLKFRONT_READ,
+                    .sector = (uint64_t)((round % 3) * N + i) * 8, .nr_sectors = 8,
+                    .sg = &sgs[i], .nsg = 1, .done = wait_done, .arg = &w };
+                if (blkfront_submit(d.bf, &reqs[i]) != 0)
+                    bad_status++;
+            }
+            sim_blkback_hold(d.bb, false);
+            calls += wait_for(&w, N);
+            bad_status += w.status != 0;
+        }
+        for (int i = 0; i < N; i++)
+            bad_data += memcmp(out[i], in[i], 4096) != 0;
+    }
+    usleep(20000);
+    CHECK_EQ(calls, ROUNDS * 2 * N);
+    CHECK_EQ(bad_status, 0);
+    CHECK_EQ(bad_data, 0);
+    for (unsigned i = 0; i < d.bf->nqueues; i++) {   /* each ring went across */
+        CHECK(d.bf->q[i].ring.req_prod_pvt < 0x10000u);
+    }
+    CHECK(!blkfront_is_broken(d.bf));
+    dev_close(&d);
+}
+
 int main(void)
 {
     x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true });
@@ -448,6 +510,7 @@ int main(void)
     GP_TEST_RUN(test_backend_restart_with_requests_in_flight);
     GP_TEST_RUN(test_new_instance_on_a_closed_node);
     GP_TEST_RUN(test_destroy_while_reconnecting);
+    GP_TEST_RUN(test_ring_indices_cross_2_32);
     xs_client_destroy(xs);
     sim_domain_destroy(g);
     sim_domain_destroy(d0);

@@ -3,10 +3,12 @@
  * through the backend or in software when it lacks them, rx checksum
  * filling, multi-queue with split event channels, two frontends across a
  * "bridge", every kind of bad rx and tx response, shutdown and backend
- * restart with frames on the ring: each frame completes exactly once. */
+ * restart with frames on the ring, tx and rx ring indices across 2^32:
+ * each frame completes exactly once. */
 #include <pthread.h>
 #include <unistd.h>
 
+#include "../../core/netif/netfront_internal.h"
 #include "gp_frames.h"
 #include "gp_test.h"
 #include "gplpv/netfront.h"
@@ -672,6 +674,66 @@ static void test_destroy_while_reconnecting(void)
     usleep(100000);                        /* time for anything left behind to run */
 }
 
+/* Ring indices are free-running 32-bit counters (users have seen PV
+ * drivers hang after 2^32 I/Os).  Both rings start 512 slots below the
+ * wrap (a multiple of the ring size: slots and the rx buffers posted in
+ * them keep their places) and 768 looped-back frames, some crossing a
+ * page, carry tx and rx across it; every frame arrives intact, once. */
+static void test_ring_indices_cross_2_32(void)
+{
+    struct vif v;
+    vif_open(&v, 7, NULL, (struct netfront_opts){ .max_queues = 1 });
+    REQUIRE(v.nf);
+    const uint32_t delta = 0u - 512u;
+    struct netfront_queue *q = &v.nf->q[0];
+    pg->lock_acquire(pg->ctx, q->tx_lock);
+    pg->lock_acquire(pg->ctx, q->rx_lock);
+    sim_netback_shift_ring_indices(v.nb, delta);
+    q->tx.req_prod_pvt += delta;
+    q->tx.rsp_cons += delta;
+    q->rx.req_prod_pvt += delta;
+    q->rx.rsp_cons += delta;
+    pg->lock_release(pg->ctx, q->rx_lock);
+    pg->lock_release(pg->ctx, q->tx_lock);
+    enum { N = 64, ROUNDS = 12 };
+    static uint8_t frame[N][2 * 4096];
+    static struct netpkt_frag frags[N];
+    static struct netfront_tx t[N];
+    uint32_t lens[N];
+    unsigned sent = 0, arrived = 0, same = 0;
+    for (unsigned round = 0; round < ROUNDS && arrived == sent; round++) {
+        tx_reset();
+        inbox_clear(&v.ib);
+        for (unsigned i = 0; i < N; i++) {
+            unsigned k = round * N + i;
+            uint32_t off = (k % 5 == 0) ? 4096 - 700 : 1 + k % 300;   /* some cross a page */
+            lens[i] = fr_build(frame[i] + off, 4, 17, 18 + (k * 97) % 1450, k, FR_CSUM_FULL, 0);
+            frags[i] = (struct netpkt_frag){ frame[i] + off, lens[i] };
+            t[i] = tx_make(&frags[i], 1, lens[i]);
+            if (netfront_send(v.nf, &t[i]) == 0)
+                sent++;
+        }
+        tx_wait(N);
+        unsigned got = inbox_wait(&v.ib, N);
+        arrived += got;
+        for (unsigned i = 0; i < got && i < N; i++)
+            same += v.ib.len[i] == lens[i] && memcmp(v.ib.data[i], frags[i].va, lens[i]) == 0;
+    }
+    usleep(20000);
+    CHECK_EQ(sent, N * ROUNDS);
+    CHECK_EQ(arrived, N * ROUNDS);
+    CHECK_EQ(same, N * ROUNDS);
+    CHECK_EQ(tw.calls, N);                     /* the last round's, each once */
+    CHECK_EQ(tw.errors, 0);
+    struct netfront_stats st;
+    netfront_get_stats(v.nf, &st);
+    CHECK_EQ(st.rx_dropped, 0);
+    CHECK_EQ(st.bad_responses, 0);
+    CHECK(q->tx.req_prod_pvt < 0x10000u);       /* both rings went across */
+    CHECK(q->rx.rsp_cons < 0x10000u);
+    vif_close(&v);
+}
+
 int main(void)
 {
     x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true });
@@ -693,6 +755,7 @@ int main(void)
     GP_TEST_RUN(test_new_instance_on_a_closed_node);
     GP_TEST_RUN(test_control_ring);
     GP_TEST_RUN(test_destroy_while_reconnecting);
+    GP_TEST_RUN(test_ring_indices_cross_2_32);
     xs_client_destroy(xs);
     sim_domain_destroy(g);
     sim_domain_destroy(d0);

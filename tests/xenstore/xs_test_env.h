@@ -7,6 +7,8 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <xen/io/xs_wire.h>
+
 #include "gplpv/log.h"
 #include "gplpv/xs.h"
 #include "gplpv/xs_ring.h"
@@ -61,8 +63,10 @@ static inline void xs_env_xsd_notify(void *arg)
         h(e->ring_arg, 1);
 }
 
-static inline void xs_env_init(struct xs_env *e, struct sim_xenstored *xsd, gp_domid_t domid,
-                               bool ring)
+/* ring_start: where the ring page's free-running indices begin (xenstored
+ * may hand over a page already used, e.g. after a restore). */
+static inline void xs_env_init_at(struct xs_env *e, struct sim_xenstored *xsd, gp_domid_t domid,
+                                  bool ring, uint32_t ring_start)
 {
     memset(e, 0, sizeof(*e));
     e->xsd = xsd;
@@ -81,9 +85,17 @@ static inline void xs_env_init(struct xs_env *e, struct sim_xenstored *xsd, gp_d
     e->plat.evtchn_unbind = xs_env_unbind_shim;
     uint64_t gfn;
     e->ring_page = e->plat.page_alloc(e->plat.ctx, &gfn);
+    struct xenstore_domain_interface *intf = e->ring_page;
+    intf->req_cons = intf->req_prod = intf->rsp_cons = intf->rsp_prod = ring_start;
     sim_xenstored_connect_ring(xsd, domid, e->ring_page, xs_env_xsd_notify, e);
     if (xs_ring_create(&e->plat, e->ring_page, 1, &e->t) != 0)
         e->t = NULL;
+}
+
+static inline void xs_env_init(struct xs_env *e, struct sim_xenstored *xsd, gp_domid_t domid,
+                               bool ring)
+{
+    xs_env_init_at(e, xsd, domid, ring, 0);
 }
 
 static inline void xs_env_fini(struct xs_env *e, bool ring)
