@@ -86,10 +86,19 @@ bool hvmk_ioapic_route(unsigned gsi, uint8_t vector, bool level, bool active_low
 void hvmk_ioapic_mask(unsigned gsi);
 
 /* ---- SMP (hvmk_smp.c, ap_trampoline.S) -------------------------------- */
-#define HVMK_MAX_CPUS 8
+/* As many as shared_info has vcpu_info slots for (XEN_LEGACY_MAX_VCPUS),
+ * which is what the core's 2-level event channels serve.  Each CPU gets a
+ * 16 KiB stack in the kernel image (512 KiB for all). */
+#define HVMK_MAX_CPUS 32
 /* Start the APs; wait until 'expected' CPUs are up (0 = any) or timeout.
- * Returns the number of CPUs online (BSP included). */
+ * Returns the number of CPUs online (BSP included).  APs that answer
+ * beyond HVMK_MAX_CPUS are counted (hvmk_smp_extra) and stay halted with
+ * interrupts off. */
 unsigned hvmk_smp_start(unsigned expected, uint64_t timeout_us);
+unsigned hvmk_smp_extra(void);
+/* The CPUs the SMP step wanted (command line and MADT), once it ran. */
+void hvmk_smp_set_expected(unsigned n);
+unsigned hvmk_smp_expected(void);
 unsigned hvmk_cpu_count(void);
 unsigned hvmk_cpu_index(void);            /* 0 = BSP */
 uint32_t hvmk_cpu_apic_id(unsigned cpu);
@@ -99,6 +108,11 @@ unsigned hvmk_cpu_xen_vcpu(unsigned cpu);
 void hvmk_smp_set_xen_base(uint32_t cpuid_base);
 /* Run fn(cpu) once on every AP (from its idle loop, interrupts on). */
 void hvmk_smp_run_on_aps(void (*fn)(unsigned cpu));
+
+/* ---- ACPI (hvmk_acpi.c) ----------------------------------------------- */
+/* Enabled processors (Local APIC and x2APIC entries) in the firmware's
+ * MADT; 0 when there is no MADT. */
+unsigned hvmk_acpi_madt_cpus(void);
 
 /* ---- memory (hvmk_mem.c): pages and a small heap --------------------- */
 void hvmk_mem_init(uint64_t mem_top);

@@ -166,6 +166,13 @@ static void hvmk_step_suspend_round(struct gp_platform *plat, struct xs_client *
     hvmk_printf("hvmk: %s: dump path: %s\n", step, dwhy);
     gp_snprintf(name, sizeof(name), "%s-dump-path", step);
     hvmk_step_result(name, ok, dwhy);
+    /* Xen keeps no per-vCPU upcall vector across save/restore: the core
+     * registered them anew, and every vCPU must get its upcall again. */
+    gp_snprintf(name, sizeof(name), "%s-upcall-every-vcpu", step);
+    if (rc == 0)
+        hvmk_step_upcall_every_vcpu(name);
+    else
+        hvmk_step_result(name, false, "the domain did not resume");
     if (net && rc == 0)
         hvmk_step_net_after_restore(net, how);
     suspend_fini(&s);

@@ -22,6 +22,10 @@ struct hvmk_cpu {
 
 static struct hvmk_cpu hvmk_cpus[HVMK_MAX_CPUS];
 static volatile unsigned hvmk_ncpus = 1;
+static volatile unsigned hvmk_nextra;     /* APs beyond HVMK_MAX_CPUS, halted */
+static unsigned hvmk_expected;
+/* Stack i is CPU i's; the BSP runs on the boot stack, so slot 0 serves the
+ * APs beyond HVMK_MAX_CPUS, one after the other, only until they halt. */
 static uint8_t hvmk_ap_stacks[HVMK_MAX_CPUS][HVMK_AP_STACK_SIZE] __attribute__((aligned(16)));
 static void (*volatile hvmk_ap_hook)(unsigned cpu);
 
@@ -89,23 +93,44 @@ void hvmk_smp_run_on_aps(void (*fn)(unsigned cpu))
     hvmk_lapic_send_ipi_all_but_self(HVMK_IPI_FIXED, HVMK_WAKE_VECTOR);
 }
 
+unsigned hvmk_smp_extra(void)
+{
+    return hvmk_nextra;
+}
+
+void hvmk_smp_set_expected(unsigned n)
+{
+    hvmk_expected = n;
+}
+
+unsigned hvmk_smp_expected(void)
+{
+    return hvmk_expected;
+}
+
+/* Runs with the trampoline lock held until it puts the next AP's stack in
+ * the slot and releases it. */
 static void hvmk_ap_entry(void)
 {
-    hvmk_idt_load();
-    hvmk_lapic_enable();
     unsigned idx = hvmk_ncpus;
-    if (idx < HVMK_MAX_CPUS) {
-        hvmk_cpus[idx].apic_id = hvmk_lapic_id();
-        hvmk_cpus[idx].xen_vcpu = idx;
-        hvmk_ncpus = idx + 1;
-        if (idx + 1 < HVMK_MAX_CPUS)
-            *hvmk_tramp_var(hvmk_ap_tramp_stack) =
-                (uint64_t)(uintptr_t)(hvmk_ap_stacks[idx + 1] + HVMK_AP_STACK_SIZE);
-    }
-    __atomic_store_n((uint32_t *)hvmk_tramp_var(hvmk_ap_tramp_lock), 0, __ATOMIC_RELEASE);
-    if (idx >= HVMK_MAX_CPUS)
+    if (idx >= HVMK_MAX_CPUS) {
+        /* No table slot nor stack of its own: counted, then halted for
+         * good (its LAPIC stays software-disabled; the next such AP
+         * reuses this stack once the lock is released). */
+        hvmk_nextra = hvmk_nextra + 1;
+        __atomic_store_n((uint32_t *)hvmk_tramp_var(hvmk_ap_tramp_lock), 0, __ATOMIC_RELEASE);
         for (;;)
             __asm__ volatile("cli; hlt");
+    }
+    hvmk_idt_load();
+    hvmk_lapic_enable();
+    hvmk_cpus[idx].apic_id = hvmk_lapic_id();
+    hvmk_cpus[idx].xen_vcpu = idx;
+    hvmk_ncpus = idx + 1;
+    unsigned next = idx + 1 < HVMK_MAX_CPUS ? idx + 1 : 0;
+    *hvmk_tramp_var(hvmk_ap_tramp_stack) =
+        (uint64_t)(uintptr_t)(hvmk_ap_stacks[next] + HVMK_AP_STACK_SIZE);
+    __atomic_store_n((uint32_t *)hvmk_tramp_var(hvmk_ap_tramp_lock), 0, __ATOMIC_RELEASE);
     hvmk_cpus[idx].online = true;
     void (*last)(unsigned) = NULL;
     for (;;) {

@@ -21,11 +21,14 @@ cat /tmp/hvmk-sink.bin
 SINK
 chmod +x /tmp/hvmk-sink.sh
 nc -ll -p 5001 -e /tmp/hvmk-sink.sh &
+# As many vCPUs as lab/run-hvmkernel asks for (the QEMU machine has 2
+# CPUs: Xen overcommits them); the kernel is told the same count.
+vcpus=$(cat /mnt/host/hvmk.vcpus 2>/dev/null || echo 2)
 cat >/tmp/hvmk.cfg <<CFG
 type = "hvm"
 name = "hvmk"
 memory = 160
-vcpus = 2
+vcpus = $vcpus
 disk = [ "file:/mnt/host/hvmk.iso,hdc:cdrom,r", "phy:/dev/loop0,hdb,w" ]
 vif = [ "bridge=xenbr0,model=e1000,mac=00:16:3e:47:50:02" ]
 boot = "d"
@@ -37,9 +40,14 @@ on_poweroff = "destroy"
 on_crash = "destroy"
 on_reboot = "restart"
 CFG
-echo "job: creating the HVM guest"
+echo "job: creating the HVM guest ($vcpus vCPUs)"
 xl create /tmp/hvmk.cfg || { echo "job: xl create failed"; cat /var/log/xen/*.log 2>/dev/null | tail -30; exit 2; }
 domid=$(xl domid hvmk)
+# The guest's vCPUs as Xen sees them: the count and how many are blocked
+# (halted: the kernel's idle vCPUs wait with hlt).
+vcpu_summary() {
+  xl vcpu-list hvmk 2>/dev/null | awk 'NR>1{n++; if($5 ~ /b/) b++} END{printf "%d vCPUs in Xen, %d blocked", n, b}'
+}
 phase() { xenstore-read /local/domain/$(xl domid hvmk 2>/dev/null)/data/hvmk-phase 2>/dev/null; }
 # Play the toolstack when the guest asks for it (kernel arg "toolstack").
 # The domain is gone only if xl says so twice, a second apart (a dom0
@@ -63,6 +71,7 @@ wait_phase() {
 }
 if grep -q toolstack /mnt/host/hvmk.args 2>/dev/null; then
   if wait_phase ready; then
+    echo "job: guest ready: $(vcpu_summary)"
     echo "job: xl mem-set hvmk 112m"; xl mem-set hvmk 112m
   fi
   if wait_phase balloon-down-done; then
@@ -78,7 +87,7 @@ if grep -q toolstack /mnt/host/hvmk.args 2>/dev/null; then
     echo "job: saved in $(( $(date +%s) - t0 ))s ($(du -m /tmp/hvmk.save | cut -f1) MiB)"
     t0=$(date +%s)
     echo "job: xl restore"; xl restore /tmp/hvmk.save 2>&1 | tail -2
-    echo "job: restored in $(( $(date +%s) - t0 ))s"
+    echo "job: restored in $(( $(date +%s) - t0 ))s ($(vcpu_summary))"
     rm -f /tmp/hvmk.save
     domid=$(xl domid hvmk)
   fi
@@ -88,7 +97,7 @@ if grep -q toolstack /mnt/host/hvmk.args 2>/dev/null; then
     t0=$(date +%s) old=$(xl domid hvmk)
     echo "job: xl migrate hvmk to localhost"
     timeout 300 xl migrate -s '' hvmk 'xl migrate-receive' 2>&1 | tail -3 | sed 's/^/job:   /'
-    echo "job: migrated in $(( $(date +%s) - t0 ))s: domain $old is now domain $(xl domid hvmk 2>/dev/null)"
+    echo "job: migrated in $(( $(date +%s) - t0 ))s: domain $old is now domain $(xl domid hvmk 2>/dev/null) ($(vcpu_summary))"
   fi
   if wait_phase migrated; then
     if [ -e /mnt/host/hvmk-reboot.iso ]; then
