@@ -21,6 +21,7 @@
 struct evtchn_slot {
     gp_evtchn_handler fn;
     void *arg;
+    int busy;                        /* this port's handler is running (on any vCPU) */
 };
 
 struct evtchn {
@@ -30,7 +31,6 @@ struct evtchn {
     struct evtchn_slot slots[EVTCHN_NR_PORTS];
     /* where the last pass stopped, per vCPU (fairness) */
     unsigned last_word[EVTCHN_MAX_VCPUS], last_bit[EVTCHN_MAX_VCPUS];
-    int running;                     /* handlers executing now */
     uint64_t upcalls, events, unhandled;
 };
 
@@ -82,20 +82,29 @@ void evtchn_resume(struct evtchn *e, struct shared_info *shi)
     p->lock_release(p->ctx, e->lock);
 }
 
+/* A spin-wait's pause (lets a sibling hyperthread or, under Xen's
+ * pause-loop exiting, another vCPU run). */
+static inline void evtchn_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 static void evtchn_serve_port(struct evtchn *e, unsigned port)
 {
     const struct gp_platform *p = e->plat;
     p->lock_acquire(p->ctx, e->lock);
     struct evtchn_slot s = e->slots[port];
     if (s.fn)
-        __atomic_add_fetch(&e->running, 1, __ATOMIC_SEQ_CST);
+        __atomic_add_fetch(&e->slots[port].busy, 1, __ATOMIC_SEQ_CST);
     e->events++;
     if (!s.fn)
         e->unhandled++;
     p->lock_release(p->ctx, e->lock);
     if (s.fn) {
         s.fn(s.arg, port);
-        __atomic_sub_fetch(&e->running, 1, __ATOMIC_SEQ_CST);
+        __atomic_sub_fetch(&e->slots[port].busy, 1, __ATOMIC_SEQ_CST);
     }
 }
 
@@ -246,9 +255,14 @@ void evtchn_unbind(struct evtchn *e, gp_port_t port)
     e->slots[port].fn = NULL;
     e->slots[port].arg = NULL;
     p->lock_release(p->ctx, e->lock);
-    /* A handler that started before we cleared the slot may still run. */
-    for (int i = 0; i < 100000 && __atomic_load_n(&e->running, __ATOMIC_SEQ_CST); i++)
-        ;
+    /* This port's handler may have started on another vCPU before the slot
+     * was cleared; its object must outlive it, so wait for it to return,
+     * however long that vCPU is descheduled (a vCPU can be away for
+     * milliseconds when there are more vCPUs than physical CPUs).  Unbind
+     * is [passive], never called from a handler, so this cannot wait on
+     * itself; other ports' handlers are not waited for. */
+    while (__atomic_load_n(&e->slots[port].busy, __ATOMIC_SEQ_CST))
+        evtchn_relax();
     struct evtchn_close c = { .port = port };
     long rc = gp_event_channel_op(p, EVTCHNOP_close, &c);
     if (rc)

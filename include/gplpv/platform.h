@@ -144,7 +144,9 @@ struct gp_platform {
 
     int (*evtchn_alloc_unbound)(void *ctx, gp_domid_t remote, gp_port_t *port);
     int (*evtchn_bind)(void *ctx, gp_port_t port, gp_evtchn_handler fn, void *arg);
-    void (*evtchn_unbind)(void *ctx, gp_port_t port);   /* unbind and close */
+    /* [passive] Unbind and close; returns once the port's handler is not
+     * running on any vCPU (never call it from a handler). */
+    void (*evtchn_unbind)(void *ctx, gp_port_t port);
     void (*evtchn_notify)(void *ctx, gp_port_t port);   /* [any] */
     void (*evtchn_mask)(void *ctx, gp_port_t port);     /* [any] */
     void (*evtchn_unmask)(void *ctx, gp_port_t port);   /* [any] */

@@ -214,6 +214,84 @@ static void test_ack_then_deferred_scan_serves_all(void)
     sim_os_destroy(os);
 }
 
+/* A handler still running on another vCPU when its port is unbound: the
+ * object it works on must outlive it, so unbind returns only after it
+ * (there, a vCPU may be descheduled for milliseconds); a long handler of
+ * another port does not hold unbind up. */
+static atomic_int slow_entered, slow_release, slow_finished, unbind_done;
+static atomic_int finished_before_unbind;
+
+static void slow_cb(void *arg, gp_port_t port)
+{
+    (void)arg;
+    (void)port;
+    atomic_store(&slow_entered, atomic_load(&slow_entered) + 1);
+    while (!atomic_load(&slow_release))
+        usleep(1000);
+    atomic_store(&slow_finished, 1);
+}
+
+struct upcall_arg {
+    struct evtchn *e;
+    unsigned port;
+};
+
+static void *upcall_thread(void *arg)
+{
+    struct upcall_arg *u = arg;
+    unsigned bits = sizeof(xen_ulong_t) * 8;
+    __atomic_fetch_or(&fair_shi.evtchn_pending[u->port / bits],
+                      (xen_ulong_t)1 << (u->port % bits), __ATOMIC_SEQ_CST);
+    __atomic_fetch_or(&fair_shi.vcpu_info[1].evtchn_pending_sel,
+                      (xen_ulong_t)1 << (u->port / bits), __ATOMIC_SEQ_CST);
+    fair_shi.vcpu_info[1].evtchn_upcall_pending = 1;
+    evtchn_upcall(u->e, 1);                    /* "vCPU 1" */
+    return NULL;
+}
+
+static void *unbind_thread(void *arg)
+{
+    struct upcall_arg *u = arg;
+    evtchn_unbind(u->e, u->port);
+    atomic_store(&finished_before_unbind, atomic_load(&slow_finished));
+    atomic_store(&unbind_done, 1);
+    return NULL;
+}
+
+static void test_unbind_waits_for_its_running_handler(void)
+{
+    struct sim_os *os = sim_os_create("unbind", 4, 0x10, true);
+    struct gp_platform p = { 0 };
+    sim_os_fill(os, &p);
+    sim_os_set_quiet(os, true);              /* no hypervisor here: close fails */
+    struct evtchn *e = NULL;
+    memset(&fair_shi, 0, sizeof(fair_shi));
+    REQUIRE(evtchn_create(&p, &fair_shi, &e) == 0);
+    CHECK_EQ(evtchn_bind(e, 9, slow_cb, NULL), 0);
+    CHECK_EQ(evtchn_bind(e, 75, count_cb, &(struct counter){ 0 }), 0);
+    struct upcall_arg up = { e, 9 }, un = { e, 9 }, other = { e, 75 };
+    pthread_t tu, tb;
+    pthread_create(&tu, NULL, upcall_thread, &up);
+    for (int i = 0; i < 2000 && !atomic_load(&slow_entered); i++)
+        usleep(1000);
+    REQUIRE(atomic_load(&slow_entered) == 1);
+    /* another port's unbind does not wait for port 9's handler */
+    unbind_thread(&other);
+    CHECK_EQ(atomic_load(&unbind_done), 1);
+    atomic_store(&unbind_done, 0);
+    /* port 9's does */
+    pthread_create(&tb, NULL, unbind_thread, &un);
+    usleep(100000);
+    CHECK_EQ(atomic_load(&unbind_done), 0);
+    atomic_store(&slow_release, 1);
+    pthread_join(tu, NULL);
+    pthread_join(tb, NULL);
+    CHECK_EQ(atomic_load(&unbind_done), 1);
+    CHECK_EQ(atomic_load(&finished_before_unbind), 1);
+    evtchn_destroy(e);
+    sim_os_destroy(os);
+}
+
 int main(void)
 {
     GP_TEST_RUN(test_interdomain_both_ways);
@@ -221,5 +299,6 @@ int main(void)
     GP_TEST_RUN(test_many_ports_and_second_vcpu);
     GP_TEST_RUN(test_busy_port_does_not_starve_others);
     GP_TEST_RUN(test_ack_then_deferred_scan_serves_all);
+    GP_TEST_RUN(test_unbind_waits_for_its_running_handler);
     return gp_test_finish();
 }
