@@ -19,6 +19,7 @@ pml4:   .skip 4096
 pdpt:   .skip 4096
 pd:     .skip 4096 * 4
     .align 16
+    .globl boot_stack, boot_stack_top
 boot_stack:
     .skip 65536
 boot_stack_top:

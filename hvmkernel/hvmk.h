@@ -137,4 +137,10 @@ unsigned hvmk_pci_count_class(uint8_t cls, uint8_t subclass_or_ff);
 /* ---- exit ------------------------------------------------------------- */
 void hvmk_exit(int code) __attribute__((noreturn));
 
+/* hvmk_stack.c: the boot stack's high-water mark and overflow guard */
+#define HVMK_BOOT_STACK_SIZE 65536
+void hvmk_stack_paint(void);
+size_t hvmk_stack_used(void);
+void hvmk_stack_check(void);
+
 #endif

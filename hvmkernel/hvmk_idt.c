@@ -34,11 +34,47 @@ static void hvmk_idt_set(unsigned vec, void *handler)
 
 static void hvmk_fatal(const char *what, struct hvmk_int_frame *f, uint64_t code)
 {
-    uint64_t cr2;
+    uint64_t cr2, cr3;
     __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
-    hvmk_printf("hvmk: FATAL %s at rip=%lx err=%lx cr2=%lx\n", what, (unsigned long)f->rip,
-                (unsigned long)code, (unsigned long)cr2);
+    __asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
+    hvmk_printf("hvmk: FATAL %s on CPU %u at rip=%lx rsp=%lx err=%lx cr2=%lx cr3=%lx\n", what,
+                hvmk_cpu_index(), (unsigned long)f->rip, (unsigned long)f->rsp,
+                (unsigned long)code, (unsigned long)cr2, (unsigned long)cr3);
     hvmk_exit(3);
+}
+
+/* The BSP's double faults run on a stack of their own (IST 1 of its TSS):
+ * a fault whose own stack is unusable is then reported with where it
+ * happened instead of ending in a triple fault. */
+static struct __attribute__((packed)) {
+    uint32_t reserved0;
+    uint64_t rsp[3];
+    uint64_t reserved1;
+    uint64_t ist[7];
+    uint64_t reserved2;
+    uint16_t reserved3, iomap_base;
+} hvmk_tss;
+_Static_assert(sizeof(hvmk_tss) == 104, "64-bit TSS layout");
+static uint8_t hvmk_df_stack[16384] __attribute__((aligned(16)));
+static uint64_t hvmk_gdt[5] __attribute__((aligned(16)));
+
+static void hvmk_tss_load(void)
+{
+    hvmk_tss.ist[0] = (uint64_t)(uintptr_t)(hvmk_df_stack + sizeof(hvmk_df_stack));
+    hvmk_tss.iomap_base = sizeof(hvmk_tss);
+    uint64_t base = (uint64_t)(uintptr_t)&hvmk_tss, limit = sizeof(hvmk_tss) - 1;
+    hvmk_gdt[0] = 0;
+    hvmk_gdt[1] = 0x00af9a000000ffffull;          /* 0x08: 64-bit code, as boot.S's */
+    hvmk_gdt[2] = 0x00cf92000000ffffull;          /* 0x10: data, as boot.S's */
+    hvmk_gdt[3] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) |
+                  (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
+    hvmk_gdt[4] = base >> 32;                     /* 0x18: the TSS (16 bytes) */
+    struct {
+        uint16_t limit;
+        uint64_t base;
+    } __attribute__((packed)) gdtr = { sizeof(hvmk_gdt) - 1, (uint64_t)(uintptr_t)hvmk_gdt };
+    __asm__ volatile("lgdt %0" ::"m"(gdtr));
+    __asm__ volatile("ltr %w0" ::"r"((uint16_t)0x18));
 }
 
 #define HVMK_EXC(n, name)                                                             \
@@ -143,6 +179,8 @@ void hvmk_idt_init(void)
     for (unsigned v = 0; v < 256; v++)
         hvmk_idt_set(v, v < 20 ? exc[v] : (v >= 0x20 && v < 0x30) ? (void *)hvmk_spurious
                                                                    : (void *)hvmk_unexpected);
+    hvmk_tss_load();
+    hvmk_idt[8].ist = 1;
     hvmk_idt_set(HVMK_XEN_VECTOR, hvmk_xen_vector);
     hvmk_idt_set(HVMK_TIMER_VECTOR, hvmk_timer_vector);
     hvmk_idt_set(HVMK_WAKE_VECTOR, hvmk_wake_vector);

@@ -60,6 +60,7 @@ static void hvmk_lapic_tick(void *arg)
 {
     (void)arg;
     hvmk_ticks++;
+    hvmk_stack_check();
 }
 
 uint64_t hvmk_lapic_ticks(void)

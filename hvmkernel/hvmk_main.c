@@ -96,6 +96,7 @@ static bool hvmk_selftest_heap(void)
 void hvmk_main(uint32_t magic, const struct hvmk_mb_info *mb);
 void hvmk_main(uint32_t magic, const struct hvmk_mb_info *mb)
 {
+    hvmk_stack_paint();
     hvmk_console_init();
     hvmk_printf("hvmk: gplpv HVM test kernel starting\n");
     if (magic != MB_BOOT_MAGIC || !(mb->flags & 1u)) {
@@ -134,6 +135,8 @@ void hvmk_main(uint32_t magic, const struct hvmk_mb_info *mb)
     hvmk_step_ioapic();
     hvmk_run_xen_steps(cmdline);
 
+    hvmk_printf("hvmk: boot stack: %lu of %lu bytes used at most\n",
+                (unsigned long)hvmk_stack_used(), (unsigned long)HVMK_BOOT_STACK_SIZE);
     hvmk_printf("hvmk: %u passed, %u failed\n", hvmk_passed, hvmk_failed);
     hvmk_exit(hvmk_failed ? 1 : 0);
 }

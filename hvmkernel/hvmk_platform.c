@@ -244,6 +244,7 @@ static void hvmk_a_unmap_gfn(void *ctx, void *va)
 
 static void hvmk_upcall_vector(void *arg)
 {
+    hvmk_stack_check();
     (void)arg;
     if (hvmk_upcall_fn)
         hvmk_upcall_fn(hvmk_upcall_arg, hvmk_cpu_xen_vcpu(hvmk_cpu_index()));
