@@ -27,6 +27,19 @@
 
 #include "gplpv/platform.h"
 
+/* Adds d to every index of a Xen back ring, the backend's own and the
+ * shared page's (tests start rings just below 2^32; the frontend moves its
+ * own).  Any ring type of xen/io/ring.h. */
+#define SIM_BACK_RING_SHIFT(r, d)                                                 \
+    do {                                                                          \
+        (r)->req_cons += (d);                                                     \
+        (r)->rsp_prod_pvt += (d);                                                 \
+        (r)->sring->req_prod += (d);                                              \
+        (r)->sring->rsp_prod += (d);                                              \
+        (r)->sring->req_event += (d);                                             \
+        (r)->sring->rsp_event += (d);                                             \
+    } while (0)
+
 struct sim_xen;
 struct sim_xenstored;
 struct sim_os;

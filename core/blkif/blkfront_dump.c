@@ -12,20 +12,9 @@
 
 int blkfront_dump_grant(struct blkfront *bf)
 {
-    const struct gp_platform *p = bf->plat;
     if (!bf->dump.enabled)
         return 0;
-    for (unsigned i = 0; i < BLKFRONT_DUMP_PAGES; i++) {
-        struct blkfront_page *pg = &bf->dump.page[i];
-        if (pg->ref != GP_INVALID_GRANT)
-            continue;
-        int err = p->grant_access(p->xen_ctx, bf->dev.otherend_id, pg->gfn, false, &pg->ref);
-        if (err) {
-            pg->ref = GP_INVALID_GRANT;
-            return err;
-        }
-    }
-    return 0;
+    return blkfront_pages_grant(bf, bf->dump.page, BLKFRONT_DUMP_PAGES, NULL);
 }
 
 void blkfront_dump_forget_grants(struct blkfront *bf)

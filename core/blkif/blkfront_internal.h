@@ -114,6 +114,10 @@ void blkfront_kick(struct blkfront *bf);            /* takes the lock */
 void blkfront_requeue_inflight(struct blkfront *bf);
 /* Fail all queued/in-flight requests with 'status' (lock not held). */
 void blkfront_fail_all(struct blkfront *bf, int status);
+/* Grant the backend each page not granted yet (refs left GP_INVALID_GRANT
+ * stay so on failure); *granted (if given) counts the new grants. */
+int blkfront_pages_grant(struct blkfront *bf, struct blkfront_page *pages, unsigned n,
+                         unsigned *granted);
 int blkfront_pool_grant_all(struct blkfront *bf);
 void blkfront_pool_end_all(struct blkfront *bf);
 

@@ -23,11 +23,12 @@ static void blkfront_page_put(struct blkfront *bf, uint16_t i)
     bf->pool_free[bf->pool_nfree++] = i;
 }
 
-int blkfront_pool_grant_all(struct blkfront *bf)
+int blkfront_pages_grant(struct blkfront *bf, struct blkfront_page *pages, unsigned n,
+                         unsigned *granted)
 {
     const struct gp_platform *p = bf->plat;
-    for (unsigned i = 0; i < bf->pool_size; i++) {
-        struct blkfront_page *pg = &bf->pool[i];
+    for (unsigned i = 0; i < n; i++) {
+        struct blkfront_page *pg = &pages[i];
         if (pg->ref != GP_INVALID_GRANT)
             continue;
         int err = p->grant_access(p->xen_ctx, bf->dev.otherend_id, pg->gfn, false, &pg->ref);
@@ -35,9 +36,18 @@ int blkfront_pool_grant_all(struct blkfront *bf)
             pg->ref = GP_INVALID_GRANT;
             return err;
         }
-        bf->stats.grant_ops++;
+        if (granted)
+            (*granted)++;
     }
     return 0;
+}
+
+int blkfront_pool_grant_all(struct blkfront *bf)
+{
+    unsigned granted = 0;
+    int err = blkfront_pages_grant(bf, bf->pool, bf->pool_size, &granted);
+    bf->stats.grant_ops += granted;
+    return err;
 }
 
 void blkfront_pool_end_all(struct blkfront *bf)

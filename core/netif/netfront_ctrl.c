@@ -117,15 +117,22 @@ static void netfront_ctrl_wake_waiter(struct netfront *nf)
     p->lock_release(p->ctx, c->lock);
 }
 
-void netfront_ctrl_teardown(struct netfront *nf)
+/* The ring is no longer usable: a request waiting on it gives up. */
+static void netfront_ctrl_down(struct netfront *nf)
 {
-    const struct gp_platform *p = nf->plat;
     struct netfront_ctrl *c = &nf->ctrl;
     bool was_up = c->up;
     c->up = false;
     nf->info.ctrl_ring = false;
     if (was_up)
         netfront_ctrl_wake_waiter(nf);
+}
+
+void netfront_ctrl_teardown(struct netfront *nf)
+{
+    const struct gp_platform *p = nf->plat;
+    struct netfront_ctrl *c = &nf->ctrl;
+    netfront_ctrl_down(nf);
     if (c->port)
         p->evtchn_unbind(p->xen_ctx, c->port);
     c->port = 0;
@@ -136,11 +143,7 @@ void netfront_ctrl_teardown(struct netfront *nf)
 void netfront_ctrl_forget(struct netfront *nf)
 {
     struct netfront_ctrl *c = &nf->ctrl;
-    bool was_up = c->up;
-    c->up = false;
-    nf->info.ctrl_ring = false;
-    if (was_up)
-        netfront_ctrl_wake_waiter(nf);
+    netfront_ctrl_down(nf);
     c->port = 0;
     c->page.ref = GP_INVALID_GRANT;
 }

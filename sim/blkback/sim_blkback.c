@@ -603,15 +603,8 @@ void sim_blkback_hold(struct sim_blkback *b, bool hold)
 void sim_blkback_shift_ring_indices(struct sim_blkback *b, uint32_t delta)
 {
     pthread_mutex_lock(&b->m);
-    for (unsigned i = 0; b->connected && i < b->nq; i++) {
-        blkif_back_ring_t *r = &b->q[i].ring;
-        r->req_cons += delta;
-        r->rsp_prod_pvt += delta;
-        r->sring->req_prod += delta;
-        r->sring->rsp_prod += delta;
-        r->sring->req_event += delta;
-        r->sring->rsp_event += delta;
-    }
+    for (unsigned i = 0; b->connected && i < b->nq; i++)
+        SIM_BACK_RING_SHIFT(&b->q[i].ring, delta);
     pthread_mutex_unlock(&b->m);
 }
 

@@ -753,20 +753,8 @@ void sim_netback_shift_ring_indices(struct sim_netback *b, uint32_t delta)
 {
     pthread_mutex_lock(&b->m);
     for (unsigned i = 0; b->connected && i < b->nq; i++) {
-        netif_tx_back_ring_t *t = &b->q[i].tx;
-        t->req_cons += delta;
-        t->rsp_prod_pvt += delta;
-        t->sring->req_prod += delta;
-        t->sring->rsp_prod += delta;
-        t->sring->req_event += delta;
-        t->sring->rsp_event += delta;
-        netif_rx_back_ring_t *r = &b->q[i].rx;
-        r->req_cons += delta;
-        r->rsp_prod_pvt += delta;
-        r->sring->req_prod += delta;
-        r->sring->rsp_prod += delta;
-        r->sring->req_event += delta;
-        r->sring->rsp_event += delta;
+        SIM_BACK_RING_SHIFT(&b->q[i].tx, delta);
+        SIM_BACK_RING_SHIFT(&b->q[i].rx, delta);
     }
     pthread_mutex_unlock(&b->m);
 }
