@@ -86,7 +86,6 @@ struct blkfront {
     unsigned segs_per_req;            /* max data pages per ring request */
 
     bool connected, broken, closing;
-    bool lost;                        /* backend went away while we were connected */
     struct xs_watch *sectors_watch;   /* capacity changes */
     struct blkfront_queue q[BLKFRONT_MAX_QUEUES];
     unsigned nqueues;

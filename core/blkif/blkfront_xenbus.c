@@ -34,10 +34,20 @@ static void blkfront_reconnect(void *arg)
     struct blkfront *bf = arg;
     if (bf->closing || bf->connected)
         return;
+    unsigned initwaits = xenbus_dev_initwaits(&bf->dev);
     int err = blkfront_resume(bf, 10000000000ull);
-    if (err)
-        GP_ERR(bf->plat, "blkfront %s: reconnecting failed: %s", bf->dev.nodename,
-               gp_strerror(err));
+    if (!err)
+        return;
+    GP_ERR(bf->plat, "blkfront %s: reconnecting failed: %s", bf->dev.nodename,
+           gp_strerror(err));
+    /* Still holding I/O: the backend's next InitWait tries again, or now
+     * if it restarted while this attempt ran. */
+    if (xenbus_dev_reconnect_failed(&bf->dev, initwaits) && !bf->closing) {
+        GP_WARN(bf->plat, "blkfront %s: backend restarted meanwhile: reconnecting again",
+                bf->dev.nodename);
+        if (xenbus_dev_defer(&bf->dev, blkfront_reconnect, bf) != 0)
+            GP_ERR(bf->plat, "blkfront %s: cannot schedule the reconnect", bf->dev.nodename);
+    }
 }
 
 static void blkfront_otherend_changed(void *arg, struct xenbus_dev *d, enum xenbus_state s)
@@ -51,12 +61,12 @@ static void blkfront_otherend_changed(void *arg, struct xenbus_dev *d, enum xenb
         const struct gp_platform *p = bf->plat;
         p->lock_acquire(p->ctx, bf->lock);
         bf->connected = false;
-        bf->lost = true;
         blkfront_requeue_inflight(bf);
         p->lock_release(p->ctx, bf->lock);
+        xenbus_dev_mark_lost(&bf->dev);
         xenbus_switch_state(&bf->dev, XS_TXN_NONE, XenbusStateClosed);
-    } else if (s == XenbusStateInitWait && bf->lost && !bf->connected && !bf->closing) {
-        bf->lost = false;
+    } else if (s == XenbusStateInitWait && !bf->connected && !bf->closing &&
+               xenbus_dev_take_lost(&bf->dev)) {
         if (xenbus_dev_defer(&bf->dev, blkfront_reconnect, bf) != 0)
             GP_ERR(bf->plat, "blkfront %s: cannot schedule the reconnect", bf->dev.nodename);
     }

@@ -80,7 +80,7 @@ struct netfront {
     struct gp_lock *lock;             /* state and stats */
 
     struct netfront_info info;
-    bool connected, broken, closing, lost;
+    bool connected, broken, closing;
     struct netfront_queue q[NETFRONT_MAX_QUEUES];
     unsigned nqueues;
     unsigned next_queue;              /* round robin for transmit */

@@ -38,10 +38,20 @@ static void netfront_reconnect(void *arg)
     struct netfront *nf = arg;
     if (nf->closing || nf->connected)
         return;
+    unsigned initwaits = xenbus_dev_initwaits(&nf->dev);
     int err = netfront_resume(nf, 10000000000ull);
-    if (err)
-        GP_ERR(nf->plat, "netfront %s: reconnecting failed: %s", nf->dev.nodename,
-               gp_strerror(err));
+    if (!err)
+        return;
+    GP_ERR(nf->plat, "netfront %s: reconnecting failed: %s", nf->dev.nodename,
+           gp_strerror(err));
+    /* Still holding frames: the backend's next InitWait tries again, or now
+     * if it restarted while this attempt ran. */
+    if (xenbus_dev_reconnect_failed(&nf->dev, initwaits) && !nf->closing) {
+        GP_WARN(nf->plat, "netfront %s: backend restarted meanwhile: reconnecting again",
+                nf->dev.nodename);
+        if (xenbus_dev_defer(&nf->dev, netfront_reconnect, nf) != 0)
+            GP_ERR(nf->plat, "netfront %s: cannot schedule the reconnect", nf->dev.nodename);
+    }
 }
 
 static void netfront_otherend_changed(void *arg, struct xenbus_dev *d, enum xenbus_state s)
@@ -52,12 +62,12 @@ static void netfront_otherend_changed(void *arg, struct xenbus_dev *d, enum xenb
         GP_WARN(nf->plat, "netfront %s: backend is %s: holding frames until it returns",
                 nf->dev.nodename, xenbus_state_name(s));
         nf->connected = false;
-        nf->lost = true;
+        xenbus_dev_mark_lost(&nf->dev);
         for (unsigned i = 0; i < nf->nqueues; i++)
             netfront_tx_abandon_ring(&nf->q[i]);
         xenbus_switch_state(&nf->dev, XS_TXN_NONE, XenbusStateClosed);
-    } else if (s == XenbusStateInitWait && nf->lost && !nf->connected && !nf->closing) {
-        nf->lost = false;
+    } else if (s == XenbusStateInitWait && !nf->connected && !nf->closing &&
+               xenbus_dev_take_lost(&nf->dev)) {
         if (xenbus_dev_defer(&nf->dev, netfront_reconnect, nf) != 0)
             GP_ERR(nf->plat, "netfront %s: cannot schedule the reconnect", nf->dev.nodename);
     }

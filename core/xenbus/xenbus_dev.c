@@ -48,6 +48,8 @@ static void xenbus_otherend_watch(void *arg, const char *path, const char *token
     p->lock_acquire(p->ctx, d->lock);
     bool changed = s != d->otherend_state;
     d->otherend_state = s;
+    if (changed && s == XenbusStateInitWait)
+        d->initwaits++;
     p->lock_release(p->ctx, d->lock);
     p->event_signal(p->ctx, d->state_event);
     if (changed && d->otherend_changed)
@@ -379,4 +381,41 @@ void xenbus_dev_drain_deferred(struct xenbus_dev *d)
         p->event_wait(p->ctx, d->deferred_idle, 10000000);
     }
     GP_ERR(p, "xenbus: %s: deferred work still pending after 60 s", d->nodename);
+}
+
+void xenbus_dev_mark_lost(struct xenbus_dev *d)
+{
+    const struct gp_platform *p = d->plat;
+    p->lock_acquire(p->ctx, d->lock);
+    d->lost = true;
+    p->lock_release(p->ctx, d->lock);
+}
+
+bool xenbus_dev_take_lost(struct xenbus_dev *d)
+{
+    const struct gp_platform *p = d->plat;
+    p->lock_acquire(p->ctx, d->lock);
+    bool was = d->lost;
+    d->lost = false;
+    p->lock_release(p->ctx, d->lock);
+    return was;
+}
+
+unsigned xenbus_dev_initwaits(struct xenbus_dev *d)
+{
+    const struct gp_platform *p = d->plat;
+    p->lock_acquire(p->ctx, d->lock);
+    unsigned n = d->initwaits;
+    p->lock_release(p->ctx, d->lock);
+    return n;
+}
+
+bool xenbus_dev_reconnect_failed(struct xenbus_dev *d, unsigned initwaits_before)
+{
+    const struct gp_platform *p = d->plat;
+    p->lock_acquire(p->ctx, d->lock);
+    bool again = d->initwaits != initwaits_before;   /* an InitWait no one took */
+    d->lost = !again;
+    p->lock_release(p->ctx, d->lock);
+    return again;
 }

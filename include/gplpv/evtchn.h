@@ -36,7 +36,8 @@ int evtchn_bind_interdomain(struct evtchn *e, gp_domid_t remote, gp_port_t remot
                             gp_port_t *port);
 /* Install the handler and unmask (a pending event is delivered). */
 int evtchn_bind(struct evtchn *e, gp_port_t port, gp_evtchn_handler fn, void *arg);
-/* Mask, forget the handler (waiting for a running one), close. */
+/* Mask, forget the handler (waiting for a running one), close.  The
+ * caller must not hold a lock the handler takes. */
 void evtchn_unbind(struct evtchn *e, gp_port_t port);
 void evtchn_notify(struct evtchn *e, gp_port_t port);
 void evtchn_mask(struct evtchn *e, gp_port_t port);

@@ -145,7 +145,8 @@ struct gp_platform {
     int (*evtchn_alloc_unbound)(void *ctx, gp_domid_t remote, gp_port_t *port);
     int (*evtchn_bind)(void *ctx, gp_port_t port, gp_evtchn_handler fn, void *arg);
     /* [passive] Unbind and close; returns once the port's handler is not
-     * running on any vCPU (never call it from a handler). */
+     * running on any vCPU (never call it from a handler, nor holding a
+     * lock that handler takes: it would wait forever). */
     void (*evtchn_unbind)(void *ctx, gp_port_t port);
     void (*evtchn_notify)(void *ctx, gp_port_t port);   /* [any] */
     void (*evtchn_mask)(void *ctx, gp_port_t port);     /* [any] */

@@ -41,6 +41,8 @@ struct xenbus_dev {
     struct gp_event *state_event;       /* signalled on every backend change */
     unsigned deferred;                  /* deferred work not yet run (under lock) */
     struct gp_event *deferred_idle;     /* signalled when it drops to 0 */
+    bool lost;                          /* backend closed under us; no reconnect yet */
+    unsigned initwaits;                 /* times theirs became InitWait (under lock) */
 };
 
 const char *xenbus_state_name(enum xenbus_state s);
@@ -63,6 +65,18 @@ int xenbus_switch_state(struct xenbus_dev *d, xs_txn_t t, enum xenbus_state s);
  * once the device refuses new work (its 'closing' flag), before freeing. */
 int xenbus_dev_defer(struct xenbus_dev *d, gp_work_fn fn, void *arg);
 void xenbus_dev_drain_deferred(struct xenbus_dev *d);
+/* Backend restarts.  A device whose backend closed under it marks itself
+ * lost; when the backend offers itself again (InitWait) its otherend
+ * callback takes the loss (true once per loss) and defers its reconnect.
+ * A reconnect notes xenbus_dev_initwaits() before it starts; if it fails,
+ * xenbus_dev_reconnect_failed() marks the device lost again and returns
+ * true (the loss taken) when the backend restarted while it ran, so the
+ * caller tries again at once; otherwise the next InitWait does.  No
+ * restart is missed and no two reconnects run for one. */
+void xenbus_dev_mark_lost(struct xenbus_dev *d);
+bool xenbus_dev_take_lost(struct xenbus_dev *d);
+unsigned xenbus_dev_initwaits(struct xenbus_dev *d);
+bool xenbus_dev_reconnect_failed(struct xenbus_dev *d, unsigned initwaits_before);
 /* A new instance on a node an earlier one left Closed (a driver reloaded,
  * a device restarted with other settings): switch it to Initialising, or
  * the backend waits in Closed and never offers InitWait again. */

@@ -65,6 +65,10 @@ struct sim_blkback {
     enum sim_blk_corrupt corrupt;
     uint64_t prng;
     struct sim_blkback_stats st;
+    /* Ports a disconnect gave up, closed by bb_unlock once b->m is free:
+     * unbinding waits for the port's handler, which takes b->m. */
+    gp_port_t unbind[BB_MAX_QUEUES];
+    unsigned nunbind;
 };
 
 static uint64_t bb_rand(struct sim_blkback *b)
@@ -325,6 +329,19 @@ static void bb_event(void *arg, gp_port_t port)
 
 /* ---- connection ----------------------------------------------------------------- */
 
+/* Releases b->m, then closes the ports a disconnect gave up (as a Linux
+ * backend frees its irq outside the locks its handler takes). */
+static void bb_unlock(struct sim_blkback *b)
+{
+    gp_port_t ports[BB_MAX_QUEUES];
+    unsigned n = b->nunbind;
+    memcpy(ports, b->unbind, n * sizeof(ports[0]));
+    b->nunbind = 0;
+    pthread_mutex_unlock(&b->m);
+    for (unsigned i = 0; i < n; i++)
+        b->p->evtchn_unbind(b->p->xen_ctx, ports[i]);
+}
+
 static void bb_disconnect_locked(struct sim_blkback *b)
 {
     if (!b->connected)
@@ -334,7 +351,7 @@ static void bb_disconnect_locked(struct sim_blkback *b)
         struct bb_queue *q = &b->q[qi];
         q->nheld = 0;
         if (q->port)
-            b->p->evtchn_unbind(b->p->xen_ctx, q->port);
+            b->unbind[b->nunbind++] = q->port;
         q->port = 0;
         for (unsigned i = 0; i < b->ring_pages; i++)
             if (q->ring_va[i])
@@ -424,13 +441,13 @@ static void bb_fe_changed(void *arg, const char *path, const char *token)
             bb_set_state(b, XenbusStateConnected);
             return;
         }
-        pthread_mutex_unlock(&b->m);
+        bb_unlock(b);                        /* a failed connect's ports close here */
         bb_set_state(b, XenbusStateClosing);
         return;
     }
     if ((s == XenbusStateClosing || s == XenbusStateClosed) && b->connected) {
         bb_disconnect_locked(b);
-        pthread_mutex_unlock(&b->m);
+        bb_unlock(b);
         bb_set_state(b, XenbusStateClosed);
         return;
     }
@@ -452,7 +469,7 @@ static void bb_restore_hook(void *arg, gp_domid_t domid, enum sim_restore_phase 
     if (phase == SIM_RESTORE_BEFORE) {
         pthread_mutex_lock(&b->m);
         bb_disconnect_locked(b);
-        pthread_mutex_unlock(&b->m);
+        bb_unlock(b);
         bb_set_state(b, XenbusStateClosed);
     } else {
         bb_set_state(b, XenbusStateInitWait);
@@ -556,7 +573,7 @@ void sim_blkback_destroy(struct sim_blkback *b)
     pthread_join(b->thread, NULL);
     pthread_mutex_lock(&b->m);
     bb_disconnect_locked(b);
-    pthread_mutex_unlock(&b->m);
+    bb_unlock(b);
     xs_rm(b->xs, XS_TXN_NONE, b->be_path);
     xs_client_destroy(b->xs);
     sim_xenstored_direct_close(sim_xen_xenstored(b->x), b->xs_link);
@@ -613,7 +630,7 @@ void sim_blkback_restart(struct sim_blkback *b)
     bb_set_state(b, XenbusStateClosing);
     pthread_mutex_lock(&b->m);
     bb_disconnect_locked(b);
-    pthread_mutex_unlock(&b->m);
+    bb_unlock(b);
     bb_set_state(b, XenbusStateClosed);
     usleep(20000);
     bb_set_state(b, XenbusStateInitWait);

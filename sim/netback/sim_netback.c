@@ -44,6 +44,26 @@ void nb_kick_locked(struct sim_netback *b)
     pthread_cond_signal(&b->c);
 }
 
+void nb_unbind_later_locked(struct sim_netback *b, gp_port_t port)
+{
+    b->unbind[b->nunbind++] = port;
+}
+
+/* Releases b->m, then closes the ports a disconnect gave up.  The handlers
+ * take b->m and unbind waits for a running handler to return, so closing
+ * them with b->m held could wait forever (as a Linux backend frees its irq
+ * outside the locks its handler takes). */
+void nb_unlock(struct sim_netback *b)
+{
+    gp_port_t ports[2 * NB_MAX_QUEUES + 1];
+    unsigned n = b->nunbind;
+    memcpy(ports, b->unbind, n * sizeof(ports[0]));
+    b->nunbind = 0;
+    pthread_mutex_unlock(&b->m);
+    for (unsigned i = 0; i < n; i++)
+        b->p->evtchn_unbind(b->p->xen_ctx, ports[i]);
+}
+
 /* ---- frame buffers: recycled, as a backend's buffers are ------------------------
  * A malloc and free of 64 KiB per frame makes the C library hand pages back
  * to the kernel and fault them in again: the simulator's cost, not the
@@ -495,9 +515,9 @@ static void nb_disconnect_locked(struct sim_netback *b)
         struct nb_queue *q = &b->q[i];
         q->nheld = 0;
         if (q->tx_port)
-            b->p->evtchn_unbind(b->p->xen_ctx, q->tx_port);
+            nb_unbind_later_locked(b, q->tx_port);
         if (q->rx_port && q->rx_port != q->tx_port)
-            b->p->evtchn_unbind(b->p->xen_ctx, q->rx_port);
+            nb_unbind_later_locked(b, q->rx_port);
         q->tx_port = q->rx_port = 0;
         if (q->tx_va)
             sim_gnt_unmap(b->x, 0, b->fe, q->tx_ref, true);
@@ -599,13 +619,13 @@ static void nb_fe_changed(void *arg, const char *path, const char *token)
     pthread_mutex_lock(&b->m);
     if (s == XenbusStateConnected && !b->connected) {
         int rc = nb_connect_locked(b);
-        pthread_mutex_unlock(&b->m);
+        nb_unlock(b);                 /* a failed connect's ports close here */
         nb_set_state(b, rc == 0 ? XenbusStateConnected : XenbusStateClosing);
         return;
     }
     if ((s == XenbusStateClosing || s == XenbusStateClosed) && b->connected) {
         nb_disconnect_locked(b);
-        pthread_mutex_unlock(&b->m);
+        nb_unlock(b);
         nb_set_state(b, XenbusStateClosed);
         return;
     }
@@ -622,7 +642,7 @@ static void nb_restore_hook(void *arg, gp_domid_t domid, enum sim_restore_phase 
     if (phase == SIM_RESTORE_BEFORE) {
         pthread_mutex_lock(&b->m);
         nb_disconnect_locked(b);
-        pthread_mutex_unlock(&b->m);
+        nb_unlock(b);
         nb_set_state(b, XenbusStateClosed);
     } else {
         nb_set_state(b, XenbusStateInitWait);
@@ -712,7 +732,7 @@ void sim_netback_destroy(struct sim_netback *b)
     pthread_join(b->thread, NULL);
     pthread_mutex_lock(&b->m);
     nb_disconnect_locked(b);
-    pthread_mutex_unlock(&b->m);
+    nb_unlock(b);
     xs_rm(b->xs, XS_TXN_NONE, b->be_path);
     xs_client_destroy(b->xs);
     sim_xenstored_direct_close(sim_xen_xenstored(b->x), b->xs_link);
@@ -788,7 +808,7 @@ void sim_netback_restart(struct sim_netback *b)
     nb_set_state(b, XenbusStateClosing);
     pthread_mutex_lock(&b->m);
     nb_disconnect_locked(b);
-    pthread_mutex_unlock(&b->m);
+    nb_unlock(b);
     nb_set_state(b, XenbusStateClosed);
     usleep(20000);
     nb_set_state(b, XenbusStateInitWait);

@@ -427,6 +427,84 @@ static void test_destroy_while_reconnecting(void)
     usleep(100000);
 }
 
+/* Writes submitted without pause from another thread, so the backend's
+ * event handler runs all the time, while the backend restarts again and
+ * again (a restart can land while the last one's reconnect is under way).
+ * Every write completes once and successfully, the disk holds what each
+ * slot wrote last, and nothing hangs (SIGALRM ends a hang). */
+enum { STREAM_SLOTS = 32 };
+struct stream {
+    struct blkfront *bf;
+    uint8_t buf[STREAM_SLOTS][4096];
+    struct blkfront_sg sg[STREAM_SLOTS];
+    struct blkfront_req req[STREAM_SLOTS];
+    unsigned gen[STREAM_SLOTS];
+    bool busy[STREAM_SLOTS], stop;
+    unsigned sent, done, failed;
+};
+
+static void stream_done(void *arg, struct blkfront_req *r, int status)
+{
+    struct stream *st = arg;
+    if (status)
+        __atomic_fetch_add(&st->failed, 1, __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&st->done, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&st->busy[r - st->req], false, __ATOMIC_RELEASE);
+}
+
+static void *stream_main(void *arg)
+{
+    struct stream *st = arg;
+    while (!__atomic_load_n(&st->stop, __ATOMIC_ACQUIRE)) {
+        for (unsigned i = 0; i < STREAM_SLOTS; i++) {
+            if (__atomic_load_n(&st->busy[i], __ATOMIC_ACQUIRE))
+                continue;
+            st->busy[i] = true;
+            st->gen[i]++;
+            fill(st->buf[i], sizeof(st->buf[i]), i * 1000 + st->gen[i]);
+            st->sg[i] = (struct blkfront_sg){ st->buf[i], sizeof(st->buf[i]) };
+            st->req[i] = (struct blkfront_req){ .op = BLKFRONT_WRITE, .sector = i * 8ull,
+                                                .nr_sectors = 8, .sg = &st->sg[i], .nsg = 1,
+                                                .done = stream_done, .arg = st };
+            if (blkfront_submit(st->bf, &st->req[i]) == 0)
+                st->sent++;
+            else
+                st->busy[i] = false;
+        }
+        usleep(100);
+    }
+    return NULL;
+}
+
+static void test_backend_restarts_under_a_stream_of_events(void)
+{
+    struct dev d = dev_open(1750, NULL, NULL);
+    REQUIRE(d.bf);
+    static struct stream st;
+    memset(&st, 0, sizeof(st));
+    st.bf = d.bf;
+    alarm(120);
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, stream_main, &st) == 0);
+    for (int round = 0; round < 60; round++) {
+        sim_blkback_restart(d.bb);
+        usleep((useconds_t)(1000 + (round % 5) * 1000));
+    }
+    __atomic_store_n(&st.stop, true, __ATOMIC_RELEASE);
+    pthread_join(th, NULL);
+    for (int i = 0; i < 1000 && __atomic_load_n(&st.done, __ATOMIC_SEQ_CST) < st.sent; i++)
+        usleep(10000);
+    alarm(0);
+    CHECK(st.sent > 0);
+    CHECK_EQ(__atomic_load_n(&st.done, __ATOMIC_SEQ_CST), st.sent);
+    CHECK_EQ(st.failed, 0);
+    int bad = 0;
+    for (unsigned i = 0; i < STREAM_SLOTS; i++)
+        bad += memcmp(sim_blkback_disk(d.bb) + i * 4096, st.buf[i], 4096) != 0;
+    CHECK_EQ(bad, 0);
+    dev_close(&d);
+}
+
 /* Users of PV drivers have seen them hang after 2^32 I/Os: ring indices
  * are free-running 32-bit counters.  Every ring starts 1024 slots below
  * the wrap (a multiple of the ring size: slots keep their places) and
@@ -510,6 +588,7 @@ int main(void)
     GP_TEST_RUN(test_backend_restart_with_requests_in_flight);
     GP_TEST_RUN(test_new_instance_on_a_closed_node);
     GP_TEST_RUN(test_destroy_while_reconnecting);
+    GP_TEST_RUN(test_backend_restarts_under_a_stream_of_events);
     GP_TEST_RUN(test_ring_indices_cross_2_32);
     xs_client_destroy(xs);
     sim_domain_destroy(g);

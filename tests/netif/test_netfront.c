@@ -674,6 +674,75 @@ static void test_destroy_while_reconnecting(void)
     usleep(100000);                        /* time for anything left behind to run */
 }
 
+/* Frames sent without pause from another thread, so the backend's event
+ * handler runs all the time, while the backend restarts again and again.
+ * Closing a port waits for its running handler; a backend that closed its
+ * ports holding the lock that handler takes hung here (seen once in CI).
+ * Every frame completes, once, and nothing hangs (SIGALRM ends a hang). */
+enum { FLOOD_SLOTS = 64 };
+struct flood {
+    struct netfront *nf;
+    struct netpkt_frag fr;
+    struct netfront_tx t[FLOOD_SLOTS];
+    bool busy[FLOOD_SLOTS], stop;
+    unsigned sent, done;
+};
+
+static void flood_done(void *arg, struct netfront_tx *t, int status)
+{
+    struct flood *f = arg;
+    (void)status;
+    __atomic_fetch_add(&f->done, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&f->busy[t - f->t], false, __ATOMIC_RELEASE);
+}
+
+static void *flood_main(void *arg)
+{
+    struct flood *f = arg;
+    while (!__atomic_load_n(&f->stop, __ATOMIC_ACQUIRE)) {
+        for (unsigned i = 0; i < FLOOD_SLOTS; i++) {
+            if (__atomic_load_n(&f->busy[i], __ATOMIC_ACQUIRE))
+                continue;
+            f->busy[i] = true;
+            f->t[i] = (struct netfront_tx){ .frags = &f->fr, .nfrags = 1, .len = f->fr.len,
+                                            .done = flood_done, .arg = f };
+            if (netfront_send(f->nf, &f->t[i]) == 0)
+                f->sent++;
+            else
+                f->busy[i] = false;
+        }
+        usleep(100);
+    }
+    return NULL;
+}
+
+static void test_backend_restarts_under_a_stream_of_events(void)
+{
+    static uint8_t frame[1600];
+    struct vif v;
+    vif_open(&v, 93, NULL, (struct netfront_opts){ .max_queues = 1 });
+    REQUIRE(v.nf);
+    static struct flood f;
+    memset(&f, 0, sizeof(f));
+    f.nf = v.nf;
+    f.fr = (struct netpkt_frag){ frame, fr_build(frame, 4, 17, 200, 1, FR_CSUM_FULL, 0) };
+    alarm(120);
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, flood_main, &f) == 0);
+    for (int round = 0; round < 60; round++) {
+        sim_netback_restart(v.nb);
+        usleep((useconds_t)(1000 + (round % 5) * 1000));
+    }
+    __atomic_store_n(&f.stop, true, __ATOMIC_RELEASE);
+    pthread_join(th, NULL);
+    for (int i = 0; i < 1000 && __atomic_load_n(&f.done, __ATOMIC_SEQ_CST) < f.sent; i++)
+        usleep(10000);
+    alarm(0);
+    CHECK(f.sent > 0);
+    CHECK_EQ(__atomic_load_n(&f.done, __ATOMIC_SEQ_CST), f.sent);
+    vif_close(&v);
+}
+
 /* Ring indices are free-running 32-bit counters (users have seen PV
  * drivers hang after 2^32 I/Os).  Both rings start 512 slots below the
  * wrap (a multiple of the ring size: slots and the rx buffers posted in
@@ -755,6 +824,7 @@ int main(void)
     GP_TEST_RUN(test_new_instance_on_a_closed_node);
     GP_TEST_RUN(test_control_ring);
     GP_TEST_RUN(test_destroy_while_reconnecting);
+    GP_TEST_RUN(test_backend_restarts_under_a_stream_of_events);
     GP_TEST_RUN(test_ring_indices_cross_2_32);
     xs_client_destroy(xs);
     sim_domain_destroy(g);

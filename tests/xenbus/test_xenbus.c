@@ -99,6 +99,42 @@ static void test_state_machine_follows_backend(void)
     CHECK(saw_connected);
 }
 
+/* A backend restart is reconnected once: the loss is taken once per
+ * InitWait, and a reconnect that failed tries again at once only if the
+ * backend went through InitWait while it ran, else waits for the next. */
+static void test_lost_backend_reconnects_once_per_restart(void)
+{
+    struct xenbus_dev d;
+    REQUIRE(xenbus_dev_init(&d, &guest.plat, c1, "device/vif/0", NULL, NULL) == 0);
+    set_backend("state", "4");
+    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateConnected), 2000000000ull),
+             XenbusStateConnected);
+    CHECK(!xenbus_dev_take_lost(&d));                /* nothing lost yet */
+    xenbus_dev_mark_lost(&d);                        /* the backend closed under us */
+    unsigned before = xenbus_dev_initwaits(&d);
+    set_backend("state", "2");
+    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateInitWait), 2000000000ull),
+             XenbusStateInitWait);
+    CHECK_EQ(xenbus_dev_initwaits(&d), before + 1);
+    CHECK(xenbus_dev_take_lost(&d));                 /* the reconnect is due, once */
+    CHECK(!xenbus_dev_take_lost(&d));
+    /* the reconnect fails with the backend still where it was: wait */
+    unsigned at_start = xenbus_dev_initwaits(&d);
+    CHECK(!xenbus_dev_reconnect_failed(&d, at_start));
+    CHECK(xenbus_dev_take_lost(&d));                 /* the next InitWait would take it */
+    /* the reconnect fails because the backend restarted meanwhile: again now */
+    at_start = xenbus_dev_initwaits(&d);
+    set_backend("state", "6");
+    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateClosed), 2000000000ull),
+             XenbusStateClosed);
+    set_backend("state", "2");
+    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateInitWait), 2000000000ull),
+             XenbusStateInitWait);
+    CHECK(xenbus_dev_reconnect_failed(&d, at_start));
+    CHECK(!xenbus_dev_take_lost(&d));                /* the caller took it */
+    xenbus_dev_teardown(&d);
+}
+
 static void test_feature_helpers(void)
 {
     struct xenbus_dev d;
@@ -226,6 +262,7 @@ int main(void)
     if (xs_client_create(&dom0.plat, dom0.t, &c0) || xs_client_create(&guest.plat, guest.t, &c1))
         return 1;
     GP_TEST_RUN(test_state_machine_follows_backend);
+    GP_TEST_RUN(test_lost_backend_reconnects_once_per_restart);
     GP_TEST_RUN(test_feature_helpers);
     GP_TEST_RUN(test_bad_backend_is_refused);
     GP_TEST_RUN(test_cdrom_vbds_recognised);
