@@ -25,6 +25,8 @@
 #ifndef GPLPV_SIM_H
 #define GPLPV_SIM_H
 
+#include <pthread.h>
+
 #include "gplpv/platform.h"
 
 /* Adds d to every index of a Xen back ring, the backend's own and the
@@ -39,6 +41,33 @@
         (r)->sring->req_event += (d);                                             \
         (r)->sring->rsp_event += (d);                                             \
     } while (0)
+
+/* Ports a simulated backend gives up holding its lock, closed once the
+ * lock is released: unbinding waits for the port's running handler, and
+ * the backends' handlers take that lock (a Linux backend, likewise, frees
+ * its irq outside the locks its handler takes). */
+#define SIM_BACK_MAX_PORTS 9
+struct sim_back_ports {
+    gp_port_t port[SIM_BACK_MAX_PORTS];
+    unsigned n;
+};
+
+static inline void sim_back_ports_add(struct sim_back_ports *bp, gp_port_t port)
+{
+    if (bp->n < SIM_BACK_MAX_PORTS)
+        bp->port[bp->n++] = port;
+}
+
+/* Releases m (held), then closes the ports given up under it. */
+static inline void sim_back_unlock_and_close(pthread_mutex_t *m, struct sim_back_ports *bp,
+                                             const struct gp_platform *p)
+{
+    struct sim_back_ports closing = *bp;
+    bp->n = 0;
+    pthread_mutex_unlock(m);
+    for (unsigned i = 0; i < closing.n; i++)
+        p->evtchn_unbind(p->xen_ctx, closing.port[i]);
+}
 
 struct sim_xen;
 struct sim_xenstored;

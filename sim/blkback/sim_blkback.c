@@ -23,6 +23,7 @@ struct bb_rsp {
 };
 
 #define BB_MAX_QUEUES 4
+_Static_assert(SIM_BACK_MAX_PORTS >= BB_MAX_QUEUES, "a port per queue");
 
 struct bb_queue {
     struct sim_blkback *b;
@@ -65,10 +66,7 @@ struct sim_blkback {
     enum sim_blk_corrupt corrupt;
     uint64_t prng;
     struct sim_blkback_stats st;
-    /* Ports a disconnect gave up, closed by bb_unlock once b->m is free:
-     * unbinding waits for the port's handler, which takes b->m. */
-    gp_port_t unbind[BB_MAX_QUEUES];
-    unsigned nunbind;
+    struct sim_back_ports unbind;    /* given up by a disconnect: bb_unlock closes them */
 };
 
 static uint64_t bb_rand(struct sim_blkback *b)
@@ -329,17 +327,10 @@ static void bb_event(void *arg, gp_port_t port)
 
 /* ---- connection ----------------------------------------------------------------- */
 
-/* Releases b->m, then closes the ports a disconnect gave up (as a Linux
- * backend frees its irq outside the locks its handler takes). */
+/* Releases b->m, then closes the ports a disconnect gave up. */
 static void bb_unlock(struct sim_blkback *b)
 {
-    gp_port_t ports[BB_MAX_QUEUES];
-    unsigned n = b->nunbind;
-    memcpy(ports, b->unbind, n * sizeof(ports[0]));
-    b->nunbind = 0;
-    pthread_mutex_unlock(&b->m);
-    for (unsigned i = 0; i < n; i++)
-        b->p->evtchn_unbind(b->p->xen_ctx, ports[i]);
+    sim_back_unlock_and_close(&b->m, &b->unbind, b->p);
 }
 
 static void bb_disconnect_locked(struct sim_blkback *b)
@@ -351,7 +342,7 @@ static void bb_disconnect_locked(struct sim_blkback *b)
         struct bb_queue *q = &b->q[qi];
         q->nheld = 0;
         if (q->port)
-            b->unbind[b->nunbind++] = q->port;
+            sim_back_ports_add(&b->unbind, q->port);
         q->port = 0;
         for (unsigned i = 0; i < b->ring_pages; i++)
             if (q->ring_va[i])

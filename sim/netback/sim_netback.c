@@ -44,24 +44,10 @@ void nb_kick_locked(struct sim_netback *b)
     pthread_cond_signal(&b->c);
 }
 
-void nb_unbind_later_locked(struct sim_netback *b, gp_port_t port)
-{
-    b->unbind[b->nunbind++] = port;
-}
-
-/* Releases b->m, then closes the ports a disconnect gave up.  The handlers
- * take b->m and unbind waits for a running handler to return, so closing
- * them with b->m held could wait forever (as a Linux backend frees its irq
- * outside the locks its handler takes). */
+/* Releases b->m, then closes the ports a disconnect gave up. */
 void nb_unlock(struct sim_netback *b)
 {
-    gp_port_t ports[2 * NB_MAX_QUEUES + 1];
-    unsigned n = b->nunbind;
-    memcpy(ports, b->unbind, n * sizeof(ports[0]));
-    b->nunbind = 0;
-    pthread_mutex_unlock(&b->m);
-    for (unsigned i = 0; i < n; i++)
-        b->p->evtchn_unbind(b->p->xen_ctx, ports[i]);
+    sim_back_unlock_and_close(&b->m, &b->unbind, b->p);
 }
 
 /* ---- frame buffers: recycled, as a backend's buffers are ------------------------
@@ -515,9 +501,9 @@ static void nb_disconnect_locked(struct sim_netback *b)
         struct nb_queue *q = &b->q[i];
         q->nheld = 0;
         if (q->tx_port)
-            nb_unbind_later_locked(b, q->tx_port);
+            sim_back_ports_add(&b->unbind, q->tx_port);
         if (q->rx_port && q->rx_port != q->tx_port)
-            nb_unbind_later_locked(b, q->rx_port);
+            sim_back_ports_add(&b->unbind, q->rx_port);
         q->tx_port = q->rx_port = 0;
         if (q->tx_va)
             sim_gnt_unmap(b->x, 0, b->fe, q->tx_ref, true);

@@ -53,7 +53,7 @@ void nb_ctrl_disconnect_locked(struct sim_netback *b)
     struct nb_ctrl *c = &b->ctrl;
     if (!c->up)
         return;
-    nb_unbind_later_locked(b, c->port);
+    sim_back_ports_add(&b->unbind, c->port);
     sim_gnt_unmap(b->x, 0, b->fe, c->ref, true);
     c->va = NULL;
     c->up = false;

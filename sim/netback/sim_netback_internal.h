@@ -22,6 +22,7 @@ struct nb_ctrl {
 };
 
 #define NB_MAX_QUEUES 4
+_Static_assert(SIM_BACK_MAX_PORTS >= 2 * NB_MAX_QUEUES + 1, "tx, rx per queue and ctrl");
 #define NB_MAX_SLOTS 18               /* XEN_NETBK_LEGACY_SLOTS_MAX */
 #define NB_MAX_INBOX 2048
 
@@ -78,15 +79,11 @@ struct sim_netback {
     enum sim_net_corrupt corrupt;
     struct sim_netback_stats st;
     struct nb_ctrl ctrl;              /* the control ring, when the frontend set one up */
-    /* Ports a disconnect gave up, closed by nb_unlock once b->m is free:
-     * unbinding waits for the port's handler, which takes b->m. */
-    gp_port_t unbind[2 * NB_MAX_QUEUES + 1];
-    unsigned nunbind;
+    struct sim_back_ports unbind;     /* given up by a disconnect: nb_unlock closes them */
 };
 
 long long nb_read_fe(struct sim_netback *b, const char *key, long long def);
 void nb_kick_locked(struct sim_netback *b);
-void nb_unbind_later_locked(struct sim_netback *b, gp_port_t port);
 void nb_unlock(struct sim_netback *b);
 
 /* sim_netback_ctrl.c (b->m held) */
