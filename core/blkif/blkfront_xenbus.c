@@ -36,18 +36,8 @@ static void blkfront_reconnect(void *arg)
         return;
     unsigned initwaits = xenbus_dev_initwaits(&bf->dev);
     int err = blkfront_resume(bf, 10000000000ull);
-    if (!err)
-        return;
-    GP_ERR(bf->plat, "blkfront %s: reconnecting failed: %s", bf->dev.nodename,
-           gp_strerror(err));
-    /* Still holding I/O: the backend's next InitWait tries again, or now
-     * if it restarted while this attempt ran. */
-    if (xenbus_dev_reconnect_failed(&bf->dev, initwaits) && !bf->closing) {
-        GP_WARN(bf->plat, "blkfront %s: backend restarted meanwhile: reconnecting again",
-                bf->dev.nodename);
-        if (xenbus_dev_defer(&bf->dev, blkfront_reconnect, bf) != 0)
-            GP_ERR(bf->plat, "blkfront %s: cannot schedule the reconnect", bf->dev.nodename);
-    }
+    if (err)            /* still holding I/O: tried again on the next InitWait */
+        xenbus_dev_reconnect_failed(&bf->dev, initwaits, err, blkfront_reconnect, bf);
 }
 
 static void blkfront_otherend_changed(void *arg, struct xenbus_dev *d, enum xenbus_state s)

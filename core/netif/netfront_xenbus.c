@@ -40,18 +40,8 @@ static void netfront_reconnect(void *arg)
         return;
     unsigned initwaits = xenbus_dev_initwaits(&nf->dev);
     int err = netfront_resume(nf, 10000000000ull);
-    if (!err)
-        return;
-    GP_ERR(nf->plat, "netfront %s: reconnecting failed: %s", nf->dev.nodename,
-           gp_strerror(err));
-    /* Still holding frames: the backend's next InitWait tries again, or now
-     * if it restarted while this attempt ran. */
-    if (xenbus_dev_reconnect_failed(&nf->dev, initwaits) && !nf->closing) {
-        GP_WARN(nf->plat, "netfront %s: backend restarted meanwhile: reconnecting again",
-                nf->dev.nodename);
-        if (xenbus_dev_defer(&nf->dev, netfront_reconnect, nf) != 0)
-            GP_ERR(nf->plat, "netfront %s: cannot schedule the reconnect", nf->dev.nodename);
-    }
+    if (err)            /* still holding frames: tried again on the next InitWait */
+        xenbus_dev_reconnect_failed(&nf->dev, initwaits, err, netfront_reconnect, nf);
 }
 
 static void netfront_otherend_changed(void *arg, struct xenbus_dev *d, enum xenbus_state s)

@@ -410,12 +410,18 @@ unsigned xenbus_dev_initwaits(struct xenbus_dev *d)
     return n;
 }
 
-bool xenbus_dev_reconnect_failed(struct xenbus_dev *d, unsigned initwaits_before)
+void xenbus_dev_reconnect_failed(struct xenbus_dev *d, unsigned initwaits_before, int err,
+                                 gp_work_fn again, void *arg)
 {
     const struct gp_platform *p = d->plat;
+    GP_ERR(p, "xenbus: %s: reconnecting failed: %s", d->nodename, gp_strerror(err));
     p->lock_acquire(p->ctx, d->lock);
-    bool again = d->initwaits != initwaits_before;   /* an InitWait no one took */
-    d->lost = !again;
+    bool retry = d->initwaits != initwaits_before;   /* an InitWait no one took */
+    d->lost = !retry;
     p->lock_release(p->ctx, d->lock);
-    return again;
+    if (!retry)
+        return;                              /* the backend's next InitWait */
+    GP_WARN(p, "xenbus: %s: backend restarted meanwhile: reconnecting again", d->nodename);
+    if (xenbus_dev_defer(d, again, arg) != 0)
+        GP_ERR(p, "xenbus: %s: cannot schedule the reconnect", d->nodename);
 }

@@ -68,15 +68,17 @@ void xenbus_dev_drain_deferred(struct xenbus_dev *d);
 /* Backend restarts.  A device whose backend closed under it marks itself
  * lost; when the backend offers itself again (InitWait) its otherend
  * callback takes the loss (true once per loss) and defers its reconnect.
- * A reconnect notes xenbus_dev_initwaits() before it starts; if it fails,
- * xenbus_dev_reconnect_failed() marks the device lost again and returns
- * true (the loss taken) when the backend restarted while it ran, so the
- * caller tries again at once; otherwise the next InitWait does.  No
- * restart is missed and no two reconnects run for one. */
+ * A reconnect notes xenbus_dev_initwaits() before it starts; if it fails
+ * it calls xenbus_dev_reconnect_failed(), which logs why, marks the device
+ * lost again and, if the backend restarted while the attempt ran, defers
+ * again(arg) at once; otherwise the next InitWait does.  No restart is
+ * missed and no two reconnects run for one.  (again() must return at once
+ * on a device that is closing: the device's drain waits for it.) */
 void xenbus_dev_mark_lost(struct xenbus_dev *d);
 bool xenbus_dev_take_lost(struct xenbus_dev *d);
 unsigned xenbus_dev_initwaits(struct xenbus_dev *d);
-bool xenbus_dev_reconnect_failed(struct xenbus_dev *d, unsigned initwaits_before);
+void xenbus_dev_reconnect_failed(struct xenbus_dev *d, unsigned initwaits_before, int err,
+                                 gp_work_fn again, void *arg);
 /* A new instance on a node an earlier one left Closed (a driver reloaded,
  * a device restarted with other settings): switch it to Initialising, or
  * the backend waits in Closed and never offers InitWait again. */

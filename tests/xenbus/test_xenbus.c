@@ -99,6 +99,14 @@ static void test_state_machine_follows_backend(void)
     CHECK(saw_connected);
 }
 
+static unsigned reconnects_again;
+
+static void count_reconnect(void *arg)
+{
+    (void)arg;
+    __atomic_fetch_add(&reconnects_again, 1, __ATOMIC_SEQ_CST);
+}
+
 /* A backend restart is reconnected once: the loss is taken once per
  * InitWait, and a reconnect that failed tries again at once only if the
  * backend went through InitWait while it ran, else waits for the next. */
@@ -119,8 +127,11 @@ static void test_lost_backend_reconnects_once_per_restart(void)
     CHECK(xenbus_dev_take_lost(&d));                 /* the reconnect is due, once */
     CHECK(!xenbus_dev_take_lost(&d));
     /* the reconnect fails with the backend still where it was: wait */
+    sim_os_set_quiet(guest.os, true);                /* the failures are logged */
     unsigned at_start = xenbus_dev_initwaits(&d);
-    CHECK(!xenbus_dev_reconnect_failed(&d, at_start));
+    xenbus_dev_reconnect_failed(&d, at_start, GP_EIO, count_reconnect, NULL);
+    xenbus_dev_drain_deferred(&d);
+    CHECK_EQ(__atomic_load_n(&reconnects_again, __ATOMIC_SEQ_CST), 0);
     CHECK(xenbus_dev_take_lost(&d));                 /* the next InitWait would take it */
     /* the reconnect fails because the backend restarted meanwhile: again now */
     at_start = xenbus_dev_initwaits(&d);
@@ -130,8 +141,10 @@ static void test_lost_backend_reconnects_once_per_restart(void)
     set_backend("state", "2");
     CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateInitWait), 2000000000ull),
              XenbusStateInitWait);
-    CHECK(xenbus_dev_reconnect_failed(&d, at_start));
-    CHECK(!xenbus_dev_take_lost(&d));                /* the caller took it */
+    xenbus_dev_reconnect_failed(&d, at_start, GP_EIO, count_reconnect, NULL);
+    xenbus_dev_drain_deferred(&d);
+    CHECK_EQ(__atomic_load_n(&reconnects_again, __ATOMIC_SEQ_CST), 1);   /* again, at once */
+    CHECK(!xenbus_dev_take_lost(&d));                /* that attempt took the loss */
     xenbus_dev_teardown(&d);
 }
 
