@@ -36,16 +36,18 @@ static void blkfront_reconnect(void *arg)
         return;
     unsigned initwaits = xenbus_dev_initwaits(&bf->dev);
     int err = blkfront_resume(bf, 10000000000ull);
-    if (err)            /* still holding I/O: tried again on the next InitWait */
+    if (err)            /* still holding I/O: xenbus decides when to try again */
         xenbus_dev_reconnect_failed(&bf->dev, initwaits, err, blkfront_reconnect, bf);
 }
 
+/* The backend left us: Closing or Closed, or InitWait when one watch event
+ * folded its whole restart (the watch reads the state when it runs). */
 static void blkfront_otherend_changed(void *arg, struct xenbus_dev *d, enum xenbus_state s)
 {
     struct blkfront *bf = arg;
     (void)d;
-    if ((s == XenbusStateClosing || s == XenbusStateClosed) && bf->connected &&
-               !bf->closing) {
+    if ((s == XenbusStateClosing || s == XenbusStateClosed || s == XenbusStateInitWait) &&
+        bf->connected && !bf->closing) {
         GP_WARN(bf->plat, "blkfront %s: backend is %s: holding I/O until it returns",
                 bf->dev.nodename, xenbus_state_name(s));
         const struct gp_platform *p = bf->plat;
@@ -54,9 +56,11 @@ static void blkfront_otherend_changed(void *arg, struct xenbus_dev *d, enum xenb
         blkfront_requeue_inflight(bf);
         p->lock_release(p->ctx, bf->lock);
         xenbus_dev_mark_lost(&bf->dev);
-        xenbus_switch_state(&bf->dev, XS_TXN_NONE, XenbusStateClosed);
-    } else if (s == XenbusStateInitWait && !bf->connected && !bf->closing &&
-               xenbus_dev_take_lost(&bf->dev)) {
+        if (s != XenbusStateInitWait)
+            xenbus_switch_state(&bf->dev, XS_TXN_NONE, XenbusStateClosed);
+    }
+    if ((s == XenbusStateInitWait || s == XenbusStateConnected) && !bf->connected &&
+        !bf->closing && xenbus_dev_take_lost(&bf->dev)) {
         if (xenbus_dev_defer(&bf->dev, blkfront_reconnect, bf) != 0)
             GP_ERR(bf->plat, "blkfront %s: cannot schedule the reconnect", bf->dev.nodename);
     }
@@ -505,6 +509,9 @@ static int blkfront_reconnect_fresh(struct blkfront *bf, uint64_t timeout_ns, bo
                 bf->q[qi].ring_ref[i] = GP_INVALID_GRANT;
         }
     } else {
+        int err = xenbus_dev_close_stale(&bf->dev, timeout_ns);
+        if (err)
+            return err;
         for (unsigned qi = 0; qi < bf->nqueues; qi++)
             if (bf->q[qi].port) {
                 p->evtchn_unbind(p->xen_ctx, bf->q[qi].port);

@@ -40,24 +40,29 @@ static void netfront_reconnect(void *arg)
         return;
     unsigned initwaits = xenbus_dev_initwaits(&nf->dev);
     int err = netfront_resume(nf, 10000000000ull);
-    if (err)            /* still holding frames: tried again on the next InitWait */
+    if (err)            /* still holding frames: xenbus decides when to try again */
         xenbus_dev_reconnect_failed(&nf->dev, initwaits, err, netfront_reconnect, nf);
 }
 
+/* The backend left us: Closing or Closed, or InitWait when one watch event
+ * folded its whole restart (the watch reads the state when it runs). */
 static void netfront_otherend_changed(void *arg, struct xenbus_dev *d, enum xenbus_state s)
 {
     struct netfront *nf = arg;
     (void)d;
-    if ((s == XenbusStateClosing || s == XenbusStateClosed) && nf->connected && !nf->closing) {
+    if ((s == XenbusStateClosing || s == XenbusStateClosed || s == XenbusStateInitWait) &&
+        nf->connected && !nf->closing) {
         GP_WARN(nf->plat, "netfront %s: backend is %s: holding frames until it returns",
                 nf->dev.nodename, xenbus_state_name(s));
         nf->connected = false;
         xenbus_dev_mark_lost(&nf->dev);
         for (unsigned i = 0; i < nf->nqueues; i++)
             netfront_tx_abandon_ring(&nf->q[i]);
-        xenbus_switch_state(&nf->dev, XS_TXN_NONE, XenbusStateClosed);
-    } else if (s == XenbusStateInitWait && !nf->connected && !nf->closing &&
-               xenbus_dev_take_lost(&nf->dev)) {
+        if (s != XenbusStateInitWait)
+            xenbus_switch_state(&nf->dev, XS_TXN_NONE, XenbusStateClosed);
+    }
+    if ((s == XenbusStateInitWait || s == XenbusStateConnected) && !nf->connected &&
+        !nf->closing && xenbus_dev_take_lost(&nf->dev)) {
         if (xenbus_dev_defer(&nf->dev, netfront_reconnect, nf) != 0)
             GP_ERR(nf->plat, "netfront %s: cannot schedule the reconnect", nf->dev.nodename);
     }
@@ -451,7 +456,6 @@ void netfront_resume_in_place(struct netfront *nf)
 
 static int netfront_reconnect_fresh(struct netfront *nf, uint64_t timeout_ns, bool new_domain)
 {
-    const struct gp_platform *p = nf->plat;
     nf->connected = false;
     for (unsigned i = 0; i < nf->nqueues; i++)
         netfront_tx_abandon_ring(&nf->q[i]);   /* the old ring is gone */
@@ -468,8 +472,10 @@ static int netfront_reconnect_fresh(struct netfront *nf, uint64_t timeout_ns, bo
                 q->rx_pages[k].ref = GP_INVALID_GRANT;
         }
     } else {
+        int err = xenbus_dev_close_stale(&nf->dev, timeout_ns);
+        if (err)
+            return err;
         netfront_teardown_rings(nf);
-        (void)p;
     }
     int err = xenbus_dev_refresh_otherend(&nf->dev);
     if (!err)

@@ -23,6 +23,21 @@ const char *xenbus_state_name(enum xenbus_state s)
                : "Invalid";
 }
 
+/* Note the backend's state as the watch or a poll read it; true if it
+ * changed.  Every change to InitWait counts (a restart a reconnect must
+ * not miss), whichever reader saw it first. */
+static bool xenbus_note_otherend(struct xenbus_dev *d, enum xenbus_state s)
+{
+    const struct gp_platform *p = d->plat;
+    p->lock_acquire(p->ctx, d->lock);
+    bool changed = s != d->otherend_state;
+    d->otherend_state = s;
+    if (changed && s == XenbusStateInitWait)
+        d->initwaits++;
+    p->lock_release(p->ctx, d->lock);
+    return changed;
+}
+
 static void xenbus_otherend_watch(void *arg, const char *path, const char *token)
 {
     struct xenbus_dev *d = arg;
@@ -45,12 +60,7 @@ static void xenbus_otherend_watch(void *arg, const char *path, const char *token
     } else {
         s = (enum xenbus_state)v;
     }
-    p->lock_acquire(p->ctx, d->lock);
-    bool changed = s != d->otherend_state;
-    d->otherend_state = s;
-    if (changed && s == XenbusStateInitWait)
-        d->initwaits++;
-    p->lock_release(p->ctx, d->lock);
+    bool changed = xenbus_note_otherend(d, s);
     p->event_signal(p->ctx, d->state_event);
     if (changed && d->otherend_changed)
         d->otherend_changed(d->arg, d, s);
@@ -210,6 +220,23 @@ int xenbus_switch_state(struct xenbus_dev *d, xs_txn_t t, enum xenbus_state s)
     return 0;
 }
 
+/* Read the backend's state from xenstore now (not waiting for the watch:
+ * the caller may run on the very context that delivers it) and note it. */
+static int xenbus_poll_otherend(struct xenbus_dev *d)
+{
+    char key[XENBUS_PATH_MAX + 8];
+    uint64_t v = 0;
+    gp_snprintf(key, sizeof(key), "%s/state", d->otherend);
+    int err = xs_read_u64(d->xs, XS_TXN_NONE, key, &v);
+    if (err && err != GP_ENOENT)
+        return err;
+    if (!err && v > XenbusStateReconfigured)
+        return GP_EINVAL;
+    enum xenbus_state s = err ? XenbusStateUnknown : (enum xenbus_state)v;
+    (void)xenbus_note_otherend(d, s);
+    return (int)s;
+}
+
 int xenbus_wait_otherend(struct xenbus_dev *d, uint32_t mask, uint64_t timeout_ns)
 {
     const struct gp_platform *p = d->plat;
@@ -224,19 +251,8 @@ int xenbus_wait_otherend(struct xenbus_dev *d, uint32_t mask, uint64_t timeout_n
         if (now >= deadline)
             return GP_ETIMEDOUT;
         uint64_t left = deadline - now;
-        if (p->event_wait(p->ctx, d->state_event, left < 10000000 ? left : 10000000) != 0) {
-            /* No watch event within 10 ms: the caller may be running on the
-             * very context that delivers them, so read the state itself. */
-            char key[XENBUS_PATH_MAX + 8];
-            uint64_t v = 0;
-            gp_snprintf(key, sizeof(key), "%s/state", d->otherend);
-            int err = xs_read_u64(d->xs, XS_TXN_NONE, key, &v);
-            if ((err == 0 && v <= XenbusStateReconfigured) || err == GP_ENOENT) {
-                p->lock_acquire(p->ctx, d->lock);
-                d->otherend_state = err ? XenbusStateUnknown : (enum xenbus_state)v;
-                p->lock_release(p->ctx, d->lock);
-            }
-        }
+        if (p->event_wait(p->ctx, d->state_event, left < 10000000 ? left : 10000000) != 0)
+            (void)xenbus_poll_otherend(d);   /* no watch event within 10 ms */
     }
 }
 
@@ -388,6 +404,7 @@ void xenbus_dev_mark_lost(struct xenbus_dev *d)
     const struct gp_platform *p = d->plat;
     p->lock_acquire(p->ctx, d->lock);
     d->lost = true;
+    d->retries = 0;
     p->lock_release(p->ctx, d->lock);
 }
 
@@ -410,18 +427,63 @@ unsigned xenbus_dev_initwaits(struct xenbus_dev *d)
     return n;
 }
 
+int xenbus_dev_close_stale(struct xenbus_dev *d, uint64_t timeout_ns)
+{
+    int s = xenbus_poll_otherend(d);
+    if (s != XenbusStateConnected)
+        return 0;
+    GP_WARN(d->plat, "xenbus: %s: backend still Connected to rings we gave up: closing it first",
+            d->nodename);
+    int err = xenbus_switch_state(d, XS_TXN_NONE, XenbusStateClosed);
+    if (err)
+        return err;
+    s = xenbus_wait_otherend(d, XENBUS_MASK(XenbusStateUnknown) |
+                                    XENBUS_MASK(XenbusStateInitWait) |
+                                    XENBUS_MASK(XenbusStateClosing) |
+                                    XENBUS_MASK(XenbusStateClosed),
+                             timeout_ns);
+    if (s < 0)
+        GP_ERR(d->plat, "xenbus: %s: backend stays Connected", d->nodename);
+    return s < 0 ? s : 0;
+}
+
 void xenbus_dev_reconnect_failed(struct xenbus_dev *d, unsigned initwaits_before, int err,
                                  gp_work_fn again, void *arg)
 {
     const struct gp_platform *p = d->plat;
     GP_ERR(p, "xenbus: %s: reconnecting failed: %s", d->nodename, gp_strerror(err));
+    /* The backend must not take up the rings the attempt gave up (it may
+     * still act on an 'Initialised' it has not read yet). */
+    (void)xenbus_switch_state(d, XS_TXN_NONE, XenbusStateClosed);
+    int now = xenbus_poll_otherend(d);
     p->lock_acquire(p->ctx, d->lock);
-    bool retry = d->initwaits != initwaits_before;   /* an InitWait no one took */
+    bool restarted = d->initwaits != initwaits_before;   /* an InitWait no one took */
+    /* Or the backend waits for us, or holds rings we gave up: one watch
+     * event can fold a whole restart into no change at all, so its state
+     * now decides too; such retries back off and are bounded. */
+    bool waiting = now == XenbusStateInitWait || now == XenbusStateConnected;
+    if (restarted)
+        d->retries = 0;
+    else if (waiting)
+        d->retries++;
+    unsigned n = d->retries;
+    bool retry = restarted || (waiting && n <= XENBUS_RECONNECT_RETRIES);
     d->lost = !retry;
     p->lock_release(p->ctx, d->lock);
-    if (!retry)
+    if (!retry) {
+        if (waiting)
+            GP_ERR(p, "xenbus: %s: %u reconnects failed: waiting for the backend to restart",
+                   d->nodename, n - 1);
         return;                              /* the backend's next InitWait */
-    GP_WARN(p, "xenbus: %s: backend restarted meanwhile: reconnecting again", d->nodename);
+    }
+    if (restarted) {
+        GP_WARN(p, "xenbus: %s: backend restarted meanwhile: reconnecting again", d->nodename);
+    } else {
+        uint64_t ms = 50ull << (n - 1);
+        GP_WARN(p, "xenbus: %s: backend is %s: reconnecting again in %llu ms", d->nodename,
+                xenbus_state_name((enum xenbus_state)now), (unsigned long long)ms);
+        p->event_wait(p->ctx, d->state_event, ms * 1000000);   /* sooner if it moves */
+    }
     if (xenbus_dev_defer(d, again, arg) != 0)
         GP_ERR(p, "xenbus: %s: cannot schedule the reconnect", d->nodename);
 }

@@ -43,7 +43,12 @@ struct xenbus_dev {
     struct gp_event *deferred_idle;     /* signalled when it drops to 0 */
     bool lost;                          /* backend closed under us; no reconnect yet */
     unsigned initwaits;                 /* times theirs became InitWait (under lock) */
+    unsigned retries;                   /* reconnects retried since the last loss */
 };
+
+/* Reconnects retried, backing off from 50 ms, while the backend stays in
+ * InitWait or Connected without restarting; then the next InitWait. */
+#define XENBUS_RECONNECT_RETRIES 6
 
 const char *xenbus_state_name(enum xenbus_state s);
 
@@ -65,15 +70,23 @@ int xenbus_switch_state(struct xenbus_dev *d, xs_txn_t t, enum xenbus_state s);
  * once the device refuses new work (its 'closing' flag), before freeing. */
 int xenbus_dev_defer(struct xenbus_dev *d, gp_work_fn fn, void *arg);
 void xenbus_dev_drain_deferred(struct xenbus_dev *d);
-/* Backend restarts.  A device whose backend closed under it marks itself
- * lost; when the backend offers itself again (InitWait) its otherend
+/* Backend restarts.  A device whose backend closed under it (or came
+ * back in InitWait while we thought it connected: its Closing was folded
+ * into one watch event) marks itself lost; when the backend offers itself
+ * again (InitWait), or is Connected while we are not, its otherend
  * callback takes the loss (true once per loss) and defers its reconnect.
- * A reconnect notes xenbus_dev_initwaits() before it starts; if it fails
- * it calls xenbus_dev_reconnect_failed(), which logs why, marks the device
- * lost again and, if the backend restarted while the attempt ran, defers
- * again(arg) at once; otherwise the next InitWait does.  No restart is
- * missed and no two reconnects run for one.  (again() must return at once
- * on a device that is closing: the device's drain waits for it.) */
+ * A reconnect first closes a backend still Connected to rings an earlier
+ * attempt gave up (xenbus_dev_close_stale).  It notes
+ * xenbus_dev_initwaits() before it starts; if it fails it calls
+ * xenbus_dev_reconnect_failed(), which logs why, switches us to Closed (the
+ * backend must not take up the rings given up), and defers again(arg) at
+ * once if the backend restarted meanwhile, or after a backoff if it is in
+ * InitWait or Connected now (at most XENBUS_RECONNECT_RETRIES times);
+ * otherwise it marks the device lost again for the next InitWait.  No
+ * restart is missed and no two reconnects run at once.  (again() must
+ * return at once on a device that is closing: the device's drain waits
+ * for it.) */
+int xenbus_dev_close_stale(struct xenbus_dev *d, uint64_t timeout_ns);
 void xenbus_dev_mark_lost(struct xenbus_dev *d);
 bool xenbus_dev_take_lost(struct xenbus_dev *d);
 unsigned xenbus_dev_initwaits(struct xenbus_dev *d);

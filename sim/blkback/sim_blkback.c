@@ -49,6 +49,7 @@ struct sim_blkback {
     uint64_t disk_bytes;
 
     pthread_mutex_t m;
+    pthread_mutex_t state_m;         /* one xenbus transition at a time (see bb_fe_changed) */
     pthread_cond_t c;
     pthread_t thread;
     bool stop, kick, connected;
@@ -414,11 +415,8 @@ static int bb_connect_locked(struct sim_blkback *b)
     return 0;
 }
 
-static void bb_fe_changed(void *arg, const char *path, const char *token)
+static void bb_fe_transition(struct sim_blkback *b)
 {
-    struct sim_blkback *b = arg;
-    (void)path;
-    (void)token;
     long long s = bb_read_fe(b, "state", -1);
     pthread_mutex_lock(&b->m);
     if (s == XenbusStateInitialised && !b->connected) {
@@ -450,6 +448,21 @@ static void bb_fe_changed(void *arg, const char *path, const char *token)
     pthread_mutex_unlock(&b->m);
 }
 
+/* The backend's transitions (a frontend change, a restart, a restore) run
+ * one at a time and each reads the frontend's state when it runs, as the
+ * xenwatch thread serialises a Linux backend's: a restart never lands
+ * between reading 'Initialised' and mapping the rings, so the backend never
+ * says InitWait while it still maps a ring. */
+static void bb_fe_changed(void *arg, const char *path, const char *token)
+{
+    struct sim_blkback *b = arg;
+    (void)path;
+    (void)token;
+    pthread_mutex_lock(&b->state_m);
+    bb_fe_transition(b);
+    pthread_mutex_unlock(&b->state_m);
+}
+
 /* The toolstack's save/restore: the old backend instance goes away with
  * the old domain; the new one waits in InitWait for the restored frontend. */
 static void bb_restore_hook(void *arg, gp_domid_t domid, enum sim_restore_phase phase)
@@ -457,6 +470,7 @@ static void bb_restore_hook(void *arg, gp_domid_t domid, enum sim_restore_phase 
     struct sim_blkback *b = arg;
     if (domid != b->fe)
         return;
+    pthread_mutex_lock(&b->state_m);
     if (phase == SIM_RESTORE_BEFORE) {
         pthread_mutex_lock(&b->m);
         bb_disconnect_locked(b);
@@ -465,6 +479,7 @@ static void bb_restore_hook(void *arg, gp_domid_t domid, enum sim_restore_phase 
     } else {
         bb_set_state(b, XenbusStateInitWait);
     }
+    pthread_mutex_unlock(&b->state_m);
 }
 
 struct sim_blkback *sim_blkback_create(struct sim_xen *x, struct sim_domain *dom0,
@@ -492,6 +507,7 @@ struct sim_blkback *sim_blkback_create(struct sim_xen *x, struct sim_domain *dom
     b->disk = calloc(1, b->disk_bytes);
     b->pmap = calloc(BB_MAX_REFS, sizeof(void *));
     pthread_mutex_init(&b->m, NULL);
+    pthread_mutex_init(&b->state_m, NULL);
     pthread_cond_init(&b->c, NULL);
     b->xs_link = sim_xenstored_direct(sim_xen_xenstored(x), 0);
     if (xs_client_create(b->p, b->xs_link, &b->xs) != 0) {
@@ -570,6 +586,7 @@ void sim_blkback_destroy(struct sim_blkback *b)
     sim_xenstored_direct_close(sim_xen_xenstored(b->x), b->xs_link);
     pthread_cond_destroy(&b->c);
     pthread_mutex_destroy(&b->m);
+    pthread_mutex_destroy(&b->state_m);
     for (unsigned i = 0; i < BB_MAX_QUEUES; i++)
         free(b->q[i].held);
     free(b->pmap);
@@ -616,15 +633,30 @@ void sim_blkback_shift_ring_indices(struct sim_blkback *b, uint32_t delta)
     pthread_mutex_unlock(&b->m);
 }
 
-void sim_blkback_restart(struct sim_blkback *b)
+static void bb_restart(struct sim_blkback *b, bool say_closed)
 {
-    bb_set_state(b, XenbusStateClosing);
+    pthread_mutex_lock(&b->state_m);
+    if (say_closed)
+        bb_set_state(b, XenbusStateClosing);
     pthread_mutex_lock(&b->m);
     bb_disconnect_locked(b);
     bb_unlock(b);
-    bb_set_state(b, XenbusStateClosed);
-    usleep(20000);
+    if (say_closed) {
+        bb_set_state(b, XenbusStateClosed);
+        usleep(20000);
+    }
     bb_set_state(b, XenbusStateInitWait);
+    pthread_mutex_unlock(&b->state_m);
+}
+
+void sim_blkback_restart(struct sim_blkback *b)
+{
+    bb_restart(b, true);
+}
+
+void sim_blkback_restart_unseen(struct sim_blkback *b)
+{
+    bb_restart(b, false);
 }
 
 void sim_blkback_resize(struct sim_blkback *b, uint64_t sectors)

@@ -48,6 +48,9 @@ void sim_blkback_hold(struct sim_blkback *b, bool hold);
  * size (slots keep their places) and the rings idle. */
 void sim_blkback_shift_ring_indices(struct sim_blkback *b, uint32_t delta);
 void sim_blkback_restart(struct sim_blkback *b);
+/* A restart whose Closing and Closed the frontend never sees, as when one
+ * watch event reads the state only after the backend is back in InitWait. */
+void sim_blkback_restart_unseen(struct sim_blkback *b);
 /* Grow or shrink the disk while connected (re-announces Connected). */
 void sim_blkback_resize(struct sim_blkback *b, uint64_t sectors);
 

@@ -596,11 +596,8 @@ static int nb_connect_locked(struct sim_netback *b)
     return 0;
 }
 
-static void nb_fe_changed(void *arg, const char *path, const char *token)
+static void nb_fe_transition(struct sim_netback *b)
 {
-    struct sim_netback *b = arg;
-    (void)path;
-    (void)token;
     long long s = nb_read_fe(b, "state", -1);
     pthread_mutex_lock(&b->m);
     if (s == XenbusStateConnected && !b->connected) {
@@ -620,11 +617,26 @@ static void nb_fe_changed(void *arg, const char *path, const char *token)
         nb_set_state(b, XenbusStateInitWait);
 }
 
+/* The backend's transitions (a frontend change, a restart, a restore) run
+ * one at a time and each reads the frontend's state when it runs, as the
+ * xenwatch thread serialises a Linux backend's: a restart never lands
+ * between reading 'Connected' and mapping the rings. */
+static void nb_fe_changed(void *arg, const char *path, const char *token)
+{
+    struct sim_netback *b = arg;
+    (void)path;
+    (void)token;
+    pthread_mutex_lock(&b->state_m);
+    nb_fe_transition(b);
+    pthread_mutex_unlock(&b->state_m);
+}
+
 static void nb_restore_hook(void *arg, gp_domid_t domid, enum sim_restore_phase phase)
 {
     struct sim_netback *b = arg;
     if (domid != b->fe)
         return;
+    pthread_mutex_lock(&b->state_m);
     if (phase == SIM_RESTORE_BEFORE) {
         pthread_mutex_lock(&b->m);
         nb_disconnect_locked(b);
@@ -633,6 +645,7 @@ static void nb_restore_hook(void *arg, gp_domid_t domid, enum sim_restore_phase 
     } else {
         nb_set_state(b, XenbusStateInitWait);
     }
+    pthread_mutex_unlock(&b->state_m);
 }
 
 struct sim_netback *sim_netback_create(struct sim_xen *x, struct sim_domain *dom0,
@@ -648,6 +661,7 @@ struct sim_netback *sim_netback_create(struct sim_xen *x, struct sim_domain *dom
     if (o)
         b->o = *o;
     pthread_mutex_init(&b->m, NULL);
+    pthread_mutex_init(&b->state_m, NULL);
     pthread_cond_init(&b->c, NULL);
     b->xs_link = sim_xenstored_direct(sim_xen_xenstored(x), 0);
     if (xs_client_create(b->p, b->xs_link, &b->xs) != 0) {
@@ -724,6 +738,7 @@ void sim_netback_destroy(struct sim_netback *b)
     sim_xenstored_direct_close(sim_xen_xenstored(b->x), b->xs_link);
     pthread_cond_destroy(&b->c);
     pthread_mutex_destroy(&b->m);
+    pthread_mutex_destroy(&b->state_m);
     for (unsigned i = 0; i < NB_MAX_QUEUES; i++)
         free(b->q[i].held);
     free(b);
@@ -789,15 +804,30 @@ void sim_netback_inject(struct sim_netback *b, const void *frame, uint32_t len, 
     pthread_mutex_unlock(&b->m);
 }
 
-void sim_netback_restart(struct sim_netback *b)
+static void nb_restart(struct sim_netback *b, bool say_closed)
 {
-    nb_set_state(b, XenbusStateClosing);
+    pthread_mutex_lock(&b->state_m);
+    if (say_closed)
+        nb_set_state(b, XenbusStateClosing);
     pthread_mutex_lock(&b->m);
     nb_disconnect_locked(b);
     nb_unlock(b);
-    nb_set_state(b, XenbusStateClosed);
-    usleep(20000);
+    if (say_closed) {
+        nb_set_state(b, XenbusStateClosed);
+        usleep(20000);
+    }
     nb_set_state(b, XenbusStateInitWait);
+    pthread_mutex_unlock(&b->state_m);
+}
+
+void sim_netback_restart(struct sim_netback *b)
+{
+    nb_restart(b, true);
+}
+
+void sim_netback_restart_unseen(struct sim_netback *b)
+{
+    nb_restart(b, false);
 }
 
 void sim_netback_get_stats(struct sim_netback *b, struct sim_netback_stats *s)

@@ -65,6 +65,9 @@ void sim_netback_inject(struct sim_netback *b, const void *frame, uint32_t len, 
                         unsigned gso_type, uint16_t mss);
 /* The backend goes away (Closing, Closed) and comes back (InitWait). */
 void sim_netback_restart(struct sim_netback *b);
+/* A restart whose Closing and Closed the frontend never sees, as when one
+ * watch event reads the state only after the backend is back in InitWait. */
+void sim_netback_restart_unseen(struct sim_netback *b);
 
 struct sim_netback_stats {
     uint64_t tx_frames, tx_slots, tx_gso, tx_csum_blank, tx_errors;

@@ -67,6 +67,7 @@ struct sim_netback {
     char fe_path[96], be_path[96];
 
     pthread_mutex_t m;
+    pthread_mutex_t state_m;    /* one xenbus transition at a time (see nb_fe_changed) */
     pthread_cond_t c;
     pthread_t thread;
     bool stop, kick, connected;

@@ -344,9 +344,9 @@ static void test_capacity_change_reported(void)
     dev_close(&d);
 }
 
-static void test_backend_restart_with_requests_in_flight(void)
+static void restart_with_requests_in_flight(unsigned id, void (*restart)(struct sim_blkback *))
 {
-    struct dev d = dev_open(1500, &(struct sim_blkback_opts){ .indirect = true }, NULL);
+    struct dev d = dev_open(id, &(struct sim_blkback_opts){ .indirect = true }, NULL);
     REQUIRE(d.bf);
     enum { N = 20 };
     static uint8_t bufs[N][8192];
@@ -364,7 +364,7 @@ static void test_backend_restart_with_requests_in_flight(void)
     }
     usleep(50000);
     CHECK_EQ(w.calls, 0);
-    sim_blkback_restart(d.bb);                           /* ... and the backend goes away */
+    restart(d.bb);                                       /* ... and the backend goes away */
     sim_blkback_hold(d.bb, false);
     CHECK_EQ(wait_for(&w, N), N);                        /* re-issued after the reconnect */
     usleep(20000);
@@ -378,6 +378,18 @@ static void test_backend_restart_with_requests_in_flight(void)
     sim_blkback_get_stats(d.bb, &st);
     CHECK_EQ(st.connects, 2);
     dev_close(&d);
+}
+
+static void test_backend_restart_with_requests_in_flight(void)
+{
+    restart_with_requests_in_flight(1500, sim_blkback_restart);
+}
+
+/* The backend restarts and the frontend sees only InitWait (its watch read
+ * the state once the backend was back): still a loss, still reconnected. */
+static void test_backend_restart_seen_only_as_initwait(void)
+{
+    restart_with_requests_in_flight(1501, sim_blkback_restart_unseen);
 }
 
 /* A new blkfront on a node an earlier one left Closed, with other queue
@@ -492,7 +504,7 @@ static void test_backend_restarts_under_a_stream_of_events(void)
     }
     __atomic_store_n(&st.stop, true, __ATOMIC_RELEASE);
     pthread_join(th, NULL);
-    for (int i = 0; i < 1000 && __atomic_load_n(&st.done, __ATOMIC_SEQ_CST) < st.sent; i++)
+    for (int i = 0; i < 3000 && __atomic_load_n(&st.done, __ATOMIC_SEQ_CST) < st.sent; i++)
         usleep(10000);
     alarm(0);
     CHECK(st.sent > 0);
@@ -586,6 +598,7 @@ int main(void)
     GP_TEST_RUN(test_bad_responses_fail_the_device_safely);
     GP_TEST_RUN(test_capacity_change_reported);
     GP_TEST_RUN(test_backend_restart_with_requests_in_flight);
+    GP_TEST_RUN(test_backend_restart_seen_only_as_initwait);
     GP_TEST_RUN(test_new_instance_on_a_closed_node);
     GP_TEST_RUN(test_destroy_while_reconnecting);
     GP_TEST_RUN(test_backend_restarts_under_a_stream_of_events);

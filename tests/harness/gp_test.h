@@ -68,8 +68,12 @@ static inline void gp_test_fail(const char *file, int line, const char *what)
         }                                                               \
     } while (0)
 
+/* GP_TEST_ONLY=<name> runs that test alone (to repeat one under valgrind). */
 static inline void gp_test_run_one(const char *name, void (*fn)(void))
 {
+    const char *only = getenv("GP_TEST_ONLY");
+    if (only && *only && strcmp(only, name) != 0)
+        return;
     gp_test_current = name;
     atomic_store(&gp_test_failed_checks, 0);
     if (setjmp(gp_test_jmp) == 0)

@@ -516,6 +516,36 @@ static void test_shutdown_and_restart_with_frames_on_the_ring(void)
     vif_close(&v);
 }
 
+/* The backend restarts and the frontend sees only InitWait (its watch read
+ * the state once the backend was back): still a loss, still reconnected,
+ * and frames go out again. */
+static void test_backend_restart_seen_only_as_initwait(void)
+{
+    static uint8_t f[1600];
+    uint32_t len = fr_build(f, 4, 17, 600, 1, FR_CSUM_FULL, 0);
+    struct netpkt_frag fr = { f, len };
+    struct netfront_tx t[8];
+    struct vif v;
+    vif_open(&v, 62, NULL, (struct netfront_opts){ 0 });
+    REQUIRE(v.nf);
+    tx_reset();
+    sim_netback_restart_unseen(v.nb);
+    struct sim_netback_stats st = { 0 };
+    for (int i = 0; i < 1000 && st.connects < 2; i++) {
+        usleep(10000);
+        sim_netback_get_stats(v.nb, &st);
+    }
+    CHECK_EQ(st.connects, 2);
+    for (int i = 0; i < 8; i++) {
+        t[i] = tx_make(&fr, 1, len);
+        CHECK_EQ(netfront_send(v.nf, &t[i]), 0);
+    }
+    CHECK_EQ(tx_wait(8), 8);
+    CHECK_EQ(inbox_wait(&v.ib, 8), 8);
+    CHECK_EQ(tw.errors, 0);
+    vif_close(&v);
+}
+
 static void test_multi_queue_split_channels_and_two_frontends(void)
 {
     struct vif a, b;
@@ -735,7 +765,7 @@ static void test_backend_restarts_under_a_stream_of_events(void)
     }
     __atomic_store_n(&f.stop, true, __ATOMIC_RELEASE);
     pthread_join(th, NULL);
-    for (int i = 0; i < 1000 && __atomic_load_n(&f.done, __ATOMIC_SEQ_CST) < f.sent; i++)
+    for (int i = 0; i < 3000 && __atomic_load_n(&f.done, __ATOMIC_SEQ_CST) < f.sent; i++)
         usleep(10000);
     alarm(0);
     CHECK(f.sent > 0);
@@ -823,6 +853,7 @@ int main(void)
     GP_TEST_RUN(test_multi_queue_split_channels_and_two_frontends);
     GP_TEST_RUN(test_new_instance_on_a_closed_node);
     GP_TEST_RUN(test_control_ring);
+    GP_TEST_RUN(test_backend_restart_seen_only_as_initwait);
     GP_TEST_RUN(test_destroy_while_reconnecting);
     GP_TEST_RUN(test_backend_restarts_under_a_stream_of_events);
     GP_TEST_RUN(test_ring_indices_cross_2_32);

@@ -108,8 +108,9 @@ static void count_reconnect(void *arg)
 }
 
 /* A backend restart is reconnected once: the loss is taken once per
- * InitWait, and a reconnect that failed tries again at once only if the
- * backend went through InitWait while it ran, else waits for the next. */
+ * InitWait.  A reconnect that failed tries again at once if the backend
+ * went through InitWait while it ran; after a backoff, a bounded number of
+ * times, if the backend waits in InitWait; else waits for the next InitWait. */
 static void test_lost_backend_reconnects_once_per_restart(void)
 {
     struct xenbus_dev d;
@@ -126,13 +127,36 @@ static void test_lost_backend_reconnects_once_per_restart(void)
     CHECK_EQ(xenbus_dev_initwaits(&d), before + 1);
     CHECK(xenbus_dev_take_lost(&d));                 /* the reconnect is due, once */
     CHECK(!xenbus_dev_take_lost(&d));
-    /* the reconnect fails with the backend still where it was: wait */
+    /* the reconnect fails and the backend is Closed: its next InitWait */
     sim_os_set_quiet(guest.os, true);                /* the failures are logged */
     unsigned at_start = xenbus_dev_initwaits(&d);
+    set_backend("state", "6");
+    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateClosed), 2000000000ull),
+             XenbusStateClosed);
     xenbus_dev_reconnect_failed(&d, at_start, GP_EIO, count_reconnect, NULL);
     xenbus_dev_drain_deferred(&d);
     CHECK_EQ(__atomic_load_n(&reconnects_again, __ATOMIC_SEQ_CST), 0);
     CHECK(xenbus_dev_take_lost(&d));                 /* the next InitWait would take it */
+    char *st = NULL;                                 /* we said Closed: no stale rings */
+    CHECK_EQ(xs_read(c1, XS_TXN_NONE, "device/vif/0/state", &st, NULL), 0);
+    CHECK_STR(st, "6");
+    xs_free(c1, st);
+    /* the backend waits in InitWait and no restart comes: tried again after
+     * a backoff, XENBUS_RECONNECT_RETRIES times, then left to the next one */
+    set_backend("state", "2");
+    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateInitWait), 2000000000ull),
+             XenbusStateInitWait);
+    at_start = xenbus_dev_initwaits(&d);
+    for (unsigned i = 1; i <= XENBUS_RECONNECT_RETRIES; i++) {
+        xenbus_dev_reconnect_failed(&d, at_start, GP_ETIMEDOUT, count_reconnect, NULL);
+        xenbus_dev_drain_deferred(&d);
+        CHECK_EQ(__atomic_load_n(&reconnects_again, __ATOMIC_SEQ_CST), i);
+        CHECK(!xenbus_dev_take_lost(&d));            /* the retry holds the loss */
+    }
+    xenbus_dev_reconnect_failed(&d, at_start, GP_ETIMEDOUT, count_reconnect, NULL);
+    xenbus_dev_drain_deferred(&d);
+    CHECK_EQ(__atomic_load_n(&reconnects_again, __ATOMIC_SEQ_CST), XENBUS_RECONNECT_RETRIES);
+    CHECK(xenbus_dev_take_lost(&d));
     /* the reconnect fails because the backend restarted meanwhile: again now */
     at_start = xenbus_dev_initwaits(&d);
     set_backend("state", "6");
@@ -143,8 +167,35 @@ static void test_lost_backend_reconnects_once_per_restart(void)
              XenbusStateInitWait);
     xenbus_dev_reconnect_failed(&d, at_start, GP_EIO, count_reconnect, NULL);
     xenbus_dev_drain_deferred(&d);
-    CHECK_EQ(__atomic_load_n(&reconnects_again, __ATOMIC_SEQ_CST), 1);   /* again, at once */
+    CHECK_EQ(__atomic_load_n(&reconnects_again, __ATOMIC_SEQ_CST),
+             XENBUS_RECONNECT_RETRIES + 1);          /* again, with no backoff */
+    CHECK_EQ(d.retries, 0);
     CHECK(!xenbus_dev_take_lost(&d));                /* that attempt took the loss */
+    xenbus_dev_teardown(&d);
+}
+
+/* Before a reconnect: a backend still Connected (to rings an earlier
+ * attempt gave up) is told we are Closed and must leave Connected; any
+ * other state is left alone. */
+static void test_close_stale_backend(void)
+{
+    struct xenbus_dev d;
+    REQUIRE(xenbus_dev_init(&d, &guest.plat, c1, "device/vif/0", NULL, NULL) == 0);
+    sim_os_set_quiet(guest.os, true);
+    REQUIRE(xenbus_switch_state(&d, XS_TXN_NONE, XenbusStateInitialised) == 0);
+    set_backend("state", "2");
+    CHECK_EQ(xenbus_dev_close_stale(&d, 200000000ull), 0);
+    char *st = NULL;
+    CHECK_EQ(xs_read(c1, XS_TXN_NONE, "device/vif/0/state", &st, NULL), 0);
+    CHECK_STR(st, "3");                              /* InitWait: untouched */
+    xs_free(c1, st);
+    set_backend("state", "4");
+    CHECK_EQ(xenbus_dev_close_stale(&d, 200000000ull), GP_ETIMEDOUT);   /* it stays */
+    CHECK_EQ(xs_read(c1, XS_TXN_NONE, "device/vif/0/state", &st, NULL), 0);
+    CHECK_STR(st, "6");                              /* we said Closed */
+    xs_free(c1, st);
+    set_backend("state", "6");
+    CHECK_EQ(xenbus_dev_close_stale(&d, 200000000ull), 0);
     xenbus_dev_teardown(&d);
 }
 
@@ -276,6 +327,7 @@ int main(void)
         return 1;
     GP_TEST_RUN(test_state_machine_follows_backend);
     GP_TEST_RUN(test_lost_backend_reconnects_once_per_restart);
+    GP_TEST_RUN(test_close_stale_backend);
     GP_TEST_RUN(test_feature_helpers);
     GP_TEST_RUN(test_bad_backend_is_refused);
     GP_TEST_RUN(test_cdrom_vbds_recognised);
