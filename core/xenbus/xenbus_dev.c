@@ -414,6 +414,8 @@ bool xenbus_dev_take_lost(struct xenbus_dev *d)
     p->lock_acquire(p->ctx, d->lock);
     bool was = d->lost;
     d->lost = false;
+    if (was)
+        d->retries = 0;                      /* the backend offers itself anew */
     p->lock_release(p->ctx, d->lock);
     return was;
 }
@@ -472,7 +474,7 @@ void xenbus_dev_reconnect_failed(struct xenbus_dev *d, unsigned initwaits_before
     p->lock_release(p->ctx, d->lock);
     if (!retry) {
         if (waiting)
-            GP_ERR(p, "xenbus: %s: %u reconnects failed: waiting for the backend to restart",
+            GP_ERR(p, "xenbus: %s: gave up after %u retries: waiting for the backend to restart",
                    d->nodename, n - 1);
         return;                              /* the backend's next InitWait */
     }

@@ -156,7 +156,8 @@ static void test_lost_backend_reconnects_once_per_restart(void)
     xenbus_dev_reconnect_failed(&d, at_start, GP_ETIMEDOUT, count_reconnect, NULL);
     xenbus_dev_drain_deferred(&d);
     CHECK_EQ(__atomic_load_n(&reconnects_again, __ATOMIC_SEQ_CST), XENBUS_RECONNECT_RETRIES);
-    CHECK(xenbus_dev_take_lost(&d));
+    CHECK(xenbus_dev_take_lost(&d));                 /* the next offer starts afresh */
+    CHECK_EQ(d.retries, 0);
     /* the reconnect fails because the backend restarted meanwhile: again now */
     at_start = xenbus_dev_initwaits(&d);
     set_backend("state", "6");
