@@ -143,14 +143,11 @@ if grep -q toolstack /mnt/host/hvmk.args 2>/dev/null; then
         guest_stopped && break
         sleep 0.5
       done
-      # After the migration the receiving xl watches the domain and logs to
-      # xl-hvmk--incoming.log: the newest of the two logs has the reason.
-      xllog=$(ls -t /var/log/xen/xl-hvmk.log /var/log/xen/xl-hvmk--incoming.log 2>/dev/null | head -1)
-      reason=$(grep -o 'reason code [0-9]*' "$xllog" 2>/dev/null | tail -1)
+      reason=$(guest_reason)
       xl destroy hvmk
       xl create /tmp/hvmk-reboot.cfg >/dev/null 2>&1 || echo "job: xl create after the reboot failed"
       new=$(xl domid hvmk 2>/dev/null)
-      echo "job: domain $old shut down ($reason, 1 = reboot); created again as domain $new"
+      echo "job: domain $old shut down (reason code ${reason:-?}, 1 = reboot); created again as domain $new"
       if wait_phase rebooted; then
         echo "job: xl shutdown hvmk"; xl shutdown hvmk
       fi
