@@ -68,10 +68,14 @@ guest_stopped() {
   esac
   return 1
 }
+# Every vCPU's registers, as Xen holds them (symbols from the kernel's nm).
+dump_vcpus() {
+  /usr/lib/xen-4.17/bin/xenctx -a -C -s /mnt/host/hvmk.map "$1" 2>&1 | head -150 | sed 's/^/job:   /'
+}
 dump_stopped_guest() {
   local id; id=$(xl domid hvmk 2>/dev/null) || return
   echo "job: the guest stopped unasked (domain $id, state $(guest_state)); its vCPUs as Xen kept them:"
-  /usr/lib/xen-4.17/bin/xenctx -a -C -s /mnt/host/hvmk.map "$id" 2>&1 | head -150 | sed 's/^/job:   /'
+  dump_vcpus "$id"
   xl destroy hvmk
 }
 phase() { xenstore-read /local/domain/$(xl domid hvmk 2>/dev/null)/data/hvmk-phase 2>/dev/null; }
@@ -87,13 +91,18 @@ domain_gone() {
   xl dmesg 2>/dev/null | tail -15 | sed 's/^/job:   /'
   return 0
 }
+# 120 s by the clock (each round's xl calls take a while under TCG); a
+# guest that does not get there is shown as it is (its vCPUs' registers).
 wait_phase() {
-  for i in $(seq 1 240); do
+  local end=$(( $(date +%s) + 120 )) id
+  while [ "$(date +%s)" -lt "$end" ]; do
     [ "$(phase)" = "$1" ] && return 0
     domain_gone "$1" && return 1
     sleep 0.5
   done
-  echo "job: phase '$1' not reached in 120 s (last: '$(phase)')"
+  id=$(xl domid hvmk 2>/dev/null)
+  echo "job: phase '$1' not reached in 120 s (last: '$(phase)'); domain ${id:-?} ($(vcpu_summary)), its vCPUs now:"
+  [ -n "$id" ] && dump_vcpus "$id"
   return 1
 }
 if grep -q toolstack /mnt/host/hvmk.args 2>/dev/null; then
