@@ -381,6 +381,64 @@ static void test_suspend_waits_for_watch_callbacks(void)
     sim_domain_destroy(g);
 }
 
+/* A control request written while the domain is away (after a migration
+ * the toolstack may write before the guest has its watches back), and one
+ * written just after the resume: each is acted on once and acknowledged. */
+static void poke_reboot_while_away(void)
+{
+    sim_xenstored_poke(sim_xen_xenstored(x), "/local/domain/14/control/shutdown", "reboot");
+}
+
+static int reboot_in_window(void *arg, int (*fn)(void *), void *fn_arg)
+{
+    (void)arg;
+    int rc = fn(fn_arg);               /* the hypercall: the domain is restored */
+    poke_reboot_while_away();          /* before xenstore and its watches are back */
+    return rc;
+}
+
+static int wait_action(struct ctl_log *l, enum control_action a, int n)
+{
+    for (int i = 0; i < 300 && atomic_load(&l->actions[a]) < n; i++)
+        usleep(10000);
+    usleep(50000);                     /* and no second one */
+    return atomic_load(&l->actions[a]);
+}
+
+static void test_control_requests_across_a_restore(void)
+{
+    struct sim_domain *g = guest(14, NULL);
+    REQUIRE(g);
+    struct gp_platform *p = (struct gp_platform *)sim_domain_platform(g);
+    struct xs_client *xs = NULL;
+    REQUIRE(xs_client_create(p, NULL, &xs) == 0);
+    static struct ctl_log log;
+    struct control *c = NULL;
+    struct control_ops ops = { on_shutdown, on_sysrq, &log, true, false };
+    REQUIRE(control_start(p, xs, &ops, &c) == 0);
+    settle();
+    struct suspend s;
+    REQUIRE(suspend_init(&s, p, sim_domain_hvm(g), xs) == 0);
+    suspend_set_critical(&s, reboot_in_window, NULL);
+    unsigned restores = sim_domain_restores(g);
+    CHECK(suspend_run(&s) >= 0);
+    CHECK_EQ(sim_domain_restores(g), restores + 1);
+    CHECK_EQ(wait_action(&log, CONTROL_REBOOT, 1), 1);
+    struct sim_xenstored *xsd = sim_xen_xenstored(x);
+    char *f = sim_xenstored_peek(xsd, "/local/domain/14/control/shutdown");
+    CHECK_STR(f, "");                                 /* acknowledged */
+    free(f);
+    sim_xenstored_poke(xsd, "/local/domain/14/control/shutdown", "reboot");
+    CHECK_EQ(wait_action(&log, CONTROL_REBOOT, 2), 2);
+    f = sim_xenstored_peek(xsd, "/local/domain/14/control/shutdown");
+    CHECK_STR(f, "");
+    free(f);
+    suspend_fini(&s);
+    control_stop(c);
+    xs_client_destroy(xs);
+    sim_domain_destroy(g);
+}
+
 static void test_save_restore_with_io_on_two_disks(void)
 {
     struct sim_domain *g = guest(8, &(struct sim_domain_opts){ .max_pages = 16384 });
@@ -532,6 +590,7 @@ int main(void)
     GP_TEST_RUN(test_control_requests_once_each);
     GP_TEST_RUN(test_balloon_follows_target);
     GP_TEST_RUN(test_save_restore_with_io_on_two_disks);
+    GP_TEST_RUN(test_control_requests_across_a_restore);
     GP_TEST_RUN(test_suspend_waits_for_watch_callbacks);
     GP_TEST_RUN(test_hibernate_and_thaw_without_new_pages);
     sim_domain_destroy(d0);
