@@ -31,7 +31,8 @@ struct evtchn {
     struct evtchn_slot slots[EVTCHN_NR_PORTS];
     /* where the last pass stopped, per vCPU (fairness) */
     unsigned last_word[EVTCHN_MAX_VCPUS], last_bit[EVTCHN_MAX_VCPUS];
-    uint64_t upcalls, events, unhandled;
+    uint64_t upcalls, events, unhandled, ignored, cut_short;
+    int away;                        /* suspended: the shared page may be gone */
 };
 
 unsigned evtchn_max_ports(void)
@@ -72,6 +73,16 @@ void evtchn_destroy(struct evtchn *e)
     gp_free(e->plat, e);
 }
 
+void evtchn_suspend(struct evtchn *e)
+{
+    __atomic_store_n(&e->away, 1, __ATOMIC_SEQ_CST);
+}
+
+void evtchn_resume_in_place(struct evtchn *e)
+{
+    __atomic_store_n(&e->away, 0, __ATOMIC_SEQ_CST);
+}
+
 void evtchn_resume(struct evtchn *e, struct shared_info *shi)
 {
     const struct gp_platform *p = e->plat;
@@ -80,6 +91,7 @@ void evtchn_resume(struct evtchn *e, struct shared_info *shi)
     evtchn_unmask_upcalls(shi);
     memset(e->slots, 0, sizeof(e->slots));
     p->lock_release(p->ctx, e->lock);
+    __atomic_store_n(&e->away, 0, __ATOMIC_SEQ_CST);
 }
 
 /* A spin-wait's pause (lets a sibling hyperthread or, under Xen's
@@ -113,8 +125,13 @@ void evtchn_upcall(struct evtchn *e, unsigned vcpu)
     struct shared_info *shi = e->shi;
     if (!shi || vcpu >= EVTCHN_MAX_VCPUS)
         return;
+    if (__atomic_load_n(&e->away, __ATOMIC_SEQ_CST)) {
+        __atomic_add_fetch(&e->ignored, 1, __ATOMIC_RELAXED);
+        return;
+    }
     struct vcpu_info *vi = &shi->vcpu_info[vcpu];
     __atomic_add_fetch(&e->upcalls, 1, __ATOMIC_RELAXED);
+    unsigned passes = 0;
     /* At least one pass even when upcall_pending is clear: an interrupt
      * handler that could not serve ports (Windows' ISR, above DISPATCH)
      * acknowledged it with evtchn_upcall_ack() and left the scan to us. */
@@ -145,13 +162,15 @@ void evtchn_upcall(struct evtchn *e, unsigned vcpu)
                 evtchn_serve_port(e, w * (unsigned)EVTCHN_BITS_PER_WORD + b);
             }
         }
-    } while (GP_READ_ONCE(vi->evtchn_upcall_pending));
+    } while (GP_READ_ONCE(vi->evtchn_upcall_pending) && ++passes < EVTCHN_UPCALL_PASSES);
+    if (passes == EVTCHN_UPCALL_PASSES)
+        __atomic_add_fetch(&e->cut_short, 1, __ATOMIC_RELAXED);
 }
 
 bool evtchn_upcall_ack(struct evtchn *e, unsigned vcpu)
 {
     struct shared_info *shi = e->shi;
-    if (!shi || vcpu >= EVTCHN_MAX_VCPUS)
+    if (!shi || vcpu >= EVTCHN_MAX_VCPUS || __atomic_load_n(&e->away, __ATOMIC_SEQ_CST))
         return false;
     /* Clearing it lets Xen lower a level-triggered callback line. */
     return __atomic_exchange_n(&shi->vcpu_info[vcpu].evtchn_upcall_pending, 0,
@@ -289,4 +308,6 @@ void evtchn_get_stats(struct evtchn *e, struct evtchn_stats *s)
     s->upcalls = __atomic_load_n(&e->upcalls, __ATOMIC_RELAXED);
     s->events = e->events;
     s->unhandled = e->unhandled;
+    s->ignored = __atomic_load_n(&e->ignored, __ATOMIC_RELAXED);
+    s->cut_short = __atomic_load_n(&e->cut_short, __ATOMIC_RELAXED);
 }

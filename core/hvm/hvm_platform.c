@@ -132,6 +132,18 @@ bool hvm_upcall_ack(void *upcall_arg, unsigned vcpu)
     return evtchn_upcall_ack(h->evtchn, vcpu);
 }
 
+/* Serve what is pending on every vCPU (events that came while no upcall
+ * could take them). */
+static void hvm_serve_pending(struct hvm *h)
+{
+    struct gp_platform *p = h->plat;
+    const struct gp_arch_ops *a = p->arch;
+    unsigned n = a && a->vcpu_count ? a->vcpu_count(p->arch_ctx) : 1;
+    for (unsigned v = 0; v < n && v < XEN_LEGACY_MAX_VCPUS; v++)
+        if (GP_READ_ONCE(((struct shared_info *)h->shared_info)->vcpu_info[v].evtchn_upcall_pending))
+            evtchn_upcall(h->evtchn, v);
+}
+
 /* Per-vCPU upcall vectors where the platform takes them (Windows 7 and
  * later deliver them with any affinity), else the global callback via. */
 static int hvm_route_upcall(struct hvm *h)
@@ -171,10 +183,7 @@ static int hvm_route_upcall(struct hvm *h)
         a->upcall_mode(p->arch_ctx, h->per_vcpu_vector);
     /* Events that arrived before the route existed left upcall_pending
      * set, and Xen only interrupts on its 0 -> 1 edge: serve them now. */
-    unsigned n = a->vcpu_count ? a->vcpu_count(p->arch_ctx) : 1;
-    for (unsigned v = 0; v < n && v < XEN_LEGACY_MAX_VCPUS; v++)
-        if (GP_READ_ONCE(((struct shared_info *)h->shared_info)->vcpu_info[v].evtchn_upcall_pending))
-            evtchn_upcall(h->evtchn, v);
+    hvm_serve_pending(h);
     return 0;
 }
 
@@ -304,11 +313,19 @@ void hvm_platform_detach(struct hvm *h)
     gp_free(p, h);
 }
 
+void hvm_platform_suspend(struct hvm *h)
+{
+    evtchn_suspend(h->evtchn);
+}
+
 int hvm_platform_resume(struct hvm *h, bool cancelled)
 {
     struct gp_platform *p = h->plat;
-    if (cancelled)
+    if (cancelled) {
+        evtchn_resume_in_place(h->evtchn);
+        hvm_serve_pending(h);                /* what came while upcalls were ignored */
         return 0;
+    }
     /* A new domain: the hypercall page was saved with our memory, but
      * shared_info, grant frames, event channels and the store ring are new. */
     int err = hvm_map_shared_info(h);

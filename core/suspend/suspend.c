@@ -68,6 +68,7 @@ static int suspend_window_run(void *arg)
     struct suspend_window *win = arg;
     struct gp_platform *p = win->s->plat;
     struct sched_shutdown sd = { .reason = SHUTDOWN_suspend };
+    hvm_platform_suspend(win->s->hvm);
     long rc = gp_sched_op(p, SCHEDOP_shutdown, &sd);
     win->cancelled = rc == 1;
     if (rc < 0) {

@@ -15,14 +15,28 @@ struct shared_info;
 
 struct evtchn_stats {
     uint64_t upcalls, events, unhandled;
+    uint64_t ignored;        /* upcalls while suspended */
+    uint64_t cut_short;      /* upcalls that stopped after EVTCHN_UPCALL_PASSES */
 };
 
 int evtchn_create(const struct gp_platform *p, struct shared_info *shi, struct evtchn **out);
 void evtchn_destroy(struct evtchn *e);
+/* Before SCHEDOP_shutdown(suspend): the shared page may be gone when the
+ * domain comes back (a restored domain has no shared_info mapped until
+ * the platform maps it again; reads there give all ones), so upcalls are
+ * ignored from now on (an interrupt the old domain left pending may come
+ * first), until evtchn_resume or, when the suspend was cancelled,
+ * evtchn_resume_in_place. */
+void evtchn_suspend(struct evtchn *e);
+void evtchn_resume_in_place(struct evtchn *e);
 /* After restore: shared_info re-mapped (maybe elsewhere); all ports are
  * gone, so every handler is forgotten. */
 void evtchn_resume(struct evtchn *e, struct shared_info *shi);
 
+/* Serve the vCPU's pending ports.  Returns after EVTCHN_UPCALL_PASSES
+ * passes even if upcall_pending stays set (an event storm, or a page
+ * that reads all ones): Xen raises the upcall again while it is set. */
+#define EVTCHN_UPCALL_PASSES 16
 void evtchn_upcall(struct evtchn *e, unsigned vcpu);
 /* For an interrupt handler that may not run port handlers (Windows ISR at
  * DIRQL): clear the vCPU's upcall_pending (so a level-triggered callback

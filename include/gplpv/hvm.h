@@ -44,6 +44,9 @@ int hvm_platform_attach(struct gp_platform *p, const struct hvm_opts *o, hvm_ste
                         void *step_arg, struct hvm **out);
 void hvm_platform_detach(struct hvm *h);
 
+/* Just before SCHEDOP_shutdown(suspend): from here on the upcall leaves
+ * the shared page alone (see evtchn_suspend) until hvm_platform_resume. */
+void hvm_platform_suspend(struct hvm *h);
 /* After SCHEDOP_shutdown(suspend) returned: 'cancelled' (rc 1) means the
  * domain resumed where it was; otherwise it is a restored domain and
  * shared_info, grant frames, event channels, the upcall route and the
