@@ -40,14 +40,12 @@ static void blkfront_reconnect(void *arg)
         xenbus_dev_reconnect_failed(&bf->dev, initwaits, err, blkfront_reconnect, bf);
 }
 
-/* The backend left us: Closing or Closed, or InitWait when one watch event
- * folded its whole restart (the watch reads the state when it runs). */
+/* The backend left us, or is back (xenbus_otherend_left/_back). */
 static void blkfront_otherend_changed(void *arg, struct xenbus_dev *d, enum xenbus_state s)
 {
     struct blkfront *bf = arg;
     (void)d;
-    if ((s == XenbusStateClosing || s == XenbusStateClosed || s == XenbusStateInitWait) &&
-        bf->connected && !bf->closing) {
+    if (xenbus_otherend_left(s) && bf->connected && !bf->closing) {
         GP_WARN(bf->plat, "blkfront %s: backend is %s: holding I/O until it returns",
                 bf->dev.nodename, xenbus_state_name(s));
         const struct gp_platform *p = bf->plat;
@@ -59,8 +57,8 @@ static void blkfront_otherend_changed(void *arg, struct xenbus_dev *d, enum xenb
         if (s != XenbusStateInitWait)
             xenbus_switch_state(&bf->dev, XS_TXN_NONE, XenbusStateClosed);
     }
-    if ((s == XenbusStateInitWait || s == XenbusStateConnected) && !bf->connected &&
-        !bf->closing && xenbus_dev_take_lost(&bf->dev)) {
+    if (xenbus_otherend_back(s) && !bf->connected && !bf->closing &&
+        xenbus_dev_take_lost(&bf->dev)) {
         if (xenbus_dev_defer(&bf->dev, blkfront_reconnect, bf) != 0)
             GP_ERR(bf->plat, "blkfront %s: cannot schedule the reconnect", bf->dev.nodename);
     }

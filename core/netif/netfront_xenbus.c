@@ -44,14 +44,12 @@ static void netfront_reconnect(void *arg)
         xenbus_dev_reconnect_failed(&nf->dev, initwaits, err, netfront_reconnect, nf);
 }
 
-/* The backend left us: Closing or Closed, or InitWait when one watch event
- * folded its whole restart (the watch reads the state when it runs). */
+/* The backend left us, or is back (xenbus_otherend_left/_back). */
 static void netfront_otherend_changed(void *arg, struct xenbus_dev *d, enum xenbus_state s)
 {
     struct netfront *nf = arg;
     (void)d;
-    if ((s == XenbusStateClosing || s == XenbusStateClosed || s == XenbusStateInitWait) &&
-        nf->connected && !nf->closing) {
+    if (xenbus_otherend_left(s) && nf->connected && !nf->closing) {
         GP_WARN(nf->plat, "netfront %s: backend is %s: holding frames until it returns",
                 nf->dev.nodename, xenbus_state_name(s));
         nf->connected = false;
@@ -61,8 +59,8 @@ static void netfront_otherend_changed(void *arg, struct xenbus_dev *d, enum xenb
         if (s != XenbusStateInitWait)
             xenbus_switch_state(&nf->dev, XS_TXN_NONE, XenbusStateClosed);
     }
-    if ((s == XenbusStateInitWait || s == XenbusStateConnected) && !nf->connected &&
-        !nf->closing && xenbus_dev_take_lost(&nf->dev)) {
+    if (xenbus_otherend_back(s) && !nf->connected && !nf->closing &&
+        xenbus_dev_take_lost(&nf->dev)) {
         if (xenbus_dev_defer(&nf->dev, netfront_reconnect, nf) != 0)
             GP_ERR(nf->plat, "netfront %s: cannot schedule the reconnect", nf->dev.nodename);
     }

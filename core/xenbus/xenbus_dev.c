@@ -38,28 +38,38 @@ static bool xenbus_note_otherend(struct xenbus_dev *d, enum xenbus_state s)
     return changed;
 }
 
+/* Read and validate the backend's state: Unknown when its node is gone, a
+ * negative error when unreadable or not a xenbus state (logged if log_bad:
+ * the watch logs, the 10 ms poll of a wait does not repeat it). */
+static int xenbus_read_otherend_state(struct xenbus_dev *d, bool log_bad)
+{
+    char key[XENBUS_PATH_MAX + 8];
+    gp_snprintf(key, sizeof(key), "%s/state", d->otherend);
+    uint64_t v = 0;
+    int err = xs_read_u64(d->xs, XS_TXN_NONE, key, &v);
+    if (err == GP_ENOENT)
+        return XenbusStateUnknown;           /* the backend node went away */
+    if (err)
+        return err;                          /* logged by xs_read_u64 */
+    if (v > XenbusStateReconfigured) {
+        if (log_bad)
+            GP_ERR(d->plat, "xenbus: %s: backend state %llu is not a xenbus state",
+                   d->nodename, (unsigned long long)v);
+        return GP_EINVAL;
+    }
+    return (int)v;
+}
+
 static void xenbus_otherend_watch(void *arg, const char *path, const char *token)
 {
     struct xenbus_dev *d = arg;
     const struct gp_platform *p = d->plat;
     (void)path;
     (void)token;
-    char key[XENBUS_PATH_MAX + 8];
-    gp_snprintf(key, sizeof(key), "%s/state", d->otherend);
-    uint64_t v = 0;
-    int err = xs_read_u64(d->xs, XS_TXN_NONE, key, &v);
-    enum xenbus_state s;
-    if (err == GP_ENOENT) {
-        s = XenbusStateUnknown;              /* the backend node went away */
-    } else if (err) {
-        return;                              /* logged by xs_read_u64 */
-    } else if (v > XenbusStateReconfigured) {
-        GP_ERR(p, "xenbus: %s: backend state %llu is not a xenbus state", d->nodename,
-               (unsigned long long)v);
+    int r = xenbus_read_otherend_state(d, true);
+    if (r < 0)
         return;
-    } else {
-        s = (enum xenbus_state)v;
-    }
+    enum xenbus_state s = (enum xenbus_state)r;
     bool changed = xenbus_note_otherend(d, s);
     p->event_signal(p->ctx, d->state_event);
     if (changed && d->otherend_changed)
@@ -224,17 +234,10 @@ int xenbus_switch_state(struct xenbus_dev *d, xs_txn_t t, enum xenbus_state s)
  * the caller may run on the very context that delivers it) and note it. */
 static int xenbus_poll_otherend(struct xenbus_dev *d)
 {
-    char key[XENBUS_PATH_MAX + 8];
-    uint64_t v = 0;
-    gp_snprintf(key, sizeof(key), "%s/state", d->otherend);
-    int err = xs_read_u64(d->xs, XS_TXN_NONE, key, &v);
-    if (err && err != GP_ENOENT)
-        return err;
-    if (!err && v > XenbusStateReconfigured)
-        return GP_EINVAL;
-    enum xenbus_state s = err ? XenbusStateUnknown : (enum xenbus_state)v;
-    (void)xenbus_note_otherend(d, s);
-    return (int)s;
+    int s = xenbus_read_otherend_state(d, false);
+    if (s >= 0)
+        (void)xenbus_note_otherend(d, (enum xenbus_state)s);
+    return s;
 }
 
 int xenbus_wait_otherend(struct xenbus_dev *d, uint32_t mask, uint64_t timeout_ns)

@@ -87,6 +87,19 @@ void xenbus_dev_drain_deferred(struct xenbus_dev *d);
  * return at once on a device that is closing: the device's drain waits
  * for it.) */
 int xenbus_dev_close_stale(struct xenbus_dev *d, uint64_t timeout_ns);
+/* The two readings of a backend state change a frontend acts on.  The
+ * backend left a connected device: Closing, Closed, or InitWait (the
+ * watch reads the state when it runs, so one event can fold a whole
+ * restart).  It is back for a device that holds I/O: InitWait, or
+ * Connected (still on rings a failed attempt gave up). */
+static inline bool xenbus_otherend_left(enum xenbus_state s)
+{
+    return s == XenbusStateClosing || s == XenbusStateClosed || s == XenbusStateInitWait;
+}
+static inline bool xenbus_otherend_back(enum xenbus_state s)
+{
+    return s == XenbusStateInitWait || s == XenbusStateConnected;
+}
 void xenbus_dev_mark_lost(struct xenbus_dev *d);
 bool xenbus_dev_take_lost(struct xenbus_dev *d);
 unsigned xenbus_dev_initwaits(struct xenbus_dev *d);

@@ -384,16 +384,12 @@ static void test_suspend_waits_for_watch_callbacks(void)
 /* A control request written while the domain is away (after a migration
  * the toolstack may write before the guest has its watches back), and one
  * written just after the resume: each is acted on once and acknowledged. */
-static void poke_reboot_while_away(void)
-{
-    sim_xenstored_poke(sim_xen_xenstored(x), "/local/domain/14/control/shutdown", "reboot");
-}
-
 static int reboot_in_window(void *arg, int (*fn)(void *), void *fn_arg)
 {
     (void)arg;
     int rc = fn(fn_arg);               /* the hypercall: the domain is restored */
-    poke_reboot_while_away();          /* before xenstore and its watches are back */
+    /* before xenstore and its watches are back */
+    sim_xenstored_poke(sim_xen_xenstored(x), "/local/domain/14/control/shutdown", "reboot");
     return rc;
 }
 
