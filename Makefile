@@ -38,7 +38,9 @@ ALL_TARGETS := core-lib sim-lib tests
 
 .PHONY: all check check-fast bench demo clean setup tests core-lib sim-lib \
         check-unit check-asan check-valgrind
-all: $(ALL_TARGETS)
+# "all" is the default goal; its prerequisites are named at the end of this
+# file, once every mk/*.mk fragment has added its targets to ALL_TARGETS.
+.DEFAULT_GOAL := all
 
 setup:
 	@scripts/setup core
@@ -94,6 +96,10 @@ check:
 	+@scripts/check $(CHECK_STAGES)
 
 include $(sort $(wildcard mk/*.mk))
+
+# Everything this machine can build: core, simulator, tests, the HVM test
+# kernel, the Linux-hosted programs, the Windows drivers and their MSIs.
+all: $(ALL_TARGETS)
 
 clean:
 	rm -rf $(BUILD) dist

@@ -122,6 +122,7 @@ int main(int argc, char **argv)
     struct sim_blkback *bb = sim_blkback_create(
         x, d0, 1, 768, &(struct sim_blkback_opts){ .sectors = 1u << 18, .indirect = true });
     struct blkfront *bf = NULL;
+    int failed = 0;
     if (!g || !bb || xs_client_create(sim_domain_platform(g), NULL, &xs) ||
         blkfront_create(sim_domain_platform(g), xs, "device/vbd/768", NULL, &bf) ||
         blkfront_connect(bf, 5000000000ull)) {
@@ -186,13 +187,14 @@ int main(int argc, char **argv)
                 printf("  %-16s (valgrind not available)\n", kinds[k].name);
         }
         printf("\ntargets:\n");
-        printf("  64K sequential read >= 50%% of memcpy: %.1f%%  %s\n", 100 * seq_read_32 / memcpy_bw,
-               seq_read_32 >= 0.5 * memcpy_bw ? "PASS" : "FAIL");
-        printf("  QD32 notifications/request < 1/8: max %.3f  %s\n", notif_32_max,
-               notif_32_max < 0.125 ? "PASS" : "FAIL");
-        printf("  grant operations/request in steady state = 0: max %.3f  %s\n", grants_max,
-               grants_max == 0 ? "PASS" : "FAIL");
-        printf("  errors: %d\n", errors);
+        failed += bench_target(seq_read_32 >= 0.5 * memcpy_bw,
+                               "64K sequential read >= 50%% of memcpy: %.1f%%",
+                               100 * seq_read_32 / memcpy_bw);
+        failed += bench_target(notif_32_max < 0.125, "QD32 notifications/request < 1/8: max %.3f",
+                               notif_32_max);
+        failed += bench_target(grants_max == 0,
+                               "grant operations/request in steady state = 0: max %.3f", grants_max);
+        failed += bench_target(errors == 0, "errors = 0: %d", errors);
     }
     blkfront_destroy(bf);
     sim_blkback_destroy(bb);
@@ -200,5 +202,5 @@ int main(int argc, char **argv)
     sim_domain_destroy(g);
     sim_domain_destroy(d0);
     sim_xen_destroy(x);
-    return 0;
+    return callgrind_ops ? 0 : bench_verdict("bench_blkif", failed);
 }

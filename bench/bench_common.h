@@ -2,7 +2,10 @@
 #ifndef GPLPV_BENCH_COMMON_H
 #define GPLPV_BENCH_COMMON_H
 
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -39,6 +42,32 @@ static inline double bench_memcpy_bandwidth(size_t size, size_t chunk, double se
     free(src);
     free(dst);
     return (double)bytes / (t - t0);
+}
+
+/* One target line: the description (printf format) and PASS or FAIL.
+ * Returns 1 for a failed target, so that main can add them up and exit
+ * non-zero (make bench then fails). */
+static inline int bench_target(bool pass, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static inline int bench_target(bool pass, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("  ");
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("  %s\n", pass ? "PASS" : "FAIL");
+    return pass ? 0 : 1;
+}
+
+/* The closing line of a benchmark program, and its exit status. */
+static inline int bench_verdict(const char *name, int failed)
+{
+    if (failed)
+        printf("\n%s: %d target(s) FAILED\n", name, failed);
+    else
+        printf("\n%s: every target met\n", name);
+    return failed ? 1 : 0;
 }
 
 #endif

@@ -137,6 +137,7 @@ int main(int argc, char **argv)
     struct xs_client *xs = NULL;
     struct sim_netback *nb = sim_netback_create(x, d0, 1, 0, &(struct sim_netback_opts){ .sink = true });
     struct netfront *nf = NULL;
+    int failed = 0;
     if (!g || !nb || xs_client_create(sim_domain_platform(g), NULL, &xs) ||
         netfront_create(sim_domain_platform(g), xs, "device/vif/0",
                         &(struct netfront_opts){ .rx = on_rx }, &nf) ||
@@ -193,15 +194,18 @@ int main(int argc, char **argv)
                        kinds[k % 3].name);
         }
         printf("\ntargets:\n");
-        printf("  64 KiB GSO >= 40%% of memcpy: tx %.1f%%, rx %.1f%%  %s\n",
-               100 * gso_tx / memcpy_bw, 100 * gso_rx / memcpy_bw,
-               gso_tx >= 0.4 * memcpy_bw && gso_rx >= 0.4 * memcpy_bw ? "PASS" : "FAIL");
-        printf("  notifications/frame < 1/16 under load, 64 B and 1500 B: max %.3f  %s\n",
-               notif_small, notif_small < 1.0 / 16 ? "PASS" : "FAIL");
-        printf("  notifications/frame < 1/16 under load, 64 KiB GSO: max %.3f  %s"
-               " (a 256-slot ring holds 15 such frames)\n", notif_gso,
-               notif_gso < 1.0 / 16 ? "PASS" : "FAIL");
-        printf("  errors: %d\n", j.errors);
+        failed += bench_target(gso_tx >= 0.4 * memcpy_bw && gso_rx >= 0.4 * memcpy_bw,
+                               "64 KiB GSO >= 40%% of memcpy: tx %.1f%%, rx %.1f%%",
+                               100 * gso_tx / memcpy_bw, 100 * gso_rx / memcpy_bw);
+        failed += bench_target(notif_small < 1.0 / 16,
+                               "notifications/frame < 1/16 under load, 64 B and 1500 B: max %.3f",
+                               notif_small);
+        /* No target for 64 KiB GSO frames: a one-page (256-slot) netif ring
+         * holds only 15 of them, so a notification per 16 frames cannot be
+         * had there; Linux netback offers no multi-page netif ring. */
+        printf("  notifications/frame under load, 64 KiB GSO: max %.3f (measured, no target: a"
+               " one-page ring holds 15 such frames)\n", notif_gso);
+        failed += bench_target(j.errors == 0, "errors = 0: %d", j.errors);
     }
     netfront_destroy(nf);
     sim_netback_destroy(nb);
@@ -210,5 +214,5 @@ int main(int argc, char **argv)
     sim_domain_destroy(d0);
     sim_xen_destroy(x);
     free(frame);
-    return 0;
+    return cg_frames ? 0 : bench_verdict("bench_netif", failed);
 }

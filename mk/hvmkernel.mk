@@ -35,7 +35,7 @@ ALL_TARGETS += hvmkernel
 # most it supports (HVMK_MAX_CPUS): all must come up and run work.
 check-hvmk-qemu: $(HVMK_IMAGE)
 	@echo "== hvmkernel under plain QEMU (no Xen)"
-	@scripts/setup lab
+	@scripts/setup qemu
 	@HVMK_SMP=32 hvmkernel/run-qemu $(HVMK_IMAGE) expect=noxen cpus=32
 CHECK_STAGES += hvmk-qemu
 FAST_STAGES += hvmk-qemu

@@ -91,33 +91,52 @@ domain_gone() {
   xl dmesg 2>/dev/null | tail -15 | sed 's/^/job:   /'
   return 0
 }
-# 120 s by the clock (each round's xl calls take a while under TCG); a
-# guest that does not get there is shown as it is (its vCPUs' registers).
+. /mnt/host/progress.sh
+hvmk_progress_ok() { progress_ok "$(xl domid hvmk 2>/dev/null)" /var/log/xen/hvmk-serial.log; }
+# A wait the guest did not get through ends the run here: the cause is
+# reported once (job: STALLED ..., with the guest's vCPUs), the guest is
+# destroyed and the job exits 4, so that no later step fails in its wake.
+stall() {
+  local id
+  id=$(xl domid hvmk 2>/dev/null)
+  echo "job: STALLED: $1"
+  if [ -n "$id" ]; then
+    echo "job: domain $id ($(vcpu_summary)), its vCPUs now:"
+    dump_vcpus "$id"
+    xl destroy hvmk
+  fi
+  finish 4
+}
+# Wait for the guest to report phase $1 while it makes progress; a guest
+# that stops (triple fault, crash) or makes none for LAB_STALL_S s ends
+# the run.
 wait_phase() {
-  local end=$(( $(date +%s) + 120 )) id
-  while [ "$(date +%s)" -lt "$end" ]; do
-    [ "$(phase)" = "$1" ] && return 0
-    domain_gone "$1" && return 1
+  progress_reset
+  while :; do
+    [ "$(phase)" = "$1" ] && { echo "job: phase $1 ($(vcpu_summary))"; return 0; }
+    domain_gone "$1" && finish 5
+    hvmk_progress_ok || stall "phase '$1' not reached: no progress for $(progress_idle) s (last phase '$(phase)')"
     sleep 0.5
   done
-  id=$(xl domid hvmk 2>/dev/null)
-  echo "job: phase '$1' not reached in 120 s (last: '$(phase)'); domain ${id:-?} ($(vcpu_summary)), its vCPUs now:"
-  [ -n "$id" ] && dump_vcpus "$id"
-  return 1
+}
+# The end of the job: the logs the host keeps, and the exit status.
+finish() {
+  echo "job: dom0 TCP counters: $(awk '/^Tcp:/{if(h)print;h=1}' /proc/net/snmp | awk '{print "InSegs " $11 ", OutRsts " $15 ", InErrs " $14 ", InCsumErrors " $16}')"
+  cp /var/log/xen/hvmk-serial.log /mnt/host/ 2>/dev/null
+  cp /var/log/xen/qemu-dm-hvmk.log /mnt/host/ 2>/dev/null
+  ls /var/log/xen/
+  exit "$1"
 }
 if grep -q toolstack /mnt/host/hvmk.args 2>/dev/null; then
-  if wait_phase ready; then
-    echo "job: guest ready: $(vcpu_summary)"
-    echo "job: xl mem-set hvmk 112m"; xl mem-set hvmk 112m
-  fi
-  if wait_phase balloon-down-done; then
-    echo "job: xl list (ballooned): $(xl list hvmk | tail -1)"
-    echo "job: xl mem-set hvmk 160m"; xl mem-set hvmk 160m
-  fi
-  if wait_phase balloon-up-done; then
-    echo "job: xl sysrq hvmk s"; xl sysrq hvmk s
-  fi
-  if wait_phase save-ready; then
+  wait_phase ready
+  echo "job: xl mem-set hvmk 112m"; xl mem-set hvmk 112m
+  wait_phase balloon-down-done
+  echo "job: xl list (ballooned): $(xl list hvmk | tail -1)"
+  echo "job: xl mem-set hvmk 160m"; xl mem-set hvmk 160m
+  wait_phase balloon-up-done
+  echo "job: xl sysrq hvmk s"; xl sysrq hvmk s
+  wait_phase save-ready
+  {
     t0=$(date +%s)
     echo "job: xl save hvmk"; xl save hvmk /tmp/hvmk.save 2>&1 | tail -2
     echo "job: saved in $(( $(date +%s) - t0 ))s ($(du -m /tmp/hvmk.save | cut -f1) MiB)"
@@ -126,16 +145,18 @@ if grep -q toolstack /mnt/host/hvmk.args 2>/dev/null; then
     echo "job: restored in $(( $(date +%s) - t0 ))s ($(vcpu_summary))"
     rm -f /tmp/hvmk.save
     domid=$(xl domid hvmk)
-  fi
-  if wait_phase migrate-ready; then
+  }
+  wait_phase migrate-ready
+  {
     # Live migration to this same host: xl runs the receiving side itself
     # ("-s ''": the host argument is the command that receives).
     t0=$(date +%s) old=$(xl domid hvmk)
     echo "job: xl migrate hvmk to localhost"
-    timeout 300 xl migrate -s '' hvmk 'xl migrate-receive' 2>&1 | tail -3 | sed 's/^/job:   /'
+    timeout 900 xl migrate -s '' hvmk 'xl migrate-receive' 2>&1 | tail -3 | sed 's/^/job:   /'
     echo "job: migrated in $(( $(date +%s) - t0 ))s: domain $old is now domain $(xl domid hvmk 2>/dev/null) ($(vcpu_summary))"
-  fi
-  if wait_phase migrated; then
+  }
+  wait_phase migrated
+  {
     if [ -e /mnt/host/hvmk-reboot.iso ]; then
       # xl reboot: the guest leaves with SHUTDOWN_reboot; the domain is
       # preserved (see above), so the job destroys it and creates it again,
@@ -144,12 +165,13 @@ if grep -q toolstack /mnt/host/hvmk.args 2>/dev/null; then
       old=$(xl domid hvmk)
       echo "job: xl reboot hvmk"
       # xl reboot once did not return here (CI, 2026-11-30: the guest never
-      # logged the request): give up after 60 s and show what xenstore holds.
-      if ! timeout 60 xl reboot hvmk; then
-        echo "job: xl reboot did not return in 60 s; control/shutdown = '$(xenstore-read /local/domain/$old/control/shutdown 2>&1)'"
+      # logged the request): give up after 120 s and show what xenstore holds.
+      if ! timeout 120 xl reboot hvmk; then
+        echo "job: xl reboot did not return in 120 s; control/shutdown = '$(xenstore-read /local/domain/$old/control/shutdown 2>&1)'"
       fi
-      for i in $(seq 1 240); do
-        guest_stopped && break
+      progress_reset
+      until guest_stopped; do
+        hvmk_progress_ok || stall "the guest did not stop for xl reboot: no progress for $(progress_idle) s"
         sleep 0.5
       done
       reason=$(guest_reason)
@@ -157,28 +179,18 @@ if grep -q toolstack /mnt/host/hvmk.args 2>/dev/null; then
       xl create /tmp/hvmk-reboot.cfg >/dev/null 2>&1 || echo "job: xl create after the reboot failed"
       new=$(xl domid hvmk 2>/dev/null)
       echo "job: domain $old shut down (reason code ${reason:-?}, 1 = reboot); created again as domain $new"
-      if wait_phase rebooted; then
-        echo "job: xl shutdown hvmk"; xl shutdown hvmk
-      fi
+      wait_phase rebooted
+      echo "job: xl shutdown hvmk"; xl shutdown hvmk
     else
       echo "job: xl shutdown hvmk"; xl shutdown hvmk
     fi
-  fi
+  }
 fi
-for i in $(seq 1 240); do
-  xl list hvmk >/dev/null 2>&1 || break
-  guest_stopped && { dump_stopped_guest; break; }
+# The guest powers itself off when its steps are done.
+progress_reset
+while xl list hvmk >/dev/null 2>&1; do
+  guest_stopped && { dump_stopped_guest; finish 5; }
+  hvmk_progress_ok || stall "the guest did not power off: no progress for $(progress_idle) s"
   sleep 0.5
 done
-if xl list hvmk >/dev/null 2>&1; then
-  echo "job: guest still running after 120 s: destroying it"
-  xl destroy hvmk
-  rc=3
-else
-  rc=0
-fi
-echo "job: dom0 TCP counters: $(awk '/^Tcp:/{if(h)print;h=1}' /proc/net/snmp | awk '{print "InSegs " $11 ", OutRsts " $15 ", InErrs " $14 ", InCsumErrors " $16}')"
-cp /var/log/xen/hvmk-serial.log /mnt/host/ 2>/dev/null
-cp /var/log/xen/qemu-dm-hvmk.log /mnt/host/ 2>/dev/null
-ls /var/log/xen/
-exit $rc
+finish 0

@@ -92,7 +92,10 @@ serve_phase() {
   seen_phase=$ph
 }
 rc=0
-deadline=$(( $(date +%s) + ${GPTEST_TIMEOUT:-480} ))
+# The domU is given up only when it makes no progress (its console, its
+# disk and network I/O) for LAB_STALL_S seconds: lab/jobs/progress.sh.
+. /mnt/host/progress.sh
+progress_reset
 domu_alive() {
   timeout 20 xl list $domu >/dev/null 2>&1
   local rc=$?
@@ -103,8 +106,8 @@ domu_alive() {
 while domu_alive; do
   cp "$log" /mnt/host/domu-console.log 2>/dev/null
   serve_phase
-  if [ "$(date +%s)" -ge "$deadline" ]; then
-    echo "job: the domU is still running after ${GPTEST_TIMEOUT:-480}s: destroying it"
+  if ! progress_ok "$(timeout 10 xl domid $domu 2>/dev/null)" "$log"; then
+    echo "job: STALLED: the domU made no progress for $(progress_idle) s (phase '$seen_phase'): destroying it"
     echo "job: its xenstore:"; timeout 5 xenstore-ls -f /local/domain/$(xl domid $domu) 2>&1 | grep -v '/vm/' | head -60
     xl destroy $domu; rc=3; break
   fi

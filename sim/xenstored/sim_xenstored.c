@@ -29,6 +29,20 @@ void xsd_buf_consume(struct xsd_buf *b, size_t n)
     b->len -= n;
 }
 
+void xsd_out_consume(struct xsd_conn *c, size_t n)
+{
+    xsd_buf_consume(&c->out, n);
+    size_t k = 0;
+    for (size_t i = 0; i < c->nqueued; i++) {
+        /* the header precedes the payload: delivery began if it did */
+        if (c->queued[i].off - sizeof(struct xsd_sockmsg) < n)
+            continue;
+        c->queued[k].off = c->queued[i].off - n;
+        c->queued[k++].len = c->queued[i].len;
+    }
+    c->nqueued = k;
+}
+
 uint64_t xsd_rand(struct sim_xenstored *s)
 {
     /* xorshift64* */
@@ -96,7 +110,7 @@ static bool xsd_ring_push(struct xsd_conn *c)
     if (!done)
         return false;
     __atomic_store_n(&r->rsp_prod, prod, __ATOMIC_RELEASE);
-    xsd_buf_consume(&c->out, done);
+    xsd_out_consume(c, done);
     return true;
 }
 
@@ -227,7 +241,7 @@ static long xsd_direct_recv(void *ctx, void *buf, size_t len)
     size_t n = c->out.len < len ? c->out.len : len;
     if (n) {
         memcpy(buf, c->out.data, n);
-        xsd_buf_consume(&c->out, n);
+        xsd_out_consume(c, n);
     }
     pthread_mutex_unlock(&s->lock);
     return (long)n;

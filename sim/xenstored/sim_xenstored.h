@@ -53,6 +53,7 @@ int sim_xenstored_poke_rm(struct sim_xenstored *s, const char *path);
 
 struct sim_xenstored_stats {
     uint64_t requests, errors, watch_events, txn_conflicts, corrupted;
+    uint64_t duplicate_events;  /* dropped: identical to one still queued */
 };
 void sim_xenstored_get_stats(struct sim_xenstored *s, struct sim_xenstored_stats *st);
 

@@ -92,6 +92,11 @@ struct xsd_conn {
     pthread_mutex_t qlock;      /* in/out of a direct connection */
     /* both */
     struct xsd_buf in, out;
+    /* Watch events queued in out and not yet begun to be delivered (their
+     * payload's offset and length): an identical new one is dropped, as C
+     * xenstored drops a watch event identical to one still queued. */
+    struct xsd_queued_event { size_t off, len; } *queued;
+    size_t nqueued, queued_cap;
     struct xsd_watch *watches;
     struct xsd_txn *txns;
     uint32_t next_txn;
@@ -115,6 +120,9 @@ struct sim_xenstored {
 
 void xsd_buf_append(struct xsd_buf *b, const void *p, size_t n);
 void xsd_buf_consume(struct xsd_buf *b, size_t n);
+/* n bytes of c->out were delivered: drop them and forget the queued watch
+ * events whose delivery began. */
+void xsd_out_consume(struct xsd_conn *c, size_t n);
 uint64_t xsd_rand(struct sim_xenstored *s);
 
 /* Handle one request of connection c (s->lock held). */

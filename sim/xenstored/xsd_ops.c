@@ -29,6 +29,38 @@ static void xsd_send(struct sim_xenstored *s, struct xsd_conn *c, uint32_t type,
     xsd_buf_append(&c->out, data, len);
 }
 
+/* Queue a watch event (path NUL token NUL) for c, unless an identical one
+ * is still queued: C xenstored drops such a duplicate ("dropping duplicate
+ * watch"), so a client gets at least one event after each change, not one
+ * per change. */
+static void xsd_send_event(struct sim_xenstored *s, struct xsd_conn *c, const char *path,
+                           const char *token)
+{
+    size_t pl = strlen(path) + 1, tl = strlen(token) + 1, len = pl + tl;
+    for (size_t i = 0; i < c->nqueued; i++) {
+        const char *q = c->out.data + c->queued[i].off;
+        if (c->queued[i].len == len && memcmp(q, path, pl) == 0 && memcmp(q + pl, token, tl) == 0) {
+            s->stats.duplicate_events++;
+            return;
+        }
+    }
+    char *ev = malloc(len);
+    memcpy(ev, path, pl);
+    memcpy(ev + pl, token, tl);
+    xsd_send(s, c, XS_WATCH_EVENT, 0, 0, ev, (uint32_t)len);
+    free(ev);
+    s->stats.watch_events++;
+    if (c->nqueued == c->queued_cap) {
+        size_t cap = c->queued_cap ? 2 * c->queued_cap : 16;
+        struct xsd_queued_event *q = realloc(c->queued, cap * sizeof(*q));
+        if (!q)
+            return;                 /* not remembered: only a duplicate may follow */
+        c->queued = q;
+        c->queued_cap = cap;
+    }
+    c->queued[c->nqueued++] = (struct xsd_queued_event){ c->out.len - len, len };
+}
+
 static void xsd_error(struct sim_xenstored *s, struct xsd_conn *c, const struct xsd_sockmsg *h,
                       const char *err)
 {
@@ -73,13 +105,7 @@ void xsd_fire(struct sim_xenstored *s, const char *abs)
             int hl = snprintf(home, sizeof(home), "/local/domain/%u/", c->domid);
             if (w->path[0] != '/' && w->path[0] != '@' && strncmp(abs, home, (size_t)hl) == 0)
                 rep = abs + hl;
-            size_t pl = strlen(rep) + 1, tl = strlen(w->token) + 1;
-            char *ev = malloc(pl + tl);
-            memcpy(ev, rep, pl);
-            memcpy(ev + pl, w->token, tl);
-            xsd_send(s, c, XS_WATCH_EVENT, 0, 0, ev, (uint32_t)(pl + tl));
-            free(ev);
-            s->stats.watch_events++;
+            xsd_send_event(s, c, rep, w->token);
         }
     }
 }
@@ -370,13 +396,7 @@ void xsd_process(struct sim_xenstored *s, struct xsd_conn *c, const struct xsd_s
         c->watches = w;
         xsd_ok(s, c, h);
         /* A new watch fires once at once. */
-        size_t pl = strlen(arg) + 1, tl = strlen(tok) + 1;
-        char *ev = malloc(pl + tl);
-        memcpy(ev, arg, pl);
-        memcpy(ev + pl, tok, tl);
-        xsd_send(s, c, XS_WATCH_EVENT, 0, 0, ev, (uint32_t)(pl + tl));
-        free(ev);
-        s->stats.watch_events++;
+        xsd_send_event(s, c, arg, tok);
         return;
     }
     case XS_TRANSACTION_START: {
@@ -441,5 +461,8 @@ void xsd_conn_free_state(struct xsd_conn *c)
     free(c->out.data);
     memset(&c->in, 0, sizeof(c->in));
     memset(&c->out, 0, sizeof(c->out));
+    free(c->queued);
+    c->queued = NULL;
+    c->nqueued = c->queued_cap = 0;
 }
 

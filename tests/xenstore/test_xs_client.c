@@ -224,6 +224,61 @@ static void test_watches(void)
     CHECK(st.watch_events >= 3);
 }
 
+/* Send one request on a raw connection (payload: NUL-separated strings). */
+static void raw_send(struct gp_xs_transport *t, uint32_t type, const char *payload, size_t len)
+{
+    struct xsd_sockmsg h = { .type = type, .req_id = 1, .tx_id = 0, .len = (uint32_t)len };
+    CHECK_EQ(t->send(t->ctx, &h, sizeof(h)), 0);
+    CHECK_EQ(t->send(t->ctx, payload, len), 0);
+}
+
+/* Read what xenstored queued for a raw connection; count its watch events
+ * and replies of the given type. */
+static void raw_drain(struct gp_xs_transport *t, unsigned *events, unsigned *replies, uint32_t type)
+{
+    static char buf[65536];
+    size_t have = 0;
+    usleep(20000);                          /* the simulated xenstored runs on its own thread */
+    long n;
+    while ((n = t->recv(t->ctx, buf + have, sizeof(buf) - have)) > 0)
+        have += (size_t)n;
+    for (size_t off = 0; off + sizeof(struct xsd_sockmsg) <= have;) {
+        struct xsd_sockmsg h;
+        memcpy(&h, buf + off, sizeof(h));
+        if (h.type == XS_WATCH_EVENT)
+            (*events)++;
+        else if (h.type == type)
+            (*replies)++;
+        off += sizeof(h) + h.len;
+    }
+}
+
+/* What xenstored promises a watcher: an event after each change, not one
+ * per change.  Like C xenstored, the simulated one drops an event identical
+ * to one still queued for the connection; the client reads the node on
+ * each event, so it still sees the last value.  (The core relies on no
+ * event count anywhere: every watch callback reads the node it watches.) */
+static void test_duplicate_watch_events_are_dropped_while_queued(void)
+{
+    struct sim_xenstored_stats s0, s1;
+    sim_xenstored_get_stats(xsd, &s0);
+    struct gp_xs_transport *raw = sim_xenstored_direct(xsd, 0);
+    raw_send(raw, XS_WATCH, "/dup/w\0tok", 11);
+    for (int i = 0; i < 3; i++)                      /* three writes while nothing is read */
+        xs_printf(c0, XS_TXN_NONE, "/dup/w", "%d", i);
+    unsigned events = 0, replies = 0;
+    raw_drain(raw, &events, &replies, XS_WATCH);
+    CHECK_EQ(replies, 1u);
+    CHECK_EQ(events, 1u);                            /* the registration's, the others dropped */
+    sim_xenstored_get_stats(xsd, &s1);
+    CHECK_EQ(s1.duplicate_events - s0.duplicate_events, 3u);
+    xs_write_str(c0, XS_TXN_NONE, "/dup/w", "last");  /* the queue was read: a new event */
+    events = replies = 0;
+    raw_drain(raw, &events, &replies, XS_WATCH);
+    CHECK_EQ(events, 1u);
+    sim_xenstored_direct_close(xsd, raw);
+}
+
 struct worker_arg {
     int id;
     int errors;
@@ -368,6 +423,7 @@ int main(void)
     GP_TEST_RUN(test_number_parsing_is_strict);
     GP_TEST_RUN(test_transactions_commit_abort_conflict);
     GP_TEST_RUN(test_watches);
+    GP_TEST_RUN(test_duplicate_watch_events_are_dropped_while_queued);
     GP_TEST_RUN(test_many_threads_many_requests_in_flight);
     GP_TEST_RUN(test_large_values);
     GP_TEST_RUN(test_malformed_replies_are_survived);
