@@ -71,8 +71,18 @@ static void hvmk_on_sysrq(void *arg, char key)
     hvmk_sysrq_key = key;
 }
 
+/* "stall-before=PHASE" on the command line: the guest stops making any
+ * progress just before it would report PHASE (the lab's check that a
+ * stalled wait is reported as the cause, lab/run-hvmkernel-stall). */
+char hvmk_stall_before[32];
+
 static void hvmk_phase(struct xs_client *xs, const char *phase)
 {
+    if (hvmk_stall_before[0] && strcmp(phase, hvmk_stall_before) == 0) {
+        hvmk_printf("hvmk: stalling before phase %s, as the command line asks\n", phase);
+        for (;;)
+            hvmk_idle();
+    }
     xs_write_str(xs, XS_TXN_NONE, "data/hvmk-phase", phase);
     hvmk_printf("hvmk: phase %s\n", phase);
 }

@@ -16,6 +16,8 @@ void hvmk_step_smp(const char *cmdline);
 void hvmk_step_ioapic(void);
 /* Every step that needs Xen (hvmk_xen.c). */
 void hvmk_run_xen_steps(const char *cmdline);
+/* The phase before which the guest stalls ("stall-before=PHASE"), or "". */
+extern char hvmk_stall_before[32];
 /* A loopback event channel bound to each vCPU in turn: the upcall must
  * arrive on that vCPU, on every vCPU expected; reported as 'step'. */
 void hvmk_step_upcall_every_vcpu(const char *step);

@@ -208,6 +208,15 @@ void hvmk_run_xen_steps(const char *cmdline)
     if (err)
         return;
     hvmk_toolstack_steps = strstr(cmdline, "toolstack") != NULL;
+    const char *sb = strstr(cmdline, "stall-before=");
+    if (sb) {
+        sb += strlen("stall-before=");
+        size_t n = 0;
+        while (sb[n] && sb[n] != ' ' && n + 1 < sizeof(hvmk_stall_before))
+            n++;
+        memcpy(hvmk_stall_before, sb, n);
+        hvmk_stall_before[n] = 0;
+    }
     hvmk_step_unplug(&hvmk_plat, cmdline);
     if (strstr(cmdline, "rebooted")) {
         hvmk_step_after_reboot(&hvmk_plat);

@@ -33,3 +33,10 @@ demo: lab $(HVMK_IMAGE)
 	@echo "== gplpv demo: real Xen 4.17 + Linux dom0 under QEMU (TCG), then our core in an HVM guest"
 	@HVMK_EXPECT_STEPS=$(HVMK_EXPECT_STEPS) lab/run-hvmkernel $(LAB_DIR) $(HVMK_IMAGE) toolstack
 	@$(MAKE) -s --no-print-directory demo-linux
+
+# The lab checking itself: a guest that stops making progress is reported
+# once, as the cause (lab/check-stall; about 3 min, not part of make check).
+.PHONY: check-lab-stall
+check-lab-stall: lab $(HVMK_IMAGE)
+	@echo "== the lab reports a stalled guest as its one cause"
+	@lab/check-stall $(LAB_DIR) $(HVMK_IMAGE)

@@ -554,13 +554,8 @@ void blkfront_destroy(struct blkfront *bf)
     if (bf->sectors_watch)
         xs_watch_remove(bf->xs, bf->sectors_watch);
     bf->sectors_watch = NULL;
-    if (bf->connected) {
-        xenbus_switch_state(&bf->dev, XS_TXN_NONE, XenbusStateClosing);
-        /* Grants can only be ended once the backend has unmapped them. */
-        xenbus_wait_otherend(&bf->dev, XENBUS_MASK(XenbusStateClosed) |
-                                           XENBUS_MASK(XenbusStateUnknown),
-                             5000000000ull);
-    }
+    if (bf->connected)
+        xenbus_dev_close(&bf->dev, 5000000000ull);  /* grants end once it unmapped */
     p->lock_acquire(p->ctx, bf->lock);
     bf->connected = false;
     p->lock_release(p->ctx, bf->lock);

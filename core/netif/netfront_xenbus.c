@@ -501,11 +501,7 @@ void netfront_destroy(struct netfront *nf)
     xenbus_dev_drain_deferred(&nf->dev);    /* a reconnect in progress finishes first */
     bool was_connected = nf->connected;
     if (was_connected) {
-        xenbus_switch_state(&nf->dev, XS_TXN_NONE, XenbusStateClosing);
-        /* Grants can only be ended once the backend has unmapped them. */
-        xenbus_wait_otherend(&nf->dev, XENBUS_MASK(XenbusStateClosed) |
-                                           XENBUS_MASK(XenbusStateUnknown),
-                             5000000000ull);
+        xenbus_dev_close(&nf->dev, 5000000000ull);  /* grants end once it unmapped */
         for (unsigned i = 0; i < nf->nqueues; i++)
             netfront_tx_event(&nf->q[i]);      /* frames the backend answered */
     }

@@ -259,6 +259,29 @@ int xenbus_wait_otherend(struct xenbus_dev *d, uint32_t mask, uint64_t timeout_n
     }
 }
 
+int xenbus_dev_close(struct xenbus_dev *d, uint64_t timeout_ns)
+{
+    const struct gp_platform *p = d->plat;
+    uint64_t t0 = p->now_ns(p->ctx);
+    const uint32_t any = XENBUS_MASK(XenbusStateReconfigured + 1) - 1;
+    xenbus_switch_state(d, XS_TXN_NONE, XenbusStateClosing);
+    int s = xenbus_wait_otherend(d, any & ~XENBUS_MASK(XenbusStateConnected), timeout_ns);
+    xenbus_switch_state(d, XS_TXN_NONE, XenbusStateClosed);
+    if (s >= 0) {
+        uint64_t spent = p->now_ns(p->ctx) - t0;
+        s = xenbus_wait_otherend(d, XENBUS_MASK(XenbusStateClosed) | XENBUS_MASK(XenbusStateUnknown) |
+                                        XENBUS_MASK(XenbusStateInitialising) |
+                                        XENBUS_MASK(XenbusStateInitWait),
+                                 spent < timeout_ns ? timeout_ns - spent : 0);
+    }
+    if (s < 0) {
+        GP_WARN(p, "xenbus: %s: backend did not close in %llu ms (%s)", d->nodename,
+                (unsigned long long)(timeout_ns / 1000000), xenbus_state_name(d->otherend_state));
+        return s;
+    }
+    return 0;
+}
+
 int xenbus_read_otherend_u64(struct xenbus_dev *d, const char *key, uint64_t def, uint64_t max,
                              uint64_t *out)
 {

@@ -120,6 +120,14 @@ int xenbus_rm_stale(struct xenbus_dev *d, xs_txn_t t, const char *const *keys, u
  * state) or timeout; returns the state reached or GP_ETIMEDOUT. */
 int xenbus_wait_otherend(struct xenbus_dev *d, uint32_t mask, uint64_t timeout_ns);
 #define XENBUS_MASK(s) (1u << (s))
+/* Close the connection the way backends take it, so that the grants of
+ * the rings and pages can be ended: Closing, then wait for the backend to
+ * leave Connected (Linux's backends unmap and say Closing); then Closed,
+ * and wait for the backend to say Closed, to be gone, or to offer a new
+ * connection (QEMU's backends unmap only once the frontend says Closed).
+ * Returns 0, or GP_ETIMEDOUT after timeout_ns (logged: the backend may
+ * still map our pages). */
+int xenbus_dev_close(struct xenbus_dev *d, uint64_t timeout_ns);
 
 /* Feature helpers on the backend's (otherend) keys.  A missing key gives
  * the default; a malformed or out-of-range one logs an error and gives
