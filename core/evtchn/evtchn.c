@@ -89,7 +89,13 @@ void evtchn_resume(struct evtchn *e, struct shared_info *shi)
     p->lock_acquire(p->ctx, e->lock);
     e->shi = shi;
     evtchn_unmask_upcalls(shi);
-    memset(e->slots, 0, sizeof(e->slots));
+    /* The old domain's ports are gone, but a handler of one may still run
+     * on another vCPU: its busy count stays, or its return would leave the
+     * port number counted below zero and its next unbind waiting forever. */
+    for (unsigned i = 0; i < EVTCHN_NR_PORTS; i++) {
+        e->slots[i].fn = NULL;
+        e->slots[i].arg = NULL;
+    }
     p->lock_release(p->ctx, e->lock);
     __atomic_store_n(&e->away, 0, __ATOMIC_SEQ_CST);
 }
