@@ -113,4 +113,5 @@ $(BUILD)/host/bench/%: $(BUILD)/host/bench/%.o $(BUILD)/host/libgplpv_sim.a $(BU
 
 .PHONY: bench
 bench: $(BENCH_PROGS)
-	@for b in $(BENCH_PROGS); do echo "== $$b"; $$b || exit 1; done
+	@failed=""; for b in $(BENCH_PROGS); do echo "== $$b"; $$b || failed="$$failed $${b##*/}"; done; \
+	  if [ -n "$$failed" ]; then echo "make bench: a target failed in:$$failed"; exit 1; fi
