@@ -118,7 +118,9 @@ static bool blkfront_build(struct blkfront *bf, struct blkfront_queue *q, struct
                                    .pages = s->pages };
     s->data_op = write ? BLKIF_OP_WRITE : BLKIF_OP_READ;
     s->op = nind ? BLKIF_OP_INDIRECT : s->data_op;
+    /* Zeroed whole, padding included: no byte of our stack reaches the ring. */
     struct blkif_request_segment segs[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+    memset(segs, 0, sizeof(segs));
     for (unsigned i = 0; i < nseg; i++) {
         uint16_t pi = (uint16_t)blkfront_page_get(bf);
         struct blkfront_page *pg = &bf->pool[pi];
@@ -141,12 +143,14 @@ static bool blkfront_build(struct blkfront *bf, struct blkfront_queue *q, struct
                 pg->ref = GP_INVALID_GRANT;
             bf->stats.grant_ops++;
         }
-        struct blkif_request_segment seg = { .gref = pg->ref, .first_sect = 0,
-                                             .last_sect = (uint8_t)(sec - 1) };
-        if (i < BLKIF_MAX_SEGMENTS_PER_REQUEST)
-            segs[i] = seg;              /* direct; indirect lists are filled below */
+        if (i < BLKIF_MAX_SEGMENTS_PER_REQUEST) {   /* direct; indirect lists are filled below */
+            segs[i].gref = pg->ref;
+            segs[i].first_sect = 0;
+            segs[i].last_sect = (uint8_t)(sec - 1);
+        }
     }
     if (!nind) {
+        memset(req, 0, sizeof(*req));
         req->operation = s->op;
         req->nr_segments = (uint8_t)nseg;
         req->handle = bf->handle;
@@ -173,10 +177,9 @@ static bool blkfront_build(struct blkfront *bf, struct blkfront_queue *q, struct
             }
             ind->indirect_grefs[k] = pg->ref;
             struct blkif_request_segment *list = pg->va;
-            unsigned nlist = nseg - k * (unsigned)BLKFRONT_SEGS_PER_INDIRECT_PAGE;
-            if (nlist > BLKFRONT_SEGS_PER_INDIRECT_PAGE)
-                nlist = BLKFRONT_SEGS_PER_INDIRECT_PAGE;
-            memset(list + nlist, 0, (BLKFRONT_SEGS_PER_INDIRECT_PAGE - nlist) * sizeof(*list));
+            /* The whole page is granted: nothing but this list in it (an
+             * earlier, longer list, or padding). */
+            memset(list, 0, GP_PAGE_SIZE);
             for (unsigned j = 0; j < BLKFRONT_SEGS_PER_INDIRECT_PAGE; j++) {
                 unsigned i = k * (unsigned)BLKFRONT_SEGS_PER_INDIRECT_PAGE + j;
                 if (i >= nseg)
@@ -184,9 +187,8 @@ static bool blkfront_build(struct blkfront *bf, struct blkfront_queue *q, struct
                 uint32_t sec = n - i * BLKFRONT_SECTORS_PER_PAGE;
                 if (sec > BLKFRONT_SECTORS_PER_PAGE)
                     sec = BLKFRONT_SECTORS_PER_PAGE;
-                list[j] = (struct blkif_request_segment){ .gref = bf->pool[s->pages[i]].ref,
-                                                          .first_sect = 0,
-                                                          .last_sect = (uint8_t)(sec - 1) };
+                list[j].gref = bf->pool[s->pages[i]].ref;
+                list[j].last_sect = (uint8_t)(sec - 1);
             }
         }
     }

@@ -549,7 +549,7 @@ static void blkfront_close_backend(struct blkfront *bf)
         s = XenbusStateUnknown;
     bool may_map = s == XenbusStateInitialised || s == XenbusStateConnected ||
                    s == XenbusStateClosing;
-    if (!may_map && !bf->connected)
+    if (!may_map)             /* InitWait (a fresh instance), Closed, gone: nothing mapped */
         return;
     xenbus_dev_close(&bf->dev, 5000000000ull);
 }
