@@ -45,6 +45,16 @@ static long long bb_read_fe(struct sim_blkback *b, const char *key, long long de
     return v;
 }
 
+static long long bb_read_be_state(struct sim_blkback *b)
+{
+    char path[160];
+    long long v = -1;
+    snprintf(path, sizeof(path), "%s/state", b->be_path);
+    if (xs_read_int(b->xs, XS_TXN_NONE, path, &v) != 0)
+        v = -1;
+    return v;
+}
+
 /* ---- data ---------------------------------------------------------------------- */
 
 static void *bb_persistent_map(struct sim_blkback *b, gp_grant_ref_t ref)
@@ -446,6 +456,10 @@ static void bb_fe_transition(struct sim_blkback *b)
         return;
     }
     pthread_mutex_unlock(&b->m);
+    /* A connect that failed left us Closing: the frontend's Closed is
+     * answered with Closed, as Linux blkback does. */
+    if (s == XenbusStateClosed && bb_read_be_state(b) == XenbusStateClosing)
+        sim_blkback_set_state(b, XenbusStateClosed);
 }
 
 /* The backend's transitions (a frontend change, a restart, a restore) run
