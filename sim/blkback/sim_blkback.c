@@ -412,7 +412,7 @@ static int bb_connect_locked(struct sim_blkback *b)
     return 0;
 }
 
-static void bb_fe_transition(struct sim_blkback *b)
+void sim_blkback_fe_transition(struct sim_blkback *b)
 {
     long long s = bb_read_fe(b, "state", -1);
     pthread_mutex_lock(&b->m);
@@ -473,7 +473,7 @@ static void bb_fe_changed(void *arg, const char *path, const char *token)
     (void)path;
     (void)token;
     pthread_mutex_lock(&b->state_m);
-    bb_fe_transition(b);
+    sim_blkback_fe_transition(b);
     pthread_mutex_unlock(&b->state_m);
 }
 

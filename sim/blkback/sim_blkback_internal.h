@@ -84,6 +84,8 @@ struct sim_blkback {
 void sim_blkback_write_node(struct sim_blkback *b, const char *dir, const char *key,
                             const char *fmt, unsigned long long v);
 void sim_blkback_set_state(struct sim_blkback *b, enum xenbus_state s);
+/* Act on the frontend's state as it is now (state_m held). */
+void sim_blkback_fe_transition(struct sim_blkback *b);
 /* The features a new instance offers (before InitWait), from b->o. */
 void sim_blkback_write_features(struct sim_blkback *b);
 /* b->m held; counts a page holding bytes outside [from, to). */

@@ -91,6 +91,10 @@ static void bb_restart(struct sim_blkback *b, const struct sim_blkback_opts *o, 
         usleep(20000);
     }
     sim_blkback_set_state(b, XenbusStateInitWait);
+    /* A new instance reads the frontend's state once it watches it (Linux:
+     * the watch fires on registration): an 'Initialised' written while we
+     * restarted is acted on, not lost. */
+    sim_blkback_fe_transition(b);
     pthread_mutex_unlock(&b->state_m);
 }
 
