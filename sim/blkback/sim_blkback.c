@@ -69,24 +69,6 @@ static void *bb_persistent_map(struct sim_blkback *b, gp_grant_ref_t ref)
     return b->pmap[ref];
 }
 
-/* Bytes the frontend exposes outside [from, to) of a page it granted us:
- * they must hold nothing (XSA-403); counted in st.stale_pages. */
-void sim_blkback_check_stale(struct sim_blkback *b, gp_grant_ref_t ref, unsigned from, unsigned to)
-{
-    uint8_t page[GP_PAGE_SIZE];
-    const uint8_t *va = ref < BB_MAX_REFS && b->persistent ? b->pmap[ref] : NULL;
-    if (!va) {
-        if (sim_gnt_copy(b->x, 0, b->fe, ref, 0, page, GP_PAGE_SIZE, false) != 0)
-            return;
-        va = page;
-    }
-    for (unsigned i = 0; i < GP_PAGE_SIZE; i++)
-        if ((i < from || i >= to) && va[i]) {
-            b->st.stale_pages++;
-            return;
-        }
-}
-
 static int bb_segment(struct sim_blkback *b, bool write, gp_grant_ref_t ref, unsigned first,
                       unsigned last, uint64_t *sector)
 {
@@ -601,23 +583,6 @@ uint8_t *sim_blkback_disk(struct sim_blkback *b)
     return b->disk;
 }
 
-void sim_blkback_corrupt_next(struct sim_blkback *b, enum sim_blk_corrupt c)
-{
-    pthread_mutex_lock(&b->m);
-    b->corrupt = c;
-    pthread_mutex_unlock(&b->m);
-}
-
-void sim_blkback_set_faults(struct sim_blkback *b, uint32_t error_ppm, uint32_t delay_us,
-                            bool reorder)
-{
-    pthread_mutex_lock(&b->m);
-    b->error_ppm = error_ppm;
-    b->delay_us = delay_us;
-    b->reorder = reorder;
-    pthread_mutex_unlock(&b->m);
-}
-
 void sim_blkback_hold(struct sim_blkback *b, bool hold)
 {
     pthread_mutex_lock(&b->m);
@@ -627,32 +592,3 @@ void sim_blkback_hold(struct sim_blkback *b, bool hold)
     pthread_mutex_unlock(&b->m);
 }
 
-void sim_blkback_shift_ring_indices(struct sim_blkback *b, uint32_t delta)
-{
-    pthread_mutex_lock(&b->m);
-    for (unsigned i = 0; b->connected && i < b->nq; i++)
-        SIM_BACK_RING_SHIFT(&b->q[i].ring, delta);
-    pthread_mutex_unlock(&b->m);
-}
-
-void sim_blkback_resize(struct sim_blkback *b, uint64_t sectors)
-{
-    pthread_mutex_lock(&b->m);
-    uint64_t bytes = sectors * b->o.sector_size;
-    uint8_t *d = calloc(1, bytes);
-    memcpy(d, b->disk, bytes < b->disk_bytes ? bytes : b->disk_bytes);
-    free(b->disk);
-    b->disk = d;
-    b->disk_bytes = bytes;
-    b->o.sectors = sectors;
-    pthread_mutex_unlock(&b->m);
-    sim_blkback_write_node(b, b->be_path, "sectors", "%llu", sectors);
-    sim_blkback_set_state(b, XenbusStateConnected);
-}
-
-void sim_blkback_get_stats(struct sim_blkback *b, struct sim_blkback_stats *s)
-{
-    pthread_mutex_lock(&b->m);
-    *s = b->st;
-    pthread_mutex_unlock(&b->m);
-}
