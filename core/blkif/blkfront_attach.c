@@ -33,10 +33,13 @@ int blkfront_attach_raw(const struct gp_platform *p, void *ring_page, uint64_t s
     if (n < 64)
         n = 64;
     q->shadow = gp_zalloc(p, bf->info.ring_slots * sizeof(*q->shadow));
-    q->retry = gp_zalloc(p, bf->info.ring_slots * sizeof(*q->retry));
+    q->nslots = q->shadow ? bf->info.ring_slots : 0;
+    bf->retry_cap = bf->info.ring_slots;
+    bf->retry = gp_zalloc(p, bf->retry_cap * sizeof(*bf->retry));
     bf->pool = gp_zalloc(p, n * sizeof(*bf->pool));
     bf->pool_free = gp_zalloc(p, n * sizeof(uint16_t));
-    bool ok = bf->lock && q->shadow && q->retry && bf->pool && bf->pool_free;
+    bool ok = bf->lock && gp_quarantine_init(&bf->quar, p, "blkfront raw") == 0 && q->shadow &&
+              bf->retry && bf->pool && bf->pool_free;
     for (unsigned i = 0; ok && i < bf->info.ring_slots; i++) {
         q->shadow[i].pages = gp_zalloc(p, BLKFRONT_MAX_SEGS * sizeof(uint16_t));
         ok = q->shadow[i].pages != NULL;
@@ -70,16 +73,14 @@ void blkfront_detach_raw(struct blkfront *bf)
     blkfront_dump_end(bf);
     blkfront_dump_free(bf);
     for (unsigned i = 0; i < bf->pool_size; i++) {
-        if (bf->pool[i].ref != GP_INVALID_GRANT)
-            p->grant_end(p->xen_ctx, bf->pool[i].ref);
-        p->page_free(p->ctx, bf->pool[i].va);
+        struct blkfront_page *pg = &bf->pool[i];
+        if (pg->ref != GP_INVALID_GRANT && gp_quarantine_end(&bf->quar, pg->ref, pg->va) != 0)
+            pg->va = NULL;
+        if (pg->va)
+            p->page_free(p->ctx, pg->va);
     }
-    struct blkfront_queue *q = &bf->q[0];
-    if (q->shadow)
-        for (unsigned i = 0; i < bf->info.ring_slots; i++)
-            gp_free(p, q->shadow[i].pages);
-    gp_free(p, q->shadow);
-    gp_free(p, q->retry);
+    gp_quarantine_destroy(&bf->quar);
+    blkfront_shadows_free(bf);
     gp_free(p, bf->pool);
     gp_free(p, bf->pool_free);
     if (bf->lock)

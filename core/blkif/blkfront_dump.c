@@ -34,15 +34,14 @@ void blkfront_dump_end(struct blkfront *bf)
         struct blkfront_page *pg = &bf->dump.page[i];
         if (pg->ref == GP_INVALID_GRANT)
             continue;
-        if (p->grant_end(p->xen_ctx, pg->ref) == 0) {
-            pg->ref = GP_INVALID_GRANT;
-        } else {
-            /* Still mapped by the backend: the page is never reused. */
-            GP_ERR(p, "blkfront %s: backend still maps a dump page: page withdrawn",
-                   bf->dev.nodename);
-            pg->va = NULL;
-            pg->ref = GP_INVALID_GRANT;
+        /* Still mapped by the backend: the quarantine keeps the page, and
+         * a fresh one takes its place (the dump path never allocates). */
+        if (gp_quarantine_end(&bf->quar, pg->ref, pg->va) != 0) {
+            pg->va = p->page_alloc(p->ctx, &pg->gfn);
+            if (!pg->va)
+                bf->dump.enabled = false;
         }
+        pg->ref = GP_INVALID_GRANT;
     }
 }
 
@@ -127,7 +126,7 @@ static int blkfront_dump_reap(struct blkfront *bf, bool pending, uint64_t id, ui
                                           (uint64_t)(int64_t)rsp.status, id);
         } else if (BLKFRONT_IS_DUMP_ID(rsp.id) && bf->dump.unanswered) {
             bf->dump.unanswered--;                  /* late: given up on before */
-        } else if (rsp.id < bf->info.ring_slots && q->shadow && q->shadow[rsp.id].in_use &&
+        } else if (rsp.id < q->nslots && q->shadow && q->shadow[rsp.id].in_use &&
                    !q->shadow[rsp.id].dump_answered) {
             /* The normal path's, from before the dump began: it completes
              * only if the device is torn down (a crash never gets there). */
@@ -226,6 +225,9 @@ int blkfront_dump_io(struct blkfront *bf, enum blkfront_op op, uint64_t sector,
         uint32_t n = nr_sectors < BLKFRONT_DUMP_CHUNK_SECTORS ? nr_sectors
                                                               : BLKFRONT_DUMP_CHUNK_SECTORS;
         uint32_t bytes = n * BLKFRONT_SECTOR;
+        if (bytes % GP_PAGE_SIZE)            /* nothing of an earlier transfer shown */
+            memset((char *)bf->dump.page[bytes / GP_PAGE_SIZE].va + bytes % GP_PAGE_SIZE, 0,
+                   GP_PAGE_SIZE - bytes % GP_PAGE_SIZE);
         for (uint32_t off = 0; op == BLKFRONT_WRITE && off < bytes; off += GP_PAGE_SIZE)
             memcpy(bf->dump.page[off / GP_PAGE_SIZE].va, b + off,
                    bytes - off < GP_PAGE_SIZE ? bytes - off : GP_PAGE_SIZE);

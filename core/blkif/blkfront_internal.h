@@ -6,6 +6,7 @@
 #include "gplpv/blkfront.h"
 #include "gplpv/blkfront_dump.h"
 #include "gplpv/log.h"
+#include "gplpv/quarantine.h"
 
 #include <xen/io/blkif.h>
 
@@ -67,10 +68,9 @@ struct blkfront_queue {
     gp_grant_ref_t ring_ref[BLKFRONT_MAX_RING_PAGES];
     blkif_front_ring_t ring;
     gp_port_t port;
-    struct blkfront_shadow *shadow;   /* [info.ring_slots] */
+    struct blkfront_shadow *shadow;   /* [nslots]: sized for this connection's ring */
+    unsigned nslots;
     unsigned outstanding;
-    struct blkfront_retry *retry;     /* [info.ring_slots] */
-    unsigned nretry;
 };
 
 struct blkfront {
@@ -96,7 +96,13 @@ struct blkfront {
     uint16_t *pool_free;
     unsigned pool_nfree;
 
-    /* waiting work */
+    /* Pages whose grant the backend would not give back (gplpv/quarantine.h). */
+    struct gp_quarantine quar;
+
+    /* waiting work: pieces lost with a disconnect (any queue may take
+     * them; split again for the backend of the moment), then the FIFO */
+    struct blkfront_retry *retry;     /* [retry_cap] >= nretry + slots of all queues */
+    unsigned nretry, retry_cap;
     struct blkfront_req *queue_head, *queue_tail;
     struct blkfront_stats stats;
 
@@ -105,7 +111,11 @@ struct blkfront {
 
 /* blkfront_ring.c (lock held unless noted) */
 int blkfront_ring_alloc(struct blkfront_queue *q);
-void blkfront_ring_free(struct blkfront_queue *q);
+/* End the ring's grants (pages still mapped go to the quarantine); the
+ * pages ended stay for the next connection (a resume from hibernation
+ * cannot allocate). */
+void blkfront_ring_end(struct blkfront_queue *q);
+void blkfront_ring_free(struct blkfront_queue *q);   /* end, then free the pages */
 void blkfront_ring_reset(struct blkfront_queue *q);  /* front ring on fresh shared pages */
 void blkfront_event(void *arg, gp_port_t port);     /* [any], arg = queue; takes the lock */
 void blkfront_kick(struct blkfront *bf);            /* takes the lock */
@@ -118,7 +128,16 @@ void blkfront_fail_all(struct blkfront *bf, int status);
 int blkfront_pages_grant(struct blkfront *bf, struct blkfront_page *pages, unsigned n,
                          unsigned *granted);
 int blkfront_pool_grant_all(struct blkfront *bf);
+/* [passive] Not connected: end every pool grant (pages still mapped go to
+ * the quarantine, their slots are left empty) and zero the pages kept. */
 void blkfront_pool_end_all(struct blkfront *bf);
+/* [passive] Not connected: at least n slots (up to the pool's limit), a
+ * page in each, all free. */
+int blkfront_pool_prepare(struct blkfront *bf, unsigned n);
+/* [passive] Not connected: shadows of each queue sized for nslots (queues
+ * beyond nqueues freed) and room to re-issue everything in flight. */
+int blkfront_shadows_size(struct blkfront *bf, unsigned nslots);
+void blkfront_shadows_free(struct blkfront *bf);
 
 /* blkfront_dump.c: the dump pages follow the device's connections. */
 int blkfront_dump_grant(struct blkfront *bf);        /* [passive] after the rings are set up */

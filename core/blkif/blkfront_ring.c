@@ -23,63 +23,6 @@ static void blkfront_page_put(struct blkfront *bf, uint16_t i)
     bf->pool_free[bf->pool_nfree++] = i;
 }
 
-int blkfront_pages_grant(struct blkfront *bf, struct blkfront_page *pages, unsigned n,
-                         unsigned *granted)
-{
-    const struct gp_platform *p = bf->plat;
-    for (unsigned i = 0; i < n; i++) {
-        struct blkfront_page *pg = &pages[i];
-        if (pg->ref != GP_INVALID_GRANT)
-            continue;
-        int err = p->grant_access(p->xen_ctx, bf->dev.otherend_id, pg->gfn, false, &pg->ref);
-        if (err) {
-            pg->ref = GP_INVALID_GRANT;
-            return err;
-        }
-        if (granted)
-            (*granted)++;
-    }
-    return 0;
-}
-
-int blkfront_pool_grant_all(struct blkfront *bf)
-{
-    unsigned granted = 0;
-    int err = blkfront_pages_grant(bf, bf->pool, bf->pool_size, &granted);
-    bf->stats.grant_ops += granted;
-    return err;
-}
-
-void blkfront_pool_end_all(struct blkfront *bf)
-{
-    const struct gp_platform *p = bf->plat;
-    /* A backend may unmap its persistent grants a little after it said
-     * Closed (Linux purges them from a work item): give it a second. */
-    unsigned busy = 0;
-    for (int attempt = 0; attempt < 100; attempt++) {
-        busy = 0;
-        for (unsigned i = 0; i < bf->pool_size; i++) {
-            struct blkfront_page *pg = &bf->pool[i];
-            if (pg->ref == GP_INVALID_GRANT)
-                continue;
-            bf->stats.grant_ops++;
-            if (p->grant_end(p->xen_ctx, pg->ref) == 0)
-                pg->ref = GP_INVALID_GRANT;
-            else
-                busy++;
-        }
-        if (!busy)
-            return;
-        struct gp_event *e = p->event_create(p->ctx);
-        if (e) {
-            p->event_wait(p->ctx, e, 10000000);
-            p->event_destroy(p->ctx, e);
-        }
-    }
-    GP_ERR(p, "blkfront %s: backend still maps %u pool page(s): they are withdrawn",
-           bf->dev.nodename, busy);
-}
-
 /* ---- scatter-gather copies --------------------------------------------------- */
 
 /* Copy len bytes between buf and the request's SG list at byte offset off. */
@@ -109,62 +52,10 @@ static void blkfront_sg_copy(const struct blkfront_req *r, uint64_t off, void *b
 
 /* ---- ring ------------------------------------------------------------------------ */
 
-int blkfront_ring_alloc(struct blkfront_queue *q)
-{
-    struct blkfront *bf = q->bf;
-    const struct gp_platform *p = bf->plat;
-    unsigned pages = bf->info.ring_pages;
-    for (unsigned i = 0; i < pages; i++) {
-        if (!q->ring_va[i])
-            q->ring_va[i] = p->page_alloc(p->ctx, &q->ring_gfn[i]);
-        if (!q->ring_va[i])
-            return GP_ENOMEM;
-    }
-    /* Pages of the ring must be contiguous in our address space for the
-     * ring macros: they are, when allocated as one block; otherwise use a
-     * single page. */
-    for (unsigned i = 1; i < pages; i++)
-        if ((char *)q->ring_va[i] != (char *)q->ring_va[0] + i * GP_PAGE_SIZE)
-            return GP_EAGAIN;
-    return 0;
-}
-
-void blkfront_ring_free(struct blkfront_queue *q)
-{
-    struct blkfront *bf = q->bf;
-    const struct gp_platform *p = bf->plat;
-    for (unsigned i = 0; i < BLKFRONT_MAX_RING_PAGES; i++) {
-        if (!q->ring_va[i])
-            continue;
-        if (q->ring_ref[i] != GP_INVALID_GRANT) {
-            if (p->grant_end(p->xen_ctx, q->ring_ref[i]) != 0) {
-                GP_ERR(p, "blkfront %s: backend still maps ring page %u: leaking it",
-                       bf->dev.nodename, i);
-                q->ring_va[i] = NULL;
-                continue;
-            }
-            q->ring_ref[i] = GP_INVALID_GRANT;
-        }
-        p->page_free(p->ctx, q->ring_va[i]);
-        q->ring_va[i] = NULL;
-    }
-}
-
-void blkfront_ring_reset(struct blkfront_queue *q)
-{
-    struct blkfront *bf = q->bf;
-    blkif_sring_t *s = q->ring_va[0];
-    memset(s, 0, GP_PAGE_SIZE * bf->info.ring_pages);
-    SHARED_RING_INIT(s);
-    FRONT_RING_INIT(&q->ring, s, GP_PAGE_SIZE * bf->info.ring_pages);
-    q->outstanding = 0;
-    for (unsigned i = 0; i < bf->info.ring_slots; i++)
-        q->shadow[i].in_use = false;
-}
-
 static int blkfront_free_id(struct blkfront *bf, struct blkfront_queue *q)
 {
-    for (unsigned i = 0; i < bf->info.ring_slots; i++)
+    (void)bf;
+    for (unsigned i = 0; i < q->nslots; i++)
         if (!q->shadow[i].in_use)
             return (int)i;
     return -1;
@@ -227,7 +118,9 @@ static bool blkfront_build(struct blkfront *bf, struct blkfront_queue *q, struct
                                    .pages = s->pages };
     s->data_op = write ? BLKIF_OP_WRITE : BLKIF_OP_READ;
     s->op = nind ? BLKIF_OP_INDIRECT : s->data_op;
+    /* Zeroed whole, padding included: no byte of our stack reaches the ring. */
     struct blkif_request_segment segs[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+    memset(segs, 0, sizeof(segs));
     for (unsigned i = 0; i < nseg; i++) {
         uint16_t pi = (uint16_t)blkfront_page_get(bf);
         struct blkfront_page *pg = &bf->pool[pi];
@@ -240,17 +133,24 @@ static bool blkfront_build(struct blkfront *bf, struct blkfront_queue *q, struct
                              pg->va, sec * BLKFRONT_SECTOR, false);
             bf->stats.bounce_bytes += sec * BLKFRONT_SECTOR;
         }
+        /* The grant covers the whole page: what lies beyond this transfer
+         * (an earlier one's data) is not the backend's to read. */
+        if (sec < BLKFRONT_SECTORS_PER_PAGE)
+            memset((char *)pg->va + sec * BLKFRONT_SECTOR, 0,
+                   GP_PAGE_SIZE - sec * BLKFRONT_SECTOR);
         if (pg->ref == GP_INVALID_GRANT) {      /* not persistent: grant for this request */
             if (p->grant_access(p->xen_ctx, bf->dev.otherend_id, pg->gfn, write, &pg->ref) != 0)
                 pg->ref = GP_INVALID_GRANT;
             bf->stats.grant_ops++;
         }
-        struct blkif_request_segment seg = { .gref = pg->ref, .first_sect = 0,
-                                             .last_sect = (uint8_t)(sec - 1) };
-        if (i < BLKIF_MAX_SEGMENTS_PER_REQUEST)
-            segs[i] = seg;              /* direct; indirect lists are filled below */
+        if (i < BLKIF_MAX_SEGMENTS_PER_REQUEST) {   /* direct; indirect lists are filled below */
+            segs[i].gref = pg->ref;
+            segs[i].first_sect = 0;
+            segs[i].last_sect = (uint8_t)(sec - 1);
+        }
     }
     if (!nind) {
+        memset(req, 0, sizeof(*req));
         req->operation = s->op;
         req->nr_segments = (uint8_t)nseg;
         req->handle = bf->handle;
@@ -277,6 +177,9 @@ static bool blkfront_build(struct blkfront *bf, struct blkfront_queue *q, struct
             }
             ind->indirect_grefs[k] = pg->ref;
             struct blkif_request_segment *list = pg->va;
+            /* The whole page is granted: nothing but this list in it (an
+             * earlier, longer list, or padding). */
+            memset(list, 0, GP_PAGE_SIZE);
             for (unsigned j = 0; j < BLKFRONT_SEGS_PER_INDIRECT_PAGE; j++) {
                 unsigned i = k * (unsigned)BLKFRONT_SEGS_PER_INDIRECT_PAGE + j;
                 if (i >= nseg)
@@ -284,9 +187,8 @@ static bool blkfront_build(struct blkfront *bf, struct blkfront_queue *q, struct
                 uint32_t sec = n - i * BLKFRONT_SECTORS_PER_PAGE;
                 if (sec > BLKFRONT_SECTORS_PER_PAGE)
                     sec = BLKFRONT_SECTORS_PER_PAGE;
-                list[j] = (struct blkif_request_segment){ .gref = bf->pool[s->pages[i]].ref,
-                                                          .first_sect = 0,
-                                                          .last_sect = (uint8_t)(sec - 1) };
+                list[j].gref = bf->pool[s->pages[i]].ref;
+                list[j].last_sect = (uint8_t)(sec - 1);
             }
         }
     }
@@ -299,11 +201,23 @@ static bool blkfront_build(struct blkfront *bf, struct blkfront_queue *q, struct
 /* Next piece of work: retries first, then the queue.  Lock held. */
 static bool blkfront_build_next(struct blkfront *bf, struct blkfront_queue *q)
 {
-    if (q->nretry) {
-        struct blkfront_retry *rt = &q->retry[q->nretry - 1];
-        if (!blkfront_build(bf, q, rt->parent, rt->sector_off, rt->nr_sectors))
+    uint32_t max = bf->segs_per_req * BLKFRONT_SECTORS_PER_PAGE;
+    if (bf->nretry) {
+        /* Lost with a disconnect, perhaps on a queue that is gone, perhaps
+         * built for a backend that offered more: split again for this one. */
+        struct blkfront_retry *rt = &bf->retry[bf->nretry - 1];
+        struct blkfront_req *r = rt->parent;
+        bool data = r->op == BLKFRONT_READ || r->op == BLKFRONT_WRITE;
+        uint32_t n = data && rt->nr_sectors > max ? max : rt->nr_sectors;
+        if (!blkfront_build(bf, q, r, rt->sector_off, n))
             return false;
-        q->nretry--;
+        if (n == rt->nr_sectors) {
+            bf->nretry--;
+        } else {                                /* the rest stays a piece of its own */
+            rt->sector_off += n;
+            rt->nr_sectors -= n;
+            r->inflight_++;
+        }
         return true;
     }
     struct blkfront_req *r = bf->queue_head;
@@ -313,7 +227,6 @@ static bool blkfront_build_next(struct blkfront *bf, struct blkfront_queue *q)
     uint32_t n = 1;
     if (r->op == BLKFRONT_READ || r->op == BLKFRONT_WRITE) {
         n = total - r->issued_;
-        uint32_t max = bf->segs_per_req * BLKFRONT_SECTORS_PER_PAGE;
         if (n > max)
             n = max;
     }
@@ -360,24 +273,32 @@ void blkfront_kick(struct blkfront *bf)
 
 /* ---- completion -------------------------------------------------------------------- */
 
-static void blkfront_release_pages(struct blkfront *bf, struct blkfront_shadow *s)
+/* The pages of a piece the backend answered go back to the pool.  Without
+ * persistent grants each is ended first; one the backend still maps goes
+ * to the quarantine and false is returned: as Linux since XSA-396, the
+ * device is then failed (a backend keeping our pages is not to be fed
+ * more of them).  reissue: the ring is gone (disconnect); the grants are
+ * ended at the reconnect, when the backend has let go (blkfront_pool_end_all). */
+static bool blkfront_release_pages(struct blkfront *bf, struct blkfront_shadow *s, bool reissue)
 {
-    const struct gp_platform *p = bf->plat;
+    bool ok = true;
     for (unsigned i = 0; i < s->nseg + s->nind; i++) {
         uint16_t pi = i < s->nseg ? s->pages[i] : s->ind[i - s->nseg];
         struct blkfront_page *pg = &bf->pool[pi];
-        if (!bf->info.persistent && pg->ref != GP_INVALID_GRANT) {
+        if (!reissue && !bf->info.persistent && pg->ref != GP_INVALID_GRANT) {
             bf->stats.grant_ops++;
-            if (p->grant_end(p->xen_ctx, pg->ref) != 0) {
-                GP_ERR(p, "blkfront %s: backend still maps a page after its response: "
-                          "page withdrawn", bf->dev.nodename);
-                continue;                 /* never reuse it */
-            }
+            gp_grant_ref_t ref = pg->ref;
             pg->ref = GP_INVALID_GRANT;
+            if (gp_quarantine_end(&bf->quar, ref, pg->va) != 0) {
+                pg->va = NULL;            /* the slot gets a new page at the next connect */
+                ok = false;
+                continue;
+            }
         }
         blkfront_page_put(bf, pi);
     }
     s->nseg = s->nind = 0;
+    return ok;
 }
 
 /* A piece of r came back; returns true when r is complete. */
@@ -430,7 +351,7 @@ void blkfront_event(void *arg, gp_port_t port)
                 bf->dump.unanswered--;          /* the dump path gave up on it */
                 continue;
             }
-            if (rsp.id >= bf->info.ring_slots || !q->shadow[rsp.id].in_use) {
+            if (rsp.id >= q->nslots || !q->shadow[rsp.id].in_use) {
                 blkfront_fatal(bf, "unknown or duplicate id", rsp.id, rsp.operation);
                 break;
             }
@@ -460,7 +381,13 @@ void blkfront_event(void *arg, gp_port_t port)
                 }
                 bf->stats.bounce_bytes += (uint64_t)s->nr_sectors * BLKFRONT_SECTOR;
             }
-            blkfront_release_pages(bf, s);
+            if (!blkfront_release_pages(bf, s, false)) {
+                if (!bf->broken)
+                    GP_ERR(p, "blkfront %s: the backend still maps a page after answering "
+                              "its request: device failed", bf->dev.nodename);
+                bf->broken = true;
+                status = GP_EIO;
+            }
             s->in_use = false;
             q->outstanding--;
             if (blkfront_piece_done(r, status)) {
@@ -468,6 +395,8 @@ void blkfront_event(void *arg, gp_port_t port)
                 done_tail = &r->next_;
                 r->next_ = NULL;
             }
+            if (bf->broken)
+                break;
         }
         if (bf->broken)
             break;
@@ -487,16 +416,20 @@ void blkfront_event(void *arg, gp_port_t port)
 
 void blkfront_requeue_inflight(struct blkfront *bf)
 {
-    for (unsigned qi = 0; qi < bf->nqueues; qi++) {
+    for (unsigned qi = 0; qi < BLKFRONT_MAX_QUEUES; qi++) {
         struct blkfront_queue *q = &bf->q[qi];
-        for (unsigned i = 0; q->shadow && i < bf->info.ring_slots; i++) {
+        for (unsigned i = 0; q->shadow && i < q->nslots; i++) {
             struct blkfront_shadow *s = &q->shadow[i];
             if (!s->in_use)
                 continue;
-            q->retry[q->nretry++] = (struct blkfront_retry){ .parent = s->parent,
-                                                             .sector_off = s->sector_off,
-                                                             .nr_sectors = s->nr_sectors };
-            blkfront_release_pages(bf, s);
+            if (bf->nretry == bf->retry_cap) {      /* cannot be: sized at connect */
+                blkfront_fatal(bf, "no room to requeue", bf->nretry, qi);
+                continue;                           /* blkfront_fail_all completes it */
+            }
+            bf->retry[bf->nretry++] = (struct blkfront_retry){ .parent = s->parent,
+                                                               .sector_off = s->sector_off,
+                                                               .nr_sectors = s->nr_sectors };
+            blkfront_release_pages(bf, s, true);
             s->in_use = false;
             bf->stats.requeued++;
         }
@@ -511,9 +444,9 @@ void blkfront_fail_all(struct blkfront *bf, int status)
     struct blkfront_req *done_head = NULL, **done_tail = &done_head;
     p->lock_acquire(p->ctx, bf->lock);
     /* In-flight pieces: their pages stay out of the pool if still granted. */
-    for (unsigned qi = 0; qi < bf->nqueues; qi++) {
+    for (unsigned qi = 0; qi < BLKFRONT_MAX_QUEUES; qi++) {
         struct blkfront_queue *q = &bf->q[qi];
-        for (unsigned i = 0; q->shadow && i < bf->info.ring_slots; i++) {
+        for (unsigned i = 0; q->shadow && i < q->nslots; i++) {
             struct blkfront_shadow *s = &q->shadow[i];
             if (!s->in_use)
                 continue;
@@ -525,17 +458,17 @@ void blkfront_fail_all(struct blkfront *bf, int status)
             }
         }
         q->outstanding = 0;
-        bf->dump.answered = 0;
-        for (unsigned i = 0; i < q->nretry; i++) {
-            struct blkfront_req *r = q->retry[i].parent;
-            if (blkfront_piece_done(r, status)) {
-                *done_tail = r;
-                done_tail = &r->next_;
-                r->next_ = NULL;
-            }
-        }
-        q->nretry = 0;
     }
+    bf->dump.answered = 0;
+    for (unsigned i = 0; i < bf->nretry; i++) {
+        struct blkfront_req *r = bf->retry[i].parent;
+        if (blkfront_piece_done(r, status)) {
+            *done_tail = r;
+            done_tail = &r->next_;
+            r->next_ = NULL;
+        }
+    }
+    bf->nretry = 0;
     /* Queued requests: the part not yet issued is abandoned. */
     for (struct blkfront_req *r = bf->queue_head, *n; r; r = n) {
         n = r->next_;

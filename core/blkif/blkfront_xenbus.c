@@ -92,7 +92,11 @@ int blkfront_create(const struct gp_platform *p, struct xs_client *xs, const cha
     if (!bf->opts.max_queues)
         bf->opts.max_queues = BLKFRONT_MAX_QUEUES;
     bf->lock = p->lock_create(p->ctx);
-    if (!bf->lock) {
+    char owner[XENBUS_PATH_MAX + 16];
+    gp_snprintf(owner, sizeof(owner), "blkfront %s", nodename);
+    if (!bf->lock || gp_quarantine_init(&bf->quar, p, owner) != 0) {
+        if (bf->lock)
+            p->lock_destroy(p->ctx, bf->lock);
         gp_free(p, bf);
         return GP_ENOMEM;
     }
@@ -103,6 +107,7 @@ int blkfront_create(const struct gp_platform *p, struct xs_client *xs, const cha
             xenbus_dev_teardown(&bf->dev);
     }
     if (err) {
+        gp_quarantine_destroy(&bf->quar);
         p->lock_destroy(p->ctx, bf->lock);
         gp_free(p, bf);
         return err;
@@ -111,11 +116,13 @@ int blkfront_create(const struct gp_platform *p, struct xs_client *xs, const cha
     return 0;
 }
 
-/* What blkback publishes before we connect (InitWait): the ring size. */
+/* What blkback publishes before we connect (InitWait): the ring size and
+ * the queues.  Any number is accepted and clamped to what we support (a
+ * backend may offer more than we take); what is not a number is refused. */
 static int blkfront_read_ring_order(struct blkfront *bf)
 {
     uint64_t order = 0;
-    int err = xenbus_read_otherend_u64(&bf->dev, "max-ring-page-order", 0, 16, &order);
+    int err = xenbus_read_otherend_u64(&bf->dev, "max-ring-page-order", 0, UINT64_MAX, &order);
     if (err)
         return err;
     if (order > bf->opts.max_ring_page_order)
@@ -124,7 +131,7 @@ static int blkfront_read_ring_order(struct blkfront *bf)
         order = BLKFRONT_MAX_RING_ORDER;
     bf->info.ring_pages = 1u << order;
     uint64_t queues = 1;
-    err = xenbus_read_otherend_u64(&bf->dev, "multi-queue-max-queues", 1, 1024, &queues);
+    err = xenbus_read_otherend_u64(&bf->dev, "multi-queue-max-queues", 1, UINT64_MAX, &queues);
     if (err)
         return err;
     if (queues > bf->opts.max_queues)
@@ -143,12 +150,14 @@ static int blkfront_read_features(struct blkfront *bf)
     struct xenbus_dev *d = &bf->dev;
     struct blkfront_info *in = &bf->info;
     uint64_t ind = 0;
-    int err = xenbus_read_otherend_u64(d, "feature-max-indirect-segments", 0, 1u << 20, &ind);
+    int err = xenbus_read_otherend_u64(d, "feature-max-indirect-segments", 0, UINT64_MAX, &ind);
     if (err)
         return err;
     unsigned cap = bf->opts.max_indirect_segments;
     if (cap > BLKFRONT_MAX_SEGS)
         cap = BLKFRONT_MAX_SEGS;
+    if (ind > BLKFRONT_MAX_SEGS)
+        ind = BLKFRONT_MAX_SEGS;
     in->max_indirect_segments = ind > BLKIF_MAX_SEGMENTS_PER_REQUEST ? (unsigned)ind : 0;
     if (in->max_indirect_segments > cap)
         in->max_indirect_segments = cap > BLKIF_MAX_SEGMENTS_PER_REQUEST ? cap : 0;
@@ -187,6 +196,11 @@ static int blkfront_read_disk(struct blkfront *bf)
                d->nodename, (unsigned long long)ssize);
         return GP_EINVAL;
     }
+    if (bf->info.sector_size && (bf->info.sector_size != ssize || bf->info.sectors != sectors))
+        GP_WARN(bf->plat, "blkfront %s: the disk came back different: %llu sectors of %llu bytes "
+                          "(was %llu of %u); requests beyond its end fail",
+                d->nodename, (unsigned long long)sectors, (unsigned long long)ssize,
+                (unsigned long long)bf->info.sectors, bf->info.sector_size);
     bf->info.sectors = sectors;
     bf->info.sector_size = (uint32_t)ssize;
     bf->info.physical_sector_size = (uint32_t)pss;
@@ -272,39 +286,17 @@ static int blkfront_setup(struct blkfront *bf)
     /* Sized for the most a backend may offer; the request size is set
      * once the backend's features are known. */
     bf->segs_per_req = BLKFRONT_MAX_SEGS;
-    for (unsigned qi = 0; qi < bf->nqueues; qi++) {
-        struct blkfront_queue *q = &bf->q[qi];
-        if (q->shadow)
-            continue;
-        q->shadow = gp_zalloc(p, bf->info.ring_slots * sizeof(*q->shadow));
-        q->retry = gp_zalloc(p, bf->info.ring_slots * sizeof(*q->retry));
-        if (!q->shadow || !q->retry)
-            return GP_ENOMEM;
-        for (unsigned i = 0; i < bf->info.ring_slots; i++) {
-            q->shadow[i].pages = gp_zalloc(p, BLKFRONT_MAX_SEGS * sizeof(uint16_t));
-            if (!q->shadow[i].pages)
-                return GP_ENOMEM;
-        }
-    }
-    if (!bf->pool) {
+    /* Every array follows this connection's geometry, which may differ
+     * from the last one's (a backend restarted elsewhere). */
+    err = blkfront_shadows_size(bf, bf->info.ring_slots);
+    if (!err) {
         unsigned n = bf->info.ring_slots * bf->nqueues * BLKIF_MAX_SEGMENTS_PER_REQUEST;
-        if (n < bf->segs_per_req + BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST + 1)
-            n = bf->segs_per_req + BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST + 1;
-        if (n > 2048)
-            n = 2048;
-        bf->pool = gp_zalloc(p, n * sizeof(*bf->pool));
-        bf->pool_free = gp_zalloc(p, n * sizeof(uint16_t));
-        if (!bf->pool || !bf->pool_free)
-            return GP_ENOMEM;
-        for (unsigned i = 0; i < n; i++) {
-            bf->pool[i].ref = GP_INVALID_GRANT;
-            bf->pool[i].va = p->page_alloc(p->ctx, &bf->pool[i].gfn);
-            if (!bf->pool[i].va)
-                return GP_ENOMEM;
-            bf->pool_size++;
-            bf->pool_free[bf->pool_nfree++] = (uint16_t)i;
-        }
+        if (n < BLKFRONT_MAX_SEGS + BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST + 1)
+            n = BLKFRONT_MAX_SEGS + BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST + 1;
+        err = blkfront_pool_prepare(bf, n);
     }
+    if (err)
+        return err;
     for (unsigned qi = 0; qi < bf->nqueues; qi++) {
         struct blkfront_queue *q = &bf->q[qi];
         blkfront_ring_reset(q);
@@ -326,18 +318,21 @@ static int blkfront_setup(struct blkfront *bf)
     return xs_txn_run(bf->xs, 10, blkfront_write_front, bf);
 }
 
+/* Unbind, end every grant (pages still mapped go to the quarantine); the
+ * pages ended stay for the next connection. */
 static void blkfront_teardown_rings(struct blkfront *bf)
 {
     const struct gp_platform *p = bf->plat;
-    for (unsigned qi = 0; qi < bf->nqueues; qi++)
+    for (unsigned qi = 0; qi < BLKFRONT_MAX_QUEUES; qi++)
         if (bf->q[qi].port) {
             p->evtchn_unbind(p->xen_ctx, bf->q[qi].port);
             bf->q[qi].port = 0;
         }
     blkfront_pool_end_all(bf);
     blkfront_dump_end(bf);
-    for (unsigned qi = 0; qi < bf->nqueues; qi++)
-        blkfront_ring_free(&bf->q[qi]);
+    for (unsigned qi = 0; qi < BLKFRONT_MAX_QUEUES; qi++)
+        blkfront_ring_end(&bf->q[qi]);
+    gp_quarantine_retry(&bf->quar);      /* what earlier backends let go meanwhile */
 }
 
 int blkfront_connect(struct blkfront *bf, uint64_t timeout_ns)
@@ -458,9 +453,14 @@ void blkfront_get_info(struct blkfront *bf, struct blkfront_info *info)
 
 void blkfront_get_stats(struct blkfront *bf, struct blkfront_stats *s)
 {
+    struct gp_quarantine_stats qs;
+    gp_quarantine_get_stats(&bf->quar, &qs);
     bf->plat->lock_acquire(bf->plat->ctx, bf->lock);
     *s = bf->stats;
     bf->plat->lock_release(bf->plat->ctx, bf->lock);
+    s->pages_quarantined = qs.quarantined;
+    s->pages_released = qs.released;
+    s->pages_held = qs.held;
 }
 
 bool blkfront_is_broken(struct blkfront *bf)
@@ -497,31 +497,26 @@ static int blkfront_reconnect_fresh(struct blkfront *bf, uint64_t timeout_ns, bo
     p->lock_release(p->ctx, bf->lock);
     if (new_domain) {
         /* A restored domain has a fresh grant table and no event channels:
-         * the old refs and port mean nothing (and may be reused). */
+         * the old refs and port mean nothing (and may be reused), and the
+         * old backend's mappings went with the old domain. */
         for (unsigned i = 0; i < bf->pool_size; i++)
             bf->pool[i].ref = GP_INVALID_GRANT;
         blkfront_dump_forget_grants(bf);
-        for (unsigned qi = 0; qi < bf->nqueues; qi++) {
+        for (unsigned qi = 0; qi < BLKFRONT_MAX_QUEUES; qi++) {
             bf->q[qi].port = 0;
             for (unsigned i = 0; i < BLKFRONT_MAX_RING_PAGES; i++)
                 bf->q[qi].ring_ref[i] = GP_INVALID_GRANT;
         }
+        gp_quarantine_forget(&bf->quar);
+        blkfront_pool_end_all(bf);           /* zeroes what the next backend will see */
     } else {
         int err = xenbus_dev_close_stale(&bf->dev, timeout_ns);
         if (err)
             return err;
-        for (unsigned qi = 0; qi < bf->nqueues; qi++)
-            if (bf->q[qi].port) {
-                p->evtchn_unbind(p->xen_ctx, bf->q[qi].port);
-                bf->q[qi].port = 0;
-            }
-        blkfront_pool_end_all(bf);
-        blkfront_dump_end(bf);               /* the backend may be another domain now */
-        for (unsigned qi = 0; qi < bf->nqueues; qi++)
-            for (unsigned i = 0; i < BLKFRONT_MAX_RING_PAGES; i++)
-                if (bf->q[qi].ring_ref[i] != GP_INVALID_GRANT &&
-                    p->grant_end(p->xen_ctx, bf->q[qi].ring_ref[i]) == 0)
-                    bf->q[qi].ring_ref[i] = GP_INVALID_GRANT;
+        /* The backend may be another domain now, with another geometry:
+         * every grant is ended and the rings go; what it still maps is
+         * quarantined (blkfront_teardown_rings). */
+        blkfront_teardown_rings(bf);
     }
     if (bf->sectors_watch)
         xs_watch_remove(bf->xs, bf->sectors_watch);
@@ -544,6 +539,21 @@ int blkfront_resume_restored(struct blkfront *bf, uint64_t timeout_ns)
     return blkfront_reconnect_fresh(bf, timeout_ns, true);
 }
 
+/* Close with a backend that may map our pages (xenbus_dev_close: Closing,
+ * wait for it to leave Connected, Closed, wait for Closed), then its
+ * grants can be ended.  Linux blkback and QEMU unmap only on our Closed. */
+static void blkfront_close_backend(struct blkfront *bf)
+{
+    uint64_t s = XenbusStateUnknown;
+    if (xenbus_read_otherend_u64(&bf->dev, "state", XenbusStateUnknown, UINT64_MAX, &s) != 0)
+        s = XenbusStateUnknown;
+    bool may_map = s == XenbusStateInitialised || s == XenbusStateConnected ||
+                   s == XenbusStateClosing;
+    if (!may_map)             /* InitWait (a fresh instance), Closed, gone: nothing mapped */
+        return;
+    xenbus_dev_close(&bf->dev, 5000000000ull);
+}
+
 void blkfront_destroy(struct blkfront *bf)
 {
     if (!bf)
@@ -554,8 +564,7 @@ void blkfront_destroy(struct blkfront *bf)
     if (bf->sectors_watch)
         xs_watch_remove(bf->xs, bf->sectors_watch);
     bf->sectors_watch = NULL;
-    if (bf->connected)
-        xenbus_dev_close(&bf->dev, 5000000000ull);  /* grants end once it unmapped */
+    blkfront_close_backend(bf);
     p->lock_acquire(p->ctx, bf->lock);
     bf->connected = false;
     p->lock_release(p->ctx, bf->lock);
@@ -563,18 +572,18 @@ void blkfront_destroy(struct blkfront *bf)
     xenbus_switch_state(&bf->dev, XS_TXN_NONE, XenbusStateClosed);
     xenbus_dev_teardown(&bf->dev);
     blkfront_teardown_rings(bf);
+    for (unsigned qi = 0; qi < BLKFRONT_MAX_QUEUES; qi++)
+        blkfront_ring_free(&bf->q[qi]);
+    /* Linux blkback may unmap a little after it said Closed (requests it
+     * still had in flight, its purge work): give it a second, then what
+     * is still mapped is a backend fault, logged and leaked, never reused. */
+    gp_quarantine_settle(&bf->quar, 100, 10000000ull);
+    gp_quarantine_destroy(&bf->quar);
     blkfront_dump_free(bf);
     for (unsigned i = 0; i < bf->pool_size; i++)
-        if (bf->pool[i].ref == GP_INVALID_GRANT)
+        if (bf->pool[i].va)
             p->page_free(p->ctx, bf->pool[i].va);
-    for (unsigned qi = 0; qi < BLKFRONT_MAX_QUEUES; qi++) {
-        struct blkfront_queue *q = &bf->q[qi];
-        if (q->shadow)
-            for (unsigned i = 0; i < bf->info.ring_slots; i++)
-                gp_free(p, q->shadow[i].pages);
-        gp_free(p, q->shadow);
-        gp_free(p, q->retry);
-    }
+    blkfront_shadows_free(bf);
     gp_free(p, bf->pool);
     gp_free(p, bf->pool_free);
     p->lock_destroy(p->ctx, bf->lock);

@@ -60,6 +60,10 @@ struct blkfront_info {
 struct blkfront_stats {
     uint64_t requests, ring_requests, notifications, grant_ops, responses;
     uint64_t bad_responses, errors, requeued, bounce_bytes;
+    /* Pages the backend kept mapping when we ended their grant: held aside
+     * (never reused while mapped) and freed once it lets go. */
+    uint64_t pages_quarantined, pages_released;
+    unsigned pages_held;
 };
 
 struct blkfront_opts {

@@ -7,68 +7,11 @@
 
 #include "gplpv/log.h"
 #include "gplpv/xs.h"
-#include "sim_blkback.h"
+#include "sim_blkback_internal.h"
 #include "xenstored/sim_xenstored.h"
 
 #include <xen/io/blkif.h>
 #include <xen/io/xenbus.h>
-
-#define BB_MAX_REFS 16384
-#define BB_MAX_RING_PAGES 4
-
-struct bb_rsp {
-    uint64_t id;
-    uint8_t op;
-    int16_t status;
-};
-
-#define BB_MAX_QUEUES 4
-_Static_assert(SIM_BACK_MAX_PORTS >= BB_MAX_QUEUES, "a port per queue");
-
-struct bb_queue {
-    struct sim_blkback *b;
-    blkif_back_ring_t ring;
-    void *ring_va[BB_MAX_RING_PAGES];
-    gp_grant_ref_t ring_refs[BB_MAX_RING_PAGES];
-    gp_port_t port;
-    struct bb_rsp *held;              /* responses not yet on the ring */
-    unsigned nheld, held_cap;
-};
-
-struct sim_blkback {
-    struct sim_xen *x;
-    struct sim_domain *dom0;
-    const struct gp_platform *p;
-    struct xs_client *xs;
-    struct gp_xs_transport *xs_link;     /* our own connection to xenstored */
-    gp_domid_t fe;
-    unsigned devid;
-    struct sim_blkback_opts o;
-    char fe_path[96], be_path[96];
-    uint8_t *disk;
-    uint64_t disk_bytes;
-
-    pthread_mutex_t m;
-    pthread_mutex_t state_m;         /* one xenbus transition at a time (see bb_fe_changed) */
-    pthread_cond_t c;
-    pthread_t thread;
-    bool stop, kick, connected;
-    struct xs_watch *fe_watch;
-
-    struct bb_queue q[BB_MAX_QUEUES];
-    unsigned nq;
-    unsigned ring_pages;
-    bool persistent;
-    void **pmap;                     /* persistent mappings by ref */
-
-    /* faults */
-    uint32_t error_ppm, delay_us;
-    bool reorder, hold;
-    enum sim_blk_corrupt corrupt;
-    uint64_t prng;
-    struct sim_blkback_stats st;
-    struct sim_back_ports unbind;    /* given up by a disconnect: bb_unlock closes them */
-};
 
 static uint64_t bb_rand(struct sim_blkback *b)
 {
@@ -78,7 +21,7 @@ static uint64_t bb_rand(struct sim_blkback *b)
     return b->prng;
 }
 
-static void bb_write(struct sim_blkback *b, const char *dir, const char *key, const char *fmt,
+void sim_blkback_write_node(struct sim_blkback *b, const char *dir, const char *key, const char *fmt,
                      unsigned long long v)
 {
     char path[160], val[64];
@@ -87,9 +30,9 @@ static void bb_write(struct sim_blkback *b, const char *dir, const char *key, co
     xs_write_str(b->xs, XS_TXN_NONE, path, val);
 }
 
-static void bb_set_state(struct sim_blkback *b, enum xenbus_state s)
+void sim_blkback_set_state(struct sim_blkback *b, enum xenbus_state s)
 {
-    bb_write(b, b->be_path, "state", "%llu", s);
+    sim_blkback_write_node(b, b->be_path, "state", "%llu", s);
 }
 
 static long long bb_read_fe(struct sim_blkback *b, const char *key, long long def)
@@ -99,6 +42,16 @@ static long long bb_read_fe(struct sim_blkback *b, const char *key, long long de
     snprintf(path, sizeof(path), "%s/%s", b->fe_path, key);
     if (xs_read_int(b->xs, XS_TXN_NONE, path, &v) != 0)
         v = def;
+    return v;
+}
+
+static long long bb_read_be_state(struct sim_blkback *b)
+{
+    char path[160];
+    long long v = -1;
+    snprintf(path, sizeof(path), "%s/state", b->be_path);
+    if (xs_read_int(b->xs, XS_TXN_NONE, path, &v) != 0)
+        v = -1;
     return v;
 }
 
@@ -121,6 +74,11 @@ static int bb_segment(struct sim_blkback *b, bool write, gp_grant_ref_t ref, uns
 {
     if (first > last || last >= GP_PAGE_SIZE / 512)
         return -1;
+    if (b->o.check_stale) {
+        if (b->persistent)
+            bb_persistent_map(b, ref);
+        sim_blkback_check_stale(b, ref, first * 512, (last + 1) * 512);
+    }
     uint64_t off = *sector * 512, len = (uint64_t)(last - first + 1) * 512;
     if (off + len > b->disk_bytes)
         return -1;
@@ -129,6 +87,15 @@ static int bb_segment(struct sim_blkback *b, bool write, gp_grant_ref_t ref, uns
         char *va = bb_persistent_map(b, ref);
         if (!va)
             return -1;
+        if (write)
+            memcpy(b->disk + off, va + first * 512, len);
+        else
+            memcpy(va + first * 512, b->disk + off, len);
+    } else if (b->keep_data_maps) {       /* hostile: map it and never unmap */
+        char *va = sim_gnt_map(b->x, 0, b->fe, ref, !write);
+        if (!va)
+            return -1;
+        sim_blkback_keep(b, ref, va, !write);
         if (write)
             memcpy(b->disk + off, va + first * 512, len);
         else
@@ -171,6 +138,12 @@ static int16_t bb_indirect(struct sim_blkback *b, const blkif_request_indirect_t
     struct blkif_request_segment *segs = malloc(nseg * sizeof(*segs));
     for (unsigned k = 0; k < npages; k++) {
         unsigned n = nseg - k * per < per ? nseg - k * per : per;
+        void *va = b->keep_data_maps ? sim_gnt_map(b->x, 0, b->fe, r->indirect_grefs[k], false)
+                                     : NULL;
+        if (va)
+            sim_blkback_keep(b, r->indirect_grefs[k], va, false);
+        if (b->o.check_stale)
+            sim_blkback_check_stale(b, r->indirect_grefs[k], 0, n * (unsigned)sizeof(*segs));
         if (sim_gnt_copy(b->x, 0, b->fe, r->indirect_grefs[k], 0, segs + k * per,
                          n * (unsigned)sizeof(*segs), false)) {
             free(segs);
@@ -329,12 +302,12 @@ static void bb_event(void *arg, gp_port_t port)
 /* ---- connection ----------------------------------------------------------------- */
 
 /* Releases b->m, then closes the ports a disconnect gave up. */
-static void bb_unlock(struct sim_blkback *b)
+void sim_blkback_unlock(struct sim_blkback *b)
 {
     sim_back_unlock_and_close(&b->m, &b->unbind, b->p);
 }
 
-static void bb_disconnect_locked(struct sim_blkback *b)
+void sim_blkback_disconnect_locked(struct sim_blkback *b)
 {
     if (!b->connected)
         return;
@@ -345,14 +318,20 @@ static void bb_disconnect_locked(struct sim_blkback *b)
         if (q->port)
             sim_back_ports_add(&b->unbind, q->port);
         q->port = 0;
-        for (unsigned i = 0; i < b->ring_pages; i++)
-            if (q->ring_va[i])
+        for (unsigned i = 0; i < b->ring_pages; i++) {
+            if (q->ring_va[i] && b->keep_maps)
+                sim_blkback_keep(b, q->ring_refs[i], q->ring_va[i], true);
+            else if (q->ring_va[i])
                 sim_gnt_unmap(b->x, 0, b->fe, q->ring_refs[i], true);
+        }
         memset(q->ring_va, 0, sizeof(q->ring_va));
     }
     for (unsigned r = 0; r < BB_MAX_REFS; r++)
         if (b->pmap[r]) {
-            sim_gnt_unmap(b->x, 0, b->fe, r, true);
+            if (b->keep_maps)
+                sim_blkback_keep(b, r, b->pmap[r], true);
+            else
+                sim_gnt_unmap(b->x, 0, b->fe, r, true);
             b->pmap[r] = NULL;
         }
 }
@@ -407,7 +386,7 @@ static int bb_connect_locked(struct sim_blkback *b)
             snprintf(prefix, sizeof(prefix), "queue-%u/", qi);
         b->q[qi].b = b;
         if (bb_connect_queue(b, &b->q[qi], prefix, order) != 0) {
-            bb_disconnect_locked(b);
+            sim_blkback_disconnect_locked(b);
             return -1;
         }
     }
@@ -415,37 +394,54 @@ static int bb_connect_locked(struct sim_blkback *b)
     return 0;
 }
 
-static void bb_fe_transition(struct sim_blkback *b)
+void sim_blkback_fe_transition(struct sim_blkback *b)
 {
     long long s = bb_read_fe(b, "state", -1);
     pthread_mutex_lock(&b->m);
     if (s == XenbusStateInitialised && !b->connected) {
         if (bb_connect_locked(b) == 0) {
             pthread_mutex_unlock(&b->m);
-            bb_write(b, b->be_path, "sectors", "%llu", b->o.sectors);
-            bb_write(b, b->be_path, "sector-size", "%llu", b->o.sector_size);
-            bb_write(b, b->be_path, "physical-sector-size", "%llu", b->o.sector_size);
-            bb_write(b, b->be_path, "info", "%llu", b->o.readonly ? VDISK_READONLY : 0);
-            bb_write(b, b->be_path, "feature-persistent", "%llu", b->persistent ? 1 : 0);
-            bb_set_state(b, XenbusStateConnected);
+            sim_blkback_write_node(b, b->be_path, "sectors", "%llu", b->o.sectors);
+            sim_blkback_write_node(b, b->be_path, "sector-size", "%llu", b->o.sector_size);
+            sim_blkback_write_node(b, b->be_path, "physical-sector-size", "%llu", b->o.sector_size);
+            sim_blkback_write_node(b, b->be_path, "info", "%llu", b->o.readonly ? VDISK_READONLY : 0);
+            sim_blkback_write_node(b, b->be_path, "feature-persistent", "%llu", b->persistent ? 1 : 0);
+            sim_blkback_set_state(b, XenbusStateConnected);
             return;
         }
-        bb_unlock(b);                        /* a failed connect's ports close here */
-        bb_set_state(b, XenbusStateClosing);
+        sim_blkback_unlock(b);                        /* a failed connect's ports close here */
+        sim_blkback_set_state(b, XenbusStateClosing);
         return;
     }
+    if (s == XenbusStateClosing && b->connected && b->o.linux_close) {
+        /* Linux blkback answers Closing with Closing and keeps its maps
+         * until the frontend says Closed. */
+        pthread_mutex_unlock(&b->m);
+        sim_blkback_set_state(b, XenbusStateClosing);
+        return;
+    }
+    if (s == XenbusStateClosed && b->connected && b->o.linux_close && b->o.unmap_delay_us) {
+        /* ... and may unmap a little later (a deferred purge). */
+        pthread_mutex_unlock(&b->m);
+        usleep(b->o.unmap_delay_us);
+        pthread_mutex_lock(&b->m);
+    }
     if ((s == XenbusStateClosing || s == XenbusStateClosed) && b->connected) {
-        bb_disconnect_locked(b);
-        bb_unlock(b);
-        bb_set_state(b, XenbusStateClosed);
+        sim_blkback_disconnect_locked(b);
+        sim_blkback_unlock(b);
+        sim_blkback_set_state(b, XenbusStateClosed);
         return;
     }
     if (s == XenbusStateInitialising && !b->connected) {
         pthread_mutex_unlock(&b->m);
-        bb_set_state(b, XenbusStateInitWait);
+        sim_blkback_set_state(b, XenbusStateInitWait);
         return;
     }
     pthread_mutex_unlock(&b->m);
+    /* A connect that failed left us Closing: the frontend's Closed is
+     * answered with Closed, as Linux blkback does. */
+    if (s == XenbusStateClosed && bb_read_be_state(b) == XenbusStateClosing)
+        sim_blkback_set_state(b, XenbusStateClosed);
 }
 
 /* The backend's transitions (a frontend change, a restart, a restore) run
@@ -459,7 +455,7 @@ static void bb_fe_changed(void *arg, const char *path, const char *token)
     (void)path;
     (void)token;
     pthread_mutex_lock(&b->state_m);
-    bb_fe_transition(b);
+    sim_blkback_fe_transition(b);
     pthread_mutex_unlock(&b->state_m);
 }
 
@@ -473,11 +469,11 @@ static void bb_restore_hook(void *arg, gp_domid_t domid, enum sim_restore_phase 
     pthread_mutex_lock(&b->state_m);
     if (phase == SIM_RESTORE_BEFORE) {
         pthread_mutex_lock(&b->m);
-        bb_disconnect_locked(b);
-        bb_unlock(b);
-        bb_set_state(b, XenbusStateClosed);
+        sim_blkback_disconnect_locked(b);
+        sim_blkback_unlock(b);
+        sim_blkback_set_state(b, XenbusStateClosed);
     } else {
-        bb_set_state(b, XenbusStateInitWait);
+        sim_blkback_set_state(b, XenbusStateInitWait);
     }
     pthread_mutex_unlock(&b->state_m);
 }
@@ -521,12 +517,12 @@ struct sim_blkback *sim_blkback_create(struct sim_xen *x, struct sim_domain *dom
     /* What the toolstack writes. */
     char val[96];
     snprintf(val, sizeof(val), "%s", b->be_path);
-    bb_write(b, b->fe_path, "backend-id", "%llu", 0);
+    sim_blkback_write_node(b, b->fe_path, "backend-id", "%llu", 0);
     char p2[160];
     snprintf(p2, sizeof(p2), "%s/backend", b->fe_path);
     xs_write_str(b->xs, XS_TXN_NONE, p2, val);
-    bb_write(b, b->fe_path, "virtual-device", "%llu", devid);
-    bb_write(b, b->fe_path, "state", "%llu", XenbusStateInitialising);
+    sim_blkback_write_node(b, b->fe_path, "virtual-device", "%llu", devid);
+    sim_blkback_write_node(b, b->fe_path, "state", "%llu", XenbusStateInitialising);
     char owner[16], rd[16];
     snprintf(owner, sizeof(owner), "n%u", frontend);
     const char *fe_perms[2] = { owner, "r0" };
@@ -539,22 +535,9 @@ struct sim_blkback *sim_blkback_create(struct sim_xen *x, struct sim_domain *dom
     snprintf(p2, sizeof(p2), "%s/frontend", b->be_path);
     xs_write_str(b->xs, XS_TXN_NONE, p2, b->fe_path);
     xs_set_perms(b->xs, XS_TXN_NONE, b->be_path, be_perms, 2);
-    bb_write(b, b->be_path, "frontend-id", "%llu", frontend);
-    bb_write(b, b->be_path, "feature-persistent", "%llu", b->o.no_persistent ? 0 : 1);
-    bb_write(b, b->be_path, "feature-flush-cache", "%llu", b->o.no_flush ? 0 : 1);
-    if (b->o.barrier)
-        bb_write(b, b->be_path, "feature-barrier", "%llu", 1);
-    if (b->o.max_indirect)
-        bb_write(b, b->be_path, "feature-max-indirect-segments", "%llu", b->o.max_indirect);
-    bb_write(b, b->be_path, "max-ring-page-order", "%llu", b->o.max_ring_order);
-    if (b->o.max_queues > 1)
-        bb_write(b, b->be_path, "multi-queue-max-queues", "%llu", b->o.max_queues);
-    if (!b->o.no_discard) {
-        bb_write(b, b->be_path, "feature-discard", "%llu", 1);
-        bb_write(b, b->be_path, "discard-granularity", "%llu", 4096);
-        bb_write(b, b->be_path, "discard-alignment", "%llu", 0);
-    }
-    bb_set_state(b, XenbusStateInitWait);
+    sim_blkback_write_node(b, b->be_path, "frontend-id", "%llu", frontend);
+    sim_blkback_write_features(b);
+    sim_blkback_set_state(b, XenbusStateInitWait);
     /* Children written above inherit the directory's permissions. */
     pthread_create(&b->thread, NULL, bb_main, b);
     sim_xen_add_restore_hook(x, bb_restore_hook, b);
@@ -579,14 +562,15 @@ void sim_blkback_destroy(struct sim_blkback *b)
     pthread_mutex_unlock(&b->m);
     pthread_join(b->thread, NULL);
     pthread_mutex_lock(&b->m);
-    bb_disconnect_locked(b);
-    bb_unlock(b);
+    sim_blkback_disconnect_locked(b);
+    sim_blkback_unlock(b);
     xs_rm(b->xs, XS_TXN_NONE, b->be_path);
     xs_client_destroy(b->xs);
     sim_xenstored_direct_close(sim_xen_xenstored(b->x), b->xs_link);
     pthread_cond_destroy(&b->c);
     pthread_mutex_destroy(&b->m);
     pthread_mutex_destroy(&b->state_m);
+    sim_blkback_release_kept(b);
     for (unsigned i = 0; i < BB_MAX_QUEUES; i++)
         free(b->q[i].held);
     free(b->pmap);
@@ -599,23 +583,6 @@ uint8_t *sim_blkback_disk(struct sim_blkback *b)
     return b->disk;
 }
 
-void sim_blkback_corrupt_next(struct sim_blkback *b, enum sim_blk_corrupt c)
-{
-    pthread_mutex_lock(&b->m);
-    b->corrupt = c;
-    pthread_mutex_unlock(&b->m);
-}
-
-void sim_blkback_set_faults(struct sim_blkback *b, uint32_t error_ppm, uint32_t delay_us,
-                            bool reorder)
-{
-    pthread_mutex_lock(&b->m);
-    b->error_ppm = error_ppm;
-    b->delay_us = delay_us;
-    b->reorder = reorder;
-    pthread_mutex_unlock(&b->m);
-}
-
 void sim_blkback_hold(struct sim_blkback *b, bool hold)
 {
     pthread_mutex_lock(&b->m);
@@ -625,58 +592,3 @@ void sim_blkback_hold(struct sim_blkback *b, bool hold)
     pthread_mutex_unlock(&b->m);
 }
 
-void sim_blkback_shift_ring_indices(struct sim_blkback *b, uint32_t delta)
-{
-    pthread_mutex_lock(&b->m);
-    for (unsigned i = 0; b->connected && i < b->nq; i++)
-        SIM_BACK_RING_SHIFT(&b->q[i].ring, delta);
-    pthread_mutex_unlock(&b->m);
-}
-
-static void bb_restart(struct sim_blkback *b, bool say_closed)
-{
-    pthread_mutex_lock(&b->state_m);
-    if (say_closed)
-        bb_set_state(b, XenbusStateClosing);
-    pthread_mutex_lock(&b->m);
-    bb_disconnect_locked(b);
-    bb_unlock(b);
-    if (say_closed) {
-        bb_set_state(b, XenbusStateClosed);
-        usleep(20000);
-    }
-    bb_set_state(b, XenbusStateInitWait);
-    pthread_mutex_unlock(&b->state_m);
-}
-
-void sim_blkback_restart(struct sim_blkback *b)
-{
-    bb_restart(b, true);
-}
-
-void sim_blkback_restart_unseen(struct sim_blkback *b)
-{
-    bb_restart(b, false);
-}
-
-void sim_blkback_resize(struct sim_blkback *b, uint64_t sectors)
-{
-    pthread_mutex_lock(&b->m);
-    uint64_t bytes = sectors * b->o.sector_size;
-    uint8_t *d = calloc(1, bytes);
-    memcpy(d, b->disk, bytes < b->disk_bytes ? bytes : b->disk_bytes);
-    free(b->disk);
-    b->disk = d;
-    b->disk_bytes = bytes;
-    b->o.sectors = sectors;
-    pthread_mutex_unlock(&b->m);
-    bb_write(b, b->be_path, "sectors", "%llu", sectors);
-    bb_set_state(b, XenbusStateConnected);
-}
-
-void sim_blkback_get_stats(struct sim_blkback *b, struct sim_blkback_stats *s)
-{
-    pthread_mutex_lock(&b->m);
-    *s = b->st;
-    pthread_mutex_unlock(&b->m);
-}

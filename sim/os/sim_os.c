@@ -35,6 +35,7 @@ struct sim_os {
     uint64_t base_gfn;
     unsigned char *used;          /* one byte per page */
     unsigned in_use;
+    unsigned first_free;          /* no free page below it: first fit without the scan */
     pthread_mutex_t pool_lock;
 
     /* defer() worker */
@@ -71,8 +72,9 @@ static void *sim_os_page_alloc(void *ctx, uint64_t *gfn)
     }
 
     pthread_mutex_lock(&os->pool_lock);
-    for (unsigned i = 0; i < os->pages; i++) {
+    for (unsigned i = os->first_free; i < os->pages; i++) {
         if (!os->used[i]) {
+            os->first_free = i + 1;
             os->used[i] = 1;
             os->in_use++;
             va = os->pool + (size_t)i * GP_PAGE_SIZE;
@@ -105,6 +107,8 @@ static void sim_os_page_free(void *ctx, void *va)
     }
     os->used[i] = 0;
     os->in_use--;
+    if (i < os->first_free)
+        os->first_free = i;
     pthread_mutex_unlock(&os->pool_lock);
 }
 

@@ -1,0 +1,166 @@
+/*
+ * gp_quarantine: pages whose grant the other end still maps are kept, with
+ * their ref, until ending the grant succeeds (see gplpv/quarantine.h).
+ * A singly linked list under a spin lock; nodes come from the platform's
+ * [any]-level allocator.  Pages are freed outside the lock.
+ */
+#include <string.h>
+
+#include "gplpv/errors.h"
+#include "gplpv/log.h"
+#include "gplpv/quarantine.h"
+
+struct gp_quarantine_page {
+    struct gp_quarantine_page *next;
+    void *va;
+    gp_grant_ref_t ref;
+};
+
+int gp_quarantine_init(struct gp_quarantine *q, const struct gp_platform *p, const char *owner)
+{
+    memset(q, 0, sizeof(*q));
+    q->plat = p;
+    gp_snprintf(q->owner, sizeof(q->owner), "%s", owner ? owner : "?");
+    q->lock = p->lock_create(p->ctx);
+    return q->lock ? 0 : GP_ENOMEM;
+}
+
+/* Log the 1st, 2nd, 4th, 8th ... page quarantined: a backend that keeps
+ * every mapping cannot flood the log. */
+static bool gp_quarantine_log_now(uint64_t n)
+{
+    return (n & (n - 1)) == 0;
+}
+
+int gp_quarantine_end(struct gp_quarantine *q, gp_grant_ref_t ref, void *va)
+{
+    const struct gp_platform *p = q->plat;
+    if (p->grant_end(p->xen_ctx, ref) == 0)
+        return 0;
+    struct gp_quarantine_page *n = gp_zalloc(p, sizeof(*n));
+    p->lock_acquire(p->ctx, q->lock);
+    uint64_t count = ++q->stats.quarantined;
+    if (n) {
+        n->va = va;
+        n->ref = ref;
+        n->next = q->head;
+        q->head = n;
+        q->stats.held++;
+    } else {
+        q->stats.leaked++;            /* untracked: the page is simply never freed */
+    }
+    p->lock_release(p->ctx, q->lock);
+    if (gp_quarantine_log_now(count))
+        GP_WARN(p, "%s: the backend still maps a page (ref %u): kept aside until it unmaps it "
+                   "(%llu page(s) so far)", q->owner, ref, (unsigned long long)count);
+    return GP_EBUSY;
+}
+
+unsigned gp_quarantine_retry(struct gp_quarantine *q)
+{
+    const struct gp_platform *p = q->plat;
+    if (!q->lock)
+        return 0;
+    p->lock_acquire(p->ctx, q->lock);
+    struct gp_quarantine_page *list = q->head;
+    q->head = NULL;
+    p->lock_release(p->ctx, q->lock);
+    struct gp_quarantine_page *keep = NULL, *freed = NULL;
+    unsigned nfreed = 0;
+    for (struct gp_quarantine_page *n = list, *next; n; n = next) {
+        next = n->next;
+        if (p->grant_end(p->xen_ctx, n->ref) == 0) {
+            n->next = freed;
+            freed = n;
+            nfreed++;
+        } else {
+            n->next = keep;
+            keep = n;
+        }
+    }
+    p->lock_acquire(p->ctx, q->lock);
+    while (keep) {
+        struct gp_quarantine_page *n = keep;
+        keep = n->next;
+        n->next = q->head;
+        q->head = n;
+    }
+    q->stats.held -= nfreed;
+    q->stats.released += nfreed;
+    unsigned held = q->stats.held;
+    p->lock_release(p->ctx, q->lock);
+    for (struct gp_quarantine_page *n = freed, *next; n; n = next) {
+        next = n->next;
+        if (n->va)
+            p->page_free(p->ctx, n->va);
+        gp_free(p, n);
+    }
+    return held;
+}
+
+unsigned gp_quarantine_settle(struct gp_quarantine *q, unsigned tries, uint64_t wait_ns)
+{
+    const struct gp_platform *p = q->plat;
+    unsigned held = gp_quarantine_retry(q);
+    if (!held || !tries)
+        return held;
+    struct gp_event *e = p->event_create(p->ctx);
+    for (unsigned i = 0; i < tries && held; i++) {
+        if (e)
+            p->event_wait(p->ctx, e, wait_ns);
+        held = gp_quarantine_retry(q);
+    }
+    if (e)
+        p->event_destroy(p->ctx, e);
+    return held;
+}
+
+void gp_quarantine_forget(struct gp_quarantine *q)
+{
+    const struct gp_platform *p = q->plat;
+    if (!q->lock)
+        return;
+    p->lock_acquire(p->ctx, q->lock);
+    struct gp_quarantine_page *list = q->head;
+    q->head = NULL;
+    q->stats.released += q->stats.held;
+    q->stats.held = 0;
+    p->lock_release(p->ctx, q->lock);
+    for (struct gp_quarantine_page *n = list, *next; n; n = next) {
+        next = n->next;
+        if (n->va)
+            p->page_free(p->ctx, n->va);
+        gp_free(p, n);
+    }
+}
+
+void gp_quarantine_get_stats(struct gp_quarantine *q, struct gp_quarantine_stats *s)
+{
+    const struct gp_platform *p = q->plat;
+    if (!q->lock) {
+        memset(s, 0, sizeof(*s));
+        return;
+    }
+    p->lock_acquire(p->ctx, q->lock);
+    *s = q->stats;
+    p->lock_release(p->ctx, q->lock);
+}
+
+void gp_quarantine_destroy(struct gp_quarantine *q)
+{
+    const struct gp_platform *p = q->plat;
+    if (!q->lock)
+        return;
+    unsigned held = gp_quarantine_retry(q);
+    if (held)
+        GP_ERR(p, "%s: the backend still maps %u page(s) after it closed: they are leaked, "
+                  "never reused", q->owner, held);
+    for (struct gp_quarantine_page *n = q->head, *next; n; n = next) {
+        next = n->next;
+        gp_free(p, n);                /* the node only: the page stays with the backend */
+    }
+    q->head = NULL;
+    q->stats.leaked += held;
+    p->lock_destroy(p->ctx, q->lock);
+    q->lock = NULL;
+}
