@@ -23,15 +23,22 @@ const char *xenbus_state_name(enum xenbus_state s)
                : "Invalid";
 }
 
-/* Note the backend's state as the watch or a poll read it; true if it
- * changed.  Every change to InitWait counts (a restart a reconnect must
- * not miss), whichever reader saw it first. */
-static bool xenbus_note_otherend(struct xenbus_dev *d, enum xenbus_state s)
+/* Note the backend's state as the watch or a poll read it (ticket: when
+ * the read began); true if it changed.  A read that began before the one
+ * noted last is stale (a watch callback descheduled between its read and
+ * here while a poll read a newer state) and is dropped.  Every change to
+ * InitWait counts (a restart a reconnect must not miss), whichever reader
+ * saw it first. */
+static bool xenbus_note_otherend(struct xenbus_dev *d, enum xenbus_state s, uint64_t ticket)
 {
     const struct gp_platform *p = d->plat;
     p->lock_acquire(p->ctx, d->lock);
-    bool changed = s != d->otherend_state;
-    d->otherend_state = s;
+    bool fresh = ticket >= d->otherend_noted;
+    bool changed = fresh && s != d->otherend_state;
+    if (fresh) {
+        d->otherend_noted = ticket;
+        d->otherend_state = s;
+    }
     if (changed && s == XenbusStateInitWait)
         d->initwaits++;
     p->lock_release(p->ctx, d->lock);
@@ -41,8 +48,9 @@ static bool xenbus_note_otherend(struct xenbus_dev *d, enum xenbus_state s)
 /* Read and validate the backend's state: Unknown when its node is gone, a
  * negative error when unreadable or not a xenbus state (logged if log_bad:
  * the watch logs, the 10 ms poll of a wait does not repeat it). */
-static int xenbus_read_otherend_state(struct xenbus_dev *d, bool log_bad)
+static int xenbus_read_otherend_state(struct xenbus_dev *d, bool log_bad, uint64_t *ticket)
 {
+    *ticket = __atomic_add_fetch(&d->otherend_reads, 1, __ATOMIC_SEQ_CST);
     char key[XENBUS_PATH_MAX + 8];
     gp_snprintf(key, sizeof(key), "%s/state", d->otherend);
     uint64_t v = 0;
@@ -66,11 +74,12 @@ static void xenbus_otherend_watch(void *arg, const char *path, const char *token
     const struct gp_platform *p = d->plat;
     (void)path;
     (void)token;
-    int r = xenbus_read_otherend_state(d, true);
+    uint64_t ticket;
+    int r = xenbus_read_otherend_state(d, true, &ticket);
     if (r < 0)
         return;
     enum xenbus_state s = (enum xenbus_state)r;
-    bool changed = xenbus_note_otherend(d, s);
+    bool changed = xenbus_note_otherend(d, s, ticket);
     p->event_signal(p->ctx, d->state_event);
     if (changed && d->otherend_changed)
         d->otherend_changed(d->arg, d, s);
@@ -234,9 +243,10 @@ int xenbus_switch_state(struct xenbus_dev *d, xs_txn_t t, enum xenbus_state s)
  * the caller may run on the very context that delivers it) and note it. */
 static int xenbus_poll_otherend(struct xenbus_dev *d)
 {
-    int s = xenbus_read_otherend_state(d, false);
+    uint64_t ticket;
+    int s = xenbus_read_otherend_state(d, false, &ticket);
     if (s >= 0)
-        (void)xenbus_note_otherend(d, (enum xenbus_state)s);
+        (void)xenbus_note_otherend(d, (enum xenbus_state)s, ticket);
     return s;
 }
 

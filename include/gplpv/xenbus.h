@@ -34,6 +34,8 @@ struct xenbus_dev {
     gp_domid_t otherend_id;
     enum xenbus_state state;            /* ours, as last written */
     enum xenbus_state otherend_state;   /* theirs, as last read */
+    uint64_t otherend_reads;            /* reads of theirs begun (a ticket each) */
+    uint64_t otherend_noted;            /* the ticket of the read otherend_state holds */
     xenbus_otherend_fn otherend_changed;
     void *arg;
     struct xs_watch *state_watch;
