@@ -15,6 +15,7 @@ int netfront_attach_raw(const struct gp_platform *p, void *tx_ring, void *rx_rin
     if (!nf)
         return GP_ENOMEM;
     nf->plat = p;
+    netfront_ratelimits_init(nf);
     if (o)
         nf->opts = *o;
     strcpy(nf->dev.nodename, "raw");

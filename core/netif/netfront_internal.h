@@ -6,6 +6,7 @@
 
 #include "gplpv/log.h"
 #include "gplpv/netfront.h"
+#include "gplpv/ratelimit.h"
 
 #include <xen/io/netif.h>
 
@@ -86,7 +87,13 @@ struct netfront {
     unsigned next_queue;              /* round robin for transmit */
     struct netfront_stats stats;
     struct netfront_ctrl ctrl;
+    /* What a backend can provoke at will is logged through these. */
+    struct gp_ratelimit rl_rx, rl_tx, rl_ctrl;
 };
+
+/* At most 10 such messages per 10 s per device and kind. */
+#define NETFRONT_RATELIMIT GP_RATELIMIT_INIT(10000000000ull, 10)
+void netfront_ratelimits_init(struct netfront *nf);
 
 /* netfront_tx.c (queue's tx_lock taken inside unless noted) */
 int netfront_tx_pages_alloc(struct netfront_queue *q);

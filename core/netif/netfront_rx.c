@@ -215,8 +215,10 @@ void netfront_rx_event(struct netfront_queue *q)
                 nf->opts.rx(nf->opts.arg, &out);
             } else if (f.bad) {
                 netfront_count(nf, &nf->stats.rx_dropped, 1);
-                GP_WARN(p, "netfront %s: rx frame dropped: %s (%llu)", nf->dev.nodename, f.bad,
-                        (unsigned long long)f.bad_value);
+                /* The backend chooses how many: a bounded log, every drop counted. */
+                gp_log_ratelimited(p, &nf->rl_rx, GP_LOG_WARN,
+                                   "netfront %s: rx frame dropped: %s (%llu)", nf->dev.nodename,
+                                   f.bad, (unsigned long long)f.bad_value);
             }
             netfront_count(nf, &nf->stats.rx_slots, next - cons);
             q->rx_unposted += next - cons;    /* their pages are ours again */

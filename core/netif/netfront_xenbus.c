@@ -120,6 +120,7 @@ int netfront_create(const struct gp_platform *p, struct xs_client *xs, const cha
         return GP_ENOMEM;
     nf->plat = p;
     nf->xs = xs;
+    netfront_ratelimits_init(nf);
     if (o)
         nf->opts = *o;
     if (!nf->opts.max_queues || nf->opts.max_queues > NETFRONT_MAX_QUEUES)
