@@ -32,6 +32,8 @@ struct netfront_tx_shadow {
 struct netfront_queue {
     struct netfront *nf;
     unsigned index;
+    bool active;                      /* under tx_lock: one of the queues connected (q[0]
+                                       * always); frames go only to active queues */
 
     /* transmit */
     struct gp_lock *tx_lock;
@@ -45,6 +47,8 @@ struct netfront_queue {
     uint16_t tx_free[NETFRONT_TX_SLOTS];
     unsigned tx_nfree;
     unsigned tx_extras;               /* extra-info slots awaiting their NULL response */
+    bool tx_gone;                     /* the ring was given up (restart): whatever the
+                                       * backend still answers on it is ignored */
     struct netfront_tx *wait_head, *wait_tail;   /* frames waiting for slots */
     struct netfront_tx *orphans;      /* finished without a slot, to complete unlocked */
     uint8_t *scratch;                 /* one software-made segment */
@@ -100,6 +104,11 @@ int netfront_tx_pages_alloc(struct netfront_queue *q);
 void netfront_tx_reset(struct netfront_queue *q);      /* fresh ring, all ids free */
 void netfront_tx_event(struct netfront_queue *q);
 void netfront_tx_kick(struct netfront_queue *q);
+/* The queue is (not) among those connected; frames waiting on a queue
+ * that goes are taken off it (returned as a list, in order). */
+struct netfront_tx *netfront_tx_set_active(struct netfront_queue *q, bool active);
+/* Append a list of waiting frames (from a queue that went) to q. */
+void netfront_tx_adopt(struct netfront_queue *q, struct netfront_tx *list);
 /* Complete every frame queued or on the ring with 'status'. */
 void netfront_tx_fail_all(struct netfront_queue *q, int status);
 /* The ring is gone (backend restart, restore): frames on it complete with

@@ -49,6 +49,7 @@ struct netfront_tx {
     struct netfront_tx *next_;
     unsigned pending_;                /* slots on the ring */
     unsigned seg_next_, seg_count_;   /* wire frames issued / to issue (software GSO) */
+    bool sw_gso_;                     /* segmented here: decided until the first is issued */
     int status_;
 };
 
@@ -79,6 +80,9 @@ struct netfront_stats {
     uint64_t rx_frames, rx_slots, rx_notifications, rx_csum_filled, rx_csum_bad;
     uint64_t rx_dropped;              /* malformed frames and bad rx responses */
     uint64_t bad_responses, grant_ops, events;
+    uint64_t tx_stale_responses;      /* answers on a tx ring given up by a restart: ignored */
+    uint64_t tx_moved;                /* frames moved off queues a reconnect did not keep */
+    uint64_t ctrl_timeouts, ctrl_late;  /* control requests unanswered; answers after that */
 };
 
 struct netfront_opts {
