@@ -75,7 +75,14 @@ struct netfront_ctrl {
     bool busy, answered;              /* under lock */
     uint16_t id, type;                /* of the request waiting */
     uint32_t status, data;
+    /* Requests that timed out and still hold a slot (the backend may yet
+     * answer them: such an answer is late, never taken for a later
+     * request's); at NETFRONT_CTRL_MAX_LOST the control path refuses
+     * requests until they are answered or the ring is reset (reconnect). */
+    uint16_t lost_id[4];
+    unsigned nlost;
 };
+#define NETFRONT_CTRL_MAX_LOST 4
 
 struct netfront {
     const struct gp_platform *plat;

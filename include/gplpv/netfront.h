@@ -107,8 +107,11 @@ void netfront_get_info(struct netfront *nf, struct netfront_info *info);
  * timeout_ns ([passive]).  0 with *data (may be NULL) the response's data;
  * GP_ENOTSUP (no control ring, or the backend does not do it), GP_EINVAL
  * (a parameter refused), GP_ENOSPC (buffer overflow), GP_ETIMEDOUT, GP_EIO
- * (the device failed).  A response that is not the answer to the request
- * (another id or type) is counted as bad and ignored. */
+ * (the device failed, or the backend left 4 requests unanswered: the
+ * control path is off until it answers them or reconnects, with a
+ * rate-limited error).  A response that is not the answer to the request
+ * (another id or type) is counted as bad and ignored; an answer to a
+ * request that timed out is counted as late (stats.ctrl_late) and ignored. */
 int netfront_ctrl_request(struct netfront *nf, uint16_t type, uint32_t d0, uint32_t d1,
                           uint32_t d2, uint32_t *data, uint64_t timeout_ns);
 void netfront_get_stats(struct netfront *nf, struct netfront_stats *s);

@@ -46,7 +46,10 @@ void sim_netback_corrupt_next(struct sim_netback *b, enum sim_net_corrupt c);
 /* Control-ring faults for the next request: a response with another id,
  * with another type, or none at all. */
 enum sim_net_ctrl_fault { SIM_NET_CTRL_OK, SIM_NET_CTRL_BAD_ID, SIM_NET_CTRL_BAD_TYPE,
-                          SIM_NET_CTRL_SILENT };
+                          SIM_NET_CTRL_SILENT, SIM_NET_CTRL_MUTE };
+/* SIM_NET_CTRL_MUTE lasts: every request is kept unanswered (up to 64 of
+ * them) until SIM_NET_CTRL_OK is set, which answers them all then (late);
+ * a disconnect forgets them and the fault. */
 void sim_netback_ctrl_fault(struct sim_netback *b, enum sim_net_ctrl_fault f);
 /* Hold tx responses until released (frames stay on the ring). */
 void sim_netback_hold_tx(struct sim_netback *b, bool hold);

@@ -20,6 +20,8 @@ struct nb_ctrl {
     gp_port_t port;
     uint32_t hash_flags, hash_alg, mapping_size;
     enum sim_net_ctrl_fault fault;
+    struct xen_netif_ctrl_response held[64];   /* SIM_NET_CTRL_MUTE */
+    unsigned nheld;
 };
 
 #define NB_MAX_QUEUES 4

@@ -162,6 +162,71 @@ static void test_late_tx_answers_on_a_ring_given_up(void)
     ne_close(&v);
 }
 
+/* A backend that never answers control requests: each times out, a few
+ * hold their slots, then requests fail at once (GP_EIO, a bounded log)
+ * instead of filling the ring for good (GP_EBUSY forever); late answers
+ * are counted and never taken for a later request's; answered or
+ * reconnected, the control path works again. */
+static void test_control_ring_never_answered(void)
+{
+    struct ne_vif v;
+    ne_open(&v, 4, NULL, (struct netfront_opts){ .max_queues = 1 });
+    REQUIRE(v.nf);
+    struct sim_os *os = sim_domain_os(ne_g);
+    sim_os_set_quiet(os, true);
+    unsigned warn0 = sim_os_warn_count(os), err0 = sim_os_error_count(os);
+    sim_netback_ctrl_fault(v.nb, SIM_NET_CTRL_MUTE);
+    unsigned timeouts = 0, refused = 0, busy = 0, other = 0;
+    for (int i = 0; i < 200; i++) {
+        /* refused parameter: a late answer taken for a later request shows as GP_EINVAL */
+        int rc = netfront_ctrl_request(v.nf, XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM, 9, 0, 0,
+                                       NULL, 2000000ull);
+        timeouts += rc == GP_ETIMEDOUT;
+        refused += rc == GP_EIO;
+        busy += rc == GP_EBUSY;
+        other += rc != GP_ETIMEDOUT && rc != GP_EIO && rc != GP_EBUSY;
+    }
+    CHECK_EQ(busy, 0);
+    CHECK_EQ(other, 0);
+    CHECK(timeouts >= 1 && timeouts <= 8);
+    CHECK_EQ(timeouts + refused, 200);
+    CHECK(sim_os_warn_count(os) - warn0 + sim_os_error_count(os) - err0 <= 24);
+    struct netfront_stats st;
+    netfront_get_stats(v.nf, &st);
+    CHECK_EQ(st.ctrl_timeouts, timeouts);
+    /* the backend answers at last: late answers ignored, the path is back */
+    sim_netback_ctrl_fault(v.nb, SIM_NET_CTRL_OK);
+    int rc = GP_EIO;
+    for (int i = 0; i < 200 && rc == GP_EIO; i++) {
+        rc = netfront_ctrl_request(v.nf, XEN_NETIF_CTRL_TYPE_SET_HASH_ALGORITHM,
+                                   XEN_NETIF_CTRL_HASH_ALGORITHM_TOEPLITZ, 0, 0, NULL,
+                                   2000000000ull);
+        if (rc == GP_EIO)
+            usleep(2000);
+    }
+    CHECK_EQ(rc, 0);
+    netfront_get_stats(v.nf, &st);
+    CHECK_EQ(st.ctrl_late, timeouts);
+    uint32_t d = 0;
+    CHECK_EQ(netfront_ctrl_request(v.nf, XEN_NETIF_CTRL_TYPE_GET_HASH_MAPPING_SIZE, 0, 0, 0, &d,
+                                   2000000000ull), 0);
+    CHECK_EQ(d, 128);
+    /* muted again until the path fails, then a reconnect: a fresh ring */
+    sim_netback_ctrl_fault(v.nb, SIM_NET_CTRL_MUTE);
+    for (int i = 0; i < 20; i++)
+        netfront_ctrl_request(v.nf, XEN_NETIF_CTRL_TYPE_GET_HASH_MAPPING_SIZE, 0, 0, 0, &d,
+                              2000000ull);
+    CHECK_EQ(netfront_ctrl_request(v.nf, XEN_NETIF_CTRL_TYPE_GET_HASH_MAPPING_SIZE, 0, 0, 0, &d,
+                                   2000000ull), GP_EIO);
+    sim_netback_restart(v.nb);
+    REQUIRE(ne_wait_connects(&v, 2));
+    CHECK_EQ(netfront_ctrl_request(v.nf, XEN_NETIF_CTRL_TYPE_GET_HASH_MAPPING_SIZE, 0, 0, 0, &d,
+                                   2000000000ull), 0);
+    CHECK(!netfront_is_broken(v.nf));
+    sim_os_set_quiet(os, false);
+    ne_close(&v);
+}
+
 int main(void)
 {
     if (ne_setup() != 0)
@@ -169,6 +234,7 @@ int main(void)
     GP_TEST_RUN(test_rx_drop_flood_is_rate_limited);
     GP_TEST_RUN(test_fewer_then_more_queues_keep_every_frame);
     GP_TEST_RUN(test_late_tx_answers_on_a_ring_given_up);
+    GP_TEST_RUN(test_control_ring_never_answered);
     ne_teardown();
     return gp_test_finish();
 }
