@@ -21,6 +21,8 @@ struct netfront_page {
     void *va;
     uint64_t gfn;
     gp_grant_ref_t ref;               /* GP_INVALID_GRANT when not granted */
+    uint32_t used;                    /* tx: bytes from the start that may hold an earlier
+                                       * frame (zeroed beyond each new frame's data) */
 };
 
 /* One tx slot in flight; the id is the index of its page. */

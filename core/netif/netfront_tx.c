@@ -23,6 +23,8 @@ int netfront_tx_pages_alloc(struct netfront_queue *q)
         pg->va = p->page_alloc(p->ctx, &pg->gfn);
         if (!pg->va)
             return GP_ENOMEM;
+        memset(pg->va, 0, GP_PAGE_SIZE);   /* the backend reads whole pages */
+        pg->used = 0;
     }
     if (!q->scratch)
         q->scratch = gp_zalloc(p, NETPKT_MAX_FRAME);
@@ -74,9 +76,15 @@ static bool netfront_tx_put(struct netfront_queue *q, struct netfront_tx *t,
         uint32_t chunk = len - k * GP_PAGE_SIZE;
         if (chunk > GP_PAGE_SIZE)
             chunk = GP_PAGE_SIZE;
-        wire[k].va = q->tx_pages[ids[k]].va;
+        struct netfront_page *pg = &q->tx_pages[ids[k]];
+        wire[k].va = pg->va;
         wire[k].len = chunk;
         netpkt_read(src, nsrc, k * GP_PAGE_SIZE, wire[k].va, chunk);
+        /* The grant shows the backend the whole page: what an earlier,
+         * longer frame left beyond this one's data is wiped (XSA-403). */
+        if (pg->used > chunk)
+            memset((uint8_t *)pg->va + chunk, 0, pg->used - chunk);
+        pg->used = chunk;
     }
     if (csum_flags || sw_csum) {
         /* The checksum field is ours to set on our copy: the full checksum

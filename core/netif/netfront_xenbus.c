@@ -224,8 +224,8 @@ static int netfront_queue_setup(struct netfront *nf, struct netfront_queue *q)
         return err;
     netfront_tx_reset(q);
     netfront_rx_reset(q);
-    struct netfront_page rings[2] = { { q->tx_ring_va, q->tx_ring_gfn, q->tx_ring_ref },
-                                      { q->rx_ring_va, q->rx_ring_gfn, q->rx_ring_ref } };
+    struct netfront_page rings[2] = { { q->tx_ring_va, q->tx_ring_gfn, q->tx_ring_ref, 0 },
+                                      { q->rx_ring_va, q->rx_ring_gfn, q->rx_ring_ref, 0 } };
     err = netfront_pages_grant(nf, rings, 2, false);
     q->tx_ring_ref = rings[0].ref;
     q->rx_ring_ref = rings[1].ref;
@@ -345,8 +345,8 @@ static void netfront_teardown_rings(struct netfront *nf)
         q->tx_port = q->rx_port = 0;
         netfront_pages_end(nf, q->tx_pages, NETFRONT_TX_SLOTS);
         netfront_pages_end(nf, q->rx_pages, NETFRONT_RX_SLOTS);
-        struct netfront_page rings[2] = { { q->tx_ring_va, q->tx_ring_gfn, q->tx_ring_ref },
-                                          { q->rx_ring_va, q->rx_ring_gfn, q->rx_ring_ref } };
+        struct netfront_page rings[2] = { { q->tx_ring_va, q->tx_ring_gfn, q->tx_ring_ref, 0 },
+                                          { q->rx_ring_va, q->rx_ring_gfn, q->rx_ring_ref, 0 } };
         netfront_pages_end(nf, rings, 2);
         q->tx_ring_ref = rings[0].ref;
         q->rx_ring_ref = rings[1].ref;

@@ -227,6 +227,36 @@ static void test_control_ring_never_answered(void)
     ne_close(&v);
 }
 
+/* XSA-403 class: a tx page granted to the backend shows nothing beyond
+ * the frame in it (a longer frame went through the same page before), and
+ * the rx buffers a new connection is granted hold nothing of what earlier
+ * connections received.  The simulated backend reads the whole pages. */
+static void test_granted_pages_show_nothing_beyond_the_data(void)
+{
+    struct ne_vif v;
+    ne_open(&v, 5, &(struct sim_netback_opts){ .audit_stale = true },
+            (struct netfront_opts){ .max_queues = 1 });
+    REQUIRE(v.nf);
+    /* long frames (several pages each), then short ones on the same pages */
+    for (unsigned i = 0; i < 40; i++)
+        CHECK_EQ(ne_send(&v, 4, 7000 + i * 31, 0), 0);
+    CHECK_EQ(ne_wait_completed(&v, 10), v.nframes);
+    for (unsigned i = 0; i < 200; i++)
+        CHECK_EQ(ne_send(&v, i & 1 ? 6 : 4, 10 + i * 7, 0), 0);
+    check_frames(&v);
+    struct sim_netback_stats bs;
+    sim_netback_get_stats(v.nb, &bs);
+    CHECK_EQ(bs.stale_bytes, 0);
+    /* the rx buffers got those frames; a new connection must not see them */
+    sim_netback_restart(v.nb);
+    REQUIRE(ne_wait_connects(&v, 2));
+    sim_netback_get_stats(v.nb, &bs);
+    CHECK_EQ(bs.stale_bytes, 0);
+    CHECK_EQ(ne_send(&v, 4, 500, 0), 0);
+    check_frames(&v);
+    ne_close(&v);
+}
+
 int main(void)
 {
     if (ne_setup() != 0)
@@ -235,6 +265,7 @@ int main(void)
     GP_TEST_RUN(test_fewer_then_more_queues_keep_every_frame);
     GP_TEST_RUN(test_late_tx_answers_on_a_ring_given_up);
     GP_TEST_RUN(test_control_ring_never_answered);
+    GP_TEST_RUN(test_granted_pages_show_nothing_beyond_the_data);
     ne_teardown();
     return gp_test_finish();
 }
