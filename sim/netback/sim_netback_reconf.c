@@ -13,6 +13,7 @@
 
 void nb_write_features(struct sim_netback *b)
 {
+    /* b->o changes only by sim_netback_reconfigure, from the test's thread */
     nb_write(b, b->be_path, "feature-rx-copy", b->o.no_rx_copy ? "0" : "1");
     nb_write(b, b->be_path, "feature-sg", b->o.no_sg ? "0" : "1");
     nb_write(b, b->be_path, "feature-gso-tcpv4", b->o.no_gso ? "0" : "1");
@@ -31,14 +32,13 @@ void nb_write_features(struct sim_netback *b)
     }
 }
 
+/* Not under state_m: it may run inside a late restart (which holds it). */
 void sim_netback_reconfigure(struct sim_netback *b, const struct sim_netback_opts *o)
 {
-    pthread_mutex_lock(&b->state_m);
     pthread_mutex_lock(&b->m);
     b->o = *o;
     pthread_mutex_unlock(&b->m);
     nb_write_features(b);
-    pthread_mutex_unlock(&b->state_m);
 }
 
 void sim_netback_write_key(struct sim_netback *b, const char *key, const char *value)

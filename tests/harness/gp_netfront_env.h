@@ -2,12 +2,12 @@
  * a guest, vifs (a sim_netback and a netfront looped back to itself), and
  * frames that can be checked on arrival wherever they were cut: each is
  * TCP with its number in the top bits of the TCP sequence number and the
- * payload offset in the low 20, the payload a pattern of (number,
+ * payload offset in the low 15, the payload a pattern of (number,
  * offset), so a frame or any segment of it is verified by itself.  Every
  * frame records how often it completed (must be exactly once) and how
  * many payload bytes arrived intact. */
-#ifndef NETFRONT_ENV_H
-#define NETFRONT_ENV_H
+#ifndef GP_NETFRONT_ENV_H
+#define GP_NETFRONT_ENV_H
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -68,8 +68,8 @@ static void ne_rx(void *arg, const struct netfront_rx *r)
         const uint8_t *tcp = d + 14 + fr_l3_len(ipv);
         seq = (uint32_t)tcp[4] << 24 | (uint32_t)tcp[5] << 16 | (uint32_t)tcp[6] << 8 | tcp[7];
     }
-    unsigned id = seq >> 20;
-    uint32_t off = seq & 0xfffff;
+    unsigned id = seq >> 15;
+    uint32_t off = seq & 0x7fff;
     pthread_mutex_lock(&v->m);
     v->rx_frames++;
     if (!ok || id >= v->nframes) {
@@ -81,7 +81,7 @@ static void ne_rx(void *arg, const struct netfront_rx *r)
         for (uint32_t k = 0; ok && k < n; k++)
             ok = d[hl + k] == ne_pattern(id, off + k);
         if (!ok || off + n > f->payload || f->rx_bytes + n > f->payload)
-            v->rx_bad++;              /* corrupted, or more than was sent (a duplicate) */
+            v->rx_bad++;              /* corrupted, or more than was sent (a duplicate) */              /* corrupted, or more than was sent (a duplicate) */
         else
             f->rx_bytes += n;
     }
@@ -106,6 +106,8 @@ static void ne_done(void *arg, struct netfront_tx *t, int status)
  * netfront or the backend); returns 0 or what netfront_send said. */
 static inline int ne_send(struct ne_vif *v, int ipv, uint32_t payload, uint16_t gso_mss)
 {
+    if (payload > 0x7fff)
+        return GP_EINVAL;             /* the offset must fit its 15 bits */
     pthread_mutex_lock(&v->m);
     unsigned id = v->nframes;
     pthread_mutex_unlock(&v->m);
@@ -113,7 +115,7 @@ static inline int ne_send(struct ne_vif *v, int ipv, uint32_t payload, uint16_t 
         return GP_ENOSPC;
     struct ne_frame *f = calloc(1, sizeof(*f));
     f->buf = malloc(fr_hdr_len(ipv, 6) + payload);
-    uint32_t len = fr_build(f->buf, ipv, 6, payload, 0, FR_CSUM_PSEUDO, id << 20);
+    uint32_t len = fr_build(f->buf, ipv, 6, payload, 0, FR_CSUM_PSEUDO, id << 15);
     uint32_t hl = fr_hdr_len(ipv, 6);
     for (uint32_t k = 0; k < payload; k++)
         f->buf[hl + k] = ne_pattern(id, k);
