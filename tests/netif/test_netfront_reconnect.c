@@ -373,6 +373,68 @@ static void test_every_geometry_and_feature_across_restarts(void)
     free(v);
 }
 
+/* The backend's queue count is whatever it writes: 0, huge or not a
+ * number must not keep the device from connecting (one queue, or our
+ * cap), and frames go through each time. */
+static void test_hostile_queue_counts_still_connect(void)
+{
+    struct ne_vif v;
+    ne_open(&v, 7, &(struct sim_netback_opts){ .max_queues = 4 }, (struct netfront_opts){ 0 });
+    REQUIRE(v.nf);
+    sim_os_set_quiet(sim_domain_os(ne_g), true);
+    static const struct { const char *said; unsigned real, want; } cases[] = {
+        { "0", 1, 1 }, { "99999999999", 4, 4 }, { "lots", 1, 1 }, { "-3", 1, 1 }, { "2", 2, 2 },
+    };
+    for (unsigned c = 0; c < 5; c++) {
+        sim_netback_reconfigure(v.nb, &(struct sim_netback_opts){ .max_queues = cases[c].real });
+        sim_netback_write_key(v.nb, "multi-queue-max-queues", cases[c].said);
+        sim_netback_restart(v.nb);
+        CHECK(ne_wait_connects(&v, c + 2));
+        struct netfront_info in;
+        netfront_get_info(v.nf, &in);
+        CHECK_EQ(in.queues, cases[c].want);
+        for (unsigned i = 0; i < 8; i++)
+            CHECK_EQ(ne_send(&v, 4, 100 + i, 0), 0);
+        unsigned last = v.nframes - 1;
+        CHECK(ne_wait_arrived(&v, last, 5));
+    }
+    sim_os_set_quiet(sim_domain_os(ne_g), false);
+    check_frames(&v);
+    ne_close(&v);
+}
+
+/* A GSO frame half cut in software (the backend had no GSO, the ring
+ * filled up mid-frame) when the backend comes back with GSO: its
+ * remaining segments go as segments, it is not sent again whole (which
+ * would duplicate what already went). */
+static void test_half_segmented_frame_across_a_gso_flip(void)
+{
+    struct ne_vif v;
+    struct sim_netback_opts bo = { .no_gso = true };
+    ne_open(&v, 8, &bo, (struct netfront_opts){ .max_queues = 1 });
+    REQUIRE(v.nf);
+    sim_netback_hold_tx(v.nb, true);
+    for (unsigned i = 0; i < 230; i++)
+        CHECK_EQ(ne_send(&v, 4, 60, 0), 0);
+    CHECK_EQ(ne_send(&v, 4, 30000, 536), 0);   /* 56 segments: 26 fit, 30 wait */
+    REQUIRE(wait_backend_tx(&v, 256));
+    bo.no_gso = false;
+    sim_netback_reconfigure(v.nb, &bo);
+    sim_netback_restart(v.nb);
+    sim_netback_hold_tx(v.nb, false);
+    REQUIRE(ne_wait_connects(&v, 2));
+    CHECK_EQ(ne_send(&v, 4, 100, 0), 0);
+    CHECK_EQ(ne_wait_completed(&v, 10), v.nframes);
+    CHECK(ne_wait_arrived(&v, v.nframes - 1, 5));
+    CHECK_EQ(ne_not_once(&v), 0);
+    CHECK_EQ(v.f[230]->status, GP_EIO);         /* some of it may be lost */
+    pthread_mutex_lock(&v.m);
+    CHECK_EQ(v.rx_bad, 0);                      /* and nothing of it twice */
+    CHECK(v.f[230]->rx_bytes >= 30 * 536 && v.f[230]->rx_bytes <= 30000);
+    pthread_mutex_unlock(&v.m);
+    ne_close(&v);
+}
+
 int main(void)
 {
     if (ne_setup() != 0)
@@ -382,6 +444,8 @@ int main(void)
     GP_TEST_RUN(test_late_tx_answers_on_a_ring_given_up);
     GP_TEST_RUN(test_control_ring_never_answered);
     GP_TEST_RUN(test_granted_pages_show_nothing_beyond_the_data);
+    GP_TEST_RUN(test_hostile_queue_counts_still_connect);
+    GP_TEST_RUN(test_half_segmented_frame_across_a_gso_flip);
     GP_TEST_RUN(test_every_geometry_and_feature_across_restarts);
     ne_teardown();
     return gp_test_finish();
