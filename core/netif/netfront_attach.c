@@ -15,12 +15,14 @@ int netfront_attach_raw(const struct gp_platform *p, void *tx_ring, void *rx_rin
     if (!nf)
         return GP_ENOMEM;
     nf->plat = p;
+    netfront_ratelimits_init(nf);
     if (o)
         nf->opts = *o;
     strcpy(nf->dev.nodename, "raw");
     nf->lock = p->lock_create(p->ctx);
     struct netfront_queue *q = &nf->q[0];
     q->nf = nf;
+    q->active = true;
     q->tx_lock = p->lock_create(p->ctx);
     q->rx_lock = p->lock_create(p->ctx);
     q->tx_ring_va = tx_ring;

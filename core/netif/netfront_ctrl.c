@@ -28,6 +28,24 @@ void netfront_ctrl_free(struct netfront *nf)
     memset(c, 0, sizeof(*c));
 }
 
+/* A response with this id answers a request that timed out (lock held). */
+static bool netfront_ctrl_take_lost(struct netfront_ctrl *c, uint16_t id)
+{
+    for (unsigned i = 0; i < c->nlost; i++)
+        if (c->lost_id[i] == id) {
+            c->lost_id[i] = c->lost_id[--c->nlost];
+            return true;
+        }
+    return false;
+}
+
+/* Once every slot is answered, no answer can be late any more (lock held). */
+static void netfront_ctrl_settle(struct netfront_ctrl *c)
+{
+    if (c->ring.rsp_cons == c->ring.req_prod_pvt)
+        c->nlost = 0;
+}
+
 /* [any] The backend answered (or says it did). */
 static void netfront_ctrl_event(void *arg, gp_port_t port)
 {
@@ -49,9 +67,18 @@ static void netfront_ctrl_event(void *arg, gp_port_t port)
             memcpy(&r, RING_GET_RESPONSE(&c->ring, c->ring.rsp_cons), sizeof(r));  /* read once */
             c->ring.rsp_cons++;
             if (!c->busy || c->answered || r.id != c->id || r.type != c->type) {
-                netfront_count(nf, &nf->stats.bad_responses, 1);
-                GP_WARN(p, "netfront %s: control response id %u type %u answers nothing waiting: "
-                           "ignored", nf->dev.nodename, r.id, r.type);
+                if (netfront_ctrl_take_lost(c, r.id)) {
+                    netfront_count(nf, &nf->stats.ctrl_late, 1);
+                    gp_log_ratelimited(p, &nf->rl_ctrl, GP_LOG_INFO,
+                                       "netfront %s: late answer to timed-out control request "
+                                       "id %u: ignored", nf->dev.nodename, r.id);
+                } else {
+                    netfront_count(nf, &nf->stats.bad_responses, 1);
+                    gp_log_ratelimited(p, &nf->rl_ctrl, GP_LOG_WARN,
+                                       "netfront %s: control response id %u type %u answers "
+                                       "nothing waiting: ignored", nf->dev.nodename, r.id, r.type);
+                }
+                netfront_ctrl_settle(c);
                 continue;
             }
             c->status = r.status;
@@ -79,6 +106,7 @@ int netfront_ctrl_setup(struct netfront *nf)
     if (!c->page.va)
         return GP_ENOMEM;
     xen_netif_ctrl_sring_t *s = c->page.va;
+    memset(s, 0, GP_PAGE_SIZE);           /* a new backend sees nothing of the last one's */
     SHARED_RING_INIT(s);
     FRONT_RING_INIT(&c->ring, s, GP_PAGE_SIZE);
     int err = netfront_pages_grant(nf, &c->page, 1, false);
@@ -90,6 +118,7 @@ int netfront_ctrl_setup(struct netfront *nf)
         return err;
     p->lock_acquire(p->ctx, c->lock);
     c->busy = c->answered = false;
+    c->nlost = 0;                         /* a fresh ring: every slot free */
     p->lock_release(p->ctx, c->lock);
     c->up = true;
     nf->info.ctrl_ring = true;
@@ -174,9 +203,17 @@ int netfront_ctrl_request(struct netfront *nf, uint16_t type, uint32_t d0, uint3
         p->lock_release(p->ctx, c->lock);
         return busy ? GP_EBUSY : GP_ENOTSUP;
     }
-    if (RING_FULL(&c->ring)) {             /* old requests the backend never answered */
+    if (c->nlost >= NETFRONT_CTRL_MAX_LOST || RING_FULL(&c->ring)) {
+        /* The backend leaves requests unanswered: refuse rather than fill
+         * the ring with more; answers to them, or a reconnect (a fresh
+         * ring), bring the control path back. */
+        unsigned lost = c->nlost;
         p->lock_release(p->ctx, c->lock);
-        return GP_EBUSY;
+        gp_log_ratelimited(p, &nf->rl_ctrl, GP_LOG_ERROR,
+                           "netfront %s: backend left %u control request(s) unanswered: "
+                           "control requests fail until it answers or reconnects",
+                           nf->dev.nodename, lost);
+        return GP_EIO;
     }
     c->busy = true;
     c->answered = false;
@@ -184,6 +221,7 @@ int netfront_ctrl_request(struct netfront *nf, uint16_t type, uint32_t d0, uint3
     c->type = type;
     struct xen_netif_ctrl_request *rq = RING_GET_REQUEST(&c->ring, c->ring.req_prod_pvt);
     rq->id = c->id;
+    uint16_t id = c->id;
     rq->type = type;
     rq->data[0] = d0;
     rq->data[1] = d1;
@@ -217,10 +255,17 @@ int netfront_ctrl_request(struct netfront *nf, uint16_t type, uint32_t d0, uint3
             break;
         p->event_wait(p->ctx, c->done, deadline - now);
     }
-    if (err == GP_ETIMEDOUT)
-        GP_WARN(p, "netfront %s: control request type %u unanswered", nf->dev.nodename, type);
     p->lock_acquire(p->ctx, c->lock);
+    if (err == GP_ETIMEDOUT && !c->answered && c->nlost < NETFRONT_CTRL_MAX_LOST &&
+        c->ring.rsp_cons != c->ring.req_prod_pvt)
+        c->lost_id[c->nlost++] = id;     /* its slot stays taken until answered */
     c->busy = false;
     p->lock_release(p->ctx, c->lock);
+    if (err == GP_ETIMEDOUT) {
+        netfront_count(nf, &nf->stats.ctrl_timeouts, 1);
+        gp_log_ratelimited(p, &nf->rl_ctrl, GP_LOG_WARN,
+                           "netfront %s: control request type %u id %u unanswered",
+                           nf->dev.nodename, type, id);
+    }
     return err;
 }

@@ -6,6 +6,7 @@
 
 #include "gplpv/log.h"
 #include "gplpv/netfront.h"
+#include "gplpv/ratelimit.h"
 
 #include <xen/io/netif.h>
 
@@ -20,6 +21,8 @@ struct netfront_page {
     void *va;
     uint64_t gfn;
     gp_grant_ref_t ref;               /* GP_INVALID_GRANT when not granted */
+    uint32_t used;                    /* tx: bytes from the start that may hold an earlier
+                                       * frame (zeroed beyond each new frame's data) */
 };
 
 /* One tx slot in flight; the id is the index of its page. */
@@ -31,6 +34,8 @@ struct netfront_tx_shadow {
 struct netfront_queue {
     struct netfront *nf;
     unsigned index;
+    bool active;                      /* under tx_lock: one of the queues connected (q[0]
+                                       * always); frames go only to active queues */
 
     /* transmit */
     struct gp_lock *tx_lock;
@@ -44,6 +49,8 @@ struct netfront_queue {
     uint16_t tx_free[NETFRONT_TX_SLOTS];
     unsigned tx_nfree;
     unsigned tx_extras;               /* extra-info slots awaiting their NULL response */
+    bool tx_gone;                     /* the ring was given up (restart): whatever the
+                                       * backend still answers on it is ignored */
     struct netfront_tx *wait_head, *wait_tail;   /* frames waiting for slots */
     struct netfront_tx *orphans;      /* finished without a slot, to complete unlocked */
     uint8_t *scratch;                 /* one software-made segment */
@@ -70,7 +77,14 @@ struct netfront_ctrl {
     bool busy, answered;              /* under lock */
     uint16_t id, type;                /* of the request waiting */
     uint32_t status, data;
+    /* Requests that timed out and still hold a slot (the backend may yet
+     * answer them: such an answer is late, never taken for a later
+     * request's); at NETFRONT_CTRL_MAX_LOST the control path refuses
+     * requests until they are answered or the ring is reset (reconnect). */
+    uint16_t lost_id[4];
+    unsigned nlost;
 };
+#define NETFRONT_CTRL_MAX_LOST 4
 
 struct netfront {
     const struct gp_platform *plat;
@@ -86,13 +100,24 @@ struct netfront {
     unsigned next_queue;              /* round robin for transmit */
     struct netfront_stats stats;
     struct netfront_ctrl ctrl;
+    /* What a backend can provoke at will is logged through these. */
+    struct gp_ratelimit rl_rx, rl_tx, rl_ctrl;
 };
+
+/* At most 10 such messages per 10 s per device and kind. */
+#define NETFRONT_RATELIMIT GP_RATELIMIT_INIT(10000000000ull, 10)
+void netfront_ratelimits_init(struct netfront *nf);
 
 /* netfront_tx.c (queue's tx_lock taken inside unless noted) */
 int netfront_tx_pages_alloc(struct netfront_queue *q);
 void netfront_tx_reset(struct netfront_queue *q);      /* fresh ring, all ids free */
 void netfront_tx_event(struct netfront_queue *q);
 void netfront_tx_kick(struct netfront_queue *q);
+/* The queue is (not) among those connected; frames waiting on a queue
+ * that goes are taken off it (returned as a list, in order). */
+struct netfront_tx *netfront_tx_set_active(struct netfront_queue *q, bool active);
+/* Append a list of waiting frames (from a queue that went) to q. */
+void netfront_tx_adopt(struct netfront_queue *q, struct netfront_tx *list);
 /* Complete every frame queued or on the ring with 'status'. */
 void netfront_tx_fail_all(struct netfront_queue *q, int status);
 /* The ring is gone (backend restart, restore): frames on it complete with

@@ -11,6 +11,13 @@ void netfront_count(struct netfront *nf, uint64_t *counter, uint64_t n)
     __atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
 }
 
+void netfront_ratelimits_init(struct netfront *nf)
+{
+    nf->rl_rx = (struct gp_ratelimit)NETFRONT_RATELIMIT;
+    nf->rl_tx = (struct gp_ratelimit)NETFRONT_RATELIMIT;
+    nf->rl_ctrl = (struct gp_ratelimit)NETFRONT_RATELIMIT;
+}
+
 void netfront_fatal(struct netfront *nf, const char *why, uint64_t a, uint64_t b)
 {
     netfront_count(nf, &nf->stats.bad_responses, 1);

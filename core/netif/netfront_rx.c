@@ -25,6 +25,7 @@ int netfront_rx_pages_alloc(struct netfront_queue *q)
         pg->va = p->page_alloc(p->ctx, &pg->gfn);
         if (!pg->va)
             return GP_ENOMEM;
+        memset(pg->va, 0, GP_PAGE_SIZE);
     }
     return 0;
 }
@@ -41,6 +42,12 @@ static void netfront_rx_post(struct netfront_queue *q)
 
 void netfront_rx_reset(struct netfront_queue *q)
 {
+    /* A new connection (perhaps another backend, after a migration) is
+     * granted the buffers: what earlier connections received into them
+     * is wiped first.  Within one connection a buffer holds only what
+     * this backend wrote into it (and checksums we filled from that). */
+    for (unsigned i = 0; i < NETFRONT_RX_SLOTS; i++)
+        memset(q->rx_pages[i].va, 0, GP_PAGE_SIZE);
     memset(q->rx_ring_va, 0, GP_PAGE_SIZE);
     SHARED_RING_INIT((netif_rx_sring_t *)q->rx_ring_va);
     FRONT_RING_INIT(&q->rx, (netif_rx_sring_t *)q->rx_ring_va, GP_PAGE_SIZE);
@@ -215,8 +222,10 @@ void netfront_rx_event(struct netfront_queue *q)
                 nf->opts.rx(nf->opts.arg, &out);
             } else if (f.bad) {
                 netfront_count(nf, &nf->stats.rx_dropped, 1);
-                GP_WARN(p, "netfront %s: rx frame dropped: %s (%llu)", nf->dev.nodename, f.bad,
-                        (unsigned long long)f.bad_value);
+                /* The backend chooses how many: a bounded log, every drop counted. */
+                gp_log_ratelimited(p, &nf->rl_rx, GP_LOG_WARN,
+                                   "netfront %s: rx frame dropped: %s (%llu)", nf->dev.nodename,
+                                   f.bad, (unsigned long long)f.bad_value);
             }
             netfront_count(nf, &nf->stats.rx_slots, next - cons);
             q->rx_unposted += next - cons;    /* their pages are ours again */

@@ -23,6 +23,8 @@ int netfront_tx_pages_alloc(struct netfront_queue *q)
         pg->va = p->page_alloc(p->ctx, &pg->gfn);
         if (!pg->va)
             return GP_ENOMEM;
+        memset(pg->va, 0, GP_PAGE_SIZE);   /* the backend reads whole pages */
+        pg->used = 0;
     }
     if (!q->scratch)
         q->scratch = gp_zalloc(p, NETPKT_MAX_FRAME);
@@ -41,6 +43,7 @@ void netfront_tx_reset(struct netfront_queue *q)
         q->tx_free[q->tx_nfree++] = (uint16_t)i;
     }
     q->tx_extras = 0;
+    q->tx_gone = false;
 }
 
 /* ---- building requests --------------------------------------------------------- */
@@ -73,9 +76,15 @@ static bool netfront_tx_put(struct netfront_queue *q, struct netfront_tx *t,
         uint32_t chunk = len - k * GP_PAGE_SIZE;
         if (chunk > GP_PAGE_SIZE)
             chunk = GP_PAGE_SIZE;
-        wire[k].va = q->tx_pages[ids[k]].va;
+        struct netfront_page *pg = &q->tx_pages[ids[k]];
+        wire[k].va = pg->va;
         wire[k].len = chunk;
         netpkt_read(src, nsrc, k * GP_PAGE_SIZE, wire[k].va, chunk);
+        /* The grant shows the backend the whole page: what an earlier,
+         * longer frame left beyond this one's data is wiped (XSA-403). */
+        if (pg->used > chunk)
+            memset((uint8_t *)pg->va + chunk, 0, pg->used - chunk);
+        pg->used = chunk;
     }
     if (csum_flags || sw_csum) {
         /* The checksum field is ours to set on our copy: the full checksum
@@ -122,9 +131,24 @@ static bool netfront_tx_build(struct netfront_queue *q, struct netfront_tx *t)
 {
     struct netfront *nf = q->nf;
     bool v6 = t->gso == NETFRONT_GSO_TCPV6;
-    if (t->seg_count_ == 0) {
+    if (t->seg_next_ == 0) {
+        /* Nothing of it is on the wire yet: decide with the features of
+         * the backend connected now (a reconnect may have changed them);
+         * once a segment is out, the frame carries on the way it began. */
         t->seg_count_ = 1;
-        if (netfront_tx_sw_gso(nf, t)) {
+        t->sw_gso_ = netfront_tx_sw_gso(nf, t);
+        if (t->gso == NETFRONT_GSO_NONE && nf->info.max_tx_frame &&
+            t->len > nf->info.max_tx_frame) {
+            /* queued for a backend with scatter-gather; this one has none */
+            t->status_ = GP_EIO;
+            t->seg_next_ = 1;
+            netfront_count(nf, &nf->stats.tx_errors, 1);
+            gp_log_ratelimited(nf->plat, &nf->rl_tx, GP_LOG_WARN,
+                               "netfront %s: a %u-byte frame is too large for the backend "
+                               "now connected: failed", nf->dev.nodename, t->len);
+            return true;
+        }
+        if (t->sw_gso_) {
             struct netpkt_info pi;
             unsigned count = 0;
             if (netpkt_parse(t->frags, t->nfrags, t->len, &pi) != 0 ||
@@ -133,7 +157,7 @@ static bool netfront_tx_build(struct netfront_queue *q, struct netfront_tx *t)
             t->seg_count_ = count ? count : 1;
         }
     }
-    if (netfront_tx_sw_gso(nf, t)) {
+    if (t->sw_gso_) {
         struct netpkt_info pi;
         if (netpkt_parse(t->frags, t->nfrags, t->len, &pi) != 0)
             return true;
@@ -240,6 +264,10 @@ int netfront_tx_queue_frame(struct netfront_queue *q, struct netfront_tx *t)
         p->lock_release(p->ctx, q->tx_lock);
         return GP_EIO;
     }
+    if (!q->active) {                 /* a reconnect dropped this queue meanwhile */
+        p->lock_release(p->ctx, q->tx_lock);
+        return GP_EAGAIN;
+    }
     if (q->wait_tail)
         q->wait_tail->next_ = t;
     else
@@ -257,6 +285,25 @@ int netfront_tx_queue_frame(struct netfront_queue *q, struct netfront_tx *t)
 
 /* ---- responses ------------------------------------------------------------------- */
 
+/* Answers on a ring given up by a restart (tx_lock held): the frames they
+ * belonged to completed when the ring was given up and their slots are
+ * free, so they answer nothing; they are counted and skipped unread, never
+ * taken for a protocol violation (a backend going away finishes what it
+ * had in hand).  Nothing is written to the ring any more. */
+static void netfront_tx_stale(struct netfront_queue *q)
+{
+    struct netfront *nf = q->nf;
+    RING_IDX rp = __atomic_load_n(&q->tx.sring->rsp_prod, __ATOMIC_ACQUIRE);
+    RING_IDX n = rp - q->tx.rsp_cons;
+    if (n == 0 || n > RING_SIZE(&q->tx))
+        return;                       /* nothing, or nonsense: the ring is gone anyway */
+    q->tx.rsp_cons = rp;
+    netfront_count(nf, &nf->stats.tx_stale_responses, n);
+    gp_log_ratelimited(nf->plat, &nf->rl_tx, GP_LOG_INFO,
+                       "netfront %s: queue %u: %u answer(s) on the tx ring given up at the "
+                       "restart: ignored", nf->dev.nodename, q->index, (unsigned)n);
+}
+
 void netfront_tx_event(struct netfront_queue *q)
 {
     struct netfront *nf = q->nf;
@@ -264,6 +311,11 @@ void netfront_tx_event(struct netfront_queue *q)
     struct netfront_tx *done = NULL, **done_tail = &done;
     bool fatal = false;
     p->lock_acquire(p->ctx, q->tx_lock);
+    if (q->tx_gone) {
+        netfront_tx_stale(q);
+        p->lock_release(p->ctx, q->tx_lock);
+        return;
+    }
     int more = 0;
     do {
         RING_IDX rp = __atomic_load_n(&q->tx.sring->rsp_prod, __ATOMIC_ACQUIRE);
@@ -369,6 +421,7 @@ void netfront_tx_abandon_ring(struct netfront_queue *q)
     const struct gp_platform *p = q->nf->plat;
     p->lock_acquire(p->ctx, q->tx_lock);
     struct netfront_tx *list = netfront_tx_take_inflight(q);
+    q->tx_gone = true;
     for (struct netfront_tx *t = q->wait_head; t; t = t->next_)
         if (t->seg_next_ > 0 && t->status_ == 0)
             t->status_ = GP_EIO;      /* some of its segments may be lost */
@@ -405,4 +458,38 @@ void netfront_tx_fail_all(struct netfront_queue *q, int status)
         t->next_ = NULL;
         t->done(t->arg, t, status);
     }
+}
+
+struct netfront_tx *netfront_tx_set_active(struct netfront_queue *q, bool active)
+{
+    const struct gp_platform *p = q->nf->plat;
+    struct netfront_tx *list = NULL;
+    p->lock_acquire(p->ctx, q->tx_lock);
+    q->active = active || q->index == 0;
+    if (!q->active) {
+        list = q->wait_head;
+        q->wait_head = q->wait_tail = NULL;
+    }
+    p->lock_release(p->ctx, q->tx_lock);
+    return list;
+}
+
+void netfront_tx_adopt(struct netfront_queue *q, struct netfront_tx *list)
+{
+    const struct gp_platform *p = q->nf->plat;
+    unsigned n = 0;
+    p->lock_acquire(p->ctx, q->tx_lock);
+    while (list) {
+        struct netfront_tx *t = list;
+        list = t->next_;
+        t->next_ = NULL;
+        if (q->wait_tail)
+            q->wait_tail->next_ = t;
+        else
+            q->wait_head = t;
+        q->wait_tail = t;
+        n++;
+    }
+    p->lock_release(p->ctx, q->tx_lock);
+    netfront_count(q->nf, &q->nf->stats.tx_moved, n);
 }

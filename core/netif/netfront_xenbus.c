@@ -76,7 +76,12 @@ static int netfront_locks_create(struct netfront *nf)
         struct netfront_queue *q = &nf->q[i];
         q->nf = nf;
         q->index = i;
+        q->active = i == 0;           /* frames sent before the first connect wait here */
         q->tx_ring_ref = q->rx_ring_ref = GP_INVALID_GRANT;
+        for (unsigned k = 0; k < NETFRONT_TX_SLOTS; k++)
+            q->tx_pages[k].ref = GP_INVALID_GRANT;
+        for (unsigned k = 0; k < NETFRONT_RX_SLOTS; k++)
+            q->rx_pages[k].ref = GP_INVALID_GRANT;
         q->tx_lock = p->lock_create(p->ctx);
         q->rx_lock = p->lock_create(p->ctx);
         if (!q->tx_lock || !q->rx_lock)
@@ -120,6 +125,7 @@ int netfront_create(const struct gp_platform *p, struct xs_client *xs, const cha
         return GP_ENOMEM;
     nf->plat = p;
     nf->xs = xs;
+    netfront_ratelimits_init(nf);
     if (o)
         nf->opts = *o;
     if (!nf->opts.max_queues || nf->opts.max_queues > NETFRONT_MAX_QUEUES)
@@ -179,14 +185,18 @@ static int netfront_read_features(struct netfront *nf)
     in->ipv6_csum_offload = xenbus_otherend_feature(d, "feature-ipv6-csum-offload");
     in->split_event_channels = !nf->opts.no_split_event_channels &&
                                xenbus_otherend_feature(d, "feature-split-event-channels");
+    /* Any count is taken: none, 0 or something unreadable is one queue,
+     * more than we do is what we do (never a reason not to connect). */
     uint64_t queues = 1;
-    int err = xenbus_read_otherend_u64(d, "multi-queue-max-queues", 1, 1024, &queues);
-    if (err)
-        return err;
+    int err = xenbus_read_otherend_u64(d, "multi-queue-max-queues", 1, UINT64_MAX, &queues);
+    if (err || queues == 0) {
+        GP_WARN(nf->plat, "netfront %s: backend's multi-queue-max-queues is unusable (%s): "
+                          "one queue", d->nodename, err ? gp_strerror(err) : "0");
+        queues = 1;
+    }
     if (queues > nf->opts.max_queues)
         queues = nf->opts.max_queues;
-    nf->nqueues = queues ? (unsigned)queues : 1;
-    in->queues = nf->nqueues;
+    in->queues = (unsigned)queues;
     in->tx_ring_slots = NETFRONT_TX_SLOTS;
     in->rx_ring_slots = NETFRONT_RX_SLOTS;
     in->max_tx_frame = in->sg ? NETPKT_MAX_FRAME : GP_PAGE_SIZE;
@@ -214,8 +224,8 @@ static int netfront_queue_setup(struct netfront *nf, struct netfront_queue *q)
         return err;
     netfront_tx_reset(q);
     netfront_rx_reset(q);
-    struct netfront_page rings[2] = { { q->tx_ring_va, q->tx_ring_gfn, q->tx_ring_ref },
-                                      { q->rx_ring_va, q->rx_ring_gfn, q->rx_ring_ref } };
+    struct netfront_page rings[2] = { { q->tx_ring_va, q->tx_ring_gfn, q->tx_ring_ref, 0 },
+                                      { q->rx_ring_va, q->rx_ring_gfn, q->rx_ring_ref, 0 } };
     err = netfront_pages_grant(nf, rings, 2, false);
     q->tx_ring_ref = rings[0].ref;
     q->rx_ring_ref = rings[1].ref;
@@ -306,11 +316,27 @@ static int netfront_write_front(struct xs_client *xs, xs_txn_t t, void *arg)
     return err;
 }
 
+/* The queues of this connection are q[0..n-1]: frames waiting on queues
+ * that go move to the ones kept (in order, each once: those that were on
+ * the rings completed when the rings were given up); nqueues changes only
+ * after the move, and a send that still picked a queue that went is
+ * refused by it and goes to q[0], after the frames moved there. */
+static void netfront_queues_resize(struct netfront *nf, unsigned n)
+{
+    for (unsigned i = 0; i < NETFRONT_MAX_QUEUES; i++) {
+        struct netfront_tx *moved = netfront_tx_set_active(&nf->q[i], i < n);
+        if (moved)
+            netfront_tx_adopt(&nf->q[i % n], moved);
+    }
+    __atomic_store_n(&nf->nqueues, n, __ATOMIC_RELEASE);
+}
+
+/* Every queue that ever had rings (a later connection may have fewer). */
 static void netfront_teardown_rings(struct netfront *nf)
 {
     const struct gp_platform *p = nf->plat;
     netfront_ctrl_teardown(nf);
-    for (unsigned i = 0; i < nf->nqueues; i++) {
+    for (unsigned i = 0; i < NETFRONT_MAX_QUEUES; i++) {
         struct netfront_queue *q = &nf->q[i];
         if (q->tx_port)
             p->evtchn_unbind(p->xen_ctx, q->tx_port);
@@ -319,8 +345,8 @@ static void netfront_teardown_rings(struct netfront *nf)
         q->tx_port = q->rx_port = 0;
         netfront_pages_end(nf, q->tx_pages, NETFRONT_TX_SLOTS);
         netfront_pages_end(nf, q->rx_pages, NETFRONT_RX_SLOTS);
-        struct netfront_page rings[2] = { { q->tx_ring_va, q->tx_ring_gfn, q->tx_ring_ref },
-                                          { q->rx_ring_va, q->rx_ring_gfn, q->rx_ring_ref } };
+        struct netfront_page rings[2] = { { q->tx_ring_va, q->tx_ring_gfn, q->tx_ring_ref, 0 },
+                                          { q->rx_ring_va, q->rx_ring_gfn, q->rx_ring_ref, 0 } };
         netfront_pages_end(nf, rings, 2);
         q->tx_ring_ref = rings[0].ref;
         q->rx_ring_ref = rings[1].ref;
@@ -338,6 +364,8 @@ int netfront_connect(struct netfront *nf, uint64_t timeout_ns)
         return s;
     }
     int err = netfront_read_features(nf);
+    if (!err)
+        netfront_queues_resize(nf, nf->info.queues);
     for (unsigned i = 0; !err && i < nf->nqueues; i++)
         err = netfront_queue_setup(nf, &nf->q[i]);
     if (!err)
@@ -378,7 +406,8 @@ int netfront_connect(struct netfront *nf, uint64_t timeout_ns)
 
 static unsigned netfront_pick_queue(struct netfront *nf, const struct netfront_tx *t)
 {
-    if (nf->nqueues <= 1)
+    unsigned nq = __atomic_load_n(&nf->nqueues, __ATOMIC_ACQUIRE);
+    if (nq <= 1)
         return 0;
     /* One flow stays on one queue (keeps its frames in order). */
     uint8_t h[64] = { 0 };
@@ -386,7 +415,7 @@ static unsigned netfront_pick_queue(struct netfront *nf, const struct netfront_t
     uint32_t hash = 2166136261u;
     for (uint32_t i = 12; i < n; i++)
         hash = (hash ^ h[i]) * 16777619u;
-    return hash % nf->nqueues;
+    return hash % nq;
 }
 
 int netfront_send(struct netfront *nf, struct netfront_tx *t)
@@ -415,7 +444,10 @@ int netfront_send(struct netfront *nf, struct netfront_tx *t)
     }
     if (nf->broken)
         return GP_EIO;
-    return netfront_tx_queue_frame(&nf->q[netfront_pick_queue(nf, t)], t);
+    int err = netfront_tx_queue_frame(&nf->q[netfront_pick_queue(nf, t)], t);
+    if (err == GP_EAGAIN)             /* that queue went in a reconnect: q[0] always stays */
+        err = netfront_tx_queue_frame(&nf->q[0], t);
+    return err;
 }
 
 void netfront_get_info(struct netfront *nf, struct netfront_info *info)
@@ -506,7 +538,8 @@ void netfront_destroy(struct netfront *nf)
             netfront_tx_event(&nf->q[i]);      /* frames the backend answered */
     }
     nf->connected = false;
-    for (unsigned i = 0; i < nf->nqueues; i++)
+    /* every queue, not only this connection's: none may keep a frame */
+    for (unsigned i = 0; i < NETFRONT_MAX_QUEUES; i++)
         netfront_tx_fail_all(&nf->q[i], GP_ESHUTDOWN);
     xenbus_switch_state(&nf->dev, XS_TXN_NONE, XenbusStateClosed);
     xenbus_dev_teardown(&nf->dev);

@@ -184,6 +184,10 @@ int xs_ring_reconnect(struct gp_xs_transport *t, void *ring_page, gp_port_t port
     }
     r->intf = ring_page;
     r->port = port;
+    /* A fresh page: whatever broke the old one (indices out of range) is
+     * gone with it; a new page that is just as bad is found again by the
+     * same checks on its first use. */
+    r->broken = false;
     int err = p->evtchn_bind(p->xen_ctx, port, xs_ring_kick, r);
     if (err)
         GP_ERR(p, "xs_ring: binding event channel %u: %s", port, gp_strerror(err));

@@ -49,6 +49,7 @@ struct netfront_tx {
     struct netfront_tx *next_;
     unsigned pending_;                /* slots on the ring */
     unsigned seg_next_, seg_count_;   /* wire frames issued / to issue (software GSO) */
+    bool sw_gso_;                     /* segmented here: decided until the first is issued */
     int status_;
 };
 
@@ -79,6 +80,9 @@ struct netfront_stats {
     uint64_t rx_frames, rx_slots, rx_notifications, rx_csum_filled, rx_csum_bad;
     uint64_t rx_dropped;              /* malformed frames and bad rx responses */
     uint64_t bad_responses, grant_ops, events;
+    uint64_t tx_stale_responses;      /* answers on a tx ring given up by a restart: ignored */
+    uint64_t tx_moved;                /* frames moved off queues a reconnect did not keep */
+    uint64_t ctrl_timeouts, ctrl_late;  /* control requests unanswered; answers after that */
 };
 
 struct netfront_opts {
@@ -103,8 +107,11 @@ void netfront_get_info(struct netfront *nf, struct netfront_info *info);
  * timeout_ns ([passive]).  0 with *data (may be NULL) the response's data;
  * GP_ENOTSUP (no control ring, or the backend does not do it), GP_EINVAL
  * (a parameter refused), GP_ENOSPC (buffer overflow), GP_ETIMEDOUT, GP_EIO
- * (the device failed).  A response that is not the answer to the request
- * (another id or type) is counted as bad and ignored. */
+ * (the device failed, or the backend left 4 requests unanswered: the
+ * control path is off until it answers them or reconnects, with a
+ * rate-limited error).  A response that is not the answer to the request
+ * (another id or type) is counted as bad and ignored; an answer to a
+ * request that timed out is counted as late (stats.ctrl_late) and ignored. */
 int netfront_ctrl_request(struct netfront *nf, uint16_t type, uint32_t d0, uint32_t d1,
                           uint32_t d2, uint32_t *data, uint64_t timeout_ns);
 void netfront_get_stats(struct netfront *nf, struct netfront_stats *s);

@@ -14,14 +14,14 @@
 #include <xen/io/netif.h>
 #include <xen/io/xenbus.h>
 
-static void nb_write(struct sim_netback *b, const char *dir, const char *key, const char *val)
+void nb_write(struct sim_netback *b, const char *dir, const char *key, const char *val)
 {
     char path[160];
     snprintf(path, sizeof(path), "%s/%s", dir, key);
     xs_write_str(b->xs, XS_TXN_NONE, path, val);
 }
 
-static void nb_set_state(struct sim_netback *b, enum xenbus_state s)
+void nb_set_state(struct sim_netback *b, enum xenbus_state s)
 {
     char v[8];
     snprintf(v, sizeof(v), "%u", s);
@@ -296,7 +296,7 @@ static void nb_tx_answer(struct nb_queue *q, uint16_t id, int16_t status)
     q->held[q->nheld++] = (struct nb_tx_rsp){ id, status };
 }
 
-static void nb_tx_flush(struct sim_netback *b, struct nb_queue *q)
+void nb_tx_flush(struct sim_netback *b, struct nb_queue *q)
 {
     if (b->hold_tx || !q->nheld)
         return;
@@ -372,6 +372,7 @@ static struct nb_frame *nb_tx_one(struct sim_netback *b, struct nb_queue *q, RIN
         uint32_t off = 0;
         for (unsigned i = 0; i < n && !bad; i++) {
             uint32_t size = i == 0 ? total - rest : slots[i].size;
+            nb_audit_tx_slot(b, slots[i].gref, slots[i].offset, size);
             if (slots[i].offset + size > GP_PAGE_SIZE ||
                 sim_gnt_copy(b->x, 0, b->fe, slots[i].gref, slots[i].offset, f->data + off,
                              size, false) != 0)
@@ -491,7 +492,7 @@ static void nb_event(void *arg, gp_port_t port)
 
 /* ---- connection ------------------------------------------------------------------ */
 
-static void nb_disconnect_locked(struct sim_netback *b)
+void nb_disconnect_locked(struct sim_netback *b)
 {
     if (!b->connected)
         return;
@@ -547,6 +548,7 @@ static int nb_connect_queue(struct sim_netback *b, struct nb_queue *q, const cha
         return -1;
     BACK_RING_INIT(&q->tx, (netif_tx_sring_t *)q->tx_va, GP_PAGE_SIZE);
     BACK_RING_INIT(&q->rx, (netif_rx_sring_t *)q->rx_va, GP_PAGE_SIZE);
+    nb_audit_rx_posted(b, q);
     if (b->split) {
         snprintf(key, sizeof(key), "%sevent-channel-tx", pre);
         if (nb_bind(b, q, key, &q->tx_port))
@@ -695,19 +697,7 @@ struct sim_netback *sim_netback_create(struct sim_xen *x, struct sim_domain *dom
     snprintf(v, sizeof(v), "%u", frontend);
     nb_write(b, b->be_path, "frontend-id", v);
     nb_write(b, b->be_path, "mac", mac);
-    nb_write(b, b->be_path, "feature-rx-copy", b->o.no_rx_copy ? "0" : "1");
-    nb_write(b, b->be_path, "feature-sg", b->o.no_sg ? "0" : "1");
-    nb_write(b, b->be_path, "feature-gso-tcpv4", b->o.no_gso ? "0" : "1");
-    nb_write(b, b->be_path, "feature-gso-tcpv6", b->o.no_gso ? "0" : "1");
-    nb_write(b, b->be_path, "feature-ipv6-csum-offload", b->o.no_ipv6_csum ? "0" : "1");
-    if (b->o.no_csum_offload)
-        nb_write(b, b->be_path, "feature-no-csum-offload", "1");
-    nb_write(b, b->be_path, "feature-split-event-channels", b->o.no_split ? "0" : "1");
-    nb_write(b, b->be_path, "feature-ctrl-ring", b->o.no_ctrl_ring ? "0" : "1");
-    if (b->o.max_queues > 1) {
-        snprintf(v, sizeof(v), "%u", b->o.max_queues);
-        nb_write(b, b->be_path, "multi-queue-max-queues", v);
-    }
+    nb_write_features(b);
     nb_set_state(b, XenbusStateInitWait);
     pthread_create(&b->thread, NULL, nb_main, b);
     sim_xen_add_restore_hook(x, nb_restore_hook, b);
@@ -802,32 +792,6 @@ void sim_netback_inject(struct sim_netback *b, const void *frame, uint32_t len, 
     }
     nb_enqueue_locked(b, f);
     pthread_mutex_unlock(&b->m);
-}
-
-static void nb_restart(struct sim_netback *b, bool say_closed)
-{
-    pthread_mutex_lock(&b->state_m);
-    if (say_closed)
-        nb_set_state(b, XenbusStateClosing);
-    pthread_mutex_lock(&b->m);
-    nb_disconnect_locked(b);
-    nb_unlock(b);
-    if (say_closed) {
-        nb_set_state(b, XenbusStateClosed);
-        usleep(20000);
-    }
-    nb_set_state(b, XenbusStateInitWait);
-    pthread_mutex_unlock(&b->state_m);
-}
-
-void sim_netback_restart(struct sim_netback *b)
-{
-    nb_restart(b, true);
-}
-
-void sim_netback_restart_unseen(struct sim_netback *b)
-{
-    nb_restart(b, false);
 }
 
 void sim_netback_get_stats(struct sim_netback *b, struct sim_netback_stats *s)

@@ -25,6 +25,7 @@ struct sim_netback_opts {
     unsigned max_queues;          /* multi-queue-max-queues (default 1: not offered) */
     bool sink;                    /* transmitted frames go nowhere (benchmarks) */
     bool no_ctrl_ring;            /* do not offer feature-ctrl-ring */
+    bool audit_stale;             /* count bytes granted pages show beyond the data */
 };
 
 struct sim_netback *sim_netback_create(struct sim_xen *x, struct sim_domain *dom0,
@@ -45,7 +46,10 @@ void sim_netback_corrupt_next(struct sim_netback *b, enum sim_net_corrupt c);
 /* Control-ring faults for the next request: a response with another id,
  * with another type, or none at all. */
 enum sim_net_ctrl_fault { SIM_NET_CTRL_OK, SIM_NET_CTRL_BAD_ID, SIM_NET_CTRL_BAD_TYPE,
-                          SIM_NET_CTRL_SILENT };
+                          SIM_NET_CTRL_SILENT, SIM_NET_CTRL_MUTE };
+/* SIM_NET_CTRL_MUTE lasts: every request is kept unanswered (up to 64 of
+ * them) until SIM_NET_CTRL_OK is set, which answers them all then (late);
+ * a disconnect forgets them and the fault. */
 void sim_netback_ctrl_fault(struct sim_netback *b, enum sim_net_ctrl_fault f);
 /* Hold tx responses until released (frames stay on the ring). */
 void sim_netback_hold_tx(struct sim_netback *b, bool hold);
@@ -65,6 +69,18 @@ void sim_netback_inject(struct sim_netback *b, const void *frame, uint32_t len, 
                         unsigned gso_type, uint16_t mss);
 /* The backend goes away (Closing, Closed) and comes back (InitWait). */
 void sim_netback_restart(struct sim_netback *b);
+/* Offer these features (queues, split channels, offloads, control ring)
+ * from the next connect on: a restart then looks like a migration to a
+ * differently configured host. */
+void sim_netback_reconfigure(struct sim_netback *b, const struct sim_netback_opts *o);
+/* Write (or, with NULL, remove) one backend key as it is: hostile values. */
+void sim_netback_write_key(struct sim_netback *b, const char *key, const char *value);
+/* A restart in two steps that answers late: _begin says Closing, waits
+ * for the frontend to give the rings up (true if it did), then answers
+ * every tx slot it held on the old ring and notifies; _end disconnects and
+ * comes back (InitWait).  No other transition runs in between. */
+bool sim_netback_restart_late_begin(struct sim_netback *b);
+void sim_netback_restart_late_end(struct sim_netback *b);
 /* A restart whose Closing and Closed the frontend never sees, as when one
  * watch event reads the state only after the backend is back in InitWait. */
 void sim_netback_restart_unseen(struct sim_netback *b);
@@ -74,6 +90,7 @@ struct sim_netback_stats {
     uint64_t rx_frames, rx_slots, rx_gso, rx_dropped, segmented, csum_completed;
     uint64_t notifications, connects;
     uint64_t ctrl_requests;
+    uint64_t stale_bytes;         /* audit_stale: non-zero bytes seen beyond the data */
 };
 void sim_netback_get_stats(struct sim_netback *b, struct sim_netback_stats *s);
 

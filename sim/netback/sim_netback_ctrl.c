@@ -57,6 +57,9 @@ void nb_ctrl_disconnect_locked(struct sim_netback *b)
     sim_gnt_unmap(b->x, 0, b->fe, c->ref, true);
     c->va = NULL;
     c->up = false;
+    c->nheld = 0;
+    if (c->fault == SIM_NET_CTRL_MUTE)
+        c->fault = SIM_NET_CTRL_OK;
 }
 
 static uint32_t nb_ctrl_answer(struct nb_ctrl *c, const struct xen_netif_ctrl_request *rq,
@@ -113,6 +116,11 @@ void nb_ctrl_service_locked(struct sim_netback *b)
             struct xen_netif_ctrl_response rsp = { .id = rq.id, .type = rq.type };
             rsp.status = nb_ctrl_answer(c, &rq, &rsp.data);
             enum sim_net_ctrl_fault f = c->fault;
+            if (f == SIM_NET_CTRL_MUTE) {
+                if (c->nheld < sizeof(c->held) / sizeof(c->held[0]))
+                    c->held[c->nheld++] = rsp;
+                continue;
+            }
             c->fault = SIM_NET_CTRL_OK;
             if (f == SIM_NET_CTRL_SILENT)
                 continue;
@@ -140,6 +148,22 @@ void nb_ctrl_service_locked(struct sim_netback *b)
 void sim_netback_ctrl_fault(struct sim_netback *b, enum sim_net_ctrl_fault f)
 {
     pthread_mutex_lock(&b->m);
-    b->ctrl.fault = f;
+    struct nb_ctrl *c = &b->ctrl;
+    c->fault = f;
+    bool notify = false;
+    if (f != SIM_NET_CTRL_MUTE && c->up && c->nheld) {
+        for (unsigned i = 0; i < c->nheld; i++) {     /* the late answers */
+            memcpy(RING_GET_RESPONSE(&c->ring, c->ring.rsp_prod_pvt), &c->held[i],
+                   sizeof(c->held[i]));
+            c->ring.rsp_prod_pvt++;
+        }
+        c->nheld = 0;
+        int n = 0;
+        RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&c->ring, n);
+        notify = n != 0;
+    }
+    gp_port_t port = c->port;
     pthread_mutex_unlock(&b->m);
+    if (notify)
+        b->p->evtchn_notify(b->p->xen_ctx, port);
 }

@@ -8,6 +8,7 @@
 #include "sim_netback.h"
 
 #include <xen/io/netif.h>
+#include <xen/io/xenbus.h>
 
 /* The control ring (feature-ctrl-ring): hash settings as Linux netback
  * keeps them, for the requests the frontend may make. */
@@ -19,6 +20,8 @@ struct nb_ctrl {
     gp_port_t port;
     uint32_t hash_flags, hash_alg, mapping_size;
     enum sim_net_ctrl_fault fault;
+    struct xen_netif_ctrl_response held[64];   /* SIM_NET_CTRL_MUTE */
+    unsigned nheld;
 };
 
 #define NB_MAX_QUEUES 4
@@ -84,6 +87,18 @@ struct sim_netback {
 };
 
 long long nb_read_fe(struct sim_netback *b, const char *key, long long def);
+void nb_write(struct sim_netback *b, const char *dir, const char *key, const char *val);
+void nb_set_state(struct sim_netback *b, enum xenbus_state s);
+void nb_disconnect_locked(struct sim_netback *b);
+void nb_tx_flush(struct sim_netback *b, struct nb_queue *q);
+
+/* sim_netback_reconf.c: what the backend offers (written at create and by
+ * sim_netback_reconfigure), restarts */
+void nb_write_features(struct sim_netback *b);
+/* With audit_stale: count non-zero bytes of a tx slot's page outside its
+ * data, and of the rx buffers posted at connect (b->m held). */
+void nb_audit_tx_slot(struct sim_netback *b, gp_grant_ref_t ref, unsigned offset, unsigned size);
+void nb_audit_rx_posted(struct sim_netback *b, struct nb_queue *q);
 void nb_kick_locked(struct sim_netback *b);
 void nb_unlock(struct sim_netback *b);
 

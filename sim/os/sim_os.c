@@ -27,7 +27,7 @@ struct sim_os_work {
 struct sim_os {
     char name[32];
     bool quiet;
-    atomic_uint errors;
+    atomic_uint errors, warnings;
 
     /* page pool */
     unsigned char *pool;
@@ -220,6 +220,8 @@ static void sim_os_log(void *ctx, enum gp_log_level lvl, const char *msg)
 
     if (lvl == GP_LOG_ERROR)
         atomic_fetch_add(&os->errors, 1);
+    if (lvl == GP_LOG_WARN)
+        atomic_fetch_add(&os->warnings, 1);
     if (os->quiet && lvl > GP_LOG_WARN)
         return;
     if (lvl == GP_LOG_DEBUG && !getenv("GP_DEBUG"))
@@ -386,6 +388,11 @@ unsigned sim_os_pages_in_use(struct sim_os *os)
 unsigned sim_os_error_count(struct sim_os *os)
 {
     return atomic_load(&os->errors);
+}
+
+unsigned sim_os_warn_count(struct sim_os *os)
+{
+    return atomic_load(&os->warnings);
 }
 
 void sim_os_set_quiet(struct sim_os *os, bool quiet)

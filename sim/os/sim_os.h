@@ -31,6 +31,8 @@ unsigned sim_os_pages_in_use(struct sim_os *os);
 void sim_os_drain(struct sim_os *os);
 /* Count of log lines at ERROR level (tests check that bad input was reported). */
 unsigned sim_os_error_count(struct sim_os *os);
+/* Count of log lines at WARN level (a flood a peer provokes must stay bounded). */
+unsigned sim_os_warn_count(struct sim_os *os);
 void sim_os_set_quiet(struct sim_os *os, bool quiet);
 /* While on, page_alloc fails: code that must get by with the pages it
  * holds (the resume from hibernation: shared_info, grant frames, rings and

@@ -196,10 +196,15 @@ static void *xsd_worker(void *arg)
             if (calls[ncalls].fn)
                 ncalls++;
         }
+        s->calling = ncalls > 0;
         pthread_mutex_unlock(&s->lock);
         for (unsigned i = 0; i < ncalls; i++)
             calls[i].fn(calls[i].arg);
         pthread_mutex_lock(&s->lock);
+        if (s->calling) {
+            s->calling = false;
+            pthread_cond_broadcast(&s->cond);    /* a handler being removed waits for this */
+        }
         if (!s->work && !s->stop) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
@@ -250,11 +255,16 @@ static long xsd_direct_recv(void *ctx, void *buf, size_t len)
 static void xsd_direct_set_rx(void *ctx, gp_work_fn fn, void *arg)
 {
     struct xsd_conn *c = ctx;
-    pthread_mutex_lock(&c->s->lock);
+    struct sim_xenstored *s = c->s;
+    pthread_mutex_lock(&s->lock);
     c->rx_fn = fn;
     c->rx_arg = arg;
-    xsd_wake(c->s);
-    pthread_mutex_unlock(&c->s->lock);
+    /* A handler removed (its client is going away) must not be running
+     * any more when this returns: the worker may have taken it just before. */
+    while (!fn && s->calling && !pthread_equal(pthread_self(), s->worker))
+        pthread_cond_wait(&s->cond, &s->lock);
+    xsd_wake(s);
+    pthread_mutex_unlock(&s->lock);
 }
 
 static struct xsd_conn *xsd_conn_new(struct sim_xenstored *s, gp_domid_t domid)

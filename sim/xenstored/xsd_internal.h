@@ -110,6 +110,7 @@ struct sim_xenstored {
     pthread_cond_t cond;
     pthread_t worker;
     bool stop, work;
+    bool calling;               /* the worker runs handlers it took (lock not held) */
     struct xsd_tree tree;
     uint64_t gen;
     struct xsd_conn *conns;

@@ -114,6 +114,32 @@ static void test_corrupt_ring_index_is_detected(void)
     r->rsp_prod = saved;
 }
 
+/* A restore hands the transport a fresh page (xs_ring_reconnect): a ring
+ * the old page broke must work again on the new one, and the new page's
+ * indices are checked as the old one's were. */
+static void test_reconnect_after_a_broken_ring(void)
+{
+    struct xenstore_domain_interface *old = guest.ring_page;
+    char buf[16];
+    old->rsp_prod = old->rsp_cons + 5 * XENSTORE_RING_SIZE;   /* (xenstored let go) */
+    CHECK(guest.t->recv(guest.t->ctx, buf, sizeof(buf)) < 0);
+    uint64_t gfn;
+    struct xenstore_domain_interface *fresh = guest.plat.page_alloc(guest.plat.ctx, &gfn);
+    REQUIRE(fresh);
+    fresh->req_cons = fresh->req_prod = fresh->rsp_cons = fresh->rsp_prod = 77;
+    sim_xenstored_connect_ring(xsd, 5, fresh, xs_env_xsd_notify, &guest);
+    CHECK_EQ(xs_ring_reconnect(guest.t, fresh, 1), 0);
+    guest.ring_page = fresh;
+    guest.plat.page_free(guest.plat.ctx, old);
+    sim_os_set_quiet(guest.os, false);
+    CHECK_EQ(xs_write_str(c1, XS_TXN_NONE, "after-restore", "yes"), 0);
+    char *v = NULL;
+    CHECK_EQ(xs_read(c1, XS_TXN_NONE, "after-restore", &v, NULL), 0);
+    CHECK(v && strcmp(v, "yes") == 0);
+    xs_free(c1, v);
+    CHECK(fresh->req_prod != 77 && fresh->rsp_prod != 77);   /* it went over the new page */
+}
+
 int main(void)
 {
     xsd = sim_xenstored_create(7);
@@ -130,6 +156,7 @@ int main(void)
     GP_TEST_RUN(test_ring_basic_and_longer_than_ring);
     GP_TEST_RUN(test_watch_flurry_does_not_hang_requests);
     GP_TEST_RUN(test_corrupt_ring_index_is_detected);
+    GP_TEST_RUN(test_reconnect_after_a_broken_ring);
     xs_client_destroy(c0);
     xs_client_destroy(c1);
     xs_env_fini(&dom0, false);

@@ -1,0 +1,147 @@
+/* sim_netback's restarts and what it offers: the feature keys (written at
+ * create, rewritten by sim_netback_reconfigure for the next connect, as a
+ * backend on another host offers other things), raw keys for hostile
+ * values, a restart that answers the old ring late, and the audit of
+ * what a granted page shows beyond the data (XSA-403 class). */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gplpv/xs.h"
+#include "sim_netback.h"
+#include "sim_netback_internal.h"
+
+void nb_write_features(struct sim_netback *b)
+{
+    /* b->o changes only by sim_netback_reconfigure, from the test's thread */
+    nb_write(b, b->be_path, "feature-rx-copy", b->o.no_rx_copy ? "0" : "1");
+    nb_write(b, b->be_path, "feature-sg", b->o.no_sg ? "0" : "1");
+    nb_write(b, b->be_path, "feature-gso-tcpv4", b->o.no_gso ? "0" : "1");
+    nb_write(b, b->be_path, "feature-gso-tcpv6", b->o.no_gso ? "0" : "1");
+    nb_write(b, b->be_path, "feature-ipv6-csum-offload", b->o.no_ipv6_csum ? "0" : "1");
+    nb_write(b, b->be_path, "feature-no-csum-offload", b->o.no_csum_offload ? "1" : "0");
+    nb_write(b, b->be_path, "feature-split-event-channels", b->o.no_split ? "0" : "1");
+    nb_write(b, b->be_path, "feature-ctrl-ring", b->o.no_ctrl_ring ? "0" : "1");
+    char path[160], v[16];
+    snprintf(path, sizeof(path), "%s/multi-queue-max-queues", b->be_path);
+    if (b->o.max_queues > 1) {
+        snprintf(v, sizeof(v), "%u", b->o.max_queues);
+        xs_write_str(b->xs, XS_TXN_NONE, path, v);
+    } else {
+        xs_rm(b->xs, XS_TXN_NONE, path);
+    }
+}
+
+/* Not under state_m: it may run inside a late restart (which holds it). */
+void sim_netback_reconfigure(struct sim_netback *b, const struct sim_netback_opts *o)
+{
+    pthread_mutex_lock(&b->m);
+    b->o = *o;
+    pthread_mutex_unlock(&b->m);
+    nb_write_features(b);
+}
+
+void sim_netback_write_key(struct sim_netback *b, const char *key, const char *value)
+{
+    char path[160];
+    snprintf(path, sizeof(path), "%s/%s", b->be_path, key);
+    if (value)
+        xs_write_str(b->xs, XS_TXN_NONE, path, value);
+    else
+        xs_rm(b->xs, XS_TXN_NONE, path);
+}
+
+static void nb_restart(struct sim_netback *b, bool say_closed)
+{
+    pthread_mutex_lock(&b->state_m);
+    if (say_closed)
+        nb_set_state(b, XenbusStateClosing);
+    pthread_mutex_lock(&b->m);
+    nb_disconnect_locked(b);
+    nb_unlock(b);
+    if (say_closed) {
+        nb_set_state(b, XenbusStateClosed);
+        usleep(20000);
+    }
+    nb_set_state(b, XenbusStateInitWait);
+    pthread_mutex_unlock(&b->state_m);
+}
+
+void sim_netback_restart(struct sim_netback *b)
+{
+    nb_restart(b, true);
+}
+
+void sim_netback_restart_unseen(struct sim_netback *b)
+{
+    nb_restart(b, false);
+}
+
+bool sim_netback_restart_late_begin(struct sim_netback *b)
+{
+    pthread_mutex_lock(&b->state_m);          /* held until _end: no transition runs */
+    nb_set_state(b, XenbusStateClosing);
+    bool closed = false;
+    for (int i = 0; i < 5000 && !closed; i++) {
+        long long s = nb_read_fe(b, "state", -1);
+        closed = s == XenbusStateClosed || s == XenbusStateClosing;
+        if (!closed)
+            usleep(1000);
+    }
+    /* The frontend gave the rings up; we still map them and answer now
+     * what we held, as a backend finishing its work on the way out. */
+    pthread_mutex_lock(&b->m);
+    b->hold_tx = false;
+    for (unsigned i = 0; b->connected && i < b->nq; i++)
+        nb_tx_flush(b, &b->q[i]);
+    pthread_mutex_unlock(&b->m);
+    return closed;
+}
+
+void sim_netback_restart_late_end(struct sim_netback *b)
+{
+    pthread_mutex_lock(&b->m);
+    nb_disconnect_locked(b);
+    nb_unlock(b);
+    nb_set_state(b, XenbusStateClosed);
+    nb_set_state(b, XenbusStateInitWait);
+    pthread_mutex_unlock(&b->state_m);
+}
+
+/* ---- the audit: bytes a grant shows beyond the data ---------------------------- */
+
+static unsigned nb_nonzero(const uint8_t *p, unsigned from, unsigned to)
+{
+    unsigned n = 0;
+    for (unsigned i = from; i < to; i++)
+        n += p[i] != 0;
+    return n;
+}
+
+void nb_audit_tx_slot(struct sim_netback *b, gp_grant_ref_t ref, unsigned offset, unsigned size)
+{
+    if (!b->o.audit_stale)
+        return;
+    uint8_t page[GP_PAGE_SIZE];
+    if (offset > GP_PAGE_SIZE || size > GP_PAGE_SIZE - offset ||
+        sim_gnt_copy(b->x, 0, b->fe, ref, 0, page, GP_PAGE_SIZE, false) != 0)
+        return;
+    b->st.stale_bytes += nb_nonzero(page, 0, offset) +
+                         nb_nonzero(page, offset + size, GP_PAGE_SIZE);
+}
+
+void nb_audit_rx_posted(struct sim_netback *b, struct nb_queue *q)
+{
+    if (!b->o.audit_stale)
+        return;
+    RING_IDX rp = __atomic_load_n(&q->rx.sring->req_prod, __ATOMIC_ACQUIRE);
+    if (rp - q->rx.req_cons > RING_SIZE(&q->rx))
+        return;
+    uint8_t page[GP_PAGE_SIZE];
+    for (RING_IDX i = q->rx.req_cons; i != rp; i++) {
+        netif_rx_request_t req;
+        memcpy(&req, RING_GET_REQUEST(&q->rx, i), sizeof(req));
+        if (sim_gnt_copy(b->x, 0, b->fe, req.gref, 0, page, GP_PAGE_SIZE, false) == 0)
+            b->st.stale_bytes += nb_nonzero(page, 0, GP_PAGE_SIZE);
+    }
+}
