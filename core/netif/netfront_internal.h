@@ -6,6 +6,7 @@
 
 #include "gplpv/log.h"
 #include "gplpv/netfront.h"
+#include "gplpv/quarantine.h"
 #include "gplpv/ratelimit.h"
 
 #include <xen/io/netif.h>
@@ -99,6 +100,7 @@ struct netfront {
     unsigned nqueues;
     unsigned next_queue;              /* round robin for transmit */
     struct netfront_stats stats;
+    struct gp_quarantine quar;        /* pages the backend still maps (gplpv/quarantine.h) */
     struct netfront_ctrl ctrl;
     /* What a backend can provoke at will is logged through these. */
     struct gp_ratelimit rl_rx, rl_tx, rl_ctrl;

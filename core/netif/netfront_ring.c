@@ -80,30 +80,20 @@ int netfront_pages_grant(struct netfront *nf, struct netfront_page *pg, unsigned
     return 0;
 }
 
+/* End the grants of n pages.  A page the backend still maps is never
+ * reused: it goes to the quarantine (retried at each reconnect and before
+ * destroy, freed only once its grant ends) and its slot is left empty, so
+ * that the next setup allocates a fresh page for it. */
 void netfront_pages_end(struct netfront *nf, struct netfront_page *pg, unsigned n)
 {
-    const struct gp_platform *p = nf->plat;
-    /* A backend may still hold a mapping for a moment after Closed. */
-    unsigned busy = 0;
-    for (int attempt = 0; attempt < 100; attempt++) {
-        busy = 0;
-        for (unsigned i = 0; i < n; i++) {
-            if (pg[i].ref == GP_INVALID_GRANT)
-                continue;
-            netfront_count(nf, &nf->stats.grant_ops, 1);
-            if (p->grant_end(p->xen_ctx, pg[i].ref) == 0)
-                pg[i].ref = GP_INVALID_GRANT;
-            else
-                busy++;
+    for (unsigned i = 0; i < n; i++) {
+        if (pg[i].ref == GP_INVALID_GRANT)
+            continue;
+        netfront_count(nf, &nf->stats.grant_ops, 1);
+        if (gp_quarantine_end(&nf->quar, pg[i].ref, pg[i].va) != 0) {
+            pg[i].va = NULL;              /* the quarantine's now */
+            pg[i].used = 0;
         }
-        if (!busy)
-            return;
-        struct gp_event *e = p->event_create(p->ctx);
-        if (e) {
-            p->event_wait(p->ctx, e, 10000000);
-            p->event_destroy(p->ctx, e);
-        }
+        pg[i].ref = GP_INVALID_GRANT;
     }
-    GP_ERR(p, "netfront %s: backend still maps %u page(s): they are withdrawn",
-           nf->dev.nodename, busy);
 }

@@ -114,6 +114,7 @@ static void netfront_free(struct netfront *nf)
     netfront_ctrl_free(nf);
     if (nf->lock)
         p->lock_destroy(p->ctx, nf->lock);
+    gp_quarantine_destroy(&nf->quar);    /* what is still mapped is leaked, never reused */
     gp_free(p, nf);
 }
 
@@ -132,7 +133,11 @@ int netfront_create(const struct gp_platform *p, struct xs_client *xs, const cha
         nf->opts.max_queues = NETFRONT_MAX_QUEUES;
     if (nf->opts.no_sg)
         nf->opts.no_gso = true;          /* large frames need several rx slots */
-    int err = netfront_locks_create(nf);
+    char owner[XENBUS_PATH_MAX + 16];
+    gp_snprintf(owner, sizeof(owner), "netfront %s", nodename);
+    int err = gp_quarantine_init(&nf->quar, p, owner);
+    if (!err)
+        err = netfront_locks_create(nf);
     if (err) {
         netfront_free(nf);
         return err;
@@ -348,6 +353,8 @@ static void netfront_teardown_rings(struct netfront *nf)
         struct netfront_page rings[2] = { { q->tx_ring_va, q->tx_ring_gfn, q->tx_ring_ref, 0 },
                                           { q->rx_ring_va, q->rx_ring_gfn, q->rx_ring_ref, 0 } };
         netfront_pages_end(nf, rings, 2);
+        q->tx_ring_va = rings[0].va;
+        q->rx_ring_va = rings[1].va;
         q->tx_ring_ref = rings[0].ref;
         q->rx_ring_ref = rings[1].ref;
     }
@@ -461,6 +468,11 @@ void netfront_get_stats(struct netfront *nf, struct netfront_stats *s)
     uint64_t *dst = (uint64_t *)s;
     for (size_t i = 0; i < sizeof(*s) / sizeof(uint64_t); i++)
         dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+    struct gp_quarantine_stats qs;
+    gp_quarantine_get_stats(&nf->quar, &qs);
+    s->pages_quarantined = qs.quarantined;
+    s->pages_released = qs.released;
+    s->pages_held = qs.held;
 }
 
 bool netfront_is_broken(struct netfront *nf)
@@ -490,8 +502,10 @@ static int netfront_reconnect_fresh(struct netfront *nf, uint64_t timeout_ns, bo
     for (unsigned i = 0; i < nf->nqueues; i++)
         netfront_tx_abandon_ring(&nf->q[i]);   /* the old ring is gone */
     if (new_domain) {
-        /* A restored domain has a fresh grant table and no event channels. */
+        /* A restored domain has a fresh grant table and no event channels;
+         * the old backend's mappings went with the old domain. */
         netfront_ctrl_forget(nf);
+        gp_quarantine_forget(&nf->quar);
         for (unsigned i = 0; i < nf->nqueues; i++) {
             struct netfront_queue *q = &nf->q[i];
             q->tx_port = q->rx_port = 0;
@@ -507,6 +521,7 @@ static int netfront_reconnect_fresh(struct netfront *nf, uint64_t timeout_ns, bo
             return err;
         netfront_teardown_rings(nf);
     }
+    gp_quarantine_retry(&nf->quar);      /* what earlier backends let go meanwhile */
     int err = xenbus_dev_refresh_otherend(&nf->dev);
     if (!err)
         err = xenbus_switch_state(&nf->dev, XS_TXN_NONE, XenbusStateInitialising);
@@ -544,5 +559,7 @@ void netfront_destroy(struct netfront *nf)
     xenbus_switch_state(&nf->dev, XS_TXN_NONE, XenbusStateClosed);
     xenbus_dev_teardown(&nf->dev);
     netfront_teardown_rings(nf);
+    /* A backend may unmap a little after it said Closed: give it a second. */
+    gp_quarantine_settle(&nf->quar, 100, 10000000ull);
     netfront_free(nf);
 }

@@ -83,6 +83,9 @@ struct netfront_stats {
     uint64_t tx_stale_responses;      /* answers on a tx ring given up by a restart: ignored */
     uint64_t tx_moved;                /* frames moved off queues a reconnect did not keep */
     uint64_t ctrl_timeouts, ctrl_late;  /* control requests unanswered; answers after that */
+    /* pages whose grant the backend still held when ended: handed to the
+     * quarantine (ever), released by it later, held by it now */
+    uint64_t pages_quarantined, pages_released, pages_held;
 };
 
 struct netfront_opts {

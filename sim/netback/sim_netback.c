@@ -507,9 +507,9 @@ void nb_disconnect_locked(struct sim_netback *b)
             sim_back_ports_add(&b->unbind, q->rx_port);
         q->tx_port = q->rx_port = 0;
         if (q->tx_va)
-            sim_gnt_unmap(b->x, 0, b->fe, q->tx_ref, true);
+            nb_ring_unmap(b, q->tx_ref, q->tx_va);
         if (q->rx_va)
-            sim_gnt_unmap(b->x, 0, b->fe, q->rx_ref, true);
+            nb_ring_unmap(b, q->rx_ref, q->rx_va);
         q->tx_va = q->rx_va = NULL;
         while (q->in_head) {
             struct nb_frame *f = q->in_head;
@@ -723,6 +723,8 @@ void sim_netback_destroy(struct sim_netback *b)
     pthread_mutex_lock(&b->m);
     nb_disconnect_locked(b);
     nb_unlock(b);
+    unsigned changed;
+    sim_netback_release_mappings(b, &changed);   /* kept ones: let go at last */
     xs_rm(b->xs, XS_TXN_NONE, b->be_path);
     xs_client_destroy(b->xs);
     sim_xenstored_direct_close(sim_xen_xenstored(b->x), b->xs_link);

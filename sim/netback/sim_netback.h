@@ -81,6 +81,13 @@ void sim_netback_write_key(struct sim_netback *b, const char *key, const char *v
  * comes back (InitWait).  No other transition runs in between. */
 bool sim_netback_restart_late_begin(struct sim_netback *b);
 void sim_netback_restart_late_end(struct sim_netback *b);
+/* A backend that does not let go: from now on a disconnect keeps its ring
+ * mappings (the frontend's end of access is refused for them) until
+ * sim_netback_release_mappings, which unmaps them and returns how many it
+ * kept; *changed counts those the frontend wrote into meanwhile (a page
+ * it reused while still mapped). */
+void sim_netback_keep_mappings(struct sim_netback *b, bool keep);
+unsigned sim_netback_release_mappings(struct sim_netback *b, unsigned *changed);
 /* A restart whose Closing and Closed the frontend never sees, as when one
  * watch event reads the state only after the backend is back in InitWait. */
 void sim_netback_restart_unseen(struct sim_netback *b);

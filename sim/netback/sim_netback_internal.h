@@ -84,7 +84,15 @@ struct sim_netback {
     struct sim_netback_stats st;
     struct nb_ctrl ctrl;              /* the control ring, when the frontend set one up */
     struct sim_back_ports unbind;     /* given up by a disconnect: nb_unlock closes them */
+    /* keep_maps: a disconnect keeps its ring mappings (a backend that does
+     * not let go); each kept page's ref and mapping, and a copy of what it
+     * held then, to see that nothing is written into it afterwards */
+    bool keep_maps;
+    struct nb_kept { gp_grant_ref_t ref; void *va; unsigned char *copy; } kept[2 * NB_MAX_QUEUES * 4];
+    unsigned nkept;
 };
+/* Keep (under keep_maps) or unmap one ring mapping at a disconnect (b->m held). */
+void nb_ring_unmap(struct sim_netback *b, gp_grant_ref_t ref, void *va);
 
 long long nb_read_fe(struct sim_netback *b, const char *key, long long def);
 void nb_write(struct sim_netback *b, const char *dir, const char *key, const char *val);

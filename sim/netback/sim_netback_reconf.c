@@ -4,6 +4,7 @@
  * values, a restart that answers the old ring late, and the audit of
  * what a granted page shows beyond the data (XSA-403 class). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -70,6 +71,42 @@ static void nb_restart(struct sim_netback *b, bool say_closed)
 void sim_netback_restart(struct sim_netback *b)
 {
     nb_restart(b, true);
+}
+
+void nb_ring_unmap(struct sim_netback *b, gp_grant_ref_t ref, void *va)
+{
+    if (b->keep_maps && b->nkept < sizeof(b->kept) / sizeof(b->kept[0])) {
+        unsigned char *copy = malloc(GP_PAGE_SIZE);
+        if (copy) {
+            memcpy(copy, va, GP_PAGE_SIZE);
+            b->kept[b->nkept++] = (struct nb_kept){ ref, va, copy };
+            return;
+        }
+    }
+    sim_gnt_unmap(b->x, 0, b->fe, ref, true);
+}
+
+void sim_netback_keep_mappings(struct sim_netback *b, bool keep)
+{
+    pthread_mutex_lock(&b->m);
+    b->keep_maps = keep;
+    pthread_mutex_unlock(&b->m);
+}
+
+unsigned sim_netback_release_mappings(struct sim_netback *b, unsigned *changed)
+{
+    pthread_mutex_lock(&b->m);
+    unsigned n = b->nkept;
+    *changed = 0;
+    for (unsigned i = 0; i < n; i++) {
+        struct nb_kept *k = &b->kept[i];
+        *changed += memcmp(k->copy, k->va, GP_PAGE_SIZE) != 0;
+        sim_gnt_unmap(b->x, 0, b->fe, k->ref, true);
+        free(k->copy);
+    }
+    b->nkept = 0;
+    pthread_mutex_unlock(&b->m);
+    return n;
 }
 
 void sim_netback_restart_unseen(struct sim_netback *b)

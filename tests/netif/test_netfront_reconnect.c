@@ -162,6 +162,44 @@ static void test_late_tx_answers_on_a_ring_given_up(void)
     ne_close(&v);
 }
 
+/* A backend that keeps its mappings of the ring pages across a restart:
+ * ending their grants is refused, so the pages go to the quarantine and
+ * are never written again while mapped (the new connection gets fresh
+ * ring pages, frames still flow); once the backend lets go, the next
+ * reconnect ends their grants and frees them. */
+static void test_rings_still_mapped_are_never_reused(void)
+{
+    struct ne_vif v;
+    ne_open(&v, 7, &(struct sim_netback_opts){ .max_queues = 2 }, (struct netfront_opts){ 0 });
+    REQUIRE(v.nf);
+    for (unsigned i = 0; i < 20; i++)
+        CHECK_EQ(ne_send(&v, 4, 600, 0), 0);
+    CHECK_EQ(ne_wait_completed(&v, 10), 20);
+    sim_netback_keep_mappings(v.nb, true);
+    sim_netback_restart(v.nb);
+    REQUIRE(ne_wait_connects(&v, 2));
+    sim_netback_keep_mappings(v.nb, false);
+    struct netfront_stats st;
+    netfront_get_stats(v.nf, &st);
+    CHECK_EQ(st.pages_quarantined, 4);        /* tx and rx ring of both queues */
+    CHECK_EQ(st.pages_held, 4);
+    for (unsigned i = 0; i < 40; i++)         /* traffic on the new rings */
+        CHECK_EQ(ne_send(&v, 6, 900, 0), 0);
+    check_frames(&v);
+    unsigned changed = 99;
+    CHECK_EQ(sim_netback_release_mappings(v.nb, &changed), 4);
+    CHECK_EQ(changed, 0);                     /* nothing was written into them */
+    sim_netback_restart(v.nb);                /* the next reconnect retries them */
+    REQUIRE(ne_wait_connects(&v, 3));
+    netfront_get_stats(v.nf, &st);
+    CHECK_EQ(st.pages_released, 4);
+    CHECK_EQ(st.pages_held, 0);
+    for (unsigned i = 0; i < 10; i++)
+        CHECK_EQ(ne_send(&v, 4, 300, 0), 0);
+    check_frames(&v);
+    ne_close(&v);
+}
+
 /* A backend that never answers control requests: each times out, a few
  * hold their slots, then requests fail at once (GP_EIO, a bounded log)
  * instead of filling the ring for good (GP_EBUSY forever); late answers
@@ -442,6 +480,7 @@ int main(void)
     GP_TEST_RUN(test_rx_drop_flood_is_rate_limited);
     GP_TEST_RUN(test_fewer_then_more_queues_keep_every_frame);
     GP_TEST_RUN(test_late_tx_answers_on_a_ring_given_up);
+    GP_TEST_RUN(test_rings_still_mapped_are_never_reused);
     GP_TEST_RUN(test_control_ring_never_answered);
     GP_TEST_RUN(test_granted_pages_show_nothing_beyond_the_data);
     GP_TEST_RUN(test_hostile_queue_counts_still_connect);
