@@ -87,6 +87,10 @@ void sim_netback_restart_late_end(struct sim_netback *b);
  * kept; *changed counts those the frontend wrote into meanwhile (a page
  * it reused while still mapped). */
 void sim_netback_keep_mappings(struct sim_netback *b, bool keep);
+/* Take the kept pages' contents as they are now (once the frontend has
+ * given them up: until it sees the disconnect it may still write its own
+ * ring), for sim_netback_release_mappings to compare against. */
+void sim_netback_snapshot_mappings(struct sim_netback *b);
 unsigned sim_netback_release_mappings(struct sim_netback *b, unsigned *changed);
 /* A restart whose Closing and Closed the frontend never sees, as when one
  * watch event reads the state only after the backend is back in InitWait. */

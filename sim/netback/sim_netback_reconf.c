@@ -93,6 +93,14 @@ void sim_netback_keep_mappings(struct sim_netback *b, bool keep)
     pthread_mutex_unlock(&b->m);
 }
 
+void sim_netback_snapshot_mappings(struct sim_netback *b)
+{
+    pthread_mutex_lock(&b->m);
+    for (unsigned i = 0; i < b->nkept; i++)
+        memcpy(b->kept[i].copy, b->kept[i].va, GP_PAGE_SIZE);
+    pthread_mutex_unlock(&b->m);
+}
+
 unsigned sim_netback_release_mappings(struct sim_netback *b, unsigned *changed)
 {
     pthread_mutex_lock(&b->m);

@@ -177,8 +177,9 @@ static void test_rings_still_mapped_are_never_reused(void)
     CHECK_EQ(ne_wait_completed(&v, 10), 20);
     sim_netback_keep_mappings(v.nb, true);
     sim_netback_restart(v.nb);
-    REQUIRE(ne_wait_connects(&v, 2));
+    REQUIRE(ne_wait_connects(&v, 2));         /* the old rings are given up by now */
     sim_netback_keep_mappings(v.nb, false);
+    sim_netback_snapshot_mappings(v.nb);
     struct netfront_stats st;
     netfront_get_stats(v.nf, &st);
     CHECK_EQ(st.pages_quarantined, 4);        /* tx and rx ring of both queues */
