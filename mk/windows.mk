@@ -121,3 +121,25 @@ check-win: $(WIN_SYS) $(WIN_MSI)
 	@windows/tools/check-win $(WIN_DIR) $(WIN_VERSION) $(WIN_MSI)
 CHECK_STAGES += win
 FAST_STAGES += win
+
+# ---- the Windows kernel host (windows/host, docs/windows.md): a Linux
+# program that loads the signed x64 xenpci.sys as the MSI ships it and
+# runs it against the simulator; wh_layout_check.c is compiled by mingw
+# only (its asserts compare the host's structures with the DDK's).
+WH_SRCS := $(filter-out %/wh_layout_check.c,$(sort $(wildcard windows/host/*.c)))
+WH_BIN := $(BUILD)/host/winhost/wh_main
+$(WH_SRCS:%.c=$(BUILD)/host/%.o): $(wildcard windows/host/*.h)
+$(BUILD)/host/winhost/layout-ok: windows/host/wh_layout_check.c windows/host/wh_nt.h | win-setup
+	@mkdir -p $(@D)
+	@$(WIN_TRIPLET_x64)-gcc -std=gnu11 $(WARN) -isystem /usr/$(WIN_TRIPLET_x64)/include/ddk \
+	  -fsyntax-only $< && touch $@
+$(WH_BIN): $(WH_SRCS:%.c=$(BUILD)/host/%.o) $(BUILD)/host/libgplpv_sim.a $(BUILD)/host/libgplpv_core.a \
+    $(BUILD)/host/winhost/layout-ok
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) $(filter %.o %.a,$^) -o $@ $(LDLIBS)
+ALL_TARGETS += $(WH_BIN)
+
+.PHONY: check-winhost
+check-winhost: $(WH_BIN) $(foreach f,$(WIN_FLAVOURS),dist/gplpv_$(f)_wlh_x64_$(WIN_VERSION).msi)
+	@echo "== Windows kernel host: the signed x64 xenpci.sys run against the simulator"
+	@windows/tools/check-winhost $(WH_BIN) $(WIN_DIR) $(WIN_FLAVOURS)

@@ -1,0 +1,212 @@
+/* The winhost stage: the real x64 xenpci.sys run by the host against a
+ * simulated Xen with one disk (blkback), one CD-ROM and one NIC
+ * (netback).  Each scenario runs in a child process of its own (a driver
+ * crash or a wedged wait ends that scenario only) and prints
+ * "ok <name>" or "FAIL <name>"; the last line is "N passed, N failed".
+ * Driver Verifier's rules hold in every scenario: any violation fails it.
+ *
+ *   wh_main <flavour> <xenpci.sys> <imports-allowed.txt> */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "wh.h"
+#include "blkback/sim_blkback.h"
+#include "netback/sim_netback.h"
+#include "sim.h"
+#include "xenstored/sim_xenstored.h"
+
+struct wh_machine wh_m;
+extern volatile unsigned wh_isr_calls;
+
+static const char *flavour, *sys_path, *allowed_path;
+static int failures;
+
+#define CHECK(cond, ...)                                                                    \
+    do {                                                                                    \
+        if (!(cond)) {                                                                      \
+            fprintf(stderr, "  check failed: %s: ", #cond);                                 \
+            fprintf(stderr, __VA_ARGS__);                                                   \
+            fprintf(stderr, "\n");                                                          \
+            failures++;                                                                     \
+        }                                                                                   \
+    } while (0)
+
+/* ---- the machine ------------------------------------------------------------ */
+static struct sim_xen *x;
+static struct sim_domain *dom0;
+static struct sim_blkback *disk, *cd;
+static struct sim_netback *nic;
+
+static void machine_up(void)
+{
+    x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true });
+    dom0 = sim_domain_create(x, 0, 512);
+    wh_m.dom = sim_domain_create_ex(x, 1, &(struct sim_domain_opts){ .max_pages = 16384,
+                                                                     .no_attach = true });
+    wh_m.raw = sim_domain_raw_platform(wh_m.dom);
+    disk = sim_blkback_create(x, dom0, 1, 768, NULL);
+    cd = sim_blkback_create(x, dom0, 1, 5632, &(struct sim_blkback_opts){ .readonly = true });
+    sim_xenstored_poke(sim_xen_xenstored(x), "/local/domain/1/device/vbd/5632/device-type", "cdrom");
+    nic = sim_netback_create(x, dom0, 1, 0, NULL);
+    if (wh_mem_init(12288))
+        wh_fatal("no memory for the pool");
+    wh_trap_install();
+    wh_thread_enter();
+    wh_dispatch_start();
+}
+
+/* Boot: DriverEntry, AddDevice, START, and BusRelations until the disk
+ * and the NIC are listed (the children come from a xenstore watch). */
+static bool boot(struct wh_bus *b)
+{
+    if (wh_pnp_load(b, sys_path, allowed_path)) {
+        CHECK(0, "the image did not load or DriverEntry failed");
+        return false;
+    }
+    NTSTATUS_ st = wh_pnp_add_and_start(b);
+    CHECK(st == WH_STATUS_SUCCESS, "START returned 0x%08x", (unsigned)st);
+    if (st != WH_STATUS_SUCCESS)
+        return false;
+    for (int i = 0; i < 500 && b->nchild < 2; i++) {
+        if (wh_relations_invalidated)
+            wh_pnp_enumerate(b);
+        if (b->nchild < 2)
+            usleep(10000);
+    }
+    wh_pnp_enumerate(b);
+    return true;
+}
+
+static struct wh_child *child(struct wh_bus *b, const char *hwid)
+{
+    for (unsigned i = 0; i < b->nchild; i++)
+        if (!strcmp(b->child[i].hwid, hwid))
+            return &b->child[i];
+    return NULL;
+}
+
+/* ---- (a) xenpci starts as at boot and reports its children ------------------- */
+static void scenario_boot(void)
+{
+    struct wh_bus b;
+    if (!boot(&b))
+        return;
+    CHECK(b.nchild == 2, "%u children reported (want the disk and the NIC; the CD-ROM is left "
+                         "to the emulated drive)", b.nchild);
+    struct wh_child *vbd = child(&b, "XEN\\VBD"), *vif = child(&b, "XEN\\VIF");
+    CHECK(vbd && !strcmp(vbd->instid, "768") && !strcmp(vbd->devid, "XEN\\VBD"),
+          "the disk's IDs (hardware XEN\\VBD, instance 768)");
+    CHECK(vif && !strcmp(vif->instid, "0") && !strcmp(vif->devid, "XEN\\VIF"),
+          "the NIC's IDs (hardware XEN\\VIF, instance 0)");
+    struct sim_emulated emu;
+    sim_domain_emulated(wh_m.dom, &emu);
+    CHECK(!emu.ide_disks && !emu.nics, "QEMU's emulated disk and NIC unplugged through port I/O");
+    CHECK(wh_isr_calls > 0, "the ISR ran on event-channel upcalls (xenstore traffic)");
+    char *dbg = sim_domain_debug_port(wh_m.dom);
+    if (!strcmp(flavour, "chk"))
+        CHECK(dbg && strstr(dbg, "xenpci: info: bring-up"), "the checked build logs to port 0xe9");
+    free(dbg);
+    char *st = sim_xenstored_peek(sim_xen_xenstored(x), "/local/domain/1/control/feature-poweroff");
+    CHECK(st && !strcmp(st, "1"), "control/feature-poweroff written through xenstore");
+    free(st);
+}
+
+/* ---- (b) DEVICE_USAGE_NOTIFICATION on the disk's PDO -------------------------- */
+static void scenario_usage(void)
+{
+    struct wh_bus b;
+    if (!boot(&b))
+        return;
+    struct wh_child *vbd = child(&b, "XEN\\VBD");
+    CHECK(vbd, "the disk is reported");
+    if (!vbd)
+        return;
+    static const struct { uint32_t type; const char *name; } u[] = {
+        { WH_DeviceUsageTypePaging, "paging" }, { WH_DeviceUsageTypeDumpFile, "dump" },
+        { WH_DeviceUsageTypeHibernation, "hibernation" } };
+    for (unsigned i = 0; i < 3; i++) {
+        NTSTATUS_ st = wh_pnp_usage(vbd->pdo, u[i].type, true);
+        CHECK(st == WH_STATUS_SUCCESS, "%s file on the PV disk: 0x%08x", u[i].name, (unsigned)st);
+        if (u[i].type == WH_DeviceUsageTypePaging)
+            CHECK(!(vbd->pdo->Flags & 0x2000 /* DO_POWER_PAGABLE */),
+                  "a PDO in the paging path clears DO_POWER_PAGABLE");
+    }
+    for (unsigned i = 0; i < 3; i++) {
+        NTSTATUS_ st = wh_pnp_usage(vbd->pdo, u[i].type, false);
+        CHECK(st == WH_STATUS_SUCCESS, "%s file removed: 0x%08x", u[i].name, (unsigned)st);
+    }
+    CHECK(vbd->pdo->Flags & 0x2000, "DO_POWER_PAGABLE back once no paging file is left");
+}
+
+/* ---- (c) REMOVE of the FDO with reported PDOs, then unload -------------------- */
+static void scenario_remove(void)
+{
+    struct wh_bus b;
+    if (!boot(&b))
+        return;
+    CHECK(b.nchild == 2, "%u children reported", b.nchild);
+    NTSTATUS_ st = wh_pnp_remove_all(&b);
+    CHECK(st == WH_STATUS_SUCCESS, "REMOVE returned 0x%08x", (unsigned)st);
+    wh_pnp_unload(&b);
+}
+
+/* ---- (d) no PASSIVE_LEVEL DDI at APC_LEVEL or above, from boot to unload ------ */
+static void scenario_irql(void)
+{
+    struct wh_bus b;
+    if (!boot(&b))
+        return;
+    wh_pnp_remove_all(&b);
+    wh_pnp_unload(&b);
+    CHECK(!wh_violation_seen("IRQL"), "a DDI was called above its documented IRQL");
+}
+
+/* ---- the runner ----------------------------------------------------------------- */
+static const struct {
+    const char *name;
+    void (*fn)(void);
+} scenarios[] = {
+    { "boot-children", scenario_boot },
+    { "usage-notification", scenario_usage },
+    { "remove-unload-no-leak", scenario_remove },
+    { "irql-passive-ddis", scenario_irql },
+};
+
+int main(int argc, char **argv)
+{
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s chk|fre xenpci.sys imports-allowed.txt\n", argv[0]);
+        return 2;
+    }
+    flavour = argv[1];
+    sys_path = argv[2];
+    allowed_path = argv[3];
+    unsigned pass = 0, fail = 0;
+    for (unsigned i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            alarm(60);
+            machine_up();
+            scenarios[i].fn();
+            wh_dispatch_flush();
+            if (wh_violations())
+                failures++;
+            fflush(NULL);
+            _exit(failures ? 1 : 0);     /* the simulator's threads die with us */
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        if (!ok && WIFSIGNALED(status))
+            fprintf(stderr, "  (ended by signal %d)\n", WTERMSIG(status));
+        printf("%s winhost-%s-%s\n", ok ? "ok" : "FAIL", flavour, scenarios[i].name);
+        fflush(stdout);
+        ok ? pass++ : fail++;
+    }
+    printf("%u passed, %u failed\n", pass, fail);
+    return fail ? 1 : 0;
+}
