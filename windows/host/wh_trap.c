@@ -211,21 +211,27 @@ static bool emulate(greg_t *g, const uint8_t *ip, uintptr_t rip)
         len += 1;
     } else if (o[0] == 0xec || o[0] == 0xed || o[0] == 0xe4 || o[0] == 0xe5) {   /* IN */
         unsigned size = o[0] & 1 ? opsize : 1;
-        if (o[0] & 4)
+        bool imm = !(o[0] & 8);                 /* E4/E5 take the port as imm8 */
+        if (imm)
             port = o[1];
         uint32_t v = p->arch->io_in(p->arch_ctx, port, size);
+        if (getenv("WH_VERBOSE") && port != 0xe9)
+            fprintf(stderr, "wh: in%u 0x%x -> 0x%x\n", size, port, v);
         if (size == 4)
             g[REG_RAX] = v;
         else
             g[REG_RAX] = (greg_t)(((uint64_t)g[REG_RAX] & ~(uint64_t)(size == 1 ? 0xff : 0xffff)) | v);
-        len += o[0] & 4 ? 2 : 1;
+        len += imm ? 2 : 1;
     } else if (o[0] == 0xee || o[0] == 0xef || o[0] == 0xe6 || o[0] == 0xe7) {   /* OUT */
         unsigned size = o[0] & 1 ? opsize : 1;
-        if (o[0] & 4)
+        bool imm = !(o[0] & 8);
+        if (imm)
             port = o[1];
         uint32_t v = (uint32_t)g[REG_RAX] & (size == 1 ? 0xffu : size == 2 ? 0xffffu : ~0u);
         p->arch->io_out(p->arch_ctx, port, size, v);
-        len += o[0] & 4 ? 2 : 1;
+        if (getenv("WH_VERBOSE") && port != 0xe9)
+            fprintf(stderr, "wh: out%u 0x%x <- 0x%x\n", size, port, v);
+        len += imm ? 2 : 1;
     } else if (o[0] == 0xa1 && opsize == 4) {                           /* MOVABS moffs64 */
         uint64_t addr;
         memcpy(&addr, o + 1, 8);
@@ -261,6 +267,10 @@ static void on_segv(int sig, siginfo_t *si, void *ctx)
         fprintf(stderr, "wh: driver crash (a bug check on Windows): signal %d at image+0x%lx, "
                         "address %p, bytes %02x %02x %02x %02x %02x\n",
                 sig, (unsigned long)(rip - image_lo), si->si_addr, ip[0], ip[1], ip[2], ip[3], ip[4]);
+        const uintptr_t *sp = (const uintptr_t *)g[REG_RSP];
+        for (int i = 0; i < 256; i++)
+            if (sp[i] >= image_lo && sp[i] < image_hi)
+                fprintf(stderr, "  stack: image+0x%lx\n", (unsigned long)(sp[i] - image_lo));
         _exit(3);
     }
     if (sig == SIGSEGV && ip[0] == 0x0f && ip[1] == 0xa2 && thread_ready) {
