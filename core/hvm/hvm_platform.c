@@ -294,6 +294,9 @@ void hvm_platform_detach(struct hvm *h)
         if (p->xs == h->xs)
             p->xs = NULL;
     }
+    if (h->store_va && p->arch && p->arch->unmap_gfn)
+        p->arch->unmap_gfn(p->arch_ctx, h->store_va);    /* MmUnmapIoSpace on Windows */
+    h->store_va = NULL;
     if (h->evtchn) {
         if (h->per_vcpu_vector || h->route.callback_via)
             hvm_set_param(h, HVM_PARAM_CALLBACK_IRQ, 0);

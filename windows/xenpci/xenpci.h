@@ -35,6 +35,7 @@ struct xenpci_pdo {
     BOOLEAN reported;                  /* returned in BusRelations */
     BOOLEAN started;
     LONG refs;                         /* interface references held */
+    LONG usage[DeviceUsageTypeDumpFile + 1];   /* special files, by DEVICE_USAGE_NOTIFICATION_TYPE */
 };
 
 struct xenpci_fdo {
