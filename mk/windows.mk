@@ -154,3 +154,4 @@ ALL_TARGETS += $(WH_BIN)
 check-winhost: $(WH_BIN) $(foreach f,$(WIN_FLAVOURS),dist/gplpv_$(f)_wlh_x64_$(WIN_VERSION).msi)
 	@echo "== Windows kernel host: the signed x64 xenpci.sys run against the simulator"
 	@windows/tools/check-winhost $(WH_BIN) $(WIN_DIR) $(WIN_FLAVOURS)
+CHECK_STAGES += winhost

@@ -107,7 +107,8 @@ static void scenario_boot(void)
     CHECK(wh_isr_calls > 0, "the ISR ran on event-channel upcalls (xenstore traffic)");
     char *dbg = sim_domain_debug_port(wh_m.dom);
     if (!strcmp(flavour, "chk"))
-        CHECK(dbg && strstr(dbg, "xenpci: info: bring-up"), "the checked build logs to port 0xe9");
+        CHECK(dbg && strstr(dbg, "xenpci: bring-up xenstore: ring"), "the checked build logs to port 0xe9 "
+              "(got: %.200s)", dbg ? dbg : "(null)");
     free(dbg);
     char *st = sim_xenstored_peek(sim_xen_xenstored(x), "/local/domain/1/control/feature-poweroff");
     CHECK(st && !strcmp(st, "1"), "control/feature-poweroff written through xenstore");

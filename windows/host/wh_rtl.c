@@ -92,6 +92,14 @@ static void to_ascii(const struct wh_unicode_string *u, char *out, size_t n)
     out[i] = 0;
 }
 
+/* A failed ASSERT of a checked build: Windows breaks into the debugger. */
+WH_DDI(void, RtlAssert, void *assertion, void *file, uint32_t line, char *message)
+{
+    wh_violation("RtlAssert", "ASSERT(%s) failed at %s:%u%s%s", (const char *)assertion,
+                 (const char *)file, line, message ? ": " : "", message ? message : "");
+}
+WH_EXPORT(RtlAssert);
+
 /* ---- MmGetSystemRoutineAddress: exports, and two exported variables ----- */
 static uint32_t init_safe_boot_mode;
 static uint64_t ki_bug_check_data[5];
