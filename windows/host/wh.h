@@ -113,6 +113,12 @@ NTSTATUS_ wh_irp_send(struct wh_device_object *dev, struct wh_irp *irp);
 struct wh_io_stack_location *wh_irp_next_sl(struct wh_irp *irp);
 struct wh_device_object *wh_stack_top(struct wh_device_object *dev);
 bool wh_device_exists(const struct wh_device_object *d);
+/* A handle on a named device: IRP_MJ_CREATE with a fresh FILE_OBJECT, then
+ * buffered DEVICE_CONTROLs, then CLEANUP and CLOSE. */
+struct wh_file_object *wh_file_open(struct wh_device_object *dev, NTSTATUS_ *st);
+NTSTATUS_ wh_file_ioctl(struct wh_file_object *f, uint32_t code, void *buf, uint32_t len,
+                        uint64_t *info);
+NTSTATUS_ wh_file_close(struct wh_file_object *f);
 /* The host's device objects still alive (not deleted). */
 unsigned wh_devices_alive(void);
 /* IoInvalidateDeviceRelations calls (counted). */

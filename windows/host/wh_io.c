@@ -143,7 +143,7 @@ struct wh_device_object *wh_stack_top(struct wh_device_object *d)
 WH_DDI(struct wh_device_object *, IoAttachDeviceToDeviceStack, struct wh_device_object *src,
        struct wh_device_object *target)
 {
-    wh_irql_exact("IoAttachDeviceToDeviceStack", WH_PASSIVE_LEVEL);
+    wh_irql_max("IoAttachDeviceToDeviceStack", WH_DISPATCH_LEVEL);
     struct wh_device_object *top = wh_stack_top(target);
     top->AttachedDevice = src;
     src->StackSize = (int8_t)(top->StackSize + 1);
@@ -373,6 +373,58 @@ WH_DDI(void *, IoGetCurrentProcess, void)
     return system_process;
 }
 WH_EXPORT(IoGetCurrentProcess);
+
+/* ---- handles: CREATE, buffered DEVICE_CONTROL, CLEANUP, CLOSE ---------- */
+static NTSTATUS_ file_irp(struct wh_file_object *f, uint8_t major, uint32_t code, void *buf,
+                          uint32_t len, uint64_t *info)
+{
+    struct wh_device_object *top = wh_stack_top(f->DeviceObject);
+    struct wh_irp *irp = wh_irp_alloc(top->StackSize);
+    irp->IoStatus.Status = WH_STATUS_NOT_SUPPORTED;
+    irp->Tail.OriginalFileObject = f;
+    irp->AssociatedIrp = buf;                       /* METHOD_BUFFERED: the system buffer */
+    struct wh_io_stack_location *sl = wh_irp_next_sl(irp);
+    sl->MajorFunction = major;
+    sl->FileObject = f;
+    if (major == WH_IRP_MJ_DEVICE_CONTROL) {
+        sl->Parameters.DeviceIoControl.IoControlCode = code;
+        sl->Parameters.DeviceIoControl.InputBufferLength = len;
+        sl->Parameters.DeviceIoControl.OutputBufferLength = len;
+    }
+    NTSTATUS_ st = wh_irp_send(top, irp);
+    if (info)
+        *info = irp->IoStatus.Information;
+    wh_irp_free(irp);
+    return st;
+}
+
+struct wh_file_object *wh_file_open(struct wh_device_object *dev, NTSTATUS_ *st)
+{
+    struct wh_file_object *f = calloc(1, sizeof(*f));
+    f->Type = 5;
+    f->Size = sizeof(*f);
+    f->DeviceObject = dev;
+    *st = file_irp(f, WH_IRP_MJ_CREATE, 0, NULL, 0, NULL);
+    if (!WH_NT_SUCCESS(*st)) {
+        free(f);
+        return NULL;
+    }
+    return f;
+}
+
+NTSTATUS_ wh_file_ioctl(struct wh_file_object *f, uint32_t code, void *buf, uint32_t len,
+                        uint64_t *info)
+{
+    return file_irp(f, WH_IRP_MJ_DEVICE_CONTROL, code, buf, len, info);
+}
+
+NTSTATUS_ wh_file_close(struct wh_file_object *f)
+{
+    NTSTATUS_ st = file_irp(f, WH_IRP_MJ_CLEANUP, 0, NULL, 0, NULL);
+    NTSTATUS_ st2 = file_irp(f, WH_IRP_MJ_CLOSE, 0, NULL, 0, NULL);
+    free(f);
+    return WH_NT_SUCCESS(st) ? st2 : st;
+}
 
 /* ---- drivers -------------------------------------------------------------- */
 struct wh_driver_object *wh_driver_create(const char *service)

@@ -76,6 +76,10 @@ _Static_assert(offsetof(struct wh_cm_full_descriptor, Count) == offsetof(CM_FULL
 _Static_assert(offsetof(struct wh_cm_full_descriptor, PartialDescriptors) == offsetof(CM_FULL_RESOURCE_DESCRIPTOR, PartialResourceList.PartialDescriptors), "CM_FULL.PartialDescriptors");
 SAME(wh_cm_resource_list, CM_RESOURCE_LIST, List);
 SAME_SIZE(wh_mdl, MDL);
+SAME(wh_file_object, FILE_OBJECT, DeviceObject);
+SAME(wh_file_object, FILE_OBJECT, FsContext);
+SAME(wh_file_object, FILE_OBJECT, FsContext2);
+SAME_SIZE(wh_file_object, FILE_OBJECT);
 SAME(wh_mdl, MDL, ByteCount);
 _Static_assert((int)IRP_MN_DEVICE_USAGE_NOTIFICATION == (int)WH_IRP_MN_DEVICE_USAGE_NOTIFICATION, "minor");
 _Static_assert((int)IRP_MN_QUERY_ID == (int)WH_IRP_MN_QUERY_ID, "minor");

@@ -244,6 +244,18 @@ struct wh_cm_resource_list {
 };
 #pragma pack(pop)
 
+/* FILE_OBJECT: the host needs the fields up to FsContext2; the object is
+ * 0xd8 bytes on x64. */
+struct wh_file_object {
+    int16_t Type, Size;
+    uint32_t pad;
+    struct wh_device_object *DeviceObject;
+    void *Vpb;
+    void *FsContext;
+    void *FsContext2;
+    uint8_t rest[0xd8 - 0x28];
+};
+
 struct wh_mdl {
     struct wh_mdl *Next;
     int16_t Size, MdlFlags;
@@ -295,5 +307,6 @@ _Static_assert(offsetof(struct wh_driver_object, DriverUnload) == 0x68, "DRV.Dri
 _Static_assert(offsetof(struct wh_driver_object, MajorFunction) == 0x70, "DRV.MajorFunction");
 _Static_assert(sizeof(struct wh_cm_partial_descriptor) == 0x14, "CM_PARTIAL_RESOURCE_DESCRIPTOR");
 _Static_assert(sizeof(struct wh_mdl) == 0x30, "MDL");
+_Static_assert(offsetof(struct wh_file_object, FsContext) == 0x18, "FILE_OBJECT.FsContext");
 
 #endif

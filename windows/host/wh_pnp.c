@@ -16,6 +16,7 @@
 unsigned wh_links_alive(void);
 unsigned wh_mem_mappings(void);
 unsigned wh_bugcheck_callbacks(void);
+unsigned wh_views_alive(void);
 
 /* ---- the PCI bus driver (the host's) ------------------------------------ */
 static NTSTATUS_ WH_MSABI pci_dispatch(struct wh_device_object *d, struct wh_irp *irp)
@@ -255,5 +256,7 @@ void wh_pnp_unload(struct wh_bus *b)
         wh_violation("DriverUnload", "%u symbolic link(s) left", links);
     if (maps)
         wh_violation("DriverUnload", "%u MmMapIoSpace mapping(s) left", maps);
+    if (wh_views_alive())
+        wh_violation("DriverUnload", "%u section handle(s) or view(s) left", wh_views_alive());
     wh_pe_unload(&b->img);
 }
