@@ -155,3 +155,4 @@ check-winhost: $(WH_BIN) $(foreach f,$(WIN_FLAVOURS),dist/gplpv_$(f)_wlh_x64_$(W
 	@echo "== Windows kernel host: the signed x64 xenpci.sys run against the simulator"
 	@windows/tools/check-winhost $(WH_BIN) $(WIN_DIR) $(WIN_FLAVOURS)
 CHECK_STAGES += winhost
+FAST_STAGES += winhost

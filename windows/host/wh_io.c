@@ -260,11 +260,15 @@ WH_DDI(NTSTATUS_, IofCallDriver, struct wh_device_object *d, struct wh_irp *irp)
     struct wh_io_stack_location *sl = --irp->Tail.CurrentStackLocation;
     sl->DeviceObject = d;
     wh_dispatch_fn fn = d->DriverObject->MajorFunction[sl->MajorFunction];
-    uint8_t irql = wh_irql;
+    uint8_t irql = wh_irql, major = sl->MajorFunction;
+    int locks = wh_spinlocks_held;
     NTSTATUS_ st = fn(d, irp);
     if (wh_irql != irql)
         wh_violation("IofCallDriver", "dispatch routine for major 0x%x returned at IRQL %u, "
-                     "called at %u", sl->MajorFunction, wh_irql, irql);
+                     "called at %u", major, wh_irql, irql);
+    if (wh_spinlocks_held != locks)
+        wh_violation("IofCallDriver", "dispatch routine for major 0x%x returned holding %d spin "
+                     "lock(s) more than it was called with", major, wh_spinlocks_held - locks);
     return st;
 }
 WH_EXPORT(IofCallDriver);
