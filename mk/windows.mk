@@ -144,15 +144,21 @@ $(BUILD)/host/winhost/layout-ok: windows/host/wh_layout_check.c windows/host/wh_
 	@mkdir -p $(@D)
 	@$(WIN_TRIPLET_x64)-gcc -std=gnu11 $(WARN) -isystem /usr/$(WIN_TRIPLET_x64)/include/ddk \
 	  -fsyntax-only $< && touch $@
+# A driver that breaks the rules on purpose (windows/host/testdrv): the
+# host must report each of its violations.  Not packaged.
+WH_BADDRV := $(WIN_DIR)/fre-x64/testdrv/wh_baddrv.sys
+$(WH_BADDRV): $(WIN_DIR)/fre-x64/windows/host/testdrv/wh_baddrv.o
+	@mkdir -p $(@D)
+	@$(WIN_CC_fre_x64) $(WIN_LDFLAGS_fre_x64) -o $@ $^ -lntoskrnl -lhal -lgcc
 $(WH_BIN): $(WH_SRCS:%.c=$(BUILD)/host/%.o) $(BUILD)/host/libgplpv_sim.a $(BUILD)/host/libgplpv_core.a \
     $(BUILD)/host/winhost/layout-ok
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CFLAGS) $(filter %.o %.a,$^) -o $@ $(LDLIBS)
-ALL_TARGETS += $(WH_BIN)
+ALL_TARGETS += $(WH_BIN) $(WH_BADDRV)
 
 .PHONY: check-winhost
-check-winhost: $(WH_BIN) $(foreach f,$(WIN_FLAVOURS),dist/gplpv_$(f)_wlh_x64_$(WIN_VERSION).msi)
+check-winhost: $(WH_BIN) $(WH_BADDRV) $(foreach f,$(WIN_FLAVOURS),dist/gplpv_$(f)_wlh_x64_$(WIN_VERSION).msi)
 	@echo "== Windows kernel host: the signed x64 xenpci.sys run against the simulator"
-	@windows/tools/check-winhost $(WH_BIN) $(WIN_DIR) $(WIN_FLAVOURS)
+	@windows/tools/check-winhost $(WH_BIN) $(WIN_DIR) $(WH_BADDRV) $(WIN_FLAVOURS)
 CHECK_STAGES += winhost
 FAST_STAGES += winhost

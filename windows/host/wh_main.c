@@ -22,8 +22,9 @@
 struct wh_machine wh_m;
 extern volatile unsigned wh_isr_calls;
 
-static const char *flavour, *sys_path, *allowed_path;
+static const char *flavour, *sys_path, *allowed_path, *baddrv_path;
 static int failures;
+static bool expect_violations;     /* the scenario is about them */
 
 #define CHECK(cond, ...)                                                                    \
     do {                                                                                    \
@@ -203,6 +204,37 @@ static void scenario_ioctl(void)
     wh_pnp_unload(&b);
 }
 
+/* ---- the verifier itself: a driver breaking the rules on purpose -------------- */
+static void scenario_verifier(void)
+{
+    expect_violations = true;
+    struct wh_bus b;
+    if (wh_pnp_load(&b, baddrv_path, allowed_path)) {
+        CHECK(0, "the test driver did not load");
+        return;
+    }
+    struct wh_device_object *dev = b.drv->DeviceObject;
+    NTSTATUS_ st = WH_STATUS_NOT_SUPPORTED;
+    struct wh_file_object *f = dev ? wh_file_open(dev, &st) : NULL;
+    CHECK(f, "CREATE on the test driver's device: 0x%08x", (unsigned)st);
+    if (f) {
+        uint32_t buf[4] = { 0 };
+        wh_file_ioctl(f, 0x222000, buf, sizeof(buf), NULL);
+        wh_file_close(f);
+    }
+    wh_dispatch_flush();
+    wh_pnp_unload(&b);
+    static const char *const want[] = {
+        "IoCreateDevice: called at IRQL 2",
+        "completed again after it was complete",
+        "DPC: routine",                        /* returned holding a spin lock */
+        "device object(s) of the driver left",
+        "pool block(s) left",
+    };
+    for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        CHECK(wh_violation_seen(want[i]), "the host did not report \"%s\"", want[i]);
+}
+
 /* ---- the runner ----------------------------------------------------------------- */
 static const struct {
     const char *name;
@@ -213,19 +245,24 @@ static const struct {
     { "remove-unload-no-leak", scenario_remove },
     { "irql-passive-ddis", scenario_irql },
     { "ioctl-user-grant", scenario_ioctl },
+    { "verifier-catches", scenario_verifier },
 };
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s chk|fre xenpci.sys imports-allowed.txt\n", argv[0]);
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: %s chk|fre xenpci.sys imports-allowed.txt [wh_baddrv.sys]\n",
+                argv[0]);
         return 2;
     }
     flavour = argv[1];
     sys_path = argv[2];
     allowed_path = argv[3];
+    baddrv_path = argc == 5 ? argv[4] : NULL;
     unsigned pass = 0, fail = 0;
     for (unsigned i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
+        if (scenarios[i].fn == scenario_verifier && !baddrv_path)
+            continue;
         fflush(NULL);
         pid_t pid = fork();
         if (pid == 0) {
@@ -233,7 +270,7 @@ int main(int argc, char **argv)
             machine_up();
             scenarios[i].fn();
             wh_dispatch_flush();
-            if (wh_violations())
+            if (wh_violations() && !expect_violations)
                 failures++;
             fflush(NULL);
             _exit(failures ? 1 : 0);     /* the simulator's threads die with us */

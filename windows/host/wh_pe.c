@@ -137,8 +137,10 @@ int wh_pe_load(const char *path, const char *allowed_path, struct wh_image *img)
             }
             off += blk;
         }
-    } else if (delta) {
-        fail(path, "no base relocations and not at the preferred base");
+    } else if (delta && (rd16(coff + 18) & 1)) {
+        /* IMAGE_FILE_RELOCS_STRIPPED: it can only run at its preferred base
+         * (an image with nothing to relocate has no .reloc and no flag) */
+        fail(path, "relocations stripped and not at the preferred base");
         goto unmap;
     }
     /* imports: every one resolved, or all the missing ones named at once */
