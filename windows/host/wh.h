@@ -135,6 +135,7 @@ NTSTATUS_ WH_MSABI wh_IoCreateDevice(struct wh_driver_object *drv, uint32_t ext,
 struct wh_child {
     struct wh_device_object *pdo;
     char hwid[128], devid[128], instid[64];
+    bool gone;                          /* no longer in BusRelations: removed */
 };
 #define WH_MAX_CHILDREN 16
 struct wh_bus {

@@ -204,6 +204,32 @@ static void scenario_ioctl(void)
     wh_pnp_unload(&b);
 }
 
+/* ---- a disk unplugged by the toolstack: its PDO leaves BusRelations ---------- */
+static void scenario_unplug(void)
+{
+    struct wh_bus b;
+    if (!boot(&b))
+        return;
+    struct wh_child *vbd = child(&b, "XEN\\VBD");
+    CHECK(vbd, "the disk is reported");
+    if (!vbd)
+        return;
+    struct wh_device_object *pdo = vbd->pdo;
+    unsigned seen = wh_relations_invalidated;
+    sim_xenstored_poke_rm(sim_xen_xenstored(x), "/local/domain/1/device/vbd/768");
+    for (int i = 0; i < 500 && !vbd->gone; i++) {
+        if (wh_relations_invalidated != seen)
+            wh_pnp_enumerate(&b);
+        if (!vbd->gone)
+            usleep(10000);
+    }
+    CHECK(vbd->gone, "the disk left BusRelations after its xenstore node went");
+    CHECK(!wh_device_exists(pdo), "its PDO was deleted on REMOVE");
+    CHECK(child(&b, "XEN\\VIF") && !child(&b, "XEN\\VIF")->gone, "the NIC stays");
+    wh_pnp_remove_all(&b);
+    wh_pnp_unload(&b);
+}
+
 /* ---- the verifier itself: a driver breaking the rules on purpose -------------- */
 static void scenario_verifier(void)
 {
@@ -245,6 +271,7 @@ static const struct {
     { "remove-unload-no-leak", scenario_remove },
     { "irql-passive-ddis", scenario_irql },
     { "ioctl-user-grant", scenario_ioctl },
+    { "vbd-unplugged", scenario_unplug },
     { "verifier-catches", scenario_verifier },
 };
 

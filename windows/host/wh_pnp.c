@@ -193,6 +193,17 @@ NTSTATUS_ wh_pnp_enumerate(struct wh_bus *b)
         query_id(pdo, WH_BusQueryHardwareIDs, c->hwid, sizeof(c->hwid));
         query_id(pdo, WH_BusQueryInstanceID, c->instid, sizeof(c->instid));
     }
+    /* A child the bus no longer lists is gone: it was never started (no
+     * function driver), so PnP sends it REMOVE without SURPRISE_REMOVAL. */
+    for (unsigned c = 0; c < b->nchild; c++) {
+        bool listed = false;
+        for (uint32_t i = 0; i < rel->Count; i++)
+            listed |= rel->Objects[i] == b->child[c].pdo;
+        if (!listed && !b->child[c].gone) {
+            b->child[c].gone = true;
+            wh_pnp_minor(b->child[c].pdo, WH_IRP_MN_REMOVE_DEVICE, NULL);
+        }
+    }
     wh_pool_free(rel, "ExFreePool (PnP manager, the relations)");
     return WH_STATUS_SUCCESS;
 }
@@ -227,7 +238,7 @@ NTSTATUS_ wh_pnp_minor(struct wh_device_object *dev, uint8_t minor, struct wh_ir
 NTSTATUS_ wh_pnp_remove_all(struct wh_bus *b)
 {
     for (unsigned c = 0; c < b->nchild; c++)
-        if (wh_device_exists(b->child[c].pdo))
+        if (!b->child[c].gone)
             wh_pnp_minor(b->child[c].pdo, WH_IRP_MN_REMOVE_DEVICE, NULL);
     NTSTATUS_ st = wh_pnp_minor(b->pci_pdo, WH_IRP_MN_REMOVE_DEVICE, NULL);
     wh_dispatch_flush();
