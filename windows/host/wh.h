@@ -71,7 +71,7 @@ unsigned wh_work_outstanding(void);
 /* ---- traps (wh_trap.c) ------------------------------------------------ */
 void wh_trap_install(void);
 void wh_trap_thread(void);       /* per thread: KPCR in GS, CPUID faulting */
-void wh_trap_image(uintptr_t base, size_t size);
+void wh_trap_image(uintptr_t base, size_t size, bool loaded);
 void wh_trap_patch_cpuid(uint8_t *text, size_t len);
 
 /* ---- memory (wh_mem.c) ------------------------------------------------ */

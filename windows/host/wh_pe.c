@@ -190,7 +190,7 @@ int wh_pe_load(const char *path, const char *allowed_path, struct wh_image *img)
         }
     }
     img->entry = base + entry;
-    wh_trap_image((uintptr_t)base, size);
+    wh_trap_image((uintptr_t)base, size, true);
     rc = 0;
     goto out;
 unmap:
@@ -205,9 +205,8 @@ out:
 void wh_pe_unload(struct wh_image *img)
 {
     if (img->base)
-        munmap(img->base, img->size);
+        wh_trap_image((uintptr_t)img->base, img->size, false);   /* kept, inaccessible */
     img->base = NULL;
-    wh_trap_image(0, 0);
 }
 
 bool wh_pe_contains(const struct wh_image *img, const void *p)

@@ -33,30 +33,46 @@
 #define ARCH_SET_CPUID 0x1012
 #endif
 
-static uintptr_t image_lo, image_hi;          /* the loaded driver */
+#define MAX_IMAGES 4
+static struct range { uintptr_t lo, hi; } images[MAX_IMAGES], gone[MAX_IMAGES];
 static bool cpuid_faulting;                   /* else CPUID was rewritten as UD2 */
 #define MAX_PATCHED 64
 static uintptr_t patched[MAX_PATCHED];
 static unsigned npatched;
-static uintptr_t gone_lo, gone_hi;            /* an unloaded one */
 static uint8_t *hypercall_page;
 static uint32_t hypercall_msr;
 static _Thread_local bool thread_ready;
 static _Thread_local uint8_t *kpcr;
 _Thread_local bool wh_interrupts_off;
 
-void wh_trap_image(uintptr_t base, size_t size)
+/* The images loaded (their faults are decoded) and unloaded (inaccessible:
+ * a call into one is a callback into an unloaded driver). */
+void wh_trap_image(uintptr_t base, size_t size, bool loaded)
 {
-    if (!size) {
-        gone_lo = image_lo;
-        gone_hi = image_hi;
-        if (gone_hi > gone_lo)
-            mprotect((void *)gone_lo, gone_hi - gone_lo, PROT_NONE);
-        image_lo = image_hi = 0;
-        return;
+    for (int i = 0; i < MAX_IMAGES; i++) {
+        if (loaded && !images[i].hi) {
+            images[i] = (struct range){ base, base + size };
+            return;
+        }
+        if (!loaded && images[i].lo == base) {
+            images[i] = (struct range){ 0, 0 };
+            mprotect((void *)base, size, PROT_NONE);
+            for (int j = 0; j < MAX_IMAGES; j++)
+                if (!gone[j].hi) {
+                    gone[j] = (struct range){ base, base + size };
+                    break;
+                }
+            return;
+        }
     }
-    image_lo = base;
-    image_hi = base + size;
+}
+
+static const struct range *in_range(const struct range *r, uintptr_t a)
+{
+    for (int i = 0; i < MAX_IMAGES; i++)
+        if (a >= r[i].lo && a < r[i].hi)
+            return &r[i];
+    return NULL;
 }
 
 void wh_trap_thread(void)
@@ -253,12 +269,13 @@ static void on_segv(int sig, siginfo_t *si, void *ctx)
     greg_t *g = uc->uc_mcontext.gregs;
     uintptr_t rip = (uintptr_t)g[REG_RIP];
     const uint8_t *ip = (const uint8_t *)rip;
-    bool in_driver = rip >= image_lo && rip < image_hi;
+    const struct range *img = in_range(images, rip), *dead = in_range(gone, rip);
+    bool in_driver = img != NULL;
     bool in_hcall = hypercall_page && rip >= (uintptr_t)hypercall_page &&
                     rip < (uintptr_t)hypercall_page + 4096;
-    if (rip >= gone_lo && rip < gone_hi) {
+    if (dead) {
         wh_violation("(callback)", "code of an unloaded driver called at image+0x%lx",
-                     (unsigned long)(rip - gone_lo));
+                     (unsigned long)(rip - dead->lo));
         _exit(4);
     }
     if (in_driver || in_hcall) {
@@ -266,11 +283,13 @@ static void on_segv(int sig, siginfo_t *si, void *ctx)
             return;
         fprintf(stderr, "wh: driver crash (a bug check on Windows): signal %d at image+0x%lx, "
                         "address %p, bytes %02x %02x %02x %02x %02x\n",
-                sig, (unsigned long)(rip - image_lo), si->si_addr, ip[0], ip[1], ip[2], ip[3], ip[4]);
+                sig, (unsigned long)(rip - (in_driver ? img->lo : 0)), si->si_addr, ip[0], ip[1],
+                ip[2], ip[3], ip[4]);
         const uintptr_t *sp = (const uintptr_t *)g[REG_RSP];
         for (int i = 0; i < 256; i++)
-            if (sp[i] >= image_lo && sp[i] < image_hi)
-                fprintf(stderr, "  stack: image+0x%lx\n", (unsigned long)(sp[i] - image_lo));
+            if (in_range(images, sp[i]))
+                fprintf(stderr, "  stack: %p (image+0x%lx)\n", (void *)sp[i],
+                        (unsigned long)(sp[i] - in_range(images, sp[i])->lo));
         _exit(3);
     }
     if (sig == SIGSEGV && ip[0] == 0x0f && ip[1] == 0xa2 && thread_ready) {
