@@ -126,6 +126,11 @@ extern volatile unsigned wh_relations_invalidated;
 
 /* DDIs the host calls itself */
 void WH_MSABI wh_IofCompleteRequest(struct wh_irp *irp, int8_t boost);
+int32_t WH_MSABI wh_KeSetEvent(struct wh_kevent *e, int32_t incr, uint8_t wait);
+struct wh_device_object *WH_MSABI wh_IoAttachDeviceToDeviceStack(struct wh_device_object *src,
+                                                                 struct wh_device_object *target);
+void WH_MSABI wh_IoDetachDevice(struct wh_device_object *target);
+void WH_MSABI wh_IoDeleteDevice(struct wh_device_object *d);
 NTSTATUS_ WH_MSABI wh_IofCallDriver(struct wh_device_object *d, struct wh_irp *irp);
 NTSTATUS_ WH_MSABI wh_IoCreateDevice(struct wh_driver_object *drv, uint32_t ext,
                                      struct wh_unicode_string *name, uint32_t type, uint32_t chars,
@@ -147,12 +152,19 @@ struct wh_bus {
     unsigned nchild;
 };
 int wh_pnp_load(struct wh_bus *b, const char *sys, const char *allowed);
+struct wh_driver_object *wh_load_driver(struct wh_image *img, const char *sys, const char *allowed,
+                                        bool vbd);
 NTSTATUS_ wh_pnp_add_and_start(struct wh_bus *b);
 NTSTATUS_ wh_pnp_enumerate(struct wh_bus *b);
 NTSTATUS_ wh_pnp_minor(struct wh_device_object *dev, uint8_t minor, struct wh_irp **keep);
 NTSTATUS_ wh_pnp_usage(struct wh_device_object *pdo, uint32_t type, bool in_path);
 NTSTATUS_ wh_pnp_remove_all(struct wh_bus *b);
 void wh_pnp_unload(struct wh_bus *b);
+
+/* ---- StorPort (wh_storport.c) ----------------------------------------- */
+struct wh_device_object *wh_storport_fdo(unsigned i);
+/* HwStartIo at DISPATCH_LEVEL, then waits for RequestComplete: 0 if it came. */
+int wh_storport_srb(struct wh_device_object *fdo, struct wh_srb *srb, unsigned timeout_ms);
 
 /* ---- the interrupt line of the platform PCI device -------------------- */
 #define WH_PLATFORM_GSI 28

@@ -213,6 +213,7 @@ unsigned wh_links_alive(void)
 struct irprec {
     uint64_t magic;
     bool delivered;               /* reached its originator */
+    bool threaded;                /* built by IoBuildSynchronousFsdRequest: freed on completion */
     unsigned completions;
     struct wh_irp irp;            /* stack locations follow */
 };
@@ -324,12 +325,38 @@ WH_DDI(void, IofCompleteRequest, struct wh_irp *irp, int8_t boost)
             irp->Tail.CurrentStackLocation->Control |= WH_SL_PENDING_RETURNED;
         }
     }
+    if (r->threaded) {              /* the I/O manager's own completion of a built IRP */
+        if (irp->UserIosb)
+            *(struct wh_io_status_block *)irp->UserIosb = irp->IoStatus;
+        if (irp->UserEvent)
+            wh_KeSetEvent(irp->UserEvent, 0, 0);
+        wh_irp_free(irp);
+        return;
+    }
     pthread_mutex_lock(&io_m);
     r->delivered = true;
     pthread_cond_broadcast(&io_cv);
     pthread_mutex_unlock(&io_m);
 }
 WH_EXPORT(IofCompleteRequest);
+
+/* Only what the drivers build: IRP_MJ_PNP requests with no buffer. */
+WH_DDI(struct wh_irp *, IoBuildSynchronousFsdRequest, uint32_t major, struct wh_device_object *dev,
+       void *buf, uint32_t len, int64_t *offset, struct wh_kevent *event,
+       struct wh_io_status_block *iosb)
+{
+    (void)offset;
+    wh_irql_exact("IoBuildSynchronousFsdRequest", WH_PASSIVE_LEVEL);
+    if (major != WH_IRP_MJ_PNP || buf || len)
+        wh_fatal("IoBuildSynchronousFsdRequest: major 0x%x with a buffer is not implemented", major);
+    struct wh_irp *irp = wh_irp_alloc(dev->StackSize);
+    irprec_of(irp)->threaded = true;
+    irp->UserEvent = event;
+    irp->UserIosb = iosb;
+    wh_irp_next_sl(irp)->MajorFunction = (uint8_t)major;
+    return irp;
+}
+WH_EXPORT(IoBuildSynchronousFsdRequest);
 
 NTSTATUS_ wh_irp_send(struct wh_device_object *dev, struct wh_irp *irp)
 {

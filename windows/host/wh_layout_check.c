@@ -2,6 +2,7 @@
  * declarations of the kernel structures (wh_nt.h) against mingw-w64's
  * independent DDK headers, field by field. */
 #include <ntddk.h>
+#include <srb.h>
 
 #include "wh_nt.h"
 
@@ -76,6 +77,13 @@ _Static_assert(offsetof(struct wh_cm_full_descriptor, Count) == offsetof(CM_FULL
 _Static_assert(offsetof(struct wh_cm_full_descriptor, PartialDescriptors) == offsetof(CM_FULL_RESOURCE_DESCRIPTOR, PartialResourceList.PartialDescriptors), "CM_FULL.PartialDescriptors");
 SAME(wh_cm_resource_list, CM_RESOURCE_LIST, List);
 SAME_SIZE(wh_mdl, MDL);
+SAME_SIZE(wh_srb, SCSI_REQUEST_BLOCK);
+SAME(wh_srb, SCSI_REQUEST_BLOCK, SrbFlags);
+SAME(wh_srb, SCSI_REQUEST_BLOCK, DataTransferLength);
+SAME(wh_srb, SCSI_REQUEST_BLOCK, DataBuffer);
+SAME(wh_srb, SCSI_REQUEST_BLOCK, SenseInfoBuffer);
+SAME(wh_srb, SCSI_REQUEST_BLOCK, SrbExtension);
+SAME(wh_srb, SCSI_REQUEST_BLOCK, Cdb);
 SAME(wh_file_object, FILE_OBJECT, DeviceObject);
 SAME(wh_file_object, FILE_OBJECT, FsContext);
 SAME(wh_file_object, FILE_OBJECT, FsContext2);

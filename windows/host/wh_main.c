@@ -230,6 +230,70 @@ static void scenario_unplug(void)
     wh_pnp_unload(&b);
 }
 
+/* ---- xenvbd on the disk's PDO: StorPort SRBs through blkfront to blkback --------- */
+static uint8_t srb_status(struct wh_device_object *fdo, uint8_t *cdb, unsigned cdblen, void *buf,
+                          uint32_t len, uint32_t flags)
+{
+    struct wh_srb srb;
+    memset(&srb, 0, sizeof(srb));
+    srb.Function = 0;                            /* SRB_FUNCTION_EXECUTE_SCSI */
+    srb.CdbLength = (uint8_t)cdblen;
+    memcpy(srb.Cdb, cdb, cdblen);
+    srb.DataBuffer = buf;
+    srb.DataTransferLength = len;
+    srb.SrbFlags = flags;
+    srb.TimeOutValue = 10;
+    if (wh_storport_srb(fdo, &srb, 10000))
+        return 0xff;
+    return srb.SrbStatus;
+}
+
+static void scenario_xenvbd(void)
+{
+    struct wh_bus b;
+    if (!boot(&b))
+        return;
+    struct wh_child *vbd = child(&b, "XEN\\VBD");
+    CHECK(vbd, "the disk is reported");
+    if (!vbd)
+        return;
+    char path[512];
+    snprintf(path, sizeof(path), "%s", sys_path);
+    char *slash = strrchr(path, '/');
+    snprintf(slash ? slash + 1 : path, sizeof(path) - (size_t)(slash ? slash + 1 - path : 0),
+             "xenvbd.sys");
+    struct wh_image img;
+    struct wh_driver_object *drv = wh_load_driver(&img, path, allowed_path, true);
+    CHECK(drv, "xenvbd.sys loads and its DriverEntry (StorPortInitialize) succeeds");
+    if (!drv)
+        return;
+    NTSTATUS_ st = ((wh_add_device_fn)drv->DriverExtension->AddDevice)(drv, vbd->pdo);
+    CHECK(st == WH_STATUS_SUCCESS, "AddDevice on the disk's PDO: 0x%08x", (unsigned)st);
+    st = wh_pnp_minor(vbd->pdo, WH_IRP_MN_START_DEVICE, NULL);
+    CHECK(st == WH_STATUS_SUCCESS, "START (HwFindAdapter connects blkfront): 0x%08x", (unsigned)st);
+    struct wh_device_object *fdo = wh_storport_fdo(0);
+    if (st != WH_STATUS_SUCCESS || !fdo)
+        return;
+    uint8_t *buf = wh_pool_alloc(8192, 0x66756257, false), *back = wh_pool_alloc(8192, 0x66756257, false);
+    uint8_t inquiry[6] = { 0x12, 0, 0, 0, 36, 0 };
+    CHECK(srb_status(fdo, inquiry, 6, buf, 36, 0x40) == 1 && !memcmp(buf + 8, "Xen     ", 8),
+          "INQUIRY answers vendor Xen");
+    uint8_t cap[10] = { 0x25 };
+    CHECK(srb_status(fdo, cap, 10, buf, 8, 0x40) == 1 && buf[0] == 0 && buf[1] == 0 &&
+              buf[2] == 0x1f && buf[3] == 0xff && buf[6] == 0x02 && buf[7] == 0,
+          "READ CAPACITY: 8192 sectors of 512 bytes");
+    for (unsigned i = 0; i < 4096; i++)
+        buf[i] = (uint8_t)(i * 7 + 3);
+    uint8_t wr[10] = { 0x2a, 0, 0, 0, 0, 100, 0, 0, 8, 0 };
+    CHECK(srb_status(fdo, wr, 10, buf, 4096, 0x80) == 1, "WRITE(10) of 8 sectors at LBA 100");
+    CHECK(!memcmp(sim_blkback_disk(disk) + 100 * 512, buf, 4096), "blkback's disk holds them");
+    memset(back, 0, 4096);
+    uint8_t rd[10] = { 0x28, 0, 0, 0, 0, 100, 0, 0, 8, 0 };
+    CHECK(srb_status(fdo, rd, 10, back, 4096, 0x40) == 1 && !memcmp(back, buf, 4096),
+          "READ(10) gives them back");
+    /* removal of the adapter and xenvbd's unload are not run (see docs) */
+}
+
 /* ---- the verifier itself: a driver breaking the rules on purpose -------------- */
 static void scenario_verifier(void)
 {
@@ -272,6 +336,7 @@ static const struct {
     { "irql-passive-ddis", scenario_irql },
     { "ioctl-user-grant", scenario_ioctl },
     { "vbd-unplugged", scenario_unplug },
+    { "xenvbd-srb", scenario_xenvbd },
     { "verifier-catches", scenario_verifier },
 };
 

@@ -256,6 +256,24 @@ struct wh_file_object {
     uint8_t rest[0xd8 - 0x28];
 };
 
+/* SCSI_REQUEST_BLOCK, x64 (88 bytes) */
+struct wh_srb {
+    uint16_t Length;
+    uint8_t Function, SrbStatus, ScsiStatus, PathId, TargetId, Lun, QueueTag, QueueAction;
+    uint8_t CdbLength, SenseInfoBufferLength;
+    uint32_t SrbFlags;
+    uint32_t DataTransferLength;
+    uint32_t TimeOutValue;
+    void *DataBuffer;
+    void *SenseInfoBuffer;
+    struct wh_srb *NextSrb;
+    void *OriginalRequest;
+    void *SrbExtension;
+    uint32_t InternalStatus;
+    uint32_t Reserved;
+    uint8_t Cdb[16];
+};
+
 struct wh_mdl {
     struct wh_mdl *Next;
     int16_t Size, MdlFlags;

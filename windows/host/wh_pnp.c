@@ -60,26 +60,37 @@ static struct wh_driver_object *pci_driver(void)
 typedef NTSTATUS_ WH_MSABI (*entry_fn)(struct wh_driver_object *, struct wh_unicode_string *);
 
 static uint16_t regpath[] = u"\\Registry\\Machine\\System\\CurrentControlSet\\Services\\xenpci";
+static uint16_t regpath_vbd[] = u"\\Registry\\Machine\\System\\CurrentControlSet\\Services\\xenvbd";
+
+/* Loads an image and runs its DriverEntry at PASSIVE_LEVEL. */
+struct wh_driver_object *wh_load_driver(struct wh_image *img, const char *sys, const char *allowed,
+                                        bool vbd)
+{
+    if (wh_pe_load(sys, allowed, img))
+        return NULL;
+    struct wh_driver_object *drv = wh_driver_create(vbd ? "xenvbd" : "xenpci");
+    drv->DriverStart = img->base;
+    drv->DriverSize = (uint32_t)img->size;
+    drv->DriverInit = img->entry;
+    uint16_t *path = vbd ? regpath_vbd : regpath;
+    size_t bytes = vbd ? sizeof(regpath_vbd) : sizeof(regpath);
+    struct wh_unicode_string rp = { (uint16_t)(bytes - 2), (uint16_t)bytes, 0, path };
+    wh_irql = WH_PASSIVE_LEVEL;
+    NTSTATUS_ st = ((entry_fn)img->entry)(drv, &rp);
+    if (wh_irql != WH_PASSIVE_LEVEL)
+        wh_violation("DriverEntry", "returned at IRQL %u", wh_irql);
+    if (!WH_NT_SUCCESS(st)) {
+        fprintf(stderr, "wh: DriverEntry of %s returned 0x%08x\n", img->name, (unsigned)st);
+        return NULL;
+    }
+    return drv;
+}
 
 int wh_pnp_load(struct wh_bus *b, const char *sys, const char *allowed)
 {
     memset(b, 0, sizeof(*b));
-    if (wh_pe_load(sys, allowed, &b->img))
-        return -1;
-    b->drv = wh_driver_create("xenpci");
-    b->drv->DriverStart = b->img.base;
-    b->drv->DriverSize = (uint32_t)b->img.size;
-    b->drv->DriverInit = b->img.entry;
-    struct wh_unicode_string rp = { sizeof(regpath) - 2, sizeof(regpath), 0, regpath };
-    wh_irql = WH_PASSIVE_LEVEL;
-    NTSTATUS_ st = ((entry_fn)b->img.entry)(b->drv, &rp);
-    if (wh_irql != WH_PASSIVE_LEVEL)
-        wh_violation("DriverEntry", "returned at IRQL %u", wh_irql);
-    if (!WH_NT_SUCCESS(st)) {
-        fprintf(stderr, "wh: DriverEntry returned 0x%08x\n", (unsigned)st);
-        return -1;
-    }
-    return 0;
+    b->drv = wh_load_driver(&b->img, sys, allowed, false);
+    return b->drv ? 0 : -1;
 }
 
 /* ---- START with the platform device's resources ------------------------------ */

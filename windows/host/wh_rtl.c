@@ -345,6 +345,10 @@ WH_DDI(char *, strcpy, char *d, const char *s) { return strcpy(d, s); }
 WH_EXPORT(strcpy);
 WH_DDI(size_t, strlen, const char *s) { return strlen(s); }
 WH_EXPORT(strlen);
+WH_DDI(int, strncmp, const char *a, const char *b, size_t n) { return strncmp(a, b, n); }
+WH_EXPORT(strncmp);
+WH_DDI(char *, strrchr, const char *s, int c) { return strrchr(s, c); }
+WH_EXPORT(strrchr);
 
 extern const struct wh_export_entry __start_wh_exports[], __stop_wh_exports[];
 
