@@ -5,8 +5,8 @@
  * HwStartIo at DISPATCH_LEVEL, each with its SRB extension, and must come
  * back exactly once through StorPortNotification(RequestComplete).
  * Not modelled: StorPort's queueing (one SRB at a time here), LUN PDOs,
- * the class driver, timeouts and resets, REMOVE of the adapter, the dump
- * stack.  Layouts: x64 HW_INITIALIZATION_DATA and SCSI_REQUEST_BLOCK as
+ * the class driver, timeouts and resets, the dump stack.  REMOVE stops
+ * the adapter (ScsiStopAdapter) and deletes its FDO.  Layouts: x64 HW_INITIALIZATION_DATA and SCSI_REQUEST_BLOCK as
  * windows/include/storport_layout.h records them. */
 #include <pthread.h>
 #include <stdarg.h>
@@ -124,8 +124,26 @@ static NTSTATUS_ WH_MSABI sp_dispatch(struct wh_device_object *dev, struct wh_ir
         wh_IofCompleteRequest(irp, 0);
         return st;
     }
-    if (sl->MajorFunction == WH_IRP_MJ_PNP && sl->MinorFunction == WH_IRP_MN_REMOVE_DEVICE)
-        wh_fatal("StorPort: REMOVE of an adapter is not implemented by the host");
+    if (sl->MajorFunction == WH_IRP_MJ_PNP && sl->MinorFunction == WH_IRP_MN_REMOVE_DEVICE) {
+        /* the adapter stops (HwAdapterControl(ScsiStopAdapter) at DIRQL),
+         * the IRP goes down, the FDO goes */
+        typedef int WH_MSABI (*ctl_fn)(void *, int, void *);
+        ctl_fn ctl = (ctl_fn)hid_ptr(120);
+        if (ctl && a->started) {
+            wh_irql = WH_PLATFORM_DIRQL;
+            ctl(a->devext, 1 /* ScsiStopAdapter */, NULL);
+            wh_irql = WH_PASSIVE_LEVEL;
+        }
+        a->started = false;
+        irp->CurrentLocation++;
+        irp->Tail.CurrentStackLocation++;
+        NTSTATUS_ st = wh_IofCallDriver(a->lower, irp);
+        wh_IoDetachDevice(a->lower);
+        wh_IoDeleteDevice(a->fdo);
+        wh_pool_free(a->devext, "(StorPort) device extension");
+        *a = (struct sp_adapter){ 0 };
+        return st;
+    }
     irp->CurrentLocation++;                      /* pass it down untouched */
     irp->Tail.CurrentStackLocation++;
     return wh_IofCallDriver(a->lower, irp);
