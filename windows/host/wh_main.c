@@ -291,8 +291,7 @@ static void scenario_xenvbd(void)
     uint8_t rd[10] = { 0x28, 0, 0, 0, 0, 100, 0, 0, 8, 0 };
     CHECK(srb_status(fdo, rd, 10, back, 4096, 0x40) == 1 && !memcmp(back, buf, 4096),
           "READ(10) gives them back");
-    if (!getenv("WH_XENVBD_REMOVE"))
-        return;                      /* removal: known not to be clean yet (docs/windows.md) */
+    /* the disk's stack and the bus removed, both drivers unloaded: nothing left */
     wh_pnp_remove_all(&b);
     if (drv->DriverUnload)
         ((wh_unload_fn)drv->DriverUnload)(drv);

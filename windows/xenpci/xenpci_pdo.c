@@ -97,6 +97,13 @@ static void xenpci_pdo_unregister_suspend(PVOID ctx, void *arg)
     suspend_unregister(&c->fdo->suspend, arg);
 }
 
+static void xenpci_pdo_register_remove(PVOID ctx, void (*fn)(void *arg), void *arg)
+{
+    struct xenpci_pdo *c = ctx;
+    c->on_remove_arg = arg;
+    c->on_remove = fn;
+}
+
 static NTSTATUS xenpci_pdo_query_interface(struct xenpci_pdo *c, PIRP irp)
 {
     PIO_STACK_LOCATION sl = IoGetCurrentIrpStackLocation(irp);
@@ -124,6 +131,7 @@ static NTSTATUS xenpci_pdo_query_interface(struct xenpci_pdo *c, PIRP irp)
     x->unplugged = xenpci_drv.unplugged;
     x->register_suspend = xenpci_pdo_register_suspend;
     x->unregister_suspend = xenpci_pdo_unregister_suspend;
+    x->register_remove = xenpci_pdo_register_remove;
     xenpci_pdo_iface_ref(c);
     return STATUS_SUCCESS;
 }
@@ -228,6 +236,11 @@ NTSTATUS xenpci_pdo_pnp(struct xenpci_pdo *c, PIRP irp)
         break;
     case IRP_MN_REMOVE_DEVICE:
         c->started = FALSE;
+        if (c->on_remove) {                        /* the function driver's last word */
+            void (*fn)(void *) = c->on_remove;
+            c->on_remove = NULL;
+            fn(c->on_remove_arg);
+        }
         xenpci_complete(irp, STATUS_SUCCESS, 0);
         xenpci_children_removed(c);
         return STATUS_SUCCESS;
