@@ -18,7 +18,13 @@ WIN_FLAGS_fre := -O2
 WIN_DIR := $(BUILD)/win
 # Xen's public headers as system headers: ring.h casts pointers to long,
 # which is 32 bits on Win64; the macros are correct, the warning is not ours.
+# Xen's x86-64 ABI has 64-bit longs (xen_pfn_t, xen_ulong_t, the event
+# channel words, vcpu_info's cr2/pad, arch_shared_info); Windows x64 is
+# LLP64, so the x64 drivers build against a copy whose `unsigned long` is
+# `unsigned long long` (found by the kernel host: Xen refused shared_info).
 WIN_XEN_INC := $(WIN_DIR)/xen-include
+WIN_XEN_INC_x86 := $(WIN_XEN_INC)
+WIN_XEN_INC_x64 := $(WIN_DIR)/xen-include-llp64
 WIN_HEADERS := $(HEADERS) $(wildcard windows/*/*.h)
 # xenpci owns the platform; its children need only these pieces of it
 WIN_PLATFORM_SRCS := windows/platform/win_os.c windows/platform/win_arch.c windows/platform/win_registry.c
@@ -31,6 +37,11 @@ $(WIN_XEN_INC)/xen:
 	@mkdir -p $(WIN_XEN_INC)
 	ln -sfn /usr/include/xen $@
 
+$(WIN_XEN_INC_x64)/xen: mk/windows.mk
+	@rm -rf $@.tmp && mkdir -p $(WIN_XEN_INC_x64) && cp -r /usr/include/xen/. $@.tmp
+	@find $@.tmp -name '*.h' -exec sed -i -E 's/unsigned long( long)?/unsigned long long/g' {} +
+	@rm -rf $@ && mv $@.tmp $@
+
 .PHONY: windows win-setup
 win-setup:
 	@scripts/setup win
@@ -40,7 +51,7 @@ define win_rules
 WIN_OUT_$(1)_$(2) := $(WIN_DIR)/$(1)-$(2)
 WIN_CC_$(1)_$(2) := $(WIN_TRIPLET_$(2))-gcc
 WIN_CFLAGS_$(1)_$(2) := -std=gnu11 $(WARN) $(XEN_IFACE) $(WIN_FLAGS_$(1)) $(WIN_ARCHFLAGS_$(2)) \
-  -DGPLPV_VERSION=\"$(WIN_VERSION)\" -Iinclude -Iwindows/include -isystem $(WIN_XEN_INC) \
+  -DGPLPV_VERSION=\"$(WIN_VERSION)\" -Iinclude -Iwindows/include -isystem $(WIN_XEN_INC_$(2)) \
   -isystem /usr/$(WIN_TRIPLET_$(2))/include/ddk \
   -ffreestanding -fno-builtin -fno-stack-protector -fno-strict-aliasing -mno-stack-arg-probe \
   -fno-asynchronous-unwind-tables -g --param=min-pagesize=0
@@ -48,7 +59,7 @@ WIN_LDFLAGS_$(1)_$(2) := -nostdlib -nostartfiles -Wl,--subsystem,native:6.0 -Wl,
   -Wl,--dynamicbase -Wl,--nxcompat -Wl,--major-os-version,6 -Wl,--minor-os-version,0 \
   -Wl,--file-alignment,0x200 -Wl,--section-alignment,0x1000 -Wl,--image-base,$(WIN_IMAGE_BASE_$(2))
 
-$(WIN_DIR)/$(1)-$(2)/%.o: %.c $(WIN_HEADERS) Makefile mk/windows.mk | win-setup $(WIN_XEN_INC)/xen
+$(WIN_DIR)/$(1)-$(2)/%.o: %.c $(WIN_HEADERS) Makefile mk/windows.mk | win-setup $(WIN_XEN_INC_$(2))/xen
 	@mkdir -p $$(@D)
 	@echo "  CC [$(1)-$(2)] $$<"
 	@$$(WIN_CC_$(1)_$(2)) $$(WIN_CFLAGS_$(1)_$(2)) -c $$< -o $$@
@@ -121,3 +132,33 @@ check-win: $(WIN_SYS) $(WIN_MSI)
 	@windows/tools/check-win $(WIN_DIR) $(WIN_VERSION) $(WIN_MSI)
 CHECK_STAGES += win
 FAST_STAGES += win
+
+# ---- the Windows kernel host (windows/host, docs/windows.md): a Linux
+# program that loads the signed x64 xenpci.sys as the MSI ships it and
+# runs it against the simulator; wh_layout_check.c is compiled by mingw
+# only (its asserts compare the host's structures with the DDK's).
+WH_SRCS := $(filter-out %/wh_layout_check.c,$(sort $(wildcard windows/host/*.c)))
+WH_BIN := $(BUILD)/host/winhost/wh_main
+$(WH_SRCS:%.c=$(BUILD)/host/%.o): $(wildcard windows/host/*.h)
+$(BUILD)/host/winhost/layout-ok: windows/host/wh_layout_check.c windows/host/wh_nt.h | win-setup
+	@mkdir -p $(@D)
+	@$(WIN_TRIPLET_x64)-gcc -std=gnu11 $(WARN) -isystem /usr/$(WIN_TRIPLET_x64)/include/ddk \
+	  -fsyntax-only $< && touch $@
+# A driver that breaks the rules on purpose (windows/host/testdrv): the
+# host must report each of its violations.  Not packaged.
+WH_BADDRV := $(WIN_DIR)/fre-x64/testdrv/wh_baddrv.sys
+$(WH_BADDRV): $(WIN_DIR)/fre-x64/windows/host/testdrv/wh_baddrv.o
+	@mkdir -p $(@D)
+	@$(WIN_CC_fre_x64) $(WIN_LDFLAGS_fre_x64) -o $@ $^ -lntoskrnl -lhal -lgcc
+$(WH_BIN): $(WH_SRCS:%.c=$(BUILD)/host/%.o) $(BUILD)/host/libgplpv_sim.a $(BUILD)/host/libgplpv_core.a \
+    $(BUILD)/host/winhost/layout-ok
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) $(filter %.o %.a,$^) -o $@ $(LDLIBS)
+ALL_TARGETS += $(WH_BIN) $(WH_BADDRV)
+
+.PHONY: check-winhost
+check-winhost: $(WH_BIN) $(WH_BADDRV) $(foreach f,$(WIN_FLAVOURS),dist/gplpv_$(f)_wlh_x64_$(WIN_VERSION).msi)
+	@echo "== Windows kernel host: the signed x64 xenpci.sys run against the simulator"
+	@windows/tools/check-winhost $(WH_BIN) $(WIN_DIR) $(WH_BADDRV) $(WIN_FLAVOURS)
+CHECK_STAGES += winhost
+FAST_STAGES += winhost

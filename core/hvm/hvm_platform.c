@@ -284,6 +284,35 @@ fail:
     return err;
 }
 
+/* A frame Xen put its own page at (shared_info, a grant-table frame) goes
+ * back to the OS as RAM: Xen's page off the gfn, the domain's memory put
+ * there again, and only then the page freed - else the OS would hand out
+ * a gfn behind which Xen's page still sits (and Windows' verifier finds
+ * the pool block left at unload).  If Xen refuses, the page is kept. */
+static void hvm_release_frame(struct hvm *h, void *va, uint64_t gfn)
+{
+    struct gp_platform *p = h->plat;
+    struct xen_remove_from_physmap r = { .domid = DOMID_SELF, .gpfn = (xen_pfn_t)gfn };
+    long rc = gp_memory_op(p, XENMEM_remove_from_physmap, &r);
+    long n = 0;
+    if (!rc) {
+        xen_pfn_t list[1] = { (xen_pfn_t)gfn };
+        struct xen_memory_reservation res;
+        memset(&res, 0, sizeof(res));
+        set_xen_guest_handle(res.extent_start, list);
+        res.nr_extents = 1;
+        res.extent_order = 0;
+        res.domid = DOMID_SELF;
+        n = gp_memory_op(p, XENMEM_populate_physmap, &res);
+    }
+    if (rc || n != 1) {
+        GP_WARN(p, "hvm: frame %llx not given back (remove %ld, populate %ld): kept",
+                (unsigned long long)gfn, rc, n);
+        return;
+    }
+    p->page_free(p->ctx, va);
+}
+
 void hvm_platform_detach(struct hvm *h)
 {
     if (!h)
@@ -294,6 +323,9 @@ void hvm_platform_detach(struct hvm *h)
         if (p->xs == h->xs)
             p->xs = NULL;
     }
+    if (h->store_va && p->arch && p->arch->unmap_gfn)
+        p->arch->unmap_gfn(p->arch_ctx, h->store_va);    /* MmUnmapIoSpace on Windows */
+    h->store_va = NULL;
     if (h->evtchn) {
         if (h->per_vcpu_vector || h->route.callback_via)
             hvm_set_param(h, HVM_PARAM_CALLBACK_IRQ, 0);
@@ -304,8 +336,11 @@ void hvm_platform_detach(struct hvm *h)
         evtchn_destroy(h->evtchn);
     }
     gnttab_destroy(h->gnttab);
-    /* The pages given to Xen for shared_info and grant frames are not
-     * handed back to the OS: Xen owns those frames now. */
+    for (unsigned i = 0; i < h->grant_frames; i++)
+        if (h->grant_va[i])
+            hvm_release_frame(h, h->grant_va[i], h->grant_gfn[i]);
+    if (h->shared_info)
+        hvm_release_frame(h, h->shared_info, h->shared_info_gfn);
     if (h->hypercall_page && p->arch && p->arch->set_hypercall_page) {
         p->arch->set_hypercall_page(p->arch_ctx, NULL);
         p->page_free(p->ctx, h->hypercall_page);

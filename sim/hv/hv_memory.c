@@ -45,6 +45,26 @@ static long hv_add_to_physmap(struct sim_domain *d, struct xen_add_to_physmap *a
     }
 }
 
+/* Xen's page (shared_info, a grant frame) or RAM taken off a gfn: the gfn
+ * is a hole until populate_physmap puts RAM there again. */
+static long hv_remove_from_physmap(struct sim_domain *d, struct xen_remove_from_physmap *r)
+{
+    if (r->domid != DOMID_SELF && r->domid != d->domid)
+        return -EPERM;
+    void *va = hv_gfn_to_va(d, r->gpfn);
+    if (!va)
+        return -EINVAL;
+    if (va == d->shi)
+        d->shi = NULL;
+    for (unsigned i = 0; i < d->nr_gframes; i++)
+        if (d->gframes[i] == va)
+            d->gframes[i] = NULL;
+    memset(va, 0xdd, GP_PAGE_SIZE);
+    d->unpopulated[r->gpfn - HV_BASE_GFN] = 1;
+    d->tot_pages--;
+    return 0;
+}
+
 static long hv_reservation(struct sim_domain *d, int cmd, struct xen_memory_reservation *r)
 {
     if (r->domid != DOMID_SELF && r->domid != d->domid)
@@ -85,6 +105,8 @@ long hv_memory_op(struct sim_domain *d, int cmd, void *arg)
     switch (cmd) {
     case XENMEM_add_to_physmap:
         return hv_add_to_physmap(d, arg);
+    case XENMEM_remove_from_physmap:
+        return hv_remove_from_physmap(d, arg);
     case XENMEM_decrease_reservation:
     case XENMEM_populate_physmap:
         return hv_reservation(d, cmd, arg);

@@ -17,7 +17,7 @@
 /* {3A1E2C5B-7D40-4E0B-9B6C-1F2D3E4A5B60} */
 #define GPLPV_XENPCI_INTERFACE_GUID_INIT \
     { 0x3a1e2c5b, 0x7d40, 0x4e0b, { 0x9b, 0x6c, 0x1f, 0x2d, 0x3e, 0x4a, 0x5b, 0x60 } }
-#define GPLPV_XENPCI_INTERFACE_VERSION 1
+#define GPLPV_XENPCI_INTERFACE_VERSION 2
 
 struct xs_client;
 struct suspend_dev;
@@ -38,6 +38,12 @@ struct xenpci_interface {
      * returns (cancelled = resumed in place). */
     int (*register_suspend)(PVOID context, const struct suspend_dev *d);
     void (*unregister_suspend)(PVOID context, void *arg);
+    /* The child PDO is being removed (IRP_MN_REMOVE_DEVICE at PASSIVE_LEVEL,
+     * passed down by the function driver above): fn(arg) runs once, so a
+     * driver whose port driver gives it no removal callback of its own
+     * (StorPort stops an adapter the same way for a power-down) can end
+     * its connection there.  fn NULL takes the registration back. */
+    void (*register_remove)(PVOID context, void (*fn)(void *arg), void *arg);
 };
 
 #endif

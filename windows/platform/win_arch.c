@@ -7,6 +7,14 @@
 #include "gplpv/hvm.h"
 #include "gplpv/log.h"
 
+#include <xen/xen.h>
+
+/* Xen's ABI: longs are pointer-sized (64 bits on x86-64, where Windows'
+ * own long is 32), and a vcpu_info is 64 bytes on both architectures. */
+_Static_assert(sizeof(xen_ulong_t) == sizeof(void *), "xen_ulong_t is not pointer-sized");
+_Static_assert(sizeof(xen_pfn_t) == sizeof(void *), "xen_pfn_t is not pointer-sized");
+_Static_assert(sizeof(struct vcpu_info) == 64, "vcpu_info is not 64 bytes");
+
 static void win_cpuid(void *ctx, uint32_t leaf, uint32_t subleaf, uint32_t regs[4])
 {
     (void)ctx;

@@ -35,6 +35,9 @@ struct xenpci_pdo {
     BOOLEAN reported;                  /* returned in BusRelations */
     BOOLEAN started;
     LONG refs;                         /* interface references held */
+    void (*on_remove)(void *arg);      /* the interface holder's, run on REMOVE */
+    void *on_remove_arg;
+    LONG usage[DeviceUsageTypeDumpFile + 1];   /* special files, by DEVICE_USAGE_NOTIFICATION_TYPE */
 };
 
 struct xenpci_fdo {

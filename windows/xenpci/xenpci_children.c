@@ -52,7 +52,9 @@ static struct xenpci_pdo *xenpci_children_create(struct xenpci_fdo *f, const cha
     return c;
 }
 
-/* From the enumeration's watch (PASSIVE_LEVEL, deferred work). */
+/* From the enumeration's watch (PASSIVE_LEVEL, deferred work).  The PDO is
+ * created outside children_lock: a FAST_MUTEX holds the thread at
+ * APC_LEVEL, and IoCreateDevice must be called at PASSIVE_LEVEL. */
 static void xenpci_children_changed(void *arg, const char *type, const char *id, bool present)
 {
     struct xenpci_fdo *f = arg;
@@ -65,15 +67,24 @@ static void xenpci_children_changed(void *arg, const char *type, const char *id,
             return;
         }
     }
-    ExAcquireFastMutex(&f->children_lock);
     int slot;
-    struct xenpci_pdo *c = xenpci_children_find(f, type, id, &slot);
+    struct xenpci_pdo *fresh = NULL, *c;
+    if (present) {
+        ExAcquireFastMutex(&f->children_lock);
+        c = xenpci_children_find(f, type, id, &slot);
+        ExReleaseFastMutex(&f->children_lock);
+        if (!c && (fresh = xenpci_children_create(f, type, id)) == NULL)
+            return;
+    }
+    ExAcquireFastMutex(&f->children_lock);
+    c = xenpci_children_find(f, type, id, &slot);
     if (present && !c) {
         if (slot < 0) {
             GP_ERR(&f->win.plat, "children: more than %d devices: %s/%s ignored",
                    XENPCI_MAX_CHILDREN, type, id);
-        } else if ((c = xenpci_children_create(f, type, id)) != NULL) {
-            f->children[slot] = c;
+        } else {
+            f->children[slot] = fresh;
+            fresh = NULL;
             changed = TRUE;
             GP_INFO(&f->win.plat, "children: %s/%s added", type, id);
         }
@@ -83,6 +94,8 @@ static void xenpci_children_changed(void *arg, const char *type, const char *id,
         GP_INFO(&f->win.plat, "children: %s/%s removed", type, id);
     }
     ExReleaseFastMutex(&f->children_lock);
+    if (fresh)                                     /* not needed after all */
+        IoDeleteDevice(fresh->common.self);
     if (changed)
         IoInvalidateDeviceRelations(f->pdo, BusRelations);
 }
@@ -102,8 +115,14 @@ NTSTATUS xenpci_children_start(struct xenpci_fdo *f)
     return STATUS_SUCCESS;
 }
 
+/* The FDO's REMOVE (or a failed START): every child goes, those PnP was
+ * told about too - Windows has removed them before their parent, and a
+ * PDO still present on the bus lives until its parent goes.  The PDOs
+ * are deleted outside children_lock (IoDeleteDevice: PASSIVE_LEVEL). */
 void xenpci_children_stop(struct xenpci_fdo *f)
 {
+    struct xenpci_pdo *gone[XENPCI_MAX_CHILDREN];
+    int n = 0;
     if (f->enum_vbd)
         xenbus_enum_stop(f->enum_vbd);
     if (f->enum_vif)
@@ -111,13 +130,13 @@ void xenpci_children_stop(struct xenpci_fdo *f)
     f->enum_vbd = f->enum_vif = NULL;
     ExAcquireFastMutex(&f->children_lock);
     for (int i = 0; i < XENPCI_MAX_CHILDREN; i++) {
-        struct xenpci_pdo *c = f->children[i];
-        if (c && !c->reported) {
-            f->children[i] = NULL;
-            IoDeleteDevice(c->common.self);
-        }
+        if (f->children[i])
+            gone[n++] = f->children[i];
+        f->children[i] = NULL;
     }
     ExReleaseFastMutex(&f->children_lock);
+    for (int i = 0; i < n; i++)
+        IoDeleteDevice(gone[i]->common.self);
 }
 
 /* A child PDO's REMOVE: it goes for good once xenstore no longer lists it. */

@@ -121,16 +121,17 @@ static NTSTATUS xenpci_ioctl_map_user(void *va, PVOID *user_va)
     return st;
 }
 
+/* The page is allocated, mapped into the caller (ZwOpenSection and
+ * ZwMapViewOfSection: PASSIVE_LEVEL, so not under u->lock, a FAST_MUTEX
+ * that holds the thread at APC_LEVEL) and granted first; the handle's
+ * slot is claimed under the lock last, and everything undone if none is
+ * free. */
+static int xenpci_ioctl_gnt_release(struct xenpci_fdo *f, struct xenpci_user_grant *g);
+
 static NTSTATUS xenpci_ioctl_gnt_alloc(struct xenpci_fdo *f, struct xenpci_user *u,
                                        struct xenpci_ioctl_args *a)
 {
     struct gp_platform *p = &f->win.plat;
-    struct xenpci_user_grant *g = NULL;
-    for (int i = 0; !g && i < XENPCI_USER_GRANTS; i++)
-        if (!u->grants[i].va)
-            g = &u->grants[i];
-    if (!g)
-        return STATUS_TOO_MANY_OPENED_FILES;
     uint64_t gfn;
     void *va = p->page_alloc(p->ctx, &gfn);
     if (!va)
@@ -148,11 +149,51 @@ static NTSTATUS xenpci_ioctl_gnt_alloc(struct xenpci_fdo *f, struct xenpci_user 
         p->page_free(p->ctx, va);
         return xenpci_ioctl_nt(err);
     }
-    *g = (struct xenpci_user_grant){ .ref = ref, .va = va, .user_va = user_va,
-                                     .owner = IoGetCurrentProcess() };
+    struct xenpci_user_grant made = { .ref = ref, .va = va, .user_va = user_va,
+                                      .owner = IoGetCurrentProcess() };
+    BOOLEAN kept = FALSE;
+    ExAcquireFastMutex(&u->lock);
+    for (int i = 0; !kept && i < XENPCI_USER_GRANTS; i++)
+        if (!u->grants[i].va) {
+            u->grants[i] = made;
+            kept = TRUE;
+        }
+    ExReleaseFastMutex(&u->lock);
+    if (!kept) {
+        xenpci_ioctl_gnt_release(f, &made);       /* nobody else saw the grant */
+        return STATUS_TOO_MANY_OPENED_FILES;
+    }
     a->ref = ref;
     a->address = (uint64_t)(uintptr_t)user_va;
     return STATUS_SUCCESS;
+}
+
+/* GNT_FREE: the grant leaves the handle's table under the lock and is
+ * ended outside it (the view is unmapped at PASSIVE_LEVEL); a page the
+ * other domain still maps goes back into the table. */
+static NTSTATUS xenpci_ioctl_gnt_free(struct xenpci_fdo *f, struct xenpci_user *u, uint32_t ref)
+{
+    struct xenpci_user_grant g = { 0 };
+    ExAcquireFastMutex(&u->lock);
+    for (int i = 0; !g.va && i < XENPCI_USER_GRANTS; i++)
+        if (u->grants[i].va && u->grants[i].ref == ref) {
+            g = u->grants[i];
+            RtlZeroMemory(&u->grants[i], sizeof(u->grants[i]));
+        }
+    ExReleaseFastMutex(&u->lock);
+    if (!g.va)
+        return STATUS_INVALID_HANDLE;
+    int err = xenpci_ioctl_gnt_release(f, &g);
+    if (err) {
+        ExAcquireFastMutex(&u->lock);
+        for (int i = 0; g.va && i < XENPCI_USER_GRANTS; i++)
+            if (!u->grants[i].va) {
+                u->grants[i] = g;
+                g.va = NULL;
+            }
+        ExReleaseFastMutex(&u->lock);
+    }
+    return xenpci_ioctl_nt(err);
 }
 
 /* Unmap the page from the process that asked for it. */
@@ -196,6 +237,11 @@ NTSTATUS xenpci_ioctl(struct xenpci_fdo *f, PIRP irp)
     NTSTATUS st = STATUS_INVALID_DEVICE_REQUEST;
     if (code == IOCTL_XENPCI_WAIT_SHUTDOWN)
         return xenpci_complete(irp, xenpci_ioctl_wait_shutdown(f, a), sizeof(*a));
+    if (code == IOCTL_XENPCI_GNT_ALLOC || code == IOCTL_XENPCI_GNT_FREE) {
+        st = code == IOCTL_XENPCI_GNT_ALLOC ? xenpci_ioctl_gnt_alloc(f, u, a)
+                                            : xenpci_ioctl_gnt_free(f, u, a->ref);
+        return xenpci_complete(irp, st, NT_SUCCESS(st) ? sizeof(*a) : 0);
+    }
     ExAcquireFastMutex(&u->lock);
     struct xenpci_user_port *up = xenpci_ioctl_find_port(u, a->port);
     switch (code) {
@@ -228,17 +274,6 @@ NTSTATUS xenpci_ioctl(struct xenpci_fdo *f, PIRP irp)
         } else {
             st = STATUS_INVALID_HANDLE;
         }
-        break;
-    case IOCTL_XENPCI_GNT_ALLOC:
-        st = xenpci_ioctl_gnt_alloc(f, u, a);
-        break;
-    case IOCTL_XENPCI_GNT_FREE:
-        st = STATUS_INVALID_HANDLE;
-        for (int i = 0; i < XENPCI_USER_GRANTS; i++)
-            if (u->grants[i].va && u->grants[i].ref == a->ref) {
-                st = xenpci_ioctl_nt(xenpci_ioctl_gnt_release(f, &u->grants[i]));
-                break;
-            }
         break;
     default:
         break;
@@ -275,14 +310,17 @@ NTSTATUS xenpci_ioctl_cleanup(struct xenpci_fdo *f, PIRP irp)
                 p->evtchn_unbind(p->xen_ctx, u->ports[i].port);
                 u->ports[i].port = GP_INVALID_PORT;
             }
-        for (int i = 0; i < XENPCI_USER_GRANTS; i++)
-            if (u->grants[i].va && xenpci_ioctl_gnt_release(f, &u->grants[i]) != 0) {
-                GP_WARN(p, "user grant %u still mapped by the other domain: page kept",
-                        (unsigned)u->grants[i].ref);
-                xenpci_ioctl_unmap_user(&u->grants[i]);
-                RtlZeroMemory(&u->grants[i], sizeof(u->grants[i]));
-            }
+        struct xenpci_user_grant gone[XENPCI_USER_GRANTS];
+        RtlCopyMemory(gone, u->grants, sizeof(gone));
+        RtlZeroMemory(u->grants, sizeof(u->grants));
         ExReleaseFastMutex(&u->lock);
+        /* the views are unmapped at PASSIVE_LEVEL, outside u->lock */
+        for (int i = 0; i < XENPCI_USER_GRANTS; i++)
+            if (gone[i].va && xenpci_ioctl_gnt_release(f, &gone[i]) != 0) {
+                GP_WARN(p, "user grant %u still mapped by the other domain: page kept",
+                        (unsigned)gone[i].ref);
+                xenpci_ioctl_unmap_user(&gone[i]);
+            }
     }
     return xenpci_complete(irp, STATUS_SUCCESS, 0);
 }

@@ -97,6 +97,13 @@ static void xenpci_pdo_unregister_suspend(PVOID ctx, void *arg)
     suspend_unregister(&c->fdo->suspend, arg);
 }
 
+static void xenpci_pdo_register_remove(PVOID ctx, void (*fn)(void *arg), void *arg)
+{
+    struct xenpci_pdo *c = ctx;
+    c->on_remove_arg = arg;
+    c->on_remove = fn;
+}
+
 static NTSTATUS xenpci_pdo_query_interface(struct xenpci_pdo *c, PIRP irp)
 {
     PIO_STACK_LOCATION sl = IoGetCurrentIrpStackLocation(irp);
@@ -124,6 +131,7 @@ static NTSTATUS xenpci_pdo_query_interface(struct xenpci_pdo *c, PIRP irp)
     x->unplugged = xenpci_drv.unplugged;
     x->register_suspend = xenpci_pdo_register_suspend;
     x->unregister_suspend = xenpci_pdo_unregister_suspend;
+    x->register_remove = xenpci_pdo_register_remove;
     xenpci_pdo_iface_ref(c);
     return STATUS_SUCCESS;
 }
@@ -177,6 +185,35 @@ static NTSTATUS xenpci_pdo_target_relation(struct xenpci_pdo *c, PIRP irp)
     return STATUS_SUCCESS;
 }
 
+/* A paging, crash-dump or hibernation file is being put on the disk (or
+ * was removed).  A bus driver answers for its child PDO (the IRP goes no
+ * lower); a PDO with a paging file must not be DO_POWER_PAGABLE, since its
+ * power IRPs may come when nothing can be paged in.  Refusing it (the
+ * STATUS_NOT_SUPPORTED the IRP arrives with) made Windows refuse the
+ * paging file, the dump and the hibernation file on a PV disk. */
+static NTSTATUS xenpci_pdo_usage(struct xenpci_pdo *c, PIRP irp)
+{
+    PIO_STACK_LOCATION sl = IoGetCurrentIrpStackLocation(irp);
+    DEVICE_USAGE_NOTIFICATION_TYPE t = sl->Parameters.UsageNotification.Type;
+    if (t != DeviceUsageTypePaging && t != DeviceUsageTypeHibernation &&
+        t != DeviceUsageTypeDumpFile)
+        return irp->IoStatus.Status;
+    if (strcmp(c->type, "vbd"))
+        return STATUS_UNSUCCESSFUL;                /* only a disk holds such files */
+    PDEVICE_OBJECT self = c->common.self;
+    if (sl->Parameters.UsageNotification.InPath) {
+        if (InterlockedIncrement(&c->usage[t]) == 1 && t == DeviceUsageTypePaging)
+            self->Flags &= ~DO_POWER_PAGABLE;
+    } else if (c->usage[t] > 0) {
+        if (InterlockedDecrement(&c->usage[t]) == 0 && t == DeviceUsageTypePaging)
+            self->Flags |= DO_POWER_PAGABLE;
+    }
+    GP_INFO(&c->fdo->win.plat, "%s: %s file %s", c->path,
+            t == DeviceUsageTypePaging ? "paging" : t == DeviceUsageTypeDumpFile ? "dump" : "hibernation",
+            sl->Parameters.UsageNotification.InPath ? "added" : "removed");
+    return STATUS_SUCCESS;
+}
+
 NTSTATUS xenpci_pdo_pnp(struct xenpci_pdo *c, PIRP irp)
 {
     PIO_STACK_LOCATION sl = IoGetCurrentIrpStackLocation(irp);
@@ -199,6 +236,11 @@ NTSTATUS xenpci_pdo_pnp(struct xenpci_pdo *c, PIRP irp)
         break;
     case IRP_MN_REMOVE_DEVICE:
         c->started = FALSE;
+        if (c->on_remove) {                        /* the function driver's last word */
+            void (*fn)(void *) = c->on_remove;
+            c->on_remove = NULL;
+            fn(c->on_remove_arg);
+        }
         xenpci_complete(irp, STATUS_SUCCESS, 0);
         xenpci_children_removed(c);
         return STATUS_SUCCESS;
@@ -220,6 +262,9 @@ NTSTATUS xenpci_pdo_pnp(struct xenpci_pdo *c, PIRP irp)
     case IRP_MN_QUERY_DEVICE_RELATIONS:
         if (sl->Parameters.QueryDeviceRelations.Type == TargetDeviceRelation)
             st = xenpci_pdo_target_relation(c, irp);
+        break;
+    case IRP_MN_DEVICE_USAGE_NOTIFICATION:
+        st = xenpci_pdo_usage(c, irp);
         break;
     case IRP_MN_QUERY_RESOURCES:
     case IRP_MN_QUERY_RESOURCE_REQUIREMENTS:

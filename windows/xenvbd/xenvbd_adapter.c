@@ -35,6 +35,28 @@ static int xenvbd_resume(void *arg, bool cancelled)
     return blkfront_resume_restored(v->bf, 30000000000ull);
 }
 
+/* The disk's PDO is being removed (PASSIVE_LEVEL, from xenpci): the
+ * connection ends here.  StorPort's ScsiStopAdapter comes at DIRQL and
+ * looks the same for a power-down, when the ring must stay; before this,
+ * a removed disk kept its ring, grants and pages, and its suspend hooks
+ * pointed into a freed device extension. */
+static void xenvbd_removed(void *arg)
+{
+    struct xenvbd *v = arg;
+    if (v->suspend_registered) {
+        v->xi.unregister_suspend(v->xi.header.Context, v);
+        v->suspend_registered = FALSE;
+    }
+    if (v->bf) {
+        blkfront_destroy(v->bf);
+        v->bf = NULL;
+    }
+    if (v->have_xi) {
+        v->have_xi = FALSE;
+        v->xi.header.InterfaceDereference(v->xi.header.Context);
+    }
+}
+
 ULONG NTAPI xenvbd_find_adapter(PVOID ext, PVOID ctx, PVOID bus, PCHAR args,
                                 PPORT_CONFIGURATION_INFORMATION cfg, PBOOLEAN again)
 {
@@ -89,6 +111,7 @@ ULONG NTAPI xenvbd_find_adapter(PVOID ext, PVOID ctx, PVOID bus, PCHAR args,
     xenvbd_dump_prepare(v);
     struct suspend_dev sd = { xenvbd_suspend, xenvbd_resume, v };
     v->suspend_registered = v->xi.register_suspend(v->xi.header.Context, &sd) == 0;
+    v->xi.register_remove(v->xi.header.Context, xenvbd_removed, v);
 
     cfg->MaximumTransferLength = 1024 * 1024;
     cfg->NumberOfPhysicalBreaks = 257;

@@ -1,0 +1,174 @@
+/*
+ * The Windows kernel host: a Linux x86-64 program that loads the real
+ * x64 driver images (.sys) and plays Windows' part around them against
+ * the simulator's Xen.  One file per Windows component:
+ *   wh_pe.c     image loader (sections, relocations, imports, DriverEntry)
+ *   wh_trap.c   privileged instructions (CPUID, MSR, port I/O, CR8, CLI/STI,
+ *               the hypercall page, KUSER_SHARED_DATA) and the per-thread KPCR
+ *   wh_irql.c   IRQL, spin locks, fast mutexes, events, DPCs, work items,
+ *               the interrupt, and the verifier's record of violations
+ *   wh_mem.c    pool and memory manager over the simulated domain's pages
+ *   wh_io.c     I/O manager: device objects, IRPs, symbolic links
+ *   wh_rtl.c    Rtl, Dbg, registry and section DDIs, the C library exports
+ *   wh_pnp.c    PnP manager: device stacks, START, relations, IDs, removal
+ *   wh_main.c   the scenarios of `make check` (stage winhost)
+ * GNU extensions used: __attribute__((ms_abi)) on every DDI and on every
+ * call into a driver, __builtin_ms_va_list for DbgPrintEx, _Thread_local.
+ */
+#ifndef GPLPV_WH_H
+#define GPLPV_WH_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "wh_nt.h"
+#include "gplpv/platform.h"
+
+struct sim_domain;
+
+/* Each DDI the host implements is defined as wh_<Name> (ms_abi) and listed
+ * with WH_EXPORT(<Name>) in a linker section the loader searches (GNU ld
+ * provides __start_/__stop_ symbols for it). */
+struct wh_export_entry {
+    const char *name;
+    void *fn;
+};
+#define WH_EXPORT(n)                                                                      \
+    static const struct wh_export_entry wh_exp_##n                                       \
+        __attribute__((used, section("wh_exports"), aligned(16))) = { #n, (void *)wh_##n }
+#define WH_DDI(ret, n, ...)                                                               \
+    ret WH_MSABI wh_##n(__VA_ARGS__);                                                     \
+    ret WH_MSABI wh_##n(__VA_ARGS__)
+
+/* ---- the machine the drivers run on (wh_main.c sets it up) ------------ */
+struct wh_machine {
+    struct sim_domain *dom;
+    const struct gp_platform *raw;   /* the domain's arch ops (and page pool) */
+};
+extern struct wh_machine wh_m;
+
+/* ---- verifier (wh_irql.c) --------------------------------------------- */
+/* A rule broken: recorded, printed, and the scenario fails. */
+void wh_violation(const char *ddi, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+unsigned wh_violations(void);
+bool wh_violation_seen(const char *needle);
+/* An unimplemented DDI or instruction: the run cannot go on. */
+_Noreturn void wh_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- IRQL and threads (wh_irql.c) ------------------------------------- */
+extern _Thread_local uint8_t wh_irql;
+extern _Thread_local int wh_spinlocks_held;
+/* Makes this thread able to run driver code: KPCR in GS, CPUID faulting. */
+void wh_thread_enter(void);
+/* The IRQL a DDI requires: fails the check naming the DDI if above. */
+void wh_irql_max(const char *ddi, uint8_t max);
+void wh_irql_exact(const char *ddi, uint8_t want);
+void wh_dispatch_start(void);
+void wh_dispatch_stop(void);     /* after the last DPC and work item ran */
+void wh_dispatch_flush(void);    /* DPCs and work items queued so far have run */
+unsigned wh_work_outstanding(void);
+
+/* ---- traps (wh_trap.c) ------------------------------------------------ */
+void wh_trap_install(void);
+void wh_trap_thread(void);       /* per thread: KPCR in GS, CPUID faulting */
+void wh_trap_image(uintptr_t base, size_t size, bool loaded);
+void wh_trap_patch_cpuid(uint8_t *text, size_t len);
+
+/* ---- memory (wh_mem.c) ------------------------------------------------ */
+int wh_mem_init(unsigned pages);
+void *wh_pool_alloc(size_t size, uint32_t tag, bool driver);
+void wh_pool_free(void *p, const char *ddi);
+/* Outstanding driver allocations: count, and a line per block printed. */
+unsigned wh_pool_outstanding(bool print);
+uint64_t wh_va_to_pa(const void *va);
+
+/* ---- loader (wh_pe.c) ------------------------------------------------- */
+struct wh_image {
+    uint8_t *base;
+    size_t size;
+    void *entry;
+    char name[64];
+};
+/* Maps path; on failure prints why (every missing import at once). */
+int wh_pe_load(const char *path, const char *allowed_list, struct wh_image *img);
+void wh_pe_unload(struct wh_image *img);
+bool wh_pe_contains(const struct wh_image *img, const void *p);
+/* The host's exports (wh_rtl.c): name -> function, NULL if none. */
+void *wh_export(const char *name);
+
+/* ---- I/O manager (wh_io.c) -------------------------------------------- */
+typedef NTSTATUS_ WH_MSABI (*wh_dispatch_fn)(struct wh_device_object *, struct wh_irp *);
+typedef NTSTATUS_ WH_MSABI (*wh_add_device_fn)(struct wh_driver_object *, struct wh_device_object *);
+typedef void WH_MSABI (*wh_unload_fn)(struct wh_driver_object *);
+struct wh_driver_object *wh_driver_create(const char *service);
+void wh_driver_destroy(struct wh_driver_object *drv);
+unsigned wh_driver_devices(struct wh_driver_object *drv);
+/* A bus driver's PDO (the PCI device) made by the host's own "pci" driver. */
+struct wh_device_object *wh_pdo_create_host(const char *name);
+void wh_device_free_host(struct wh_device_object *d);
+struct wh_irp *wh_irp_alloc(int8_t stack_size);
+void wh_irp_free(struct wh_irp *irp);
+/* Sends a fresh IRP down dev's stack (top of it) and waits for it. */
+NTSTATUS_ wh_irp_send(struct wh_device_object *dev, struct wh_irp *irp);
+struct wh_io_stack_location *wh_irp_next_sl(struct wh_irp *irp);
+struct wh_device_object *wh_stack_top(struct wh_device_object *dev);
+bool wh_device_exists(const struct wh_device_object *d);
+/* A handle on a named device: IRP_MJ_CREATE with a fresh FILE_OBJECT, then
+ * buffered DEVICE_CONTROLs, then CLEANUP and CLOSE. */
+struct wh_file_object *wh_file_open(struct wh_device_object *dev, NTSTATUS_ *st);
+NTSTATUS_ wh_file_ioctl(struct wh_file_object *f, uint32_t code, void *buf, uint32_t len,
+                        uint64_t *info);
+NTSTATUS_ wh_file_close(struct wh_file_object *f);
+/* The host's device objects still alive (not deleted). */
+unsigned wh_devices_alive(void);
+/* IoInvalidateDeviceRelations calls (counted). */
+extern volatile unsigned wh_relations_invalidated;
+
+/* DDIs the host calls itself */
+void WH_MSABI wh_IofCompleteRequest(struct wh_irp *irp, int8_t boost);
+int32_t WH_MSABI wh_KeSetEvent(struct wh_kevent *e, int32_t incr, uint8_t wait);
+struct wh_device_object *WH_MSABI wh_IoAttachDeviceToDeviceStack(struct wh_device_object *src,
+                                                                 struct wh_device_object *target);
+void WH_MSABI wh_IoDetachDevice(struct wh_device_object *target);
+void WH_MSABI wh_IoDeleteDevice(struct wh_device_object *d);
+NTSTATUS_ WH_MSABI wh_IofCallDriver(struct wh_device_object *d, struct wh_irp *irp);
+NTSTATUS_ WH_MSABI wh_IoCreateDevice(struct wh_driver_object *drv, uint32_t ext,
+                                     struct wh_unicode_string *name, uint32_t type, uint32_t chars,
+                                     uint8_t exclusive, struct wh_device_object **out);
+
+/* ---- PnP manager (wh_pnp.c) ------------------------------------------- */
+struct wh_child {
+    struct wh_device_object *pdo;
+    char hwid[128], devid[128], instid[64];
+    bool gone;                          /* no longer in BusRelations: removed */
+};
+#define WH_MAX_CHILDREN 16
+struct wh_bus {
+    struct wh_image img;
+    struct wh_driver_object *drv;
+    struct wh_device_object *pci_pdo;   /* the platform PCI device */
+    struct wh_device_object *fdo;
+    struct wh_child child[WH_MAX_CHILDREN];
+    unsigned nchild;
+};
+int wh_pnp_load(struct wh_bus *b, const char *sys, const char *allowed);
+struct wh_driver_object *wh_load_driver(struct wh_image *img, const char *sys, const char *allowed,
+                                        bool vbd);
+NTSTATUS_ wh_pnp_add_and_start(struct wh_bus *b);
+NTSTATUS_ wh_pnp_enumerate(struct wh_bus *b);
+NTSTATUS_ wh_pnp_minor(struct wh_device_object *dev, uint8_t minor, struct wh_irp **keep);
+NTSTATUS_ wh_pnp_usage(struct wh_device_object *pdo, uint32_t type, bool in_path);
+NTSTATUS_ wh_pnp_remove_all(struct wh_bus *b);
+void wh_pnp_unload(struct wh_bus *b);
+
+/* ---- StorPort (wh_storport.c) ----------------------------------------- */
+struct wh_device_object *wh_storport_fdo(unsigned i);
+/* HwStartIo at DISPATCH_LEVEL, then waits for RequestComplete: 0 if it came. */
+int wh_storport_srb(struct wh_device_object *fdo, struct wh_srb *srb, unsigned timeout_ms);
+
+/* ---- the interrupt line of the platform PCI device -------------------- */
+#define WH_PLATFORM_GSI 28
+#define WH_PLATFORM_VECTOR 0x81
+#define WH_PLATFORM_DIRQL 8
+
+#endif

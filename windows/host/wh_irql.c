@@ -1,0 +1,480 @@
+/* Execution contexts: each thread carries its IRQL (read and written by
+ * the drivers' inline MOV CR8 too); the platform device's interrupt comes
+ * on the simulator's interrupt thread at DIRQL and calls the ISR; DPCs run
+ * at DISPATCH_LEVEL on the DPC thread; each work item runs at
+ * PASSIVE_LEVEL on a thread of its own.  Spin locks, fast mutexes and
+ * events as wdm.h documents them.  Driver Verifier's rules are checked in
+ * each DDI: its documented IRQL, balanced spin locks, a DPC, work item or
+ * ISR returning at the IRQL it was called at with no lock held. */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "wh.h"
+
+_Thread_local uint8_t wh_irql;
+_Thread_local int wh_spinlocks_held;
+static _Thread_local int fast_mutexes_held;
+
+/* ---- the verifier's record -------------------------------------------- */
+#define MAX_VIOLATIONS 64
+static pthread_mutex_t vio_m = PTHREAD_MUTEX_INITIALIZER;
+static char vio[MAX_VIOLATIONS][256];
+static unsigned nvio;
+
+void wh_violation(const char *ddi, const char *fmt, ...)
+{
+    char msg[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&vio_m);
+    if (nvio < MAX_VIOLATIONS)
+        snprintf(vio[nvio], sizeof(vio[0]), "%s: %s", ddi, msg);
+    nvio++;
+    pthread_mutex_unlock(&vio_m);
+    fprintf(stderr, "VERIFIER: %s: %s\n", ddi, msg);
+}
+
+unsigned wh_violations(void)
+{
+    pthread_mutex_lock(&vio_m);
+    unsigned n = nvio;
+    pthread_mutex_unlock(&vio_m);
+    return n;
+}
+
+bool wh_violation_seen(const char *needle)
+{
+    bool seen = false;
+    pthread_mutex_lock(&vio_m);
+    for (unsigned i = 0; i < nvio && i < MAX_VIOLATIONS; i++)
+        seen |= strstr(vio[i], needle) != NULL;
+    pthread_mutex_unlock(&vio_m);
+    return seen;
+}
+
+void wh_fatal(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "wh: FATAL: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    _exit(2);
+}
+
+void wh_irql_max(const char *ddi, uint8_t max)
+{
+    if (wh_irql > max)
+        wh_violation(ddi, "called at IRQL %u, documented IRQL <= %u", wh_irql, max);
+}
+
+void wh_irql_exact(const char *ddi, uint8_t want)
+{
+    if (wh_irql != want)
+        wh_violation(ddi, "called at IRQL %u, documented IRQL == %u", wh_irql, want);
+}
+
+void wh_thread_enter(void)
+{
+    wh_trap_thread();
+}
+
+/* ---- dispatcher objects: one lock, one broadcast ----------------------- */
+static pthread_mutex_t disp_m = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t disp_cv = PTHREAD_COND_INITIALIZER;
+
+WH_DDI(void, KeInitializeEvent, struct wh_kevent *e, int type, uint8_t state)
+{
+    memset(e, 0, sizeof(*e));
+    e->Type = (uint8_t)type;
+    e->SignalState = state;
+}
+WH_EXPORT(KeInitializeEvent);
+
+WH_DDI(int32_t, KeSetEvent, struct wh_kevent *e, int32_t incr, uint8_t wait)
+{
+    (void)incr;
+    wh_irql_max("KeSetEvent", wait ? WH_APC_LEVEL : WH_DISPATCH_LEVEL);
+    pthread_mutex_lock(&disp_m);
+    int32_t prev = e->SignalState;
+    e->SignalState = 1;
+    pthread_cond_broadcast(&disp_cv);
+    pthread_mutex_unlock(&disp_m);
+    return prev;
+}
+WH_EXPORT(KeSetEvent);
+
+WH_DDI(void, KeClearEvent, struct wh_kevent *e)
+{
+    wh_irql_max("KeClearEvent", WH_DISPATCH_LEVEL);
+    pthread_mutex_lock(&disp_m);
+    e->SignalState = 0;
+    pthread_mutex_unlock(&disp_m);
+}
+WH_EXPORT(KeClearEvent);
+
+WH_DDI(NTSTATUS_, KeWaitForSingleObject, void *obj, int reason, int mode, uint8_t alertable,
+       int64_t *timeout)
+{
+    (void)reason;
+    (void)mode;
+    (void)alertable;
+    struct wh_kevent *e = obj;
+    wh_irql_max("KeWaitForSingleObject",
+                !timeout || *timeout ? WH_APC_LEVEL : WH_DISPATCH_LEVEL);
+    if (e->Type > 1)
+        wh_fatal("KeWaitForSingleObject on a dispatcher object of type %u (only events)", e->Type);
+    if (timeout && *timeout > 0)
+        wh_fatal("KeWaitForSingleObject with an absolute timeout");
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    if (timeout) {
+        uint64_t ns = (uint64_t)(-*timeout) * 100u;
+        until.tv_sec += (time_t)(ns / 1000000000u);
+        until.tv_nsec += (long)(ns % 1000000000u);
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+    }
+    NTSTATUS_ st = WH_STATUS_SUCCESS;
+    pthread_mutex_lock(&disp_m);
+    while (!e->SignalState) {
+        if (timeout && (*timeout == 0 || pthread_cond_timedwait(&disp_cv, &disp_m, &until))) {
+            if (!e->SignalState)
+                st = WH_STATUS_TIMEOUT;
+            break;
+        }
+        if (!timeout)
+            pthread_cond_wait(&disp_cv, &disp_m);
+    }
+    if (st == WH_STATUS_SUCCESS && e->Type == 1)
+        e->SignalState = 0;                       /* a synchronization event: one waiter */
+    pthread_mutex_unlock(&disp_m);
+    return st;
+}
+WH_EXPORT(KeWaitForSingleObject);
+
+/* ---- spin locks and fast mutexes -------------------------------------- */
+static _Thread_local char self_marker;
+
+WH_DDI(uint8_t, KeAcquireSpinLockRaiseToDpc, volatile uint64_t *lock)
+{
+    wh_irql_max("KeAcquireSpinLockRaiseToDpc", WH_DISPATCH_LEVEL);
+    uint64_t me = (uint64_t)(uintptr_t)&self_marker;
+    if (*lock == me)
+        wh_violation("KeAcquireSpinLockRaiseToDpc", "spin lock %p acquired again by its owner "
+                     "(a deadlock)", (void *)lock);
+    uint8_t old = wh_irql;
+    wh_irql = WH_DISPATCH_LEVEL;
+    uint64_t free_ = 0;
+    while (!__atomic_compare_exchange_n(lock, &free_, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+        free_ = 0;
+        sched_yield();
+    }
+    wh_spinlocks_held++;
+    return old;
+}
+WH_EXPORT(KeAcquireSpinLockRaiseToDpc);
+
+WH_DDI(void, KeReleaseSpinLock, volatile uint64_t *lock, uint8_t new_irql)
+{
+    wh_irql_exact("KeReleaseSpinLock", WH_DISPATCH_LEVEL);
+    if (*lock != (uint64_t)(uintptr_t)&self_marker)
+        wh_violation("KeReleaseSpinLock", "spin lock %p released by a thread that does not hold it",
+                     (void *)lock);
+    __atomic_store_n(lock, 0, __ATOMIC_RELEASE);
+    wh_spinlocks_held--;
+    wh_irql = new_irql;
+}
+WH_EXPORT(KeReleaseSpinLock);
+
+WH_DDI(void, ExAcquireFastMutex, struct wh_fast_mutex *m)
+{
+    wh_irql_max("ExAcquireFastMutex", WH_APC_LEVEL);
+    if (m->Owner == &self_marker)
+        wh_violation("ExAcquireFastMutex", "fast mutex %p acquired again by its owner", (void *)m);
+    uint8_t old = wh_irql;
+    wh_irql = WH_APC_LEVEL;
+    pthread_mutex_lock(&disp_m);
+    while (m->Count != 1)
+        pthread_cond_wait(&disp_cv, &disp_m);
+    m->Count = 0;
+    m->Owner = &self_marker;
+    m->OldIrql = old;
+    pthread_mutex_unlock(&disp_m);
+    fast_mutexes_held++;
+}
+WH_EXPORT(ExAcquireFastMutex);
+
+WH_DDI(void, ExReleaseFastMutex, struct wh_fast_mutex *m)
+{
+    wh_irql_exact("ExReleaseFastMutex", WH_APC_LEVEL);
+    if (m->Owner != &self_marker)
+        wh_violation("ExReleaseFastMutex", "fast mutex %p released by a thread not owning it",
+                     (void *)m);
+    pthread_mutex_lock(&disp_m);
+    uint8_t old = (uint8_t)m->OldIrql;
+    m->Owner = NULL;
+    m->Count = 1;
+    pthread_cond_broadcast(&disp_cv);
+    pthread_mutex_unlock(&disp_m);
+    fast_mutexes_held--;
+    wh_irql = old;
+}
+WH_EXPORT(ExReleaseFastMutex);
+
+/* A callback returned: the IRQL it was called at, nothing still held. */
+static void check_return(const char *what, void *fn, uint8_t irql)
+{
+    if (wh_irql != irql)
+        wh_violation(what, "routine %p returned at IRQL %u, called at %u", fn, wh_irql, irql);
+    if (wh_spinlocks_held || fast_mutexes_held)
+        wh_violation(what, "routine %p returned holding %d spin lock(s), %d fast mutex(es)", fn,
+                     wh_spinlocks_held, fast_mutexes_held);
+    wh_irql = irql;
+    wh_spinlocks_held = fast_mutexes_held = 0;
+}
+
+/* ---- DPCs and work items ---------------------------------------------- */
+struct queued {
+    struct queued *next;
+    void *obj;                      /* KDPC or WORK_QUEUE_ITEM */
+};
+static pthread_mutex_t q_m = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t q_cv = PTHREAD_COND_INITIALIZER;
+static struct queued *dpc_head, **dpc_tail = &dpc_head;
+static bool dpc_running, dpc_stop, dpc_started;
+static unsigned work_outstanding;
+static pthread_t dpc_thread;
+
+typedef void WH_MSABI (*dpc_fn)(struct wh_kdpc *, void *, void *, void *);
+typedef void WH_MSABI (*work_fn)(void *);
+
+static void *dpc_main(void *arg)
+{
+    (void)arg;
+    wh_thread_enter();
+    pthread_mutex_lock(&q_m);
+    for (;;) {
+        while (!dpc_head && !dpc_stop)
+            pthread_cond_wait(&q_cv, &q_m);
+        if (!dpc_head)
+            break;
+        struct queued *q = dpc_head;
+        dpc_head = q->next;
+        if (!dpc_head)
+            dpc_tail = &dpc_head;
+        dpc_running = true;
+        struct wh_kdpc *d = q->obj;
+        free(q);
+        void *a1 = d->SystemArgument1, *a2 = d->SystemArgument2;
+        d->DpcData = NULL;
+        pthread_mutex_unlock(&q_m);
+        wh_irql = WH_DISPATCH_LEVEL;
+        ((dpc_fn)d->DeferredRoutine)(d, d->DeferredContext, a1, a2);
+        check_return("DPC", d->DeferredRoutine, WH_DISPATCH_LEVEL);
+        wh_irql = WH_PASSIVE_LEVEL;
+        pthread_mutex_lock(&q_m);
+        dpc_running = false;
+        pthread_cond_broadcast(&q_cv);
+    }
+    pthread_mutex_unlock(&q_m);
+    return NULL;
+}
+
+void wh_dispatch_start(void)
+{
+    dpc_stop = false;
+    dpc_started = true;
+    pthread_create(&dpc_thread, NULL, dpc_main, NULL);
+}
+
+void wh_dispatch_flush(void)
+{
+    pthread_mutex_lock(&q_m);
+    while (dpc_head || dpc_running || work_outstanding)
+        pthread_cond_wait(&q_cv, &q_m);
+    pthread_mutex_unlock(&q_m);
+}
+
+void wh_dispatch_stop(void)
+{
+    if (!dpc_started)
+        return;
+    wh_dispatch_flush();
+    pthread_mutex_lock(&q_m);
+    dpc_stop = true;
+    pthread_cond_broadcast(&q_cv);
+    pthread_mutex_unlock(&q_m);
+    pthread_join(dpc_thread, NULL);
+    dpc_started = false;
+}
+
+unsigned wh_work_outstanding(void)
+{
+    pthread_mutex_lock(&q_m);
+    unsigned n = work_outstanding + (dpc_head != NULL) + dpc_running;
+    pthread_mutex_unlock(&q_m);
+    return n;
+}
+
+WH_DDI(void, KeInitializeDpc, struct wh_kdpc *d, void *routine, void *ctx)
+{
+    memset(d, 0, sizeof(*d));
+    d->Type = 0x13;                               /* DpcObject */
+    d->Importance = 1;                            /* MediumImportance */
+    d->DeferredRoutine = routine;
+    d->DeferredContext = ctx;
+}
+WH_EXPORT(KeInitializeDpc);
+
+WH_DDI(uint8_t, KeInsertQueueDpc, struct wh_kdpc *d, void *a1, void *a2)
+{
+    struct queued *q = malloc(sizeof(*q));
+    pthread_mutex_lock(&q_m);
+    if (d->DpcData || !q) {
+        pthread_mutex_unlock(&q_m);
+        free(q);
+        return 0;                                 /* already queued */
+    }
+    d->SystemArgument1 = a1;
+    d->SystemArgument2 = a2;
+    d->DpcData = d;
+    q->obj = d;
+    q->next = NULL;
+    *dpc_tail = q;
+    dpc_tail = &q->next;
+    pthread_cond_broadcast(&q_cv);
+    pthread_mutex_unlock(&q_m);
+    return 1;
+}
+WH_EXPORT(KeInsertQueueDpc);
+
+WH_DDI(void, KeSetImportanceDpc, struct wh_kdpc *d, int importance)
+{
+    d->Importance = (uint8_t)importance;
+}
+WH_EXPORT(KeSetImportanceDpc);
+
+WH_DDI(void, KeSetTargetProcessorDpc, struct wh_kdpc *d, int8_t number)
+{
+    d->Number = (uint16_t)(number + 32);          /* "targeted" as the kernel marks it */
+}
+WH_EXPORT(KeSetTargetProcessorDpc);
+
+WH_DDI(void, KeFlushQueuedDpcs, void)
+{
+    wh_irql_exact("KeFlushQueuedDpcs", WH_PASSIVE_LEVEL);
+    pthread_mutex_lock(&q_m);
+    while (dpc_head || dpc_running)
+        pthread_cond_wait(&q_cv, &q_m);
+    pthread_mutex_unlock(&q_m);
+}
+WH_EXPORT(KeFlushQueuedDpcs);
+
+WH_DDI(uint32_t, KeQueryActiveProcessorCount, uint64_t *affinity)
+{
+    if (affinity)
+        *affinity = 1;
+    return 1;
+}
+WH_EXPORT(KeQueryActiveProcessorCount);
+
+static void *work_main(void *arg)
+{
+    struct wh_work_queue_item *w = arg;
+    wh_thread_enter();
+    wh_irql = WH_PASSIVE_LEVEL;
+    void *fn = w->WorkerRoutine;
+    ((work_fn)fn)(w->Parameter);                  /* the item may be reused from here on */
+    check_return("work item", fn, WH_PASSIVE_LEVEL);
+    pthread_mutex_lock(&q_m);
+    work_outstanding--;
+    pthread_cond_broadcast(&q_cv);
+    pthread_mutex_unlock(&q_m);
+    return NULL;
+}
+
+WH_DDI(void, ExQueueWorkItem, struct wh_work_queue_item *w, int type)
+{
+    (void)type;
+    wh_irql_max("ExQueueWorkItem", WH_DISPATCH_LEVEL);
+    if (!w->WorkerRoutine)
+        wh_violation("ExQueueWorkItem", "work item %p has no routine", (void *)w);
+    pthread_mutex_lock(&q_m);
+    work_outstanding++;
+    pthread_mutex_unlock(&q_m);
+    pthread_t t;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &a, work_main, w))
+        wh_fatal("ExQueueWorkItem: no thread");
+    pthread_attr_destroy(&a);
+}
+WH_EXPORT(ExQueueWorkItem);
+
+/* ---- the interrupt ----------------------------------------------------- */
+typedef uint8_t WH_MSABI (*isr_fn)(void *, void *);
+struct wh_interrupt {
+    isr_fn isr;
+    void *ctx;
+    uint8_t irql;
+};
+volatile unsigned wh_isr_calls;
+
+static void irq_fire(void *arg, unsigned vcpu)
+{
+    struct wh_interrupt *i = arg;
+    (void)vcpu;
+    wh_thread_enter();
+    wh_irql = i->irql;
+    i->isr(i, i->ctx);
+    check_return("ISR", (void *)i->isr, i->irql);
+    wh_irql = WH_PASSIVE_LEVEL;
+    __atomic_add_fetch(&wh_isr_calls, 1, __ATOMIC_RELAXED);
+}
+
+WH_DDI(NTSTATUS_, IoConnectInterrupt, struct wh_interrupt **out, void *isr, void *ctx, void *lock,
+       uint32_t vector, uint8_t irql, uint8_t sync_irql, int mode, uint8_t shared, uint64_t affinity,
+       uint8_t fsave)
+{
+    (void)lock;
+    (void)sync_irql;
+    (void)mode;
+    (void)shared;
+    (void)affinity;
+    (void)fsave;
+    wh_irql_exact("IoConnectInterrupt", WH_PASSIVE_LEVEL);
+    if (vector != WH_PLATFORM_VECTOR || irql != WH_PLATFORM_DIRQL) {
+        wh_violation("IoConnectInterrupt", "vector %u IRQL %u are not the translated resource's "
+                     "(%u, %u)", vector, irql, WH_PLATFORM_VECTOR, WH_PLATFORM_DIRQL);
+        return WH_STATUS_INVALID_PARAMETER;
+    }
+    struct wh_interrupt *i = calloc(1, sizeof(*i));
+    i->isr = (isr_fn)isr;
+    i->ctx = ctx;
+    i->irql = irql;
+    struct gp_upcall_route route;
+    wh_m.raw->arch->set_upcall(wh_m.raw->arch_ctx, irq_fire, i, &route);
+    *out = i;
+    return WH_STATUS_SUCCESS;
+}
+WH_EXPORT(IoConnectInterrupt);
+
+WH_DDI(void, IoDisconnectInterrupt, struct wh_interrupt *i)
+{
+    wh_irql_exact("IoDisconnectInterrupt", WH_PASSIVE_LEVEL);
+    struct gp_upcall_route route;
+    wh_m.raw->arch->set_upcall(wh_m.raw->arch_ctx, NULL, NULL, &route);   /* waits for the ISR */
+    free(i);
+}
+WH_EXPORT(IoDisconnectInterrupt);

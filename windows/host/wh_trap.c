@@ -1,0 +1,323 @@
+/* What a driver does that only a kernel may: each traps in user space
+ * (SIGSEGV: #GP for privileged instructions and port I/O, CPUID through
+ * Linux's CPUID faulting) and is decoded here, carried out against the
+ * simulated machine and stepped over:
+ *   CPUID             the simulator's leaves (Xen's at 0x40000000..)
+ *   WRMSR             the simulator's MSRs; the hypercall MSR makes the host
+ *                     fill the page with stubs (HLT; RET, 32 bytes apart)
+ *   HLT in that page  hypercall number = offset / 32, Xen's x86-64 register
+ *                     convention (rdi rsi rdx r10 r8, result in rax)
+ *   IN/OUT            the simulator's ports (0xe9 debug, QEMU unplug)
+ *   MOV CR8           the thread's IRQL (Windows x64: CR8 is the IRQL)
+ *   CLI/STI           the thread's interrupt flag
+ *   MOVABS from KUSER_SHARED_DATA (0xfffff78000000000): interrupt time,
+ *                     system time, tick count
+ * Each thread that runs driver code has a KPCR in GS (inline accessors read
+ * gs:0x184 for the processor number, gs:0x188 for the current thread).
+ * Anything else that faults in a driver is a crash (a bug check) and ends
+ * the run; a fault in an unloaded image is a callback into an unloaded
+ * driver. */
+#include <asm/prctl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "wh.h"
+
+#ifndef ARCH_SET_CPUID
+#define ARCH_SET_CPUID 0x1012
+#endif
+
+#define MAX_IMAGES 4
+static struct range { uintptr_t lo, hi; } images[MAX_IMAGES], gone[MAX_IMAGES];
+static bool cpuid_faulting;                   /* else CPUID was rewritten as UD2 */
+#define MAX_PATCHED 64
+static uintptr_t patched[MAX_PATCHED];
+static unsigned npatched;
+static uint8_t *hypercall_page;
+static uint32_t hypercall_msr;
+static _Thread_local bool thread_ready;
+static _Thread_local uint8_t *kpcr;
+_Thread_local bool wh_interrupts_off;
+
+/* The images loaded (their faults are decoded) and unloaded (inaccessible:
+ * a call into one is a callback into an unloaded driver). */
+void wh_trap_image(uintptr_t base, size_t size, bool loaded)
+{
+    for (int i = 0; i < MAX_IMAGES; i++) {
+        if (loaded && !images[i].hi) {
+            images[i] = (struct range){ base, base + size };
+            return;
+        }
+        if (!loaded && images[i].lo == base) {
+            images[i] = (struct range){ 0, 0 };
+            mprotect((void *)base, size, PROT_NONE);
+            for (int j = 0; j < MAX_IMAGES; j++)
+                if (!gone[j].hi) {
+                    gone[j] = (struct range){ base, base + size };
+                    break;
+                }
+            return;
+        }
+    }
+}
+
+static const struct range *in_range(const struct range *r, uintptr_t a)
+{
+    for (int i = 0; i < MAX_IMAGES; i++)
+        if (a >= r[i].lo && a < r[i].hi)
+            return &r[i];
+    return NULL;
+}
+
+void wh_trap_thread(void)
+{
+    if (thread_ready)
+        return;
+    thread_ready = true;
+    kpcr = aligned_alloc(4096, 8192);
+    memset(kpcr, 0, 8192);
+    uint8_t *thread = kpcr + 4096;                /* an opaque KTHREAD */
+    *(uint8_t **)(kpcr + 0x18) = kpcr;            /* KPCR.Self */
+    *(uint8_t **)(kpcr + 0x20) = kpcr + 0x180;    /* KPCR.CurrentPrcb */
+    *(uint16_t *)(kpcr + 0x184) = 0;              /* KPRCB.Number: one processor */
+    *(uint8_t **)(kpcr + 0x188) = thread;         /* KPRCB.CurrentThread */
+    if (syscall(SYS_arch_prctl, ARCH_SET_GS, (unsigned long)kpcr))
+        wh_fatal("arch_prctl(ARCH_SET_GS) failed");
+    cpuid_faulting = syscall(SYS_arch_prctl, ARCH_SET_CPUID, 0UL) == 0;
+}
+
+/* Without CPUID faulting (this machine's CPU lacks it: arch_prctl says
+ * ENODEV) the loader rewrites each CPUID (0F A2) in the image's executable
+ * sections as UD2 (0F 0B) before protecting them; the SIGILL at such a
+ * site is then emulated as the CPUID it was.  The byte pair could in
+ * principle sit inside another instruction; such a site would show as a
+ * crash there, and the list of rewritten sites is printed with WH_VERBOSE. */
+void wh_trap_patch_cpuid(uint8_t *text, size_t len)
+{
+    if (cpuid_faulting)
+        return;
+    for (size_t i = 0; i + 1 < len; i++)
+        if (text[i] == 0x0f && text[i + 1] == 0xa2) {
+            if (npatched == MAX_PATCHED)
+                wh_fatal("more than %d CPUID instructions", MAX_PATCHED);
+            text[i + 1] = 0x0b;
+            patched[npatched++] = (uintptr_t)(text + i);
+            if (getenv("WH_VERBOSE"))
+                fprintf(stderr, "wh: CPUID at %p rewritten as UD2\n", (void *)(text + i));
+        }
+}
+
+static bool patched_site(uintptr_t rip)
+{
+    for (unsigned i = 0; i < npatched; i++)
+        if (patched[i] == rip)
+            return true;
+    return false;
+}
+
+static const int gpr[16] = { REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
+                             REG_R8, REG_R9, REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15 };
+
+static uint32_t find_hypercall_msr(void)
+{
+    for (uint32_t base = 0x40000000u; base < 0x40010000u; base += 0x100) {
+        uint32_t r[4];
+        wh_m.raw->arch->cpuid(wh_m.raw->arch_ctx, base, 0, r);
+        if (r[1] == 0x566e6558u && r[2] == 0x65584d4du && r[3] == 0x4d4d566eu) {
+            wh_m.raw->arch->cpuid(wh_m.raw->arch_ctx, base + 2, 0, r);
+            return r[1];
+        }
+    }
+    return 0;
+}
+
+static void wrmsr(uint32_t msr, uint64_t v)
+{
+    const struct gp_platform *p = wh_m.raw;
+    p->arch->wrmsr(p->arch_ctx, msr, v);
+    if (!hypercall_msr)
+        hypercall_msr = find_hypercall_msr();
+    if (!hypercall_msr || msr != hypercall_msr)
+        return;
+    uint8_t *page = p->arch->map_gfn(p->arch_ctx, v >> 12);
+    if (!page || (v & 0xfff))
+        wh_fatal("WRMSR 0x%x: 0x%llx is not a page of the domain", msr, (unsigned long long)v);
+    if (mprotect(page, 4096, PROT_READ | PROT_WRITE | PROT_EXEC))
+        wh_fatal("cannot make the hypercall page executable");
+    memset(page, 0xcc, 4096);
+    for (unsigned i = 0; i < 4096 / 32; i++) {
+        page[32 * i] = 0xf4;                      /* HLT: traps to us */
+        page[32 * i + 1] = 0xc3;                  /* RET */
+    }
+    hypercall_page = page;
+    p->arch->set_hypercall_page(p->arch_ctx, page);
+}
+
+static uint64_t now_100ns(int clock)
+{
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return (uint64_t)ts.tv_sec * 10000000u + (uint64_t)ts.tv_nsec / 100u;
+}
+
+static uint64_t shared_user_data(uint64_t addr)
+{
+    switch (addr - 0xfffff78000000000ull) {
+    case 0x08:
+        return now_100ns(CLOCK_MONOTONIC);          /* InterruptTime */
+    case 0x14:
+        return now_100ns(CLOCK_REALTIME) + 116444736000000000ull;   /* SystemTime (1601) */
+    case 0x320:
+        return now_100ns(CLOCK_MONOTONIC) / 156250u;                 /* TickCount (15.625 ms) */
+    default:
+        wh_fatal("read of KUSER_SHARED_DATA+0x%llx", (unsigned long long)(addr & 0xfff));
+    }
+}
+
+static bool emulate(greg_t *g, const uint8_t *ip, uintptr_t rip)
+{
+    const struct gp_platform *p = wh_m.raw;
+    unsigned len = 0;
+    if (hypercall_page && rip >= (uintptr_t)hypercall_page && rip < (uintptr_t)hypercall_page + 4096) {
+        if (ip[0] != 0xf4 || (rip & 31))
+            return false;
+        unsigned op = (unsigned)(rip - (uintptr_t)hypercall_page) / 32;
+        g[REG_RAX] = (greg_t)p->arch->hypercall(p->arch_ctx, op, (uintptr_t)g[REG_RDI],
+                                                 (uintptr_t)g[REG_RSI], (uintptr_t)g[REG_RDX],
+                                                 (uintptr_t)g[REG_R10], (uintptr_t)g[REG_R8]);
+        g[REG_RIP] += 1;
+        return true;
+    }
+    unsigned rex = 0, opsize = 4;
+    if (ip[len] == 0x66) {
+        opsize = 2;
+        len++;
+    }
+    if ((ip[len] & 0xf0) == 0x40)
+        rex = ip[len++];
+    const uint8_t *o = ip + len;
+    uint16_t port = (uint16_t)g[REG_RDX];
+    if (o[0] == 0x0f && (o[1] == 0xa2 || (o[1] == 0x0b && patched_site(rip)))) {   /* CPUID */
+        uint32_t r[4];
+        p->arch->cpuid(p->arch_ctx, (uint32_t)g[REG_RAX], (uint32_t)g[REG_RCX], r);
+        g[REG_RAX] = r[0];
+        g[REG_RBX] = r[1];
+        g[REG_RCX] = r[2];
+        g[REG_RDX] = r[3];
+        len += 2;
+    } else if (o[0] == 0x0f && o[1] == 0x30) {                          /* WRMSR */
+        wrmsr((uint32_t)g[REG_RCX], (uint64_t)(uint32_t)g[REG_RAX] | (uint64_t)g[REG_RDX] << 32);
+        len += 2;
+    } else if (o[0] == 0x0f && (o[1] == 0x20 || o[1] == 0x22) && (o[2] & 0xc0) == 0xc0 &&
+               (rex & 4) && ((o[2] >> 3) & 7) == 0) {                  /* MOV CR8 */
+        int r = gpr[(o[2] & 7) | (rex & 1 ? 8 : 0)];
+        if (o[1] == 0x20)
+            g[r] = wh_irql;
+        else
+            wh_irql = (uint8_t)(g[r] & 15);
+        len += 3;
+    } else if (o[0] == 0xfa || o[0] == 0xfb) {                          /* CLI, STI */
+        wh_interrupts_off = o[0] == 0xfa;
+        len += 1;
+    } else if (o[0] == 0xec || o[0] == 0xed || o[0] == 0xe4 || o[0] == 0xe5) {   /* IN */
+        unsigned size = o[0] & 1 ? opsize : 1;
+        bool imm = !(o[0] & 8);                 /* E4/E5 take the port as imm8 */
+        if (imm)
+            port = o[1];
+        uint32_t v = p->arch->io_in(p->arch_ctx, port, size);
+        if (getenv("WH_VERBOSE") && port != 0xe9)
+            fprintf(stderr, "wh: in%u 0x%x -> 0x%x\n", size, port, v);
+        if (size == 4)
+            g[REG_RAX] = v;
+        else
+            g[REG_RAX] = (greg_t)(((uint64_t)g[REG_RAX] & ~(uint64_t)(size == 1 ? 0xff : 0xffff)) | v);
+        len += imm ? 2 : 1;
+    } else if (o[0] == 0xee || o[0] == 0xef || o[0] == 0xe6 || o[0] == 0xe7) {   /* OUT */
+        unsigned size = o[0] & 1 ? opsize : 1;
+        bool imm = !(o[0] & 8);
+        if (imm)
+            port = o[1];
+        uint32_t v = (uint32_t)g[REG_RAX] & (size == 1 ? 0xffu : size == 2 ? 0xffffu : ~0u);
+        p->arch->io_out(p->arch_ctx, port, size, v);
+        if (getenv("WH_VERBOSE") && port != 0xe9)
+            fprintf(stderr, "wh: out%u 0x%x <- 0x%x\n", size, port, v);
+        len += imm ? 2 : 1;
+    } else if (o[0] == 0xa1 && opsize == 4) {                           /* MOVABS moffs64 */
+        uint64_t addr;
+        memcpy(&addr, o + 1, 8);
+        if ((addr >> 12) != 0xfffff78000000ull)
+            return false;
+        uint64_t v = shared_user_data(addr);
+        g[REG_RAX] = (greg_t)(rex & 8 ? v : (uint32_t)v);
+        len += 9;
+    } else {
+        return false;
+    }
+    g[REG_RIP] += len;
+    return true;
+}
+
+static void on_segv(int sig, siginfo_t *si, void *ctx)
+{
+    ucontext_t *uc = ctx;
+    greg_t *g = uc->uc_mcontext.gregs;
+    uintptr_t rip = (uintptr_t)g[REG_RIP];
+    const uint8_t *ip = (const uint8_t *)rip;
+    const struct range *img = in_range(images, rip), *dead = in_range(gone, rip);
+    bool in_driver = img != NULL;
+    bool in_hcall = hypercall_page && rip >= (uintptr_t)hypercall_page &&
+                    rip < (uintptr_t)hypercall_page + 4096;
+    if (dead) {
+        wh_violation("(callback)", "code of an unloaded driver called at image+0x%lx",
+                     (unsigned long)(rip - dead->lo));
+        _exit(4);
+    }
+    if (in_driver || in_hcall) {
+        if (emulate(g, ip, rip))
+            return;
+        fprintf(stderr, "wh: driver crash (a bug check on Windows): signal %d at image+0x%lx, "
+                        "address %p, bytes %02x %02x %02x %02x %02x\n",
+                sig, (unsigned long)(rip - (in_driver ? img->lo : 0)), si->si_addr, ip[0], ip[1],
+                ip[2], ip[3], ip[4]);
+        const uintptr_t *sp = (const uintptr_t *)g[REG_RSP];
+        for (int i = 0; i < 256; i++)
+            if (in_range(images, sp[i]))
+                fprintf(stderr, "  stack: %p (image+0x%lx)\n", (void *)sp[i],
+                        (unsigned long)(sp[i] - in_range(images, sp[i])->lo));
+        _exit(3);
+    }
+    if (sig == SIGSEGV && ip[0] == 0x0f && ip[1] == 0xa2 && thread_ready) {
+        /* the host's own CPUID on a driver thread: the real instruction */
+        uint32_t a = (uint32_t)g[REG_RAX], b, c = (uint32_t)g[REG_RCX], d;
+        syscall(SYS_arch_prctl, ARCH_SET_CPUID, 1UL);
+        __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+        syscall(SYS_arch_prctl, ARCH_SET_CPUID, 0UL);
+        g[REG_RAX] = a;
+        g[REG_RBX] = b;
+        g[REG_RCX] = c;
+        g[REG_RDX] = d;
+        g[REG_RIP] += 2;
+        return;
+    }
+    extern char __executable_start[];
+    fprintf(stderr, "wh: host crash: signal %d at %p (host+0x%lx), address %p\n", sig, (void *)rip,
+            (unsigned long)(rip - (uintptr_t)__executable_start), si->si_addr);
+    signal(sig, SIG_DFL);
+}
+
+void wh_trap_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_segv;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
+    sigaction(SIGILL, &sa, NULL);
+}
