@@ -22,8 +22,14 @@ WIN_DIR := $(BUILD)/win
 # channel words, vcpu_info's cr2/pad, arch_shared_info); Windows x64 is
 # LLP64, so the x64 drivers build against a copy whose `unsigned long` is
 # `unsigned long long` (found by the kernel host: Xen refused shared_info).
+# Windows x86, for its part, aligns 64-bit fields to 8 bytes where i386's
+# ABI (Xen's "x86_32-abi", which blkfront announces as its protocol) aligns
+# them to 4: blkback read every request's id and sector at the wrong
+# offsets.  So the x86 drivers build against a copy of the headers whose
+# structures are packed to 4 (#pragma pack around each header).  Both are
+# checked against Linux's own layouts by windows/tools/check-xen-abi.
 WIN_XEN_INC := $(WIN_DIR)/xen-include
-WIN_XEN_INC_x86 := $(WIN_XEN_INC)
+WIN_XEN_INC_x86 := $(WIN_DIR)/xen-include-ilp32
 WIN_XEN_INC_x64 := $(WIN_DIR)/xen-include-llp64
 WIN_HEADERS := $(HEADERS) $(wildcard windows/*/*.h)
 # xenpci owns the platform; its children need only these pieces of it
@@ -36,6 +42,11 @@ XENNET_SRCS := $(sort $(wildcard windows/xennet/*.c))
 $(WIN_XEN_INC)/xen:
 	@mkdir -p $(WIN_XEN_INC)
 	ln -sfn /usr/include/xen $@
+
+$(WIN_XEN_INC_x86)/xen: mk/windows.mk
+	@rm -rf $@.tmp && mkdir -p $(WIN_XEN_INC_x86) && cp -r /usr/include/xen/. $@.tmp
+	@find $@.tmp -name '*.h' -exec sed -i -e '1i #pragma pack(push, 4)' -e '$$a #pragma pack(pop)' {} +
+	@rm -rf $@ && mv $@.tmp $@
 
 $(WIN_XEN_INC_x64)/xen: mk/windows.mk
 	@rm -rf $@.tmp && mkdir -p $(WIN_XEN_INC_x64) && cp -r /usr/include/xen/. $@.tmp
@@ -129,7 +140,7 @@ ALL_TARGETS += windows
 # runs its DriverEntry under wine64 (a smoke test, not Windows).
 check-win: $(WIN_SYS) $(WIN_MSI)
 	@echo "== Windows drivers and packages"
-	@windows/tools/check-win $(WIN_DIR) $(WIN_VERSION) $(WIN_MSI)
+	@XEN_IFACE='$(XEN_IFACE)' windows/tools/check-win $(WIN_DIR) $(WIN_VERSION) $(WIN_MSI)
 CHECK_STAGES += win
 FAST_STAGES += win
 
