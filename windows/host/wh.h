@@ -168,6 +168,13 @@ int wh_storport_srb(struct wh_device_object *fdo, struct wh_srb *srb, unsigned t
 /* n SRBs to HwStartIo back to back, then all waited for (each exactly once). */
 int wh_storport_srbs(struct wh_device_object *fdo, struct wh_srb **srbs, unsigned n,
                      unsigned timeout_ms);
+/* The same in two steps: given to HwStartIo, then waited for (report:
+ * an SRB still outstanding at the timeout is a violation). */
+int wh_storport_srbs_start(struct wh_device_object *fdo, struct wh_srb **srbs, unsigned n);
+int wh_storport_srbs_wait(struct wh_srb **srbs, unsigned n, unsigned timeout_ms, bool report);
+unsigned wh_storport_outstanding(void);
+/* HwResetBus at DISPATCH_LEVEL; the SRBs still outstanding after it. */
+unsigned wh_storport_reset_bus(struct wh_device_object *fdo);
 /* HW_INITIALIZATION_DATA.FeatureSupport of the running miniport. */
 uint32_t wh_storport_features(void);
 /* Reads of a NeedPhysicalAddresses miniport go through a bounce buffer. */

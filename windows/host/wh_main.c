@@ -460,6 +460,42 @@ static void scenario_xenvbd_restart(void)
     xenvbd_down(&b, &img, drv);
 }
 
+/* ---- a stalled backend, then StorPort's bus reset ------------------------------
+ * Open defect, run only with WH_OPEN_DEFECTS=1: xenvbd's HwResetBus
+ * completes nothing, so StorPort would reset again and again. */
+static void scenario_xenvbd_stall_reset(void)
+{
+    struct wh_bus b;
+    struct wh_image img;
+    struct wh_driver_object *drv = NULL;
+    struct wh_device_object *fdo = xenvbd_up(&b, &img, &drv, NULL);
+    if (!fdo)
+        return;
+    enum { N = 4 };
+    uint8_t *buf[N];
+    struct wh_srb srb[N], *p[N];
+    sim_blkback_hold(disk, true);
+    for (unsigned k = 0; k < N; k++) {
+        buf[k] = wh_pool_alloc(4096, 0x66756257, false);
+        rw_srb(&srb[k], false, 500 + 8 * k, 8, buf[k]);
+        p[k] = &srb[k];
+    }
+    CHECK(wh_storport_srbs_start(fdo, p, N) == 0, "4 READs given to HwStartIo");
+    usleep(200000);
+    CHECK(wh_storport_outstanding() == N, "the stalled backend answers none (%u outstanding)",
+          wh_storport_outstanding());
+    unsigned left = wh_storport_reset_bus(fdo);
+    CHECK(left == 0, "HwResetBus completed the SRBs it held (%u still outstanding after it)", left);
+    for (unsigned k = 0; k < N && left == 0; k++)
+        CHECK(srb[k].SrbStatus != 1, "READ %u completed with an error status (0x%02x)", k,
+              srb[k].SrbStatus);
+    sim_blkback_hold(disk, false);
+    wh_storport_srbs_wait(p, N, 10000, false);
+    for (unsigned k = 0; k < N; k++)
+        wh_pool_free(buf[k], "scenario");
+    xenvbd_down(&b, &img, drv);
+}
+
 /* ---- paging and dump notifications, a bug check, the dump copy writes --------- */
 static void scenario_xenvbd_dump(void)
 {
@@ -562,6 +598,7 @@ static const struct {
     { "xenvbd-inflight-dma", scenario_xenvbd_inflight },
     { "xenvbd-disable-enable", scenario_xenvbd_restart },
     { "xenvbd-crash-dump", scenario_xenvbd_dump },
+    { "xenvbd-stall-reset", scenario_xenvbd_stall_reset },     /* WH_OPEN_DEFECTS=1 only */
     { "verifier-catches", scenario_verifier },
 };
 
@@ -580,6 +617,8 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
         if (scenarios[i].fn == scenario_verifier && !baddrv_path)
             continue;
+        if (scenarios[i].fn == scenario_xenvbd_stall_reset && !getenv("WH_OPEN_DEFECTS"))
+            continue;                    /* fails today: see docs/windows.md */
         fflush(NULL);
         pid_t pid = fork();
         if (pid == 0) {

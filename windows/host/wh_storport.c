@@ -25,7 +25,8 @@
  * DDI's own IRQL rule then reports any wait, lock or allocation.
  *
  * Not modelled: LUN PDOs and the class driver, StorPort's queue depth and
- * busy handling, timeouts and resets (HwResetBus is never called),
+ * busy handling, timeouts (wh_storport_reset_bus calls HwResetBus when a
+ * scenario says so), SRB_FUNCTION_RESET_* and LU resets,
  * HwBuildIo, StorPortGetScatterGatherList.  Layouts: x64
  * HW_INITIALIZATION_DATA (Windows 8 size, 208) and SCSI_REQUEST_BLOCK as
  * windows/include/storport_layout.h records them. */
@@ -72,7 +73,7 @@ static struct sp_adapter adapters[4];
 static pthread_mutex_t sp_m = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sp_cv = PTHREAD_COND_INITIALIZER;
 /* the SRBs the miniport has and has not completed yet, with their bounce buffers */
-static struct { struct wh_srb *srb; uint8_t *bounce; } inflight[SP_MAX_INFLIGHT];
+static struct { struct wh_srb *srb, *owner; uint8_t *bounce; } inflight[SP_MAX_INFLIGHT];
 static unsigned completions;
 static volatile bool dump_mode;              /* after the bug check: the dump stack runs */
 static uint8_t *dump_devext;
@@ -316,32 +317,38 @@ uint32_t wh_storport_features(void)
 static unsigned sp_slot(struct wh_srb *srb)
 {
     for (unsigned i = 0; i < SP_MAX_INFLIGHT; i++)
-        if (!inflight[i].srb && !inflight[i].bounce) {
-            inflight[i].srb = srb;
+        if (!inflight[i].owner) {
+            inflight[i].srb = inflight[i].owner = srb;
             return i;
         }
     wh_fatal("wh_storport: more than %u SRBs in flight", SP_MAX_INFLIGHT);
 }
 
-int wh_storport_srbs(struct wh_device_object *fdo, struct wh_srb **srbs, unsigned n,
-                     unsigned timeout_ms)
+static int sp_find(struct wh_srb *srb)
+{
+    for (unsigned i = 0; i < SP_MAX_INFLIGHT; i++)
+        if (inflight[i].owner == srb)
+            return (int)i;
+    return -1;
+}
+
+int wh_storport_srbs_start(struct wh_device_object *fdo, struct wh_srb **srbs, unsigned n)
 {
     struct sp_adapter *a = *(struct sp_adapter **)fdo->DeviceExtension;
     if (!a->started)
         return -1;
     bool dma = live_hid.b[HID_NEEDPHYS] && wh_storport_double_buffer;
-    unsigned slot[SP_MAX_INFLIGHT];
     for (unsigned k = 0; k < n; k++) {
         struct wh_srb *srb = srbs[k];
         srb->Length = sizeof(*srb);
         srb->SrbExtension = wh_pool_alloc(hid_u32(&live_hid, HID_SRBEXT), 0x78655253, false);
         memset(srb->SrbExtension, 0, hid_u32(&live_hid, HID_SRBEXT));
         pthread_mutex_lock(&sp_m);
-        slot[k] = sp_slot(srb);
+        unsigned slot = sp_slot(srb);
         if (dma && srb->DataTransferLength && (srb->SrbFlags & 0x40)) {   /* SRB_FLAGS_DATA_IN */
             /* the device reads into map registers' pages: a bounce buffer */
-            inflight[slot[k]].bounce = malloc(srb->DataTransferLength);
-            memset(inflight[slot[k]].bounce, 0xdb, srb->DataTransferLength);
+            inflight[slot].bounce = malloc(srb->DataTransferLength);
+            memset(inflight[slot].bounce, 0xdb, srb->DataTransferLength);
         }
         pthread_mutex_unlock(&sp_m);
     }
@@ -353,31 +360,80 @@ int wh_storport_srbs(struct wh_device_object *fdo, struct wh_srb **srbs, unsigne
         wh_irql = WH_DISPATCH_LEVEL;
     }
     wh_irql = WH_PASSIVE_LEVEL;
+    return 0;
+}
+
+unsigned wh_storport_outstanding(void)
+{
+    unsigned n = 0;
+    pthread_mutex_lock(&sp_m);
+    for (unsigned i = 0; i < SP_MAX_INFLIGHT; i++)
+        n += inflight[i].srb != NULL;
+    pthread_mutex_unlock(&sp_m);
+    return n;
+}
+
+int wh_storport_srbs_wait(struct wh_srb **srbs, unsigned n, unsigned timeout_ms, bool report)
+{
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += timeout_ms / 1000 + 1;
     int rc = 0;
     pthread_mutex_lock(&sp_m);
     for (unsigned k = 0; k < n; k++) {
-        while (inflight[slot[k]].srb == srbs[k])
+        int slot = sp_find(srbs[k]);
+        if (slot < 0)
+            continue;
+        while (inflight[slot].srb == srbs[k])
             if (pthread_cond_timedwait(&sp_cv, &sp_m, &until))
                 break;
-        if (inflight[slot[k]].srb == srbs[k]) {
-            wh_violation("HwStartIo", "SRB (CDB 0x%02x) never completed", srbs[k]->Cdb[0]);
-            inflight[slot[k]].srb = NULL;
+        if (inflight[slot].srb == srbs[k]) {
+            if (report)
+                wh_violation("HwStartIo", "SRB (CDB 0x%02x) never completed", srbs[k]->Cdb[0]);
             rc = -1;
+            continue;                            /* still the miniport's */
         }
-        uint8_t *bounce = inflight[slot[k]].bounce;
-        inflight[slot[k]].bounce = NULL;
+        uint8_t *bounce = inflight[slot].bounce;
+        inflight[slot].bounce = NULL;
+        inflight[slot].owner = NULL;
         if (bounce) {                            /* the HAL flushes the adapter buffers */
             memcpy(srbs[k]->DataBuffer, bounce, srbs[k]->DataTransferLength);
             free(bounce);
         }
+        pthread_mutex_unlock(&sp_m);
+        wh_pool_free(srbs[k]->SrbExtension, "(StorPort) SRB extension");
+        pthread_mutex_lock(&sp_m);
     }
     pthread_mutex_unlock(&sp_m);
-    for (unsigned k = 0; k < n; k++)
-        wh_pool_free(srbs[k]->SrbExtension, "(StorPort) SRB extension");
     return rc;
+}
+
+int wh_storport_srbs(struct wh_device_object *fdo, struct wh_srb **srbs, unsigned n,
+                     unsigned timeout_ms)
+{
+    if (wh_storport_srbs_start(fdo, srbs, n))
+        return -1;
+    return wh_storport_srbs_wait(srbs, n, timeout_ms, true);
+}
+
+/* HwResetBus as StorPort sends it after a timeout: DISPATCH_LEVEL, under
+ * the start-I/O lock; the miniport must complete the SRBs it holds for
+ * the bus during the call.  Returns how many are still outstanding. */
+unsigned wh_storport_reset_bus(struct wh_device_object *fdo)
+{
+    struct sp_adapter *a = *(struct sp_adapter **)fdo->DeviceExtension;
+    typedef uint8_t WH_MSABI (*reset_fn)(void *, uint32_t);
+    reset_fn reset = (reset_fn)hid_ptr(&live_hid, 40 /* HwResetBus */);
+    if (!reset)
+        wh_fatal("wh_storport: the miniport has no HwResetBus");
+    wh_irql = WH_DISPATCH_LEVEL;
+    uint8_t ok = reset(a->devext, 0);
+    if (wh_irql != WH_DISPATCH_LEVEL)
+        wh_violation("HwResetBus", "returned at IRQL %u", wh_irql);
+    wh_irql = WH_PASSIVE_LEVEL;
+    if (!ok)
+        fprintf(stderr, "wh_storport: HwResetBus returned FALSE\n");
+    return wh_storport_outstanding();
 }
 
 int wh_storport_srb(struct wh_device_object *fdo, struct wh_srb *srb, unsigned timeout_ms)
@@ -478,7 +534,7 @@ int wh_storport_dump_srb(struct wh_srb *srb)
     wh_irql = WH_HIGH_LEVEL;
     pthread_mutex_lock(&sp_m);
     bool done = inflight[s].srb != srb;
-    inflight[s].srb = NULL;
+    inflight[s].srb = inflight[s].owner = NULL;
     pthread_mutex_unlock(&sp_m);
     free(ext);
     if (!done)
