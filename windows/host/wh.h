@@ -165,6 +165,26 @@ void wh_pnp_unload(struct wh_bus *b);
 struct wh_device_object *wh_storport_fdo(unsigned i);
 /* HwStartIo at DISPATCH_LEVEL, then waits for RequestComplete: 0 if it came. */
 int wh_storport_srb(struct wh_device_object *fdo, struct wh_srb *srb, unsigned timeout_ms);
+/* n SRBs to HwStartIo back to back, then all waited for (each exactly once). */
+int wh_storport_srbs(struct wh_device_object *fdo, struct wh_srb **srbs, unsigned n,
+                     unsigned timeout_ms);
+/* The same in two steps: given to HwStartIo, then waited for (report:
+ * an SRB still outstanding at the timeout is a violation). */
+int wh_storport_srbs_start(struct wh_device_object *fdo, struct wh_srb **srbs, unsigned n);
+int wh_storport_srbs_wait(struct wh_srb **srbs, unsigned n, unsigned timeout_ms, bool report);
+unsigned wh_storport_outstanding(void);
+/* HwResetBus at DISPATCH_LEVEL; the SRBs still outstanding after it. */
+unsigned wh_storport_reset_bus(struct wh_device_object *fdo);
+/* HW_INITIALIZATION_DATA.FeatureSupport of the running miniport. */
+uint32_t wh_storport_features(void);
+/* Reads of a NeedPhysicalAddresses miniport go through a bounce buffer. */
+extern bool wh_storport_double_buffer;
+/* The dump stack: SRB_FUNCTION_DUMP_POINTERS (NULL if StorPort would not
+ * send it), then the bug check and the dump copy at HIGH_LEVEL. */
+void *wh_storport_dump_pointers(struct wh_device_object *fdo);
+int wh_storport_dump_start(struct wh_image *img, void *handoff);
+int wh_storport_dump_srb(struct wh_srb *srb);
+void wh_storport_dump_end(void);
 
 /* ---- the interrupt line of the platform PCI device -------------------- */
 #define WH_PLATFORM_GSI 28

@@ -430,11 +430,15 @@ struct wh_interrupt {
     uint8_t irql;
 };
 volatile unsigned wh_isr_calls;
+/* After a bug check the processor takes no interrupt (the dump stack polls). */
+volatile bool wh_interrupts_masked;
 
 static void irq_fire(void *arg, unsigned vcpu)
 {
     struct wh_interrupt *i = arg;
     (void)vcpu;
+    if (wh_interrupts_masked)
+        return;
     wh_thread_enter();
     wh_irql = i->irql;
     i->isr(i, i->ctx);

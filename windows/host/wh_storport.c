@@ -2,14 +2,37 @@
  * StorPortInitialize takes the driver's PnP (AddDevice makes the adapter
  * FDO on the child PDO), START is passed to the PDO first and then runs
  * HwFindAdapter (PASSIVE_LEVEL) and HwInitialize (DIRQL); SRBs go to
- * HwStartIo at DISPATCH_LEVEL, each with its SRB extension, and must come
- * back exactly once through StorPortNotification(RequestComplete).
- * Not modelled: StorPort's queueing (one SRB at a time here), LUN PDOs,
- * the class driver, timeouts and resets, the dump stack.  REMOVE stops
- * the adapter (ScsiStopAdapter) and deletes its FDO.  Layouts: x64 HW_INITIALIZATION_DATA and SCSI_REQUEST_BLOCK as
+ * HwStartIo at DISPATCH_LEVEL, each with its SRB extension, several in
+ * flight at once, and each must come back exactly once through
+ * StorPortNotification(RequestComplete).  REMOVE stops the adapter
+ * (ScsiStopAdapter) and deletes its FDO.
+ *
+ * DMA: a miniport declaring NeedPhysicalAddresses gets its data through
+ * the HAL's DMA, and with wh_storport_double_buffer set the host plays a
+ * double-buffering HAL (or DMA Verifier): the device's reads land in a
+ * bounce buffer that is copied over the SRB's buffer when the request
+ * completes, so a miniport that writes the system address directly sees
+ * its data overwritten.
+ *
+ * The dump stack (wh_storport_dump_*): SRB_FUNCTION_DUMP_POINTERS is sent
+ * to the running adapter only if HW_INITIALIZATION_DATA.FeatureSupport
+ * (the Windows 8 layout) has STOR_FEATURE_DUMP_POINTERS; a second copy of
+ * the image is entered as Windows enters the dump port's miniport
+ * (DriverEntry(NULL, NULL)), and after the bug check everything runs at
+ * HIGH_LEVEL with the interrupt masked: HwFindAdapter with the handoff in
+ * MiniportDumpData, HwInitialize, then HwStartIo, which must complete its
+ * SRB before it returns (the miniport has no HwInterrupt to poll).  Every
+ * DDI's own IRQL rule then reports any wait, lock or allocation.
+ *
+ * Not modelled: LUN PDOs and the class driver, StorPort's queue depth and
+ * busy handling, timeouts (wh_storport_reset_bus calls HwResetBus when a
+ * scenario says so), SRB_FUNCTION_RESET_* and LU resets,
+ * HwBuildIo, StorPortGetScatterGatherList.  Layouts: x64
+ * HW_INITIALIZATION_DATA (Windows 8 size, 208) and SCSI_REQUEST_BLOCK as
  * windows/include/storport_layout.h records them. */
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,9 +40,13 @@
 #include "wh.h"
 
 enum { HID_INITIALIZE = 8, HID_STARTIO = 16, HID_FINDADAPTER = 32, HID_DEVEXT = 64,
-       HID_SRBEXT = 72, HID_SIZE = 136, PCI_SIZE = 200 };
+       HID_SRBEXT = 72, HID_NEEDPHYS = 89, HID_ADAPTERCONTROL = 120, HID_SIZE_VISTA = 136,
+       HID_FEATURESUPPORT = 184, HID_SIZE_WIN8 = 208, PCI_SIZE = 200, PCI_DUMPDATA = 64 };
 enum { RequestComplete = 0, NextRequest = 1, BusChangeDetected = 7 };
 enum { STOR_EXT_GET_SYSTEM_ADDRESS = 5, STOR_EXT_GET_DEVICE_OBJECTS = 8 };
+enum { STOR_FEATURE_DUMP_POINTERS = 0x8, SRB_FUNCTION_DUMP_POINTERS = 0x26, MDP_SIZE = 112,
+       MDP_PRIVATE = 64 };
+#define SP_MAX_INFLIGHT 32
 
 _Static_assert(sizeof(struct wh_srb) == 88, "SCSI_REQUEST_BLOCK (x64)");
 _Static_assert(offsetof(struct wh_srb, DataBuffer) == 24, "SRB DataBuffer");
@@ -29,31 +56,40 @@ _Static_assert(offsetof(struct wh_srb, Cdb) == 72, "SRB Cdb");
 typedef uint8_t WH_MSABI (*hw_init_fn)(void *);
 typedef uint8_t WH_MSABI (*hw_startio_fn)(void *, struct wh_srb *);
 typedef uint32_t WH_MSABI (*hw_find_fn)(void *, void *, void *, char *, void *, uint8_t *);
+typedef int32_t WH_MSABI (*entry_fn)(void *, void *);
 
+/* What a miniport's StorPortInitialize said: the running one and the dump copy. */
+struct sp_hid {
+    uint8_t b[HID_SIZE_WIN8];
+    bool have;
+};
 struct sp_adapter {
     struct wh_device_object *fdo, *pdo, *lower;
     uint8_t *devext;
     bool started;
 };
-static uint8_t hid[HID_SIZE];
-static bool have_hid;
+static struct sp_hid live_hid, dump_hid;
 static struct sp_adapter adapters[4];
 static pthread_mutex_t sp_m = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sp_cv = PTHREAD_COND_INITIALIZER;
-static struct wh_srb *outstanding;           /* the SRB HwStartIo has (one at a time) */
+/* the SRBs the miniport has and has not completed yet, with their bounce buffers */
+static struct { struct wh_srb *srb, *owner; uint8_t *bounce; } inflight[SP_MAX_INFLIGHT];
 static unsigned completions;
+static volatile bool dump_mode;              /* after the bug check: the dump stack runs */
+static uint8_t *dump_devext;
+bool wh_storport_double_buffer;
 
-static void *hid_ptr(unsigned off)
+static void *hid_ptr(const struct sp_hid *h, unsigned off)
 {
     void *p;
-    memcpy(&p, hid + off, sizeof(p));
+    memcpy(&p, h->b + off, sizeof(p));
     return p;
 }
 
-static uint32_t hid_u32(unsigned off)
+static uint32_t hid_u32(const struct sp_hid *h, unsigned off)
 {
     uint32_t v;
-    memcpy(&v, hid + off, sizeof(v));
+    memcpy(&v, h->b + off, sizeof(v));
     return v;
 }
 
@@ -98,7 +134,8 @@ static NTSTATUS_ sp_start(struct sp_adapter *a, struct wh_irp *irp)
     uint32_t len = PCI_SIZE;
     memcpy(pci, &len, sizeof(len));              /* MiniportDumpData (64) stays NULL */
     uint8_t again = 0;
-    uint32_t r = ((hw_find_fn)hid_ptr(HID_FINDADAPTER))(a->devext, NULL, NULL, NULL, pci, &again);
+    uint32_t r = ((hw_find_fn)hid_ptr(&live_hid, HID_FINDADAPTER))(a->devext, NULL, NULL, NULL, pci,
+                                                                  &again);
     if (wh_irql != WH_PASSIVE_LEVEL)
         wh_violation("HwFindAdapter", "returned at IRQL %u", wh_irql);
     if (r != 1) {                                /* SP_RETURN_FOUND */
@@ -106,7 +143,7 @@ static NTSTATUS_ sp_start(struct sp_adapter *a, struct wh_irp *irp)
         return (NTSTATUS_)0xC000000E;            /* STATUS_NO_SUCH_DEVICE */
     }
     wh_irql = WH_PLATFORM_DIRQL;                 /* HwInitialize runs at DIRQL */
-    uint8_t ok = ((hw_init_fn)hid_ptr(HID_INITIALIZE))(a->devext);
+    uint8_t ok = ((hw_init_fn)hid_ptr(&live_hid, HID_INITIALIZE))(a->devext);
     if (wh_irql != WH_PLATFORM_DIRQL)
         wh_violation("HwInitialize", "returned at IRQL %u", wh_irql);
     wh_irql = WH_PASSIVE_LEVEL;
@@ -128,7 +165,7 @@ static NTSTATUS_ WH_MSABI sp_dispatch(struct wh_device_object *dev, struct wh_ir
         /* the adapter stops (HwAdapterControl(ScsiStopAdapter) at DIRQL),
          * the IRP goes down, the FDO goes */
         typedef int WH_MSABI (*ctl_fn)(void *, int, void *);
-        ctl_fn ctl = (ctl_fn)hid_ptr(120);
+        ctl_fn ctl = (ctl_fn)hid_ptr(&live_hid, HID_ADAPTERCONTROL);
         if (ctl && a->started) {
             wh_irql = WH_PLATFORM_DIRQL;
             ctl(a->devext, 1 /* ScsiStopAdapter */, NULL);
@@ -155,7 +192,7 @@ static NTSTATUS_ WH_MSABI sp_add_device(struct wh_driver_object *drv, struct wh_
     for (int i = 0; i < 4 && !a; i++)
         if (!adapters[i].fdo)
             a = &adapters[i];
-    if (!a || !have_hid)
+    if (!a || !live_hid.have)
         return WH_STATUS_INSUFFICIENT_RESOURCES;
     NTSTATUS_ st = wh_IoCreateDevice(drv, sizeof(void *), NULL, 4 /* FILE_DEVICE_CONTROLLER */,
                                      0x80, 0, &a->fdo);
@@ -164,25 +201,32 @@ static NTSTATUS_ WH_MSABI sp_add_device(struct wh_driver_object *drv, struct wh_
     *(struct sp_adapter **)a->fdo->DeviceExtension = a;
     a->pdo = pdo;
     a->lower = wh_IoAttachDeviceToDeviceStack(a->fdo, pdo);
-    a->devext = wh_pool_alloc(hid_u32(HID_DEVEXT), 0x65645053 /* SPde */, false);
-    memset(a->devext, 0, hid_u32(HID_DEVEXT));
+    a->devext = wh_pool_alloc(hid_u32(&live_hid, HID_DEVEXT), 0x65645053 /* SPde */, false);
+    memset(a->devext, 0, hid_u32(&live_hid, HID_DEVEXT));
     a->fdo->Flags &= ~(uint32_t)WH_DO_DEVICE_INITIALIZING;
     return WH_STATUS_SUCCESS;
 }
 
 /* ---- StorPort's exports --------------------------------------------------------- */
+/* The running miniport's DriverEntry passes its driver object; the dump
+ * port enters the dump copy with none (after the bug check, HIGH_LEVEL). */
 WH_DDI(uint32_t, StorPortInitialize, struct wh_driver_object *drv, void *regpath, void *init,
        void *ctx)
 {
     (void)regpath;
     (void)ctx;
-    wh_irql_exact("StorPortInitialize", WH_PASSIVE_LEVEL);
+    if (drv)
+        wh_irql_exact("StorPortInitialize", WH_PASSIVE_LEVEL);
     uint32_t size;
     memcpy(&size, init, sizeof(size));
-    if (size < HID_SIZE)
+    if (size < HID_SIZE_VISTA)
         return (uint32_t)0xC0000004;             /* STATUS_INFO_LENGTH_MISMATCH */
-    memcpy(hid, init, HID_SIZE);
-    have_hid = true;
+    struct sp_hid *h = drv ? &live_hid : &dump_hid;
+    memset(h->b, 0, sizeof(h->b));
+    memcpy(h->b, init, size < HID_SIZE_WIN8 ? size : HID_SIZE_WIN8);
+    h->have = true;
+    if (!drv)
+        return 0;
     drv->DriverExtension->AddDevice = (void *)sp_add_device;
     for (int i = 0; i <= WH_IRP_MJ_MAXIMUM; i++)
         drv->MajorFunction[i] = (void *)sp_dispatch;
@@ -196,22 +240,28 @@ WH_DDI(void, StorPortNotification, int type, void *ext, ...)
     __builtin_ms_va_start(ap, ext);
     if (type == RequestComplete) {
         struct wh_srb *srb = __builtin_va_arg(ap, struct wh_srb *);
-        wh_irql_max("StorPortNotification(RequestComplete)", WH_DISPATCH_LEVEL);
+        if (!dump_mode)
+            wh_irql_max("StorPortNotification(RequestComplete)", WH_DISPATCH_LEVEL);
         pthread_mutex_lock(&sp_m);
-        bool ours = srb && srb == outstanding;
-        if (ours)
-            outstanding = NULL;
+        bool ours = false;
+        for (unsigned i = 0; srb && i < SP_MAX_INFLIGHT && !ours; i++)
+            if (inflight[i].srb == srb) {
+                inflight[i].srb = NULL;
+                ours = true;
+            }
         completions++;
         pthread_cond_broadcast(&sp_cv);
         pthread_mutex_unlock(&sp_m);
         if (!ours)
             wh_violation("StorPortNotification", "RequestComplete for SRB %p, which is not "
                          "outstanding (completed twice?)", (void *)srb);
-    } else if (type != NextRequest && type != BusChangeDetected) {
+    } else if (type == NextRequest || type == BusChangeDetected) {
+        if (dump_mode && type == BusChangeDetected)
+            wh_violation("StorPortNotification", "BusChangeDetected in the dump stack");
+    } else {
         wh_fatal("StorPortNotification type %d is not implemented by the host", type);
     }
     __builtin_ms_va_end(ap);
-    (void)by_devext;
 }
 WH_EXPORT(StorPortNotification);
 
@@ -221,13 +271,21 @@ WH_DDI(uint32_t, StorPortExtendedFunction, int code, void *ext, ...)
     __builtin_ms_va_list ap;
     __builtin_ms_va_start(ap, ext);
     uint32_t rc = 0;
-    if (code == STOR_EXT_GET_DEVICE_OBJECTS && a) {
+    if (dump_mode && ext == dump_devext) {
+        /* the dump port has no device objects and maps nothing */
+        wh_violation("StorPortExtendedFunction", "function %d called by the dump copy at IRQL %u: "
+                     "the dump stack has no device objects or mappings (the live path?)", code,
+                     wh_irql);
+        rc = 0xC1000002;                         /* STOR_STATUS_NOT_IMPLEMENTED */
+    } else if (code == STOR_EXT_GET_DEVICE_OBJECTS && a) {
+        wh_irql_max("StorPortGetDeviceObjects", WH_DISPATCH_LEVEL);
         void **fdo = __builtin_va_arg(ap, void **), **pdo = __builtin_va_arg(ap, void **);
         void **lower = __builtin_va_arg(ap, void **);
         *fdo = a->fdo;
         *pdo = a->pdo;
         *lower = a->lower;
     } else if (code == STOR_EXT_GET_SYSTEM_ADDRESS && a) {
+        wh_irql_max("StorPortGetSystemAddress", WH_DISPATCH_LEVEL);
         struct wh_srb *srb = __builtin_va_arg(ap, struct wh_srb *);
         void **va = __builtin_va_arg(ap, void **);
         *va = srb->DataBuffer;
@@ -245,40 +303,253 @@ WH_DDI(void, StorPortStallExecution, uint32_t us)
 }
 WH_EXPORT(StorPortStallExecution);
 
-/* ---- the class driver's part: one SRB, waited for ------------------------------- */
+/* ---- the class driver's part: SRBs issued together, waited for ----------------- */
 struct wh_device_object *wh_storport_fdo(unsigned i)
 {
     return i < 4 ? adapters[i].fdo : NULL;
 }
 
-int wh_storport_srb(struct wh_device_object *fdo, struct wh_srb *srb, unsigned timeout_ms)
+uint32_t wh_storport_features(void)
+{
+    return hid_u32(&live_hid, HID_FEATURESUPPORT);
+}
+
+static unsigned sp_slot(struct wh_srb *srb)
+{
+    for (unsigned i = 0; i < SP_MAX_INFLIGHT; i++)
+        if (!inflight[i].owner) {
+            inflight[i].srb = inflight[i].owner = srb;
+            return i;
+        }
+    wh_fatal("wh_storport: more than %u SRBs in flight", SP_MAX_INFLIGHT);
+}
+
+static int sp_find(struct wh_srb *srb)
+{
+    for (unsigned i = 0; i < SP_MAX_INFLIGHT; i++)
+        if (inflight[i].owner == srb)
+            return (int)i;
+    return -1;
+}
+
+int wh_storport_srbs_start(struct wh_device_object *fdo, struct wh_srb **srbs, unsigned n)
 {
     struct sp_adapter *a = *(struct sp_adapter **)fdo->DeviceExtension;
     if (!a->started)
         return -1;
-    srb->Length = sizeof(*srb);
-    srb->SrbExtension = wh_pool_alloc(hid_u32(HID_SRBEXT), 0x78655253 /* SRex */, false);
-    memset(srb->SrbExtension, 0, hid_u32(HID_SRBEXT));
-    pthread_mutex_lock(&sp_m);
-    outstanding = srb;
-    pthread_mutex_unlock(&sp_m);
-    wh_irql = WH_DISPATCH_LEVEL;
-    ((hw_startio_fn)hid_ptr(HID_STARTIO))(a->devext, srb);
-    if (wh_irql != WH_DISPATCH_LEVEL)
-        wh_violation("HwStartIo", "returned at IRQL %u", wh_irql);
+    bool dma = live_hid.b[HID_NEEDPHYS] && wh_storport_double_buffer;
+    for (unsigned k = 0; k < n; k++) {
+        struct wh_srb *srb = srbs[k];
+        srb->Length = sizeof(*srb);
+        srb->SrbExtension = wh_pool_alloc(hid_u32(&live_hid, HID_SRBEXT), 0x78655253, false);
+        memset(srb->SrbExtension, 0, hid_u32(&live_hid, HID_SRBEXT));
+        pthread_mutex_lock(&sp_m);
+        unsigned slot = sp_slot(srb);
+        if (dma && srb->DataTransferLength && (srb->SrbFlags & 0x40)) {   /* SRB_FLAGS_DATA_IN */
+            /* the device reads into map registers' pages: a bounce buffer */
+            inflight[slot].bounce = malloc(srb->DataTransferLength);
+            memset(inflight[slot].bounce, 0xdb, srb->DataTransferLength);
+        }
+        pthread_mutex_unlock(&sp_m);
+    }
+    wh_irql = WH_DISPATCH_LEVEL;                 /* StorPort's start-I/O lock, full duplex */
+    for (unsigned k = 0; k < n; k++) {
+        ((hw_startio_fn)hid_ptr(&live_hid, HID_STARTIO))(a->devext, srbs[k]);
+        if (wh_irql != WH_DISPATCH_LEVEL)
+            wh_violation("HwStartIo", "returned at IRQL %u", wh_irql);
+        wh_irql = WH_DISPATCH_LEVEL;
+    }
     wh_irql = WH_PASSIVE_LEVEL;
+    return 0;
+}
+
+unsigned wh_storport_outstanding(void)
+{
+    unsigned n = 0;
+    pthread_mutex_lock(&sp_m);
+    for (unsigned i = 0; i < SP_MAX_INFLIGHT; i++)
+        n += inflight[i].srb != NULL;
+    pthread_mutex_unlock(&sp_m);
+    return n;
+}
+
+int wh_storport_srbs_wait(struct wh_srb **srbs, unsigned n, unsigned timeout_ms, bool report)
+{
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += timeout_ms / 1000 + 1;
+    int rc = 0;
     pthread_mutex_lock(&sp_m);
-    while (outstanding == srb)
-        if (pthread_cond_timedwait(&sp_cv, &sp_m, &until))
-            break;
-    bool done = outstanding != srb;
-    outstanding = NULL;
+    for (unsigned k = 0; k < n; k++) {
+        int slot = sp_find(srbs[k]);
+        if (slot < 0)
+            continue;
+        while (inflight[slot].srb == srbs[k])
+            if (pthread_cond_timedwait(&sp_cv, &sp_m, &until))
+                break;
+        if (inflight[slot].srb == srbs[k]) {
+            if (report)
+                wh_violation("HwStartIo", "SRB (CDB 0x%02x) never completed", srbs[k]->Cdb[0]);
+            rc = -1;
+            continue;                            /* still the miniport's */
+        }
+        uint8_t *bounce = inflight[slot].bounce;
+        inflight[slot].bounce = NULL;
+        inflight[slot].owner = NULL;
+        if (bounce) {                            /* the HAL flushes the adapter buffers */
+            memcpy(srbs[k]->DataBuffer, bounce, srbs[k]->DataTransferLength);
+            free(bounce);
+        }
+        pthread_mutex_unlock(&sp_m);
+        wh_pool_free(srbs[k]->SrbExtension, "(StorPort) SRB extension");
+        pthread_mutex_lock(&sp_m);
+    }
     pthread_mutex_unlock(&sp_m);
-    wh_pool_free(srb->SrbExtension, "(StorPort) SRB extension");
+    return rc;
+}
+
+int wh_storport_srbs(struct wh_device_object *fdo, struct wh_srb **srbs, unsigned n,
+                     unsigned timeout_ms)
+{
+    if (wh_storport_srbs_start(fdo, srbs, n))
+        return -1;
+    return wh_storport_srbs_wait(srbs, n, timeout_ms, true);
+}
+
+/* HwResetBus as StorPort sends it after a timeout: DISPATCH_LEVEL, under
+ * the start-I/O lock; the miniport must complete the SRBs it holds for
+ * the bus during the call.  Returns how many are still outstanding. */
+unsigned wh_storport_reset_bus(struct wh_device_object *fdo)
+{
+    struct sp_adapter *a = *(struct sp_adapter **)fdo->DeviceExtension;
+    typedef uint8_t WH_MSABI (*reset_fn)(void *, uint32_t);
+    reset_fn reset = (reset_fn)hid_ptr(&live_hid, 40 /* HwResetBus */);
+    if (!reset)
+        wh_fatal("wh_storport: the miniport has no HwResetBus");
+    wh_irql = WH_DISPATCH_LEVEL;
+    uint8_t ok = reset(a->devext, 0);
+    if (wh_irql != WH_DISPATCH_LEVEL)
+        wh_violation("HwResetBus", "returned at IRQL %u", wh_irql);
+    wh_irql = WH_PASSIVE_LEVEL;
+    if (!ok)
+        fprintf(stderr, "wh_storport: HwResetBus returned FALSE\n");
+    return wh_storport_outstanding();
+}
+
+int wh_storport_srb(struct wh_device_object *fdo, struct wh_srb *srb, unsigned timeout_ms)
+{
+    return wh_storport_srbs(fdo, &srb, 1, timeout_ms);
+}
+
+/* ---- the crash-dump stack --------------------------------------------------------- */
+/* What the running adapter answers to SRB_FUNCTION_DUMP_POINTERS (the
+ * crash-dump driver asks at boot and at each paging-file notification),
+ * or NULL: StorPort sends it only to a miniport declaring
+ * STOR_FEATURE_DUMP_POINTERS. */
+void *wh_storport_dump_pointers(struct wh_device_object *fdo)
+{
+    uint32_t features = wh_storport_features();
+    if (!(features & STOR_FEATURE_DUMP_POINTERS)) {
+        fprintf(stderr, "wh_storport: FeatureSupport 0x%x lacks STOR_FEATURE_DUMP_POINTERS: no "
+                "SRB_FUNCTION_DUMP_POINTERS is sent\n", features);
+        return NULL;
+    }
+    uint8_t *mdp = wh_pool_alloc(MDP_SIZE, 0x7044504d /* MPDp */, false);
+    memset(mdp, 0, MDP_SIZE);
+    struct wh_srb srb;
+    memset(&srb, 0, sizeof(srb));
+    srb.Function = SRB_FUNCTION_DUMP_POINTERS;
+    srb.DataBuffer = mdp;
+    srb.DataTransferLength = MDP_SIZE;
+    void *priv = NULL;
+    if (!wh_storport_srb(fdo, &srb, 5000) && srb.SrbStatus == 1) {
+        uint16_t ver, size;
+        memcpy(&ver, mdp, 2);
+        memcpy(&size, mdp + 2, 2);
+        if (ver != 0x0100 || size != MDP_SIZE)
+            fprintf(stderr, "wh_storport: MINIPORT_DUMP_POINTERS version 0x%x size %u\n", ver, size);
+        else
+            memcpy(&priv, mdp + MDP_PRIVATE, sizeof(priv));
+    } else {
+        fprintf(stderr, "wh_storport: SRB_FUNCTION_DUMP_POINTERS: status 0x%02x\n", srb.SrbStatus);
+    }
+    wh_pool_free(mdp, "(StorPort) dump pointers");
+    return priv;
+}
+
+/* The bug check: the processor stops taking the interrupt, and the dump
+ * copy of the image (loaded into img) is entered as the dump port enters
+ * it, then HwFindAdapter gets the handoff in MiniportDumpData and
+ * HwInitialize runs; all at HIGH_LEVEL.  0 if the adapter was found. */
+int wh_storport_dump_start(struct wh_image *img, void *handoff)
+{
+    extern volatile bool wh_interrupts_masked;
+    wh_interrupts_masked = true;
+    dump_mode = true;
+    wh_irql = WH_HIGH_LEVEL;
+    int32_t st = ((entry_fn)img->entry)(NULL, NULL);
+    if (st != 0 || !dump_hid.have) {
+        fprintf(stderr, "wh_storport: the dump copy's DriverEntry returned 0x%08x\n", (unsigned)st);
+        return -1;
+    }
+    if (!(hid_u32(&dump_hid, HID_FEATURESUPPORT) & STOR_FEATURE_DUMP_POINTERS))
+        fprintf(stderr, "wh_storport: note: the dump copy's FeatureSupport lacks "
+                "STOR_FEATURE_DUMP_POINTERS\n");
+    uint32_t extsize = hid_u32(&dump_hid, HID_DEVEXT);
+    dump_devext = calloc(1, extsize);            /* the dump port's memory, set aside at boot */
+    uint8_t pci[PCI_SIZE];
+    memset(pci, 0, sizeof(pci));
+    uint32_t len = PCI_SIZE;
+    memcpy(pci, &len, sizeof(len));
+    memcpy(pci + PCI_DUMPDATA, &handoff, sizeof(handoff));
+    uint8_t again = 0;
+    uint32_t r = ((hw_find_fn)hid_ptr(&dump_hid, HID_FINDADAPTER))(dump_devext, NULL, NULL, NULL,
+                                                                  pci, &again);
+    if (wh_irql != WH_HIGH_LEVEL)
+        wh_violation("HwFindAdapter (dump)", "returned at IRQL %u", wh_irql);
+    if (r != 1) {
+        fprintf(stderr, "wh_storport: the dump copy's HwFindAdapter returned %u\n", r);
+        return -1;
+    }
+    uint8_t ok = ((hw_init_fn)hid_ptr(&dump_hid, HID_INITIALIZE))(dump_devext);
+    if (wh_irql != WH_HIGH_LEVEL)
+        wh_violation("HwInitialize (dump)", "returned at IRQL %u", wh_irql);
+    return ok ? 0 : -1;
+}
+
+/* One SRB through the dump copy: HwStartIo at HIGH_LEVEL; it must have
+ * completed when HwStartIo returns (no HwInterrupt to poll). */
+int wh_storport_dump_srb(struct wh_srb *srb)
+{
+    uint32_t extsize = hid_u32(&dump_hid, HID_SRBEXT);
+    void *ext = calloc(1, extsize ? extsize : 1);
+    srb->Length = sizeof(*srb);
+    srb->SrbExtension = ext;
+    pthread_mutex_lock(&sp_m);
+    unsigned s = sp_slot(srb);
+    pthread_mutex_unlock(&sp_m);
+    ((hw_startio_fn)hid_ptr(&dump_hid, HID_STARTIO))(dump_devext, srb);
+    if (wh_irql != WH_HIGH_LEVEL)
+        wh_violation("HwStartIo (dump)", "returned at IRQL %u", wh_irql);
+    wh_irql = WH_HIGH_LEVEL;
+    pthread_mutex_lock(&sp_m);
+    bool done = inflight[s].srb != srb;
+    inflight[s].srb = inflight[s].owner = NULL;
+    pthread_mutex_unlock(&sp_m);
+    free(ext);
     if (!done)
-        wh_violation("HwStartIo", "SRB (CDB 0x%02x) never completed", srb->Cdb[0]);
+        wh_violation("HwStartIo (dump)", "SRB (CDB 0x%02x) not complete when HwStartIo returned, "
+                     "and the miniport has no HwInterrupt to poll", srb->Cdb[0]);
     return done ? 0 : -1;
+}
+
+/* The machine is "restarted": the dump copy is forgotten. */
+void wh_storport_dump_end(void)
+{
+    extern volatile bool wh_interrupts_masked;
+    free(dump_devext);
+    dump_devext = NULL;
+    dump_mode = false;
+    wh_irql = WH_PASSIVE_LEVEL;
+    wh_interrupts_masked = false;
 }

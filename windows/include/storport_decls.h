@@ -150,7 +150,7 @@ typedef struct _PORT_CONFIGURATION_INFORMATION {
     UCHAR MaximumNumberOfLogicalUnits;
     BOOLEAN WmiDataProvider;
     /* StorPort's additions */
-    UCHAR SynchronizationModel;      /* STOR_SYNCHRONIZATION_MODEL */
+    ULONG SynchronizationModel;      /* STOR_SYNCHRONIZATION_MODEL: an enum, 4 bytes */
     PVOID HwMSInterruptRoutine;
     ULONG InterruptSynchronizationMode;
     STOR_MEMORY_REGION DumpRegion;
@@ -170,6 +170,10 @@ _Static_assert(offsetof(PORT_CONFIGURATION_INFORMATION, WmiDataProvider) == LAYO
                "PCI WmiDataProvider");
 _Static_assert(offsetof(PORT_CONFIGURATION_INFORMATION, SynchronizationModel) ==
                LAYOUT_PCI_SYNCHRONIZATIONMODEL, "PCI SynchronizationModel");
+_Static_assert(sizeof(((PORT_CONFIGURATION_INFORMATION *)0)->SynchronizationModel) == 4,
+               "PCI SynchronizationModel is an enum");
+_Static_assert(offsetof(PORT_CONFIGURATION_INFORMATION, HwMSInterruptRoutine) ==
+               LAYOUT_PCI_HWMSINTERRUPTROUTINE, "PCI HwMSInterruptRoutine");
 
 #define STOR_MAP_NO_BUFFERS             0
 #define STOR_MAP_ALL_BUFFERS            1
@@ -281,13 +285,36 @@ typedef struct _HW_INITIALIZATION_DATA {
     PVOID DeviceId;
     PHW_ADAPTER_CONTROL HwAdapterControl;
     PHW_BUILDIO HwBuildIo;
+    /* Windows 8 and later: StorPort reads these only when
+     * HwInitializationDataSize covers them (older ones stop at HwBuildIo) */
+    PVOID HwFreeAdapterResources;
+    PVOID HwProcessServiceRequest;
+    PVOID HwCompleteServiceIrp;
+    PVOID HwInitializeTracing;
+    PVOID HwCleanupTracing;
+    PVOID HwTracingEnabled;
+    ULONG FeatureSupport;            /* STOR_FEATURE_* */
+    ULONG SrbTypeFlags;
+    ULONG AddressTypeFlags;
+    ULONG Reserved1;
+    PVOID HwUnitControl;
 } HW_INITIALIZATION_DATA, *PHW_INITIALIZATION_DATA;
+
+/* HwInitializationDataSize for a StorPort older than Windows 8. */
+#define HW_INITIALIZATION_DATA_SIZE_VISTA offsetof(HW_INITIALIZATION_DATA, HwFreeAdapterResources)
+/* FeatureSupport: answers SRB_FUNCTION_DUMP_POINTERS (StorPort sends it
+ * only to a miniport that says so). */
+#define STOR_FEATURE_DUMP_POINTERS 0x00000008
 
 _Static_assert(offsetof(HW_INITIALIZATION_DATA, HwFindAdapter) == LAYOUT_HID_HWFINDADAPTER,
                "HID HwFindAdapter");
 _Static_assert(offsetof(HW_INITIALIZATION_DATA, MapBuffers) == LAYOUT_HID_MAPBUFFERS, "HID MapBuffers");
 _Static_assert(offsetof(HW_INITIALIZATION_DATA, HwAdapterControl) == LAYOUT_HID_HWADAPTERCONTROL,
                "HID HwAdapterControl");
+_Static_assert(offsetof(HW_INITIALIZATION_DATA, HwFreeAdapterResources) == LAYOUT_HID_SIZE_VISTA,
+               "HID size (Vista)");
+_Static_assert(offsetof(HW_INITIALIZATION_DATA, FeatureSupport) == LAYOUT_HID_FEATURESUPPORT,
+               "HID FeatureSupport");
 _Static_assert(sizeof(HW_INITIALIZATION_DATA) == LAYOUT_HID_SIZE, "HID size");
 
 /* ---- port driver services ---------------------------------------------- */

@@ -27,11 +27,17 @@
 #define LAYOUT_PCI_SRBEXTENSIONSIZE      STOR_LAYOUT(140, 132)
 #define LAYOUT_PCI_WMIDATAPROVIDER       STOR_LAYOUT(147, 139)
 #define LAYOUT_PCI_SYNCHRONIZATIONMODEL  STOR_LAYOUT(148, 140)
+#define LAYOUT_PCI_HWMSINTERRUPTROUTINE  STOR_LAYOUT(152, 144)
 
 #define LAYOUT_HID_HWFINDADAPTER    STOR_LAYOUT(32, 20)
 #define LAYOUT_HID_MAPBUFFERS       STOR_LAYOUT(88, 56)
 #define LAYOUT_HID_HWADAPTERCONTROL STOR_LAYOUT(120, 76)
-#define LAYOUT_HID_SIZE             STOR_LAYOUT(136, 84)   /* StorPort's, with HwBuildIo */
+#define LAYOUT_HID_SIZE_VISTA       STOR_LAYOUT(136, 84)   /* up to HwBuildIo (Vista, 7) */
+/* Windows 8's layout adds six routine pointers after HwBuildIo, then
+ * FeatureSupport, SrbTypeFlags, AddressTypeFlags, Reserved1 (ULONGs) and
+ * HwUnitControl (Microsoft's HW_INITIALIZATION_DATA (storport.h) page). */
+#define LAYOUT_HID_FEATURESUPPORT   STOR_LAYOUT(184, 108)
+#define LAYOUT_HID_SIZE             STOR_LAYOUT(208, 128)
 
 /* MINIPORT_DUMP_POINTERS: two USHORTs, WCHAR[15] (ends at 34), then the
  * pointers aligned to their size. */

@@ -30,5 +30,5 @@ _Static_assert(offsetof(HW_INITIALIZATION_DATA, MapBuffers) == LAYOUT_HID_MAPBUF
 _Static_assert(offsetof(HW_INITIALIZATION_DATA, HwAdapterControl) == LAYOUT_HID_HWADAPTERCONTROL,
                "srb.h: HwAdapterControl");
 /* srb.h's (SCSI port) HW_INITIALIZATION_DATA ends at HwAdapterControl;
- * StorPort's adds HwBuildIo, one pointer more. */
-_Static_assert(sizeof(HW_INITIALIZATION_DATA) + sizeof(void *) == LAYOUT_HID_SIZE, "srb.h: size");
+ * StorPort's Vista layout adds HwBuildIo, one pointer more. */
+_Static_assert(sizeof(HW_INITIALIZATION_DATA) + sizeof(void *) == LAYOUT_HID_SIZE_VISTA, "srb.h: size");

@@ -57,6 +57,16 @@ static void xenvbd_removed(void *arg)
     }
 }
 
+/* HwFindAdapter failing after the interface was taken: give it back, or
+ * xenpci's PDO stays referenced by an adapter that never started. */
+static void xenvbd_drop_interface(struct xenvbd *v)
+{
+    if (v->have_xi) {
+        v->have_xi = FALSE;
+        v->xi.header.InterfaceDereference(v->xi.header.Context);
+    }
+}
+
 ULONG NTAPI xenvbd_find_adapter(PVOID ext, PVOID ctx, PVOID bus, PCHAR args,
                                 PPORT_CONFIGURATION_INFORMATION cfg, PBOOLEAN again)
 {
@@ -80,6 +90,7 @@ ULONG NTAPI xenvbd_find_adapter(PVOID ext, PVOID ctx, PVOID bus, PCHAR args,
         GP_WARN(v->plat, "xenvbd %s: the emulated disks were not unplugged at boot (first boot "
                 "after installing, or NOGPLPV): the PV disk stays off until the next boot",
                 v->xi.path);
+        xenvbd_drop_interface(v);       /* no adapter: nothing will call xenvbd_removed */
         return SP_RETURN_NOT_FOUND;
     }
     struct blkfront_opts o = { .capacity_changed = xenvbd_capacity_changed, .arg = v };
@@ -92,6 +103,7 @@ ULONG NTAPI xenvbd_find_adapter(PVOID ext, PVOID ctx, PVOID bus, PCHAR args,
         if (v->bf)
             blkfront_destroy(v->bf);
         v->bf = NULL;
+        xenvbd_drop_interface(v);
         return SP_RETURN_ERROR;
     }
     struct blkfront_info info;

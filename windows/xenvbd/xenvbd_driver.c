@@ -50,7 +50,17 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
     hid.TaggedQueuing = TRUE;
     hid.AutoRequestSense = TRUE;
     hid.MultipleRequestPerLu = TRUE;
+    /* Without this StorPort never sends SRB_FUNCTION_DUMP_POINTERS, and the
+     * dump copy, given no MiniportDumpData, takes the live path at
+     * HIGH_LEVEL (the kernel host's xenvbd-crash-dump scenario). */
+    hid.FeatureSupport = STOR_FEATURE_DUMP_POINTERS;
     ULONG st = StorPortInitialize(driver, registry_path, &hid, NULL);
+    if (st != STATUS_SUCCESS) {
+        /* a StorPort before Windows 8 knows the structure only up to
+         * HwBuildIo (and sends the dump pointers without being asked) */
+        hid.HwInitializationDataSize = HW_INITIALIZATION_DATA_SIZE_VISTA;
+        st = StorPortInitialize(driver, registry_path, &hid, NULL);
+    }
     DbgPrintEx(DPFLTR_IHVDRIVER_ID, DPFLTR_INFO_LEVEL, "xenvbd: DriverEntry (gplpv %s %s): 0x%lx\n",
                GPLPV_VERSION, GPLPV_FLAVOUR, st);
     return (NTSTATUS)st;
