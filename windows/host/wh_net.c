@@ -36,6 +36,7 @@ void scenario_xennet_dead(void);
 #define OID_802_3_PERMANENT_ADDRESS 0x01010101
 #define OID_802_3_CURRENT_ADDRESS 0x01010102
 #define OID_GEN_STATISTICS 0x00020106
+#define OID_TCP_OFFLOAD_PARAMETERS 0xfc01020c
 #define NDIS_STATUS_ADAPTER_REMOVED ((int32_t)0xC0010018)
 
 static const uint8_t our_mac[6] = { 0x00, 0x16, 0x3e, 0x00, 0x01, 0x00 };   /* domain 1, vif 0 */
@@ -201,6 +202,13 @@ void scenario_xennet_init(void)
     st = wh_ndis_oid(false, OID_GEN_CURRENT_PACKET_FILTER, &f, 4, &done);
     CHECK(st == 0 && f == 0x9, "the packet filter reads back 0x%x", f);
     CHECK(ad->link_up_indications >= 1, "MiniportRestart indicated the link up");
+    /* NDIS_OFFLOAD_PARAMETERS revision 1: LSO v2 for IPv4 off (1) */
+    uint8_t op[20] = { 0x80, 1, 20 };
+    op[11] = 1;
+    unsigned ind = ad->offload_config_indications;
+    st = wh_ndis_oid(true, OID_TCP_OFFLOAD_PARAMETERS, op, sizeof(op), &done);
+    CHECK(st == 0 && ad->offload_config_indications == ind + 1, "OID_TCP_OFFLOAD_PARAMETERS set "
+          "(0x%08x) and the new configuration indicated", (unsigned)st);
     net_down();
 }
 
@@ -267,6 +275,12 @@ void scenario_xennet_data(void)
           "with valid checksums carrying its payload (%u)", segs);
     for (int i = 0; i < 4; i++)
         wh_ndis_nbl_free(all[i]);
+    uint64_t stats[19] = { 0 };                    /* NDIS_STATISTICS_INFO revision 1: 152 bytes */
+    uint32_t done = 0;
+    int32_t st = wh_ndis_oid(false, OID_GEN_STATISTICS, stats, 152, &done);
+    CHECK(st == 0 && done == 152 && stats[8] == 6 && stats[4] >= 8, "OID_GEN_STATISTICS: 0x%08x, "
+          "%u bytes, %llu unicast frames out, %llu in", (unsigned)st, done,
+          (unsigned long long)stats[8], (unsigned long long)stats[4]);
     /* frames from the wire: to us, broadcast, and to another MAC (filtered) */
     unsigned before = ad->nframes;
     uint8_t w[3][200];
