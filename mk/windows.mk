@@ -169,7 +169,7 @@ ALL_TARGETS += $(WH_BIN) $(WH_BADDRV)
 
 .PHONY: check-winhost
 check-winhost: $(WH_BIN) $(WH_BADDRV) $(foreach f,$(WIN_FLAVOURS),dist/gplpv_$(f)_wlh_x64_$(WIN_VERSION).msi)
-	@echo "== Windows kernel host: the signed x64 xenpci.sys run against the simulator"
+	@echo "== Windows kernel host: the signed x64 xenpci.sys, xenvbd.sys and xennet.sys run against the simulator"
 	@windows/tools/check-winhost $(WH_BIN) $(WIN_DIR) $(WH_BADDRV) $(WIN_FLAVOURS)
 CHECK_STAGES += winhost
 FAST_STAGES += winhost

@@ -11,6 +11,9 @@
  *   wh_io.c     I/O manager: device objects, IRPs, symbolic links
  *   wh_rtl.c    Rtl, Dbg, registry and section DDIs, the C library exports
  *   wh_pnp.c    PnP manager: device stacks, START, relations, IDs, removal
+ *   wh_storport.c  StorPort for xenvbd's I/O path
+ *   wh_ndis.c, wh_ndis_adapter.c  NDIS 6.0 for xennet (wh_ndis.h)
+ *   wh_net.c    xennet's scenarios
  *   wh_main.c   the scenarios of `make check` (stage winhost)
  * GNU extensions used: __attribute__((ms_abi)) on every DDI and on every
  * call into a driver, __builtin_ms_va_list for DbgPrintEx, _Thread_local.
@@ -63,6 +66,9 @@ void wh_thread_enter(void);
 /* The IRQL a DDI requires: fails the check naming the DDI if above. */
 void wh_irql_max(const char *ddi, uint8_t max);
 void wh_irql_exact(const char *ddi, uint8_t want);
+/* Called (when set) by KeAcquireSpinLockRaiseToDpc with its caller's
+ * address before it takes the lock: scenarios use it to interleave. */
+extern void (*volatile wh_lock_hook)(void *caller);
 void wh_dispatch_start(void);
 void wh_dispatch_stop(void);     /* after the last DPC and work item ran */
 void wh_dispatch_flush(void);    /* DPCs and work items queued so far have run */
@@ -154,6 +160,8 @@ struct wh_bus {
 int wh_pnp_load(struct wh_bus *b, const char *sys, const char *allowed);
 struct wh_driver_object *wh_load_driver(struct wh_image *img, const char *sys, const char *allowed,
                                         bool vbd);
+struct wh_driver_object *wh_load_service(struct wh_image *img, const char *sys, const char *allowed,
+                                         const char *service);
 NTSTATUS_ wh_pnp_add_and_start(struct wh_bus *b);
 NTSTATUS_ wh_pnp_enumerate(struct wh_bus *b);
 NTSTATUS_ wh_pnp_minor(struct wh_device_object *dev, uint8_t minor, struct wh_irp **keep);

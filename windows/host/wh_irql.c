@@ -164,9 +164,13 @@ WH_EXPORT(KeWaitForSingleObject);
 
 /* ---- spin locks and fast mutexes -------------------------------------- */
 static _Thread_local char self_marker;
+void (*volatile wh_lock_hook)(void *caller);
 
 WH_DDI(uint8_t, KeAcquireSpinLockRaiseToDpc, volatile uint64_t *lock)
 {
+    void (*hook)(void *) = wh_lock_hook;
+    if (hook)
+        hook(__builtin_return_address(0));
     wh_irql_max("KeAcquireSpinLockRaiseToDpc", WH_DISPATCH_LEVEL);
     uint64_t me = (uint64_t)(uintptr_t)&self_marker;
     if (*lock == me)
@@ -482,3 +486,20 @@ WH_DDI(void, IoDisconnectInterrupt, struct wh_interrupt *i)
     free(i);
 }
 WH_EXPORT(IoDisconnectInterrupt);
+
+/* A relative interval (negative, 100 ns units) only; IRQL <= APC_LEVEL. */
+WH_DDI(NTSTATUS_, KeDelayExecutionThread, int8_t mode, uint8_t alertable, int64_t *interval)
+{
+    (void)mode;
+    (void)alertable;
+    wh_irql_max("KeDelayExecutionThread", WH_APC_LEVEL);
+    if (wh_spinlocks_held)
+        wh_violation("KeDelayExecutionThread", "called holding a spin lock");
+    if (*interval > 0)
+        wh_fatal("KeDelayExecutionThread: absolute times are not implemented by the host");
+    uint64_t ns = (uint64_t)(-*interval) * 100;
+    struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+    nanosleep(&ts, NULL);
+    return WH_STATUS_SUCCESS;
+}
+WH_EXPORT(KeDelayExecutionThread);

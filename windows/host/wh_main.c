@@ -24,6 +24,11 @@ extern volatile unsigned wh_isr_calls;
 
 static const char *flavour, *sys_path, *allowed_path, *baddrv_path;
 static int failures;
+void wh_check_failed(void);
+void wh_check_failed(void)
+{
+    failures++;
+}
 static bool expect_violations;     /* the scenario is about them */
 
 #define CHECK(cond, ...)                                                                    \
@@ -583,6 +588,43 @@ static void scenario_verifier(void)
         CHECK(wh_violation_seen(want[i]), "the host did not report \"%s\"", want[i]);
 }
 
+/* ---- what wh_net.c's scenarios use -------------------------------------------- */
+struct sim_netback *wh_nic(void);
+struct sim_netback *wh_nic(void)
+{
+    return nic;
+}
+bool wh_boot(struct wh_bus *b);
+bool wh_boot(struct wh_bus *b)
+{
+    return boot(b);
+}
+struct wh_child *wh_child(struct wh_bus *b, const char *hwid);
+struct wh_child *wh_child(struct wh_bus *b, const char *hwid)
+{
+    return child(b, hwid);
+}
+const char *wh_sibling(const char *name);
+const char *wh_sibling(const char *name)
+{
+    static char path[512];
+    snprintf(path, sizeof(path), "%s", sys_path);
+    char *slash = strrchr(path, '/');
+    snprintf(slash ? slash + 1 : path, sizeof(path) - (size_t)(slash ? slash + 1 - path : 0), "%s",
+             name);
+    return path;
+}
+const char *wh_allowed(void);
+const char *wh_allowed(void)
+{
+    return allowed_path;
+}
+void scenario_xennet_init(void);
+void scenario_xennet_data(void);
+void scenario_xennet_pause(void);
+void scenario_xennet_surprise(void);
+void scenario_xennet_dead(void);
+
 /* ---- the runner ----------------------------------------------------------------- */
 static const struct {
     const char *name;
@@ -599,6 +641,11 @@ static const struct {
     { "xenvbd-disable-enable", scenario_xenvbd_restart },
     { "xenvbd-crash-dump", scenario_xenvbd_dump },
     { "xenvbd-stall-reset", scenario_xenvbd_stall_reset },     /* WH_OPEN_DEFECTS=1 only */
+    { "xennet-init", scenario_xennet_init },
+    { "xennet-send-receive", scenario_xennet_data },
+    { "xennet-pause-restart", scenario_xennet_pause },
+    { "xennet-surprise-removal", scenario_xennet_surprise },
+    { "xennet-pause-dead-backend", scenario_xennet_dead },
     { "verifier-catches", scenario_verifier },
 };
 

@@ -275,3 +275,21 @@ WH_DDI(void, MmFreePagesFromMdl, struct wh_mdl *mdl)
     mdl->ByteCount = 0;
 }
 WH_EXPORT(MmFreePagesFromMdl);
+
+/* Only MDLs that already have a system address (nonpaged pool, or mapped):
+ * the host has no page tables to map others into. */
+WH_DDI(void *, MmMapLockedPagesSpecifyCache, struct wh_mdl *mdl, int8_t mode, int cache, void *addr,
+       uint32_t bug_check, int priority)
+{
+    (void)cache;
+    (void)addr;
+    (void)bug_check;
+    (void)priority;
+    wh_irql_max("MmMapLockedPagesSpecifyCache", WH_DISPATCH_LEVEL);
+    if (mode != 0)
+        wh_fatal("MmMapLockedPagesSpecifyCache: UserMode mappings are not implemented by the host");
+    if (!(mdl->MdlFlags & 0x5) || !mdl->MappedSystemVa)
+        wh_fatal("MmMapLockedPagesSpecifyCache: mapping an MDL's pages is not implemented by the host");
+    return mdl->MappedSystemVa;
+}
+WH_EXPORT(MmMapLockedPagesSpecifyCache);

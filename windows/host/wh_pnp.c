@@ -62,18 +62,27 @@ typedef NTSTATUS_ WH_MSABI (*entry_fn)(struct wh_driver_object *, struct wh_unic
 static uint16_t regpath[] = u"\\Registry\\Machine\\System\\CurrentControlSet\\Services\\xenpci";
 static uint16_t regpath_vbd[] = u"\\Registry\\Machine\\System\\CurrentControlSet\\Services\\xenvbd";
 
+static uint16_t regpath_net[] = u"\\Registry\\Machine\\System\\CurrentControlSet\\Services\\xennet";
+
 /* Loads an image and runs its DriverEntry at PASSIVE_LEVEL. */
 struct wh_driver_object *wh_load_driver(struct wh_image *img, const char *sys, const char *allowed,
                                         bool vbd)
 {
+    return wh_load_service(img, sys, allowed, vbd ? "xenvbd" : "xenpci");
+}
+
+struct wh_driver_object *wh_load_service(struct wh_image *img, const char *sys, const char *allowed,
+                                         const char *service)
+{
     if (wh_pe_load(sys, allowed, img))
         return NULL;
-    struct wh_driver_object *drv = wh_driver_create(vbd ? "xenvbd" : "xenpci");
+    struct wh_driver_object *drv = wh_driver_create(service);
     drv->DriverStart = img->base;
     drv->DriverSize = (uint32_t)img->size;
     drv->DriverInit = img->entry;
-    uint16_t *path = vbd ? regpath_vbd : regpath;
-    size_t bytes = vbd ? sizeof(regpath_vbd) : sizeof(regpath);
+    bool vbd = !strcmp(service, "xenvbd"), net = !strcmp(service, "xennet");
+    uint16_t *path = net ? regpath_net : vbd ? regpath_vbd : regpath;
+    size_t bytes = net ? sizeof(regpath_net) : vbd ? sizeof(regpath_vbd) : sizeof(regpath);
     struct wh_unicode_string rp = { (uint16_t)(bytes - 2), (uint16_t)bytes, 0, path };
     wh_irql = WH_PASSIVE_LEVEL;
     NTSTATUS_ st = ((entry_fn)img->entry)(drv, &rp);

@@ -156,6 +156,9 @@ _Static_assert(offsetof(NET_BUFFER_LIST, NetBufferListInfo) == NDIS_LAYOUT(0x90,
 #define NDIS_LSO_IS_V2(v)      (((v) >> 30) & 1u)
 #define NDIS_LSO_V2_IPV6(v)    (((v) >> 31) & 1u)
 #define NDIS_LSO_V1_PAYLOAD(n) ((ULONG)(n) & 0x3fffffffu)
+/* On completion of LSO v2 the miniport writes LsoV2TransmitComplete:
+ * Type = NDIS_TCP_LARGE_SEND_OFFLOAD_V2_TYPE (1), Reserved (bits 0-29) 0. */
+#define NDIS_LSO_V2_COMPLETE   ((ULONG_PTR)1u << 30)
 
 #define NDIS_RECEIVE_FLAGS_DISPATCH_LEVEL 0x00000001
 #define NDIS_RECEIVE_FLAGS_RESOURCES      0x00000002
@@ -268,12 +271,16 @@ typedef struct _NDIS_MINIPORT_RESTART_PARAMETERS NDIS_MINIPORT_RESTART_PARAMETER
 typedef struct _NET_DEVICE_PNP_EVENT {
     NDIS_OBJECT_HEADER Header;
     NDIS_PORT_NUMBER PortNumber;
-    ULONG DevicePnPEvent;               /* NdisDevicePnPEventSurpriseRemoved = 1, ... */
+    ULONG DevicePnPEvent;               /* NDIS_DEVICE_PNP_EVENT: QueryRemoved 0, Removed 1,
+                                           SurpriseRemoved 2, ... */
     PVOID InformationBuffer;
     ULONG InformationBufferLength;
     UCHAR NdisReserved[2 * sizeof(PVOID)];
 } NET_DEVICE_PNP_EVENT, *PNET_DEVICE_PNP_EVENT;
-#define NdisDevicePnPEventSurpriseRemoved 1
+/* Windows' value (ntddndis.h's NDIS_DEVICE_PNP_EVENT, and the PDB layouts):
+ * 1 is NdisDevicePnPEventRemoved.  The kernel host found the 1 this had:
+ * xennet ignored surprise removal and kept sending to a removed backend. */
+#define NdisDevicePnPEventSurpriseRemoved 2
 
 typedef NDIS_STATUS (NTAPI *MINIPORT_SET_OPTIONS)(NDIS_HANDLE, NDIS_HANDLE);
 typedef NDIS_STATUS (NTAPI *MINIPORT_INITIALIZE)(NDIS_HANDLE, NDIS_HANDLE, PNDIS_MINIPORT_INIT_PARAMETERS);

@@ -65,6 +65,7 @@ struct xennet {
     volatile LONG state;                /* enum xennet_state */
     volatile LONG removed;              /* surprise removal */
     volatile LONG sends;                /* NET_BUFFER_LISTs not yet completed */
+    volatile LONG tx_busy;              /* MiniportSendNetBufferLists calls under way */
     volatile LONG indicated;            /* receive NBLs up with NDIS */
 
     KSPIN_LOCK tx_lock;

@@ -69,12 +69,15 @@ void xennet_indicate_link(struct xennet *xn, BOOLEAN up)
 static void xennet_suspend(void *arg)
 {
     struct xennet *xn = arg;
-    netfront_suspend(xn->nf);
+    if (xn->nf)
+        netfront_suspend(xn->nf);
 }
 
 static int xennet_resume(void *arg, bool cancelled)
 {
     struct xennet *xn = arg;
+    if (!xn->nf)
+        return 0;                           /* given up by a pause: Restart connects */
     if (cancelled) {
         netfront_resume_in_place(xn->nf);
         return 0;
@@ -230,18 +233,47 @@ VOID NTAPI xennet_halt(NDIS_HANDLE ctx, ULONG action)
     xennet_free(xn);
 }
 
-/* Wait (PASSIVE_LEVEL) until NDIS holds nothing of ours: no send pending
- * with netfront, no receive NBL up the stack. */
+/* Wait (PASSIVE_LEVEL) until *count is 0, up to ms milliseconds. */
+static BOOLEAN xennet_wait_zero(volatile LONG *count, unsigned ms)
+{
+    LARGE_INTEGER one;
+    one.QuadPart = -10000;
+    for (unsigned i = 0; *count; i++) {
+        if (i == ms)
+            return FALSE;
+        KeDelayExecutionThread(KernelMode, FALSE, &one);
+    }
+    return TRUE;
+}
+
+/* A backend that does not answer for this long while we pause loses the
+ * connection: Windows pauses adapters on the way to sleep and bug-checks
+ * (0x9F) when that stalls; Restart connects again. */
+#define XENNET_PAUSE_WAIT_MS 2000
+
+/* Wait until NDIS holds nothing of ours: no send pending with netfront,
+ * no receive NBL up the stack.  Sends the backend keeps past the bound
+ * complete (NDIS_STATUS_SEND_ABORTED) by giving the connection up:
+ * netfront_destroy completes every frame it holds, on the ring or
+ * waiting, exactly once. */
 static void xennet_drain(struct xennet *xn)
 {
-    LARGE_INTEGER ms;
-    ms.QuadPart = -10000;
-    for (unsigned i = 0; xn->sends || xn->indicated; i++) {
-        if (i == 10000)
-            GP_WARN(xn->plat, "xennet %s: pause waits for %ld sends and %ld receives", xn->xi.path,
-                    xn->sends, xn->indicated);
-        KeDelayExecutionThread(KernelMode, FALSE, &ms);
+    if (xennet_wait_zero(&xn->sends, XENNET_PAUSE_WAIT_MS)) {
+        xennet_wait_zero(&xn->indicated, ~0u);
+        return;
     }
+    /* calls into MiniportSendNetBufferLists end quickly (they never wait):
+     * none may use netfront while it goes */
+    xennet_wait_zero(&xn->tx_busy, ~0u);
+    GP_WARN(xn->plat, "xennet %s: the backend kept %ld sends for %u ms while pausing: "
+            "disconnecting (they complete as aborted); restart connects again", xn->xi.path,
+            xn->sends, XENNET_PAUSE_WAIT_MS);
+    struct netfront *nf = xn->nf;
+    xn->nf = NULL;
+    if (nf)
+        netfront_destroy(nf);
+    xennet_wait_zero(&xn->sends, ~0u);
+    xennet_wait_zero(&xn->indicated, ~0u);
 }
 
 NDIS_STATUS NTAPI xennet_pause(NDIS_HANDLE ctx, PNDIS_MINIPORT_PAUSE_PARAMETERS params)
@@ -254,10 +286,32 @@ NDIS_STATUS NTAPI xennet_pause(NDIS_HANDLE ctx, PNDIS_MINIPORT_PAUSE_PARAMETERS 
     return NDIS_STATUS_SUCCESS;
 }
 
+/* After a pause gave the connection up: a fresh netfront on the same node. */
+static NDIS_STATUS xennet_reconnect(struct xennet *xn)
+{
+    struct netfront_opts o = { .no_gso = true, .rx = xennet_rx_frame, .arg = xn };
+    struct netfront *nf = NULL;
+    int err = netfront_create(xn->plat, xn->xi.xs, xn->xi.path, &o, &nf);
+    if (!err)
+        err = netfront_connect(nf, 30000000000ull);
+    if (err) {
+        GP_ERR(xn->plat, "xennet %s: connecting again failed: %s", xn->xi.path, gp_strerror(err));
+        if (nf)
+            netfront_destroy(nf);
+        return NDIS_STATUS_FAILURE;
+    }
+    netfront_get_info(nf, &xn->info);
+    netoffload_resolve(&xn->cfg, &xn->info, &xn->caps);
+    xn->nf = nf;
+    return NDIS_STATUS_SUCCESS;
+}
+
 NDIS_STATUS NTAPI xennet_restart(NDIS_HANDLE ctx, PNDIS_MINIPORT_RESTART_PARAMETERS params)
 {
     struct xennet *xn = ctx;
     (void)params;
+    if (!xn->removed && !xn->nf && xennet_reconnect(xn) != NDIS_STATUS_SUCCESS)
+        return NDIS_STATUS_FAILURE;
     if (xn->removed || netfront_is_broken(xn->nf))
         return NDIS_STATUS_FAILURE;
     InterlockedExchange(&xn->state, XENNET_RUNNING);

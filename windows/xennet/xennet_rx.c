@@ -112,22 +112,30 @@ void xennet_rx_frame(void *arg, const struct netfront_rx *f)
 {
     struct xennet *xn = arg;
     UCHAR dst[6];
+    /* Counted before the state is read (see xennet_send): checking the
+     * state first let Pause return while this indication was under way. */
+    InterlockedIncrement(&xn->indicated);
     if (xn->state != XENNET_RUNNING || xn->removed || f->len < 14 || f->len > XENNET_RX_BUF_SIZE ||
         netpkt_read(f->frags, f->nfrags, 0, dst, 6) != 6) {
         XENNET_STAT_ADD(xn->st.rx_discards, 1);
+        InterlockedDecrement(&xn->indicated);
         return;
     }
-    if (!xennet_rx_wanted(xn, dst))
+    if (!xennet_rx_wanted(xn, dst)) {
+        InterlockedDecrement(&xn->indicated);
         return;                               /* filtered: not an error */
+    }
     unsigned left;
     struct xennet_rx *r = xennet_rx_get(xn, &left);
     if (!r) {
         XENNET_STAT_ADD(xn->st.rx_nobuf, 1);
+        InterlockedDecrement(&xn->indicated);
         return;
     }
     if (netpkt_read(f->frags, f->nfrags, 0, r->buf, f->len) != f->len) {
         xennet_rx_put(xn, r);
         XENNET_STAT_ADD(xn->st.rx_errors, 1);
+        InterlockedDecrement(&xn->indicated);
         return;
     }
     PNET_BUFFER nb = r->nbl->FirstNetBuffer;
@@ -162,9 +170,9 @@ void xennet_rx_frame(void *arg, const struct netfront_rx *f)
         NdisMIndicateReceiveNetBufferLists(xn->handle, r->nbl, NDIS_DEFAULT_PORT_NUMBER, 1,
                                            flags | NDIS_RECEIVE_FLAGS_RESOURCES);
         xennet_rx_put(xn, r);
+        InterlockedDecrement(&xn->indicated);
         return;
     }
-    InterlockedIncrement(&xn->indicated);
     NdisMIndicateReceiveNetBufferLists(xn->handle, r->nbl, NDIS_DEFAULT_PORT_NUMBER, 1, flags);
 }
 

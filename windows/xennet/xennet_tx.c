@@ -63,6 +63,8 @@ static void xennet_tx_complete_nbl(struct xennet *xn, PNET_BUFFER_LIST nbl)
     if (lso && !NDIS_LSO_IS_V2(lso))   /* LSO v1 reports the payload it sent */
         nbl->NetBufferListInfo[TcpLargeSendNetBufferListInfo] =
             (PVOID)(ULONG_PTR)NDIS_LSO_V1_PAYLOAD((ULONG_PTR)nbl->Scratch);
+    else if (lso)                      /* LSO v2: Type says v2, Reserved is 0 */
+        nbl->NetBufferListInfo[TcpLargeSendNetBufferListInfo] = (PVOID)NDIS_LSO_V2_COMPLETE;
     nbl->Next = NULL;
     NdisMSendNetBufferListsComplete(xn->handle, nbl,
                                     KeGetCurrentIrql() == DISPATCH_LEVEL
@@ -142,7 +144,6 @@ static void xennet_tx_nbl(struct xennet *xn, PNET_BUFFER_LIST nbl)
         count++;
     *XENNET_NBL_STATUS(nbl) = NDIS_STATUS_SUCCESS;
     nbl->Scratch = NULL;
-    InterlockedIncrement(&xn->sends);
     /* One count more than frames while we walk the list: a frame that
      * completes meanwhile must not complete the list under our feet. */
     *XENNET_NBL_PENDING(nbl) = (LONG)count + 1;
@@ -184,19 +185,28 @@ VOID NTAPI xennet_send(NDIS_HANDLE ctx, PNET_BUFFER_LIST nbl, NDIS_PORT_NUMBER p
     struct xennet *xn = ctx;
     (void)port;
     (void)flags;
+    /* Counted before the state is read (both are full barriers, as are
+     * Pause's write of the state and its read of the counts): a Pause
+     * either sees this call and waits for it, or this call sees Pausing.
+     * Checking the state first let Pause return while a send was still
+     * on its way to netfront. */
+    InterlockedIncrement(&xn->tx_busy);
     while (nbl) {
         PNET_BUFFER_LIST next = nbl->Next;
         nbl->Next = NULL;
+        InterlockedIncrement(&xn->sends);
         if (xn->state != XENNET_RUNNING || xn->removed) {
             nbl->Status = xn->removed ? NDIS_STATUS_ADAPTER_REMOVED : NDIS_STATUS_PAUSED;
             NdisMSendNetBufferListsComplete(xn->handle, nbl,
                                             KeGetCurrentIrql() == DISPATCH_LEVEL
                                                 ? NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL : 0);
+            InterlockedDecrement(&xn->sends);
         } else {
             xennet_tx_nbl(xn, nbl);
         }
         nbl = next;
     }
+    InterlockedDecrement(&xn->tx_busy);
 }
 
 /* Frames handed to netfront are on their way; nothing waits to cancel. */
