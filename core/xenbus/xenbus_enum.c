@@ -103,6 +103,11 @@ int xenbus_enum_start(const struct gp_platform *p, struct xs_client *xs, const c
     gp_snprintf(e->dir, sizeof(e->dir), "device/%s", type);
     e->fn = fn;
     e->arg = arg;
+    /* The devices there now are reported before we return (a bus driver's
+     * START then lists the boot disk in its first BusRelations); the
+     * watch, added only then, reports what changes later, one scan at a
+     * time on the deferred worker. */
+    xenbus_enum_scan(e, e->dir, NULL);
     int err = xs_watch_add(xs, e->dir, xenbus_enum_scan, e, &e->watch);
     if (err) {
         gp_free(p, e->known);

@@ -143,6 +143,10 @@ int xenbus_printf(struct xenbus_dev *d, xs_txn_t t, const char *key, const char 
     __attribute__((format(printf, 4, 5)));
 
 /* ---- enumeration of device/<type>/<id> -------------------------------- */
+/* fn(arg, type, id, true/false) for each device that appears or goes.  The
+ * devices present when xenbus_enum_start is called are reported before it
+ * returns (from the caller's context); later changes from the deferred
+ * worker, one at a time. */
 struct xenbus_enum;
 typedef void (*xenbus_enum_fn)(void *arg, const char *type, const char *id, bool present);
 int xenbus_enum_start(const struct gp_platform *p, struct xs_client *xs, const char *type,

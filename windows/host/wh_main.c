@@ -65,6 +65,9 @@ static void machine_up(void)
     wh_dispatch_start();
 }
 
+/* How many children the first BusRelations after START listed. */
+static unsigned first_relations;
+
 /* Boot: DriverEntry, AddDevice, START, and BusRelations until the disk
  * and the NIC are listed (the children come from a xenstore watch). */
 static bool boot(struct wh_bus *b)
@@ -77,6 +80,8 @@ static bool boot(struct wh_bus *b)
     CHECK(st == WH_STATUS_SUCCESS, "START returned 0x%08x", (unsigned)st);
     if (st != WH_STATUS_SUCCESS)
         return false;
+    wh_pnp_enumerate(b);                 /* as the PnP manager does right after START */
+    first_relations = b->nchild;
     for (int i = 0; i < 500 && b->nchild < 2; i++) {
         if (wh_relations_invalidated)
             wh_pnp_enumerate(b);
@@ -103,6 +108,9 @@ static void scenario_boot(void)
         return;
     CHECK(b.nchild == 2, "%u children reported (want the disk and the NIC; the CD-ROM is left "
                          "to the emulated drive)", b.nchild);
+    CHECK(first_relations == 2, "the first BusRelations after START listed %u children: at "
+                                "boot the disk must be there at once (a boot disk found later "
+                                "risks 0x7B)", first_relations);
     struct wh_child *vbd = child(&b, "XEN\\VBD"), *vif = child(&b, "XEN\\VIF");
     CHECK(vbd && !strcmp(vbd->instid, "768") && !strcmp(vbd->devid, "XEN\\VBD"),
           "the disk's IDs (hardware XEN\\VBD, instance 768)");
