@@ -42,9 +42,25 @@ blk_start() {   # ID NBD [options]
   done
   return 1
 }
-stop_pid() {    # PID: SIGTERM, wait (30 s at most), its exit status
+# PID: SIGTERM, then wait while it makes progress; its exit status.  A
+# process that uses no CPU for 30 s in a row (or still runs 300 s after
+# SIGTERM) is shown thread by thread (kernel wait channel and stack) and
+# killed: on a slow machine a teardown only takes longer.
+stop_pid() {
   kill -TERM "$1" 2>/dev/null
-  ( sleep 30; kill -KILL "$1" 2>/dev/null && echo "gptest: info pid $1 killed after 30 s" ) &
+  ( last= idle=0 t=0
+    while kill -0 "$1" 2>/dev/null; do
+      sleep 1; t=$((t + 1))
+      cpu=$(awk '{ print $14 + $15 }' /proc/"$1"/stat 2>/dev/null)
+      if [ "$cpu" = "$last" ]; then idle=$((idle + 1)); else idle=0 last=$cpu; fi
+      [ $idle -lt 30 ] && [ $t -lt 300 ] && continue
+      echo "gptest: info pid $1 still running $t s after SIGTERM, no CPU used for $idle s: its threads:"
+      for task in /proc/"$1"/task/*; do
+        echo "gptest: info   ${task##*/} $(cat "$task"/comm 2>/dev/null) wchan $(cat "$task"/wchan 2>/dev/null): $(head -4 "$task"/stack 2>/dev/null | tr '\n' ' ')"
+      done
+      kill -KILL "$1" 2>/dev/null && echo "gptest: info pid $1 killed"
+      break
+    done ) &
   wd=$!
   wait "$1"; st=$?
   kill "$wd" 2>/dev/null
