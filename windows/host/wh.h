@@ -199,4 +199,17 @@ void wh_storport_dump_end(void);
 #define WH_PLATFORM_VECTOR 0x81
 #define WH_PLATFORM_DIRQL 8
 
+/* ---- scenarios (wh_main.c, wh_net.c) ---------------------------------------------- */
+/* A scenario's failed check: counted by wh_main.c, the stage fails. */
+void wh_check_failed(void);
+#define CHECK(cond, ...)                                                                    \
+    do {                                                                                    \
+        if (!(cond)) {                                                                      \
+            fprintf(stderr, "  check failed: %s: ", #cond);                                 \
+            fprintf(stderr, __VA_ARGS__);                                                   \
+            fprintf(stderr, "\n");                                                          \
+            wh_check_failed();                                                              \
+        }                                                                                   \
+    } while (0)
+
 #endif

@@ -24,22 +24,12 @@ extern volatile unsigned wh_isr_calls;
 
 static const char *flavour, *sys_path, *allowed_path, *baddrv_path;
 static int failures;
-void wh_check_failed(void);
 void wh_check_failed(void)
 {
     failures++;
 }
 static bool expect_violations;     /* the scenario is about them */
 
-#define CHECK(cond, ...)                                                                    \
-    do {                                                                                    \
-        if (!(cond)) {                                                                      \
-            fprintf(stderr, "  check failed: %s: ", #cond);                                 \
-            fprintf(stderr, __VA_ARGS__);                                                   \
-            fprintf(stderr, "\n");                                                          \
-            failures++;                                                                     \
-        }                                                                                   \
-    } while (0)
 
 /* ---- the machine ------------------------------------------------------------ */
 static struct sim_xen *x;

@@ -10,7 +10,6 @@
 #include "wh_ndis.h"
 #include "netback/sim_netback.h"
 
-void wh_check_failed(void);
 struct sim_netback *wh_nic(void);
 bool wh_boot(struct wh_bus *b);
 struct wh_child *wh_child(struct wh_bus *b, const char *hwid);
@@ -22,15 +21,6 @@ void scenario_xennet_pause(void);
 void scenario_xennet_surprise(void);
 void scenario_xennet_dead(void);
 
-#define CHECK(cond, ...)                                                                    \
-    do {                                                                                    \
-        if (!(cond)) {                                                                      \
-            fprintf(stderr, "  check failed: %s: ", #cond);                                 \
-            fprintf(stderr, __VA_ARGS__);                                                   \
-            fprintf(stderr, "\n");                                                          \
-            wh_check_failed();                                                              \
-        }                                                                                   \
-    } while (0)
 
 #define OID_GEN_CURRENT_PACKET_FILTER 0x0001010e
 #define OID_802_3_PERMANENT_ADDRESS 0x01010101
