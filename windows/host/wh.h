@@ -13,8 +13,9 @@
  *   wh_pnp.c    PnP manager: device stacks, START, relations, IDs, removal
  *   wh_storport.c  StorPort for xenvbd's I/O path
  *   wh_ndis.c, wh_ndis_adapter.c  NDIS 6.0 for xennet (wh_ndis.h)
- *   wh_net.c    xennet's scenarios
- *   wh_main.c   the scenarios of `make check` (stage winhost)
+ *   wh_main.c   the machine and the scenario runner of `make check` (stage winhost)
+ *   wh_scn_pci.c, wh_scn_vbd.c, wh_scn_net.c  the scenarios of xenpci,
+ *               xenvbd and xennet (wh_scn.h)
  * GNU extensions used: __attribute__((ms_abi)) on every DDI and on every
  * call into a driver, __builtin_ms_va_list for DbgPrintEx, _Thread_local.
  */
@@ -199,7 +200,7 @@ void wh_storport_dump_end(void);
 #define WH_PLATFORM_VECTOR 0x81
 #define WH_PLATFORM_DIRQL 8
 
-/* ---- scenarios (wh_main.c, wh_net.c) ---------------------------------------------- */
+/* ---- scenarios (wh_scn_*.c) ---------------------------------------------- */
 /* A scenario's failed check: counted by wh_main.c, the stage fails. */
 void wh_check_failed(void);
 #define CHECK(cond, ...)                                                                    \

@@ -8,18 +8,9 @@
 #include <unistd.h>
 
 #include "wh_ndis.h"
+#include "wh_scn.h"
 #include "netback/sim_netback.h"
 
-struct sim_netback *wh_nic(void);
-bool wh_boot(struct wh_bus *b);
-struct wh_child *wh_child(struct wh_bus *b, const char *hwid);
-const char *wh_sibling(const char *name);
-const char *wh_allowed(void);
-void scenario_xennet_init(void);
-void scenario_xennet_data(void);
-void scenario_xennet_pause(void);
-void scenario_xennet_surprise(void);
-void scenario_xennet_dead(void);
 
 
 #define OID_GEN_CURRENT_PACKET_FILTER 0x0001010e
@@ -45,7 +36,7 @@ static bool net_up(void)
     CHECK(vif, "the NIC is reported");
     if (!vif)
         return false;
-    net_drv = wh_load_service(&net_img, wh_sibling("xennet.sys"), wh_allowed(), "xennet");
+    net_drv = wh_load_service(&net_img, wh_sibling("xennet.sys"), wh_lab.allowed_path, "xennet");
     CHECK(net_drv, "xennet.sys loads and its DriverEntry (NdisMRegisterMiniportDriver) succeeds");
     if (!net_drv)
         return false;
@@ -229,7 +220,7 @@ void scenario_xennet_data(void)
     nb->Next = nc;
     nc->Next = nd;
     struct sim_netback_stats s0, s1;
-    sim_netback_get_stats(wh_nic(), &s0);
+    sim_netback_get_stats(wh_lab.nic, &s0);
     wh_ndis_send(na);
     CHECK(wh_ndis_wait_sends(5000), "every NBL completed (%u outstanding)", ad->sends_outstanding);
     struct wh_nbl *all[4] = { na, nb, nc, nd };
@@ -238,7 +229,7 @@ void scenario_xennet_data(void)
               (unsigned)all[i]->Status);
     /* 1 + 3 + 1 frames, and the LSO frame as 3 segments of 1000 bytes */
     CHECK(wh_ndis_wait_frames(8, 5000), "8 frames came back (%u)", ad->nframes);
-    sim_netback_get_stats(wh_nic(), &s1);
+    sim_netback_get_stats(wh_lab.nic, &s1);
     CHECK(s1.tx_frames - s0.tx_frames == 6, "netback took 6 frames (%llu)",
           (unsigned long long)(s1.tx_frames - s0.tx_frames));
     CHECK(s1.tx_gso - s0.tx_gso == 1, "the LSO v2 frame reached netback as one GSO frame");
@@ -278,7 +269,7 @@ void scenario_xennet_data(void)
     mk_frame(w[1], (const uint8_t[]){ 0xff, 0xff, 0xff, 0xff, 0xff, 0xff }, 17, 100, 91);
     mk_frame(w[2], peer_mac, 17, 100, 92);
     for (int i = 0; i < 3; i++)
-        sim_netback_inject(wh_nic(), w[i], lw, 0, 0, 0);
+        sim_netback_inject(wh_lab.nic, w[i], lw, 0, 0, 0);
     CHECK(wh_ndis_wait_frames(before + 2, 5000), "the injected frames to us and to all were indicated");
     usleep(20000);
     CHECK(ad->nframes == before + 2, "the frame to another MAC was filtered (%u indicated)",
@@ -333,12 +324,12 @@ void scenario_xennet_pause(void)
         if (i)
             n[i - 1]->Next = n[i];
     }
-    sim_netback_hold_tx(wh_nic(), true);
+    sim_netback_hold_tx(wh_lab.nic, true);
     wh_ndis_send(n[0]);
     usleep(20000);
     CHECK(ad->sends_outstanding == 8, "netback holds the 8 sends (%u outstanding)", ad->sends_outstanding);
     pthread_t t;
-    pthread_create(&t, NULL, release_later, wh_nic());
+    pthread_create(&t, NULL, release_later, wh_lab.nic);
     int r = wh_ndis_pause(5000);
     pthread_join(t, NULL);
     CHECK(r == 0 && ad->sends_outstanding == 0, "Pause completed once the held sends completed");
@@ -358,7 +349,7 @@ void scenario_xennet_pause(void)
     uint32_t lw = mk_frame(w, our_mac, 17, 200, 77);
     /* Pause starts when the receive path is inside xennet (the hook), and
      * the hook lets it run to its end before the frame goes on */
-    sim_netback_inject(wh_nic(), w, lw, 0, 0, 0);
+    sim_netback_inject(wh_lab.nic, w, lw, 0, 0, 0);
     for (int i = 0; i < 2000 && wh_ndis_lock_hook; i++)
         usleep(1000);
     CHECK(!wh_ndis_lock_hook, "the receive path reached xennet");
@@ -417,7 +408,7 @@ void scenario_xennet_dead(void)
         if (i)
             n[i - 1]->Next = n[i];
     }
-    sim_netback_hold_tx(wh_nic(), true);         /* the backend never answers */
+    sim_netback_hold_tx(wh_lab.nic, true);         /* the backend never answers */
     wh_ndis_send(n[0]);
     int r = wh_ndis_pause(10000);
     CHECK(r == 0, "Pause completed within 10 s although the backend never answered");
@@ -426,7 +417,7 @@ void scenario_xennet_dead(void)
     for (int i = 0; i < 4; i++)
         CHECK(wh_ndis_nbl_completed(n[i]) && n[i]->Status != 0, "NBL %d completed (0x%08x), as "
               "not sent", i, (unsigned)n[i]->Status);
-    sim_netback_hold_tx(wh_nic(), false);        /* the backend is back */
+    sim_netback_hold_tx(wh_lab.nic, false);        /* the backend is back */
     CHECK(wh_ndis_restart() == 0, "Restart connects again");
     uint32_t l = mk_frame(f[0], our_mac, 17, 200, 44);
     struct wh_nbl *again = one(f[0], l, 4096);
