@@ -27,6 +27,8 @@ struct blkfront_page {
 struct blkfront_shadow {
     bool in_use;
     bool dump_answered;               /* its answer was taken by the dump path */
+    bool abandoned;                   /* blkfront_abandon gave its parent back:
+                                         parent is NULL, the pages wait for the answer */
     uint8_t op;                       /* BLKIF_OP_* put on the ring */
     uint8_t data_op;                  /* READ/WRITE for indirect */
     struct blkfront_req *parent;
@@ -121,7 +123,12 @@ void blkfront_event(void *arg, gp_port_t port);     /* [any], arg = queue; takes
 void blkfront_kick(struct blkfront *bf);            /* takes the lock */
 /* Move everything in flight to the retry list (disconnect). */
 void blkfront_requeue_inflight(struct blkfront *bf);
-/* Fail all queued/in-flight requests with 'status' (lock not held). */
+/* A piece of r came back (or is given up); true when r is complete. */
+bool blkfront_piece_done(struct blkfront_req *r, int status);
+
+/* blkfront_cancel.c (lock not held) */
+/* Fail all queued/in-flight requests with 'status': the device is broken
+ * or going away, its rings are not read again. */
 void blkfront_fail_all(struct blkfront *bf, int status);
 /* Grant the backend each page not granted yet (refs left GP_INVALID_GRANT
  * stay so on failure); *granted (if given) counts the new grants. */

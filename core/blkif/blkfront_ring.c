@@ -301,8 +301,7 @@ static bool blkfront_release_pages(struct blkfront *bf, struct blkfront_shadow *
     return ok;
 }
 
-/* A piece of r came back; returns true when r is complete. */
-static bool blkfront_piece_done(struct blkfront_req *r, int status)
+bool blkfront_piece_done(struct blkfront_req *r, int status)
 {
     if (status && !r->status_)
         r->status_ = status;
@@ -317,6 +316,16 @@ static void blkfront_fatal(struct blkfront *bf, const char *why, uint64_t a, uin
                bf->dev.nodename, why, (unsigned long long)a, (unsigned long long)b);
     bf->broken = true;
     bf->stats.bad_responses++;
+}
+
+/* As Linux since XSA-396: a backend keeping our page after answering is
+ * not to be fed more of them. */
+static void blkfront_kept_page(struct blkfront *bf)
+{
+    if (!bf->broken)
+        GP_ERR(bf->plat, "blkfront %s: the backend still maps a page after answering its "
+               "request: device failed", bf->dev.nodename);
+    bf->broken = true;
 }
 
 void blkfront_event(void *arg, gp_port_t port)
@@ -370,6 +379,18 @@ void blkfront_event(void *arg, gp_port_t port)
             if (status)
                 bf->stats.errors++;
             struct blkfront_req *r = s->parent;
+            if (s->abandoned) {
+                /* Given back by blkfront_abandon: only the pages are ours
+                 * still (ended and freed as for any answer). */
+                if (!blkfront_release_pages(bf, s, false))
+                    blkfront_kept_page(bf);
+                s->in_use = s->abandoned = false;
+                q->outstanding--;
+                bf->stats.late_answers++;
+                if (bf->broken)
+                    break;
+                continue;
+            }
             if (!status && s->data_op == BLKIF_OP_READ) {
                 for (unsigned i = 0; i < s->nseg; i++) {
                     uint32_t sec = s->nr_sectors - i * BLKFRONT_SECTORS_PER_PAGE;
@@ -382,10 +403,7 @@ void blkfront_event(void *arg, gp_port_t port)
                 bf->stats.bounce_bytes += (uint64_t)s->nr_sectors * BLKFRONT_SECTOR;
             }
             if (!blkfront_release_pages(bf, s, false)) {
-                if (!bf->broken)
-                    GP_ERR(p, "blkfront %s: the backend still maps a page after answering "
-                              "its request: device failed", bf->dev.nodename);
-                bf->broken = true;
+                blkfront_kept_page(bf);
                 status = GP_EIO;
             }
             s->in_use = false;
@@ -422,6 +440,11 @@ void blkfront_requeue_inflight(struct blkfront *bf)
             struct blkfront_shadow *s = &q->shadow[i];
             if (!s->in_use)
                 continue;
+            if (s->abandoned) {                     /* given back: nothing to re-issue */
+                blkfront_release_pages(bf, s, true);
+                s->in_use = s->abandoned = false;
+                continue;
+            }
             if (bf->nretry == bf->retry_cap) {      /* cannot be: sized at connect */
                 blkfront_fatal(bf, "no room to requeue", bf->nretry, qi);
                 continue;                           /* blkfront_fail_all completes it */
@@ -436,55 +459,4 @@ void blkfront_requeue_inflight(struct blkfront *bf)
         q->outstanding = 0;
     }
     bf->dump.answered = 0;
-}
-
-void blkfront_fail_all(struct blkfront *bf, int status)
-{
-    const struct gp_platform *p = bf->plat;
-    struct blkfront_req *done_head = NULL, **done_tail = &done_head;
-    p->lock_acquire(p->ctx, bf->lock);
-    /* In-flight pieces: their pages stay out of the pool if still granted. */
-    for (unsigned qi = 0; qi < BLKFRONT_MAX_QUEUES; qi++) {
-        struct blkfront_queue *q = &bf->q[qi];
-        for (unsigned i = 0; q->shadow && i < q->nslots; i++) {
-            struct blkfront_shadow *s = &q->shadow[i];
-            if (!s->in_use)
-                continue;
-            s->in_use = false;
-            if (blkfront_piece_done(s->parent, status)) {
-                *done_tail = s->parent;
-                done_tail = &s->parent->next_;
-                s->parent->next_ = NULL;
-            }
-        }
-        q->outstanding = 0;
-    }
-    bf->dump.answered = 0;
-    for (unsigned i = 0; i < bf->nretry; i++) {
-        struct blkfront_req *r = bf->retry[i].parent;
-        if (blkfront_piece_done(r, status)) {
-            *done_tail = r;
-            done_tail = &r->next_;
-            r->next_ = NULL;
-        }
-    }
-    bf->nretry = 0;
-    /* Queued requests: the part not yet issued is abandoned. */
-    for (struct blkfront_req *r = bf->queue_head, *n; r; r = n) {
-        n = r->next_;
-        r->issued_ = blkfront_units(r);
-        if (!r->status_)
-            r->status_ = status;
-        if (r->inflight_ == 0) {
-            *done_tail = r;
-            done_tail = &r->next_;
-            r->next_ = NULL;
-        }
-    }
-    bf->queue_head = bf->queue_tail = NULL;
-    p->lock_release(p->ctx, bf->lock);
-    for (struct blkfront_req *r = done_head, *n; r; r = n) {
-        n = r->next_;
-        r->done(r->arg, r, r->status_);
-    }
 }

@@ -5,6 +5,8 @@
  * Lifecycle: blkfront_create (init: backend found) -> blkfront_connect
  * (negotiate, rings, Connected) -> I/O -> blkfront_suspend / _resume
  * (requests in flight are kept and re-issued) -> blkfront_destroy.
+ * blkfront_abandon gives every request back at once (an OS's bus or LU
+ * reset), whatever the backend does.
  *
  * Requests take any scatter-gather shape (offsets, segments of any size,
  * a list longer than the transfer); data moves through the device's own
@@ -36,7 +38,8 @@ struct blkfront_req {
     const struct blkfront_sg *sg; /* read/write data (may cover more than the transfer) */
     unsigned nsg;
     bool discard_secure;
-    /* Called exactly once: 0, GP_EIO, GP_ENOTSUP, GP_ESHUTDOWN. */
+    /* Called exactly once: 0, GP_EIO, GP_ENOTSUP, GP_ESHUTDOWN, or the
+     * status given to blkfront_abandon. */
     void (*done)(void *arg, struct blkfront_req *r, int status);
     void *arg;
     /* owned by blkfront while submitted */
@@ -64,6 +67,9 @@ struct blkfront_stats {
      * (never reused while mapped) and freed once it lets go. */
     uint64_t pages_quarantined, pages_released;
     unsigned pages_held;
+    /* blkfront_abandon: requests given back, and the backend's answers to
+     * their ring requests that came later (checked, then dropped). */
+    uint64_t abandoned, late_answers;
 };
 
 struct blkfront_opts {
@@ -90,6 +96,16 @@ void blkfront_resume_in_place(struct blkfront *bf);
 int blkfront_resume(struct blkfront *bf, uint64_t timeout_ns);
 /* Reconnect in a restored domain (fresh grant table and event channels). */
 int blkfront_resume_restored(struct blkfront *bf, uint64_t timeout_ns);
+/* [any] Give up every request blkfront holds - on a ring, queued, or
+ * waiting for a reconnect: each completes now, exactly once, with `status`
+ * (unless a piece of it had already failed: then with that error).  When
+ * its done runs, the request, its SG list and its buffers are the caller's
+ * again: blkfront never touches them after.  A ring request the backend
+ * has not answered keeps its slot and its pool pages (the backend may
+ * still write them) until the answer comes, which is validated like any
+ * other and dropped, or until the ring is given up.  Returns how many
+ * requests completed. */
+unsigned blkfront_abandon(struct blkfront *bf, int status);
 /* Close with the backend; every request still queued completes with
  * GP_ESHUTDOWN. */
 void blkfront_destroy(struct blkfront *bf);

@@ -4,7 +4,9 @@
  * responses (ids, operations, statuses, producer index) and delivers the
  * event.  Whatever the bytes: no crash, no access outside our buffers
  * (ASan), and every request completes exactly once (checked after the
- * device is torn down). */
+ * device is torn down).  With bit 7 of the second byte set the requests
+ * are given back first (blkfront_abandon, an OS's reset) and their
+ * buffers taken away: the responses may then touch none of them. */
 #include <stdint.h>
 #include <string.h>
 
@@ -30,6 +32,11 @@ static void fz_done(void *arg, struct blkfront_req *r, int status)
 {
     (void)r; (void)status;
     fz_calls[(intptr_t)arg]++;
+}
+static void fz_late_done(void *arg, struct blkfront_req *r, int status)
+{
+    (void)arg; (void)r; (void)status;
+    __builtin_trap();          /* a request given back completed again */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -67,6 +74,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                             .arg = (void *)(intptr_t)i };
         if (blkfront_submit(bf, &req[i]) != 0)
             fz_calls[i] = 1;   /* rejected synchronously: counts as its completion */
+    }
+    if (data[1] & 0x80) {
+        blkfront_abandon(bf, GP_ECANCELED);
+        for (unsigned i = 0; i < nreq; i++)
+            if (fz_calls[i] != 1)
+                __builtin_trap();  /* not given back at once, or twice */
+        /* The caller has them back: any later use of a request, its list
+         * or its buffer by blkfront lands in the trap (ASan: 1 byte). */
+        static uint8_t trap[1];
+        static struct blkfront_sg trap_sg = { trap, 1 };
+        for (unsigned i = 0; i < nreq; i++)
+            req[i] = (struct blkfront_req){ .op = BLKFRONT_READ, .sector = 1, .nr_sectors = 1,
+                                            .sg = &trap_sg, .nsg = 1, .done = fz_late_done };
     }
     /* The backend's turn: responses straight from the input. */
     blkif_sring_t *s = fz_ring;

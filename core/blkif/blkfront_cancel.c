@@ -1,0 +1,110 @@
+/*
+ * blkfront_cancel: completing every request blkfront holds at once.
+ *
+ * blkfront_fail_all is for a device that is broken or going away (its
+ * rings are not read again).  blkfront_abandon is for a device that goes
+ * on - an OS resetting the bus after a timeout: the requests go back to
+ * their owner now, while the ring requests they had on the rings stay
+ * there until the backend answers them (blkfront_event then frees their
+ * slots and pages without touching the request) or the ring is given up
+ * (blkfront_requeue_inflight drops them).  Both complete each request
+ * exactly once, through its done callback, outside the lock.
+ */
+#include "blkfront_internal.h"
+
+/* Takes every request off the rings' shadows, the retry list and the
+ * queue, completing those with nothing left outstanding; they are linked
+ * on *done (lock held).  abandon: shadows stay in use, parentless.
+ * Returns how many requests were completed. */
+static unsigned blkfront_take_all(struct blkfront *bf, int status, bool abandon,
+                                  struct blkfront_req **done)
+{
+    struct blkfront_req **tail = done;
+    unsigned n = 0;
+    for (unsigned qi = 0; qi < BLKFRONT_MAX_QUEUES; qi++) {
+        struct blkfront_queue *q = &bf->q[qi];
+        for (unsigned i = 0; q->shadow && i < q->nslots; i++) {
+            struct blkfront_shadow *s = &q->shadow[i];
+            if (!s->in_use || s->abandoned) {
+                if (!abandon)             /* an abandoned one's slot goes with the ring */
+                    s->in_use = s->abandoned = false;
+                continue;
+            }
+            struct blkfront_req *r = s->parent;
+            if (abandon) {                /* the backend may still write its pages */
+                s->abandoned = true;
+                s->parent = NULL;
+            } else {                      /* pages left out of the pool if still granted */
+                s->in_use = false;
+            }
+            if (blkfront_piece_done(r, status)) {
+                *tail = r;
+                tail = &r->next_;
+                r->next_ = NULL;
+                n++;
+            }
+        }
+        if (!abandon)
+            q->outstanding = 0;
+    }
+    if (!abandon)
+        bf->dump.answered = 0;
+    for (unsigned i = 0; i < bf->nretry; i++) {
+        struct blkfront_req *r = bf->retry[i].parent;
+        if (blkfront_piece_done(r, status)) {
+            *tail = r;
+            tail = &r->next_;
+            r->next_ = NULL;
+            n++;
+        }
+    }
+    bf->nretry = 0;
+    /* Queued requests: the part not yet issued is dropped. */
+    for (struct blkfront_req *r = bf->queue_head, *next; r; r = next) {
+        next = r->next_;
+        r->issued_ = (r->op == BLKFRONT_READ || r->op == BLKFRONT_WRITE) ? r->nr_sectors : 1;
+        if (!r->status_)
+            r->status_ = status;
+        if (r->inflight_ == 0) {
+            *tail = r;
+            tail = &r->next_;
+            r->next_ = NULL;
+            n++;
+        }
+    }
+    bf->queue_head = bf->queue_tail = NULL;
+    return n;
+}
+
+static void blkfront_complete_list(struct blkfront_req *r)
+{
+    for (struct blkfront_req *next; r; r = next) {
+        next = r->next_;
+        r->done(r->arg, r, r->status_);
+    }
+}
+
+void blkfront_fail_all(struct blkfront *bf, int status)
+{
+    const struct gp_platform *p = bf->plat;
+    struct blkfront_req *done = NULL;
+    p->lock_acquire(p->ctx, bf->lock);
+    blkfront_take_all(bf, status, false, &done);
+    p->lock_release(p->ctx, bf->lock);
+    blkfront_complete_list(done);
+}
+
+unsigned blkfront_abandon(struct blkfront *bf, int status)
+{
+    const struct gp_platform *p = bf->plat;
+    struct blkfront_req *done = NULL;
+    p->lock_acquire(p->ctx, bf->lock);
+    unsigned n = blkfront_take_all(bf, status, true, &done);
+    bf->stats.abandoned += n;
+    p->lock_release(p->ctx, bf->lock);
+    if (n)
+        GP_WARN(p, "blkfront %s: %u request(s) given back (reset); the backend's answers to "
+                "them will be dropped", bf->dev.nodename, n);
+    blkfront_complete_list(done);
+    return n;
+}
