@@ -11,7 +11,8 @@
  *   wh_io.c     I/O manager: device objects, IRPs, symbolic links
  *   wh_rtl.c    Rtl, Dbg, registry and section DDIs, the C library exports
  *   wh_pnp.c    PnP manager: device stacks, START, relations, IDs, removal
- *   wh_storport.c  StorPort for xenvbd's I/O path
+ *   wh_storport.c  StorPort for xenvbd's I/O path (wh_storport_dma.c: the
+ *               HAL's scatter/gather lists and bounce pages)
  *   wh_ndis.c, wh_ndis_adapter.c  NDIS 6.0 for xennet (wh_ndis.h)
  *   wh_main.c   the machine and the scenario runner of `make check` (stage winhost)
  *   wh_scn_pci.c, wh_scn_vbd.c, wh_scn_net.c  the scenarios of xenpci,
@@ -182,11 +183,17 @@ int wh_storport_srbs(struct wh_device_object *fdo, struct wh_srb **srbs, unsigne
 int wh_storport_srbs_start(struct wh_device_object *fdo, struct wh_srb **srbs, unsigned n);
 int wh_storport_srbs_wait(struct wh_srb **srbs, unsigned n, unsigned timeout_ms, bool report);
 unsigned wh_storport_outstanding(void);
-/* HwResetBus at DISPATCH_LEVEL; the SRBs still outstanding after it. */
-unsigned wh_storport_reset_bus(struct wh_device_object *fdo);
+/* HwResetBus at DISPATCH_LEVEL (*ok: it returned TRUE); the SRBs still
+ * outstanding after it (each a violation). */
+unsigned wh_storport_reset_bus(struct wh_device_object *fdo, bool *ok);
+/* SRB_FUNCTION_RESET_LOGICAL_UNIT (0x20) or _RESET_DEVICE (0x13) through
+ * HwStartIo; the SRBs still outstanding once it completed (each a
+ * violation); *status: the reset SRB's SrbStatus (0xff: never completed). */
+unsigned wh_storport_reset_unit(struct wh_device_object *fdo, uint8_t function, uint8_t *status);
 /* HW_INITIALIZATION_DATA.FeatureSupport of the running miniport. */
 uint32_t wh_storport_features(void);
-/* Reads of a NeedPhysicalAddresses miniport go through a bounce buffer. */
+/* The HAL double-buffers the READs and WRITEs of a NeedPhysicalAddresses
+ * miniport (wh_storport_dma.c). */
 extern bool wh_storport_double_buffer;
 /* The dump stack: SRB_FUNCTION_DUMP_POINTERS (NULL if StorPort would not
  * send it), then the bug check and the dump copy at HIGH_LEVEL. */

@@ -104,7 +104,7 @@ static const struct {
     { "xenvbd-inflight-dma", scenario_xenvbd_inflight },
     { "xenvbd-disable-enable", scenario_xenvbd_restart },
     { "xenvbd-crash-dump", scenario_xenvbd_dump },
-    { "xenvbd-stall-reset", scenario_xenvbd_stall_reset },     /* WH_OPEN_DEFECTS=1 only */
+    { "xenvbd-stall-reset", scenario_xenvbd_stall_reset },
     { "xennet-init", scenario_xennet_init },
     { "xennet-send-receive", scenario_xennet_data },
     { "xennet-pause-restart", scenario_xennet_pause },
@@ -131,8 +131,6 @@ int main(int argc, char **argv)
             continue;
         if (scenarios[i].fn == scenario_verifier && !wh_lab.baddrv_path)
             continue;
-        if (scenarios[i].fn == scenario_xenvbd_stall_reset && !getenv("WH_OPEN_DEFECTS"))
-            continue;                    /* fails today: see docs/windows.md */
         fflush(NULL);
         pid_t pid = fork();
         if (pid == 0) {

@@ -139,7 +139,10 @@ static void rw_srb(struct wh_srb *srb, bool write, uint32_t lba, uint16_t sector
     srb->TimeOutValue = 10;
 }
 
-/* ---- several SRBs in flight; reads through a double-buffering HAL ------------ */
+/* ---- several SRBs in flight; then through a double-buffering HAL --------------
+ * The same WRITEs and READs twice: with the SG list naming the buffers'
+ * own frames, then with the HAL double-buffering (the list names bounce
+ * pages: a miniport must move the data there, wh_storport_dma.c). */
 #define INFL 8
 void scenario_xenvbd_inflight(void)
 {
@@ -149,40 +152,52 @@ void scenario_xenvbd_inflight(void)
     struct wh_device_object *fdo = xenvbd_up(&b, &img, &drv, NULL);
     if (!fdo)
         return;
-    uint8_t *data[INFL];
+    uint8_t *data[INFL], *back[INFL];
     struct wh_srb srb[INFL], *p[INFL];
     const uint8_t *disk0 = sim_blkback_disk(wh_lab.disk);
     for (unsigned k = 0; k < INFL; k++) {
         data[k] = wh_pool_alloc(8 * 4096, 0x66756257, false);
-        for (unsigned i = 0; i < 8 * 4096; i++)
-            data[k][i] = (uint8_t)(i * 13 + k * 71 + 5);
-        /* 8 writes of 1..8 pages at LBAs 1000 + 100k (unaligned lengths too) */
-        rw_srb(&srb[k], true, 1000 + 100 * k, (uint16_t)(8 * (1 + k) - 3), data[k]);
+        back[k] = wh_pool_alloc(8 * 4096 + 512, 0x66756257, false);
         p[k] = &srb[k];
     }
-    CHECK(wh_storport_srbs(fdo, p, INFL, 10000) == 0, "8 WRITEs in flight together all complete");
-    for (unsigned k = 0; k < INFL; k++)
-        CHECK(srb[k].SrbStatus == 1 && !memcmp(disk0 + (1000 + 100 * k) * 512, data[k],
-                                                srb[k].DataTransferLength),
-              "WRITE %u (status 0x%02x): blkback's disk holds its bytes", k, srb[k].SrbStatus);
-    /* reads of the same, together, into fresh buffers; with
-     * WH_DMA_DOUBLE_BUFFER=1 through a HAL that double-buffers DMA when the
-     * miniport asks for physical addresses (xenvbd fails that: left open) */
-    wh_storport_double_buffer = getenv("WH_DMA_DOUBLE_BUFFER") != NULL;   /* see the docs */
-    uint8_t *back[INFL];
-    for (unsigned k = 0; k < INFL; k++) {
-        back[k] = wh_pool_alloc(8 * 4096, 0x66756257, false);
-        memset(back[k], 0, 8 * 4096);
-        rw_srb(&srb[k], false, 1000 + 100 * k, (uint16_t)(8 * (1 + k) - 3), back[k]);
+    for (int db = 0; db < 2; db++) {
+        wh_storport_double_buffer = db;
+        const char *how = db ? " (DMA double-buffered)" : "";
+        for (unsigned k = 0; k < INFL; k++) {
+            for (unsigned i = 0; i < 8 * 4096; i++)
+                data[k][i] = (uint8_t)(i * 13 + k * 71 + 5 + db * 101);
+            /* 8 writes of 1..8 pages at LBAs 1000 + 100k (unaligned lengths
+             * too); the second time from an odd offset in the buffer */
+            rw_srb(&srb[k], true, 1000 + 100 * k, (uint16_t)(8 * (1 + k) - 3), data[k] + db * 8);
+        }
+        CHECK(wh_storport_srbs(fdo, p, INFL, 10000) == 0, "8 WRITEs in flight together all "
+              "complete%s", how);
+        for (unsigned k = 0; k < INFL; k++)
+            CHECK(srb[k].SrbStatus == 1 && !memcmp(disk0 + (1000 + 100 * k) * 512, data[k] + db * 8,
+                                                    srb[k].DataTransferLength),
+                  "WRITE %u (status 0x%02x): blkback's disk holds its bytes%s", k,
+                  srb[k].SrbStatus, how);
+        /* reads of the same, together, into fresh buffers (at an offset
+         * that is not a sector's the second time) */
+        for (unsigned k = 0; k < INFL; k++) {
+            memset(back[k], 0, 8 * 4096 + 512);
+            rw_srb(&srb[k], false, 1000 + 100 * k, (uint16_t)(8 * (1 + k) - 3),
+                   back[k] + db * 100);
+        }
+        CHECK(wh_storport_srbs(fdo, p, INFL, 10000) == 0, "8 READs in flight together all "
+              "complete%s", how);
+        for (unsigned k = 0; k < INFL; k++)
+            CHECK(srb[k].SrbStatus == 1 && !memcmp(back[k] + db * 100, disk0 + (1000 + 100 * k) * 512,
+                                                    srb[k].DataTransferLength),
+                  "READ %u (status 0x%02x) gives the disk's bytes%s (first byte 0x%02x, want "
+                  "0x%02x)", k, srb[k].SrbStatus, how, back[k][db * 100],
+                  disk0[(1000 + 100 * k) * 512]);
     }
-    CHECK(wh_storport_srbs(fdo, p, INFL, 10000) == 0, "8 READs in flight together all complete");
-    for (unsigned k = 0; k < INFL; k++)
-        CHECK(srb[k].SrbStatus == 1 && !memcmp(back[k], disk0 + (1000 + 100 * k) * 512,
-                                                srb[k].DataTransferLength),
-              "READ %u (status 0x%02x) gives the disk's bytes%s (first byte 0x%02x, "
-              "want 0x%02x)", k, srb[k].SrbStatus,
-              wh_storport_double_buffer ? " with DMA double-buffered" : "", back[k][0],
-              disk0[(1000 + 100 * k) * 512]);
+    /* an answer the miniport writes itself (not a READ: StorPort maps it
+     * and does not double-buffer it) */
+    uint8_t inquiry[6] = { 0x12, 0, 0, 0, 36, 0 };
+    CHECK(srb_status(fdo, inquiry, 6, back[0], 36, 0x40) == 1 && !memcmp(back[0] + 8, "Xen     ", 8),
+          "INQUIRY answers vendor Xen with the HAL double-buffering");
     wh_storport_double_buffer = false;
     for (unsigned k = 0; k < INFL; k++) {
         wh_pool_free(data[k], "scenario");
@@ -240,9 +255,25 @@ void scenario_xenvbd_restart(void)
     xenvbd_down(&b, &img, drv);
 }
 
-/* ---- a stalled backend, then StorPort's bus reset ------------------------------
- * Open defect, run only with WH_OPEN_DEFECTS=1: xenvbd's HwResetBus
- * completes nothing, so StorPort would reset again and again. */
+/* ---- a stalled backend, then StorPort's resets ----------------------------------
+ * blkback holds its answers; 4 READs and a WRITE stay outstanding; then
+ * HwResetBus, an LU reset and a device reset in turn must complete each
+ * of them once with SRB_STATUS_BUS_RESET (the host's StorPort reports one
+ * left outstanding, or completed twice).  blkback then answers them: the
+ * buffers given back stay untouched, nothing completes again, and new I/O
+ * is right byte for byte.  All through a double-buffering HAL. */
+static bool disk_matches(struct wh_device_object *fdo, uint32_t lba, uint16_t sectors)
+{
+    uint8_t *buf = wh_pool_alloc(sectors * 512u, 0x66756257, false);
+    memset(buf, 0x33, sectors * 512u);
+    struct wh_srb srb;
+    rw_srb(&srb, false, lba, sectors, buf);
+    bool ok = !wh_storport_srb(fdo, &srb, 10000) && srb.SrbStatus == 1 &&
+              !memcmp(buf, sim_blkback_disk(wh_lab.disk) + lba * 512, sectors * 512u);
+    wh_pool_free(buf, "scenario");
+    return ok;
+}
+
 void scenario_xenvbd_stall_reset(void)
 {
     struct wh_bus b;
@@ -251,28 +282,66 @@ void scenario_xenvbd_stall_reset(void)
     struct wh_device_object *fdo = xenvbd_up(&b, &img, &drv, NULL);
     if (!fdo)
         return;
-    enum { N = 4 };
-    uint8_t *buf[N];
-    struct wh_srb srb[N], *p[N];
-    sim_blkback_hold(wh_lab.disk, true);
-    for (unsigned k = 0; k < N; k++) {
-        buf[k] = wh_pool_alloc(4096, 0x66756257, false);
-        rw_srb(&srb[k], false, 500 + 8 * k, 8, buf[k]);
-        p[k] = &srb[k];
+    enum { N = 5 };
+    static const struct { uint8_t function; const char *name; } resets[] = {
+        { 0, "HwResetBus" },
+        { 0x20, "SRB_FUNCTION_RESET_LOGICAL_UNIT" },
+        { 0x13, "SRB_FUNCTION_RESET_DEVICE" },
+    };
+    wh_storport_double_buffer = true;
+    for (unsigned round = 0; round < 3; round++) {
+        const char *name = resets[round].name;
+        uint8_t *buf[N];
+        struct wh_srb srb[N], *p[N];
+        sim_blkback_hold(wh_lab.disk, true);
+        for (unsigned k = 0; k < N; k++) {
+            buf[k] = wh_pool_alloc(4096, 0x66756257, false);
+            memset(buf[k], 0x11 * (k + 1), 4096);
+            rw_srb(&srb[k], k == N - 1, 500 + 8 * k + 64 * round, 8, buf[k]);
+            p[k] = &srb[k];
+        }
+        CHECK(wh_storport_srbs_start(fdo, p, N) == 0, "4 READs and a WRITE given to HwStartIo");
+        usleep(200000);
+        CHECK(wh_storport_outstanding() == N, "the stalled backend answers none (%u outstanding)",
+              wh_storport_outstanding());
+        unsigned left;
+        if (!resets[round].function) {
+            bool ok = false;
+            left = wh_storport_reset_bus(fdo, &ok);
+            CHECK(ok, "HwResetBus returned TRUE");
+        } else {
+            uint8_t st = 0;
+            left = wh_storport_reset_unit(fdo, resets[round].function, &st);
+            CHECK(st == 1, "the %s SRB completed with success (0x%02x)", name, st);
+        }
+        CHECK(left == 0, "%s completed every SRB it held (%u still outstanding after it)", name,
+              left);
+        for (unsigned k = 0; k < N && left == 0; k++)
+            CHECK(srb[k].SrbStatus == 0x0e, "%s %u completed with SRB_STATUS_BUS_RESET after "
+                  "%s (0x%02x)", k == N - 1 ? "WRITE" : "READ", k, name, srb[k].SrbStatus);
+        /* StorPort has them back (a second completion would be a violation
+         * from here on): their buffers are someone else's now */
+        wh_storport_srbs_wait(p, N, 10000, false);
+        for (unsigned k = 0; k < N; k++)
+            memset(buf[k], 0x77, 4096);
+        sim_blkback_hold(wh_lab.disk, false);      /* the late answers */
+        usleep(100000);
+        wh_dispatch_flush();
+        CHECK(wh_storport_outstanding() == 0, "nothing outstanding once blkback answered");
+        bool untouched = true;
+        for (unsigned k = 0; k < N; k++)
+            for (unsigned i = 0; i < 4096; i++)
+                untouched &= buf[k][i] == 0x77;
+        CHECK(untouched, "the late answers to what %s gave back write no buffer", name);
+        CHECK(!wh_violations(), "no SRB completed twice after %s", name);
+        CHECK(write_read_check(fdo, 900 + 16 * round, (uint8_t)(7 + round)),
+              "WRITE then READ after %s, byte for byte", name);
+        CHECK(disk_matches(fdo, 500 + 64 * round, 40), "READ of what the reset requests "
+              "covered gives the disk's bytes after %s", name);
+        for (unsigned k = 0; k < N; k++)
+            wh_pool_free(buf[k], "scenario");
     }
-    CHECK(wh_storport_srbs_start(fdo, p, N) == 0, "4 READs given to HwStartIo");
-    usleep(200000);
-    CHECK(wh_storport_outstanding() == N, "the stalled backend answers none (%u outstanding)",
-          wh_storport_outstanding());
-    unsigned left = wh_storport_reset_bus(fdo);
-    CHECK(left == 0, "HwResetBus completed the SRBs it held (%u still outstanding after it)", left);
-    for (unsigned k = 0; k < N && left == 0; k++)
-        CHECK(srb[k].SrbStatus != 1, "READ %u completed with an error status (0x%02x)", k,
-              srb[k].SrbStatus);
-    sim_blkback_hold(wh_lab.disk, false);
-    wh_storport_srbs_wait(p, N, 10000, false);
-    for (unsigned k = 0; k < N; k++)
-        wh_pool_free(buf[k], "scenario");
+    wh_storport_double_buffer = false;
     xenvbd_down(&b, &img, drv);
 }
 

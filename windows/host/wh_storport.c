@@ -7,12 +7,22 @@
  * StorPortNotification(RequestComplete).  REMOVE stops the adapter
  * (ScsiStopAdapter) and deletes its FDO.
  *
- * DMA: a miniport declaring NeedPhysicalAddresses gets its data through
- * the HAL's DMA, and with wh_storport_double_buffer set the host plays a
- * double-buffering HAL (or DMA Verifier): the device's reads land in a
- * bounce buffer that is copied over the SRB's buffer when the request
- * completes, so a miniport that writes the system address directly sees
- * its data overwritten.
+ * DMA (wh_storport_dma.c): a miniport declaring NeedPhysicalAddresses gets
+ * each data SRB's scatter/gather list from StorPortGetScatterGatherList
+ * (valid from HwStartIo until the SRB completes: asking for it later is a
+ * violation).  With wh_storport_double_buffer set the host plays a
+ * double-buffering HAL (or DMA Verifier) for READs and WRITEs: the list
+ * names bounce pages, a read's are copied over the SRB's buffer when it
+ * completes, so a miniport that moves the data through the buffer's
+ * system address instead loses it.
+ *
+ * Resets (Microsoft's HW_RESET_BUS page): wh_storport_reset_bus calls
+ * HwResetBus at DISPATCH_LEVEL under the StartIo lock, as StorPort does
+ * after a timeout; every SRB HwStartIo received must have completed when
+ * it returns.  wh_storport_reset_unit sends SRB_FUNCTION_RESET_LOGICAL_UNIT
+ * or _RESET_DEVICE through HwStartIo; once it completed, nothing sent to
+ * the unit before may be outstanding.  A later completion of an SRB given
+ * back is a second completion (a violation).
  *
  * The dump stack (wh_storport_dump_*): SRB_FUNCTION_DUMP_POINTERS is sent
  * to the running adapter only if HW_INITIALIZATION_DATA.FeatureSupport
@@ -25,10 +35,10 @@
  * DDI's own IRQL rule then reports any wait, lock or allocation.
  *
  * Not modelled: LUN PDOs and the class driver, StorPort's queue depth and
- * busy handling, timeouts (wh_storport_reset_bus calls HwResetBus when a
- * scenario says so), SRB_FUNCTION_RESET_* and LU resets,
- * HwBuildIo, StorPortGetScatterGatherList.  Layouts: x64
- * HW_INITIALIZATION_DATA (Windows 8 size, 208) and SCSI_REQUEST_BLOCK as
+ * busy handling, timeouts (resets happen when a scenario says so),
+ * HwBuildIo, StorPortCompleteRequest, SG lists in the dump stack.
+ * Layouts: x64 HW_INITIALIZATION_DATA (Windows 8 size, 208),
+ * SCSI_REQUEST_BLOCK and STOR_SCATTER_GATHER_LIST as
  * windows/include/storport_layout.h records them. */
 #include <pthread.h>
 #include <stdarg.h>
@@ -37,7 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "wh.h"
+#include "wh_storport.h"
 
 enum { HID_INITIALIZE = 8, HID_STARTIO = 16, HID_FINDADAPTER = 32, HID_DEVEXT = 64,
        HID_SRBEXT = 72, HID_NEEDPHYS = 89, HID_ADAPTERCONTROL = 120, HID_SIZE_VISTA = 136,
@@ -72,12 +82,12 @@ static struct sp_hid live_hid, dump_hid;
 static struct sp_adapter adapters[4];
 static pthread_mutex_t sp_m = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sp_cv = PTHREAD_COND_INITIALIZER;
-/* the SRBs the miniport has and has not completed yet, with their bounce buffers */
-static struct { struct wh_srb *srb, *owner; uint8_t *bounce; } inflight[SP_MAX_INFLIGHT];
+/* the SRBs the miniport has (srb) and those not yet given back to the
+ * class driver (owner), with their DMA (wh_storport_dma.c) */
+static struct { struct wh_srb *srb, *owner; struct sp_dma *dma; } inflight[SP_MAX_INFLIGHT];
 static unsigned completions;
 static volatile bool dump_mode;              /* after the bug check: the dump stack runs */
 static uint8_t *dump_devext;
-bool wh_storport_double_buffer;
 
 static void *hid_ptr(const struct sp_hid *h, unsigned off)
 {
@@ -247,6 +257,7 @@ WH_DDI(void, StorPortNotification, int type, void *ext, ...)
         for (unsigned i = 0; srb && i < SP_MAX_INFLIGHT && !ours; i++)
             if (inflight[i].srb == srb) {
                 inflight[i].srb = NULL;
+                sp_dma_invalidate(inflight[i].dma);   /* its SG list is gone */
                 ours = true;
             }
         completions++;
@@ -297,6 +308,35 @@ WH_DDI(uint32_t, StorPortExtendedFunction, int code, void *ext, ...)
 }
 WH_EXPORT(StorPortExtendedFunction);
 
+/* Valid from HwStartIo until the SRB completes; the miniport must not
+ * change or free it.  (Microsoft's page names no IRQL: any is taken.) */
+WH_DDI(void *, StorPortGetScatterGatherList, void *ext, struct wh_srb *srb)
+{
+    if (dump_mode)
+        wh_fatal("StorPortGetScatterGatherList from the dump copy is not modelled by the host");
+    if (!by_devext(ext))
+        wh_violation("StorPortGetScatterGatherList", "%p is not an adapter's device extension",
+                     ext);
+    void *list = NULL;
+    bool outstanding = false, known = false;
+    pthread_mutex_lock(&sp_m);
+    for (unsigned i = 0; i < SP_MAX_INFLIGHT && !known; i++)
+        if (inflight[i].owner == srb) {
+            known = true;
+            outstanding = inflight[i].srb == srb;
+            list = sp_dma_list(inflight[i].dma);
+        }
+    pthread_mutex_unlock(&sp_m);
+    if (!outstanding) {
+        wh_violation("StorPortGetScatterGatherList", "SRB %p is not outstanding (%s): its list "
+                     "is valid only until it completes", (void *)srb,
+                     known ? "completed already" : "never given to HwStartIo");
+        return NULL;
+    }
+    return list;
+}
+WH_EXPORT(StorPortGetScatterGatherList);
+
 WH_DDI(void, StorPortStallExecution, uint32_t us)
 {
     usleep(us);
@@ -337,19 +377,15 @@ int wh_storport_srbs_start(struct wh_device_object *fdo, struct wh_srb **srbs, u
     struct sp_adapter *a = *(struct sp_adapter **)fdo->DeviceExtension;
     if (!a->started)
         return -1;
-    bool dma = live_hid.b[HID_NEEDPHYS] && wh_storport_double_buffer;
     for (unsigned k = 0; k < n; k++) {
         struct wh_srb *srb = srbs[k];
         srb->Length = sizeof(*srb);
         srb->SrbExtension = wh_pool_alloc(hid_u32(&live_hid, HID_SRBEXT), 0x78655253, false);
         memset(srb->SrbExtension, 0, hid_u32(&live_hid, HID_SRBEXT));
+        /* the HAL maps the transfer for DMA (scatter/gather list, bounce pages) */
+        struct sp_dma *dma = live_hid.b[HID_NEEDPHYS] ? sp_dma_map(srb) : NULL;
         pthread_mutex_lock(&sp_m);
-        unsigned slot = sp_slot(srb);
-        if (dma && srb->DataTransferLength && (srb->SrbFlags & 0x40)) {   /* SRB_FLAGS_DATA_IN */
-            /* the device reads into map registers' pages: a bounce buffer */
-            inflight[slot].bounce = malloc(srb->DataTransferLength);
-            memset(inflight[slot].bounce, 0xdb, srb->DataTransferLength);
-        }
+        inflight[sp_slot(srb)].dma = dma;
         pthread_mutex_unlock(&sp_m);
     }
     wh_irql = WH_DISPATCH_LEVEL;                 /* StorPort's start-I/O lock, full duplex */
@@ -393,14 +429,11 @@ int wh_storport_srbs_wait(struct wh_srb **srbs, unsigned n, unsigned timeout_ms,
             rc = -1;
             continue;                            /* still the miniport's */
         }
-        uint8_t *bounce = inflight[slot].bounce;
-        inflight[slot].bounce = NULL;
+        struct sp_dma *dma = inflight[slot].dma;
+        inflight[slot].dma = NULL;
         inflight[slot].owner = NULL;
-        if (bounce) {                            /* the HAL flushes the adapter buffers */
-            memcpy(srbs[k]->DataBuffer, bounce, srbs[k]->DataTransferLength);
-            free(bounce);
-        }
         pthread_mutex_unlock(&sp_m);
+        sp_dma_unmap(dma);                       /* the HAL flushes the adapter buffers */
         wh_pool_free(srbs[k]->SrbExtension, "(StorPort) SRB extension");
         pthread_mutex_lock(&sp_m);
     }
@@ -416,10 +449,12 @@ int wh_storport_srbs(struct wh_device_object *fdo, struct wh_srb **srbs, unsigne
     return wh_storport_srbs_wait(srbs, n, timeout_ms, true);
 }
 
-/* HwResetBus as StorPort sends it after a timeout: DISPATCH_LEVEL, under
- * the start-I/O lock; the miniport must complete the SRBs it holds for
- * the bus during the call.  Returns how many are still outstanding. */
-unsigned wh_storport_reset_bus(struct wh_device_object *fdo)
+/* HwResetBus as StorPort sends it after a timeout (Microsoft's
+ * HW_RESET_BUS page): device queues paused, DISPATCH_LEVEL, under the
+ * StartIo lock; the miniport completes the SRBs HwStartIo received for
+ * the bus during the call (SRB_STATUS_BUS_RESET) and returns TRUE.  One
+ * still outstanding when it returns is a violation.  Returns how many. */
+unsigned wh_storport_reset_bus(struct wh_device_object *fdo, bool *ok)
 {
     struct sp_adapter *a = *(struct sp_adapter **)fdo->DeviceExtension;
     typedef uint8_t WH_MSABI (*reset_fn)(void *, uint32_t);
@@ -427,13 +462,38 @@ unsigned wh_storport_reset_bus(struct wh_device_object *fdo)
     if (!reset)
         wh_fatal("wh_storport: the miniport has no HwResetBus");
     wh_irql = WH_DISPATCH_LEVEL;
-    uint8_t ok = reset(a->devext, 0);
+    *ok = reset(a->devext, 0) != 0;
     if (wh_irql != WH_DISPATCH_LEVEL)
         wh_violation("HwResetBus", "returned at IRQL %u", wh_irql);
     wh_irql = WH_PASSIVE_LEVEL;
-    if (!ok)
-        fprintf(stderr, "wh_storport: HwResetBus returned FALSE\n");
-    return wh_storport_outstanding();
+    unsigned left = wh_storport_outstanding();
+    if (left)
+        wh_violation("HwResetBus", "returned with %u SRB(s) of the bus still outstanding: they "
+                     "must complete during the call", left);
+    return left;
+}
+
+/* A logical-unit or target reset (SRB_FUNCTION_RESET_LOGICAL_UNIT 0x20,
+ * SRB_FUNCTION_RESET_DEVICE 0x13) as StorPort sends it: an SRB of its own
+ * through HwStartIo at DISPATCH_LEVEL.  Once it has completed, nothing
+ * sent to the unit before it may be outstanding (one target, one LU here).
+ * Returns how many are; *status is the reset SRB's SrbStatus. */
+unsigned wh_storport_reset_unit(struct wh_device_object *fdo, uint8_t function, uint8_t *status)
+{
+    struct wh_srb srb;
+    memset(&srb, 0, sizeof(srb));
+    srb.Function = function;
+    srb.TimeOutValue = 10;
+    *status = 0xff;
+    if (wh_storport_srbs_start(fdo, (struct wh_srb *[]){ &srb }, 1))
+        return wh_storport_outstanding();
+    if (!wh_storport_srbs_wait((struct wh_srb *[]){ &srb }, 1, 10000, true))
+        *status = srb.SrbStatus;
+    unsigned left = wh_storport_outstanding();
+    if (left)
+        wh_violation("HwStartIo", "the %s reset completed with %u SRB(s) of the unit still "
+                     "outstanding", function == 0x20 ? "LU" : "device", left);
+    return left;
 }
 
 int wh_storport_srb(struct wh_device_object *fdo, struct wh_srb *srb, unsigned timeout_ms)

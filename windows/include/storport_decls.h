@@ -75,6 +75,7 @@ _Static_assert(offsetof(SCSI_REQUEST_BLOCK, Cdb) == LAYOUT_SRB_CDB, "SRB Cdb");
 #define SRB_STATUS_INVALID_REQUEST   0x06
 #define SRB_STATUS_NO_DEVICE         0x08
 #define SRB_STATUS_TIMEOUT           0x09
+#define SRB_STATUS_BUS_RESET         0x0E
 #define SRB_STATUS_INVALID_LUN       0x20
 #define SRB_STATUS_INVALID_TARGET_ID 0x21
 #define SRB_STATUS_BAD_FUNCTION      0x22
@@ -329,6 +330,24 @@ typedef enum _SCSI_NOTIFICATION_TYPE {
     BusChangeDetected,
 } SCSI_NOTIFICATION_TYPE;
 
+/* What StorPortGetScatterGatherList returns: the physical memory of an
+ * SRB's transfer, valid until the SRB completes (storport.h). */
+typedef struct _STOR_SCATTER_GATHER_ELEMENT {
+    PHYSICAL_ADDRESS PhysicalAddress;
+    ULONG Length;
+    ULONG_PTR Reserved;
+} STOR_SCATTER_GATHER_ELEMENT, *PSTOR_SCATTER_GATHER_ELEMENT;
+
+typedef struct _STOR_SCATTER_GATHER_LIST {
+    ULONG NumberOfElements;
+    ULONG_PTR Reserved;
+    STOR_SCATTER_GATHER_ELEMENT List[];
+} STOR_SCATTER_GATHER_LIST, *PSTOR_SCATTER_GATHER_LIST;
+
+_Static_assert(sizeof(STOR_SCATTER_GATHER_ELEMENT) == LAYOUT_SGE_SIZE, "SG element size");
+_Static_assert(offsetof(STOR_SCATTER_GATHER_ELEMENT, Length) == LAYOUT_SGE_LENGTH, "SG Length");
+_Static_assert(offsetof(STOR_SCATTER_GATHER_LIST, List) == LAYOUT_SGL_LIST, "SG list");
+
 /* StorPortExtendedFunction codes (storport.h's STORPORT_FUNCTION_CODE). */
 #define STOR_EXT_GET_SYSTEM_ADDRESS 5
 #define STOR_EXT_GET_DEVICE_OBJECTS 8
@@ -338,6 +357,8 @@ __declspec(dllimport) VOID NTAPI StorPortStallExecution(ULONG Delay);   /* micro
 __declspec(dllimport) ULONG NTAPI StorPortInitialize(PVOID Argument1, PVOID Argument2,
                                                      PHW_INITIALIZATION_DATA HwInitializationData,
                                                      PVOID HwContext);
+__declspec(dllimport) PSTOR_SCATTER_GATHER_LIST NTAPI
+StorPortGetScatterGatherList(PVOID HwDeviceExtension, PSCSI_REQUEST_BLOCK Srb);
 __declspec(dllimport) VOID __cdecl StorPortNotification(SCSI_NOTIFICATION_TYPE NotificationType,
                                                         PVOID HwDeviceExtension, ...);
 __declspec(dllimport) ULONG __cdecl StorPortExtendedFunction(ULONG FunctionCode,

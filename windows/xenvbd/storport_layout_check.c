@@ -32,3 +32,9 @@ _Static_assert(offsetof(HW_INITIALIZATION_DATA, HwAdapterControl) == LAYOUT_HID_
 /* srb.h's (SCSI port) HW_INITIALIZATION_DATA ends at HwAdapterControl;
  * StorPort's Vista layout adds HwBuildIo, one pointer more. */
 _Static_assert(sizeof(HW_INITIALIZATION_DATA) + sizeof(void *) == LAYOUT_HID_SIZE_VISTA, "srb.h: size");
+/* StorPort's STOR_SCATTER_GATHER_LIST is the HAL's SCATTER_GATHER_LIST
+ * (wdm.h) under another name; mingw-w64's storport.h cannot be included
+ * beside srb.h, so the HAL's is compared. */
+_Static_assert(sizeof(SCATTER_GATHER_ELEMENT) == LAYOUT_SGE_SIZE, "wdm.h: SG element size");
+_Static_assert(offsetof(SCATTER_GATHER_ELEMENT, Length) == LAYOUT_SGE_LENGTH, "wdm.h: SG Length");
+_Static_assert(offsetof(SCATTER_GATHER_LIST, Elements) == LAYOUT_SGL_LIST, "wdm.h: SG list");

@@ -39,14 +39,22 @@ struct xenvbd {
     BOOLEAN dump_mode;                  /* this instance writes a dump or hiberfile */
 };
 
+/* Scatter/gather elements of one SRB: NumberOfPhysicalBreaks (257) + 1. */
+#define XENVBD_MAX_SG 258
+
 /* Per-SRB state, in the SRB extension StorPort allocates. */
 struct xenvbd_srb {
     struct xenvbd *vbd;
     PSCSI_REQUEST_BLOCK srb;
-    struct blkfront_sg sg;
     struct blkfront_req req[SCSI_DISK_MAX_RANGES];
     volatile LONG pending;
     volatile LONG status;               /* first failure (GP_E*), 0 */
+    /* the transfer as blkfront sees it (xenvbd_sg.c): StorPort's list,
+     * each element at a virtual address; those mapped here are unmapped
+     * when the SRB completes */
+    unsigned nsg;
+    ULONG mapped[(XENVBD_MAX_SG + 31) / 32];
+    struct blkfront_sg sg[XENVBD_MAX_SG];
 };
 
 /* Branding read from the service's Parameters key at DriverEntry. */
@@ -70,6 +78,11 @@ BOOLEAN xenvbd_srb_addressed_to_us(struct xenvbd *v, PSCSI_REQUEST_BLOCK srb);
 /* Status for the SRB functions that need no action (resets, aborts,
  * PnP, power) or that we do not support. */
 UCHAR xenvbd_other_srb_status(UCHAR function);
+/* xenvbd_sg.c: x->sg from StorPort's scatter/gather list for a transfer
+ * of `bytes` (sysva: the SRB's system address, or NULL).  Returns
+ * SRB_STATUS_SUCCESS, or the status to complete the SRB with. */
+UCHAR xenvbd_sg_map(struct xenvbd *v, struct xenvbd_srb *x, void *sysva, ULONG bytes);
+void xenvbd_sg_unmap(struct xenvbd_srb *x);
 /* xenvbd_dump.c */
 void xenvbd_dump_prepare(struct xenvbd *v);
 void xenvbd_dump_pointers(struct xenvbd *v, PSCSI_REQUEST_BLOCK srb);

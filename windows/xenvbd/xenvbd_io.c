@@ -1,6 +1,8 @@
 /* xenvbd's I/O: every SRB goes through the core's scsi_disk; answers
- * complete at once, block operations go to blkfront and complete from its
- * callback (xenpci's event-channel DPC, full-duplex StorPort). */
+ * complete at once, block operations go to blkfront (their data where
+ * StorPort's scatter/gather list says: xenvbd_sg.c) and complete from its
+ * callback (xenpci's event-channel DPC, full-duplex StorPort).  Bus, device
+ * and LU resets give every outstanding SRB back (xenvbd_reset). */
 #include "xenvbd.h"
 
 #include <string.h>
@@ -38,14 +40,22 @@ static void xenvbd_io_done(void *arg, struct blkfront_req *rq, int status)
         InterlockedCompareExchange(&x->status, status, 0);
     if (InterlockedDecrement(&x->pending) != 0)
         return;
+    struct xenvbd *v = x->vbd;
+    PSCSI_REQUEST_BLOCK srb = x->srb;
+    xenvbd_sg_unmap(x);                        /* before the SRB (and its SG list) goes */
+    InterlockedDecrement(&v->outstanding);
+    if (x->status == GP_ECANCELED) {           /* given back by a reset (xenvbd_reset) */
+        srb->SrbStatus = SRB_STATUS_BUS_RESET;
+        srb->DataTransferLength = 0;
+        StorPortNotification(RequestComplete, v, srb);
+        return;
+    }
     struct scsi_disk_result r;
     memset(&r, 0, sizeof(r));
     r.io = true;
     if (x->status)
         scsi_disk_io_failed(&r, x->status);
-    struct xenvbd *v = x->vbd;
-    InterlockedDecrement(&v->outstanding);
-    xenvbd_finish(v, x->srb, &r);
+    xenvbd_finish(v, srb, &r);
 }
 
 static void xenvbd_submit(struct xenvbd *v, PSCSI_REQUEST_BLOCK srb, void *data,
@@ -57,7 +67,15 @@ static void xenvbd_submit(struct xenvbd *v, PSCSI_REQUEST_BLOCK srb, void *data,
     x->srb = srb;
     x->status = 0;
     x->pending = (LONG)n;
-    x->sg = (struct blkfront_sg){ data, r->bytes };
+    x->nsg = 0;
+    if (r->bytes && (r->op == BLKFRONT_READ || r->op == BLKFRONT_WRITE)) {
+        UCHAR st = xenvbd_sg_map(v, x, data, r->bytes);
+        if (st != SRB_STATUS_SUCCESS) {
+            srb->SrbStatus = st;
+            StorPortNotification(RequestComplete, v, srb);
+            return;
+        }
+    }
     InterlockedIncrement(&v->outstanding);
     for (unsigned i = 0; i < n; i++) {
         struct blkfront_req *q = &x->req[i];
@@ -65,8 +83,8 @@ static void xenvbd_submit(struct xenvbd *v, PSCSI_REQUEST_BLOCK srb, void *data,
         q->op = r->op;
         q->sector = r->op == BLKFRONT_DISCARD ? r->ranges[i].sector : r->sector;
         q->nr_sectors = r->op == BLKFRONT_DISCARD ? r->ranges[i].nr_sectors : r->nr_sectors;
-        q->sg = &x->sg;
-        q->nsg = r->bytes ? 1 : 0;
+        q->sg = x->sg;
+        q->nsg = x->nsg;
         q->done = xenvbd_io_done;
         q->arg = x;
         int err = blkfront_submit(v->bf, q);
@@ -98,14 +116,30 @@ UCHAR xenvbd_other_srb_status(UCHAR function)
     case SRB_FUNCTION_RESET_BUS:
     case SRB_FUNCTION_RESET_DEVICE:
     case SRB_FUNCTION_RESET_LOGICAL_UNIT:
+        /* the live path gives its requests back first (xenvbd_reset);
+         * the dump copy has none outstanding */
     case SRB_FUNCTION_ABORT_COMMAND:
-        /* Nothing to abort: blkfront completes every request it holds. */
+        /* one request is not taken back alone: it completes as it
+         * would have, or with the reset that follows */
     case SRB_FUNCTION_PNP:
     case SRB_FUNCTION_POWER:
         return SRB_STATUS_SUCCESS;
     default:
         return SRB_STATUS_INVALID_REQUEST;
     }
+}
+
+/* A bus, target or LU reset (one target, one LU: all the same here):
+ * every SRB xenvbd holds completes now with SRB_STATUS_BUS_RESET, as
+ * StorPort expects of HwResetBus; blkfront drops the backend's answers
+ * to them when they come (blkfront_abandon).  [<= DISPATCH_LEVEL] */
+static void xenvbd_reset(struct xenvbd *v, const char *what)
+{
+    if (!v->bf || v->dump_mode)
+        return;
+    unsigned n = blkfront_abandon(v->bf, GP_ECANCELED);
+    GP_INFO(v->plat, "xenvbd %s: %s: %u request(s) completed with SRB_STATUS_BUS_RESET",
+            v->xi.path, what, n);
 }
 
 BOOLEAN xenvbd_srb_addressed_to_us(struct xenvbd *v, PSCSI_REQUEST_BLOCK srb)
@@ -147,6 +181,14 @@ BOOLEAN NTAPI xenvbd_start_io(PVOID ext, PSCSI_REQUEST_BLOCK srb)
     case SRB_FUNCTION_DUMP_POINTERS:           /* the dump stack asks how to reach us */
         xenvbd_dump_pointers(v, srb);
         break;
+    case SRB_FUNCTION_RESET_BUS:
+    case SRB_FUNCTION_RESET_DEVICE:
+    case SRB_FUNCTION_RESET_LOGICAL_UNIT:
+        xenvbd_reset(v, srb->Function == SRB_FUNCTION_RESET_LOGICAL_UNIT ? "LU reset"
+                        : srb->Function == SRB_FUNCTION_RESET_DEVICE   ? "device reset"
+                                                                        : "bus reset SRB");
+        srb->SrbStatus = SRB_STATUS_SUCCESS;
+        break;
     default:
         srb->SrbStatus = xenvbd_other_srb_status(srb->Function);
         break;
@@ -155,9 +197,12 @@ BOOLEAN NTAPI xenvbd_start_io(PVOID ext, PSCSI_REQUEST_BLOCK srb)
     return TRUE;
 }
 
+/* StorPort calls it at DISPATCH_LEVEL holding the StartIo lock, after a
+ * request timed out: the bus's SRBs must complete during the call. */
 BOOLEAN NTAPI xenvbd_reset_bus(PVOID ext, ULONG path)
 {
-    (void)ext;
-    (void)path;
+    struct xenvbd *v = ext;
+    (void)path;                                 /* one bus */
+    xenvbd_reset(v, "HwResetBus");
     return TRUE;
 }
