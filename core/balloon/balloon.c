@@ -138,12 +138,9 @@ static void balloon_report(struct balloon *b)
               (unsigned long long)b->st.ballooned_kib);
 }
 
-static void balloon_target_changed(void *arg, const char *path, const char *token)
+static void balloon_target_apply(struct balloon *b)
 {
-    struct balloon *b = arg;
     const struct gp_platform *p = b->plat;
-    (void)path;
-    (void)token;
     uint64_t kib = 0;
     if (xs_read_u64(b->xs, XS_TXN_NONE, "memory/target", &kib) != 0) {
         b->st.ignored_events++;
@@ -168,6 +165,15 @@ static void balloon_target_changed(void *arg, const char *path, const char *toke
     GP_INFO(p, "balloon: target %llu KiB, %llu KiB given back to Xen", (unsigned long long)kib,
             (unsigned long long)b->npages * 4);
     balloon_report(b);
+}
+
+static void balloon_target_changed(void *arg, const char *path, const char *token)
+{
+    struct balloon *b = arg;
+    (void)path;
+    (void)token;
+    balloon_target_apply(b);
+    __atomic_add_fetch(&b->st.events, 1, __ATOMIC_RELEASE);    /* GNU C: the test's sync point */
 }
 
 int balloon_start(const struct gp_platform *p, struct xs_client *xs,
@@ -223,5 +229,6 @@ void balloon_stop(struct balloon *b)
 void balloon_get_stats(struct balloon *b, struct balloon_stats *s)
 {
     *s = b->st;
+    s->events = __atomic_load_n(&b->st.events, __ATOMIC_ACQUIRE);
     s->ballooned_kib = b->npages * 4;
 }

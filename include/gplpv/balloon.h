@@ -25,6 +25,7 @@ struct balloon_page_source {
 struct balloon_stats {
     uint64_t total_kib, target_kib, ballooned_kib;
     uint64_t steps, partial_steps, pressure_stops, ignored_events;
+    uint64_t events;                  /* memory/target events handled (acted on or ignored) */
 };
 
 struct balloon;

@@ -335,8 +335,7 @@ static void test_capacity_change_reported(void)
     struct dev d = dev_open(1400, NULL, &fo);
     REQUIRE(d.bf);
     sim_blkback_resize(d.bb, 16384);
-    for (int i = 0; i < 2000 && atomic_load(&new_capacity) != 16384; i++)
-        usleep(1000);
+    GP_WAIT_WHILE(atomic_load(&new_capacity) != 16384);
     CHECK_EQ(atomic_load(&new_capacity), 16384);
     static uint8_t buf[4096];
     struct blkfront_sg sg = { buf, sizeof(buf) };

@@ -171,8 +171,7 @@ static unsigned held_pages_reusable(struct blkfront *bf, unsigned *held)
 
 static bool wait_idle(struct blkfront *bf)
 {
-    for (int i = 0; i < 500 && outstanding(bf); i++)
-        usleep(10000);
+    GP_WAIT_WHILE(outstanding(bf));
     usleep(20000);
     return outstanding(bf) == 0;
 }
@@ -193,8 +192,7 @@ static int calls(unsigned i)
 
 static bool wait_calls(unsigned i)
 {
-    for (int t = 0; t < 500 && !calls(i); t++)
-        usleep(10000);
+    GP_WAIT_WHILE(!calls(i));
     return calls(i) == 1;
 }
 

@@ -157,8 +157,7 @@ static void test_dump_after_quiesce_then_normal_io_goes_on(void)
     struct blkfront_req rq = { .op = BLKFRONT_READ, .sector = 512 + 39 * 64, .nr_sectors = 64,
                                .sg = &sg, .nsg = 1, .done = normal_done };
     CHECK_EQ(blkfront_submit(d.bf, &rq), 0);
-    for (int i = 0; i < 2000 && atomic_load(&normal_calls) == 0; i++)
-        usleep(1000);
+    GP_WAIT_WHILE(atomic_load(&normal_calls) == 0);
     CHECK_EQ(atomic_load(&normal_calls), 1);
     CHECK_EQ(atomic_load(&normal_status), 0);
     CHECK(memcmp(r, w, sizeof(w)) == 0);
@@ -179,7 +178,7 @@ static void test_dump_pages_follow_a_backend_restart(void)
     static uint8_t w[8 * 512], r[8 * 512];
     fill(w, sizeof(w), 9);
     int st = GP_ENODEV;
-    for (int i = 0; i < 500 && st != 0; i++) {      /* until the reconnect is through */
+    for (int i = 0; i < 3000 && st != 0; i++) {     /* until the reconnect is through */
         usleep(10000);
         blkfront_get_info(d.bf, &in);
         struct sim_blkback_stats bs;
@@ -231,8 +230,7 @@ static void test_dump_bad_or_missing_answers(void)
     struct blkfront_req rq = { .op = BLKFRONT_READ, .sector = 0, .nr_sectors = 8, .sg = &sg,
                                .nsg = 1, .done = normal_done };
     CHECK_EQ(blkfront_submit(d.bf, &rq), 0);
-    for (int i = 0; i < 2000 && atomic_load(&normal_calls) == 0; i++)
-        usleep(1000);
+    GP_WAIT_WHILE(atomic_load(&normal_calls) == 0);
     CHECK_EQ(atomic_load(&normal_status), 0);
     CHECK(!blkfront_is_broken(d.bf));
     dev_close(&d);

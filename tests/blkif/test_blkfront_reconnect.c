@@ -535,7 +535,7 @@ static void test_every_geometry_across_restarts_with_io_streaming(void)
         restarts++;
         bool up = wait_connects(&d, restarts + 1);
         CHECK(up);
-        for (int i = 0; i < 1000 && __atomic_load_n(&st.done, __ATOMIC_SEQ_CST) <
+        for (int i = 0; i < 6000 && __atomic_load_n(&st.done, __ATOMIC_SEQ_CST) <
                                         before + (slow ? SLOTS / 2 : 2 * SLOTS); i++)
             usleep(5000);
         struct blkfront_info in;

@@ -120,9 +120,19 @@ static void on_sysrq(void *arg, char key)
     atomic_store(&l->sysrq, key);
 }
 
-static void settle(void)
+/* Waits until a xenstore node holds want (NULL: until it is gone). */
+static bool node_is(const char *path, const char *want)
 {
-    usleep(60000);
+    struct sim_xenstored *xsd = sim_xen_xenstored(x);
+    bool same = false;
+    for (int i = 0; i < GP_TEST_WAIT_MS && !same; i++) {
+        char *v = sim_xenstored_peek(xsd, path);
+        same = want ? v && !strcmp(v, want) : !v;
+        free(v);
+        if (!same)
+            usleep(1000);
+    }
+    return same;
 }
 
 static void test_control_requests_once_each(void)
@@ -140,25 +150,25 @@ static void test_control_requests_once_each(void)
     CHECK_STR(f, "1");
     free(f);
     sim_xenstored_poke(xsd, "/local/domain/6/control/shutdown", "poweroff");
-    settle();
+    GP_WAIT_WHILE(atomic_load(&log.actions[CONTROL_POWEROFF]) < 1);
     CHECK_EQ(atomic_load(&log.actions[CONTROL_POWEROFF]), 1);
-    f = sim_xenstored_peek(xsd, "/local/domain/6/control/shutdown");
-    CHECK_STR(f, "");                          /* acknowledged */
-    free(f);
-    /* Events without a request (the node rewritten empty) do nothing. */
+    CHECK(node_is("/local/domain/6/control/shutdown", ""));        /* acknowledged */
+    /* Events without a request (the node rewritten empty) do nothing: the
+     * reboot after it is acted on, and by then the empty one was seen. */
     sim_xenstored_poke(xsd, "/local/domain/6/control/shutdown", "");
-    settle();
-    CHECK_EQ(atomic_load(&log.actions[CONTROL_POWEROFF]), 1);
     sim_xenstored_poke(xsd, "/local/domain/6/control/shutdown", "reboot");
-    settle();
+    GP_WAIT_WHILE(atomic_load(&log.actions[CONTROL_REBOOT]) < 1);
     CHECK_EQ(atomic_load(&log.actions[CONTROL_REBOOT]), 1);
+    CHECK_EQ(atomic_load(&log.actions[CONTROL_POWEROFF]), 1);
+    CHECK(node_is("/local/domain/6/control/shutdown", ""));
     sim_xenstored_poke(xsd, "/local/domain/6/control/shutdown", "hibernate");  /* not offered */
+    CHECK(node_is("/local/domain/6/control/shutdown", ""));        /* refused, cleared */
     sim_xenstored_poke(xsd, "/local/domain/6/control/shutdown", "explode");
-    settle();
-    CHECK_EQ(atomic_load(&log.actions[CONTROL_HIBERNATE]), 0);
+    CHECK(node_is("/local/domain/6/control/shutdown", ""));
     sim_xenstored_poke(xsd, "/local/domain/6/control/sysrq", "b");
-    settle();
+    GP_WAIT_WHILE(atomic_load(&log.sysrq) != 'b');
     CHECK_EQ(atomic_load(&log.sysrq), 'b');
+    CHECK_EQ(atomic_load(&log.actions[CONTROL_HIBERNATE]), 0);
     control_stop(c);
     xs_client_destroy(xs);
     sim_domain_destroy(g);
@@ -193,6 +203,16 @@ static void src_give(void *arg, void *va)
     s->out--;
 }
 
+/* Waits until the balloon has handled a memory/target event after the
+ * *seen-th one, then notes how many it has handled. */
+static void balloon_settle(struct balloon *b, uint64_t *seen)
+{
+    struct balloon_stats st;
+    balloon_get_stats(b, &st);
+    GP_WAIT_WHILE((balloon_get_stats(b, &st), st.events <= *seen));
+    *seen = st.events;
+}
+
 static void test_balloon_follows_target(void)
 {
     struct sim_domain *g = guest(7, &(struct sim_domain_opts){ .max_pages = 4096 });
@@ -208,33 +228,32 @@ static void test_balloon_follows_target(void)
     struct balloon_page_source bs = { src_take, src_give, &src };
     struct balloon *b = NULL;
     REQUIRE(balloon_start(p, xs, &bs, &b) == 0);
-    settle();
+    uint64_t seen = 0;
+    balloon_settle(b, &seen);                  /* the watch's first event */
     CHECK_EQ(sim_domain_tot_pages(g), 4096);
 
     sim_xenstored_poke(xsd, "/local/domain/7/memory/target", "12288");     /* -4 MiB */
-    settle();
+    balloon_settle(b, &seen);
     CHECK_EQ(sim_domain_tot_pages(g), 3072);
-    char *v = sim_xenstored_peek(xsd, "/local/domain/7/data/gplpv-balloon-kib");
-    CHECK_STR(v, "4096");
-    free(v);
+    CHECK(node_is("/local/domain/7/data/gplpv-balloon-kib", "4096"));
     struct balloon_stats st;
     balloon_get_stats(b, &st);
     unsigned ignored = (unsigned)st.ignored_events;
     sim_xenstored_poke(xsd, "/local/domain/7/memory/target", "12288");     /* no change */
-    settle();
+    balloon_settle(b, &seen);
     balloon_get_stats(b, &st);
     CHECK_EQ(st.ignored_events, ignored + 1);
     CHECK_EQ(sim_domain_tot_pages(g), 3072);
 
     sim_xenstored_poke(xsd, "/local/domain/7/memory/target", "16384");     /* all back */
-    settle();
+    balloon_settle(b, &seen);
     CHECK_EQ(sim_domain_tot_pages(g), 4096);
     CHECK_EQ(src.out, 0);
 
     /* Memory pressure: the OS can spare only 100 pages. */
     src.left = 100;
     sim_xenstored_poke(xsd, "/local/domain/7/memory/target", "8192");
-    settle();
+    balloon_settle(b, &seen);
     balloon_get_stats(b, &st);
     CHECK_EQ(st.ballooned_kib, 400);
     CHECK(st.pressure_stops >= 1);
@@ -244,9 +263,9 @@ static void test_balloon_follows_target(void)
     src.left = 3000;
     sim_fault_set(x, SIM_FAULT_HYPERCALL_FAIL, 2000);       /* per extent */
     sim_xenstored_poke(xsd, "/local/domain/7/memory/target", "4096");
-    settle();
+    balloon_settle(b, &seen);
     sim_xenstored_poke(xsd, "/local/domain/7/memory/target", "10000");
-    settle();
+    balloon_settle(b, &seen);
     sim_fault_set(x, SIM_FAULT_HYPERCALL_FAIL, 0);
     balloon_get_stats(b, &st);
     CHECK_EQ(sim_domain_tot_pages(g), 4096 - st.ballooned_kib / 4);
@@ -360,19 +379,17 @@ static void test_suspend_waits_for_watch_callbacks(void)
     REQUIRE(xs_client_create(p, NULL, &xs) == 0);
     struct xs_watch *w = NULL;
     REQUIRE(xs_watch_add(xs, "data/slow", slow_watch, xs, &w) == 0);
-    settle();
+    GP_WAIT_WHILE(atomic_load(&slow_calls) == 0 || atomic_load(&slow_in_cb));  /* registration's */
     int base = atomic_load(&slow_calls);
     struct suspend s;
     REQUIRE(suspend_init(&s, p, sim_domain_hvm(g), xs) == 0);
     suspend_set_critical(&s, watch_window, NULL);
     sim_xenstored_poke(sim_xen_xenstored(x), "/local/domain/12/data/slow", "before");
-    for (int i = 0; i < 200 && !atomic_load(&slow_in_cb); i++)
-        usleep(1000);
+    GP_WAIT_WHILE(!atomic_load(&slow_in_cb));
     CHECK_EQ(atomic_load(&slow_in_cb), 1);          /* the suspend starts inside a callback */
     CHECK(suspend_run(&s) >= 0);
     CHECK_EQ(window_calls, 1);
-    for (int i = 0; i < 2000 && atomic_load(&slow_calls) < base + 2; i++)
-        usleep(1000);
+    GP_WAIT_WHILE(atomic_load(&slow_calls) < base + 2);
     CHECK_EQ(atomic_load(&slow_calls), base + 2);   /* the event of the window came after */
     CHECK_EQ(atomic_load(&slow_saw_window), 0);
     suspend_fini(&s);
@@ -395,8 +412,7 @@ static int reboot_in_window(void *arg, int (*fn)(void *), void *fn_arg)
 
 static int wait_action(struct ctl_log *l, enum control_action a, int n)
 {
-    for (int i = 0; i < 300 && atomic_load(&l->actions[a]) < n; i++)
-        usleep(10000);
+    GP_WAIT_WHILE(atomic_load(&l->actions[a]) < n);
     usleep(50000);                     /* and no second one */
     return atomic_load(&l->actions[a]);
 }
@@ -412,7 +428,6 @@ static void test_control_requests_across_a_restore(void)
     struct control *c = NULL;
     struct control_ops ops = { on_shutdown, on_sysrq, &log, true, false };
     REQUIRE(control_start(p, xs, &ops, &c) == 0);
-    settle();
     struct suspend s;
     REQUIRE(suspend_init(&s, p, sim_domain_hvm(g), xs) == 0);
     suspend_set_critical(&s, reboot_in_window, NULL);

@@ -26,8 +26,7 @@ static void count_cb(void *arg, gp_port_t port)
 
 static unsigned wait_at_least(struct counter *c, unsigned want)
 {
-    for (int i = 0; i < 3000 && atomic_load(&c->n) < want; i++)
-        usleep(1000);
+    GP_WAIT_WHILE(atomic_load(&c->n) < want);
     return atomic_load(&c->n);
 }
 
@@ -297,8 +296,7 @@ static void test_unbind_waits_for_its_running_handler(void)
     struct upcall_arg up = { e, 9 }, un = { e, 9 }, other = { e, 75 };
     pthread_t tu, tb;
     pthread_create(&tu, NULL, upcall_thread, &up);
-    for (int i = 0; i < 2000 && !atomic_load(&slow_entered); i++)
-        usleep(1000);
+    GP_WAIT_WHILE(!atomic_load(&slow_entered));
     REQUIRE(atomic_load(&slow_entered) == 1);
     /* another port's unbind does not wait for port 9's handler */
     unbind_thread(&other);
@@ -338,8 +336,7 @@ static void test_resume_while_a_handler_runs(void)
     struct upcall_arg up = { e, 9 }, un = { e, 9 };
     pthread_t tu, tb;
     pthread_create(&tu, NULL, upcall_thread, &up);
-    for (int i = 0; i < 2000 && !atomic_load(&slow_entered); i++)
-        usleep(1000);
+    GP_WAIT_WHILE(!atomic_load(&slow_entered));
     REQUIRE(atomic_load(&slow_entered) == 1);
     evtchn_suspend(e);
     evtchn_resume(e, &fair_shi);             /* restored while port 9's handler runs */
@@ -348,8 +345,7 @@ static void test_resume_while_a_handler_runs(void)
     /* the new domain binds port 9 again and, later, unbinds it */
     CHECK_EQ(evtchn_bind(e, 9, count_cb, &(struct counter){ 0 }), 0);
     pthread_create(&tb, NULL, unbind_thread, &un);
-    for (int i = 0; i < 3000 && !atomic_load(&unbind_done); i++)
-        usleep(1000);
+    GP_WAIT_WHILE(!atomic_load(&unbind_done));
     CHECK_EQ(atomic_load(&unbind_done), 1);
     if (!atomic_load(&unbind_done)) {
         printf("FAIL test_resume_while_a_handler_runs: evtchn_unbind still waits after 3 s\n");

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static atomic_int gp_test_failed_checks;
 static int gp_test_passed, gp_test_failed;
@@ -98,5 +99,17 @@ static inline int gp_test_finish_named(const char *prog)
 }
 
 #define gp_test_finish() gp_test_finish_named(__FILE__)
+
+/* Waits while cond holds (polled every millisecond) for at most
+ * GP_TEST_WAIT_MS.  What other threads do is waited for by its effect,
+ * never by a fixed time: on a machine running at a tenth of its speed a
+ * test may be slow, never wrong.  The check after the wait says whether
+ * the effect came. */
+#define GP_TEST_WAIT_MS 30000
+#define GP_WAIT_WHILE(cond)                                                     \
+    do {                                                                        \
+        for (int gp_wait_ms_ = 0; gp_wait_ms_ < GP_TEST_WAIT_MS && (cond); gp_wait_ms_++) \
+            usleep(1000);                                                       \
+    } while (0)
 
 #endif

@@ -425,8 +425,7 @@ static void test_bad_rx_responses_drop_the_frame(void)
     uint32_t len = fr_build(f, 4, 6, 100, 1, FR_CSUM_FULL, 0);
     sim_netback_corrupt_next(v.nb, SIM_NET_RX_BEYOND);
     sim_netback_inject(v.nb, f, len, 0, 0, 0);
-    for (int i = 0; i < 100 && !netfront_is_broken(v.nf); i++)
-        usleep(10000);
+    GP_WAIT_WHILE(!netfront_is_broken(v.nf));
     CHECK(netfront_is_broken(v.nf));
     struct netpkt_frag fr = { f, len };
     struct netfront_tx t = tx_make(&fr, 1, len);
@@ -456,8 +455,7 @@ static void test_bad_tx_responses_fail_safely(void)
         sim_netback_corrupt_next(v.nb, kinds[k]);
         sim_netback_hold_tx(v.nb, false);
         CHECK_EQ(tx_wait(8), 8);
-        for (int i = 0; i < 100 && !netfront_is_broken(v.nf); i++)
-            usleep(10000);
+        GP_WAIT_WHILE(!netfront_is_broken(v.nf));
         CHECK(netfront_is_broken(v.nf));
         usleep(20000);
         CHECK_EQ(tw.calls, 8);                 /* every frame once, failed or sent */

@@ -88,8 +88,7 @@ static void test_watch_flurry_does_not_hang_requests(void)
     CHECK_EQ(bad, 0);
     CHECK_EQ(wa.errors, 0);
     /* Every event is delivered (none needed dropping at this volume). */
-    for (int i = 0; i < 3000 && atomic_load(&flurry_events) < (unsigned)wa.n + 1; i++)
-        usleep(1000);
+    GP_WAIT_WHILE(atomic_load(&flurry_events) < (unsigned)wa.n + 1);
     CHECK_EQ(atomic_load(&flurry_events), wa.n + 1);
     struct xs_client_stats st;
     xs_client_get_stats(c1, &st);
