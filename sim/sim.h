@@ -144,6 +144,23 @@ const struct gp_platform *sim_domain_platform(struct sim_domain *d);
 gp_domid_t sim_domain_id(const struct sim_domain *d);
 struct sim_xen *sim_domain_xen(struct sim_domain *d);
 
+/* What Xen holds for the domain now (sim/hv/hv_inspect.c). */
+struct sim_domain_state {
+    void *shared_info;           /* the page placed as shared_info, or NULL */
+    void *hypercall_page;        /* the page the hypercall MSR filled, or NULL */
+    unsigned hypercall_msr_writes;   /* times the guest had a hypercall page filled */
+    unsigned grant_frames;       /* grant-table frames placed */
+    unsigned grants_active;      /* their entries in use (any type) */
+    unsigned grants_mapped;      /* refs of this domain other domains map now */
+    unsigned ports_unbound, ports_interdomain, ports_xenstored;
+    bool store_port_open;        /* HVM_PARAM_STORE_EVTCHN still connected to xenstored */
+    uint32_t store_unread;       /* bytes of the xenstore ring the guest has not read */
+    uint32_t store_unserved;     /* bytes of it xenstored has not read */
+    uint64_t callback_irq;       /* HVM_PARAM_CALLBACK_IRQ */
+    bool upcall_routed;          /* an upcall function is installed */
+};
+void sim_domain_state(struct sim_domain *d, struct sim_domain_state *out);
+
 /* ---- what a backend may use -------------------------------------------- */
 /* Map the page granted by 'granter' under 'ref' for 'mapper'.  Fails (NULL)
  * if the entry is not a valid permit for mapper, or is read-only and write

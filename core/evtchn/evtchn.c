@@ -270,7 +270,7 @@ void evtchn_unmask(struct evtchn *e, gp_port_t port)
     }
 }
 
-void evtchn_unbind(struct evtchn *e, gp_port_t port)
+void evtchn_release(struct evtchn *e, gp_port_t port)
 {
     const struct gp_platform *p = e->plat;
     if (!evtchn_port_ok(e, port))
@@ -288,6 +288,14 @@ void evtchn_unbind(struct evtchn *e, gp_port_t port)
      * itself; other ports' handlers are not waited for. */
     while (__atomic_load_n(&e->slots[port].busy, __ATOMIC_SEQ_CST))
         evtchn_relax();
+}
+
+void evtchn_unbind(struct evtchn *e, gp_port_t port)
+{
+    const struct gp_platform *p = e->plat;
+    if (!evtchn_port_ok(e, port))
+        return;
+    evtchn_release(e, port);
     struct evtchn_close c = { .port = port };
     long rc = gp_event_channel_op(p, EVTCHNOP_close, &c);
     if (rc)

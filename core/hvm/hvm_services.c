@@ -36,6 +36,12 @@ static void hvm_evtchn_unbind(void *ctx, gp_port_t port)
     evtchn_unbind(h->evtchn, port);
 }
 
+static void hvm_evtchn_release(void *ctx, gp_port_t port)
+{
+    struct hvm *h = ctx;
+    evtchn_release(h->evtchn, port);
+}
+
 static void hvm_evtchn_notify(void *ctx, gp_port_t port)
 {
     struct hvm *h = ctx;
@@ -69,6 +75,7 @@ void hvm_services_fill(struct hvm *h)
     p->evtchn_alloc_unbound = hvm_evtchn_alloc_unbound;
     p->evtchn_bind = hvm_evtchn_bind;
     p->evtchn_unbind = hvm_evtchn_unbind;
+    p->evtchn_release = hvm_evtchn_release;
     p->evtchn_notify = hvm_evtchn_notify;
     p->evtchn_mask = hvm_evtchn_mask;
     p->evtchn_unmask = hvm_evtchn_unmask;
@@ -83,6 +90,7 @@ void hvm_services_clear(struct hvm *h)
     p->evtchn_alloc_unbound = NULL;
     p->evtchn_bind = NULL;
     p->evtchn_unbind = NULL;
+    p->evtchn_release = NULL;
     p->evtchn_notify = NULL;
     p->evtchn_mask = NULL;
     p->evtchn_unmask = NULL;

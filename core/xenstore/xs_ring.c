@@ -169,7 +169,14 @@ void xs_ring_destroy(struct gp_xs_transport *t)
         return;
     struct xs_ring *r = t->ctx;
     const struct gp_platform *p = r->plat;
-    p->evtchn_unbind(p->xen_ctx, r->port);
+    /* The channel is the domain's (the toolstack made it, HVM_PARAM_STORE_
+     * EVTCHN names it): closing it would leave the next driver loaded in
+     * this domain without xenstore, and hand its number to the next
+     * EVTCHNOP_alloc_unbound.  Only our handler goes. */
+    if (p->evtchn_release)
+        p->evtchn_release(p->xen_ctx, r->port);
+    else
+        p->evtchn_unbind(p->xen_ctx, r->port);
     p->event_destroy(p->ctx, r->space);
     gp_free(p, r);
 }

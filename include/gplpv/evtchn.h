@@ -53,6 +53,9 @@ int evtchn_bind(struct evtchn *e, gp_port_t port, gp_evtchn_handler fn, void *ar
 /* Mask, forget the handler (waiting for a running one), close.  The
  * caller must not hold a lock the handler takes. */
 void evtchn_unbind(struct evtchn *e, gp_port_t port);
+/* Mask and forget the handler (waiting for a running one) but leave the
+ * channel open in Xen: a channel of the domain's, such as xenstore's. */
+void evtchn_release(struct evtchn *e, gp_port_t port);
 void evtchn_notify(struct evtchn *e, gp_port_t port);
 void evtchn_mask(struct evtchn *e, gp_port_t port);
 void evtchn_unmask(struct evtchn *e, gp_port_t port);

@@ -148,6 +148,10 @@ struct gp_platform {
      * running on any vCPU (never call it from a handler, nor holding a
      * lock that handler takes: it would wait forever). */
     void (*evtchn_unbind)(void *ctx, gp_port_t port);
+    /* [passive] As evtchn_unbind, but the channel stays open: for one that
+     * belongs to the domain, not to the caller (xenstore's, set up by the
+     * toolstack), which the next driver binds again.  NULL: not offered. */
+    void (*evtchn_release)(void *ctx, gp_port_t port);
     void (*evtchn_notify)(void *ctx, gp_port_t port);   /* [any] */
     void (*evtchn_mask)(void *ctx, gp_port_t port);     /* [any] */
     void (*evtchn_unmask)(void *ctx, gp_port_t port);   /* [any] */

@@ -64,6 +64,7 @@ static void hv_wrmsr(void *ctx, uint32_t msr, uint64_t value)
     if (va && (value & 0xfff) == 0) {
         memset(va, 0xc3, GP_PAGE_SIZE);        /* what a real page would hold: stubs */
         d->hypercall_msr_written = true;
+        d->hypercall_msr_writes++;
     }
     pthread_mutex_unlock(&d->x->lock);
 }

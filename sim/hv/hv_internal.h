@@ -42,6 +42,7 @@ struct sim_domain {
     struct hvm *hvm;
     /* cpu */
     bool hypercall_msr_written;
+    unsigned hypercall_msr_writes;   /* pages the guest had filled */
     void *hypercall_page;
     void (*upcall_fn)(void *arg, unsigned vcpu);
     void *upcall_arg;

@@ -462,3 +462,19 @@ void sim_xenstored_get_stats(struct sim_xenstored *s, struct sim_xenstored_stats
     *st = s->stats;
     pthread_mutex_unlock(&s->lock);
 }
+
+void sim_xenstored_conn_state(struct sim_xenstored *s, gp_domid_t domid, unsigned *watches,
+                              unsigned *txns)
+{
+    *watches = *txns = 0;
+    pthread_mutex_lock(&s->lock);
+    for (struct xsd_conn *c = s->conns; c; c = c->next) {
+        if (!c->is_ring || c->domid != domid || c->dead)
+            continue;
+        for (struct xsd_watch *w = c->watches; w; w = w->next)
+            (*watches)++;
+        for (struct xsd_txn *t = c->txns; t; t = t->next)
+            (*txns)++;
+    }
+    pthread_mutex_unlock(&s->lock);
+}

@@ -56,5 +56,8 @@ struct sim_xenstored_stats {
     uint64_t duplicate_events;  /* dropped: identical to one still queued */
 };
 void sim_xenstored_get_stats(struct sim_xenstored *s, struct sim_xenstored_stats *st);
+/* The watches and open transactions of a guest's ring connection. */
+void sim_xenstored_conn_state(struct sim_xenstored *s, gp_domid_t domid, unsigned *watches,
+                              unsigned *txns);
 
 #endif

@@ -5,10 +5,14 @@
  *   wh_pe.c     image loader (sections, relocations, imports, DriverEntry)
  *   wh_trap.c   privileged instructions (CPUID, MSR, port I/O, CR8, CLI/STI,
  *               the hypercall page, KUSER_SHARED_DATA) and the per-thread KPCR
- *   wh_irql.c   IRQL, spin locks, fast mutexes, events, DPCs, work items,
+ *   wh_irql.c   IRQL, spin locks, fast mutexes, DPCs, work items,
  *               the interrupt, and the verifier's record of violations
+ *   wh_wait.c   events and waits (KeWaitForSingle/MultipleObjects)
+ *   wh_ps.c     processes: IoGetCurrentProcess, attach, object references,
+ *               the views of \\Device\\PhysicalMemory in each process
  *   wh_mem.c    pool and memory manager over the simulated domain's pages
  *   wh_io.c     I/O manager: device objects, IRPs, symbolic links
+ *   wh_file.c   I/O manager: handles, user-mode DEVICE_CONTROL buffers
  *   wh_rtl.c    Rtl, Dbg, registry and section DDIs, the C library exports
  *   wh_pnp.c    PnP manager: device stacks, START, relations, IDs, removal
  *   wh_storport.c  StorPort for xenvbd's I/O path (wh_storport_dma.c: the
@@ -23,6 +27,7 @@
 #ifndef GPLPV_WH_H
 #define GPLPV_WH_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -71,10 +76,33 @@ void wh_irql_exact(const char *ddi, uint8_t want);
 /* Called (when set) by KeAcquireSpinLockRaiseToDpc with its caller's
  * address before it takes the lock: scenarios use it to interleave. */
 extern void (*volatile wh_lock_hook)(void *caller);
+/* Events and waits (wh_wait.c): the lock and broadcast of all dispatcher
+ * objects (fast mutexes use them too); a wait on an object inside
+ * [va, va+len); threads waiting now. */
+extern pthread_mutex_t wh_disp_m;
+extern pthread_cond_t wh_disp_cv;
+bool wh_waited_in(const void *va, size_t len);
+unsigned wh_waiting(void);
 void wh_dispatch_start(void);
 void wh_dispatch_stop(void);     /* after the last DPC and work item ran */
 void wh_dispatch_flush(void);    /* DPCs and work items queued so far have run */
 unsigned wh_work_outstanding(void);
+
+/* ---- processes (wh_ps.c) --------------------------------------------- */
+struct wh_process;
+struct wh_process *wh_process_create(const char *name);
+/* The calling thread runs in p from now on (NULL: the system process);
+ * returns the one it ran in. */
+struct wh_process *wh_process_enter(struct wh_process *p);
+/* The address space goes (its views with it), then the process's own
+ * reference on its object. */
+void wh_process_exit(struct wh_process *p);
+int wh_process_refs(const struct wh_process *p);
+unsigned wh_process_views(const struct wh_process *p);
+unsigned wh_process_refs_held(void);          /* drivers' references, printed */
+bool wh_section_close(uint64_t handle);        /* ZwClose of a section handle */
+unsigned wh_views_alive(void);                /* section handles and views */
+const char *wh_views_holder(const void *va, size_t len);
 
 /* ---- traps (wh_trap.c) ------------------------------------------------ */
 void wh_trap_install(void);
@@ -121,11 +149,19 @@ NTSTATUS_ wh_irp_send(struct wh_device_object *dev, struct wh_irp *irp);
 struct wh_io_stack_location *wh_irp_next_sl(struct wh_irp *irp);
 struct wh_device_object *wh_stack_top(struct wh_device_object *dev);
 bool wh_device_exists(const struct wh_device_object *d);
-/* A handle on a named device: IRP_MJ_CREATE with a fresh FILE_OBJECT, then
- * buffered DEVICE_CONTROLs, then CLEANUP and CLOSE. */
+/* A handle on a named device (wh_file.c): IRP_MJ_CREATE with a fresh
+ * FILE_OBJECT in the calling thread's process; DEVICE_CONTROLs from user
+ * mode with the buffers the code's method declares (wh_file_ioctl: one
+ * buffer for input and output); wh_file_dup another handle on it (as
+ * DuplicateHandle into another process); wh_file_close closes one handle:
+ * CLEANUP after the last, in the caller's process, then CLOSE once no
+ * IRP on it is left. */
 struct wh_file_object *wh_file_open(struct wh_device_object *dev, NTSTATUS_ *st);
 NTSTATUS_ wh_file_ioctl(struct wh_file_object *f, uint32_t code, void *buf, uint32_t len,
                         uint64_t *info);
+NTSTATUS_ wh_file_ioctl_user(struct wh_file_object *f, uint32_t code, const void *in,
+                             uint32_t inlen, void *out, uint32_t outlen, uint64_t *info);
+void wh_file_dup(struct wh_file_object *f);
 NTSTATUS_ wh_file_close(struct wh_file_object *f);
 /* The host's device objects still alive (not deleted). */
 unsigned wh_devices_alive(void);

@@ -2,10 +2,11 @@
  * the drivers' inline MOV CR8 too); the platform device's interrupt comes
  * on the simulator's interrupt thread at DIRQL and calls the ISR; DPCs run
  * at DISPATCH_LEVEL on the DPC thread; each work item runs at
- * PASSIVE_LEVEL on a thread of its own.  Spin locks, fast mutexes and
- * events as wdm.h documents them.  Driver Verifier's rules are checked in
- * each DDI: its documented IRQL, balanced spin locks, a DPC, work item or
- * ISR returning at the IRQL it was called at with no lock held. */
+ * PASSIVE_LEVEL on a thread of its own.  Spin locks and fast mutexes as
+ * wdm.h documents them (events and waits: wh_wait.c).  Driver Verifier's
+ * rules are checked in each DDI: its documented IRQL, balanced spin
+ * locks, a DPC, work item or ISR returning at the IRQL it was called at
+ * with no lock held. */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -86,82 +87,6 @@ void wh_thread_enter(void)
     wh_trap_thread();
 }
 
-/* ---- dispatcher objects: one lock, one broadcast ----------------------- */
-static pthread_mutex_t disp_m = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t disp_cv = PTHREAD_COND_INITIALIZER;
-
-WH_DDI(void, KeInitializeEvent, struct wh_kevent *e, int type, uint8_t state)
-{
-    memset(e, 0, sizeof(*e));
-    e->Type = (uint8_t)type;
-    e->SignalState = state;
-}
-WH_EXPORT(KeInitializeEvent);
-
-WH_DDI(int32_t, KeSetEvent, struct wh_kevent *e, int32_t incr, uint8_t wait)
-{
-    (void)incr;
-    wh_irql_max("KeSetEvent", wait ? WH_APC_LEVEL : WH_DISPATCH_LEVEL);
-    pthread_mutex_lock(&disp_m);
-    int32_t prev = e->SignalState;
-    e->SignalState = 1;
-    pthread_cond_broadcast(&disp_cv);
-    pthread_mutex_unlock(&disp_m);
-    return prev;
-}
-WH_EXPORT(KeSetEvent);
-
-WH_DDI(void, KeClearEvent, struct wh_kevent *e)
-{
-    wh_irql_max("KeClearEvent", WH_DISPATCH_LEVEL);
-    pthread_mutex_lock(&disp_m);
-    e->SignalState = 0;
-    pthread_mutex_unlock(&disp_m);
-}
-WH_EXPORT(KeClearEvent);
-
-WH_DDI(NTSTATUS_, KeWaitForSingleObject, void *obj, int reason, int mode, uint8_t alertable,
-       int64_t *timeout)
-{
-    (void)reason;
-    (void)mode;
-    (void)alertable;
-    struct wh_kevent *e = obj;
-    wh_irql_max("KeWaitForSingleObject",
-                !timeout || *timeout ? WH_APC_LEVEL : WH_DISPATCH_LEVEL);
-    if (e->Type > 1)
-        wh_fatal("KeWaitForSingleObject on a dispatcher object of type %u (only events)", e->Type);
-    if (timeout && *timeout > 0)
-        wh_fatal("KeWaitForSingleObject with an absolute timeout");
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    if (timeout) {
-        uint64_t ns = (uint64_t)(-*timeout) * 100u;
-        until.tv_sec += (time_t)(ns / 1000000000u);
-        until.tv_nsec += (long)(ns % 1000000000u);
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-    }
-    NTSTATUS_ st = WH_STATUS_SUCCESS;
-    pthread_mutex_lock(&disp_m);
-    while (!e->SignalState) {
-        if (timeout && (*timeout == 0 || pthread_cond_timedwait(&disp_cv, &disp_m, &until))) {
-            if (!e->SignalState)
-                st = WH_STATUS_TIMEOUT;
-            break;
-        }
-        if (!timeout)
-            pthread_cond_wait(&disp_cv, &disp_m);
-    }
-    if (st == WH_STATUS_SUCCESS && e->Type == 1)
-        e->SignalState = 0;                       /* a synchronization event: one waiter */
-    pthread_mutex_unlock(&disp_m);
-    return st;
-}
-WH_EXPORT(KeWaitForSingleObject);
-
 /* ---- spin locks and fast mutexes -------------------------------------- */
 static _Thread_local char self_marker;
 void (*volatile wh_lock_hook)(void *caller);
@@ -207,13 +132,13 @@ WH_DDI(void, ExAcquireFastMutex, struct wh_fast_mutex *m)
         wh_violation("ExAcquireFastMutex", "fast mutex %p acquired again by its owner", (void *)m);
     uint8_t old = wh_irql;
     wh_irql = WH_APC_LEVEL;
-    pthread_mutex_lock(&disp_m);
+    pthread_mutex_lock(&wh_disp_m);
     while (m->Count != 1)
-        pthread_cond_wait(&disp_cv, &disp_m);
+        pthread_cond_wait(&wh_disp_cv, &wh_disp_m);
     m->Count = 0;
     m->Owner = &self_marker;
     m->OldIrql = old;
-    pthread_mutex_unlock(&disp_m);
+    pthread_mutex_unlock(&wh_disp_m);
     fast_mutexes_held++;
 }
 WH_EXPORT(ExAcquireFastMutex);
@@ -224,12 +149,12 @@ WH_DDI(void, ExReleaseFastMutex, struct wh_fast_mutex *m)
     if (m->Owner != &self_marker)
         wh_violation("ExReleaseFastMutex", "fast mutex %p released by a thread not owning it",
                      (void *)m);
-    pthread_mutex_lock(&disp_m);
+    pthread_mutex_lock(&wh_disp_m);
     uint8_t old = (uint8_t)m->OldIrql;
     m->Owner = NULL;
     m->Count = 1;
-    pthread_cond_broadcast(&disp_cv);
-    pthread_mutex_unlock(&disp_m);
+    pthread_cond_broadcast(&wh_disp_cv);
+    pthread_mutex_unlock(&wh_disp_m);
     fast_mutexes_held--;
     wh_irql = old;
 }

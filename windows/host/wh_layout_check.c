@@ -48,6 +48,7 @@ SAME(wh_irp, IRP, PendingReturned);
 SAME(wh_irp, IRP, StackCount);
 SAME(wh_irp, IRP, CurrentLocation);
 SAME(wh_irp, IRP, UserBuffer);
+SAME(wh_irp, IRP, RequestorMode);
 _Static_assert(offsetof(struct wh_irp, Tail.Thread) == offsetof(IRP, Tail.Overlay.Thread), "IRP.Thread");
 _Static_assert(offsetof(struct wh_irp, Tail.CurrentStackLocation) == offsetof(IRP, Tail.Overlay.CurrentStackLocation), "IRP.CurrentStackLocation");
 _Static_assert(offsetof(struct wh_irp, Tail.OriginalFileObject) == offsetof(IRP, Tail.Overlay.OriginalFileObject), "IRP.OriginalFileObject");

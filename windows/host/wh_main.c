@@ -99,6 +99,8 @@ static const struct {
     { "remove-unload-no-leak", scenario_remove },
     { "irql-passive-ddis", scenario_irql },
     { "ioctl-user-grant", scenario_ioctl },
+    { "ioctl-hostile", scenario_ioctl_hostile },
+    { "driver-upgrade", scenario_driver_upgrade },
     { "vbd-unplugged", scenario_unplug },
     { "xenvbd-srb", scenario_xenvbd },
     { "xenvbd-inflight-dma", scenario_xenvbd_inflight },

@@ -93,15 +93,30 @@ static void free_block(struct block *b)
     b->live = false;
 }
 
+/* A block a process still maps (a view of \\Device\\PhysicalMemory), or
+ * holding an object a thread waits on, is reported: the process would
+ * read and write whatever the pool gives the page to next; the waiter's
+ * wait list is gone. */
 void wh_pool_free(void *p, const char *ddi)
 {
     pthread_mutex_lock(&mem_m);
     struct block *b = find(p);
+    size_t len = b ? (size_t)b->pages * 4096 : 0;
+    pthread_mutex_unlock(&mem_m);
+    if (!b) {
+        wh_violation(ddi, "%p is not an allocated pool block (freed twice?)", p);
+        return;
+    }
+    const char *holder = wh_views_holder(p, len);
+    if (holder)
+        wh_violation(ddi, "pool block %p freed while process '%s' still maps it", p, holder);
+    if (wh_waited_in(p, len))
+        wh_violation(ddi, "pool block %p freed while a thread waits on an object in it", p);
+    pthread_mutex_lock(&mem_m);
+    b = find(p);
     if (b)
         free_block(b);
     pthread_mutex_unlock(&mem_m);
-    if (!b)
-        wh_violation(ddi, "%p is not an allocated pool block (freed twice?)", p);
 }
 
 unsigned wh_pool_outstanding(bool print)

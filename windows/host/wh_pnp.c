@@ -5,7 +5,8 @@
  * child's stack (the PDO alone: no function driver is loaded for it),
  * QUERY_ID, DEVICE_USAGE_NOTIFICATION, REMOVE (children first, as Windows
  * removes them before their parent), and the unload with what must be
- * gone by then: device objects, pool, links, mappings, queued callbacks. */
+ * gone by then: device objects, pool, links, mappings, views, queued
+ * callbacks, references on process objects. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,7 +17,6 @@
 unsigned wh_links_alive(void);
 unsigned wh_mem_mappings(void);
 unsigned wh_bugcheck_callbacks(void);
-unsigned wh_views_alive(void);
 
 /* ---- the PCI bus driver (the host's) ------------------------------------ */
 static NTSTATUS_ WH_MSABI pci_dispatch(struct wh_device_object *d, struct wh_irp *irp)
@@ -289,5 +289,8 @@ void wh_pnp_unload(struct wh_bus *b)
         wh_violation("DriverUnload", "%u MmMapIoSpace mapping(s) left", maps);
     if (wh_views_alive())
         wh_violation("DriverUnload", "%u section handle(s) or view(s) left", wh_views_alive());
+    unsigned refs = wh_process_refs_held();
+    if (refs)
+        wh_violation("DriverUnload", "%u reference(s) on process objects left", refs);
     wh_pe_unload(&b->img);
 }

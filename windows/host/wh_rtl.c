@@ -1,6 +1,6 @@
 /* Run-time library, debug output, the registry, bug-check callbacks, the
- * C library ntoskrnl exports, \\Device\\PhysicalMemory and its views, and
- * the export table the loader binds imports against. */
+ * C library ntoskrnl exports, and the export table the loader binds
+ * imports against. */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,9 +115,6 @@ WH_DDI(void *, MmGetSystemRoutineAddress, struct wh_unicode_string *name)
 }
 WH_EXPORT(MmGetSystemRoutineAddress);
 
-#define SECTION_HANDLE 0x90000000u
-static unsigned sections_open;
-
 /* ---- the registry: the keys the drivers read --------------------------- */
 struct regval {
     const char *key, *name;
@@ -195,10 +192,8 @@ WH_EXPORT(ZwQueryValueKey);
 WH_DDI(NTSTATUS_, ZwClose, uint64_t handle)
 {
     wh_irql_exact("ZwClose", WH_PASSIVE_LEVEL);
-    if (handle == SECTION_HANDLE && sections_open) {
-        __atomic_sub_fetch(&sections_open, 1, __ATOMIC_RELAXED);
+    if (wh_section_close(handle))
         return WH_STATUS_SUCCESS;
-    }
     unsigned h = (unsigned)(handle - 0x80000000u) / 4;
     if (h >= 8 || !open_keys[h]) {
         wh_violation("ZwClose", "handle 0x%llx is not open", (unsigned long long)handle);
@@ -208,86 +203,6 @@ WH_DDI(NTSTATUS_, ZwClose, uint64_t handle)
     return WH_STATUS_SUCCESS;
 }
 WH_EXPORT(ZwClose);
-
-/* ---- \\Device\\PhysicalMemory and its views ------------------------------
- * The host has one address space: the "view" a process gets of a
- * physical page is the page where the simulator keeps it.  Handles and
- * views are tracked; one left at unload is a leak. */
-static void *views[16];
-static _Thread_local int attached;
-
-WH_DDI(NTSTATUS_, ZwOpenSection, uint64_t *h, uint32_t access, void *attrs)
-{
-    (void)access;
-    wh_irql_exact("ZwOpenSection", WH_PASSIVE_LEVEL);
-    char n[96];
-    to_ascii(*(struct wh_unicode_string **)((char *)attrs + 0x10), n, sizeof(n));
-    if (strcasecmp(n, "\\Device\\PhysicalMemory"))
-        return WH_STATUS_OBJECT_NAME_NOT_FOUND;
-    __atomic_add_fetch(&sections_open, 1, __ATOMIC_RELAXED);
-    *h = SECTION_HANDLE;
-    return WH_STATUS_SUCCESS;
-}
-WH_EXPORT(ZwOpenSection);
-
-WH_DDI(NTSTATUS_, ZwMapViewOfSection, uint64_t h, void *process, void **base, uint64_t zero_bits,
-       uint64_t commit, int64_t *offset, uint64_t *size, int inherit, uint32_t type, uint32_t prot)
-{
-    (void)process, (void)zero_bits, (void)commit, (void)inherit, (void)type, (void)prot;
-    wh_irql_exact("ZwMapViewOfSection", WH_PASSIVE_LEVEL);
-    if (h != SECTION_HANDLE || !offset || !size || (*offset & 0xfff) || *size != 4096)
-        wh_fatal("ZwMapViewOfSection: only one page of \\Device\\PhysicalMemory is implemented");
-    void *va = wh_m.raw->arch->map_gfn(wh_m.raw->arch_ctx, (uint64_t)*offset >> 12);
-    if (!va)
-        return (NTSTATUS_)0xC0000018;                /* STATUS_CONFLICTING_ADDRESSES */
-    for (int i = 0; i < 16; i++)
-        if (!views[i]) {
-            views[i] = va;
-            *base = va;
-            return WH_STATUS_SUCCESS;
-        }
-    return WH_STATUS_INSUFFICIENT_RESOURCES;
-}
-WH_EXPORT(ZwMapViewOfSection);
-
-WH_DDI(NTSTATUS_, ZwUnmapViewOfSection, void *process, void *va)
-{
-    (void)process;
-    wh_irql_exact("ZwUnmapViewOfSection", WH_PASSIVE_LEVEL);
-    for (int i = 0; i < 16; i++)
-        if (views[i] && views[i] == va) {
-            views[i] = NULL;
-            return WH_STATUS_SUCCESS;
-        }
-    return (NTSTATUS_)0xC0000019;                    /* STATUS_NOT_MAPPED_VIEW */
-}
-WH_EXPORT(ZwUnmapViewOfSection);
-
-unsigned wh_views_alive(void);
-unsigned wh_views_alive(void)
-{
-    unsigned n = sections_open;
-    for (int i = 0; i < 16; i++)
-        n += views[i] != NULL;
-    return n;
-}
-
-WH_DDI(void, KeStackAttachProcess, void *proc, void *apc)
-{
-    (void)proc, (void)apc;
-    wh_irql_max("KeStackAttachProcess", WH_APC_LEVEL);    /* documented: < DISPATCH_LEVEL */
-    attached++;
-}
-WH_EXPORT(KeStackAttachProcess);
-
-WH_DDI(void, KeUnstackDetachProcess, void *apc)
-{
-    (void)apc;
-    wh_irql_max("KeUnstackDetachProcess", WH_APC_LEVEL);
-    if (--attached < 0)
-        wh_violation("KeUnstackDetachProcess", "no KeStackAttachProcess to undo");
-}
-WH_EXPORT(KeUnstackDetachProcess);
 
 /* ---- bug-check callbacks: a record left registered at unload would be
  * called into an unloaded driver on the next crash. */

@@ -46,9 +46,13 @@ void scenario_boot(void);
 void scenario_usage(void);
 void scenario_remove(void);
 void scenario_irql(void);
-void scenario_ioctl(void);
 void scenario_unplug(void);
 void scenario_verifier(void);
+/* wh_scn_pci_ioctl.c */
+void scenario_ioctl(void);
+void scenario_ioctl_hostile(void);
+/* wh_scn_pci_upgrade.c */
+void scenario_driver_upgrade(void);
 /* wh_scn_vbd.c */
 void scenario_xenvbd(void);
 void scenario_xenvbd_inflight(void);

@@ -1,6 +1,7 @@
 /* The xenpci scenarios of the winhost stage: the bus driver alone (boot,
- * usage notifications, removal, IRQL rules, \\.\XenPci, a disk unplugged)
- * and the host's verifier against a faulty test driver. */
+ * usage notifications, removal, IRQL rules, a disk unplugged) and the
+ * host's verifier against a faulty test driver.  \\.\XenPci:
+ * wh_scn_pci_ioctl.c; a driver upgrade: wh_scn_pci_upgrade.c. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -8,7 +9,6 @@
 #include "wh_scn.h"
 #include "sim.h"
 #include "xenstored/sim_xenstored.h"
-#include "../include/xenpci_ioctl.h"
 
 extern volatile unsigned wh_isr_calls;
 
@@ -90,43 +90,6 @@ void scenario_irql(void)
     wh_pnp_remove_all(&b);
     wh_pnp_unload(&b);
     CHECK(!wh_violation_seen("IRQL"), "a DDI was called above its documented IRQL");
-}
-
-/* ---- (d') \\.\\XenPci: a page granted to dom0 and mapped into the caller ------ */
-void scenario_ioctl(void)
-{
-    struct wh_bus b;
-    if (!wh_boot(&b))
-        return;
-    NTSTATUS_ st;
-    struct wh_file_object *f = wh_file_open(b.fdo, &st);
-    CHECK(f, "CREATE on \\\\.\\XenPci: 0x%08x", (unsigned)st);
-    if (!f)
-        return;
-    struct xenpci_ioctl_args a = { .domid = 0 };
-    uint64_t info = 0;
-    st = wh_file_ioctl(f, IOCTL_XENPCI_GNT_ALLOC, &a, sizeof(a), &info);
-    CHECK(st == WH_STATUS_SUCCESS && info == sizeof(a) && a.address, "GNT_ALLOC: 0x%08x",
-          (unsigned)st);
-    if (st == WH_STATUS_SUCCESS && a.address) {
-        char *back = sim_gnt_map(wh_lab.x, 0, 1, a.ref, true);
-        CHECK(back, "dom0 maps grant %u", a.ref);
-        if (back) {
-            memcpy(back, "through the grant", 18);
-            CHECK(!memcmp((void *)(uintptr_t)a.address, "through the grant", 18),
-                  "the caller's view shows what dom0 wrote");
-            sim_gnt_unmap(wh_lab.x, 0, 1, a.ref, true);
-        }
-        st = wh_file_ioctl(f, IOCTL_XENPCI_GNT_FREE, &a, sizeof(a), NULL);
-        CHECK(st == WH_STATUS_SUCCESS, "GNT_FREE: 0x%08x", (unsigned)st);
-    }
-    struct xenpci_ioctl_args a2 = { .domid = 0 };
-    st = wh_file_ioctl(f, IOCTL_XENPCI_GNT_ALLOC, &a2, sizeof(a2), NULL);
-    CHECK(st == WH_STATUS_SUCCESS, "a second GNT_ALLOC, left to CLEANUP: 0x%08x", (unsigned)st);
-    st = wh_file_close(f);
-    CHECK(st == WH_STATUS_SUCCESS, "CLEANUP and CLOSE: 0x%08x", (unsigned)st);
-    wh_pnp_remove_all(&b);
-    wh_pnp_unload(&b);
 }
 
 /* ---- a disk unplugged by the toolstack: its PDO leaves BusRelations ---------- */

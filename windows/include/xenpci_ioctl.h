@@ -8,14 +8,25 @@
  *   EVTCHN_BIND        bind to port 'port' of domain 'domid' (its unbound
  *                      channel for us); returns our end in 'port'.
  *   EVTCHN_NOTIFY      signal the other end of a port we own.
- *   EVTCHN_WAIT        wait up to timeout_ms for an event on our port.
+ *   EVTCHN_WAIT        wait up to timeout_ms for an event on our port
+ *                      (STATUS_CANCELLED if the port is closed meanwhile).
  *   EVTCHN_CLOSE       close a port we own.
  *   GNT_ALLOC          a zeroed page granted to 'domid' and mapped into
  *                      the caller; returns the grant reference and address.
  *   GNT_FREE           end the grant and unmap (refused while mapped by
  *                      the other domain).
  * Every port and grant belongs to the handle that made it and goes when
- * the handle is closed.
+ * the handle is closed; the waits of a handle end (STATUS_CANCELLED) when
+ * its last handle is closed, whichever process closes it.  Each request
+ * takes the structure below as input and output (METHOD_BUFFERED, both
+ * lengths at least its size; any other code or a shorter buffer fails);
+ * 'domid' must be a domain's id (below DOMID_FIRST_RESERVED, 0x7ff0).
+ *
+ * Limits: a handle holds at most XENPCI_USER_GRANTS_PER_HANDLE grants and
+ * XENPCI_USER_PORTS_PER_HANDLE ports, and all handles together at most
+ * XENPCI_USER_GRANTS_MAX and XENPCI_USER_PORTS_MAX (the pool pages, grant
+ * references and event channels user space takes are those the PV disk
+ * and NIC need too); past a limit the request fails.
  */
 #ifndef GPLPV_XENPCI_IOCTL_H
 #define GPLPV_XENPCI_IOCTL_H
@@ -23,6 +34,11 @@
 #include <stdint.h>
 
 #define XENPCI_DEVICE_PATH "\\\\.\\XenPci"
+
+#define XENPCI_USER_GRANTS_PER_HANDLE 64u
+#define XENPCI_USER_GRANTS_MAX 256u
+#define XENPCI_USER_PORTS_PER_HANDLE 16u
+#define XENPCI_USER_PORTS_MAX 64u
 
 #define XENPCI_IOCTL(n) (((0x8000u) << 16) | ((0x0003u) << 14) | ((0x800u + (n)) << 2) | 0u)
 #define IOCTL_XENPCI_WAIT_SHUTDOWN XENPCI_IOCTL(0)

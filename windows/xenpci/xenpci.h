@@ -57,6 +57,7 @@ struct xenpci_fdo {
     BOOLEAN started;
     KEVENT shutdown_event;             /* shutdownmon waits on it */
     LONG pending_action;               /* enum control_action + 1, 0 = none */
+    LONG user_grants, user_ports;      /* \\.\XenPci's, all handles (xenpci_ioctl.h limits) */
     KBUGCHECK_CALLBACK_RECORD bugcheck_record;
     BOOLEAN bugcheck_registered;
     BOOLEAN frozen;                    /* quiesced for hibernation (S4) */
