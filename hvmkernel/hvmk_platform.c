@@ -24,6 +24,7 @@ static struct {
 } hvmk_defer_q[HVMK_DEFER_MAX];
 static unsigned hvmk_defer_head, hvmk_defer_tail;   /* free-running */
 static unsigned hvmk_defer_depth;
+static enum gp_hypercall_via hvmk_hcall_via;
 static void *hvmk_hypercall_page;
 static void (*hvmk_upcall_fn)(void *arg, unsigned vcpu);
 static void *hvmk_upcall_arg;
@@ -211,21 +212,44 @@ static void hvmk_a_io_out(void *ctx, uint16_t port, unsigned size, uint32_t valu
         hvmk_outl(port, value);
 }
 
+/* Xen's x86-64 convention: op in rax, arguments in rdi rsi rdx r10 r8,
+ * the result in rax; Xen may clobber the argument registers.  By the
+ * instruction the core chose for the CPU's vendor (VMCALL on VT-x,
+ * VMMCALL on AMD-V), or through the page Xen wrote (an unknown vendor). */
 static long hvmk_a_hypercall(void *ctx, unsigned op, uintptr_t a1, uintptr_t a2, uintptr_t a3,
                              uintptr_t a4, uintptr_t a5)
 {
     (void)ctx;
-    if (!hvmk_hypercall_page || op >= 128)
-        return -38;   /* -ENOSYS: no hypercall page installed */
-    long ret;
+    uintptr_t ret = op;
     register uintptr_t r10 __asm__("r10") = a4;
     register uintptr_t r8 __asm__("r8") = a5;
-    void *entry = (char *)hvmk_hypercall_page + op * 32;
-    __asm__ volatile("call *%[entry]"
-                     : "=a"(ret), "+D"(a1), "+S"(a2), "+d"(a3), "+r"(r10), "+r"(r8)
-                     : [entry] "r"(entry)
-                     : "memory", "rcx", "r11");
-    return ret;
+    switch (hvmk_hcall_via) {
+    case GP_HYPERCALL_VMCALL:
+        __asm__ volatile("vmcall"
+                         : "+a"(ret), "+D"(a1), "+S"(a2), "+d"(a3), "+r"(r10), "+r"(r8)
+                         :
+                         : "memory");
+        break;
+    case GP_HYPERCALL_VMMCALL:
+        __asm__ volatile("vmmcall"
+                         : "+a"(ret), "+D"(a1), "+S"(a2), "+d"(a3), "+r"(r10), "+r"(r8)
+                         :
+                         : "memory");
+        break;
+    case GP_HYPERCALL_PAGE: {
+        if (!hvmk_hypercall_page || op >= 128)
+            return -38;
+        void *entry = (char *)hvmk_hypercall_page + op * 32;
+        __asm__ volatile("call *%[entry]"
+                         : "+a"(ret), "+D"(a1), "+S"(a2), "+d"(a3), "+r"(r10), "+r"(r8)
+                         : [entry] "r"(entry)
+                         : "memory", "rcx", "r11");
+        break;
+    }
+    default:
+        return -38;   /* -ENOSYS: no way chosen yet */
+    }
+    return (long)ret;
 }
 
 static void *hvmk_a_map_gfn(void *ctx, uint64_t gfn)
@@ -273,10 +297,23 @@ static void hvmk_a_upcall_mode(void *ctx, bool per_vcpu_vector)
     hvmk_xen_vector_needs_eoi(per_vcpu_vector);
 }
 
-static void hvmk_a_set_hypercall_page(void *ctx, void *va)
+/* The page path takes an identity-mapped page (executable: the kernel's
+ * page tables set no NX bit). */
+static int hvmk_a_set_hypercall(void *ctx, enum gp_hypercall_via via, uint64_t *page_gfn)
 {
     (void)ctx;
-    hvmk_hypercall_page = va;
+    if (hvmk_hypercall_page && via != GP_HYPERCALL_PAGE) {
+        hvmk_page_free(hvmk_hypercall_page);
+        hvmk_hypercall_page = NULL;
+    }
+    if (via == GP_HYPERCALL_PAGE && !hvmk_hypercall_page) {
+        hvmk_hypercall_page = hvmk_page_alloc();
+        if (!hvmk_hypercall_page)
+            return GP_ENOMEM;
+        *page_gfn = (uint64_t)(uintptr_t)hvmk_hypercall_page >> 12;
+    }
+    hvmk_hcall_via = via;
+    return 0;
 }
 
 static unsigned hvmk_a_vcpu_count(void *ctx)
@@ -299,17 +336,12 @@ static const struct gp_arch_ops hvmk_arch_ops = {
     .hypercall = hvmk_a_hypercall,
     .map_gfn = hvmk_a_map_gfn,
     .unmap_gfn = hvmk_a_unmap_gfn,
-    .set_hypercall_page = hvmk_a_set_hypercall_page,
+    .set_hypercall = hvmk_a_set_hypercall,
     .set_upcall = hvmk_a_set_upcall,
     .upcall_mode = hvmk_a_upcall_mode,
     .vcpu_count = hvmk_a_vcpu_count,
     .current_vcpu = hvmk_a_current_vcpu,
 };
-
-void hvmk_platform_set_hypercall_page(void *va)
-{
-    hvmk_hypercall_page = va;
-}
 
 void hvmk_platform_init(struct gp_platform *p)
 {

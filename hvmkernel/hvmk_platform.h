@@ -8,8 +8,6 @@
 /* Fill p with the OS services and arch ops (the Xen services are filled
  * by the core's HVM bring-up). */
 void hvmk_platform_init(struct gp_platform *p);
-/* Where the core installed the hypercall page. */
-void hvmk_platform_set_hypercall_page(void *va);
 /* Run the deferred work queued so far. */
 void hvmk_platform_poll(void);
 

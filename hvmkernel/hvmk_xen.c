@@ -1,5 +1,6 @@
 /* hvmkernel: the steps that need Xen, done by the core exactly as the
- * Windows bus driver does them: detection, hypercall page, shared_info,
+ * Windows bus driver does them: detection, hypercalls (VMCALL or VMMCALL
+ * by CPU vendor), shared_info,
  * grant frames, the upcall on every vCPU, xenstore over the ring. */
 #include <string.h>
 
@@ -19,11 +20,22 @@ static struct gp_platform hvmk_plat;
 static bool hvmk_toolstack_steps;     /* "toolstack" on the command line: dom0 drives us */
 static struct hvm *hvmk_hvm;
 
+/* Each bring-up step is a step of the test.  The hypercall step's name
+ * carries the way hypercalls go (the first word of its detail: VMCALL,
+ * VMMCALL or page), so the lab's summary shows which instruction the
+ * CPU took: "ok xen-hvm: xen-hypercall (VMCALL)". */
 static void hvmk_hvm_step(void *arg, const char *step, int err, const char *detail)
 {
     (void)arg;
     char name[40], why[120];
-    gp_snprintf(name, sizeof(name), "xen-%s", step);
+    if (!strcmp(step, "hypercall")) {
+        int n = 0;
+        while (n < 12 && detail[n] && detail[n] != ' ')
+            n++;
+        gp_snprintf(name, sizeof(name), "xen-%s (%.*s)", step, n, detail);
+    } else {
+        gp_snprintf(name, sizeof(name), "xen-%s", step);
+    }
     gp_snprintf(why, sizeof(why), "%s: %s", detail, gp_strerror(err));
     if (!err)
         hvmk_printf("hvmk: %s: %s\n", name, detail);
@@ -201,7 +213,7 @@ void hvmk_run_xen_steps(const char *cmdline)
                     info.cpuid_base);
         hvmk_smp_set_xen_base(info.cpuid_base);
     }
-    /* Leaving powers the domain off once the hypercall page exists. */
+    /* Leaving powers the domain off once hypercalls work. */
     hvmk_set_exit_hook(hvmk_xen_exit);
     struct hvm_opts o = { .grant_frames = 8 };
     err = hvm_platform_attach(&hvmk_plat, &o, hvmk_hvm_step, NULL, &hvmk_hvm);

@@ -2,6 +2,11 @@
 # for each flavour (chk = checked, debug log; fre = free, release) and
 # each architecture (x64, x86) the core is built once more and linked into
 # each driver.  Outputs: build/win/<flavour>-<arch>/<driver>.sys
+# The flags Windows checks on a driver: ld sets DYNAMIC_BASE, NX_COMPAT
+# and FORCE_INTEGRITY (--forceinteg: the signature is checked at load,
+# on x86 too); CET shadow-stack compatibility has no ld option (binutils
+# 2.40), so windows/tools/pe-cet-compat adds its debug-directory entry
+# after the link, before make-package signs the file.
 WIN_VERSION := $(shell cat VERSION)
 WIN_ARCHES := x64 x86
 WIN_FLAVOURS := chk fre
@@ -33,7 +38,8 @@ WIN_XEN_INC_x86 := $(WIN_DIR)/xen-include-ilp32
 WIN_XEN_INC_x64 := $(WIN_DIR)/xen-include-llp64
 WIN_HEADERS := $(HEADERS) $(wildcard windows/*/*.h)
 # xenpci owns the platform; its children need only these pieces of it
-WIN_PLATFORM_SRCS := windows/platform/win_os.c windows/platform/win_arch.c windows/platform/win_registry.c
+WIN_PLATFORM_SRCS := windows/platform/win_os.c windows/platform/win_arch.c windows/platform/win_registry.c \
+  windows/platform/win_nx.c
 XENPCI_SRCS := $(sort $(wildcard windows/xenpci/*.c))
 # storport_layout_check.c is compiled (its asserts are the check), never linked
 XENVBD_SRCS := $(filter-out %/storport_layout_check.c,$(sort $(wildcard windows/xenvbd/*.c)))
@@ -67,7 +73,7 @@ WIN_CFLAGS_$(1)_$(2) := -std=gnu11 $(WARN) $(XEN_IFACE) $(WIN_FLAGS_$(1)) $(WIN_
   -ffreestanding -fno-builtin -fno-stack-protector -fno-strict-aliasing -mno-stack-arg-probe \
   -fno-asynchronous-unwind-tables -g --param=min-pagesize=0
 WIN_LDFLAGS_$(1)_$(2) := -nostdlib -nostartfiles -Wl,--subsystem,native:6.0 -Wl,--entry,$(WIN_ENTRY_$(2)) \
-  -Wl,--dynamicbase -Wl,--nxcompat -Wl,--major-os-version,6 -Wl,--minor-os-version,0 \
+  -Wl,--dynamicbase -Wl,--nxcompat -Wl,--forceinteg -Wl,--major-os-version,6 -Wl,--minor-os-version,0 \
   -Wl,--file-alignment,0x200 -Wl,--section-alignment,0x1000 -Wl,--image-base,$(WIN_IMAGE_BASE_$(2))
 
 $(WIN_DIR)/$(1)-$(2)/%.o: %.c $(WIN_HEADERS) Makefile mk/windows.mk | win-setup $(WIN_XEN_INC_$(2))/xen
@@ -84,6 +90,7 @@ $(WIN_DIR)/$(1)-$(2)/xenpci.sys: $(XENPCI_SRCS:%.c=$(WIN_DIR)/$(1)-$(2)/%.o) \
 	@mkdir -p $$(@D)/debug
 	@$$(WIN_CC_$(1)_$(2)) $$(WIN_LDFLAGS_$(1)_$(2)) -o $$(@D)/debug/$$(@F) $$^ -lntoskrnl -lhal -lgcc
 	@$(WIN_TRIPLET_$(2))-objcopy --strip-debug $$(@D)/debug/$$(@F) $$@
+	@windows/tools/pe-cet-compat $$@
 
 $(WIN_DIR)/$(1)-$(2)/lib/libstorport.a: windows/lib/storport-$(2).def
 	@mkdir -p $$(@D)
@@ -98,13 +105,16 @@ $(WIN_DIR)/$(1)-$(2)/xenvbd.sys: $(XENVBD_SRCS:%.c=$(WIN_DIR)/$(1)-$(2)/%.o) \
 	@$$(WIN_CC_$(1)_$(2)) $$(WIN_LDFLAGS_$(1)_$(2)) -o $$(@D)/debug/$$(@F) \
 	  $$(filter-out %/storport_layout_check.o,$$^) -lntoskrnl -lhal -lgcc
 	@$(WIN_TRIPLET_$(2))-objcopy --strip-debug $$(@D)/debug/$$(@F) $$@
+	@windows/tools/pe-cet-compat $$@
 
 $(WIN_DIR)/$(1)-$(2)/xennet.sys: $(XENNET_SRCS:%.c=$(WIN_DIR)/$(1)-$(2)/%.o) \
-    $(WIN_DIR)/$(1)-$(2)/windows/platform/win_xenpci.o $(WIN_DIR)/$(1)-$(2)/libgplpv_core.a
+    $(WIN_DIR)/$(1)-$(2)/windows/platform/win_xenpci.o $(WIN_DIR)/$(1)-$(2)/windows/platform/win_nx.o \
+    $(WIN_DIR)/$(1)-$(2)/libgplpv_core.a
 	@echo "  LD [$(1)-$(2)] $$@"
 	@mkdir -p $$(@D)/debug
 	@$$(WIN_CC_$(1)_$(2)) $$(WIN_LDFLAGS_$(1)_$(2)) -o $$(@D)/debug/$$(@F) $$^ -lndis -lntoskrnl -lhal -lgcc
 	@$(WIN_TRIPLET_$(2))-objcopy --strip-debug $$(@D)/debug/$$(@F) $$@
+	@windows/tools/pe-cet-compat $$@
 
 WIN_SYS += $(WIN_DIR)/$(1)-$(2)/xenpci.sys $(WIN_DIR)/$(1)-$(2)/xenvbd.sys $(WIN_DIR)/$(1)-$(2)/xennet.sys
 

@@ -102,6 +102,12 @@ struct sim_domain_opts {
     bool no_store_param;      /* HVM_PARAM_STORE_PFN left at 0 */
     bool no_unplug;           /* QEMU without the unplug protocol */
     bool no_attach;           /* do not run hvm_platform_attach (the test does) */
+    /* CPUID leaf 0's vendor (12 characters, default "GenuineIntel").  The
+     * vCPU runs VMCALL if it names a VT-x vendor (Intel, Centaur,
+     * Zhaoxin), VMMCALL if an AMD-V one (AMD, Hygon); the other
+     * instruction is #UD (a hypercall refused with -ENOSYS, counted).  The
+     * hypercall page works whatever the vendor. */
+    const char *cpu_vendor;
 };
 struct sim_domain *sim_domain_create_ex(struct sim_xen *x, gp_domid_t domid,
                                         const struct sim_domain_opts *o);
@@ -110,6 +116,20 @@ struct sim_domain *sim_domain_create_ex(struct sim_xen *x, gp_domid_t domid,
 struct gp_platform *sim_domain_raw_platform(struct sim_domain *d);
 struct hvm *sim_domain_hvm(struct sim_domain *d);
 struct sim_os *sim_domain_os(struct sim_domain *d);
+
+/* Hypercalls as the vCPU made them. */
+struct sim_hypercall_stats {
+    unsigned long by_vmcall, by_vmmcall, by_page;   /* served */
+    unsigned long undefined;      /* refused as #UD: the instruction the CPU lacks, or
+                                   * before any way was set up */
+    unsigned msr_writes;          /* writes of the hypercall-page MSR */
+};
+void sim_domain_hypercall_stats(struct sim_domain *d, struct sim_hypercall_stats *out);
+/* One hypercall made by 'via' whatever the guest's arch ops were set to:
+ * the Windows kernel host calls it with the instruction it decoded (or
+ * GP_HYPERCALL_PAGE for a stub of the page).  a[0..4]: the arguments. */
+long sim_domain_hypercall(struct sim_domain *d, enum gp_hypercall_via via, unsigned op,
+                          const uintptr_t a[5]);
 
 /* What the hypervisor saw the guest do. */
 int sim_domain_shutdown_reason(const struct sim_domain *d);   /* SHUTDOWN_*, -1 none */
@@ -147,6 +167,7 @@ struct sim_xen *sim_domain_xen(struct sim_domain *d);
 /* What Xen holds for the domain now (sim/hv/hv_inspect.c). */
 struct sim_domain_state {
     void *shared_info;           /* the page placed as shared_info, or NULL */
+    enum gp_hypercall_via hypercall_via;   /* how the guest's hypercalls go */
     void *hypercall_page;        /* the page the hypercall MSR filled, or NULL */
     unsigned hypercall_msr_writes;   /* times the guest had a hypercall page filled */
     unsigned grant_frames;       /* grant-table frames placed */

@@ -17,6 +17,14 @@ int hvm_detect(const struct gp_platform *p, struct hvm_info *out)
         return GP_ENODEV;
     }
     memset(out, 0, sizeof(*out));
+    /* The CPU vendor as the guest sees it (Xen passes the host's
+     * through): it decides the hypercall instruction. */
+    uint32_t v[4];
+    p->arch->cpuid(p->arch_ctx, 0, 0, v);
+    memcpy(out->cpu_vendor, &v[1], 4);           /* EBX, EDX, ECX */
+    memcpy(out->cpu_vendor + 4, &v[3], 4);
+    memcpy(out->cpu_vendor + 8, &v[2], 4);
+    out->cpu_vendor[12] = 0;
     for (uint32_t base = XEN_CPUID_FIRST_LEAF; base < XEN_CPUID_FIRST_LEAF + 0x10000;
          base += 0x100) {
         uint32_t r[4];

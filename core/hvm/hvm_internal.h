@@ -13,7 +13,6 @@ struct hvm {
     struct gp_platform *plat;
     struct hvm_opts opts;
     struct hvm_info info;
-    void *hypercall_page;
     void *shared_info;             /* the page we gave up for shared_info */
     uint64_t shared_info_gfn;
     void *grant_va[HVM_MAX_GRANT_FRAMES];

@@ -1,7 +1,8 @@
 /*
  * hvm_platform: attach the core to an HVM guest (see include/gplpv/hvm.h).
- * Order: detect, hypercall page, shared_info, grant frames, event
- * channels + upcall route, xenstore ring; each step reports and unwinds.
+ * Order: detect, hypercalls (the instruction of the CPU's vendor, or the
+ * hypercall page), shared_info, grant frames, event channels + upcall
+ * route, xenstore ring; each step reports and unwinds.
  */
 #include <string.h>
 
@@ -52,22 +53,71 @@ static int hvm_add_to_physmap(struct hvm *h, unsigned space, unsigned long idx, 
     return rc ? gp_error_from_xen(rc) : 0;
 }
 
-static int hvm_install_hypercall_page(struct hvm *h)
+/* Vendors whose CPUs Xen runs HVM guests on, and their instruction:
+ * VT-x's VMCALL, AMD-V's VMMCALL. */
+static const struct {
+    char vendor[13];
+    enum gp_hypercall_via via;
+} hvm_vendors[] = {
+    { "GenuineIntel", GP_HYPERCALL_VMCALL },
+    { "CentaurHauls", GP_HYPERCALL_VMCALL },
+    { "  Shanghai  ", GP_HYPERCALL_VMCALL },     /* Zhaoxin */
+    { "AuthenticAMD", GP_HYPERCALL_VMMCALL },
+    { "HygonGenuine", GP_HYPERCALL_VMMCALL },
+};
+
+enum gp_hypercall_via hvm_hypercall_via_for(const char *cpu_vendor)
+{
+    for (size_t i = 0; i < sizeof(hvm_vendors) / sizeof(hvm_vendors[0]); i++)
+        if (!strncmp(cpu_vendor, hvm_vendors[i].vendor, 12))
+            return hvm_vendors[i].via;
+    return GP_HYPERCALL_PAGE;
+}
+
+const char *hvm_hypercall_via_name(enum gp_hypercall_via via)
+{
+    switch (via) {
+    case GP_HYPERCALL_VMCALL:
+        return "VMCALL";
+    case GP_HYPERCALL_VMMCALL:
+        return "VMMCALL";
+    case GP_HYPERCALL_PAGE:
+        return "page";
+    default:
+        return "none";
+    }
+}
+
+/* Choose how hypercalls are made, once: the instruction of the CPU's
+ * vendor (no memory both writable and executable: Windows' memory
+ * integrity allows no other), Xen's hypercall page only for a vendor not
+ * in the table (or when asked).  'd' receives the step's detail. */
+static int hvm_setup_hypercalls(struct hvm *h, char *d, size_t dlen)
 {
     struct gp_platform *p = h->plat;
-    if (h->info.hypercall_pages != 1 || !p->arch->wrmsr || !p->arch->set_hypercall_page)
+    enum gp_hypercall_via via = h->opts.hypercall_page ? GP_HYPERCALL_PAGE
+                                                       : hvm_hypercall_via_for(h->info.cpu_vendor);
+    if (via == GP_HYPERCALL_PAGE)
+        gp_snprintf(d, dlen, "page at MSR %x (CPU vendor \"%s\"%s)", h->info.hypercall_msr,
+                    h->info.cpu_vendor, h->opts.hypercall_page ? ", page asked for" : " unknown");
+    else
+        gp_snprintf(d, dlen, "%s (CPU vendor %s)", hvm_hypercall_via_name(via), h->info.cpu_vendor);
+    if (!p->arch->set_hypercall)
         return GP_ENOTSUP;
-    uint64_t gfn;
-    h->hypercall_page = p->page_alloc(p->ctx, &gfn);
-    if (!h->hypercall_page)
-        return GP_ENOMEM;
-    p->arch->wrmsr(p->arch_ctx, h->info.hypercall_msr, gfn << GP_PAGE_SHIFT);
-    p->arch->set_hypercall_page(p->arch_ctx, h->hypercall_page);
+    if (via == GP_HYPERCALL_PAGE && (h->info.hypercall_pages != 1 || !p->arch->wrmsr))
+        return GP_ENOTSUP;
+    uint64_t gfn = 0;
+    int err = p->arch->set_hypercall(p->arch_ctx, via, &gfn);
+    if (err)
+        return err;
+    h->info.hypercall_via = via;
+    if (via == GP_HYPERCALL_PAGE)
+        p->arch->wrmsr(p->arch_ctx, h->info.hypercall_msr, gfn << GP_PAGE_SHIFT);
     /* Prove it works and agrees with CPUID. */
     long v = gp_xen_version(p, XENVER_version, NULL);
     if (v < 0 || (unsigned)(v >> 16) != h->info.major ||
         (unsigned)(v & 0xffff) != h->info.minor) {
-        GP_ERR(p, "hvm: xen_version through the hypercall page gave %ld", v);
+        GP_ERR(p, "hvm: xen_version by %s gave %ld", hvm_hypercall_via_name(via), v);
         return GP_EIO;
     }
     return 0;
@@ -240,9 +290,8 @@ int hvm_platform_attach(struct gp_platform *p, const struct hvm_opts *o, hvm_ste
     hvm_report(h, step, step_arg, "detect", err, err ? "no usable Xen" : d);
     if (err)
         goto fail;
-    err = hvm_install_hypercall_page(h);
-    gp_snprintf(d, sizeof(d), "MSR %x", h->info.hypercall_msr);
-    hvm_report(h, step, step_arg, "hypercall-page", err, d);
+    err = hvm_setup_hypercalls(h, d, sizeof(d));
+    hvm_report(h, step, step_arg, "hypercall", err, d);
     if (err)
         goto fail;
     err = hvm_map_shared_info(h);
@@ -341,9 +390,9 @@ void hvm_platform_detach(struct hvm *h)
             hvm_release_frame(h, h->grant_va[i], h->grant_gfn[i]);
     if (h->shared_info)
         hvm_release_frame(h, h->shared_info, h->shared_info_gfn);
-    if (h->hypercall_page && p->arch && p->arch->set_hypercall_page) {
-        p->arch->set_hypercall_page(p->arch_ctx, NULL);
-        p->page_free(p->ctx, h->hypercall_page);
+    if (h->info.hypercall_via != GP_HYPERCALL_NONE) {
+        uint64_t none = 0;
+        p->arch->set_hypercall(p->arch_ctx, GP_HYPERCALL_NONE, &none);
     }
     gp_free(p, h);
 }
@@ -361,7 +410,8 @@ int hvm_platform_resume(struct hvm *h, bool cancelled)
         hvm_serve_pending(h);                /* what came while upcalls were ignored */
         return 0;
     }
-    /* A new domain: the hypercall page was saved with our memory, but
+    /* A new domain: hypercalls are made as before (the instruction needs
+     * nothing; a hypercall page was saved with our memory), but
      * shared_info, grant frames, event channels and the store ring are new. */
     int err = hvm_map_shared_info(h);
     if (err) {

@@ -1,6 +1,8 @@
 /*
  * hvm: bringing the core up on an HVM guest, as xenpci does on Windows:
- * Xen detection through the CPUID hypervisor leaves, the hypercall page,
+ * Xen detection through the CPUID hypervisor leaves, the way hypercalls
+ * are made (VMCALL or VMMCALL by CPU vendor; Xen's hypercall page only
+ * for a vendor the core does not know),
  * shared_info and grant-table frames placed with add-to-physmap, the
  * xenstore and console parameters, the event-channel upcall route, and
  * the Xen services of struct gp_platform filled from the core's own
@@ -22,6 +24,8 @@ struct hvm_info {
     uint32_t hypercall_msr;
     unsigned hypercall_pages;
     bool vcpu_id_in_cpuid;
+    char cpu_vendor[13];           /* CPUID leaf 0: "GenuineIntel", "AuthenticAMD", ... */
+    enum gp_hypercall_via hypercall_via;   /* chosen by hvm_platform_attach */
 };
 
 #define HVM_MIN_MAJOR 4
@@ -33,10 +37,23 @@ int hvm_detect(const struct gp_platform *p, struct hvm_info *out);
 struct hvm_opts {
     unsigned grant_frames;         /* frames to map (0 = 32, capped by Xen's max) */
     bool keep_platform_xs;         /* p->xs is already set (e.g. dom0's direct link) */
+    bool hypercall_page;           /* use Xen's hypercall page even where the
+                                    * instruction is known (tests) */
 };
 
+/* How hypercalls are made on a CPU of that vendor (CPUID leaf 0's 12
+ * characters): VMCALL where Xen runs HVM guests on VT-x (Intel, Centaur,
+ * Zhaoxin), VMMCALL where on AMD-V (AMD, Hygon), Xen's hypercall page for
+ * any other vendor (its stubs hold whichever instruction the CPU has).
+ * Xen does not require the page (docs/guest-guide/x86/hypercall-abi.rst:
+ * "use of the hypercall page is not mandatory"). */
+enum gp_hypercall_via hvm_hypercall_via_for(const char *cpu_vendor);
+/* "VMCALL", "VMMCALL", "page", "none". */
+const char *hvm_hypercall_via_name(enum gp_hypercall_via via);
+
 /* Steps reported to 'step' (may be NULL) as they pass or fail, so a test
- * kernel can print them: "detect", "hypercall-page", "shared-info",
+ * kernel can print them: "detect", "hypercall" (its detail starts with the
+ * way chosen: "VMCALL ...", "VMMCALL ...", "page ..."), "shared-info",
  * "grant-frames", "upcall", "xenstore". */
 typedef void (*hvm_step_fn)(void *arg, const char *step, int err, const char *detail);
 

@@ -68,6 +68,18 @@ struct gp_upcall_route {
     uint8_t vector;          /* per-vCPU upcall vector; 0 = not offered */
 };
 
+/* How a hypercall reaches Xen.  The core chooses once, at bring-up
+ * (hvm_platform_attach, from the CPU vendor: see include/gplpv/hvm.h); the
+ * platform's arch code carries it out.  The instructions need no memory
+ * the CPU may both write and execute (Windows' memory integrity refuses
+ * such memory); the hypercall page is such memory. */
+enum gp_hypercall_via {
+    GP_HYPERCALL_NONE = 0,   /* none yet, or no longer */
+    GP_HYPERCALL_VMCALL,     /* the instruction, on Intel VT-x (and Centaur, Zhaoxin) */
+    GP_HYPERCALL_VMMCALL,    /* the instruction, on AMD-V (and Hygon) */
+    GP_HYPERCALL_PAGE,       /* "call page + 32 * op" into the page Xen wrote */
+};
+
 /* HVM-only access to the (virtual) CPU.  NULL members mean "absent".
  * Each takes the platform's arch_ctx. */
 struct gp_arch_ops {
@@ -76,17 +88,24 @@ struct gp_arch_ops {
     uint32_t (*io_in)(void *ctx, uint16_t port, unsigned size);      /* size 1,2,4 */
     void (*io_out)(void *ctx, uint16_t port, unsigned size, uint32_t value);
     /* Issue hypercall 'op' (__HYPERVISOR_* of xen/xen.h) with up to 5
-     * arguments through the hypercall page; pointers are guest addresses
-     * the platform can hand to Xen. */
+     * arguments the way set_hypercall chose, in Xen's register convention
+     * (x86-64: op in rax, arguments in rdi rsi rdx r10 r8; i386: eax, then
+     * ebx ecx edx esi edi; the result in rax/eax); pointers are guest
+     * addresses the platform can hand to Xen.  -38 (-ENOSYS) while no way
+     * is chosen. */
     long (*hypercall)(void *ctx, unsigned op, uintptr_t a1, uintptr_t a2,
                       uintptr_t a3, uintptr_t a4, uintptr_t a5);
     /* Map the guest frame at gfn into the address space (for shared_info,
      * grant table frames placed with add_to_physmap).  NULL on failure. */
     void *(*map_gfn)(void *ctx, uint64_t gfn);
     void (*unmap_gfn)(void *ctx, void *va);
-    /* The core wrote the hypercall page at va (through wrmsr on the MSR
-     * Xen names): issue hypercalls through it from now on. */
-    void (*set_hypercall_page)(void *ctx, void *va);
+    /* Make hypercalls by 'via' from now on.  GP_HYPERCALL_PAGE: the
+     * platform takes a page the CPU may execute and gives its frame in
+     * *page_gfn; the core then writes that frame's address to the MSR Xen
+     * names, and Xen fills the page.  GP_HYPERCALL_NONE gives that page
+     * back.  Returns 0, or GP_ENOTSUP (the platform cannot make hypercalls
+     * that way), GP_ENOMEM (no page). */
+    int (*set_hypercall)(void *ctx, enum gp_hypercall_via via, uint64_t *page_gfn);
     /* Route the event-channel upcall to 'fn'; the platform calls it from
      * its interrupt on 'vcpu' (the Xen vCPU id).  It fills 'route' with
      * what it can receive: the HVM_PARAM_CALLBACK_IRQ value (a GSI, the

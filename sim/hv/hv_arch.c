@@ -1,8 +1,11 @@
 /* The simulated vCPU as the guest's core sees it through its arch ops:
- * CPUID leaves, the hypercall-page MSR, the hypercall dispatcher, the
- * QEMU unplug and debug I/O ports, and the upcall route. */
+ * CPUID leaves (the vendor, Xen's), the hypercall instructions (the one
+ * the vendor's CPU has; the other is #UD), the hypercall-page MSR, the
+ * hypercall dispatcher, the QEMU unplug and debug I/O ports, and the
+ * upcall route. */
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "hv_internal.h"
@@ -18,11 +21,36 @@
 #define HV_HYPERCALL_MSR 0x40000000u
 #define HV_UNPLUG_MAGIC 0x49d2
 
+void hv_cpu_init(struct sim_domain *d)
+{
+    static const struct {
+        char vendor[13];
+        bool vmx;
+    } cpus[] = {
+        { "GenuineIntel", true }, { "CentaurHauls", true }, { "  Shanghai  ", true },
+        { "AuthenticAMD", false }, { "HygonGenuine", false },
+    };
+    snprintf(d->cpu_vendor, sizeof(d->cpu_vendor), "%-12.12s",
+             d->opts.cpu_vendor ? d->opts.cpu_vendor : "GenuineIntel");
+    for (size_t i = 0; i < sizeof(cpus) / sizeof(cpus[0]); i++)
+        if (!memcmp(d->cpu_vendor, cpus[i].vendor, 12)) {
+            d->has_vmx = cpus[i].vmx;
+            d->has_svm = !cpus[i].vmx;
+        }
+}
+
 static void hv_cpuid(void *ctx, uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
     struct sim_domain *d = ctx;
     (void)sub;
     memset(r, 0, 4 * sizeof(uint32_t));
+    if (leaf == 0) {                            /* highest basic leaf, vendor */
+        r[0] = 1;
+        memcpy(&r[1], d->cpu_vendor, 4);        /* EBX EDX ECX */
+        memcpy(&r[3], d->cpu_vendor + 4, 4);
+        memcpy(&r[2], d->cpu_vendor + 8, 4);
+        return;
+    }
     uint32_t base = d->opts.cpuid_base;
     if (d->opts.viridian && leaf == 0x40000000u && base != leaf) {
         r[0] = 0x40000005u;
@@ -59,6 +87,7 @@ static void hv_wrmsr(void *ctx, uint32_t msr, uint64_t value)
     struct sim_domain *d = ctx;
     if (msr != HV_HYPERCALL_MSR || d->opts.no_xen)
         return;
+    atomic_fetch_add(&d->msr_writes, 1);
     pthread_mutex_lock(&d->x->lock);
     void *va = hv_gfn_to_va(d, value >> GP_PAGE_SHIFT);
     if (va && (value & 0xfff) == 0) {
@@ -69,10 +98,23 @@ static void hv_wrmsr(void *ctx, uint32_t msr, uint64_t value)
     pthread_mutex_unlock(&d->x->lock);
 }
 
-static void hv_set_hypercall_page(void *ctx, void *va)
+/* The guest's arch code: hypercalls by instruction need nothing; the
+ * page path takes a page of the domain for Xen to fill. */
+static int hv_set_hypercall(void *ctx, enum gp_hypercall_via via, uint64_t *page_gfn)
 {
     struct sim_domain *d = ctx;
-    d->hypercall_page = va;
+    if (d->hcall_page && via != GP_HYPERCALL_PAGE) {
+        d->raw.page_free(d->raw.ctx, d->hcall_page);
+        d->hcall_page = NULL;
+        d->hypercall_msr_written = false;
+    }
+    if (via == GP_HYPERCALL_PAGE && !d->hcall_page) {
+        d->hcall_page = d->raw.page_alloc(d->raw.ctx, page_gfn);
+        if (!d->hcall_page)
+            return GP_ENOMEM;
+    }
+    d->hcall_via = via;
+    return 0;
 }
 
 static uint32_t hv_io_in(void *ctx, uint16_t port, unsigned size)
@@ -149,14 +191,20 @@ static long hv_hvm_op(struct sim_domain *d, int cmd, void *arg)
     }
 }
 
-static long hv_hypercall(void *ctx, unsigned op, uintptr_t a1, uintptr_t a2, uintptr_t a3,
-                         uintptr_t a4, uintptr_t a5)
+/* What the vCPU does with a hypercall made by 'via': the instruction its
+ * vendor lacks, or a call into a page Xen never filled, is #UD on real
+ * hardware (here -ENOSYS, counted). */
+static long hv_dispatch(struct sim_domain *d, enum gp_hypercall_via via, unsigned op, uintptr_t a1,
+                        uintptr_t a2, uintptr_t a3)
 {
-    struct sim_domain *d = ctx;
-    (void)a4;
-    (void)a5;
-    if (!d->hypercall_msr_written || !d->hypercall_page)
-        return -ENOSYS;                         /* no hypercall page: #UD on real hardware */
+    bool ok = (via == GP_HYPERCALL_VMCALL && d->has_vmx) ||
+              (via == GP_HYPERCALL_VMMCALL && d->has_svm) ||
+              (via == GP_HYPERCALL_PAGE && d->hypercall_msr_written);
+    if (!ok) {
+        atomic_fetch_add(&d->hcall_ud, 1);
+        return -ENOSYS;
+    }
+    atomic_fetch_add(&d->hcalls[via], 1);
     if (op == __HYPERVISOR_sched_op)
         return hv_sched_op(d, (int)a1, (void *)a2);
     if (op == __HYPERVISOR_console_io) {
@@ -194,6 +242,32 @@ static long hv_hypercall(void *ctx, unsigned op, uintptr_t a1, uintptr_t a2, uin
     }
     pthread_mutex_unlock(&d->x->lock);
     return rc;
+}
+
+static long hv_hypercall(void *ctx, unsigned op, uintptr_t a1, uintptr_t a2, uintptr_t a3,
+                         uintptr_t a4, uintptr_t a5)
+{
+    struct sim_domain *d = ctx;
+    (void)a4;
+    (void)a5;
+    if (d->hcall_via == GP_HYPERCALL_PAGE && !d->hcall_page)
+        return -ENOSYS;
+    return hv_dispatch(d, d->hcall_via, op, a1, a2, a3);
+}
+
+long sim_domain_hypercall(struct sim_domain *d, enum gp_hypercall_via via, unsigned op,
+                          const uintptr_t a[5])
+{
+    return hv_dispatch(d, via, op, a[0], a[1], a[2]);
+}
+
+void sim_domain_hypercall_stats(struct sim_domain *d, struct sim_hypercall_stats *out)
+{
+    out->by_vmcall = atomic_load(&d->hcalls[GP_HYPERCALL_VMCALL]);
+    out->by_vmmcall = atomic_load(&d->hcalls[GP_HYPERCALL_VMMCALL]);
+    out->by_page = atomic_load(&d->hcalls[GP_HYPERCALL_PAGE]);
+    out->undefined = atomic_load(&d->hcall_ud);
+    out->msr_writes = atomic_load(&d->msr_writes);
 }
 
 static void *hv_map_gfn(void *ctx, uint64_t gfn)
@@ -256,7 +330,7 @@ const struct gp_arch_ops hv_arch_ops = {
     .hypercall = hv_hypercall,
     .map_gfn = hv_map_gfn,
     .unmap_gfn = hv_unmap_gfn,
-    .set_hypercall_page = hv_set_hypercall_page,
+    .set_hypercall = hv_set_hypercall,
     .set_upcall = hv_set_upcall,
     .upcall_mode = hv_upcall_mode,
     .vcpu_count = hv_vcpu_count,

@@ -15,7 +15,8 @@ void sim_domain_state(struct sim_domain *d, struct sim_domain_state *out)
     memset(out, 0, sizeof(*out));
     pthread_mutex_lock(&d->x->lock);
     out->shared_info = d->shi;
-    out->hypercall_page = d->hypercall_msr_written ? d->hypercall_page : NULL;
+    out->hypercall_via = d->hcall_via;
+    out->hypercall_page = d->hypercall_msr_written ? d->hcall_page : NULL;
     out->hypercall_msr_writes = d->hypercall_msr_writes;
     out->callback_irq = d->params[HVM_PARAM_CALLBACK_IRQ];
     for (unsigned f = 0; f < d->nr_gframes; f++) {

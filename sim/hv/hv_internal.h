@@ -4,6 +4,7 @@
 #define GPLPV_HV_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "gplpv/platform.h"
 #include "sim.h"
@@ -41,9 +42,15 @@ struct sim_domain {
     struct gp_platform plat;         /* + the core's Xen services */
     struct hvm *hvm;
     /* cpu */
-    bool hypercall_msr_written;
+    char cpu_vendor[13];             /* CPUID leaf 0 */
+    bool has_vmx, has_svm;           /* which hypercall instruction the CPU has */
+    enum gp_hypercall_via hcall_via; /* what the guest's arch code was set to */
+    void *hcall_page;                /* the page it gave Xen (GP_HYPERCALL_PAGE) */
+    bool hypercall_msr_written;      /* Xen wrote stubs into hcall_page */
     unsigned hypercall_msr_writes;   /* pages the guest had filled */
-    void *hypercall_page;
+    atomic_ulong hcalls[4];          /* served, by enum gp_hypercall_via */
+    atomic_ulong hcall_ud;           /* refused as #UD */
+    atomic_uint msr_writes;
     void (*upcall_fn)(void *arg, unsigned vcpu);
     void *upcall_arg;
     uint8_t upcall_vector[HV_MAX_VCPUS];
@@ -116,6 +123,7 @@ void *hv_gfn_to_va(struct sim_domain *d, uint64_t gfn);
 
 /* hv_arch.c */
 extern const struct gp_arch_ops hv_arch_ops;
+void hv_cpu_init(struct sim_domain *d);      /* vendor and its instruction, from opts */
 
 /* hv_sched.c: the toolstack's save/restore (lock not held) */
 long hv_sched_op(struct sim_domain *d, int cmd, void *arg);

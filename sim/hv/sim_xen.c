@@ -137,6 +137,7 @@ struct sim_domain *sim_domain_create_ex(struct sim_xen *x, gp_domid_t domid,
     sim_os_fill(d->os, &d->raw);
     d->raw.arch = &hv_arch_ops;
     d->raw.arch_ctx = d;
+    hv_cpu_init(d);
     d->unpopulated = calloc(d->opts.max_pages, 1);
     d->map_readers = calloc(HV_MAX_GRANT_FRAMES * HV_ENTRIES_PER_FRAME, sizeof(uint16_t));
     d->map_writers = calloc(HV_MAX_GRANT_FRAMES * HV_ENTRIES_PER_FRAME, sizeof(uint16_t));
@@ -192,6 +193,8 @@ void sim_domain_destroy(struct sim_domain *d)
     hv_close_all_ports(d);
     x->domains[d->domid] = NULL;
     pthread_mutex_unlock(&x->lock);
+    if (d->hcall_page)                          /* a test that never detached */
+        d->raw.page_free(d->raw.ctx, d->hcall_page);
     sim_os_destroy(d->os);
     free(d->unpopulated);
     free(d->map_readers);

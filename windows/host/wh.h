@@ -3,9 +3,10 @@
  * x64 driver images (.sys) and plays Windows' part around them against
  * the simulator's Xen.  One file per Windows component:
  *   wh_pe.c     image loader (sections, relocations, imports, DriverEntry)
- *   wh_trap.c   privileged instructions (CPUID, MSR, port I/O, CR8, CLI/STI,
- *               the hypercall page, KUSER_SHARED_DATA) and the per-thread KPCR
- *   wh_irql.c   IRQL, spin locks, fast mutexes, DPCs, work items,
+ *   wh_trap.c   privileged instructions (CPUID, VMCALL/VMMCALL, MSR, port I/O,
+ *               CR8, CLI/STI, the hypercall page, KUSER_SHARED_DATA) and the
+ *               per-thread KPCR
+ *   wh_irql.c   IRQL, spin locks, fast mutexes, events, DPCs, work items,
  *               the interrupt, and the verifier's record of violations
  *   wh_wait.c   events and waits (KeWaitForSingle/MultipleObjects)
  *   wh_ps.c     processes: IoGetCurrentProcess, attach, object references,
@@ -108,7 +109,18 @@ const char *wh_views_holder(const void *va, size_t len);
 void wh_trap_install(void);
 void wh_trap_thread(void);       /* per thread: KPCR in GS, CPUID faulting */
 void wh_trap_image(uintptr_t base, size_t size, bool loaded);
-void wh_trap_patch_cpuid(uint8_t *text, size_t len);
+void wh_trap_patch_text(uint8_t *text, size_t len);
+
+/* ---- the Windows the host plays (wh_main.c sets it per scenario) ------- */
+/* Its version as RtlIsNtDdiVersionAvailable answers (NTDDI_*: Windows 10
+ * unless a scenario says otherwise) and whether memory integrity (HVCI)
+ * is on (with Windows 10): then executable pool, and code run outside the
+ * images, are violations. */
+#define WH_NTDDI_WIN7 0x06010000u
+#define WH_NTDDI_WIN8 0x06020000u
+#define WH_NTDDI_WIN10 0x0A000000u
+extern uint32_t wh_ntddi;
+extern bool wh_memory_integrity;
 
 /* ---- memory (wh_mem.c) ------------------------------------------------ */
 int wh_mem_init(unsigned pages);
@@ -117,6 +129,8 @@ void wh_pool_free(void *p, const char *ddi);
 /* Outstanding driver allocations: count, and a line per block printed. */
 unsigned wh_pool_outstanding(bool print);
 uint64_t wh_va_to_pa(const void *va);
+/* ExAllocatePoolWithTag calls so far, by pool type. */
+extern unsigned wh_pool_nx_allocs, wh_pool_exec_allocs, wh_pool_paged_allocs;
 
 /* ---- loader (wh_pe.c) ------------------------------------------------- */
 struct wh_image {

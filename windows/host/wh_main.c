@@ -6,6 +6,11 @@
  * "N passed, N failed".  Driver Verifier's rules hold in every scenario:
  * any violation fails it.
  *
+ * The machine plays Windows 10 with memory integrity (HVCI) on, on an
+ * Intel CPU for the checked build's scenarios and an AMD one for the free
+ * build's (so each driver runs with VMCALL and with VMMCALL); the
+ * scenarios about other machines name theirs in the table below.
+ *
  *   wh_main <flavour> <xenpci.sys> <imports-allowed.txt> [wh_baddrv.sys] */
 #include <signal.h>
 #include <stdlib.h>
@@ -29,13 +34,24 @@ void wh_check_failed(void)
 }
 
 /* ---- the machine ------------------------------------------------------------ */
-static void machine_up(void)
+struct machine {
+    const char *cpu_vendor;      /* NULL: the flavour's (chk Intel, fre AMD) */
+    uint32_t ntddi;              /* 0: Windows 10 */
+    bool no_memory_integrity;
+};
+
+static void machine_up(const struct machine *m)
 {
+    wh_ntddi = m->ntddi ? m->ntddi : WH_NTDDI_WIN10;
+    wh_memory_integrity = !m->no_memory_integrity && wh_ntddi >= WH_NTDDI_WIN10;
+    wh_lab.cpu_vendor = m->cpu_vendor ? m->cpu_vendor
+                        : !strcmp(wh_lab.flavour, "chk") ? "GenuineIntel" : "AuthenticAMD";
     struct sim_xen *x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true });
     wh_lab.x = x;
     wh_lab.dom0 = sim_domain_create(x, 0, 512);
     wh_m.dom = sim_domain_create_ex(x, 1, &(struct sim_domain_opts){ .max_pages = 16384,
-                                                                     .no_attach = true });
+                                                                     .no_attach = true,
+                                                                     .cpu_vendor = wh_lab.cpu_vendor });
     wh_m.raw = sim_domain_raw_platform(wh_m.dom);
     wh_lab.disk = sim_blkback_create(x, wh_lab.dom0, 1, 768, NULL);
     wh_lab.cd = sim_blkback_create(x, wh_lab.dom0, 1, 5632,
@@ -95,6 +111,10 @@ static const struct {
     void (*fn)(void);
 } scenarios[] = {
     { "boot-children", scenario_boot },
+    { "hvci-hypercall-instruction", scenario_hvci },
+    { "windows7-nonpaged-pool", scenario_windows7 },
+    { "unknown-vendor-hypercall-page", scenario_page },
+    { "unknown-vendor-page-hvci-refused", scenario_page_hvci },
     { "usage-notification", scenario_usage },
     { "remove-unload-no-leak", scenario_remove },
     { "irql-passive-ddis", scenario_irql },
@@ -114,6 +134,25 @@ static const struct {
     { "xennet-pause-dead-backend", scenario_xennet_dead },
     { "verifier-catches", scenario_verifier },
 };
+
+/* The scenarios whose machine is not the default one. */
+static const struct {
+    void (*fn)(void);
+    struct machine m;
+} machines[] = {
+    { scenario_windows7, { .ntddi = WH_NTDDI_WIN7 } },
+    { scenario_page, { .cpu_vendor = "SomeNewCPUco", .ntddi = WH_NTDDI_WIN7 } },
+    { scenario_page_hvci, { .cpu_vendor = "SomeNewCPUco" } },
+};
+
+static const struct machine *machine_of(void (*fn)(void))
+{
+    static const struct machine dflt;
+    for (unsigned i = 0; i < sizeof(machines) / sizeof(machines[0]); i++)
+        if (machines[i].fn == fn)
+            return &machines[i].m;
+    return &dflt;
+}
 
 int main(int argc, char **argv)
 {
@@ -137,7 +176,7 @@ int main(int argc, char **argv)
         pid_t pid = fork();
         if (pid == 0) {
             alarm(60);
-            machine_up();
+            machine_up(machine_of(scenarios[i].fn));
             scenarios[i].fn();
             wh_dispatch_flush();
             if (wh_violations() && !wh_lab.expect_violations)

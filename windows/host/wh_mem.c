@@ -148,12 +148,29 @@ uint64_t wh_va_to_pa(const void *va)
 }
 
 /* ---- DDIs -------------------------------------------------------------- */
+unsigned wh_pool_nx_allocs, wh_pool_exec_allocs, wh_pool_paged_allocs;
+
 enum { NonPagedPool = 0, PagedPool = 1, NonPagedPoolNx = 512 };
 
+/* Executable pool (NonPagedPool is NonPagedPoolExecute) is what memory
+ * integrity's rules and Driver Verifier's code integrity check refuse
+ * from Windows 8 on; NonPagedPoolNx is a pool type Vista and 7 do not
+ * know. */
 WH_DDI(void *, ExAllocatePoolWithTag, int type, size_t size, uint32_t tag)
 {
     bool paged = (type & 1) != 0;
     wh_irql_max("ExAllocatePoolWithTag", paged ? WH_APC_LEVEL : WH_DISPATCH_LEVEL);
+    if (type == NonPagedPool && wh_memory_integrity)
+        wh_violation("ExAllocatePoolWithTag", "executable pool (NonPagedPool, tag 0x%08x) with "
+                     "memory integrity on: take NonPagedPoolNx", tag);
+    if (type == NonPagedPoolNx && wh_ntddi < WH_NTDDI_WIN8)
+        wh_violation("ExAllocatePoolWithTag", "pool type NonPagedPoolNx (512) before Windows 8, "
+                     "which does not know it");
+    if (type != NonPagedPool && type != PagedPool && type != NonPagedPoolNx)
+        wh_violation("ExAllocatePoolWithTag", "pool type %d", type);
+    __atomic_add_fetch(type == NonPagedPoolNx ? &wh_pool_nx_allocs
+                       : type == NonPagedPool ? &wh_pool_exec_allocs : &wh_pool_paged_allocs,
+                       1, __ATOMIC_RELAXED);
     if (!tag)
         wh_violation("ExAllocatePoolWithTag", "a zero pool tag");
     if (!size)
@@ -299,8 +316,10 @@ WH_DDI(void *, MmMapLockedPagesSpecifyCache, struct wh_mdl *mdl, int8_t mode, in
     (void)cache;
     (void)addr;
     (void)bug_check;
-    (void)priority;
     wh_irql_max("MmMapLockedPagesSpecifyCache", WH_DISPATCH_LEVEL);
+    if ((priority & 0x40000000) && wh_ntddi < WH_NTDDI_WIN8)
+        wh_violation("MmMapLockedPagesSpecifyCache", "MdlMappingNoExecute before Windows 8, "
+                     "which does not know it");
     if (mode != 0)
         wh_fatal("MmMapLockedPagesSpecifyCache: UserMode mappings are not implemented by the host");
     if (!(mdl->MdlFlags & 0x5) || !mdl->MappedSystemVa)

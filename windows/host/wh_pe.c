@@ -113,6 +113,11 @@ int wh_pe_load(const char *path, const char *allowed_path, struct wh_image *img)
             fail(path, "a section lies outside the image or the file");
             goto unmap;
         }
+        uint32_t ch = rd32(s + 36);
+        if (wh_memory_integrity && (ch & PE_SCN_WRITE) && (ch & PE_SCN_EXECUTE)) {
+            fail(path, "a section both writable and executable: memory integrity refuses the image");
+            goto unmap;
+        }
         memcpy(base + va, f + raw, rawsize < vsize ? rawsize : vsize);
     }
     /* base relocations: the image did not land at its preferred base */
@@ -183,7 +188,7 @@ int wh_pe_load(const char *path, const char *allowed_path, struct wh_image *img)
                    (ch & PE_SCN_EXECUTE ? PROT_EXEC : 0);
         uint32_t len = (vsize + 0xfffu) & ~0xfffu;
         if (ch & PE_SCN_EXECUTE)
-            wh_trap_patch_cpuid(base + va, vsize);
+            wh_trap_patch_text(base + va, vsize);
         if (mprotect(base + va, len, prot)) {
             fail(path, "mprotect of a section failed");
             goto unmap;

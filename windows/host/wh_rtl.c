@@ -82,6 +82,17 @@ WH_DDI(void, RtlInitUnicodeString, struct wh_unicode_string *u, const uint16_t *
 }
 WH_EXPORT(RtlInitUnicodeString);
 
+/* The Windows the host plays (set per scenario by wh_main.c). */
+uint32_t wh_ntddi = WH_NTDDI_WIN10;
+bool wh_memory_integrity = true;
+
+WH_DDI(uint8_t, RtlIsNtDdiVersionAvailable, uint32_t version)
+{
+    wh_irql_exact("RtlIsNtDdiVersionAvailable", WH_PASSIVE_LEVEL);
+    return version <= wh_ntddi;
+}
+WH_EXPORT(RtlIsNtDdiVersionAvailable);
+
 static void to_ascii(const struct wh_unicode_string *u, char *out, size_t n)
 {
     size_t i = 0;

@@ -27,6 +27,8 @@ struct wh_lab {
     const char *sys_path;               /* xenpci.sys; its siblings lie beside it */
     const char *allowed_path;           /* imports-allowed.txt */
     const char *baddrv_path;            /* the faulty test driver, or NULL */
+    /* the machine of the scenario */
+    const char *cpu_vendor;             /* the simulated CPU's (CPUID leaf 0) */
     /* set by wh_boot */
     unsigned first_relations;           /* children in the first BusRelations after START */
     bool expect_violations;             /* the scenario is about them */
@@ -53,6 +55,9 @@ void scenario_ioctl(void);
 void scenario_ioctl_hostile(void);
 /* wh_scn_pci_upgrade.c */
 void scenario_driver_upgrade(void);
+void scenario_hvci(void);
+void scenario_page(void);
+void scenario_page_hvci(void);
 /* wh_scn_vbd.c */
 void scenario_xenvbd(void);
 void scenario_xenvbd_inflight(void);
@@ -65,5 +70,6 @@ void scenario_xennet_data(void);
 void scenario_xennet_pause(void);
 void scenario_xennet_surprise(void);
 void scenario_xennet_dead(void);
+void scenario_windows7(void);
 
 #endif

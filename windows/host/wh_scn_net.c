@@ -10,6 +10,7 @@
 #include "wh_ndis.h"
 #include "wh_scn.h"
 #include "netback/sim_netback.h"
+#include "sim.h"
 
 
 
@@ -429,5 +430,22 @@ void scenario_xennet_dead(void)
     for (int i = 0; i < 4; i++)
         wh_ndis_nbl_free(n[i]);
     wh_ndis_nbl_free(again);
+    net_down();
+}
+
+/* ---- (f) Windows 7: no NonPagedPoolNx (a pool type it does not know:
+ * the host reports it), xenpci and xennet up on NonPagedPool, hypercalls
+ * by instruction all the same. */
+void scenario_windows7(void)
+{
+    if (!net_up())
+        return;
+    CHECK(wh_pool_exec_allocs > 0 && wh_pool_nx_allocs == 0, "Windows 7: %u NonPagedPool "
+          "allocations, %u NonPagedPoolNx", wh_pool_exec_allocs, wh_pool_nx_allocs);
+    struct sim_hypercall_stats hs;
+    sim_domain_hypercall_stats(wh_m.dom, &hs);
+    CHECK(hs.msr_writes == 0 && hs.by_page == 0 && hs.by_vmcall + hs.by_vmmcall > 10,
+          "hypercalls by instruction (%lu), no page (MSR written %u time(s))",
+          hs.by_vmcall + hs.by_vmmcall, hs.msr_writes);
     net_down();
 }

@@ -144,7 +144,85 @@ void scenario_verifier(void)
         "DPC: routine",                        /* returned holding a spin lock */
         "device object(s) of the driver left",
         "pool block(s) left",
+        "executable pool (NonPagedPool",
     };
     for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         CHECK(wh_violation_seen(want[i]), "the host did not report \"%s\"", want[i]);
+}
+
+/* ---- memory integrity (HVCI) and the hypercall path ------------------------------
+ * (h) Windows 10 with memory integrity on: xenpci makes every hypercall with
+ * the instruction of the CPU's vendor (VMCALL on the checked build's
+ * Intel, VMMCALL on the free build's AMD), never writes the hypercall-page
+ * MSR, and allocates NonPagedPoolNx only (executable pool would be a
+ * violation, as would running code from pool). */
+static bool amd_machine(void)
+{
+    return !strcmp(wh_lab.cpu_vendor, "AuthenticAMD");
+}
+
+void scenario_hvci(void)
+{
+    struct wh_bus b;
+    if (!wh_boot(&b))
+        return;
+    struct sim_hypercall_stats hs;
+    sim_domain_hypercall_stats(wh_m.dom, &hs);
+    const char *insn = amd_machine() ? "VMMCALL" : "VMCALL", *other = amd_machine() ? "VMCALL" : "VMMCALL";
+    unsigned long by = amd_machine() ? hs.by_vmmcall : hs.by_vmcall;
+    unsigned long by_other = amd_machine() ? hs.by_vmcall : hs.by_vmmcall;
+    CHECK(by > 10 && by_other == 0 && hs.by_page == 0, "on %s every hypercall by %s: %lu (by %s "
+          "%lu, through a page %lu)", wh_lab.cpu_vendor, insn, by, other, by_other, hs.by_page);
+    CHECK(hs.msr_writes == 0, "no hypercall page: its MSR written %u time(s)", hs.msr_writes);
+    CHECK(hs.undefined == 0, "%lu hypercall(s) by an instruction the CPU lacks (#UD)", hs.undefined);
+    CHECK(wh_pool_nx_allocs > 0 && wh_pool_exec_allocs == 0, "non-paged pool is NonPagedPoolNx "
+          "(%u allocations; %u of executable NonPagedPool)", wh_pool_nx_allocs, wh_pool_exec_allocs);
+    char *dbg = sim_domain_debug_port(wh_m.dom);
+    char want[64];
+    snprintf(want, sizeof(want), "bring-up hypercall: %s (CPU vendor %s)", insn, wh_lab.cpu_vendor);
+    if (!strcmp(wh_lab.flavour, "chk"))
+        CHECK(dbg && strstr(dbg, want), "the checked build logs \"%s\"", want);
+    free(dbg);
+    CHECK(wh_pnp_remove_all(&b) == WH_STATUS_SUCCESS, "REMOVE");
+    wh_pnp_unload(&b);
+    sim_domain_hypercall_stats(wh_m.dom, &hs);
+    CHECK(hs.msr_writes == 0 && hs.by_page == 0 && hs.undefined == 0,
+          "the teardown's hypercalls by %s too", insn);
+}
+
+/* (i) A CPU vendor the core does not know: xenpci falls back on Xen's
+ * hypercall page (the host fills it with stubs when the MSR is written),
+ * on Windows 7, where executable pool is allowed. */
+void scenario_page(void)
+{
+    struct wh_bus b;
+    if (!wh_boot(&b))
+        return;
+    CHECK(b.nchild == 2, "%u children reported", b.nchild);
+    struct sim_hypercall_stats hs;
+    sim_domain_hypercall_stats(wh_m.dom, &hs);
+    CHECK(hs.msr_writes == 1 && hs.by_page > 10 && hs.by_vmcall + hs.by_vmmcall == 0,
+          "on \"%s\" hypercalls through the page: MSR written %u time(s), %lu through the page, "
+          "%lu by instruction", wh_lab.cpu_vendor, hs.msr_writes, hs.by_page,
+          hs.by_vmcall + hs.by_vmmcall);
+    CHECK(wh_pool_nx_allocs == 0, "no NonPagedPoolNx on Windows 7 (%u)", wh_pool_nx_allocs);
+    CHECK(wh_pnp_remove_all(&b) == WH_STATUS_SUCCESS, "REMOVE");
+    wh_pnp_unload(&b);
+}
+
+/* (j) The same vendor with memory integrity on: the page is executable
+ * pool and running it is bug check 0xFC; the host reports both (what the
+ * drivers did on every CPU before hypercalls went by instruction). */
+void scenario_page_hvci(void)
+{
+    wh_lab.expect_violations = true;
+    struct wh_bus b;
+    if (!wh_boot(&b))
+        return;
+    CHECK(wh_violation_seen("executable pool (NonPagedPool"), "the hypercall page's executable "
+          "pool was not reported");
+    CHECK(wh_violation_seen("code run from pool memory"), "running the hypercall page was not "
+          "reported");
+    wh_pnp_remove_all(&b);
+    wh_pnp_unload(&b);
 }

@@ -2,11 +2,21 @@
  * (SIGSEGV: #GP for privileged instructions and port I/O, CPUID through
  * Linux's CPUID faulting) and is decoded here, carried out against the
  * simulated machine and stepped over:
- *   CPUID             the simulator's leaves (Xen's at 0x40000000..)
+ *   CPUID             the simulator's leaves (its CPU vendor, Xen's at
+ *                     0x40000000..)
+ *   VMCALL, VMMCALL   a hypercall: Xen's x86-64 register convention (number
+ *                     in rax, arguments in rdi rsi rdx r10 r8, result in
+ *                     rax), made with the instruction decoded; the simulated
+ *                     vCPU refuses the one its vendor lacks (#UD).  In user
+ *                     space they need not trap (under KVM, VMMCALL at CPL 3
+ *                     returns -1 in rax), so the loader rewrites each as UD2
+ *                     plus its third byte and the SIGILL at such a site is
+ *                     taken for the instruction it was
  *   WRMSR             the simulator's MSRs; the hypercall MSR makes the host
  *                     fill the page with stubs (HLT; RET, 32 bytes apart)
- *   HLT in that page  hypercall number = offset / 32, Xen's x86-64 register
- *                     convention (rdi rsi rdx r10 r8, result in rax)
+ *   HLT in that page  hypercall number = offset / 32, the same convention;
+ *                     with memory integrity on (wh_memory_integrity) running
+ *                     code from pool is a violation: bug check 0xFC
  *   IN/OUT            the simulator's ports (0xe9 debug, QEMU unplug)
  *   MOV CR8           the thread's IRQL (Windows x64: CR8 is the IRQL)
  *   CLI/STI           the thread's interrupt flag
@@ -28,6 +38,7 @@
 #include <unistd.h>
 
 #include "wh.h"
+#include "sim.h"
 
 #ifndef ARCH_SET_CPUID
 #define ARCH_SET_CPUID 0x1012
@@ -37,7 +48,11 @@
 static struct range { uintptr_t lo, hi; } images[MAX_IMAGES], gone[MAX_IMAGES];
 static bool cpuid_faulting;                   /* else CPUID was rewritten as UD2 */
 #define MAX_PATCHED 64
-static uintptr_t patched[MAX_PATCHED];
+enum patch_kind { PATCH_CPUID, PATCH_VMCALL, PATCH_VMMCALL };
+static struct patch {
+    uintptr_t at;
+    enum patch_kind kind;
+} patched[MAX_PATCHED];
 static unsigned npatched;
 static uint8_t *hypercall_page;
 static uint32_t hypercall_msr;
@@ -92,33 +107,44 @@ void wh_trap_thread(void)
     cpuid_faulting = syscall(SYS_arch_prctl, ARCH_SET_CPUID, 0UL) == 0;
 }
 
-/* Without CPUID faulting (this machine's CPU lacks it: arch_prctl says
- * ENODEV) the loader rewrites each CPUID (0F A2) in the image's executable
- * sections as UD2 (0F 0B) before protecting them; the SIGILL at such a
- * site is then emulated as the CPUID it was.  The byte pair could in
- * principle sit inside another instruction; such a site would show as a
- * crash there, and the list of rewritten sites is printed with WH_VERBOSE. */
-void wh_trap_patch_cpuid(uint8_t *text, size_t len)
+static void patch_site(uint8_t *at, enum patch_kind kind)
 {
-    if (cpuid_faulting)
-        return;
-    for (size_t i = 0; i + 1 < len; i++)
-        if (text[i] == 0x0f && text[i + 1] == 0xa2) {
-            if (npatched == MAX_PATCHED)
-                wh_fatal("more than %d CPUID instructions", MAX_PATCHED);
-            text[i + 1] = 0x0b;
-            patched[npatched++] = (uintptr_t)(text + i);
-            if (getenv("WH_VERBOSE"))
-                fprintf(stderr, "wh: CPUID at %p rewritten as UD2\n", (void *)(text + i));
-        }
+    static const char *const names[] = { "CPUID", "VMCALL", "VMMCALL" };
+    if (npatched == MAX_PATCHED)
+        wh_fatal("more than %d CPUID, VMCALL and VMMCALL instructions", MAX_PATCHED);
+    at[1] = 0x0b;                               /* 0F xx -> 0F 0B: UD2 */
+    patched[npatched++] = (struct patch){ (uintptr_t)at, kind };
+    if (getenv("WH_VERBOSE"))
+        fprintf(stderr, "wh: %s at %p rewritten as UD2\n", names[kind], (void *)at);
 }
 
-static bool patched_site(uintptr_t rip)
+/* Before the loader protects an executable section: each VMCALL (0F 01
+ * C1) and VMMCALL (0F 01 D9) becomes UD2 + its third byte, and, without
+ * CPUID faulting (this machine's CPU may lack it: arch_prctl says ENODEV),
+ * each CPUID (0F A2) becomes UD2 (0F 0B); the SIGILL at such a site is
+ * emulated as what it was.  The bytes could in principle sit inside
+ * another instruction; such a site would show as a crash there, and the
+ * list of rewritten sites is printed with WH_VERBOSE. */
+void wh_trap_patch_text(uint8_t *text, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (text[i] != 0x0f)
+            continue;
+        if (text[i + 1] == 0xa2 && !cpuid_faulting)
+            patch_site(text + i, PATCH_CPUID);
+        else if (text[i + 1] == 0x01 && i + 2 < len && text[i + 2] == 0xc1)
+            patch_site(text + i, PATCH_VMCALL);
+        else if (text[i + 1] == 0x01 && i + 2 < len && text[i + 2] == 0xd9)
+            patch_site(text + i, PATCH_VMMCALL);
+    }
+}
+
+static const struct patch *patched_site(uintptr_t rip)
 {
     for (unsigned i = 0; i < npatched; i++)
-        if (patched[i] == rip)
-            return true;
-    return false;
+        if (patched[i].at == rip)
+            return &patched[i];
+    return NULL;
 }
 
 static const int gpr[16] = { REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
@@ -156,7 +182,15 @@ static void wrmsr(uint32_t msr, uint64_t v)
         page[32 * i + 1] = 0xc3;                  /* RET */
     }
     hypercall_page = page;
-    p->arch->set_hypercall_page(p->arch_ctx, page);
+}
+
+/* A hypercall as the vCPU made it: by the instruction, or a stub of the
+ * hypercall page. */
+static void hypercall(greg_t *g, enum gp_hypercall_via via)
+{
+    const uintptr_t a[5] = { (uintptr_t)g[REG_RDI], (uintptr_t)g[REG_RSI], (uintptr_t)g[REG_RDX],
+                             (uintptr_t)g[REG_R10], (uintptr_t)g[REG_R8] };
+    g[REG_RAX] = (greg_t)sim_domain_hypercall(wh_m.dom, via, (unsigned)g[REG_RAX], a);
 }
 
 static uint64_t now_100ns(int clock)
@@ -187,10 +221,12 @@ static bool emulate(greg_t *g, const uint8_t *ip, uintptr_t rip)
     if (hypercall_page && rip >= (uintptr_t)hypercall_page && rip < (uintptr_t)hypercall_page + 4096) {
         if (ip[0] != 0xf4 || (rip & 31))
             return false;
-        unsigned op = (unsigned)(rip - (uintptr_t)hypercall_page) / 32;
-        g[REG_RAX] = (greg_t)p->arch->hypercall(p->arch_ctx, op, (uintptr_t)g[REG_RDI],
-                                                 (uintptr_t)g[REG_RSI], (uintptr_t)g[REG_RDX],
-                                                 (uintptr_t)g[REG_R10], (uintptr_t)g[REG_R8]);
+        static bool reported;                   /* once: it would repeat on each call */
+        if (wh_memory_integrity && !__atomic_exchange_n(&reported, true, __ATOMIC_RELAXED))
+            wh_violation("(memory integrity)", "code run from pool memory (the hypercall page at "
+                         "%p): bug check 0xFC, ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY", (void *)rip);
+        g[REG_RAX] = (greg_t)((rip - (uintptr_t)hypercall_page) / 32);
+        hypercall(g, GP_HYPERCALL_PAGE);
         g[REG_RIP] += 1;
         return true;
     }
@@ -203,7 +239,15 @@ static bool emulate(greg_t *g, const uint8_t *ip, uintptr_t rip)
         rex = ip[len++];
     const uint8_t *o = ip + len;
     uint16_t port = (uint16_t)g[REG_RDX];
-    if (o[0] == 0x0f && (o[1] == 0xa2 || (o[1] == 0x0b && patched_site(rip)))) {   /* CPUID */
+    const struct patch *site = o[0] == 0x0f && o[1] == 0x0b ? patched_site(rip) : NULL;
+    if ((o[0] == 0x0f && o[1] == 0x01 && o[2] == 0xc1) || (site && site->kind == PATCH_VMCALL)) {
+        hypercall(g, GP_HYPERCALL_VMCALL);
+        len += 3;
+    } else if ((o[0] == 0x0f && o[1] == 0x01 && o[2] == 0xd9) ||
+               (site && site->kind == PATCH_VMMCALL)) {
+        hypercall(g, GP_HYPERCALL_VMMCALL);
+        len += 3;
+    } else if (o[0] == 0x0f && (o[1] == 0xa2 || (site && site->kind == PATCH_CPUID))) {   /* CPUID */
         uint32_t r[4];
         p->arch->cpuid(p->arch_ctx, (uint32_t)g[REG_RAX], (uint32_t)g[REG_RCX], r);
         g[REG_RAX] = r[0];

@@ -24,4 +24,14 @@
 #define GPLPV_VERSION "0.0.0"
 #endif
 
+/* Non-executable memory (windows/platform/win_nx.c), for memory integrity
+ * (HVCI): each driver's DriverEntry calls win_nx_init() first, which picks
+ * NonPagedPoolNx (512) for win_nonpaged_pool and MdlMappingNoExecute for
+ * win_mdl_nx where Windows has them (8 and later, asked with
+ * RtlIsNtDdiVersionAvailable); on Vista and 7 they stay NonPagedPool and
+ * 0.  Every non-paged allocation takes win_nonpaged_pool. */
+extern POOL_TYPE win_nonpaged_pool;
+extern ULONG win_mdl_nx;
+void win_nx_init(void);
+
 #endif

@@ -1,7 +1,8 @@
 /* HVM arch access for the Windows kernel (see win_platform.h): CPUID,
- * WRMSR and port I/O by instruction, hypercalls through the page Xen
- * wrote, guest frames mapped with MmMapIoSpace, and the upcall on the
- * platform PCI device's interrupt (ISR acknowledges, DPC scans). */
+ * WRMSR and port I/O by instruction, hypercalls by VMCALL or VMMCALL (the
+ * core chooses by CPU vendor; Xen's hypercall page only for a vendor it
+ * does not know), guest frames mapped with MmMapIoSpace, and the upcall on
+ * the platform PCI device's interrupt (ISR acknowledges, DPC scans). */
 #include "win_platform.h"
 
 #include "gplpv/hvm.h"
@@ -59,30 +60,51 @@ static void win_io_out(void *ctx, uint16_t port, unsigned size, uint32_t value)
         __asm__ volatile("outl %0, %1" : : "a"(value), "Nd"(port));
 }
 
-/* Xen's hypercall ABI: x86-64 rdi rsi rdx r10 r8, i386 ebx ecx edx esi edi;
- * result in eax/rax; the entry for op is at page + 32 * op. */
+/* Xen's hypercall ABI: the op in rax/eax, the arguments in rdi rsi rdx
+ * r10 r8 (x86-64) or ebx ecx edx esi edi (i386), the result in rax/eax;
+ * Xen may clobber the argument registers.  The instruction itself (no
+ * memory both writable and executable: what memory integrity requires),
+ * or a call to page + 32 * op where the core chose Xen's page.
+ * (Windows' long is 32 bits on x64: Xen's results fit.) */
+#ifdef __x86_64__
+#define WIN_HCALL(insn, ...)                                                          \
+    __asm__ volatile(insn : "+a"(ret), "+D"(a1), "+S"(a2), "+d"(a3), "+r"(r10), "+r"(r8) \
+                     : __VA_ARGS__)
+#else
+#define WIN_HCALL(insn, ...)                                                          \
+    __asm__ volatile(insn : "+a"(ret), "+b"(a1), "+c"(a2), "+d"(a3), "+S"(a4), "+D"(a5)  \
+                     : __VA_ARGS__)
+#endif
+
 static long win_hypercall(void *ctx, unsigned op, uintptr_t a1, uintptr_t a2, uintptr_t a3,
                           uintptr_t a4, uintptr_t a5)
 {
     struct win_platform *w = ctx;
-    if (!w->hypercall_page)
-        return -38;                                  /* -ENOSYS */
-    void *entry = (char *)w->hypercall_page + 32u * op;
-    long ret;
+    uintptr_t ret = op;
 #ifdef __x86_64__
     register uintptr_t r10 __asm__("r10") = a4;
     register uintptr_t r8 __asm__("r8") = a5;
-    __asm__ volatile("call *%[entry]"
-                     : "=a"(ret), "+D"(a1), "+S"(a2), "+d"(a3), "+r"(r10), "+r"(r8)
-                     : [entry] "r"(entry)
-                     : "memory", "rcx", "r9", "r11");
-#else
-    __asm__ volatile("call *%[entry]"
-                     : "=a"(ret), "+b"(a1), "+c"(a2), "+d"(a3), "+S"(a4), "+D"(a5)
-                     : [entry] "m"(entry)
-                     : "memory");
 #endif
-    return ret;
+    switch (w->hypercall_via) {
+    case GP_HYPERCALL_VMCALL:
+        WIN_HCALL("vmcall", : "memory");
+        break;
+    case GP_HYPERCALL_VMMCALL:
+        WIN_HCALL("vmmcall", : "memory");
+        break;
+    case GP_HYPERCALL_PAGE: {
+        void *entry = (char *)w->hypercall_page + 32u * op;
+#ifdef __x86_64__
+        WIN_HCALL("call *%[entry]", [entry] "r"(entry) : "memory", "rcx", "r9", "r11");
+#else
+        WIN_HCALL("call *%[entry]", [entry] "m"(entry) : "memory");
+#endif
+        break;
+    }
+    default:
+        return -38;                                  /* -ENOSYS: no way chosen yet */
+    }
+    return (long)ret;
 }
 
 static void *win_map_gfn(void *ctx, uint64_t gfn)
@@ -100,10 +122,25 @@ static void win_unmap_gfn(void *ctx, void *va)
         MmUnmapIoSpace(va, PAGE_SIZE);
 }
 
-static void win_set_hypercall_page(void *ctx, void *va)
+/* Only a CPU vendor the core does not know takes the hypercall page: it
+ * must be executable, so it is the drivers' one allocation of executable
+ * pool (which memory integrity refuses to run: bug check 0xFC). */
+static int win_set_hypercall(void *ctx, enum gp_hypercall_via via, uint64_t *page_gfn)
 {
     struct win_platform *w = ctx;
-    w->hypercall_page = va;
+    if (w->hypercall_page && via != GP_HYPERCALL_PAGE) {
+        ExFreePoolWithTag(w->hypercall_page, GPLPV_POOL_TAG);
+        w->hypercall_page = NULL;
+    }
+    if (via == GP_HYPERCALL_PAGE && !w->hypercall_page) {
+        GP_WARN(&w->plat, "the hypercall page needs executable memory (not with memory integrity on)");
+        w->hypercall_page = ExAllocatePoolWithTag(NonPagedPoolExecute, PAGE_SIZE, GPLPV_POOL_TAG);
+        if (!w->hypercall_page)
+            return GP_ENOMEM;
+        *page_gfn = (uint64_t)MmGetPhysicalAddress(w->hypercall_page).QuadPart >> GP_PAGE_SHIFT;
+    }
+    w->hypercall_via = via;
+    return 0;
 }
 
 /* Through the callback via (a GSI), Xen marks the upcall on vCPU 0. */
@@ -180,7 +217,7 @@ const struct gp_arch_ops win_arch_ops = {
     .hypercall = win_hypercall,
     .map_gfn = win_map_gfn,
     .unmap_gfn = win_unmap_gfn,
-    .set_hypercall_page = win_set_hypercall_page,
+    .set_hypercall = win_set_hypercall,
     .set_upcall = win_set_upcall,
     .upcall_mode = NULL,
     .vcpu_count = win_vcpu_count,

@@ -15,7 +15,7 @@ struct gp_event {
 static void *win_alloc(void *ctx, size_t size)
 {
     (void)ctx;
-    void *p = ExAllocatePoolWithTag(NonPagedPool, size ? size : 1, GPLPV_POOL_TAG);
+    void *p = ExAllocatePoolWithTag(win_nonpaged_pool, size ? size : 1, GPLPV_POOL_TAG);
     if (p)
         memset(p, 0, size);
     return p;
@@ -32,7 +32,7 @@ static void win_free(void *ctx, void *p)
 static void *win_page_alloc(void *ctx, uint64_t *gfn)
 {
     (void)ctx;
-    void *va = ExAllocatePoolWithTag(NonPagedPool, PAGE_SIZE, GPLPV_POOL_TAG);
+    void *va = ExAllocatePoolWithTag(win_nonpaged_pool, PAGE_SIZE, GPLPV_POOL_TAG);
     if (!va)
         return NULL;
     memset(va, 0, PAGE_SIZE);

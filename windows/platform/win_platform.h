@@ -1,8 +1,9 @@
 /*
  * The Windows kernel's struct gp_platform: OS services from ntoskrnl
  * (non-paged pool, spin locks, KEVENTs, interrupt time, DbgPrintEx, an
- * ordered work queue) and HVM arch access (CPUID, WRMSR, port I/O, the
- * hypercall page, MmMapIoSpace, the platform PCI device's interrupt).
+ * ordered work queue) and HVM arch access (CPUID, WRMSR, port I/O,
+ * VMCALL/VMMCALL, MmMapIoSpace, the platform PCI device's interrupt).
+ * Non-paged pool is NonPagedPoolNx on Windows 8 and later (win_nx.c).
  *
  * The event-channel upcall arrives on the Xen platform PCI device's
  * level-triggered line.  The ISR only acknowledges it (hvm_upcall_ack, so
@@ -42,7 +43,8 @@ struct win_platform {
     KEVENT defer_idle;
 
     /* arch */
-    void *hypercall_page;
+    enum gp_hypercall_via hypercall_via;
+    void *hypercall_page;               /* GP_HYPERCALL_PAGE only */
     struct win_interrupt_res irq;
     PKINTERRUPT interrupt;
     KDPC upcall_dpc;

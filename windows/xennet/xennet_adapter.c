@@ -171,7 +171,7 @@ NDIS_STATUS NTAPI xennet_initialize(NDIS_HANDLE handle, NDIS_HANDLE driver_ctx,
 {
     (void)driver_ctx;
     (void)params;
-    struct xennet *xn = ExAllocatePoolWithTag(NonPagedPool, sizeof(*xn), GPLPV_POOL_TAG);
+    struct xennet *xn = ExAllocatePoolWithTag(win_nonpaged_pool, sizeof(*xn), GPLPV_POOL_TAG);
     if (!xn)
         return NDIS_STATUS_RESOURCES;
     memset(xn, 0, sizeof(*xn));

@@ -24,13 +24,13 @@ NDIS_STATUS xennet_rx_init(struct xennet *xn)
     xn->nbl_pool = NdisAllocateNetBufferListPool(xn->handle, &pp);
     if (!xn->nbl_pool)
         return NDIS_STATUS_RESOURCES;
-    xn->rx = ExAllocatePoolWithTag(NonPagedPool, sizeof(*xn->rx) * XENNET_RX_BUFS, GPLPV_POOL_TAG);
+    xn->rx = ExAllocatePoolWithTag(win_nonpaged_pool, sizeof(*xn->rx) * XENNET_RX_BUFS, GPLPV_POOL_TAG);
     if (!xn->rx)
         return NDIS_STATUS_RESOURCES;
     memset(xn->rx, 0, sizeof(*xn->rx) * XENNET_RX_BUFS);
     for (int i = 0; i < XENNET_RX_BUFS; i++) {
         struct xennet_rx *r = &xn->rx[i];
-        r->buf = ExAllocatePoolWithTag(NonPagedPool, XENNET_RX_BUF_SIZE, GPLPV_POOL_TAG);
+        r->buf = ExAllocatePoolWithTag(win_nonpaged_pool, XENNET_RX_BUF_SIZE, GPLPV_POOL_TAG);
         r->mdl = r->buf ? NdisAllocateMdl(xn->handle, r->buf, XENNET_RX_BUF_SIZE) : NULL;
         r->nbl = r->mdl ? NdisAllocateNetBufferAndNetBufferList(xn->nbl_pool, 0, 0, r->mdl, 0, 0) : NULL;
         if (!r->nbl)

@@ -17,7 +17,7 @@
 
 NDIS_STATUS xennet_tx_init(struct xennet *xn)
 {
-    xn->tx = ExAllocatePoolWithTag(NonPagedPool, sizeof(*xn->tx) * XENNET_TX_DESCS, GPLPV_POOL_TAG);
+    xn->tx = ExAllocatePoolWithTag(win_nonpaged_pool, sizeof(*xn->tx) * XENNET_TX_DESCS, GPLPV_POOL_TAG);
     if (!xn->tx)
         return NDIS_STATUS_RESOURCES;
     memset(xn->tx, 0, sizeof(*xn->tx) * XENNET_TX_DESCS);
@@ -119,7 +119,7 @@ static int xennet_tx_frags(PNET_BUFFER nb, struct xennet_tx *d)
         if (off < bytes) {
             if (n == XENNET_TX_FRAGS)
                 return GP_EINVAL;
-            PUCHAR va = MmGetSystemAddressForMdlSafe(mdl, NormalPagePriority);
+            PUCHAR va = MmGetSystemAddressForMdlSafe(mdl, (MM_PAGE_PRIORITY)(NormalPagePriority | win_mdl_nx));
             if (!va)
                 return GP_ENOMEM;
             ULONG take = bytes - off < left ? bytes - off : left;

@@ -1,6 +1,6 @@
 /*
  * xenpci: the bus driver on the Xen platform PCI device (5853:0001).
- * Its FDO brings the core up (hvm_platform_attach: hypercall page,
+ * Its FDO brings the core up (hvm_platform_attach: VMCALL/VMMCALL,
  * shared_info, grant frames, the upcall, xenstore), runs the bus services
  * (control, balloon, suspend, crash reporting) and enumerates one child
  * PDO per device/vbd/<id> and device/vif/<id>; each child's driver gets

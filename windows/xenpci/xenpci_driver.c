@@ -134,6 +134,7 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
 NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
 {
     (void)registry_path;
+    win_nx_init();                       /* before any allocation */
     xenpci_drv.driver = driver;
     win_platform_init(&xenpci_early, "xenpci");
     GP_INFO(&xenpci_early.plat, "DriverEntry (gplpv %s %s)", GPLPV_VERSION, GPLPV_FLAVOUR);

@@ -102,7 +102,7 @@ NTSTATUS xenpci_ioctl_create(struct xenpci_fdo *f, PIRP irp)
 {
     (void)f;
     PIO_STACK_LOCATION sl = IoGetCurrentIrpStackLocation(irp);
-    struct xenpci_user *u = ExAllocatePoolWithTag(NonPagedPool, sizeof(*u), GPLPV_POOL_TAG);
+    struct xenpci_user *u = ExAllocatePoolWithTag(win_nonpaged_pool, sizeof(*u), GPLPV_POOL_TAG);
     if (!u)
         return xenpci_complete(irp, STATUS_INSUFFICIENT_RESOURCES, 0);
     RtlZeroMemory(u, sizeof(*u));

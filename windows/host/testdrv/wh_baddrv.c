@@ -48,7 +48,8 @@ static NTSTATUS NTAPI bad_ioctl(PDEVICE_OBJECT dev, PIRP irp)
 static VOID NTAPI bad_unload(PDRIVER_OBJECT driver)
 {
     (void)driver;
-    ExAllocatePoolWithTag(NonPagedPool, 64, WHBAD_TAG);   /* leaked */
+    /* leaked, and executable pool (memory integrity refuses it) */
+    ExAllocatePoolWithTag(NonPagedPool, 64, WHBAD_TAG);
 }
 
 NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING path);
