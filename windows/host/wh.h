@@ -11,6 +11,7 @@
  *   wh_io.c     I/O manager: device objects, IRPs, symbolic links
  *   wh_rtl.c    Rtl, Dbg, registry and section DDIs, the C library exports
  *   wh_pnp.c    PnP manager: device stacks, START, relations, IDs, removal
+ *   wh_power.c  power manager: system and device power IRPs, their order
  *   wh_storport.c  StorPort for xenvbd's I/O path
  *   wh_ndis.c, wh_ndis_adapter.c  NDIS 6.0 for xennet (wh_ndis.h)
  *   wh_main.c   the machine and the scenario runner of `make check` (stage winhost)
@@ -70,6 +71,18 @@ void wh_irql_exact(const char *ddi, uint8_t want);
 /* Called (when set) by KeAcquireSpinLockRaiseToDpc with its caller's
  * address before it takes the lock: scenarios use it to interleave. */
 extern void (*volatile wh_lock_hook)(void *caller);
+/* Processors (wh_cpus, 1 unless a scenario sets more before the machine
+ * starts): each has a DPC queue and thread; CLI on as many threads as
+ * there are processors holds the machine (no interrupt, no DPC, no
+ * PASSIVE-level driver code) until an STI. */
+#define WH_MAX_CPUS 4
+extern unsigned wh_cpus;
+void wh_interrupt_flag(bool off);
+bool wh_machine_held(void);
+void wh_processor_wait(void);
+/* The interrupt masked (bug check, hibernation file): left pending. */
+void wh_interrupts_mask(bool masked);    /* before the host enters a driver at PASSIVE_LEVEL */
+extern volatile unsigned wh_held_windows;
 void wh_dispatch_start(void);
 void wh_dispatch_stop(void);     /* after the last DPC and work item ran */
 void wh_dispatch_flush(void);    /* DPCs and work items queued so far have run */
@@ -78,6 +91,7 @@ unsigned wh_work_outstanding(void);
 /* ---- traps (wh_trap.c) ------------------------------------------------ */
 void wh_trap_install(void);
 void wh_trap_thread(void);       /* per thread: KPCR in GS, CPUID faulting */
+void wh_trap_set_processor(unsigned n);   /* this thread's KPRCB.Number */
 void wh_trap_image(uintptr_t base, size_t size, bool loaded);
 void wh_trap_patch_cpuid(uint8_t *text, size_t len);
 
@@ -169,6 +183,19 @@ NTSTATUS_ wh_pnp_minor(struct wh_device_object *dev, uint8_t minor, struct wh_ir
 NTSTATUS_ wh_pnp_usage(struct wh_device_object *pdo, uint32_t type, bool in_path);
 NTSTATUS_ wh_pnp_remove_all(struct wh_bus *b);
 void wh_pnp_unload(struct wh_bus *b);
+
+/* ---- power manager (wh_power.c) ---------------------------------------- */
+/* One power IRP to the top of pdo's stack (PASSIVE_LEVEL if the PDO is
+ * DO_POWER_PAGABLE, else DISPATCH_LEVEL), waited for; its status. */
+NTSTATUS_ wh_power_irp(struct wh_device_object *pdo, uint8_t minor, uint32_t type, uint32_t state,
+                       uint32_t action);
+/* The system to sstate: QUERY then SET to every stack of the bus, children
+ * first (sleeping), or SET alone, the bus first (S0).  0, or -1 on a veto
+ * or a failure. */
+int wh_power_system(struct wh_bus *b, uint32_t sstate, uint32_t action);
+/* IofCallDriver: a power IRP reached device d. */
+void wh_power_seen(struct wh_device_object *d, struct wh_irp *irp);
+extern unsigned wh_power_irps_sent;
 
 /* ---- StorPort (wh_storport.c) ----------------------------------------- */
 struct wh_device_object *wh_storport_fdo(unsigned i);

@@ -35,6 +35,7 @@ static void machine_up(void)
     wh_lab.x = x;
     wh_lab.dom0 = sim_domain_create(x, 0, 512);
     wh_m.dom = sim_domain_create_ex(x, 1, &(struct sim_domain_opts){ .max_pages = 16384,
+                                                                     .vcpus = wh_cpus,
                                                                      .no_attach = true });
     wh_m.raw = sim_domain_raw_platform(wh_m.dom);
     wh_lab.disk = sim_blkback_create(x, wh_lab.dom0, 1, 768, NULL);
@@ -93,24 +94,28 @@ const char *wh_sibling(const char *name)
 static const struct {
     const char *name;
     void (*fn)(void);
+    unsigned cpus;                       /* processors (and vCPUs); 0 = 1 */
 } scenarios[] = {
-    { "boot-children", scenario_boot },
-    { "usage-notification", scenario_usage },
-    { "remove-unload-no-leak", scenario_remove },
-    { "irql-passive-ddis", scenario_irql },
-    { "ioctl-user-grant", scenario_ioctl },
-    { "vbd-unplugged", scenario_unplug },
-    { "xenvbd-srb", scenario_xenvbd },
-    { "xenvbd-inflight-dma", scenario_xenvbd_inflight },
-    { "xenvbd-disable-enable", scenario_xenvbd_restart },
-    { "xenvbd-crash-dump", scenario_xenvbd_dump },
-    { "xenvbd-stall-reset", scenario_xenvbd_stall_reset },     /* WH_OPEN_DEFECTS=1 only */
-    { "xennet-init", scenario_xennet_init },
-    { "xennet-send-receive", scenario_xennet_data },
-    { "xennet-pause-restart", scenario_xennet_pause },
-    { "xennet-surprise-removal", scenario_xennet_surprise },
-    { "xennet-pause-dead-backend", scenario_xennet_dead },
-    { "verifier-catches", scenario_verifier },
+    { "boot-children", scenario_boot, 1 },
+    { "usage-notification", scenario_usage, 1 },
+    { "remove-unload-no-leak", scenario_remove, 1 },
+    { "irql-passive-ddis", scenario_irql, 1 },
+    { "ioctl-user-grant", scenario_ioctl, 1 },
+    { "vbd-unplugged", scenario_unplug, 1 },
+    { "xenvbd-srb", scenario_xenvbd, 1 },
+    { "xenvbd-inflight-dma", scenario_xenvbd_inflight, 1 },
+    { "xenvbd-disable-enable", scenario_xenvbd_restart, 1 },
+    { "xenvbd-crash-dump", scenario_xenvbd_dump, 1 },
+    { "xenvbd-stall-reset", scenario_xenvbd_stall_reset, 1 },     /* WH_OPEN_DEFECTS=1 only */
+    { "save-restore-io", scenario_save_restore_io, 2 },
+    { "vbd-hot-add", scenario_vbd_hot_add, 1 },
+    { "hibernate-resume", scenario_hibernate_resume, 1 },
+    { "xennet-init", scenario_xennet_init, 1 },
+    { "xennet-send-receive", scenario_xennet_data, 1 },
+    { "xennet-pause-restart", scenario_xennet_pause, 1 },
+    { "xennet-surprise-removal", scenario_xennet_surprise, 1 },
+    { "xennet-pause-dead-backend", scenario_xennet_dead, 1 },
+    { "verifier-catches", scenario_verifier, 1 },
 };
 
 int main(int argc, char **argv)
@@ -137,6 +142,7 @@ int main(int argc, char **argv)
         pid_t pid = fork();
         if (pid == 0) {
             alarm(60);
+            wh_cpus = scenarios[i].cpus ? scenarios[i].cpus : 1;
             machine_up();
             scenarios[i].fn();
             wh_dispatch_flush();

@@ -298,6 +298,7 @@ void wh_ndis_send(struct wh_nbl *chain)
     }
     __atomic_fetch_add(&ad->sends_outstanding, n, __ATOMIC_ACQ_REL);
     uint8_t old = wh_irql;
+    wh_processor_wait();
     wh_irql = WH_DISPATCH_LEVEL;
     ((send_fn)wh_ndis_handler(H_SEND))(ad->ctx, chain, 0, 1 /* NDIS_SEND_FLAGS_DISPATCH_LEVEL */);
     if (wh_irql != WH_DISPATCH_LEVEL)

@@ -149,6 +149,8 @@ NTSTATUS xenpci_fdo_power(struct xenpci_fdo *f, PIRP irp)
             PoStartNextPowerIrp(irp);
             NTSTATUS st = xenpci_fdo_power_forward_and_wait(f, irp);
             BOOLEAN new_domain = hvm_domain_was_replaced(f->hvm);
+            if (new_domain)
+                xenpci_unplug_again(f);
             int err = suspend_thaw(&f->suspend, new_domain);
             f->frozen = FALSE;
             if (err)
