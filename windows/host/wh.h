@@ -87,6 +87,8 @@ void wh_dispatch_start(void);
 void wh_dispatch_stop(void);     /* after the last DPC and work item ran */
 void wh_dispatch_flush(void);    /* DPCs and work items queued so far have run */
 unsigned wh_work_outstanding(void);
+void wh_work_begin(void);        /* a host thread working for the drivers ... */
+void wh_work_done(void);         /* ... and its end */
 
 /* ---- traps (wh_trap.c) ------------------------------------------------ */
 void wh_trap_install(void);
@@ -133,6 +135,7 @@ void wh_irp_free(struct wh_irp *irp);
 NTSTATUS_ wh_irp_send(struct wh_device_object *dev, struct wh_irp *irp);
 struct wh_io_stack_location *wh_irp_next_sl(struct wh_irp *irp);
 struct wh_device_object *wh_stack_top(struct wh_device_object *dev);
+struct wh_device_object *wh_stack_bottom(struct wh_device_object *dev);
 bool wh_device_exists(const struct wh_device_object *d);
 /* A handle on a named device: IRP_MJ_CREATE with a fresh FILE_OBJECT, then
  * buffered DEVICE_CONTROLs, then CLEANUP and CLOSE. */

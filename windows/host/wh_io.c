@@ -140,6 +140,22 @@ WH_DDI(void, IoDeleteDevice, struct wh_device_object *d)
 }
 WH_EXPORT(IoDeleteDevice);
 
+/* The PDO at the bottom of d's stack (the device no live one is attached to). */
+struct wh_device_object *wh_stack_bottom(struct wh_device_object *d)
+{
+    pthread_mutex_lock(&io_m);
+    for (bool lower = true; lower;) {
+        lower = false;
+        for (unsigned i = 0; i < ndevs && !lower; i++)
+            if (devs[i].dev->AttachedDevice == d) {
+                d = devs[i].dev;
+                lower = true;
+            }
+    }
+    pthread_mutex_unlock(&io_m);
+    return d;
+}
+
 struct wh_device_object *wh_stack_top(struct wh_device_object *d)
 {
     while (d->AttachedDevice)

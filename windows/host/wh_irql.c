@@ -521,6 +521,23 @@ static void *work_main(void *arg)
     return NULL;
 }
 
+/* Something of the host's own runs on a thread for the drivers (a power
+ * request): counted as a work item, so flushes and unload checks wait. */
+void wh_work_begin(void)
+{
+    pthread_mutex_lock(&q_m);
+    work_outstanding++;
+    pthread_mutex_unlock(&q_m);
+}
+
+void wh_work_done(void)
+{
+    pthread_mutex_lock(&q_m);
+    work_outstanding--;
+    pthread_cond_broadcast(&q_cv);
+    pthread_mutex_unlock(&q_m);
+}
+
 WH_DDI(void, ExQueueWorkItem, struct wh_work_queue_item *w, int type)
 {
     (void)type;

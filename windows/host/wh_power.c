@@ -18,9 +18,16 @@
  * within 20 s; a SET_POWER is never failed and reaches the PDO (only the
  * bus driver completes it), passed down with PoCallDriver or IoCallDriver
  * (both are right from Windows Vista on; PoStartNextPowerIrp is not
- * needed there and does nothing).  Not modelled: IRP_MN_WAIT_WAKE,
- * IRP_MN_POWER_SEQUENCE, idle detection, PoRequestPowerIrp for the
- * drivers (none imports it), DO_POWER_INRUSH, power relations. */
+ * needed there and does nothing).  A stack with a function driver gets a
+ * device set-power IRP from its power policy owner for each system
+ * set-power IRP (Microsoft: "must send a device set-power IRP for each
+ * system set-power IRP, even if the device is already in the correct
+ * device power state"), requested while the system IRP is under way.
+ * PoRequestPowerIrp (IRQL <= DISPATCH_LEVEL) sends the device IRP from a
+ * thread of its own, at the stack's IRQL, and calls the caller's
+ * completion function once the IRP is done.  Not modelled:
+ * IRP_MN_WAIT_WAKE, IRP_MN_POWER_SEQUENCE, idle detection,
+ * DO_POWER_INRUSH, power relations. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +40,34 @@
 static pthread_mutex_t pw_m = PTHREAD_MUTEX_INITIALIZER;
 static struct { struct wh_irp *irp; struct wh_device_object *pdo; bool reached; } under_way[MAX_NESTED];
 unsigned wh_power_irps_sent;
+/* Device set-power IRPs sent to each stack (by its top) since the last look. */
+#define MAX_STACKS 24
+static struct { struct wh_device_object *top; unsigned n; } dsets[MAX_STACKS];
+
+static void count_dset(struct wh_device_object *top)
+{
+    pthread_mutex_lock(&pw_m);
+    for (int i = 0; i < MAX_STACKS; i++)
+        if (dsets[i].top == top || !dsets[i].top) {
+            dsets[i].top = top;
+            dsets[i].n++;
+            break;
+        }
+    pthread_mutex_unlock(&pw_m);
+}
+
+static unsigned take_dsets(struct wh_device_object *top)
+{
+    unsigned n = 0;
+    pthread_mutex_lock(&pw_m);
+    for (int i = 0; i < MAX_STACKS; i++)
+        if (dsets[i].top == top) {
+            n = dsets[i].n;
+            dsets[i].n = 0;
+        }
+    pthread_mutex_unlock(&pw_m);
+    return n;
+}
 
 void wh_power_seen(struct wh_device_object *d, struct wh_irp *irp)
 {
@@ -75,6 +110,8 @@ NTSTATUS_ wh_power_irp(struct wh_device_object *pdo, uint8_t minor, uint32_t typ
     pthread_mutex_unlock(&pw_m);
     if (slot < 0)
         wh_fatal("wh_power: more than %d power IRPs nested", MAX_NESTED);
+    if (type == WH_DevicePowerState && minor == WH_IRP_MN_SET_POWER)
+        count_dset(top);
     uint8_t old = wh_irql;
     wh_irql = pdo->Flags & WH_DO_POWER_PAGABLE ? WH_PASSIVE_LEVEL : WH_DISPATCH_LEVEL;
     wh_power_irps_sent++;
@@ -133,9 +170,75 @@ int wh_power_system(struct wh_bus *b, uint32_t sstate, uint32_t action)
         }
     if (failed)
         return failed;
-    for (unsigned i = 0; i < n; i++)
+    for (unsigned i = 0; i < n; i++) {
+        struct wh_device_object *top = wh_stack_top(order[i]);
+        take_dsets(top);
         if (!WH_NT_SUCCESS(wh_power_irp(order[i], WH_IRP_MN_SET_POWER, WH_SystemPowerState, sstate,
                                         action)))
             failed = -1;
+        if (order[i]->AttachedDevice && !take_dsets(top))
+            wh_violation("IRP_MJ_POWER", "SET_POWER S%u: the power policy owner of the stack of "
+                         "PDO %p (driver of %p) sent no device set-power IRP for it", sstate - 1,
+                         (void *)order[i], (void *)top);
+    }
     return failed;
 }
+
+/* ---- PoRequestPowerIrp ------------------------------------------------------------ */
+typedef void WH_MSABI (*power_complete_fn)(struct wh_device_object *, uint8_t, uint32_t, void *,
+                                           struct wh_io_status_block *);
+struct power_request {
+    struct wh_device_object *pdo, *dev;
+    uint8_t minor;
+    uint32_t state;
+    power_complete_fn fn;
+    void *ctx;
+};
+
+static void *power_request_main(void *arg)
+{
+    struct power_request *r = arg;
+    wh_thread_enter();
+    wh_irql = WH_PASSIVE_LEVEL;
+    NTSTATUS_ st = wh_power_irp(r->pdo, r->minor, WH_DevicePowerState, r->state, 0);
+    if (r->fn) {
+        struct wh_io_status_block io = { .Status = st };
+        uint8_t at = r->pdo->Flags & WH_DO_POWER_PAGABLE ? WH_PASSIVE_LEVEL : WH_DISPATCH_LEVEL;
+        wh_irql = at;
+        r->fn(r->dev, r->minor, r->state, r->ctx, &io);
+        if (wh_irql != at)
+            wh_violation("PoRequestPowerIrp", "completion function %p returned at IRQL %u, called "
+                         "at %u", (void *)r->fn, wh_irql, at);
+        wh_irql = WH_PASSIVE_LEVEL;
+    }
+    free(r);
+    wh_work_done();
+    return NULL;
+}
+
+WH_DDI(NTSTATUS_, PoRequestPowerIrp, struct wh_device_object *dev, uint8_t minor, uint32_t state,
+       void *fn, void *ctx, struct wh_irp **out)
+{
+    wh_irql_max("PoRequestPowerIrp", WH_DISPATCH_LEVEL);
+    if (minor != WH_IRP_MN_SET_POWER && minor != WH_IRP_MN_QUERY_POWER)
+        wh_fatal("PoRequestPowerIrp: minor 0x%x is not implemented by the host", minor);
+    if (out)
+        wh_fatal("PoRequestPowerIrp: returning the IRP is not implemented by the host");
+    if (!wh_device_exists(dev)) {
+        wh_violation("PoRequestPowerIrp", "%p is not a live device object", (void *)dev);
+        return WH_STATUS_INVALID_PARAMETER;
+    }
+    struct power_request *r = calloc(1, sizeof(*r));
+    *r = (struct power_request){ wh_stack_bottom(dev), dev, minor, state, (power_complete_fn)fn,
+                                 ctx };
+    wh_work_begin();
+    pthread_t t;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &a, power_request_main, r))
+        wh_fatal("PoRequestPowerIrp: no thread");
+    pthread_attr_destroy(&a);
+    return WH_STATUS_PENDING;
+}
+WH_EXPORT(PoRequestPowerIrp);
