@@ -46,6 +46,7 @@ const char *wh_sibling(const char *name);
  * unload after the bus was removed. */
 bool wh_net_start(struct wh_bus *b);
 bool wh_net_echo(uint8_t seed);
+bool wh_ndis_ad_running(void);
 void wh_net_unload(void);
 
 /* wh_scn_pci.c */

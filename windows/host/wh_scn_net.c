@@ -195,6 +195,11 @@ bool wh_net_echo(uint8_t seed)
     return back;
 }
 
+bool wh_ndis_ad_running(void)
+{
+    return wh_ndis_ad.state == WH_NDIS_RUNNING;
+}
+
 /* After the bus was removed: xennet unloaded, nothing of it left. */
 void wh_net_unload(void)
 {

@@ -696,6 +696,8 @@ void scenario_hibernate_resume(void)
     struct wh_device_object *fdo = xenvbd_up(&b, &img, &drv, &vbd);
     if (!fdo)
         return;
+    bool net = wh_net_start(&b);
+    CHECK(!net || wh_net_echo(1), "a frame goes round through netback before the hibernation");
     CHECK(wh_pnp_usage(vbd->pdo, WH_DeviceUsageTypePaging, true) == WH_STATUS_SUCCESS &&
               wh_pnp_usage(vbd->pdo, WH_DeviceUsageTypeHibernation, true) == WH_STATUS_SUCCESS &&
               wh_pnp_usage(vbd->pdo, WH_DeviceUsageTypeDumpFile, true) == WH_STATUS_SUCCESS,
@@ -725,8 +727,8 @@ void scenario_hibernate_resume(void)
     unsigned irps = wh_power_irps_sent;
     CHECK(wh_power_system(&b, WH_PowerSystemHibernate, WH_PowerActionHibernate) == 0,
           "QUERY_POWER and SET_POWER S4 succeed on every stack");
-    CHECK(wh_power_irps_sent - irps >= 7, "%u power IRPs sent (3 stacks x query and set, D3 for "
-          "the disk)", wh_power_irps_sent - irps);
+    CHECK(wh_power_irps_sent - irps >= 9, "%u power IRPs sent (3 stacks x query and set, D3 for "
+          "each)", wh_power_irps_sent - irps);
     CHECK(wh_storport_stops == 1, "StorPort stopped the disk's adapter for D3 (%u)",
           wh_storport_stops);
     wh_dispatch_flush();
@@ -774,6 +776,8 @@ void scenario_hibernate_resume(void)
     CHECK(wh_storport_srb(fdo, &srb, 10000) == 0 && srb.SrbStatus == 1 &&
               !memcmp(back, image, 64 * 1024), "and the hibernation file's first 64 KiB");
     CHECK(write_read_check(fdo, 700, 11), "a new WRITE then READ after the resume");
+    CHECK(!net || (wh_ndis_ad_running() && wh_net_echo(2)), "xennet, halted for D3 and initialized "
+          "again in D0, sends and receives in the new domain");
     static const char *const features[] = { "poweroff", "suspend", "s4", "balloon" };
     for (unsigned i = 0; i < 4; i++) {
         char node[96];
@@ -799,5 +803,10 @@ void scenario_hibernate_resume(void)
     free(image);
     wh_pool_free(mine, "scenario");
     wh_pool_free(back, "scenario");
-    xenvbd_down(&b, &img, drv);
+    wh_pnp_remove_all(&b);
+    if (drv->DriverUnload)
+        ((wh_unload_fn)drv->DriverUnload)(drv);
+    wh_pe_unload(&img);
+    wh_net_unload();
+    wh_pnp_unload(&b);
 }
