@@ -3,8 +3,10 @@
  * device 0001), START with its raw and translated resources (I/O ports,
  * the memory BAR, the line interrupt), BusRelations building each
  * child's stack (the PDO alone: no function driver is loaded for it),
- * QUERY_ID, DEVICE_USAGE_NOTIFICATION, REMOVE (children first, as Windows
- * removes them before their parent), and the unload with what must be
+ * QUERY_ID, DEVICE_USAGE_NOTIFICATION, SURPRISE_REMOVAL and REMOVE of a
+ * started child the bus no longer lists (REMOVE alone for one never
+ * started), REMOVE (children first, as Windows removes them before their
+ * parent), and the unload with what must be
  * gone by then: device objects, pool, links, mappings, queued callbacks. */
 #include <stdlib.h>
 #include <string.h>

@@ -5,7 +5,11 @@
  * HwStartIo at DISPATCH_LEVEL, each with its SRB extension, several in
  * flight at once, and each must come back exactly once through
  * StorPortNotification(RequestComplete).  REMOVE stops the adapter
- * (ScsiStopAdapter) and deletes its FDO.
+ * (ScsiStopAdapter) and deletes its FDO.  After HwInitialize the
+ * supported control types are queried (PASSIVE_LEVEL) and only those are
+ * called.  Power: StorPort owns the stack's policy; a system set-power IRP
+ * goes to the PDO, then StorPort requests D3 (ScsiStopAdapter at DIRQL,
+ * then the PDO) or D0 (the PDO, then ScsiRestartAdapter at DIRQL).
  *
  * DMA: a miniport declaring NeedPhysicalAddresses gets its data through
  * the HAL's DMA, and with wh_storport_double_buffer set the host plays a
