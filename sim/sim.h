@@ -149,7 +149,8 @@ bool sim_domain_gfn_populated(struct sim_domain *d, uint64_t gfn);
 void sim_domain_cancel_next_suspend(struct sim_domain *d);
 /* Hibernation as Xen sees it: the guest powered off (its memory image on
  * its disk) and the image booted again, in a new domain - no event
- * channels, no shared_info or grant frames, a fresh xenstore ring;
+ * channels, no shared_info or grant frames, a fresh xenstore ring, a new
+ * device model with its emulated disks and NICs plugged in again;
  * backends detach and re-attach as for a restore. */
 void sim_domain_power_cycle(struct sim_domain *d);
 

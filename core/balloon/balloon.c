@@ -209,6 +209,12 @@ int balloon_start(const struct gp_platform *p, struct xs_client *xs,
     return 0;
 }
 
+void balloon_announce(struct balloon *b)
+{
+    xs_write_str(b->xs, XS_TXN_NONE, "control/feature-balloon", "1");
+    balloon_report(b);
+}
+
 void balloon_stop(struct balloon *b)
 {
     if (!b)

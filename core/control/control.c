@@ -95,6 +95,17 @@ static void control_sysrq_changed(void *arg, const char *path, const char *token
         c->ops.sysrq(c->ops.arg, tk.value[0]);
 }
 
+/* Tell the toolstack what we can do. */
+void control_announce(struct control *c)
+{
+    struct xs_client *xs = c->xs;
+    xs_write_str(xs, XS_TXN_NONE, "control/feature-poweroff", "1");
+    xs_write_str(xs, XS_TXN_NONE, "control/feature-reboot", "1");
+    xs_write_str(xs, XS_TXN_NONE, "control/feature-suspend", c->ops.can_suspend ? "1" : "0");
+    xs_write_str(xs, XS_TXN_NONE, "control/feature-s3", "0");
+    xs_write_str(xs, XS_TXN_NONE, "control/feature-s4", c->ops.can_hibernate ? "1" : "0");
+}
+
 int control_start(const struct gp_platform *p, struct xs_client *xs, const struct control_ops *ops,
                   struct control **out)
 {
@@ -104,12 +115,7 @@ int control_start(const struct gp_platform *p, struct xs_client *xs, const struc
     c->plat = p;
     c->xs = xs;
     c->ops = *ops;
-    /* Tell the toolstack what we can do. */
-    xs_write_str(xs, XS_TXN_NONE, "control/feature-poweroff", "1");
-    xs_write_str(xs, XS_TXN_NONE, "control/feature-reboot", "1");
-    xs_write_str(xs, XS_TXN_NONE, "control/feature-suspend", ops->can_suspend ? "1" : "0");
-    xs_write_str(xs, XS_TXN_NONE, "control/feature-s3", "0");
-    xs_write_str(xs, XS_TXN_NONE, "control/feature-s4", ops->can_hibernate ? "1" : "0");
+    control_announce(c);
     int err = xs_watch_add(xs, "control/shutdown", control_shutdown_changed, c, &c->shutdown_watch);
     if (!err)
         err = xs_watch_add(xs, "control/sysrq", control_sysrq_changed, c, &c->sysrq_watch);

@@ -33,6 +33,9 @@ int balloon_start(const struct gp_platform *p, struct xs_client *xs,
                   const struct balloon_page_source *src, struct balloon **out);
 /* Gives every page back to the OS first (populating them again). */
 void balloon_stop(struct balloon *b);
+/* control/feature-balloon and data/gplpv-balloon-kib written again (a new
+ * domain's xenstore, as control_announce). */
+void balloon_announce(struct balloon *b);
 void balloon_get_stats(struct balloon *b, struct balloon_stats *s);
 
 #endif

@@ -27,6 +27,10 @@ struct control;
 int control_start(const struct gp_platform *p, struct xs_client *xs, const struct control_ops *ops,
                   struct control **out);
 void control_stop(struct control *c);
+/* Writes the control/feature-* nodes again: a domain restored or resumed
+ * from hibernation is a new domain, whose xenstore the toolstack wrote
+ * afresh (what the guest wrote there went with the old one). */
+void control_announce(struct control *c);
 const char *control_action_name(enum control_action a);
 
 #endif

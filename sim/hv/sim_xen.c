@@ -284,6 +284,11 @@ void sim_domain_power_cycle(struct sim_domain *d)
 {
     pthread_mutex_lock(&d->x->lock);
     d->shutdown_reason = SHUTDOWN_poweroff;
+    /* a new device model: its emulated disks and NICs are there again
+     * (the boot loader reads the image through them) */
+    d->emu = (struct sim_emulated){ .ide_disks = true, .aux_disks = true, .nics = true,
+                                    .nvme = true };
+    d->unplug_last_read = 0x49d2;
     pthread_mutex_unlock(&d->x->lock);
     hv_restore(d);
 }

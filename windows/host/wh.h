@@ -16,12 +16,14 @@
  *   wh_file.c   I/O manager: handles, user-mode DEVICE_CONTROL buffers
  *   wh_rtl.c    Rtl, Dbg, registry and section DDIs, the C library exports
  *   wh_pnp.c    PnP manager: device stacks, START, relations, IDs, removal
+ *   wh_power.c  power manager: system and device power IRPs, their order
  *   wh_storport.c  StorPort for xenvbd's I/O path (wh_storport_dma.c: the
  *               HAL's scatter/gather lists and bounce pages)
  *   wh_ndis.c, wh_ndis_adapter.c  NDIS 6.0 for xennet (wh_ndis.h)
  *   wh_main.c   the machine and the scenario runner of `make check` (stage winhost)
- *   wh_scn_pci.c, wh_scn_vbd.c, wh_scn_net.c  the scenarios of xenpci,
- *               xenvbd and xennet (wh_scn.h)
+ *   wh_scn_*.c  the scenarios (wh_scn.h): xenpci's (wh_scn_pci*.c), xenvbd's
+ *               (wh_scn_vbd.c, wh_scn_vbd_life.c: save/restore, hot-add,
+ *               hibernation; wh_scn_vbd.h) and xennet's (wh_scn_net.c)
  * GNU extensions used: __attribute__((ms_abi)) on every DDI and on every
  * call into a driver, __builtin_ms_va_list for DbgPrintEx, _Thread_local.
  */
@@ -84,10 +86,24 @@ extern pthread_mutex_t wh_disp_m;
 extern pthread_cond_t wh_disp_cv;
 bool wh_waited_in(const void *va, size_t len);
 unsigned wh_waiting(void);
+/* Processors (wh_cpus, 1 unless a scenario sets more before the machine
+ * starts): each has a DPC queue and thread; CLI on as many threads as
+ * there are processors holds the machine (no interrupt, no DPC, no
+ * PASSIVE-level driver code) until an STI. */
+#define WH_MAX_CPUS 4
+extern unsigned wh_cpus;
+void wh_interrupt_flag(bool off);
+bool wh_machine_held(void);
+void wh_processor_wait(void);
+/* The interrupt masked (bug check, hibernation file): left pending. */
+void wh_interrupts_mask(bool masked);    /* before the host enters a driver at PASSIVE_LEVEL */
+extern volatile unsigned wh_held_windows;
 void wh_dispatch_start(void);
 void wh_dispatch_stop(void);     /* after the last DPC and work item ran */
 void wh_dispatch_flush(void);    /* DPCs and work items queued so far have run */
 unsigned wh_work_outstanding(void);
+void wh_work_begin(void);        /* a host thread working for the drivers ... */
+void wh_work_done(void);         /* ... and its end */
 
 /* ---- processes (wh_ps.c) --------------------------------------------- */
 struct wh_process;
@@ -108,6 +124,7 @@ const char *wh_views_holder(const void *va, size_t len);
 /* ---- traps (wh_trap.c) ------------------------------------------------ */
 void wh_trap_install(void);
 void wh_trap_thread(void);       /* per thread: KPCR in GS, CPUID faulting */
+void wh_trap_set_processor(unsigned n);   /* this thread's KPRCB.Number */
 void wh_trap_image(uintptr_t base, size_t size, bool loaded);
 void wh_trap_patch_text(uint8_t *text, size_t len);
 
@@ -162,6 +179,7 @@ void wh_irp_free(struct wh_irp *irp);
 NTSTATUS_ wh_irp_send(struct wh_device_object *dev, struct wh_irp *irp);
 struct wh_io_stack_location *wh_irp_next_sl(struct wh_irp *irp);
 struct wh_device_object *wh_stack_top(struct wh_device_object *dev);
+struct wh_device_object *wh_stack_bottom(struct wh_device_object *dev);
 bool wh_device_exists(const struct wh_device_object *d);
 /* A handle on a named device (wh_file.c): IRP_MJ_CREATE with a fresh
  * FILE_OBJECT in the calling thread's process; DEVICE_CONTROLs from user
@@ -220,6 +238,19 @@ NTSTATUS_ wh_pnp_minor(struct wh_device_object *dev, uint8_t minor, struct wh_ir
 NTSTATUS_ wh_pnp_usage(struct wh_device_object *pdo, uint32_t type, bool in_path);
 NTSTATUS_ wh_pnp_remove_all(struct wh_bus *b);
 void wh_pnp_unload(struct wh_bus *b);
+
+/* ---- power manager (wh_power.c) ---------------------------------------- */
+/* One power IRP to the top of pdo's stack (PASSIVE_LEVEL if the PDO is
+ * DO_POWER_PAGABLE, else DISPATCH_LEVEL), waited for; its status. */
+NTSTATUS_ wh_power_irp(struct wh_device_object *pdo, uint8_t minor, uint32_t type, uint32_t state,
+                       uint32_t action);
+/* The system to sstate: QUERY then SET to every stack of the bus, children
+ * first (sleeping), or SET alone, the bus first (S0).  0, or -1 on a veto
+ * or a failure. */
+int wh_power_system(struct wh_bus *b, uint32_t sstate, uint32_t action);
+/* IofCallDriver: a power IRP reached device d. */
+void wh_power_seen(struct wh_device_object *d, struct wh_irp *irp);
+extern unsigned wh_power_irps_sent;
 
 /* ---- StorPort (wh_storport.c) ----------------------------------------- */
 struct wh_device_object *wh_storport_fdo(unsigned i);

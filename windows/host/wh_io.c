@@ -50,12 +50,17 @@ unsigned wh_devices_alive(void)
 {
     unsigned n = 0;
     pthread_mutex_lock(&io_m);
-    for (unsigned i = 0; i < ndevs; i++)
+    for (unsigned i = 0; i < ndevs; i++) {
         if (!devs[i].deleted && devs[i].dev->DriverObject->DriverStart) {
             n++;
             fprintf(stderr, "  device object %p '%s' not deleted\n", (void *)devs[i].dev,
                     devs[i].name);
+        } else if (devs[i].deleted && devs[i].dev->AttachedDevice) {
+            n++;
+            fprintf(stderr, "  device object %p '%s' deleted with %p still attached above it\n",
+                    (void *)devs[i].dev, devs[i].name, (void *)devs[i].dev->AttachedDevice);
         }
+    }
     pthread_mutex_unlock(&io_m);
     return n;
 }
@@ -121,8 +126,10 @@ WH_DDI(void, IoDeleteDevice, struct wh_device_object *d)
         wh_violation("IoDeleteDevice", "%p is not a live device object", (void *)d);
         return;
     }
-    if (d->AttachedDevice)
-        wh_violation("IoDeleteDevice", "%s still has a device attached above it", r->name);
+    /* A bus driver deletes a child's PDO inside its REMOVE, below the
+     * function driver's FDO that detaches once the IRP comes back up (the
+     * order Microsoft documents): the object goes when the last reference
+     * does.  An FDO that never detaches is reported at unload. */
     struct wh_device_object **pp = &d->DriverObject->DeviceObject;
     while (*pp && *pp != d)
         pp = &(*pp)->NextDevice;
@@ -132,6 +139,22 @@ WH_DDI(void, IoDeleteDevice, struct wh_device_object *d)
      * value rather than a host crash; it is not the driver's pool */
 }
 WH_EXPORT(IoDeleteDevice);
+
+/* The PDO at the bottom of d's stack (the device no live one is attached to). */
+struct wh_device_object *wh_stack_bottom(struct wh_device_object *d)
+{
+    pthread_mutex_lock(&io_m);
+    for (bool lower = true; lower;) {
+        lower = false;
+        for (unsigned i = 0; i < ndevs && !lower; i++)
+            if (devs[i].dev->AttachedDevice == d) {
+                d = devs[i].dev;
+                lower = true;
+            }
+    }
+    pthread_mutex_unlock(&io_m);
+    return d;
+}
 
 struct wh_device_object *wh_stack_top(struct wh_device_object *d)
 {
@@ -260,6 +283,8 @@ WH_DDI(NTSTATUS_, IofCallDriver, struct wh_device_object *d, struct wh_irp *irp)
         wh_fatal("IofCallDriver: NO_MORE_IRP_STACK_LOCATIONS (IRP %p to %p)", (void *)irp, (void *)d);
     struct wh_io_stack_location *sl = --irp->Tail.CurrentStackLocation;
     sl->DeviceObject = d;
+    if (sl->MajorFunction == WH_IRP_MJ_POWER)
+        wh_power_seen(d, irp);
     wh_dispatch_fn fn = d->DriverObject->MajorFunction[sl->MajorFunction];
     uint8_t irql = wh_irql, major = sl->MajorFunction;
     int locks = wh_spinlocks_held;

@@ -70,14 +70,18 @@ void wh_fatal(const char *fmt, ...)
     _exit(2);
 }
 
+static void wait_for_a_processor(void);
+
 void wh_irql_max(const char *ddi, uint8_t max)
 {
+    wait_for_a_processor();
     if (wh_irql > max)
         wh_violation(ddi, "called at IRQL %u, documented IRQL <= %u", wh_irql, max);
 }
 
 void wh_irql_exact(const char *ddi, uint8_t want)
 {
+    wait_for_a_processor();
     if (wh_irql != want)
         wh_violation(ddi, "called at IRQL %u, documented IRQL == %u", wh_irql, want);
 }
@@ -161,8 +165,15 @@ WH_DDI(void, ExReleaseFastMutex, struct wh_fast_mutex *m)
 WH_EXPORT(ExReleaseFastMutex);
 
 /* A callback returned: the IRQL it was called at, nothing still held. */
+static _Thread_local bool holds_cpu;
+void wh_interrupt_flag(bool off);
+
 static void check_return(const char *what, void *fn, uint8_t irql)
 {
+    if (holds_cpu) {
+        wh_violation(what, "routine %p returned with interrupts disabled (CLI without STI)", fn);
+        wh_interrupt_flag(false);
+    }
     if (wh_irql != irql)
         wh_violation(what, "routine %p returned at IRQL %u, called at %u", fn, wh_irql, irql);
     if (wh_spinlocks_held || fast_mutexes_held)
@@ -172,38 +183,72 @@ static void check_return(const char *what, void *fn, uint8_t irql)
     wh_spinlocks_held = fast_mutexes_held = 0;
 }
 
-/* ---- DPCs and work items ---------------------------------------------- */
+/* ---- processors, DPCs and work items ----------------------------------
+ * wh_cpus processors (1 unless a scenario asks for more): processor k has
+ * a DPC queue and a thread of its own that runs it at DISPATCH_LEVEL with
+ * KPCR.Number k; a DPC goes to processor 0 unless KeSetTargetProcessorDpc
+ * named another.  Work items and the scenario's own thread say they run on
+ * processor 0.
+ *
+ * Interrupts off everywhere: a thread that executes CLI holds its
+ * processor (no interrupt, no clock, no preemption reaches it).  Once as
+ * many threads hold one as there are processors, the machine is held: the
+ * interrupt is left pending, no DPC starts, and driver code at PASSIVE or
+ * APC level stops at its next DDI call (its processor was taken from it)
+ * until a holder executes STI.  The CLI that completes the hold first
+ * waits for a DPC or ISR already running to finish: on Windows it could
+ * not be running then, each processor being one of the holders. */
 struct queued {
     struct queued *next;
     void *obj;                      /* KDPC or WORK_QUEUE_ITEM */
 };
+struct dpc_queue {
+    struct queued *head, **tail;
+    bool running;
+    bool holding;                   /* its running DPC disabled interrupts */
+    pthread_t thread;
+};
+static _Thread_local struct dpc_queue *my_dpcq;
+unsigned wh_cpus = 1;
 static pthread_mutex_t q_m = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t q_cv = PTHREAD_COND_INITIALIZER;
-static struct queued *dpc_head, **dpc_tail = &dpc_head;
-static bool dpc_running, dpc_stop, dpc_started;
+static struct dpc_queue dpcq[WH_MAX_CPUS];
+static bool dpc_stop, dpc_started;
 static unsigned work_outstanding;
-static pthread_t dpc_thread;
+static unsigned cli_holders, isr_running;
+static bool machine_held;
+volatile unsigned wh_held_windows;          /* times the machine was held */
 
 typedef void WH_MSABI (*dpc_fn)(struct wh_kdpc *, void *, void *, void *);
 typedef void WH_MSABI (*work_fn)(void *);
 
+static bool dpc_busy_locked(void)
+{
+    for (unsigned i = 0; i < wh_cpus; i++)
+        if (dpcq[i].head || dpcq[i].running)
+            return true;
+    return false;
+}
+
 static void *dpc_main(void *arg)
 {
-    (void)arg;
+    struct dpc_queue *q = arg;
+    my_dpcq = q;
     wh_thread_enter();
+    wh_trap_set_processor((unsigned)(q - dpcq));
     pthread_mutex_lock(&q_m);
     for (;;) {
-        while (!dpc_head && !dpc_stop)
+        while ((!q->head || machine_held) && !dpc_stop)
             pthread_cond_wait(&q_cv, &q_m);
-        if (!dpc_head)
+        if (!q->head)
             break;
-        struct queued *q = dpc_head;
-        dpc_head = q->next;
-        if (!dpc_head)
-            dpc_tail = &dpc_head;
-        dpc_running = true;
-        struct wh_kdpc *d = q->obj;
-        free(q);
+        struct queued *e = q->head;
+        q->head = e->next;
+        if (!q->head)
+            q->tail = &q->head;
+        q->running = true;
+        struct wh_kdpc *d = e->obj;
+        free(e);
         void *a1 = d->SystemArgument1, *a2 = d->SystemArgument2;
         d->DpcData = NULL;
         pthread_mutex_unlock(&q_m);
@@ -212,7 +257,7 @@ static void *dpc_main(void *arg)
         check_return("DPC", d->DeferredRoutine, WH_DISPATCH_LEVEL);
         wh_irql = WH_PASSIVE_LEVEL;
         pthread_mutex_lock(&q_m);
-        dpc_running = false;
+        q->running = false;
         pthread_cond_broadcast(&q_cv);
     }
     pthread_mutex_unlock(&q_m);
@@ -221,15 +266,21 @@ static void *dpc_main(void *arg)
 
 void wh_dispatch_start(void)
 {
+    if (wh_cpus < 1 || wh_cpus > WH_MAX_CPUS)
+        wh_fatal("%u processors (the host models 1 to %d)", wh_cpus, WH_MAX_CPUS);
     dpc_stop = false;
     dpc_started = true;
-    pthread_create(&dpc_thread, NULL, dpc_main, NULL);
+    for (unsigned i = 0; i < wh_cpus; i++) {
+        dpcq[i].head = NULL;
+        dpcq[i].tail = &dpcq[i].head;
+        pthread_create(&dpcq[i].thread, NULL, dpc_main, &dpcq[i]);
+    }
 }
 
 void wh_dispatch_flush(void)
 {
     pthread_mutex_lock(&q_m);
-    while (dpc_head || dpc_running || work_outstanding)
+    while (dpc_busy_locked() || work_outstanding)
         pthread_cond_wait(&q_cv, &q_m);
     pthread_mutex_unlock(&q_m);
 }
@@ -243,16 +294,73 @@ void wh_dispatch_stop(void)
     dpc_stop = true;
     pthread_cond_broadcast(&q_cv);
     pthread_mutex_unlock(&q_m);
-    pthread_join(dpc_thread, NULL);
+    for (unsigned i = 0; i < wh_cpus; i++)
+        pthread_join(dpcq[i].thread, NULL);
     dpc_started = false;
 }
 
 unsigned wh_work_outstanding(void)
 {
     pthread_mutex_lock(&q_m);
-    unsigned n = work_outstanding + (dpc_head != NULL) + dpc_running;
+    unsigned n = work_outstanding + dpc_busy_locked();
     pthread_mutex_unlock(&q_m);
     return n;
+}
+
+/* CLI (off) or STI on this thread (wh_trap.c decodes them). */
+void wh_interrupt_flag(bool off)
+{
+    if (off == holds_cpu)
+        return;
+    holds_cpu = off;
+    pthread_mutex_lock(&q_m);
+    if (off)
+        cli_holders++;
+    else
+        cli_holders--;
+    if (my_dpcq)
+        my_dpcq->holding = off;
+    bool was = machine_held;
+    machine_held = cli_holders >= wh_cpus;
+    if (machine_held && !was) {
+        wh_held_windows++;
+        /* what runs elsewhere finishes first: it could not run on Windows */
+        bool busy = true;
+        while (busy) {
+            busy = isr_running > 0;
+            for (unsigned i = 0; i < wh_cpus; i++)
+                busy |= dpcq[i].running && !dpcq[i].holding;
+            if (busy)
+                pthread_cond_wait(&q_cv, &q_m);
+        }
+    }
+    pthread_cond_broadcast(&q_cv);
+    pthread_mutex_unlock(&q_m);
+}
+
+bool wh_machine_held(void)
+{
+    return __atomic_load_n(&machine_held, __ATOMIC_ACQUIRE);
+}
+
+/* Driver code at PASSIVE or APC level entering a DDI while every processor
+ * is held waits there: it has no processor to run on. */
+static void wait_for_a_processor(void)
+{
+    if (holds_cpu || wh_irql >= WH_DISPATCH_LEVEL || wh_spinlocks_held ||
+        !__atomic_load_n(&machine_held, __ATOMIC_ACQUIRE))
+        return;
+    pthread_mutex_lock(&q_m);
+    while (machine_held)
+        pthread_cond_wait(&q_cv, &q_m);
+    pthread_mutex_unlock(&q_m);
+}
+
+/* The host itself is about to enter a driver (StorPort's HwStartIo, NDIS's
+ * send path): that needs a processor too. */
+void wh_processor_wait(void)
+{
+    wait_for_a_processor();
 }
 
 WH_DDI(void, KeInitializeDpc, struct wh_kdpc *d, void *routine, void *ctx)
@@ -267,20 +375,26 @@ WH_EXPORT(KeInitializeDpc);
 
 WH_DDI(uint8_t, KeInsertQueueDpc, struct wh_kdpc *d, void *a1, void *a2)
 {
-    struct queued *q = malloc(sizeof(*q));
+    unsigned cpu = d->Number >= 32 ? d->Number - 32u : 0;
+    if (cpu >= wh_cpus) {
+        wh_violation("KeInsertQueueDpc", "DPC %p targeted at processor %u of %u", (void *)d, cpu,
+                     wh_cpus);
+        cpu = 0;
+    }
+    struct queued *e = malloc(sizeof(*e));
     pthread_mutex_lock(&q_m);
-    if (d->DpcData || !q) {
+    if (d->DpcData || !e) {
         pthread_mutex_unlock(&q_m);
-        free(q);
+        free(e);
         return 0;                                 /* already queued */
     }
     d->SystemArgument1 = a1;
     d->SystemArgument2 = a2;
     d->DpcData = d;
-    q->obj = d;
-    q->next = NULL;
-    *dpc_tail = q;
-    dpc_tail = &q->next;
+    e->obj = d;
+    e->next = NULL;
+    *dpcq[cpu].tail = e;
+    dpcq[cpu].tail = &e->next;
     pthread_cond_broadcast(&q_cv);
     pthread_mutex_unlock(&q_m);
     return 1;
@@ -303,7 +417,7 @@ WH_DDI(void, KeFlushQueuedDpcs, void)
 {
     wh_irql_exact("KeFlushQueuedDpcs", WH_PASSIVE_LEVEL);
     pthread_mutex_lock(&q_m);
-    while (dpc_head || dpc_running)
+    while (dpc_busy_locked())
         pthread_cond_wait(&q_cv, &q_m);
     pthread_mutex_unlock(&q_m);
 }
@@ -312,8 +426,8 @@ WH_EXPORT(KeFlushQueuedDpcs);
 WH_DDI(uint32_t, KeQueryActiveProcessorCount, uint64_t *affinity)
 {
     if (affinity)
-        *affinity = 1;
-    return 1;
+        *affinity = (1ull << wh_cpus) - 1;
+    return wh_cpus;
 }
 WH_EXPORT(KeQueryActiveProcessorCount);
 
@@ -330,6 +444,23 @@ static void *work_main(void *arg)
     pthread_cond_broadcast(&q_cv);
     pthread_mutex_unlock(&q_m);
     return NULL;
+}
+
+/* Something of the host's own runs on a thread for the drivers (a power
+ * request): counted as a work item, so flushes and unload checks wait. */
+void wh_work_begin(void)
+{
+    pthread_mutex_lock(&q_m);
+    work_outstanding++;
+    pthread_mutex_unlock(&q_m);
+}
+
+void wh_work_done(void)
+{
+    pthread_mutex_lock(&q_m);
+    work_outstanding--;
+    pthread_cond_broadcast(&q_cv);
+    pthread_mutex_unlock(&q_m);
 }
 
 WH_DDI(void, ExQueueWorkItem, struct wh_work_queue_item *w, int type)
@@ -359,20 +490,37 @@ struct wh_interrupt {
     uint8_t irql;
 };
 volatile unsigned wh_isr_calls;
-/* After a bug check the processor takes no interrupt (the dump stack polls). */
-volatile bool wh_interrupts_masked;
+/* After a bug check, and while the hibernation file is written, the
+ * processor takes no interrupt (the dump stack polls): the line stays
+ * pending until it is unmasked (after a resume). */
+static bool interrupts_masked;
+
+void wh_interrupts_mask(bool masked)
+{
+    pthread_mutex_lock(&q_m);
+    interrupts_masked = masked;
+    pthread_cond_broadcast(&q_cv);
+    pthread_mutex_unlock(&q_m);
+}
 
 static void irq_fire(void *arg, unsigned vcpu)
 {
     struct wh_interrupt *i = arg;
     (void)vcpu;
-    if (wh_interrupts_masked)
-        return;
     wh_thread_enter();
+    pthread_mutex_lock(&q_m);
+    while (machine_held || interrupts_masked)     /* pending until a processor takes it */
+        pthread_cond_wait(&q_cv, &q_m);
+    isr_running++;
+    pthread_mutex_unlock(&q_m);
     wh_irql = i->irql;
     i->isr(i, i->ctx);
     check_return("ISR", (void *)i->isr, i->irql);
     wh_irql = WH_PASSIVE_LEVEL;
+    pthread_mutex_lock(&q_m);
+    isr_running--;
+    pthread_cond_broadcast(&q_cv);
+    pthread_mutex_unlock(&q_m);
     __atomic_add_fetch(&wh_isr_calls, 1, __ATOMIC_RELAXED);
 }
 

@@ -38,10 +38,12 @@ struct machine {
     const char *cpu_vendor;      /* NULL: the flavour's (chk Intel, fre AMD) */
     uint32_t ntddi;              /* 0: Windows 10 */
     bool no_memory_integrity;
+    unsigned cpus;               /* 0: one processor */
 };
 
 static void machine_up(const struct machine *m)
 {
+    wh_cpus = m->cpus ? m->cpus : 1;
     wh_ntddi = m->ntddi ? m->ntddi : WH_NTDDI_WIN10;
     wh_memory_integrity = !m->no_memory_integrity && wh_ntddi >= WH_NTDDI_WIN10;
     wh_lab.cpu_vendor = m->cpu_vendor ? m->cpu_vendor
@@ -50,6 +52,7 @@ static void machine_up(const struct machine *m)
     wh_lab.x = x;
     wh_lab.dom0 = sim_domain_create(x, 0, 512);
     wh_m.dom = sim_domain_create_ex(x, 1, &(struct sim_domain_opts){ .max_pages = 16384,
+                                                                     .vcpus = wh_cpus,
                                                                      .no_attach = true,
                                                                      .cpu_vendor = wh_lab.cpu_vendor });
     wh_m.raw = sim_domain_raw_platform(wh_m.dom);
@@ -127,6 +130,9 @@ static const struct {
     { "xenvbd-disable-enable", scenario_xenvbd_restart },
     { "xenvbd-crash-dump", scenario_xenvbd_dump },
     { "xenvbd-stall-reset", scenario_xenvbd_stall_reset },
+    { "save-restore-io", scenario_save_restore_io },
+    { "vbd-hot-add", scenario_vbd_hot_add },
+    { "hibernate-resume", scenario_hibernate_resume },
     { "xennet-init", scenario_xennet_init },
     { "xennet-send-receive", scenario_xennet_data },
     { "xennet-pause-restart", scenario_xennet_pause },
@@ -143,6 +149,7 @@ static const struct {
     { scenario_windows7, { .ntddi = WH_NTDDI_WIN7 } },
     { scenario_page, { .cpu_vendor = "SomeNewCPUco", .ntddi = WH_NTDDI_WIN7 } },
     { scenario_page_hvci, { .cpu_vendor = "SomeNewCPUco" } },
+    { scenario_save_restore_io, { .cpus = 2 } },
 };
 
 static const struct machine *machine_of(void (*fn)(void))

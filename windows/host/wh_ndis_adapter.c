@@ -11,10 +11,13 @@
  * stalls.  SURPRISE_REMOVAL gives the miniport
  * NdisDevicePnPEventSurpriseRemoved (2); REMOVE pauses a running adapter,
  * halts it (nothing of the protocol's left with it, nothing of NDIS's
- * left allocated) and deletes the FDO.  Not modelled: NdisMPauseComplete
- * and NdisMOidRequestComplete for pended requests, filter drivers, more
- * than one adapter, power IRPs, resets, CheckForHang, the NDIS-WDM
- * interfaces. */
+ * left allocated) and deletes the FDO.  Power (NDIS owns the stack's
+ * policy): a miniport without power management is halted
+ * (NdisHaltDevicePoweredDown) for D3 and initialized again in D0.  Not
+ * modelled: NdisMPauseComplete and NdisMOidRequestComplete for pended
+ * requests, filter drivers, more than one adapter, power management
+ * OIDs (OID_PNP_*) for miniports that declare it, resets, CheckForHang,
+ * the NDIS-WDM interfaces. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,12 +79,12 @@ static NTSTATUS_ nd_forward_and_wait(struct wh_irp *irp)
     return irp->IoStatus.Status;
 }
 
-static NTSTATUS_ nd_start(struct wh_irp *irp)
+/* MiniportInitializeEx, then MiniportRestart (START, and D0 after a
+ * power-down that halted the adapter). */
+static NTSTATUS_ nd_initialize(void)
 {
     struct wh_ndis_adapter *ad = &wh_ndis_ad;
-    NTSTATUS_ st = nd_forward_and_wait(irp);
-    if (!WH_NT_SUCCESS(st))
-        return st;
+    ad->registration_set = ad->general_set = false;
     /* NDIS_MINIPORT_INIT_PARAMETERS: the header; no resources (a virtual
      * device), no IfIndex or NetLuid (xennet reads none of it) */
     static uint8_t params[0x80];
@@ -111,6 +114,14 @@ static NTSTATUS_ nd_start(struct wh_irp *irp)
     return wh_ndis_restart() ? (NTSTATUS_)0xC0000001 : WH_STATUS_SUCCESS;
 }
 
+static NTSTATUS_ nd_start(struct wh_irp *irp)
+{
+    NTSTATUS_ st = nd_forward_and_wait(irp);
+    if (!WH_NT_SUCCESS(st))
+        return st;
+    return nd_initialize();
+}
+
 static void nd_halt(uint32_t action)
 {
     struct wh_ndis_adapter *ad = &wh_ndis_ad;
@@ -134,11 +145,63 @@ static void nd_halt(uint32_t action)
         wh_violation("MiniportHaltEx", "NBL pools, NBLs, MDLs or configuration handles left");
 }
 
+/* Power: NDIS owns the stack's power policy.  A miniport that declares
+ * no power management (no PM capabilities in its general attributes, no
+ * NDIS_MINIPORT_ATTRIBUTES_NO_HALT_ON_SUSPEND) is halted on the way to a
+ * sleeping state (MiniportHaltEx with NdisHaltDevicePoweredDown, after a
+ * pause) and initialized again when the device is back in D0.  The system
+ * IRP goes to the PDO first; then NDIS asks for the device state. */
+static bool powered_down;
+/* The packet filter the protocol set: NDIS sets it again on a miniport it
+ * initialized again (after a power-down), the protocol knowing nothing of it. */
+static uint32_t filter_set;
+static bool filter_known;
+
+static NTSTATUS_ nd_power(struct wh_irp *irp, struct wh_io_stack_location *sl)
+{
+    struct wh_ndis_adapter *ad = &wh_ndis_ad;
+    uint8_t minor = sl->MinorFunction;
+    uint32_t type = sl->Parameters.Power.Type, state = sl->Parameters.Power.State;
+    uint32_t action = sl->Parameters.Power.ShutdownType;
+    NTSTATUS_ st;
+    if (type == WH_SystemPowerState) {
+        st = nd_forward_and_wait(irp);
+        if (minor == WH_IRP_MN_SET_POWER && WH_NT_SUCCESS(st))
+            wh_power_irp(ad->pdo, WH_IRP_MN_SET_POWER, WH_DevicePowerState,
+                         state == WH_PowerSystemWorking ? WH_PowerDeviceD0 : WH_PowerDeviceD3,
+                         action);
+    } else if (minor == WH_IRP_MN_SET_POWER && state != WH_PowerDeviceD0) {
+        if (!powered_down && (ad->state == WH_NDIS_RUNNING || ad->state == WH_NDIS_PAUSED)) {
+            nd_halt(2);                          /* NdisHaltDevicePoweredDown */
+            powered_down = true;
+        }
+        st = nd_forward_and_wait(irp);
+    } else {
+        st = nd_forward_and_wait(irp);
+        if (minor == WH_IRP_MN_SET_POWER && WH_NT_SUCCESS(st) && powered_down) {
+            powered_down = false;
+            NTSTATUS_ is = nd_initialize();
+            if (!WH_NT_SUCCESS(is))
+                fprintf(stderr, "wh_ndis: the adapter did not come back in D0: 0x%08x\n",
+                        (unsigned)is);
+            uint32_t f = filter_set;
+            if (WH_NT_SUCCESS(is) && filter_known && wh_ndis_oid(true, 0x0001010e, &f, 4, NULL))
+                fprintf(stderr, "wh_ndis: the packet filter was refused after D0\n");
+        }
+    }
+    irp->IoStatus.Status = st;
+    wh_IofCompleteRequest(irp, 0);
+    return st;
+}
+
 static NTSTATUS_ WH_MSABI nd_dispatch(struct wh_device_object *dev, struct wh_irp *irp)
 {
     struct wh_ndis_adapter *ad = &wh_ndis_ad;
     struct wh_io_stack_location *sl = irp->Tail.CurrentStackLocation;
     (void)dev;
+    if (sl->MajorFunction == WH_IRP_MJ_POWER &&
+        (sl->MinorFunction == WH_IRP_MN_SET_POWER || sl->MinorFunction == WH_IRP_MN_QUERY_POWER))
+        return nd_power(irp, sl);
     if (sl->MajorFunction == WH_IRP_MJ_PNP && sl->MinorFunction == WH_IRP_MN_START_DEVICE) {
         NTSTATUS_ st = nd_start(irp);
         irp->IoStatus.Status = st;
@@ -181,6 +244,7 @@ NTSTATUS_ WH_MSABI wh_ndis_add_device(struct wh_driver_object *drv, struct wh_de
     if (ad->fdo)
         wh_fatal("NDIS: a second adapter is not implemented by the host");
     memset(ad, 0, sizeof(*ad));
+    powered_down = filter_known = false;
     for (int i = 0; i <= WH_IRP_MJ_MAXIMUM; i++)
         drv->MajorFunction[i] = (void *)nd_dispatch;
     drv->DriverUnload = (void *)nd_unload;
@@ -298,6 +362,7 @@ void wh_ndis_send(struct wh_nbl *chain)
     }
     __atomic_fetch_add(&ad->sends_outstanding, n, __ATOMIC_ACQ_REL);
     uint8_t old = wh_irql;
+    wh_processor_wait();
     wh_irql = WH_DISPATCH_LEVEL;
     ((send_fn)wh_ndis_handler(H_SEND))(ad->ctx, chain, 0, 1 /* NDIS_SEND_FLAGS_DISPATCH_LEVEL */);
     if (wh_irql != WH_DISPATCH_LEVEL)
@@ -357,6 +422,10 @@ bool wh_ndis_nbl_completed(const struct wh_nbl *nbl)
 
 int32_t wh_ndis_oid(bool set, uint32_t oid, void *buf, uint32_t len, uint32_t *done)
 {
+    if (set && oid == 0x0001010e /* OID_GEN_CURRENT_PACKET_FILTER */ && len == 4) {
+        memcpy(&filter_set, buf, 4);
+        filter_known = true;
+    }
     uint8_t req[0xf0];
     memset(req, 0, sizeof(req));
     req[0] = 0x96;                               /* NDIS_OBJECT_TYPE_OID_REQUEST */

@@ -182,6 +182,7 @@ struct wh_device_object {
 };
 
 #define WH_DO_DEVICE_INITIALIZING 0x80
+#define WH_DO_POWER_PAGABLE 0x2000
 
 struct wh_driver_extension {
     struct wh_driver_object *DriverObject;
@@ -299,6 +300,13 @@ enum {
     WH_IRP_MN_QUERY_DEVICE_TEXT = 0x0c, WH_IRP_MN_QUERY_ID = 0x13,
     WH_IRP_MN_DEVICE_USAGE_NOTIFICATION = 0x16, WH_IRP_MN_SURPRISE_REMOVAL = 0x17,
 };
+/* power: minor codes, POWER_STATE_TYPE, SYSTEM_POWER_STATE, DEVICE_POWER_STATE,
+ * POWER_ACTION (wdm.h) */
+enum { WH_IRP_MN_SET_POWER = 0x02, WH_IRP_MN_QUERY_POWER = 0x03 };
+enum { WH_SystemPowerState = 0, WH_DevicePowerState = 1 };
+enum { WH_PowerSystemWorking = 1, WH_PowerSystemSleeping3 = 4, WH_PowerSystemHibernate = 5 };
+enum { WH_PowerDeviceD0 = 1, WH_PowerDeviceD3 = 4 };
+enum { WH_PowerActionNone = 0, WH_PowerActionSleep = 2, WH_PowerActionHibernate = 3 };
 enum { WH_BusRelations = 0, WH_TargetDeviceRelation = 4 };
 enum { WH_BusQueryDeviceID = 0, WH_BusQueryHardwareIDs = 1, WH_BusQueryCompatibleIDs = 2,
        WH_BusQueryInstanceID = 3 };

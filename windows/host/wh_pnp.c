@@ -3,10 +3,12 @@
  * device 0001), START with its raw and translated resources (I/O ports,
  * the memory BAR, the line interrupt), BusRelations building each
  * child's stack (the PDO alone: no function driver is loaded for it),
- * QUERY_ID, DEVICE_USAGE_NOTIFICATION, REMOVE (children first, as Windows
- * removes them before their parent), and the unload with what must be
- * gone by then: device objects, pool, links, mappings, views, queued
- * callbacks, references on process objects. */
+ * QUERY_ID, DEVICE_USAGE_NOTIFICATION, SURPRISE_REMOVAL and REMOVE of a
+ * started child the bus no longer lists (REMOVE alone for one never
+ * started), REMOVE (children first, as Windows removes them before their
+ * parent), and the unload with what must be gone by then: device objects,
+ * pool, links, mappings, views, queued callbacks, references on process
+ * objects. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -150,6 +152,7 @@ NTSTATUS_ wh_pnp_add_and_start(struct wh_bus *b)
     struct wh_device_object *pdo;
     wh_IoCreateDevice(pci_driver(), 0, NULL, 0x22, 0x80, 0, &pdo);
     pdo->Flags &= ~(uint32_t)WH_DO_DEVICE_INITIALIZING;
+    pdo->Flags |= WH_DO_POWER_PAGABLE;            /* as the PCI bus driver's PDOs are */
     b->pci_pdo = pdo;
     NTSTATUS_ st = ((add_fn)b->drv->DriverExtension->AddDevice)(b->drv, pdo);
     if (!WH_NT_SUCCESS(st))
@@ -213,14 +216,18 @@ NTSTATUS_ wh_pnp_enumerate(struct wh_bus *b)
         query_id(pdo, WH_BusQueryHardwareIDs, c->hwid, sizeof(c->hwid));
         query_id(pdo, WH_BusQueryInstanceID, c->instid, sizeof(c->instid));
     }
-    /* A child the bus no longer lists is gone: it was never started (no
-     * function driver), so PnP sends it REMOVE without SURPRISE_REMOVAL. */
+    /* A child the bus no longer lists is gone.  One never started (no
+     * function driver above its PDO) gets REMOVE alone; a started one
+     * SURPRISE_REMOVAL first, then REMOVE once its stack has let go
+     * (here at once: nothing holds a handle on it). */
     for (unsigned c = 0; c < b->nchild; c++) {
         bool listed = false;
         for (uint32_t i = 0; i < rel->Count; i++)
             listed |= rel->Objects[i] == b->child[c].pdo;
         if (!listed && !b->child[c].gone) {
             b->child[c].gone = true;
+            if (b->child[c].pdo->AttachedDevice)
+                wh_pnp_minor(b->child[c].pdo, WH_IRP_MN_SURPRISE_REMOVAL, NULL);
             wh_pnp_minor(b->child[c].pdo, WH_IRP_MN_REMOVE_DEVICE, NULL);
         }
     }

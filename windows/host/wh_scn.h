@@ -43,6 +43,14 @@ struct wh_child *wh_child(struct wh_bus *b, const char *hwid);
 /* The path of another driver file beside xenpci.sys (static storage). */
 const char *wh_sibling(const char *name);
 
+/* wh_scn_net.c, for scenarios of the other drivers: xennet on b's NIC
+ * (started, filter set), a frame's round trip through netback, and the
+ * unload after the bus was removed. */
+bool wh_net_start(struct wh_bus *b);
+bool wh_net_echo(uint8_t seed);
+bool wh_ndis_ad_running(void);
+void wh_net_unload(void);
+
 /* wh_scn_pci.c */
 void scenario_boot(void);
 void scenario_usage(void);
@@ -64,6 +72,9 @@ void scenario_xenvbd_inflight(void);
 void scenario_xenvbd_restart(void);
 void scenario_xenvbd_dump(void);
 void scenario_xenvbd_stall_reset(void);
+void scenario_save_restore_io(void);
+void scenario_vbd_hot_add(void);
+void scenario_hibernate_resume(void);
 /* wh_scn_net.c */
 void scenario_xennet_init(void);
 void scenario_xennet_data(void);

@@ -158,6 +158,63 @@ static struct wh_nbl *one(const uint8_t *f, uint32_t len, uint32_t mdl_max)
     return wh_ndis_nbl(&f, &len, 1, mdl_max);
 }
 
+/* ---- for the scenarios of the other files: xennet beside them on one bus -------------- */
+/* xennet loaded, added to b's NIC PDO and started, the packet filter set. */
+bool wh_net_start(struct wh_bus *b)
+{
+    struct wh_child *vif = wh_child(b, "XEN\\VIF");
+    CHECK(vif, "the NIC is reported");
+    if (!vif)
+        return false;
+    net_drv = wh_load_service(&net_img, wh_sibling("xennet.sys"), wh_lab.allowed_path, "xennet");
+    CHECK(net_drv, "xennet.sys loads");
+    if (!net_drv)
+        return false;
+    wh_ndis_image = &net_img;
+    NTSTATUS_ st = ((wh_add_device_fn)net_drv->DriverExtension->AddDevice)(net_drv, vif->pdo);
+    if (st == WH_STATUS_SUCCESS)
+        st = wh_pnp_minor(vif->pdo, WH_IRP_MN_START_DEVICE, NULL);
+    CHECK(st == WH_STATUS_SUCCESS && wh_ndis_ad.state == WH_NDIS_RUNNING,
+          "xennet started on the NIC (0x%08x, state %d)", (unsigned)st, wh_ndis_ad.state);
+    if (st != WH_STATUS_SUCCESS || wh_ndis_ad.state != WH_NDIS_RUNNING)
+        return false;
+    set_filter(0x9);
+    return true;
+}
+
+/* One UDP frame sent and netback's loop-back of it indicated, intact. */
+bool wh_net_echo(uint8_t seed)
+{
+    static uint8_t f[256];
+    uint32_t len = mk_frame(f, our_mac, 17, 100, seed);
+    unsigned before = wh_ndis_ad.nframes;
+    struct wh_nbl *n = one(f, len, 4096);
+    wh_ndis_send(n);
+    bool sent = wh_ndis_wait_sends(5000) && wh_ndis_nbl_completed(n) && n->Status == 0;
+    bool back = sent && wh_ndis_wait_frames(before + 1, 5000) && received(f, len, 17);
+    wh_ndis_nbl_free(n);
+    return back;
+}
+
+bool wh_ndis_ad_running(void)
+{
+    return wh_ndis_ad.state == WH_NDIS_RUNNING;
+}
+
+/* After the bus was removed: xennet unloaded, nothing of it left. */
+void wh_net_unload(void)
+{
+    if (!net_drv)
+        return;
+    if (net_drv->DriverUnload)
+        ((wh_unload_fn)net_drv->DriverUnload)(net_drv);
+    if (wh_ndis_objects_left(true))
+        wh_violation("xennet unload", "NDIS objects left");
+    wh_ndis_image = NULL;
+    wh_pe_unload(&net_img);
+    net_drv = NULL;
+}
+
 /* ---- xennet initializes over netback and reports its MAC ---------------------------- */
 void scenario_xennet_init(void)
 {

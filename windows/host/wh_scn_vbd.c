@@ -7,11 +7,14 @@
 #include <unistd.h>
 
 #include "wh_scn.h"
+#include "wh_scn_vbd.h"
 #include "blkback/sim_blkback.h"
 #include "sim.h"
+#include "gplpv/xs.h"
+#include "xenstored/sim_xenstored.h"
 
 /* ---- xenvbd on the disk's PDO: StorPort SRBs through blkfront to blkback --------- */
-static uint8_t srb_status(struct wh_device_object *fdo, uint8_t *cdb, unsigned cdblen, void *buf,
+uint8_t wh_vbd_srb_status(struct wh_device_object *fdo, uint8_t *cdb, unsigned cdblen, void *buf,
                           uint32_t len, uint32_t flags)
 {
     struct wh_srb srb;
@@ -56,20 +59,20 @@ void scenario_xenvbd(void)
         return;
     uint8_t *buf = wh_pool_alloc(8192, 0x66756257, false), *back = wh_pool_alloc(8192, 0x66756257, false);
     uint8_t inquiry[6] = { 0x12, 0, 0, 0, 36, 0 };
-    CHECK(srb_status(fdo, inquiry, 6, buf, 36, 0x40) == 1 && !memcmp(buf + 8, "Xen     ", 8),
+    CHECK(wh_vbd_srb_status(fdo, inquiry, 6, buf, 36, 0x40) == 1 && !memcmp(buf + 8, "Xen     ", 8),
           "INQUIRY answers vendor Xen");
     uint8_t cap[10] = { 0x25 };
-    CHECK(srb_status(fdo, cap, 10, buf, 8, 0x40) == 1 && buf[0] == 0 && buf[1] == 0 &&
+    CHECK(wh_vbd_srb_status(fdo, cap, 10, buf, 8, 0x40) == 1 && buf[0] == 0 && buf[1] == 0 &&
               buf[2] == 0x1f && buf[3] == 0xff && buf[6] == 0x02 && buf[7] == 0,
           "READ CAPACITY: 8192 sectors of 512 bytes");
     for (unsigned i = 0; i < 4096; i++)
         buf[i] = (uint8_t)(i * 7 + 3);
     uint8_t wr[10] = { 0x2a, 0, 0, 0, 0, 100, 0, 0, 8, 0 };
-    CHECK(srb_status(fdo, wr, 10, buf, 4096, 0x80) == 1, "WRITE(10) of 8 sectors at LBA 100");
+    CHECK(wh_vbd_srb_status(fdo, wr, 10, buf, 4096, 0x80) == 1, "WRITE(10) of 8 sectors at LBA 100");
     CHECK(!memcmp(sim_blkback_disk(wh_lab.disk) + 100 * 512, buf, 4096), "blkback's disk holds them");
     memset(back, 0, 4096);
     uint8_t rd[10] = { 0x28, 0, 0, 0, 0, 100, 0, 0, 8, 0 };
-    CHECK(srb_status(fdo, rd, 10, back, 4096, 0x40) == 1 && !memcmp(back, buf, 4096),
+    CHECK(wh_vbd_srb_status(fdo, rd, 10, back, 4096, 0x40) == 1 && !memcmp(back, buf, 4096),
           "READ(10) gives them back");
     /* the disk's stack and the bus removed, both drivers unloaded: nothing left */
     wh_pnp_remove_all(&b);
@@ -80,7 +83,7 @@ void scenario_xenvbd(void)
 }
 
 /* xenvbd.sys next to xenpci.sys, loaded (not entered) into img. */
-static void xenvbd_path(char *path, size_t size)
+void wh_vbd_path(char *path, size_t size)
 {
     snprintf(path, size, "%s", wh_lab.sys_path);
     char *slash = strrchr(path, '/');
@@ -88,7 +91,7 @@ static void xenvbd_path(char *path, size_t size)
 }
 
 /* Boot, xenvbd's DriverEntry, AddDevice and START on the disk's PDO. */
-static struct wh_device_object *xenvbd_up(struct wh_bus *b, struct wh_image *img,
+struct wh_device_object *wh_vbd_up(struct wh_bus *b, struct wh_image *img,
                                           struct wh_driver_object **drvp, struct wh_child **vbdp)
 {
     if (!wh_boot(b))
@@ -98,7 +101,7 @@ static struct wh_device_object *xenvbd_up(struct wh_bus *b, struct wh_image *img
     if (!vbd)
         return NULL;
     char path[512];
-    xenvbd_path(path, sizeof(path));
+    wh_vbd_path(path, sizeof(path));
     struct wh_driver_object *drv = wh_load_driver(img, path, wh_lab.allowed_path, true);
     CHECK(drv, "xenvbd.sys loads and its DriverEntry (StorPortInitialize) succeeds");
     if (!drv)
@@ -113,7 +116,7 @@ static struct wh_device_object *xenvbd_up(struct wh_bus *b, struct wh_image *img
     return st == WH_STATUS_SUCCESS ? wh_storport_fdo(0) : NULL;
 }
 
-static void xenvbd_down(struct wh_bus *b, struct wh_image *img, struct wh_driver_object *drv)
+void wh_vbd_down(struct wh_bus *b, struct wh_image *img, struct wh_driver_object *drv)
 {
     wh_pnp_remove_all(b);
     if (drv->DriverUnload)
@@ -122,7 +125,7 @@ static void xenvbd_down(struct wh_bus *b, struct wh_image *img, struct wh_driver
     wh_pnp_unload(b);
 }
 
-static void rw_srb(struct wh_srb *srb, bool write, uint32_t lba, uint16_t sectors, void *buf)
+void wh_vbd_rw_srb(struct wh_srb *srb, bool write, uint32_t lba, uint16_t sectors, void *buf)
 {
     memset(srb, 0, sizeof(*srb));
     srb->CdbLength = 10;
@@ -149,7 +152,7 @@ void scenario_xenvbd_inflight(void)
     struct wh_bus b;
     struct wh_image img;
     struct wh_driver_object *drv = NULL;
-    struct wh_device_object *fdo = xenvbd_up(&b, &img, &drv, NULL);
+    struct wh_device_object *fdo = wh_vbd_up(&b, &img, &drv, NULL);
     if (!fdo)
         return;
     uint8_t *data[INFL], *back[INFL];
@@ -168,7 +171,7 @@ void scenario_xenvbd_inflight(void)
                 data[k][i] = (uint8_t)(i * 13 + k * 71 + 5 + db * 101);
             /* 8 writes of 1..8 pages at LBAs 1000 + 100k (unaligned lengths
              * too); the second time from an odd offset in the buffer */
-            rw_srb(&srb[k], true, 1000 + 100 * k, (uint16_t)(8 * (1 + k) - 3), data[k] + db * 8);
+            wh_vbd_rw_srb(&srb[k], true, 1000 + 100 * k, (uint16_t)(8 * (1 + k) - 3), data[k] + db * 8);
         }
         CHECK(wh_storport_srbs(fdo, p, INFL, 10000) == 0, "8 WRITEs in flight together all "
               "complete%s", how);
@@ -181,7 +184,7 @@ void scenario_xenvbd_inflight(void)
          * that is not a sector's the second time) */
         for (unsigned k = 0; k < INFL; k++) {
             memset(back[k], 0, 8 * 4096 + 512);
-            rw_srb(&srb[k], false, 1000 + 100 * k, (uint16_t)(8 * (1 + k) - 3),
+            wh_vbd_rw_srb(&srb[k], false, 1000 + 100 * k, (uint16_t)(8 * (1 + k) - 3),
                    back[k] + db * 100);
         }
         CHECK(wh_storport_srbs(fdo, p, INFL, 10000) == 0, "8 READs in flight together all "
@@ -196,32 +199,38 @@ void scenario_xenvbd_inflight(void)
     /* an answer the miniport writes itself (not a READ: StorPort maps it
      * and does not double-buffer it) */
     uint8_t inquiry[6] = { 0x12, 0, 0, 0, 36, 0 };
-    CHECK(srb_status(fdo, inquiry, 6, back[0], 36, 0x40) == 1 && !memcmp(back[0] + 8, "Xen     ", 8),
+    CHECK(wh_vbd_srb_status(fdo, inquiry, 6, back[0], 36, 0x40) == 1 && !memcmp(back[0] + 8, "Xen     ", 8),
           "INQUIRY answers vendor Xen with the HAL double-buffering");
     wh_storport_double_buffer = false;
     for (unsigned k = 0; k < INFL; k++) {
         wh_pool_free(data[k], "scenario");
         wh_pool_free(back[k], "scenario");
     }
-    xenvbd_down(&b, &img, drv);
+    wh_vbd_down(&b, &img, drv);
 }
 
 /* ---- the disk disabled (REMOVE of its stack) and enabled again ------------------ */
-static bool write_read_check(struct wh_device_object *fdo, uint32_t lba, uint8_t seed)
+bool wh_vbd_write_read_check_on(struct wh_device_object *fdo, struct sim_blkback *bb,
+                                uint32_t lba, uint8_t seed)
 {
     uint8_t *buf = wh_pool_alloc(4096, 0x66756257, false), *back = wh_pool_alloc(4096, 0x66756257, false);
     for (unsigned i = 0; i < 4096; i++)
         buf[i] = (uint8_t)(i * 3 + seed);
     memset(back, 0, 4096);
     struct wh_srb srb;
-    rw_srb(&srb, true, lba, 8, buf);
+    wh_vbd_rw_srb(&srb, true, lba, 8, buf);
     bool ok = !wh_storport_srb(fdo, &srb, 10000) && srb.SrbStatus == 1 &&
-              !memcmp(sim_blkback_disk(wh_lab.disk) + lba * 512, buf, 4096);
-    rw_srb(&srb, false, lba, 8, back);
+              !memcmp(sim_blkback_disk(bb) + lba * 512, buf, 4096);
+    wh_vbd_rw_srb(&srb, false, lba, 8, back);
     ok = ok && !wh_storport_srb(fdo, &srb, 10000) && srb.SrbStatus == 1 && !memcmp(back, buf, 4096);
     wh_pool_free(buf, "scenario");
     wh_pool_free(back, "scenario");
     return ok;
+}
+
+bool wh_vbd_write_read_check(struct wh_device_object *fdo, uint32_t lba, uint8_t seed)
+{
+    return wh_vbd_write_read_check_on(fdo, wh_lab.disk, lba, seed);
 }
 
 void scenario_xenvbd_restart(void)
@@ -230,10 +239,10 @@ void scenario_xenvbd_restart(void)
     struct wh_image img;
     struct wh_driver_object *drv = NULL;
     struct wh_child *vbd = NULL;
-    struct wh_device_object *fdo = xenvbd_up(&b, &img, &drv, &vbd);
+    struct wh_device_object *fdo = wh_vbd_up(&b, &img, &drv, &vbd);
     if (!fdo)
         return;
-    CHECK(write_read_check(fdo, 200, 1), "WRITE then READ before the disable");
+    CHECK(wh_vbd_write_read_check(fdo, 200, 1), "WRITE then READ before the disable");
     NTSTATUS_ st = wh_pnp_minor(vbd->pdo, WH_IRP_MN_REMOVE_DEVICE, NULL);
     CHECK(st == WH_STATUS_SUCCESS, "REMOVE of the disk's stack (disable): 0x%08x", (unsigned)st);
     CHECK(!wh_storport_fdo(0), "StorPort's adapter FDO is gone");
@@ -247,12 +256,12 @@ void scenario_xenvbd_restart(void)
     st = wh_pnp_minor(vbd->pdo, WH_IRP_MN_START_DEVICE, NULL);
     CHECK(st == WH_STATUS_SUCCESS, "START again: blkfront connects again: 0x%08x", (unsigned)st);
     fdo = wh_storport_fdo(0);
-    CHECK(fdo && write_read_check(fdo, 300, 2), "WRITE then READ after the enable");
+    CHECK(fdo && wh_vbd_write_read_check(fdo, 300, 2), "WRITE then READ after the enable");
     CHECK(!memcmp(sim_blkback_disk(wh_lab.disk) + 200 * 512, (uint8_t[]){ 1, 4, 7, 10 }, 4),
           "what was written before the disable is still on the disk");
     /* nothing of the first START may be left: the unload's leak check
      * (pool, device objects, mappings) covers both adapters' lives */
-    xenvbd_down(&b, &img, drv);
+    wh_vbd_down(&b, &img, drv);
 }
 
 /* ---- a stalled backend, then StorPort's resets ----------------------------------
@@ -267,7 +276,7 @@ static bool disk_matches(struct wh_device_object *fdo, uint32_t lba, uint16_t se
     uint8_t *buf = wh_pool_alloc(sectors * 512u, 0x66756257, false);
     memset(buf, 0x33, sectors * 512u);
     struct wh_srb srb;
-    rw_srb(&srb, false, lba, sectors, buf);
+    wh_vbd_rw_srb(&srb, false, lba, sectors, buf);
     bool ok = !wh_storport_srb(fdo, &srb, 10000) && srb.SrbStatus == 1 &&
               !memcmp(buf, sim_blkback_disk(wh_lab.disk) + lba * 512, sectors * 512u);
     wh_pool_free(buf, "scenario");
@@ -279,7 +288,7 @@ void scenario_xenvbd_stall_reset(void)
     struct wh_bus b;
     struct wh_image img;
     struct wh_driver_object *drv = NULL;
-    struct wh_device_object *fdo = xenvbd_up(&b, &img, &drv, NULL);
+    struct wh_device_object *fdo = wh_vbd_up(&b, &img, &drv, NULL);
     if (!fdo)
         return;
     enum { N = 5 };
@@ -297,7 +306,7 @@ void scenario_xenvbd_stall_reset(void)
         for (unsigned k = 0; k < N; k++) {
             buf[k] = wh_pool_alloc(4096, 0x66756257, false);
             memset(buf[k], 0x11 * (k + 1), 4096);
-            rw_srb(&srb[k], k == N - 1, 500 + 8 * k + 64 * round, 8, buf[k]);
+            wh_vbd_rw_srb(&srb[k], k == N - 1, 500 + 8 * k + 64 * round, 8, buf[k]);
             p[k] = &srb[k];
         }
         CHECK(wh_storport_srbs_start(fdo, p, N) == 0, "4 READs and a WRITE given to HwStartIo");
@@ -334,7 +343,7 @@ void scenario_xenvbd_stall_reset(void)
                 untouched &= buf[k][i] == 0x77;
         CHECK(untouched, "the late answers to what %s gave back write no buffer", name);
         CHECK(!wh_violations(), "no SRB completed twice after %s", name);
-        CHECK(write_read_check(fdo, 900 + 16 * round, (uint8_t)(7 + round)),
+        CHECK(wh_vbd_write_read_check(fdo, 900 + 16 * round, (uint8_t)(7 + round)),
               "WRITE then READ after %s, byte for byte", name);
         CHECK(disk_matches(fdo, 500 + 64 * round, 40), "READ of what the reset requests "
               "covered gives the disk's bytes after %s", name);
@@ -342,7 +351,7 @@ void scenario_xenvbd_stall_reset(void)
             wh_pool_free(buf[k], "scenario");
     }
     wh_storport_double_buffer = false;
-    xenvbd_down(&b, &img, drv);
+    wh_vbd_down(&b, &img, drv);
 }
 
 /* ---- paging and dump notifications, a bug check, the dump copy writes --------- */
@@ -352,7 +361,7 @@ void scenario_xenvbd_dump(void)
     struct wh_image img;
     struct wh_driver_object *drv = NULL;
     struct wh_child *vbd = NULL;
-    struct wh_device_object *fdo = xenvbd_up(&b, &img, &drv, &vbd);
+    struct wh_device_object *fdo = wh_vbd_up(&b, &img, &drv, &vbd);
     if (!fdo)
         return;
     CHECK(wh_pnp_usage(vbd->pdo, 1 /* DeviceUsageTypePaging */, true) == WH_STATUS_SUCCESS,
@@ -371,7 +380,7 @@ void scenario_xenvbd_dump(void)
         free(dbg);
     }
     char path[512];
-    xenvbd_path(path, sizeof(path));
+    wh_vbd_path(path, sizeof(path));
     struct wh_image dimg;
     if (wh_pe_load(path, wh_lab.allowed_path, &dimg)) {
         CHECK(0, "the dump copy of xenvbd.sys loads");
@@ -386,7 +395,7 @@ void scenario_xenvbd_dump(void)
         for (unsigned i = 0; i < 64 * 1024; i++)
             page[i] = (uint8_t)(i * 31 + 9);
         struct wh_srb srb;
-        rw_srb(&srb, true, 3000, 128, page);       /* 64 KiB: two of the dump path's chunks */
+        wh_vbd_rw_srb(&srb, true, 3000, 128, page);       /* 64 KiB: two of the dump path's chunks */
         CHECK(wh_storport_dump_srb(&srb) == 0 && srb.SrbStatus == 1,
               "the dump copy's WRITE completes inside HwStartIo at HIGH_LEVEL (status 0x%02x)",
               srb.SrbStatus);

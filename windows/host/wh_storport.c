@@ -5,7 +5,11 @@
  * HwStartIo at DISPATCH_LEVEL, each with its SRB extension, several in
  * flight at once, and each must come back exactly once through
  * StorPortNotification(RequestComplete).  REMOVE stops the adapter
- * (ScsiStopAdapter) and deletes its FDO.
+ * (ScsiStopAdapter) and deletes its FDO.  After HwInitialize the
+ * supported control types are queried (PASSIVE_LEVEL) and only those are
+ * called.  Power: StorPort owns the stack's policy; a system set-power IRP
+ * goes to the PDO, then StorPort requests D3 (ScsiStopAdapter at DIRQL,
+ * then the PDO) or D0 (the PDO, then ScsiRestartAdapter at DIRQL).
  *
  * DMA (wh_storport_dma.c): a miniport declaring NeedPhysicalAddresses gets
  * each data SRB's scatter/gather list from StorPortGetScatterGatherList
@@ -73,11 +77,16 @@ struct sp_hid {
     uint8_t b[HID_SIZE_WIN8];
     bool have;
 };
+#define SP_CONTROL_TYPES 32
 struct sp_adapter {
     struct wh_device_object *fdo, *pdo, *lower;
     uint8_t *devext;
     bool started;
+    bool d3;                                 /* powered down (device power D3) */
+    bool supported[SP_CONTROL_TYPES];        /* ScsiQuerySupportedControlTypes */
 };
+enum { ScsiQuerySupportedControlTypes = 0, ScsiStopAdapter = 1, ScsiRestartAdapter = 2 };
+unsigned wh_storport_stops, wh_storport_restarts;
 static struct sp_hid live_hid, dump_hid;
 static struct sp_adapter adapters[4];
 static pthread_mutex_t sp_m = PTHREAD_MUTEX_INITIALIZER;
@@ -134,6 +143,8 @@ static NTSTATUS_ sp_forward_and_wait(struct sp_adapter *a, struct wh_irp *irp)
     return irp->IoStatus.Status;
 }
 
+static void sp_query_control_types(struct sp_adapter *a);
+
 static NTSTATUS_ sp_start(struct sp_adapter *a, struct wh_irp *irp)
 {
     NTSTATUS_ st = sp_forward_and_wait(a, irp);
@@ -158,7 +169,101 @@ static NTSTATUS_ sp_start(struct sp_adapter *a, struct wh_irp *irp)
         wh_violation("HwInitialize", "returned at IRQL %u", wh_irql);
     wh_irql = WH_PASSIVE_LEVEL;
     a->started = ok;
+    if (ok)
+        sp_query_control_types(a);
     return ok ? WH_STATUS_SUCCESS : (NTSTATUS_)0xC0000001;
+}
+
+/* ---- the adapter's power (StorPort owns the stack's power policy) ----------------- */
+typedef int WH_MSABI (*ctl_fn)(void *, int, void *);
+
+/* HwAdapterControl for one control type, at the IRQL the StorPort
+ * documentation gives it (PASSIVE_LEVEL for the query, DIRQL under the
+ * interrupt lock for stop and restart), only if the miniport listed it. */
+static int sp_adapter_control(struct sp_adapter *a, int type, void *params)
+{
+    ctl_fn ctl = (ctl_fn)hid_ptr(&live_hid, HID_ADAPTERCONTROL);
+    if (!ctl || (type != ScsiQuerySupportedControlTypes && !a->supported[type]))
+        return -1;
+    uint8_t old = wh_irql, at = type == ScsiQuerySupportedControlTypes ? WH_PASSIVE_LEVEL
+                                                                        : WH_PLATFORM_DIRQL;
+    wh_irql = at;
+    int r = ctl(a->devext, type, params);
+    if (wh_irql != at)
+        wh_violation("HwAdapterControl", "type %d returned at IRQL %u, called at %u", type, wh_irql,
+                     at);
+    wh_irql = old;
+    if (r != 0)                                  /* ScsiAdapterControlSuccess */
+        wh_violation("HwAdapterControl", "type %d returned %d: it must return "
+                     "ScsiAdapterControlSuccess", type, r);
+    return r;
+}
+
+/* After HwInitialize, before the first I/O: which control types the
+ * miniport supports (StorPort calls only those afterwards). */
+static void sp_query_control_types(struct sp_adapter *a)
+{
+    uint8_t list[4 + SP_CONTROL_TYPES];          /* SCSI_SUPPORTED_CONTROL_TYPE_LIST */
+    memset(list, 0, sizeof(list));
+    uint32_t max = SP_CONTROL_TYPES;
+    memcpy(list, &max, sizeof(max));
+    sp_adapter_control(a, ScsiQuerySupportedControlTypes, list);
+    for (unsigned i = 0; i < SP_CONTROL_TYPES; i++)
+        a->supported[i] = list[4 + i] != 0;
+    if (!a->supported[ScsiStopAdapter] || !a->supported[ScsiRestartAdapter])
+        wh_violation("HwAdapterControl", "ScsiStopAdapter and ScsiRestartAdapter not both "
+                     "supported (a StorPort miniport must support them)");
+}
+
+/* A device power IRP (StorPort requested it as the stack's power policy
+ * owner): D3 stops the adapter (nothing is outstanding then: StorPort
+ * holds new requests), then goes to the PDO; D0 goes to the PDO first,
+ * then restarts the adapter (ScsiRestartAdapter, or HwFindAdapter and
+ * HwInitialize again for a miniport without it). */
+static NTSTATUS_ sp_device_power(struct sp_adapter *a, struct wh_irp *irp, uint32_t state)
+{
+    NTSTATUS_ st;
+    if (state != WH_PowerDeviceD0) {
+        if (wh_storport_outstanding())
+            wh_violation("StorPort", "D%u with %u SRB(s) outstanding", state - 1,
+                         wh_storport_outstanding());
+        if (a->started && !a->d3) {
+            sp_adapter_control(a, ScsiStopAdapter, NULL);
+            wh_storport_stops++;
+        }
+        a->d3 = true;
+        st = sp_forward_and_wait(a, irp);
+    } else {
+        st = sp_forward_and_wait(a, irp);
+        if (WH_NT_SUCCESS(st) && a->started && a->d3) {
+            if (a->supported[ScsiRestartAdapter]) {
+                sp_adapter_control(a, ScsiRestartAdapter, NULL);
+            } else {
+                wh_violation("StorPort", "a miniport without ScsiRestartAdapter (not modelled: "
+                             "HwFindAdapter and HwInitialize again)");
+            }
+            wh_storport_restarts++;
+        }
+        a->d3 = false;
+    }
+    return st;
+}
+
+/* A system power IRP: passed down (only the PDO's driver completes it),
+ * and for a set-power StorPort asks for the matching device power state
+ * for its stack once the PDO has it: D3 for a sleeping state (for the disk
+ * with the hibernation file too: D3 without powering it off), D0 for S0. */
+static NTSTATUS_ sp_system_power(struct sp_adapter *a, struct wh_irp *irp, uint8_t minor,
+                                 uint32_t state, uint32_t action)
+{
+    NTSTATUS_ st = sp_forward_and_wait(a, irp);
+    if (minor == WH_IRP_MN_SET_POWER && WH_NT_SUCCESS(st)) {
+        uint32_t d = state == WH_PowerSystemWorking ? WH_PowerDeviceD0 : WH_PowerDeviceD3;
+        NTSTATUS_ dst = wh_power_irp(a->pdo, WH_IRP_MN_SET_POWER, WH_DevicePowerState, d, action);
+        if (!WH_NT_SUCCESS(dst))
+            fprintf(stderr, "wh_storport: D%u for the adapter: 0x%08x\n", d - 1, (unsigned)dst);
+    }
+    return st;
 }
 
 static NTSTATUS_ WH_MSABI sp_dispatch(struct wh_device_object *dev, struct wh_irp *irp)
@@ -171,16 +276,24 @@ static NTSTATUS_ WH_MSABI sp_dispatch(struct wh_device_object *dev, struct wh_ir
         wh_IofCompleteRequest(irp, 0);
         return st;
     }
+    if (sl->MajorFunction == WH_IRP_MJ_POWER &&
+        (sl->MinorFunction == WH_IRP_MN_SET_POWER || sl->MinorFunction == WH_IRP_MN_QUERY_POWER)) {
+        uint8_t minor = sl->MinorFunction;
+        uint32_t type = sl->Parameters.Power.Type, state = sl->Parameters.Power.State;
+        uint32_t action = sl->Parameters.Power.ShutdownType;
+        NTSTATUS_ st = type == WH_DevicePowerState && minor == WH_IRP_MN_SET_POWER
+                           ? sp_device_power(a, irp, state)
+                           : type == WH_SystemPowerState ? sp_system_power(a, irp, minor, state, action)
+                                                         : sp_forward_and_wait(a, irp);
+        irp->IoStatus.Status = st;
+        wh_IofCompleteRequest(irp, 0);
+        return st;
+    }
     if (sl->MajorFunction == WH_IRP_MJ_PNP && sl->MinorFunction == WH_IRP_MN_REMOVE_DEVICE) {
         /* the adapter stops (HwAdapterControl(ScsiStopAdapter) at DIRQL),
          * the IRP goes down, the FDO goes */
-        typedef int WH_MSABI (*ctl_fn)(void *, int, void *);
-        ctl_fn ctl = (ctl_fn)hid_ptr(&live_hid, HID_ADAPTERCONTROL);
-        if (ctl && a->started) {
-            wh_irql = WH_PLATFORM_DIRQL;
-            ctl(a->devext, 1 /* ScsiStopAdapter */, NULL);
-            wh_irql = WH_PASSIVE_LEVEL;
-        }
+        if (a->started && !a->d3)
+            sp_adapter_control(a, ScsiStopAdapter, NULL);
         a->started = false;
         irp->CurrentLocation++;
         irp->Tail.CurrentStackLocation++;
@@ -375,8 +488,8 @@ static int sp_find(struct wh_srb *srb)
 int wh_storport_srbs_start(struct wh_device_object *fdo, struct wh_srb **srbs, unsigned n)
 {
     struct sp_adapter *a = *(struct sp_adapter **)fdo->DeviceExtension;
-    if (!a->started)
-        return -1;
+    if (!a->started || a->d3)
+        return -1;                               /* StorPort holds them (not modelled) */
     for (unsigned k = 0; k < n; k++) {
         struct wh_srb *srb = srbs[k];
         srb->Length = sizeof(*srb);
@@ -388,6 +501,7 @@ int wh_storport_srbs_start(struct wh_device_object *fdo, struct wh_srb **srbs, u
         inflight[sp_slot(srb)].dma = dma;
         pthread_mutex_unlock(&sp_m);
     }
+    wh_processor_wait();
     wh_irql = WH_DISPATCH_LEVEL;                 /* StorPort's start-I/O lock, full duplex */
     for (unsigned k = 0; k < n; k++) {
         ((hw_startio_fn)hid_ptr(&live_hid, HID_STARTIO))(a->devext, srbs[k]);
@@ -543,8 +657,7 @@ void *wh_storport_dump_pointers(struct wh_device_object *fdo)
  * HwInitialize runs; all at HIGH_LEVEL.  0 if the adapter was found. */
 int wh_storport_dump_start(struct wh_image *img, void *handoff)
 {
-    extern volatile bool wh_interrupts_masked;
-    wh_interrupts_masked = true;
+    wh_interrupts_mask(true);
     dump_mode = true;
     wh_irql = WH_HIGH_LEVEL;
     int32_t st = ((entry_fn)img->entry)(NULL, NULL);
@@ -606,10 +719,9 @@ int wh_storport_dump_srb(struct wh_srb *srb)
 /* The machine is "restarted": the dump copy is forgotten. */
 void wh_storport_dump_end(void)
 {
-    extern volatile bool wh_interrupts_masked;
     free(dump_devext);
     dump_devext = NULL;
     dump_mode = false;
     wh_irql = WH_PASSIVE_LEVEL;
-    wh_interrupts_masked = false;
+    wh_interrupts_mask(false);
 }

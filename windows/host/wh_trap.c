@@ -19,7 +19,7 @@
  *                     code from pool is a violation: bug check 0xFC
  *   IN/OUT            the simulator's ports (0xe9 debug, QEMU unplug)
  *   MOV CR8           the thread's IRQL (Windows x64: CR8 is the IRQL)
- *   CLI/STI           the thread's interrupt flag
+ *   CLI/STI           the thread's interrupt flag (wh_irql.c: a held processor)
  *   MOVABS from KUSER_SHARED_DATA (0xfffff78000000000): interrupt time,
  *                     system time, tick count
  * Each thread that runs driver code has a KPCR in GS (inline accessors read
@@ -58,7 +58,6 @@ static uint8_t *hypercall_page;
 static uint32_t hypercall_msr;
 static _Thread_local bool thread_ready;
 static _Thread_local uint8_t *kpcr;
-_Thread_local bool wh_interrupts_off;
 
 /* The images loaded (their faults are decoded) and unloaded (inaccessible:
  * a call into one is a callback into an unloaded driver). */
@@ -100,11 +99,19 @@ void wh_trap_thread(void)
     uint8_t *thread = kpcr + 4096;                /* an opaque KTHREAD */
     *(uint8_t **)(kpcr + 0x18) = kpcr;            /* KPCR.Self */
     *(uint8_t **)(kpcr + 0x20) = kpcr + 0x180;    /* KPCR.CurrentPrcb */
-    *(uint16_t *)(kpcr + 0x184) = 0;              /* KPRCB.Number: one processor */
+    *(uint16_t *)(kpcr + 0x184) = 0;              /* KPRCB.Number: processor 0 */
     *(uint8_t **)(kpcr + 0x188) = thread;         /* KPRCB.CurrentThread */
     if (syscall(SYS_arch_prctl, ARCH_SET_GS, (unsigned long)kpcr))
         wh_fatal("arch_prctl(ARCH_SET_GS) failed");
     cpuid_faulting = syscall(SYS_arch_prctl, ARCH_SET_CPUID, 0UL) == 0;
+}
+
+/* This thread runs as processor n (KPRCB.Number, what
+ * KeGetCurrentProcessorNumber reads). */
+void wh_trap_set_processor(unsigned n)
+{
+    wh_trap_thread();
+    *(uint16_t *)(kpcr + 0x184) = (uint16_t)n;
 }
 
 static void patch_site(uint8_t *at, enum patch_kind kind)
@@ -267,7 +274,7 @@ static bool emulate(greg_t *g, const uint8_t *ip, uintptr_t rip)
             wh_irql = (uint8_t)(g[r] & 15);
         len += 3;
     } else if (o[0] == 0xfa || o[0] == 0xfb) {                          /* CLI, STI */
-        wh_interrupts_off = o[0] == 0xfa;
+        wh_interrupt_flag(o[0] == 0xfa);
         len += 1;
     } else if (o[0] == 0xec || o[0] == 0xed || o[0] == 0xe4 || o[0] == 0xe5) {   /* IN */
         unsigned size = o[0] & 1 ? opsize : 1;

@@ -76,6 +76,9 @@ NTSTATUS xenpci_fdo_add(PDRIVER_OBJECT driver, PDEVICE_OBJECT pdo);
 NTSTATUS xenpci_fdo_pnp(struct xenpci_fdo *f, PIRP irp);
 NTSTATUS xenpci_fdo_power(struct xenpci_fdo *f, PIRP irp);
 
+/* xenpci_driver.c: the unplug done at boot, done again in a new domain */
+void xenpci_unplug_again(struct xenpci_fdo *f);
+
 /* xenpci_xen.c: bring-up and bus services on START, teardown on REMOVE */
 NTSTATUS xenpci_xen_start(struct xenpci_fdo *f, PCM_RESOURCE_LIST raw, PCM_RESOURCE_LIST translated);
 void xenpci_xen_stop(struct xenpci_fdo *f);

@@ -62,6 +62,30 @@ static void xenpci_early_unplug(void)
         xenpci_drv.unplugged = (ULONG)mask;
 }
 
+/* Back from hibernation in a new domain: its device model is new, with the
+ * emulated disks and NICs plugged in again (the boot loader read the image
+ * through them).  What was unplugged at boot is unplugged again before
+ * Windows' own drivers for them come back to D0: else the PV disk would be
+ * seen a second time through the emulated one. */
+void xenpci_unplug_again(struct xenpci_fdo *f)
+{
+    ULONG mask = xenpci_drv.unplugged;
+    if (!mask)
+        return;                                    /* nothing was unplugged at boot */
+    struct unplug_request r = {
+        .pv_disk_ready = (mask & UNPLUG_IDE_DISKS) != 0,
+        .pv_net_ready = (mask & UNPLUG_NICS) != 0,
+        .safe_mode = FALSE,
+        .boot_options = "",
+        .product = UNPLUG_PRODUCT_GPLPV,
+        .build = 1,
+    };
+    int done = unplug_emulated_devices(&f->win.plat, &r);
+    if (done < 0)
+        GP_ERR(&f->win.plat, "unplug after hibernation failed: %s (the emulated devices are "
+               "back)", gp_strerror(done));
+}
+
 static NTSTATUS NTAPI xenpci_dispatch_pnp(PDEVICE_OBJECT dev, PIRP irp)
 {
     struct xenpci_common *c = dev->DeviceExtension;

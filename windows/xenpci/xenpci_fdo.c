@@ -131,32 +131,78 @@ static NTSTATUS xenpci_fdo_power_forward_and_wait(struct xenpci_fdo *f, PIRP irp
     return st;
 }
 
-/* Hibernation (S4): everything quiesced before Windows writes its image
- * and powers off (suspend_freeze); back in S0, the core finds out whether
- * the image was booted in a new domain or the hibernation was abandoned,
- * and reconnects accordingly (suspend_thaw).  The FDO is DO_POWER_PAGABLE,
- * so these IRPs arrive at PASSIVE_LEVEL and may wait. */
+struct xenpci_fdo_dpower {
+    KEVENT done;
+    NTSTATUS status;
+};
+
+static VOID NTAPI xenpci_fdo_dpower_done(PDEVICE_OBJECT dev, UCHAR minor, POWER_STATE state,
+                                        PVOID ctx, PIO_STATUS_BLOCK io)
+{
+    struct xenpci_fdo_dpower *w = ctx;
+    (void)dev;
+    (void)minor;
+    (void)state;
+    w->status = io->Status;
+    KeSetEvent(&w->done, IO_NO_INCREMENT, FALSE);
+}
+
+/* As the power policy owner of the platform device's stack: the device
+ * power state that goes with system state 'to' (D0 for S0, D3 for every
+ * sleeping state, hibernation included), requested for each system
+ * set-power IRP as Microsoft requires, and waited for.  PASSIVE_LEVEL: the
+ * FDO and the PCI device's PDO are DO_POWER_PAGABLE. */
+static NTSTATUS xenpci_fdo_device_power(struct xenpci_fdo *f, SYSTEM_POWER_STATE to)
+{
+    struct xenpci_fdo_dpower w;
+    POWER_STATE ps;
+    ps.DeviceState = to == PowerSystemWorking ? PowerDeviceD0 : PowerDeviceD3;
+    KeInitializeEvent(&w.done, NotificationEvent, FALSE);
+    w.status = STATUS_SUCCESS;
+    NTSTATUS st = PoRequestPowerIrp(f->pdo, IRP_MN_SET_POWER, ps, xenpci_fdo_dpower_done, &w, NULL);
+    if (st != STATUS_PENDING) {
+        GP_ERR(&f->win.plat, "power: D%d not requested (0x%lx)", (int)ps.DeviceState - 1,
+               (unsigned long)st);
+        return st;
+    }
+    KeWaitForSingleObject(&w.done, Executive, KernelMode, FALSE, NULL);
+    return w.status;
+}
+
+/* System set-power IRPs: passed to the PCI bus driver (which completes
+ * them), then the device power state requested.  Hibernation (S4):
+ * everything is quiesced before Windows writes its image and powers off
+ * (suspend_freeze); back in S0, once the device is in D0, the core finds
+ * out whether the image was booted in a new domain or the hibernation was
+ * abandoned, and reconnects accordingly (suspend_thaw) - in a new domain
+ * after unplugging the new device model's emulated disks and NICs again.
+ * The FDO is DO_POWER_PAGABLE, so these IRPs arrive at PASSIVE_LEVEL and
+ * may wait. */
 NTSTATUS xenpci_fdo_power(struct xenpci_fdo *f, PIRP irp)
 {
     PIO_STACK_LOCATION sl = IoGetCurrentIrpStackLocation(irp);
     if (sl->MinorFunction == IRP_MN_SET_POWER && sl->Parameters.Power.Type == SystemPowerState &&
-        f->started && f->suspend_ready) {
+        f->started) {
         SYSTEM_POWER_STATE to = sl->Parameters.Power.State.SystemState;
-        if (to == PowerSystemHibernate && !f->frozen) {
+        if (to == PowerSystemHibernate && f->suspend_ready && !f->frozen) {
             suspend_freeze(&f->suspend);
             f->frozen = TRUE;
-        } else if (to == PowerSystemWorking && f->frozen) {
-            PoStartNextPowerIrp(irp);
-            NTSTATUS st = xenpci_fdo_power_forward_and_wait(f, irp);
+        }
+        PoStartNextPowerIrp(irp);
+        NTSTATUS st = xenpci_fdo_power_forward_and_wait(f, irp);
+        xenpci_fdo_device_power(f, to);
+        if (to == PowerSystemWorking && f->frozen) {
             BOOLEAN new_domain = hvm_domain_was_replaced(f->hvm);
+            if (new_domain)
+                xenpci_unplug_again(f);
             int err = suspend_thaw(&f->suspend, new_domain);
             f->frozen = FALSE;
             if (err)
                 GP_ERR(&f->win.plat, "back from hibernation (%s domain): %s",
                        new_domain ? "new" : "same", gp_strerror(err));
-            IoCompleteRequest(irp, IO_NO_INCREMENT);
-            return st;
         }
+        IoCompleteRequest(irp, IO_NO_INCREMENT);
+        return st;
     }
     PoStartNextPowerIrp(irp);
     IoSkipCurrentIrpStackLocation(irp);

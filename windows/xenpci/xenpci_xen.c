@@ -102,6 +102,28 @@ static void xenpci_xen_balloon_give(void *arg, void *cookie)
     ExFreePool(mdl);
 }
 
+/* ---- a new domain: what the guest wrote to xenstore is gone ------------
+ * After a restore (or a resume from hibernation) the toolstack has written
+ * the domain's xenstore afresh: the control and balloon features are
+ * announced again, first thing after xenstore is back (before the devices
+ * reconnect), so the toolstack sees the PV drivers at once. */
+static void xenpci_xen_quiesce(void *arg)
+{
+    (void)arg;
+}
+
+static int xenpci_xen_new_domain(void *arg, bool cancelled)
+{
+    struct xenpci_fdo *f = arg;
+    if (cancelled)
+        return 0;
+    if (f->control)
+        control_announce(f->control);
+    if (f->balloon)
+        balloon_announce(f->balloon);
+    return 0;
+}
+
 /* ---- bug check: tell dom0 why we died -------------------------------- */
 static struct xenpci_fdo *xenpci_xen_crash_fdo;
 static PULONG_PTR xenpci_xen_bugcheck_data;   /* ntoskrnl's KiBugCheckData[5] */
@@ -158,6 +180,9 @@ NTSTATUS xenpci_xen_start(struct xenpci_fdo *f, PCM_RESOURCE_LIST raw, PCM_RESOU
     err = balloon_start(p, f->xs, &src, &f->balloon);
     if (err)
         GP_WARN(p, "balloon: %s (memory target not followed)", gp_strerror(err));
+    struct suspend_dev sd = { xenpci_xen_quiesce, xenpci_xen_new_domain, f };
+    if (suspend_register(&f->suspend, &sd) != 0)
+        GP_WARN(p, "suspend: the features will not be announced again after a restore");
     UNICODE_STRING name;
     RtlInitUnicodeString(&name, L"KiBugCheckData");
     xenpci_xen_bugcheck_data = MmGetSystemRoutineAddress(&name);
@@ -185,6 +210,7 @@ void xenpci_xen_stop(struct xenpci_fdo *f)
     }
     win_platform_flush_deferred(&f->win);
     if (f->suspend_ready) {
+        suspend_unregister(&f->suspend, f);
         suspend_fini(&f->suspend);
         f->suspend_ready = FALSE;
     }
