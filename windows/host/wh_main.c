@@ -136,6 +136,7 @@ static const struct {
     { "xennet-init", scenario_xennet_init },
     { "xennet-send-receive", scenario_xennet_data },
     { "xennet-pause-restart", scenario_xennet_pause },
+    { "xennet-disable-enable", scenario_xennet_restart },
     { "xennet-surprise-removal", scenario_xennet_surprise },
     { "xennet-pause-dead-backend", scenario_xennet_dead },
     { "verifier-catches", scenario_verifier },

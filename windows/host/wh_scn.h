@@ -80,6 +80,7 @@ void scenario_xennet_init(void);
 void scenario_xennet_data(void);
 void scenario_xennet_pause(void);
 void scenario_xennet_surprise(void);
+void scenario_xennet_restart(void);
 void scenario_xennet_dead(void);
 void scenario_windows7(void);
 

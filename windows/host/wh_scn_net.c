@@ -451,6 +451,36 @@ void scenario_xennet_surprise(void)
     net_down();
 }
 
+/* ---- the NIC disabled (REMOVE of its stack: Halt) and enabled again --------------------- */
+void scenario_xennet_restart(void)
+{
+    if (!net_up())
+        return;
+    set_filter(0x9);
+    CHECK(wh_net_echo(1), "a frame goes round before the disable");
+    struct wh_child *vif = wh_child(&bus, "XEN\\VIF");
+    NTSTATUS_ st = wh_pnp_minor(vif->pdo, WH_IRP_MN_REMOVE_DEVICE, NULL);
+    CHECK(st == WH_STATUS_SUCCESS, "REMOVE of the NIC's stack (disable): 0x%08x", (unsigned)st);
+    CHECK(wh_ndis_ad.state == WH_NDIS_HALTED, "MiniportHaltEx ran (state %d)", wh_ndis_ad.state);
+    CHECK(wh_device_exists(vif->pdo), "the NIC's PDO stays: it is still in BusRelations");
+    if (!wh_device_exists(vif->pdo) || wh_ndis_ad.state != WH_NDIS_HALTED) {
+        net_down();
+        return;
+    }
+    st = ((wh_add_device_fn)net_drv->DriverExtension->AddDevice)(net_drv, vif->pdo);
+    CHECK(st == WH_STATUS_SUCCESS, "AddDevice again (enable): 0x%08x", (unsigned)st);
+    st = wh_pnp_minor(vif->pdo, WH_IRP_MN_START_DEVICE, NULL);
+    CHECK(st == WH_STATUS_SUCCESS && wh_ndis_ad.state == WH_NDIS_RUNNING,
+          "START again: MiniportInitializeEx connects netfront again (0x%08x, state %d)",
+          (unsigned)st, wh_ndis_ad.state);
+    if (st == WH_STATUS_SUCCESS && wh_ndis_ad.state == WH_NDIS_RUNNING) {
+        set_filter(0x9);
+        CHECK(wh_net_echo(2), "a frame goes round after the enable");
+    }
+    /* the unload's leak check covers both of the adapter's lives */
+    net_down();
+}
+
 /* ---- Pause on a backend that never answers: bounded, then Restart ---------------------- */
 void scenario_xennet_dead(void)
 {
