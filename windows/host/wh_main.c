@@ -80,7 +80,7 @@ bool wh_boot(struct wh_bus *b)
         return false;
     wh_pnp_enumerate(b);                 /* as the PnP manager does right after START */
     wh_lab.first_relations = b->nchild;
-    for (int i = 0; i < 500 && b->nchild < 2; i++) {
+    for (int i = 0; i < 3000 && b->nchild < 2; i++) {
         if (wh_relations_invalidated)
             wh_pnp_enumerate(b);
         if (b->nchild < 2)
@@ -183,7 +183,7 @@ int main(int argc, char **argv)
         fflush(NULL);
         pid_t pid = fork();
         if (pid == 0) {
-            alarm(60);
+            alarm(240);                  /* a wedged scenario ends here; waits inside are 30 s */
             machine_up(machine_of(scenarios[i].fn));
             scenarios[i].fn();
             wh_dispatch_flush();

@@ -190,8 +190,8 @@ bool wh_net_echo(uint8_t seed)
     unsigned before = wh_ndis_ad.nframes;
     struct wh_nbl *n = one(f, len, 4096);
     wh_ndis_send(n);
-    bool sent = wh_ndis_wait_sends(5000) && wh_ndis_nbl_completed(n) && n->Status == 0;
-    bool back = sent && wh_ndis_wait_frames(before + 1, 5000) && received(f, len, 17);
+    bool sent = wh_ndis_wait_sends(30000) && wh_ndis_nbl_completed(n) && n->Status == 0;
+    bool back = sent && wh_ndis_wait_frames(before + 1, 30000) && received(f, len, 17);
     wh_ndis_nbl_free(n);
     return back;
 }
@@ -280,13 +280,13 @@ void scenario_xennet_data(void)
     struct sim_netback_stats s0, s1;
     sim_netback_get_stats(wh_lab.nic, &s0);
     wh_ndis_send(na);
-    CHECK(wh_ndis_wait_sends(5000), "every NBL completed (%u outstanding)", ad->sends_outstanding);
+    CHECK(wh_ndis_wait_sends(30000), "every NBL completed (%u outstanding)", ad->sends_outstanding);
     struct wh_nbl *all[4] = { na, nb, nc, nd };
     for (int i = 0; i < 4; i++)
         CHECK(wh_ndis_nbl_completed(all[i]) && all[i]->Status == 0, "NBL %d completed with 0x%08x", i,
               (unsigned)all[i]->Status);
     /* 1 + 3 + 1 frames, and the LSO frame as 3 segments of 1000 bytes */
-    CHECK(wh_ndis_wait_frames(8, 5000), "8 frames came back (%u)", ad->nframes);
+    CHECK(wh_ndis_wait_frames(8, 30000), "8 frames came back (%u)", ad->nframes);
     sim_netback_get_stats(wh_lab.nic, &s1);
     CHECK(s1.tx_frames - s0.tx_frames == 6, "netback took 6 frames (%llu)",
           (unsigned long long)(s1.tx_frames - s0.tx_frames));
@@ -328,11 +328,11 @@ void scenario_xennet_data(void)
     mk_frame(w[2], peer_mac, 17, 100, 92);
     for (int i = 0; i < 3; i++)
         sim_netback_inject(wh_lab.nic, w[i], lw, 0, 0, 0);
-    CHECK(wh_ndis_wait_frames(before + 2, 5000), "the injected frames to us and to all were indicated");
+    CHECK(wh_ndis_wait_frames(before + 2, 30000), "the injected frames to us and to all were indicated");
     usleep(20000);
     CHECK(ad->nframes == before + 2, "the frame to another MAC was filtered (%u indicated)",
           ad->nframes - before);
-    for (int i = 0; i < 100 && ad->rx_held; i++)
+    for (int i = 0; i < 30000 && ad->rx_held; i++)
         usleep(1000);
     CHECK(ad->rx_held == 0 && ad->rx_returned + ad->rx_resources == ad->rx_indicated,
           "every indication returned (%u indicated, %u returned, %u copied at once)", ad->rx_indicated,
@@ -355,7 +355,7 @@ static volatile int race_pause_returned;
  * this indication is counted. */
 static void race_hook(void)
 {
-    for (int i = 0; i < 300 && !__atomic_load_n(&race_pause_returned, __ATOMIC_ACQUIRE); i++)
+    for (int i = 0; i < 30000 && !__atomic_load_n(&race_pause_returned, __ATOMIC_ACQUIRE); i++)
         usleep(1000);
 }
 
@@ -397,7 +397,7 @@ void scenario_xennet_pause(void)
     for (int i = 0; i < 8; i++)
         wh_ndis_nbl_free(n[i]);
     /* an indication under way when Pause starts */
-    for (int i = 0; i < 200 && ad->rx_held; i++)
+    for (int i = 0; i < 30000 && ad->rx_held; i++)
         usleep(1000);
     unsigned before = ad->rx_indicated;
     race_pause_returned = 0;
@@ -408,7 +408,7 @@ void scenario_xennet_pause(void)
     /* Pause starts when the receive path is inside xennet (the hook), and
      * the hook lets it run to its end before the frame goes on */
     sim_netback_inject(wh_lab.nic, w, lw, 0, 0, 0);
-    for (int i = 0; i < 2000 && wh_ndis_lock_hook; i++)
+    for (int i = 0; i < 30000 && wh_ndis_lock_hook; i++)
         usleep(1000);
     CHECK(!wh_ndis_lock_hook, "the receive path reached xennet");
     pthread_create(&p, NULL, pause_thread, NULL);
@@ -416,7 +416,7 @@ void scenario_xennet_pause(void)
     CHECK(race_pause_returned == 1, "Pause completed with a receive under way");
     /* the frame is indicated either before Pause completed or after (the
      * violation): wait for it before anything restarts the adapter */
-    for (int i = 0; i < 1000 && ad->rx_indicated == before; i++)
+    for (int i = 0; i < 30000 && ad->rx_indicated == before; i++)
         usleep(1000);
     CHECK(ad->rx_indicated == before + 1, "the frame was indicated (%u)", ad->rx_indicated - before);
     CHECK(!wh_violation_seen("while the adapter is Paused"), "nothing indicated after Pause completed "
@@ -427,8 +427,8 @@ void scenario_xennet_pause(void)
     struct wh_nbl *again = one(f[0], l, 4096);
     unsigned frames = ad->nframes;
     wh_ndis_send(again);
-    CHECK(wh_ndis_wait_sends(5000) && again->Status == 0, "a send after Restart completes");
-    CHECK(wh_ndis_wait_frames(frames + 1, 5000), "and comes back");
+    CHECK(wh_ndis_wait_sends(30000) && again->Status == 0, "a send after Restart completes");
+    CHECK(wh_ndis_wait_frames(frames + 1, 30000), "and comes back");
     wh_ndis_nbl_free(again);
     net_down();
 }
@@ -444,7 +444,7 @@ void scenario_xennet_surprise(void)
     uint32_t l = mk_frame(f, our_mac, 17, 200, 5);
     struct wh_nbl *n = one(f, l, 4096);
     wh_ndis_send(n);
-    CHECK(wh_ndis_wait_sends(5000), "the send after surprise removal completed");
+    CHECK(wh_ndis_wait_sends(30000), "the send after surprise removal completed");
     CHECK(n->Status == NDIS_STATUS_ADAPTER_REMOVED, "it completed with NDIS_STATUS_ADAPTER_REMOVED "
           "(0x%08x): the miniport took NdisDevicePnPEventSurpriseRemoved (2)", (unsigned)n->Status);
     wh_ndis_nbl_free(n);
@@ -511,9 +511,9 @@ void scenario_xennet_dead(void)
     struct wh_nbl *again = one(f[0], l, 4096);
     unsigned frames = ad->nframes;
     wh_ndis_send(again);
-    CHECK(wh_ndis_wait_sends(5000) && again->Status == 0, "a send after Restart completes (0x%08x)",
+    CHECK(wh_ndis_wait_sends(30000) && again->Status == 0, "a send after Restart completes (0x%08x)",
           (unsigned)again->Status);
-    CHECK(wh_ndis_wait_frames(frames + 1, 5000), "and comes back");
+    CHECK(wh_ndis_wait_frames(frames + 1, 30000), "and comes back");
     for (int i = 0; i < 4; i++)
         wh_ndis_nbl_free(n[i]);
     wh_ndis_nbl_free(again);

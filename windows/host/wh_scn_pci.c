@@ -105,7 +105,7 @@ void scenario_unplug(void)
     struct wh_device_object *pdo = vbd->pdo;
     unsigned seen = wh_relations_invalidated;
     sim_xenstored_poke_rm(sim_xen_xenstored(wh_lab.x), "/local/domain/1/device/vbd/768");
-    for (int i = 0; i < 500 && !vbd->gone; i++) {
+    for (int i = 0; i < 3000 && !vbd->gone; i++) {
         if (wh_relations_invalidated != seen)
             wh_pnp_enumerate(&b);
         if (!vbd->gone)

@@ -96,7 +96,7 @@ static void req_start(struct req *r)
     unsigned before = wh_waiting();
     r->done_at = 0;
     pthread_create(&r->t, NULL, req_main, r);
-    for (int i = 0; i < 200 && wh_waiting() <= before; i++)
+    for (int i = 0; i < 3000 && wh_waiting() <= before; i++)
         usleep(10000);
     usleep(100000);
 }

@@ -134,7 +134,7 @@ static void upgrade_up(struct wh_bus *b, const char *when)
     CHECK(s.callback_irq && s.upcall_routed, "%s: the upcall is routed", when);
     CHECK(s.store_port_open, "%s: the xenstore event channel is not connected", when);
     char *v = NULL;
-    for (int i = 0; i < 200 && !(v && !strcmp(v, "1")); i++) {
+    for (int i = 0; i < 3000 && !(v && !strcmp(v, "1")); i++) {
         free(v);
         v = sim_xenstored_peek(sim_xen_xenstored(wh_lab.x), POWEROFF);
         if (!v || strcmp(v, "1"))

@@ -26,7 +26,7 @@ uint8_t wh_vbd_srb_status(struct wh_device_object *fdo, uint8_t *cdb, unsigned c
     srb.DataTransferLength = len;
     srb.SrbFlags = flags;
     srb.TimeOutValue = 10;
-    if (wh_storport_srb(fdo, &srb, 10000))
+    if (wh_storport_srb(fdo, &srb, 30000))
         return 0xff;
     return srb.SrbStatus;
 }
@@ -173,7 +173,7 @@ void scenario_xenvbd_inflight(void)
              * too); the second time from an odd offset in the buffer */
             wh_vbd_rw_srb(&srb[k], true, 1000 + 100 * k, (uint16_t)(8 * (1 + k) - 3), data[k] + db * 8);
         }
-        CHECK(wh_storport_srbs(fdo, p, INFL, 10000) == 0, "8 WRITEs in flight together all "
+        CHECK(wh_storport_srbs(fdo, p, INFL, 30000) == 0, "8 WRITEs in flight together all "
               "complete%s", how);
         for (unsigned k = 0; k < INFL; k++)
             CHECK(srb[k].SrbStatus == 1 && !memcmp(disk0 + (1000 + 100 * k) * 512, data[k] + db * 8,
@@ -187,7 +187,7 @@ void scenario_xenvbd_inflight(void)
             wh_vbd_rw_srb(&srb[k], false, 1000 + 100 * k, (uint16_t)(8 * (1 + k) - 3),
                    back[k] + db * 100);
         }
-        CHECK(wh_storport_srbs(fdo, p, INFL, 10000) == 0, "8 READs in flight together all "
+        CHECK(wh_storport_srbs(fdo, p, INFL, 30000) == 0, "8 READs in flight together all "
               "complete%s", how);
         for (unsigned k = 0; k < INFL; k++)
             CHECK(srb[k].SrbStatus == 1 && !memcmp(back[k] + db * 100, disk0 + (1000 + 100 * k) * 512,
@@ -219,10 +219,10 @@ bool wh_vbd_write_read_check_on(struct wh_device_object *fdo, struct sim_blkback
     memset(back, 0, 4096);
     struct wh_srb srb;
     wh_vbd_rw_srb(&srb, true, lba, 8, buf);
-    bool ok = !wh_storport_srb(fdo, &srb, 10000) && srb.SrbStatus == 1 &&
+    bool ok = !wh_storport_srb(fdo, &srb, 30000) && srb.SrbStatus == 1 &&
               !memcmp(sim_blkback_disk(bb) + lba * 512, buf, 4096);
     wh_vbd_rw_srb(&srb, false, lba, 8, back);
-    ok = ok && !wh_storport_srb(fdo, &srb, 10000) && srb.SrbStatus == 1 && !memcmp(back, buf, 4096);
+    ok = ok && !wh_storport_srb(fdo, &srb, 30000) && srb.SrbStatus == 1 && !memcmp(back, buf, 4096);
     wh_pool_free(buf, "scenario");
     wh_pool_free(back, "scenario");
     return ok;
@@ -277,7 +277,7 @@ static bool disk_matches(struct wh_device_object *fdo, uint32_t lba, uint16_t se
     memset(buf, 0x33, sectors * 512u);
     struct wh_srb srb;
     wh_vbd_rw_srb(&srb, false, lba, sectors, buf);
-    bool ok = !wh_storport_srb(fdo, &srb, 10000) && srb.SrbStatus == 1 &&
+    bool ok = !wh_storport_srb(fdo, &srb, 30000) && srb.SrbStatus == 1 &&
               !memcmp(buf, sim_blkback_disk(wh_lab.disk) + lba * 512, sectors * 512u);
     wh_pool_free(buf, "scenario");
     return ok;
@@ -330,7 +330,7 @@ void scenario_xenvbd_stall_reset(void)
                   "%s (0x%02x)", k == N - 1 ? "WRITE" : "READ", k, name, srb[k].SrbStatus);
         /* StorPort has them back (a second completion would be a violation
          * from here on): their buffers are someone else's now */
-        wh_storport_srbs_wait(p, N, 10000, false);
+        wh_storport_srbs_wait(p, N, 30000, false);
         for (unsigned k = 0; k < N; k++)
             memset(buf[k], 0x77, 4096);
         sim_blkback_hold(wh_lab.disk, false);      /* the late answers */

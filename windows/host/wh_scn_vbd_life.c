@@ -128,12 +128,12 @@ static bool save_restore_round(struct wh_device_object *fdo, unsigned round, boo
     for (unsigned k = SR_HELD; k < SR_N; k++) {
         wh_storport_srbs_start(fdo, &p[k], 1);
         if (k == SR_HELD + SR_RACE / 2)
-            for (int i = 0; i < 500 && wh_held_windows == held; i++)
+            for (int i = 0; i < 15000 && wh_held_windows == held; i++)
                 usleep(2000);
         else
             usleep(1500);
     }
-    for (int i = 0; i < 1000 && wh_held_windows == held; i++)
+    for (int i = 0; i < 6000 && wh_held_windows == held; i++)
         usleep(5000);
     CHECK(wh_held_windows == held + 1, "round %u: SCHEDOP_shutdown(suspend) ran with every "
           "processor held, interrupts off (%u windows)", round, wh_held_windows - held);
@@ -170,7 +170,7 @@ static bool save_restore_round(struct wh_device_object *fdo, unsigned round, boo
           (unsigned long long)(bs1.connects - bs0.connects));
     for (unsigned k = 0; k < SR_N; k++)
         wh_vbd_rw_srb(&srb[k], false, base + 32 * k, (uint16_t)(4 + (k + round) % 13), back[k]);
-    CHECK(wh_storport_srbs(fdo, p, SR_N, 10000) == 0, "round %u: 20 READs complete", round);
+    CHECK(wh_storport_srbs(fdo, p, SR_N, 30000) == 0, "round %u: 20 READs complete", round);
     bad = 0;
     for (unsigned k = 0; k < SR_N; k++)
         bad += srb[k].SrbStatus != 1 || memcmp(back[k], data[k], srb[k].DataTransferLength);
@@ -252,7 +252,7 @@ void scenario_vbd_hot_add(void)
     sim_xenstored_poke(sim_xen_xenstored(wh_lab.x), "/local/domain/1/device/vbd/51728/device-type",
                        "disk");
     struct wh_child *c2 = NULL;
-    for (int i = 0; i < 500 && !c2; i++) {
+    for (int i = 0; i < 3000 && !c2; i++) {
         if (wh_relations_invalidated != seen) {
             seen = wh_relations_invalidated;
             wh_pnp_enumerate(&b);
@@ -311,7 +311,7 @@ void scenario_vbd_hot_add(void)
     seen = wh_relations_invalidated;
     sim_blkback_destroy(bb);
     sim_xenstored_poke_rm(xsd, "/local/domain/1/device/vbd/51728");
-    for (int i = 0; i < 500 && !c2->gone; i++) {
+    for (int i = 0; i < 3000 && !c2->gone; i++) {
         if (wh_relations_invalidated != seen) {
             seen = wh_relations_invalidated;
             wh_pnp_enumerate(&b);
@@ -384,7 +384,7 @@ void scenario_hibernate_resume(void)
         mine[i] = (uint8_t)(i * 5 + 77);
     struct wh_srb srb;
     wh_vbd_rw_srb(&srb, true, 500, 64, mine);
-    CHECK(wh_storport_srb(fdo, &srb, 10000) == 0 && srb.SrbStatus == 1, "32 KiB written at LBA "
+    CHECK(wh_storport_srb(fdo, &srb, 30000) == 0 && srb.SrbStatus == 1, "32 KiB written at LBA "
           "500 before the hibernation");
     void *handoff = wh_storport_dump_pointers(fdo);
     CHECK(handoff, "SRB_FUNCTION_DUMP_POINTERS answered (the hibernation stack's handoff)");
@@ -444,11 +444,11 @@ void scenario_hibernate_resume(void)
     uint8_t *back = wh_pool_alloc(64 * 1024, 0x66756257, false);
     memset(back, 0, 64 * 1024);
     wh_vbd_rw_srb(&srb, false, 500, 64, back);
-    CHECK(wh_storport_srb(fdo, &srb, 10000) == 0 && srb.SrbStatus == 1 &&
+    CHECK(wh_storport_srb(fdo, &srb, 30000) == 0 && srb.SrbStatus == 1 &&
               !memcmp(back, mine, 32 * 1024), "after the resume the disk reads back what was "
           "written before the hibernation (status 0x%02x)", srb.SrbStatus);
     wh_vbd_rw_srb(&srb, false, HIBER_LBA, 128, back);
-    CHECK(wh_storport_srb(fdo, &srb, 10000) == 0 && srb.SrbStatus == 1 &&
+    CHECK(wh_storport_srb(fdo, &srb, 30000) == 0 && srb.SrbStatus == 1 &&
               !memcmp(back, image, 64 * 1024), "and the hibernation file's first 64 KiB");
     CHECK(wh_vbd_write_read_check(fdo, 700, 11), "a new WRITE then READ after the resume");
     CHECK(!net || (wh_ndis_ad_running() && wh_net_echo(2)), "xennet, halted for D3 and initialized "
