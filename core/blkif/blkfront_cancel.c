@@ -2,8 +2,9 @@
  * blkfront_cancel: completing every request blkfront holds at once.
  *
  * blkfront_fail_all is for a device that is broken or going away (its
- * rings are not read again).  blkfront_abandon is for a device that goes
- * on - an OS resetting the bus after a timeout: the requests go back to
+ * rings are not read again).  blkfront_abandon is for a device whose ring
+ * stays - an OS resetting the bus after a timeout, or one told of a
+ * surprise removal that destroys the device only later: the requests go back to
  * their owner now, while the ring requests they had on the rings stay
  * there until the backend answers them (blkfront_event then frees their
  * slots and pages without touching the request) or the ring is given up
@@ -103,7 +104,7 @@ unsigned blkfront_abandon(struct blkfront *bf, int status)
     bf->stats.abandoned += n;
     p->lock_release(p->ctx, bf->lock);
     if (n)
-        GP_WARN(p, "blkfront %s: %u request(s) given back (reset); the backend's answers to "
+        GP_WARN(p, "blkfront %s: %u request(s) given back; the backend's answers to "
                 "them will be dropped", bf->dev.nodename, n);
     blkfront_complete_list(done);
     return n;

@@ -6,7 +6,8 @@
  * (negotiate, rings, Connected) -> I/O -> blkfront_suspend / _resume
  * (requests in flight are kept and re-issued) -> blkfront_destroy.
  * blkfront_abandon gives every request back at once (an OS's bus or LU
- * reset), whatever the backend does.
+ * reset, or a surprise removal before the device is destroyed), whatever
+ * the backend does.
  *
  * Requests take any scatter-gather shape (offsets, segments of any size,
  * a list longer than the transfer); data moves through the device's own

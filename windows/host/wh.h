@@ -264,6 +264,10 @@ int wh_storport_srbs(struct wh_device_object *fdo, struct wh_srb **srbs, unsigne
 int wh_storport_srbs_start(struct wh_device_object *fdo, struct wh_srb **srbs, unsigned n);
 int wh_storport_srbs_wait(struct wh_srb **srbs, unsigned n, unsigned timeout_ms, bool report);
 unsigned wh_storport_outstanding(void);
+/* Surprise removal: how many times HwAdapterControl(ScsiAdapterSurpriseRemoval)
+ * was called, and the SRBs still outstanding when REMOVE stopped an
+ * adapter (each a violation). */
+extern unsigned wh_storport_surprise_notices, wh_storport_stop_outstanding;
 /* HwResetBus at DISPATCH_LEVEL (*ok: it returned TRUE); the SRBs still
  * outstanding after it (each a violation). */
 unsigned wh_storport_reset_bus(struct wh_device_object *fdo, bool *ok);

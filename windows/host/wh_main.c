@@ -132,6 +132,7 @@ static const struct {
     { "xenvbd-stall-reset", scenario_xenvbd_stall_reset },
     { "save-restore-io", scenario_save_restore_io },
     { "vbd-hot-add", scenario_vbd_hot_add },
+    { "vbd-detach-inflight", scenario_vbd_detach_inflight },
     { "hibernate-resume", scenario_hibernate_resume },
     { "xennet-init", scenario_xennet_init },
     { "xennet-send-receive", scenario_xennet_data },

@@ -74,6 +74,7 @@ void scenario_xenvbd_dump(void);
 void scenario_xenvbd_stall_reset(void);
 void scenario_save_restore_io(void);
 void scenario_vbd_hot_add(void);
+void scenario_vbd_detach_inflight(void);
 void scenario_hibernate_resume(void);
 /* wh_scn_net.c */
 void scenario_xennet_init(void);

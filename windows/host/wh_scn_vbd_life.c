@@ -1,5 +1,6 @@
 /* The xenvbd scenarios of a machine's life: save/restore (or migration)
- * with I/O in flight, a disk attached and detached after boot, and
+ * with I/O in flight, a disk attached and detached after boot (and one
+ * detached by force with I/O in flight), and
  * hibernation through the dump stack resumed in a new domain.  The
  * toolstack's part (the new domain's xenstore tree, block-attach and
  * block-detach) is played here too. */
@@ -234,42 +235,43 @@ void scenario_save_restore_io(void)
  * its stack, and the disk's StorPort adapter, PDO and connection go
  * while the boot disk carries on; nothing of the second disk may be left
  * at unload, and its xenstore directory must stay gone. */
-void scenario_vbd_hot_add(void)
+/* `xl block-attach` of vbd 51728 as above, up to its started adapter: the
+ * new child (NULL if it never came; CHECKed), its backend in *bbp and its
+ * StorPort adapter's FDO in *fdo2p (NULL if it did not start). */
+static struct wh_child *attach_second_disk(struct wh_bus *b, struct wh_driver_object *drv,
+                                           struct sim_blkback **bbp,
+                                           struct wh_device_object **fdo2p)
 {
-    struct wh_bus b;
-    struct wh_image img;
-    struct wh_driver_object *drv = NULL;
-    struct wh_device_object *fdo = wh_vbd_up(&b, &img, &drv, NULL);
-    if (!fdo)
-        return;
-    CHECK(wh_vbd_write_read_check(fdo, 100, 3), "the boot disk takes I/O");
-    unsigned seen = wh_relations_invalidated, before = b.nchild;
+    *fdo2p = NULL;
+    unsigned seen = wh_relations_invalidated, before = b->nchild;
     struct sim_blkback *bb = sim_blkback_create(wh_lab.x, wh_lab.dom0, 1, 51728,
                                                 &(struct sim_blkback_opts){ .sectors = 16384 });
+    *bbp = bb;
     CHECK(bb, "the toolstack attached vbd 51728");
     if (!bb)
-        return;
+        return NULL;
     sim_xenstored_poke(sim_xen_xenstored(wh_lab.x), "/local/domain/1/device/vbd/51728/device-type",
                        "disk");
     struct wh_child *c2 = NULL;
     for (int i = 0; i < 3000 && !c2; i++) {
         if (wh_relations_invalidated != seen) {
             seen = wh_relations_invalidated;
-            wh_pnp_enumerate(&b);
-            for (unsigned k = 0; k < b.nchild; k++)
-                if (!strcmp(b.child[k].instid, "51728") && !b.child[k].gone)
-                    c2 = &b.child[k];
+            wh_pnp_enumerate(b);
+            for (unsigned k = 0; k < b->nchild; k++)
+                if (!strcmp(b->child[k].instid, "51728") && !b->child[k].gone)
+                    c2 = &b->child[k];
         }
         if (!c2)
             usleep(10000);
     }
     CHECK(c2, "xenpci invalidated its relations and BusRelations lists the new disk (%u children, "
-          "were %u)", b.nchild, before);
+          "were %u)", b->nchild, before);
     if (!c2) {
         sim_blkback_destroy(bb);
-        return;
+        *bbp = NULL;
+        return NULL;
     }
-    CHECK(b.nchild == before + 1 && !strcmp(c2->hwid, "XEN\\VBD"), "one child more: XEN\\VBD "
+    CHECK(b->nchild == before + 1 && !strcmp(c2->hwid, "XEN\\VBD"), "one child more: XEN\\VBD "
           "instance 51728 (hardware ID %s)", c2->hwid);
     NTSTATUS_ st = ((wh_add_device_fn)drv->DriverExtension->AddDevice)(drv, c2->pdo);
     CHECK(st == WH_STATUS_SUCCESS, "xenvbd's AddDevice on the new disk's PDO: 0x%08x", (unsigned)st);
@@ -279,7 +281,41 @@ void scenario_vbd_hot_add(void)
     struct wh_device_object *fdo2 = wh_storport_fdo(1);
     CHECK(fdo2 && fdo2->AttachedDevice == NULL && wh_stack_top(c2->pdo) == fdo2,
           "a second StorPort adapter sits on the new PDO");
-    if (st == WH_STATUS_SUCCESS && fdo2) {
+    if (st == WH_STATUS_SUCCESS)
+        *fdo2p = fdo2;
+    return c2;
+}
+
+/* PnP acting on xenpci's relations until the child is gone (SURPRISE_REMOVAL
+ * and REMOVE through its stack); *seen: the invalidations handled so far. */
+static bool wait_child_gone(struct wh_bus *b, struct wh_child *c, unsigned *seen)
+{
+    for (int i = 0; i < 3000 && !c->gone; i++) {
+        if (wh_relations_invalidated != *seen) {
+            *seen = wh_relations_invalidated;
+            wh_pnp_enumerate(b);
+        }
+        if (!c->gone)
+            usleep(10000);
+    }
+    return c->gone;
+}
+
+void scenario_vbd_hot_add(void)
+{
+    struct wh_bus b;
+    struct wh_image img;
+    struct wh_driver_object *drv = NULL;
+    struct wh_device_object *fdo = wh_vbd_up(&b, &img, &drv, NULL);
+    if (!fdo)
+        return;
+    CHECK(wh_vbd_write_read_check(fdo, 100, 3), "the boot disk takes I/O");
+    struct sim_blkback *bb = NULL;
+    struct wh_device_object *fdo2 = NULL;
+    struct wh_child *c2 = attach_second_disk(&b, drv, &bb, &fdo2);
+    if (!c2)
+        return;
+    if (fdo2) {
         uint8_t *buf = wh_pool_alloc(64, 0x66756257, false);
         memset(buf, 0, 64);
         uint8_t cap[10] = { 0x25 };
@@ -308,18 +344,10 @@ void scenario_vbd_hot_add(void)
           bst ? bst : "gone");
     free(bst);
     struct wh_device_object *pdo2 = c2->pdo;
-    seen = wh_relations_invalidated;
+    unsigned seen = wh_relations_invalidated;
     sim_blkback_destroy(bb);
     sim_xenstored_poke_rm(xsd, "/local/domain/1/device/vbd/51728");
-    for (int i = 0; i < 3000 && !c2->gone; i++) {
-        if (wh_relations_invalidated != seen) {
-            seen = wh_relations_invalidated;
-            wh_pnp_enumerate(&b);
-        }
-        if (!c2->gone)
-            usleep(10000);
-    }
-    CHECK(c2->gone, "the detached disk left BusRelations");
+    CHECK(wait_child_gone(&b, c2, &seen), "the detached disk left BusRelations");
     CHECK(!wh_storport_fdo(1), "its StorPort adapter (FDO) was removed");
     CHECK(!wh_device_exists(pdo2), "its PDO was deleted on REMOVE");
     usleep(300000);
@@ -335,6 +363,117 @@ void scenario_vbd_hot_add(void)
         live += !b.child[k].gone && !strcmp(b.child[k].hwid, "XEN\\VBD");
     CHECK(live == 1, "one disk left on the bus (%u)", live);
     CHECK(wh_vbd_write_read_check(fdo, 300, 8), "the boot disk still takes I/O after the detach");
+    wh_vbd_down(&b, &img, drv);
+}
+
+/* ---- a disk detached by force with I/O in flight ---------------------------------
+ * `xl block-detach` of a disk Windows is using (forced, or libxl's 10 s
+ * timeout): the second disk of vbd-hot-add has 6 READs and WRITEs at its
+ * backend, which holds their answers; the backend is asked to close
+ * (blkfront gives up the ring and keeps the requests for a backend that
+ * may come back), the backend's I/O ends and its answers come late into
+ * the ring blkfront gave up, then the toolstack removes both directories.
+ * PnP sends SURPRISE_REMOVAL and REMOVE through the disk's stack: StorPort
+ * tells the miniport (ScsiAdapterSurpriseRemoval) and stops the adapter at
+ * REMOVE only with nothing outstanding, so every SRB must complete once,
+ * with SRB_STATUS_NO_DEVICE (the device is gone), before ScsiStopAdapter.
+ * Nothing of the disk may be left at unload; the boot disk carries on. */
+#define DI_N 6
+
+void scenario_vbd_detach_inflight(void)
+{
+    struct wh_bus b;
+    struct wh_image img;
+    struct wh_driver_object *drv = NULL;
+    struct wh_device_object *fdo = wh_vbd_up(&b, &img, &drv, NULL);
+    if (!fdo)
+        return;
+    CHECK(wh_vbd_write_read_check(fdo, 100, 3), "the boot disk takes I/O");
+    struct sim_blkback *bb = NULL;
+    struct wh_device_object *fdo2 = NULL;
+    struct wh_child *c2 = attach_second_disk(&b, drv, &bb, &fdo2);
+    if (!c2 || !fdo2)
+        return;
+    CHECK(wh_vbd_write_read_check_on(fdo2, bb, 12000, 5), "WRITE then READ on the new disk");
+    /* 3 WRITEs and 3 READs the backend takes and does not answer */
+    uint8_t *buf[DI_N];
+    struct wh_srb srb[DI_N], *p[DI_N];
+    for (unsigned k = 0; k < DI_N; k++) {
+        buf[k] = wh_pool_alloc(16 * 512, 0x66756257, false);
+        for (unsigned i = 0; i < 16 * 512; i++)
+            buf[k][i] = k % 2 ? 0x5a : (uint8_t)(i * 13 + k);
+        wh_vbd_rw_srb(&srb[k], k % 2 == 0, 1000 + 64 * k, (uint16_t)(8 + k), buf[k]);
+        p[k] = &srb[k];
+    }
+    sim_blkback_hold(bb, true);
+    CHECK(wh_storport_srbs_start(fdo2, p, DI_N) == 0, "6 READs and WRITEs given to the new "
+          "disk's HwStartIo");
+    usleep(100000);
+    CHECK(wh_storport_outstanding() == DI_N, "all 6 outstanding at the backend (%u)",
+          wh_storport_outstanding());
+    unsigned notices = wh_storport_surprise_notices, stop_left = wh_storport_stop_outstanding;
+    /* `xl block-detach`: the backend is asked to close */
+    struct sim_xenstored *xsd = sim_xen_xenstored(wh_lab.x);
+    sim_xenstored_poke(xsd, "/local/domain/0/backend/vbd/1/51728/online", "0");
+    sim_xenstored_poke(xsd, "/local/domain/0/backend/vbd/1/51728/state", "5");
+    char *fst = NULL;
+    for (int i = 0; i < 500; i++) {
+        free(fst);
+        fst = sim_xenstored_peek(xsd, "/local/domain/1/device/vbd/51728/state");
+        if (fst && !strcmp(fst, "6"))
+            break;
+        usleep(10000);
+    }
+    CHECK(fst && !strcmp(fst, "6"), "the frontend gave up the ring of the closing backend "
+          "(frontend state %s)", fst ? fst : "gone");
+    free(fst);
+    /* the backend's I/O ends as it closes: its answers come late */
+    sim_blkback_hold(bb, false);
+    usleep(100000);
+    wh_dispatch_flush();
+    CHECK(wh_storport_outstanding() == DI_N, "the late answers into the given-up ring completed "
+          "nothing (%u of 6 outstanding)", wh_storport_outstanding());
+    /* libxl's timeout: both directories go; PnP: SURPRISE_REMOVAL, REMOVE */
+    struct wh_device_object *pdo2 = c2->pdo;
+    unsigned seen = wh_relations_invalidated;
+    sim_blkback_destroy(bb);
+    sim_xenstored_poke_rm(xsd, "/local/domain/1/device/vbd/51728");
+    CHECK(wait_child_gone(&b, c2, &seen), "the detached disk left BusRelations");
+    CHECK(wh_storport_stop_outstanding == stop_left, "every SRB of the detached disk was given "
+          "back before ScsiStopAdapter (%u still outstanding at REMOVE)",
+          wh_storport_stop_outstanding - stop_left);
+    CHECK(wh_storport_surprise_notices == notices + 1, "StorPort told the miniport of the surprise "
+          "removal (ScsiAdapterSurpriseRemoval listed and called %u time(s))",
+          wh_storport_surprise_notices - notices);
+    CHECK(wh_storport_srbs_wait(p, DI_N, 5000, true) == 0, "all 6 SRBs completed");
+    unsigned bad = 0;
+    for (unsigned k = 0; k < DI_N; k++)
+        if (srb[k].SrbStatus != 0x08) {               /* SRB_STATUS_NO_DEVICE */
+            bad++;
+            fprintf(stderr, "  %s %u: SrbStatus 0x%02x\n", k % 2 ? "READ" : "WRITE", k,
+                    srb[k].SrbStatus);
+        }
+    CHECK(bad == 0, "each completed with SRB_STATUS_NO_DEVICE (%u did not)", bad);
+    CHECK(!wh_storport_fdo(1), "its StorPort adapter (FDO) was removed");
+    CHECK(!wh_device_exists(pdo2), "its PDO was deleted on REMOVE");
+    for (unsigned k = 0; k < DI_N; k++)
+        memset(buf[k], 0x77, 16 * 512);
+    usleep(200000);
+    wh_dispatch_flush();
+    bool untouched = true;
+    for (unsigned k = 0; k < DI_N; k++)
+        for (unsigned i = 0; i < 16 * 512; i++)
+            untouched &= buf[k][i] == 0x77;
+    CHECK(untouched, "no buffer written after its SRB came back");
+    char *left = sim_xenstored_peek(xsd, "/local/domain/1/device/vbd/51728/state");
+    CHECK(!left, "the frontend did not write its removed directory back (state %s)",
+          left ? left : "");
+    free(left);
+    CHECK(!wh_violations(), "no violation (no SRB completed twice, none outstanding when its "
+          "adapter stopped)");
+    CHECK(wh_vbd_write_read_check(fdo, 300, 8), "the boot disk still takes I/O after the detach");
+    for (unsigned k = 0; k < DI_N; k++)
+        wh_pool_free(buf[k], "scenario");
     wh_vbd_down(&b, &img, drv);
 }
 

@@ -7,7 +7,20 @@
  * StorPortNotification(RequestComplete).  REMOVE stops the adapter
  * (ScsiStopAdapter) and deletes its FDO.  After HwInitialize the
  * supported control types are queried (PASSIVE_LEVEL) and only those are
- * called.  Power: StorPort owns the stack's policy; a system set-power IRP
+ * called.
+ *
+ * Surprise removal (Microsoft's HW_ADAPTER_CONTROL and
+ * SCSI_ADAPTER_CONTROL_TYPE pages): SURPRISE_REMOVAL on the adapter's
+ * stack calls HwAdapterControl(ScsiAdapterSurpriseRemoval, Parameters
+ * NULL) below DISPATCH_LEVEL (here PASSIVE_LEVEL), Windows 8 on (before,
+ * the list StorPort offers ends at ScsiSetRunningConfig), only for a
+ * miniport that listed it, then goes to the PDO.  From then on StorPort
+ * sends the miniport nothing: a new request fails at once with
+ * SRB_STATUS_NO_DEVICE (the host's choice of status).  StorPort stops an
+ * adapter only with no request uncompleted, so an SRB of the adapter
+ * still outstanding when REMOVE comes to ScsiStopAdapter is a violation
+ * (on a real system the removal waits for it, or it completes later into
+ * a deleted adapter); wh_storport_stop_outstanding counts them.  Power: StorPort owns the stack's policy; a system set-power IRP
  * goes to the PDO, then StorPort requests D3 (ScsiStopAdapter at DIRQL,
  * then the PDO) or D0 (the PDO, then ScsiRestartAdapter at DIRQL).
  *
@@ -40,7 +53,8 @@
  *
  * Not modelled: LUN PDOs and the class driver, StorPort's queue depth and
  * busy handling, timeouts (resets happen when a scenario says so),
- * HwBuildIo, StorPortCompleteRequest, SG lists in the dump stack.
+ * HwBuildIo, StorPortCompleteRequest, SRB_FUNCTION_PNP (StorPort's
+ * surprise-removal SRB to a unit), SG lists in the dump stack.
  * Layouts: x64 HW_INITIALIZATION_DATA (Windows 8 size, 208),
  * SCSI_REQUEST_BLOCK and STOR_SCATTER_GATHER_LIST as
  * windows/include/storport_layout.h records them. */
@@ -83,17 +97,24 @@ struct sp_adapter {
     uint8_t *devext;
     bool started;
     bool d3;                                 /* powered down (device power D3) */
+    bool surprise_removed;                   /* SURPRISE_REMOVAL came: nothing more is sent */
     bool supported[SP_CONTROL_TYPES];        /* ScsiQuerySupportedControlTypes */
 };
-enum { ScsiQuerySupportedControlTypes = 0, ScsiStopAdapter = 1, ScsiRestartAdapter = 2 };
+enum { ScsiQuerySupportedControlTypes = 0, ScsiStopAdapter = 1, ScsiRestartAdapter = 2,
+       ScsiAdapterSurpriseRemoval = 16 };
 unsigned wh_storport_stops, wh_storport_restarts;
+unsigned wh_storport_surprise_notices, wh_storport_stop_outstanding;
 static struct sp_hid live_hid, dump_hid;
 static struct sp_adapter adapters[4];
 static pthread_mutex_t sp_m = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sp_cv = PTHREAD_COND_INITIALIZER;
 /* the SRBs the miniport has (srb) and those not yet given back to the
  * class driver (owner), with their DMA (wh_storport_dma.c) */
-static struct { struct wh_srb *srb, *owner; struct sp_dma *dma; } inflight[SP_MAX_INFLIGHT];
+static struct {
+    struct wh_srb *srb, *owner;
+    struct sp_dma *dma;
+    struct sp_adapter *a;
+} inflight[SP_MAX_INFLIGHT];
 static unsigned completions;
 static volatile bool dump_mode;              /* after the bug check: the dump stack runs */
 static uint8_t *dump_devext;
@@ -145,6 +166,17 @@ static NTSTATUS_ sp_forward_and_wait(struct sp_adapter *a, struct wh_irp *irp)
 
 static void sp_query_control_types(struct sp_adapter *a);
 
+/* SRBs of adapter a the miniport has not completed. */
+static unsigned sp_outstanding_on(struct sp_adapter *a)
+{
+    unsigned n = 0;
+    pthread_mutex_lock(&sp_m);
+    for (unsigned i = 0; i < SP_MAX_INFLIGHT; i++)
+        n += inflight[i].srb && inflight[i].a == a;
+    pthread_mutex_unlock(&sp_m);
+    return n;
+}
+
 static NTSTATUS_ sp_start(struct sp_adapter *a, struct wh_irp *irp)
 {
     NTSTATUS_ st = sp_forward_and_wait(a, irp);
@@ -179,14 +211,15 @@ typedef int WH_MSABI (*ctl_fn)(void *, int, void *);
 
 /* HwAdapterControl for one control type, at the IRQL the StorPort
  * documentation gives it (PASSIVE_LEVEL for the query, DIRQL under the
- * interrupt lock for stop and restart), only if the miniport listed it. */
+ * interrupt lock for stop and restart, below DISPATCH_LEVEL for surprise
+ * removal), only if the miniport listed it. */
 static int sp_adapter_control(struct sp_adapter *a, int type, void *params)
 {
     ctl_fn ctl = (ctl_fn)hid_ptr(&live_hid, HID_ADAPTERCONTROL);
     if (!ctl || (type != ScsiQuerySupportedControlTypes && !a->supported[type]))
         return -1;
-    uint8_t old = wh_irql, at = type == ScsiQuerySupportedControlTypes ? WH_PASSIVE_LEVEL
-                                                                        : WH_PLATFORM_DIRQL;
+    uint8_t old = wh_irql, at = type == ScsiStopAdapter || type == ScsiRestartAdapter
+                                    ? WH_PLATFORM_DIRQL : WH_PASSIVE_LEVEL;
     wh_irql = at;
     int r = ctl(a->devext, type, params);
     if (wh_irql != at)
@@ -205,11 +238,17 @@ static void sp_query_control_types(struct sp_adapter *a)
 {
     uint8_t list[4 + SP_CONTROL_TYPES];          /* SCSI_SUPPORTED_CONTROL_TYPE_LIST */
     memset(list, 0, sizeof(list));
-    uint32_t max = SP_CONTROL_TYPES;
+    /* Windows 8's StorPort knows ScsiAdapterSurpriseRemoval (16) and more;
+     * an earlier one is taken to offer the types up to ScsiSetRunningConfig */
+    uint32_t max = wh_ntddi >= WH_NTDDI_WIN8 ? SP_CONTROL_TYPES : 5;
     memcpy(list, &max, sizeof(max));
     sp_adapter_control(a, ScsiQuerySupportedControlTypes, list);
-    for (unsigned i = 0; i < SP_CONTROL_TYPES; i++)
-        a->supported[i] = list[4 + i] != 0;
+    for (unsigned i = 0; i < SP_CONTROL_TYPES; i++) {
+        a->supported[i] = i < max && list[4 + i] != 0;
+        if (i >= max && list[4 + i])
+            wh_violation("HwAdapterControl", "ScsiQuerySupportedControlTypes wrote "
+                         "SupportedTypeList[%u], beyond MaxControlType %u", i, max);
+    }
     if (!a->supported[ScsiStopAdapter] || !a->supported[ScsiRestartAdapter])
         wh_violation("HwAdapterControl", "ScsiStopAdapter and ScsiRestartAdapter not both "
                      "supported (a StorPort miniport must support them)");
@@ -289,9 +328,23 @@ static NTSTATUS_ WH_MSABI sp_dispatch(struct wh_device_object *dev, struct wh_ir
         wh_IofCompleteRequest(irp, 0);
         return st;
     }
+    if (sl->MajorFunction == WH_IRP_MJ_PNP && sl->MinorFunction == WH_IRP_MN_SURPRISE_REMOVAL) {
+        /* the miniport hears of it (if it listed the control type), StorPort
+         * sends it nothing more; then the PDO */
+        a->surprise_removed = true;
+        if (a->started && sp_adapter_control(a, ScsiAdapterSurpriseRemoval, NULL) == 0)
+            wh_storport_surprise_notices++;
+    }
     if (sl->MajorFunction == WH_IRP_MJ_PNP && sl->MinorFunction == WH_IRP_MN_REMOVE_DEVICE) {
-        /* the adapter stops (HwAdapterControl(ScsiStopAdapter) at DIRQL),
-         * the IRP goes down, the FDO goes */
+        /* the adapter stops (HwAdapterControl(ScsiStopAdapter) at DIRQL)
+         * with nothing outstanding, the IRP goes down, the FDO goes */
+        unsigned left = sp_outstanding_on(a);
+        if (left) {
+            wh_storport_stop_outstanding += left;
+            wh_violation("StorPort", "REMOVE: ScsiStopAdapter with %u SRB(s) of the adapter still "
+                         "outstanding%s: StorPort stops an adapter only when no request is "
+                         "uncompleted", left, a->surprise_removed ? " after SURPRISE_REMOVAL" : "");
+        }
         if (a->started && !a->d3)
             sp_adapter_control(a, ScsiStopAdapter, NULL);
         a->started = false;
@@ -488,6 +541,11 @@ static int sp_find(struct wh_srb *srb)
 int wh_storport_srbs_start(struct wh_device_object *fdo, struct wh_srb **srbs, unsigned n)
 {
     struct sp_adapter *a = *(struct sp_adapter **)fdo->DeviceExtension;
+    if (a->surprise_removed) {                   /* StorPort fails them itself */
+        for (unsigned k = 0; k < n; k++)
+            srbs[k]->SrbStatus = 0x08;           /* SRB_STATUS_NO_DEVICE */
+        return -1;
+    }
     if (!a->started || a->d3)
         return -1;                               /* StorPort holds them (not modelled) */
     for (unsigned k = 0; k < n; k++) {
@@ -498,7 +556,9 @@ int wh_storport_srbs_start(struct wh_device_object *fdo, struct wh_srb **srbs, u
         /* the HAL maps the transfer for DMA (scatter/gather list, bounce pages) */
         struct sp_dma *dma = live_hid.b[HID_NEEDPHYS] ? sp_dma_map(srb) : NULL;
         pthread_mutex_lock(&sp_m);
-        inflight[sp_slot(srb)].dma = dma;
+        unsigned s = sp_slot(srb);
+        inflight[s].dma = dma;
+        inflight[s].a = a;
         pthread_mutex_unlock(&sp_m);
     }
     wh_processor_wait();
@@ -546,6 +606,7 @@ int wh_storport_srbs_wait(struct wh_srb **srbs, unsigned n, unsigned timeout_ms,
         struct sp_dma *dma = inflight[slot].dma;
         inflight[slot].dma = NULL;
         inflight[slot].owner = NULL;
+        inflight[slot].a = NULL;
         pthread_mutex_unlock(&sp_m);
         sp_dma_unmap(dma);                       /* the HAL flushes the adapter buffers */
         wh_pool_free(srbs[k]->SrbExtension, "(StorPort) SRB extension");

@@ -191,6 +191,7 @@ typedef enum _SCSI_ADAPTER_CONTROL_TYPE {
     ScsiRestartAdapter,
     ScsiSetBootConfig,
     ScsiSetRunningConfig,
+    ScsiAdapterSurpriseRemoval = 16,    /* Windows 8 on; Parameters NULL, < DISPATCH_LEVEL */
     ScsiAdapterControlMax,
     MakeAdapterControlTypeSizeOfUlong = 0xffffffff
 } SCSI_ADAPTER_CONTROL_TYPE;

@@ -37,6 +37,7 @@ struct xenvbd {
     volatile LONG rescan;               /* capacity changed: tell StorPort */
     struct xenvbd_dump_handoff dump_handoff;
     BOOLEAN dump_mode;                  /* this instance writes a dump or hiberfile */
+    volatile LONG removed;              /* surprise-removed: every request fails */
 };
 
 /* Scatter/gather elements of one SRB: NumberOfPhysicalBreaks (257) + 1. */
@@ -72,6 +73,9 @@ SCSI_ADAPTER_CONTROL_STATUS NTAPI xenvbd_adapter_control(PVOID ext, SCSI_ADAPTER
 /* xenvbd_io.c */
 BOOLEAN NTAPI xenvbd_start_io(PVOID ext, PSCSI_REQUEST_BLOCK srb);
 BOOLEAN NTAPI xenvbd_reset_bus(PVOID ext, ULONG path);
+/* The disk is gone (StorPort's ScsiAdapterSurpriseRemoval): every SRB
+ * outstanding completes now with SRB_STATUS_NO_DEVICE, later ones too. */
+void xenvbd_surprise_removed(struct xenvbd *v);
 void xenvbd_finish(struct xenvbd *v, PSCSI_REQUEST_BLOCK srb, const struct scsi_disk_result *r);
 /* FALSE (and the SRB completed) unless it is for our one target and LUN. */
 BOOLEAN xenvbd_srb_addressed_to_us(struct xenvbd *v, PSCSI_REQUEST_BLOCK srb);

@@ -154,12 +154,19 @@ BOOLEAN NTAPI xenvbd_initialize(PVOID ext)
 SCSI_ADAPTER_CONTROL_STATUS NTAPI xenvbd_adapter_control(PVOID ext, SCSI_ADAPTER_CONTROL_TYPE type,
                                                          PVOID params)
 {
-    (void)ext;
+    struct xenvbd *v = ext;
     if (type == ScsiQuerySupportedControlTypes) {
         SCSI_SUPPORTED_CONTROL_TYPE_LIST *l = params;
+        /* a StorPort before Windows 8 offers fewer than 17 entries */
         for (ULONG i = 0; i < l->MaxControlType; i++)
             l->SupportedTypeList[i] = i == ScsiQuerySupportedControlTypes ||
-                                      i == ScsiStopAdapter || i == ScsiRestartAdapter;
+                                      i == ScsiStopAdapter || i == ScsiRestartAdapter ||
+                                      i == ScsiAdapterSurpriseRemoval;
+    } else if (type == ScsiAdapterSurpriseRemoval) {
+        /* The disk was detached (by force, or after the toolstack's
+         * timeout): StorPort stops the adapter at REMOVE only once nothing
+         * is outstanding, so what blkfront holds comes back now. */
+        xenvbd_surprise_removed(v);
     }
     /* Stop/restart (power transitions): the ring stays connected; the
      * OS sends no I/O while stopped and blkfront needs nothing redone. */

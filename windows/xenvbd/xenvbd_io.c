@@ -2,7 +2,8 @@
  * complete at once, block operations go to blkfront (their data where
  * StorPort's scatter/gather list says: xenvbd_sg.c) and complete from its
  * callback (xenpci's event-channel DPC, full-duplex StorPort).  Bus, device
- * and LU resets give every outstanding SRB back (xenvbd_reset). */
+ * and LU resets give every outstanding SRB back (xenvbd_reset), and so
+ * does a surprise removal (xenvbd_surprise_removed). */
 #include "xenvbd.h"
 
 #include <string.h>
@@ -44,8 +45,9 @@ static void xenvbd_io_done(void *arg, struct blkfront_req *rq, int status)
     PSCSI_REQUEST_BLOCK srb = x->srb;
     xenvbd_sg_unmap(x);                        /* before the SRB (and its SG list) goes */
     InterlockedDecrement(&v->outstanding);
-    if (x->status == GP_ECANCELED) {           /* given back by a reset (xenvbd_reset) */
-        srb->SrbStatus = SRB_STATUS_BUS_RESET;
+    if (x->status == GP_ECANCELED || x->status == GP_ENODEV) {
+        /* given back by a reset (xenvbd_reset) or a surprise removal */
+        srb->SrbStatus = x->status == GP_ENODEV ? SRB_STATUS_NO_DEVICE : SRB_STATUS_BUS_RESET;
         srb->DataTransferLength = 0;
         StorPortNotification(RequestComplete, v, srb);
         return;
@@ -142,6 +144,18 @@ static void xenvbd_reset(struct xenvbd *v, const char *what)
             v->xi.path, what, n);
 }
 
+void xenvbd_surprise_removed(struct xenvbd *v)
+{
+    if (v->dump_mode)
+        return;
+    InterlockedExchange(&v->removed, 1);
+    if (!v->bf)
+        return;
+    unsigned n = blkfront_abandon(v->bf, GP_ENODEV);
+    GP_WARN(v->plat, "xenvbd %s: surprise removal: %u request(s) completed with "
+            "SRB_STATUS_NO_DEVICE", v->xi.path, n);
+}
+
 BOOLEAN xenvbd_srb_addressed_to_us(struct xenvbd *v, PSCSI_REQUEST_BLOCK srb)
 {
     if (!srb->PathId && !srb->TargetId && !srb->Lun)
@@ -160,7 +174,7 @@ BOOLEAN NTAPI xenvbd_start_io(PVOID ext, PSCSI_REQUEST_BLOCK srb)
         StorPortNotification(BusChangeDetected, v, 0);
     if (!xenvbd_srb_addressed_to_us(v, srb))
         return TRUE;
-    if (!v->bf || blkfront_is_broken(v->bf)) {
+    if (!v->bf || v->removed || blkfront_is_broken(v->bf)) {
         srb->SrbStatus = SRB_STATUS_NO_DEVICE;
         StorPortNotification(RequestComplete, v, srb);
         return TRUE;
