@@ -150,8 +150,10 @@ void sim_domain_cancel_next_suspend(struct sim_domain *d);
 /* Hibernation as Xen sees it: the guest powered off (its memory image on
  * its disk) and the image booted again, in a new domain - no event
  * channels, no shared_info or grant frames, a fresh xenstore ring, a new
- * device model with its emulated disks and NICs plugged in again;
- * backends detach and re-attach as for a restore. */
+ * device model with its emulated disks and NICs plugged in again,
+ * RAM at every gfn up to the domain's maximum (what a balloon gave back
+ * included, zeroed: the toolstack builds the domain afresh); backends
+ * detach and re-attach as for a restore. */
 void sim_domain_power_cycle(struct sim_domain *d);
 
 /* The toolstack's save/restore: backends detach before and re-attach

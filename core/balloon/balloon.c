@@ -5,6 +5,7 @@
 #include "gplpv/hypercall.h"
 #include "gplpv/log.h"
 
+#include <xen/hvm/hvm_op.h>
 #include <xen/memory.h>
 
 struct balloon_page {
@@ -24,6 +25,11 @@ struct balloon {
     struct balloon_page *pages;             /* given to Xen */
     uint64_t npages, cap;
     struct balloon_stats st;
+    /* Work requested, under 'lock'; one caller at a time does it (busy). */
+    bool busy;
+    bool want_recheck;                      /* a suspend happened since the last look */
+    bool want_report;                       /* a new domain's xenstore */
+    uint64_t pending_events;                /* memory/target events not yet handled */
 };
 
 static int balloon_grow_list(struct balloon *b, uint64_t need)
@@ -167,13 +173,139 @@ static void balloon_target_apply(struct balloon *b)
     balloon_report(b);
 }
 
+/* Does Xen back this gfn with RAM?  1 yes (populate-on-demand counts:
+ * the guest cannot tell it from RAM), 0 no (the device model's: nothing
+ * there), or Xen's error.  HVMOP_get_mem_type on DOMID_SELF, as Linux's
+ * kdump asks which of the crashed kernel's pages were ballooned. */
+static long balloon_gfn_backed(struct balloon *b, uint64_t gfn)
+{
+    struct xen_hvm_get_mem_type a;
+    memset(&a, 0, sizeof(a));
+    a.domid = DOMID_SELF;
+    a.pfn = gfn;
+    long rc = gp_hvm_op(b->plat, HVMOP_get_mem_type, &a);
+    if (rc)
+        return rc < 0 ? rc : -1;
+    return a.mem_type == HVMMEM_ram_rw;
+}
+
+/* After a suspend: which pages given to Xen have RAM behind them now?
+ * A restore or a migration brings the domain's own memory back - the
+ * ballooned gfns still empty, nothing to do.  A resume from hibernation
+ * runs the image in a new domain the toolstack built with RAM at every gfn
+ * up to its maximum (populate-on-demand beyond memory=): the balloon's
+ * pages are backed again.  Of those, as many as the new domain's target
+ * wants out go back to Xen at once (the OS never touched them: no
+ * populate-on-demand page is spent), the rest are the OS's again; the
+ * count is what Xen now has out and the next memory/target event is acted
+ * on whatever it says.  A gfn Xen cannot tell us about stays counted as out
+ * (handing the OS a gfn with nothing behind it would lose its writes).
+ * Takes no page from the OS: it may run as a thaw's first step. */
+static void balloon_recheck(struct balloon *b)
+{
+    const struct gp_platform *p = b->plat;
+    uint64_t out = 0, errors = 0;
+    long err = 0;
+    for (uint64_t i = 0; i < b->npages; i++) {
+        long r = balloon_gfn_backed(b, b->pages[i].gfn);
+        if (r == 1)
+            continue;
+        if (r < 0 && !errors++)
+            err = r;
+        struct balloon_page t = b->pages[out];      /* still out: to the front */
+        b->pages[out++] = b->pages[i];
+        b->pages[i] = t;
+    }
+    b->st.rechecks++;
+    if (errors)
+        GP_WARN(p, "balloon: Xen cannot say what backs %llu ballooned page(s) (rc %ld): "
+                   "counted as still given back", (unsigned long long)errors, err);
+    uint64_t backed = b->npages - out;
+    if (!backed)
+        return;
+    uint64_t want = b->npages, kib = 0;               /* no target: what was out stays out */
+    if (xs_read_u64(b->xs, XS_TXN_NONE, "memory/target", &kib) == 0)
+        want = kib / 4 >= b->total_pages ? 0 : b->total_pages - kib / 4;
+    uint64_t keep = want > out ? want - out : 0;
+    if (keep > backed)
+        keep = backed;
+    /* pages[out, out + keep) to Xen; what Xen does not take, and every
+     * backed page after them, to the OS. */
+    xen_pfn_t gfns[BALLOON_STEP_PAGES];
+    uint64_t w = out, r = out, end = out + keep;
+    while (r < end) {
+        unsigned n = end - r > BALLOON_STEP_PAGES ? BALLOON_STEP_PAGES : (unsigned)(end - r);
+        for (unsigned i = 0; i < n; i++)
+            gfns[i] = (xen_pfn_t)b->pages[r + i].gfn;
+        long rc = balloon_reservation(b, XENMEM_decrease_reservation, gfns, n);
+        unsigned ok = rc > 0 ? (unsigned)rc : 0;
+        if (ok > n)
+            ok = n;
+        memmove(&b->pages[w], &b->pages[r], ok * sizeof(b->pages[0]));
+        w += ok;
+        r += ok;
+        b->st.steps++;
+        if (ok < n) {
+            b->st.partial_steps++;
+            GP_WARN(p, "balloon: Xen took %u of %u pages (rc %ld)", ok, n, rc);
+            break;
+        }
+    }
+    for (uint64_t i = r; i < b->npages; i++)
+        b->src.give(b->src.arg, b->pages[i].va);
+    GP_INFO(p, "balloon: %llu of %llu pages given to Xen have RAM again (a new domain): "
+               "%llu given back, %llu to the OS", (unsigned long long)backed,
+            (unsigned long long)b->npages, (unsigned long long)(w - out),
+            (unsigned long long)(b->npages - r));
+    b->st.backed_again += backed;
+    p->lock_acquire(p->ctx, b->lock);
+    b->npages = w;
+    b->have_target = false;                          /* the next event acts */
+    p->lock_release(p->ctx, b->lock);
+}
+
+/* Does the work asked for, in order, until none is left; a caller that
+ * finds it under way leaves its request to the one doing it. */
+static void balloon_run(struct balloon *b)
+{
+    const struct gp_platform *p = b->plat;
+    p->lock_acquire(p->ctx, b->lock);
+    if (b->busy) {
+        p->lock_release(p->ctx, b->lock);
+        return;
+    }
+    b->busy = true;
+    for (;;) {
+        bool recheck = b->want_recheck, report = b->want_report;
+        uint64_t events = b->pending_events;
+        if (!recheck && !report && !events)
+            break;
+        b->want_recheck = b->want_report = false;
+        b->pending_events = 0;
+        p->lock_release(p->ctx, b->lock);
+        if (recheck)
+            balloon_recheck(b);      /* before any target: what is out must be true first */
+        if (events)
+            balloon_target_apply(b);
+        if (recheck || report)
+            balloon_report(b);
+        if (events)      /* GNU C: the test's sync point, once the event's work is done */
+            __atomic_add_fetch(&b->st.events, events, __ATOMIC_RELEASE);
+        p->lock_acquire(p->ctx, b->lock);
+    }
+    b->busy = false;
+    p->lock_release(p->ctx, b->lock);
+}
+
 static void balloon_target_changed(void *arg, const char *path, const char *token)
 {
     struct balloon *b = arg;
     (void)path;
     (void)token;
-    balloon_target_apply(b);
-    __atomic_add_fetch(&b->st.events, 1, __ATOMIC_RELEASE);    /* GNU C: the test's sync point */
+    b->plat->lock_acquire(b->plat->ctx, b->lock);
+    b->pending_events++;
+    b->plat->lock_release(b->plat->ctx, b->lock);
+    balloon_run(b);
 }
 
 int balloon_start(const struct gp_platform *p, struct xs_client *xs,
@@ -209,10 +341,20 @@ int balloon_start(const struct gp_platform *p, struct xs_client *xs,
     return 0;
 }
 
+void balloon_suspend(struct balloon *b)
+{
+    b->plat->lock_acquire(b->plat->ctx, b->lock);
+    b->want_recheck = true;
+    b->plat->lock_release(b->plat->ctx, b->lock);
+}
+
 void balloon_announce(struct balloon *b)
 {
     xs_write_str(b->xs, XS_TXN_NONE, "control/feature-balloon", "1");
-    balloon_report(b);
+    b->plat->lock_acquire(b->plat->ctx, b->lock);
+    b->want_report = true;
+    b->plat->lock_release(b->plat->ctx, b->lock);
+    balloon_run(b);
 }
 
 void balloon_stop(struct balloon *b)

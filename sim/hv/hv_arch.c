@@ -186,6 +186,16 @@ static long hv_hvm_op(struct sim_domain *d, int cmd, void *arg)
         d->upcall_vector[u->vcpu] = u->vector;
         return 0;
     }
+    case HVMOP_get_mem_type: {
+        /* As Xen: RAM (populate-on-demand included) is ram_rw; a gfn with
+         * nothing behind it (ballooned out, or past the domain's memory)
+         * reads as the device model's, mmio_dm. */
+        struct xen_hvm_get_mem_type *a = arg;
+        if (a->domid != DOMID_SELF && a->domid != d->domid)
+            return -ESRCH;
+        a->mem_type = hv_gfn_to_va(d, a->pfn) ? HVMMEM_ram_rw : HVMMEM_mmio_dm;
+        return 0;
+    }
     default:
         return -ENOSYS;
     }

@@ -289,6 +289,17 @@ void sim_domain_power_cycle(struct sim_domain *d)
     d->emu = (struct sim_emulated){ .ide_disks = true, .aux_disks = true, .nics = true,
                                     .nvme = true };
     d->unplug_last_read = 0x49d2;
+    /* a new domain, built by the toolstack with RAM at every gfn up to its
+     * maximum (with memory < maxmem Xen backs the rest populate-on-demand:
+     * to the guest a gfn is RAM either way): what the old domain's balloon
+     * gave back is there again, zeroed; the image's own pages come back
+     * from the hibernation file */
+    for (unsigned i = 0; i < d->opts.max_pages; i++)
+        if (d->unpopulated[i]) {
+            memset(sim_os_gfn_to_va(d->os, HV_BASE_GFN + i), 0, GP_PAGE_SIZE);
+            d->unpopulated[i] = 0;
+        }
+    d->tot_pages = d->opts.max_pages;
     pthread_mutex_unlock(&d->x->lock);
     hv_restore(d);
 }

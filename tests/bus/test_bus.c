@@ -590,6 +590,143 @@ static void test_hibernate_and_thaw_without_new_pages(void)
     sim_domain_destroy(g);
 }
 
+/* ---- the balloon across a restore and a hibernation ------------------------------------- */
+
+/* xenpci's wiring: the balloon's part of the suspend (a note that Xen may
+ * have changed what backs its pages) and, in a new domain, its features
+ * announced again. */
+static void bal_quiesce(void *arg)
+{
+    balloon_suspend(arg);
+}
+
+static int bal_resume(void *arg, bool cancelled)
+{
+    if (!cancelled)
+        balloon_announce(arg);
+    return 0;
+}
+
+struct bal_rig {
+    struct sim_domain *g;
+    struct gp_platform *p;
+    struct xs_client *xs;
+    struct source src;
+    struct balloon *b;
+    struct suspend s;
+    uint64_t seen;
+    char target[64], kib[64];
+};
+
+/* A 16 MiB domain (4096 pages) at target 12 MiB: 1024 pages given to Xen. */
+static bool bal_rig_up(struct bal_rig *r, gp_domid_t id)
+{
+    memset(r, 0, sizeof(*r));
+    r->g = guest(id, &(struct sim_domain_opts){ .max_pages = 4096 });
+    if (!r->g)
+        return false;
+    snprintf(r->target, sizeof(r->target), "/local/domain/%u/memory/target", (unsigned)id);
+    snprintf(r->kib, sizeof(r->kib), "/local/domain/%u/data/gplpv-balloon-kib", (unsigned)id);
+    struct sim_xenstored *xsd = sim_xen_xenstored(x);
+    char node[64];
+    snprintf(node, sizeof(node), "/local/domain/%u/memory/static-max", (unsigned)id);
+    sim_xenstored_poke(xsd, node, "16384");
+    sim_xenstored_poke(xsd, r->target, "12288");
+    r->p = (struct gp_platform *)sim_domain_platform(r->g);
+    r->src = (struct source){ r->p, 4000, 0 };
+    struct balloon_page_source bs = { src_take, src_give, &r->src };
+    if (xs_client_create(r->p, NULL, &r->xs) || balloon_start(r->p, r->xs, &bs, &r->b) ||
+        suspend_init(&r->s, r->p, sim_domain_hvm(r->g), r->xs))
+        return false;
+    suspend_register(&r->s, &(struct suspend_dev){ bal_quiesce, bal_resume, r->b });
+    balloon_settle(r->b, &r->seen);
+    return sim_domain_tot_pages(r->g) == 3072 && r->src.out == 1024;
+}
+
+static void bal_rig_down(struct bal_rig *r)
+{
+    struct balloon_stats st;
+    balloon_get_stats(r->b, &st);
+    CHECK_EQ(st.partial_steps, 0);             /* Xen never refused a page it was asked for */
+    balloon_stop(r->b);                        /* everything handed back */
+    CHECK_EQ(sim_domain_tot_pages(r->g), 4096);
+    CHECK_EQ(r->src.out, 0);
+    suspend_fini(&r->s);
+    xs_client_destroy(r->xs);
+    sim_domain_destroy(r->g);
+}
+
+/* What the balloon believes, what Xen has and what the OS gave agree:
+ * 'pages' given to Xen, each of them unpopulated. */
+static void bal_check(struct bal_rig *r, unsigned pages, const char *kib)
+{
+    struct balloon_stats st;
+    balloon_get_stats(r->b, &st);
+    CHECK_EQ(st.ballooned_kib, (uint64_t)pages * 4);
+    CHECK_EQ(sim_domain_tot_pages(r->g), 4096 - pages);
+    CHECK_EQ(r->src.out, (int)pages);
+    CHECK(node_is(r->kib, kib));
+}
+
+/* Save/restore (and migration): the domain's own memory image comes back,
+ * the ballooned gfns still without RAM behind them: nothing changes; a
+ * cancelled suspend changes nothing either. */
+static void test_balloon_across_a_restore(void)
+{
+    struct bal_rig r;
+    REQUIRE(bal_rig_up(&r, 9));
+    CHECK_EQ(suspend_run(&r.s), 0);
+    balloon_settle(r.b, &r.seen);              /* memory/target's watch, registered again */
+    bal_check(&r, 1024, "4096");
+    struct balloon_stats st;
+    balloon_get_stats(r.b, &st);
+    CHECK_EQ(st.rechecks, 1);                  /* Xen was asked, before the target */
+    CHECK_EQ(st.backed_again, 0);
+    /* Cancelled: the same connection to xenstore, its watch still there
+     * (no event), no announce: the look waits for the next event. */
+    sim_domain_cancel_next_suspend(r.g);
+    CHECK_EQ(suspend_run(&r.s), 1);
+    bal_check(&r, 1024, "4096");
+    sim_xenstored_poke(sim_xen_xenstored(x), r.target, "16384");     /* all back */
+    balloon_settle(r.b, &r.seen);
+    bal_check(&r, 0, "0");
+    balloon_get_stats(r.b, &st);
+    CHECK_EQ(st.rechecks, 2);
+    CHECK_EQ(st.backed_again, 0);
+    bal_rig_down(&r);
+}
+
+/* Hibernation: the image resumes in a new domain the toolstack built with
+ * RAM at every gfn, the ones the old domain's balloon gave back included.
+ * Those pages are the OS's again; the balloon gives Xen what the new
+ * domain's target asks for - the same target, then a lower one - and
+ * never populates a gfn that has RAM. */
+static void test_balloon_across_hibernation(void)
+{
+    struct bal_rig r;
+    REQUIRE(bal_rig_up(&r, 10));
+    struct sim_xenstored *xsd = sim_xen_xenstored(x);
+    static const char *const targets[] = { "12288", "8192" };
+    static const unsigned out[] = { 1024, 2048 };
+    static const char *const kib[] = { "4096", "8192" };
+    for (int round = 0; round < 2; round++) {
+        suspend_freeze(&r.s);
+        sim_domain_power_cycle(r.g);
+        CHECK_EQ(sim_domain_tot_pages(r.g), 4096);       /* the new domain: all RAM */
+        sim_xenstored_poke(xsd, r.target, targets[round]);   /* the toolstack's target */
+        CHECK_EQ(suspend_thaw(&r.s, true), 0);
+        balloon_settle(r.b, &r.seen);          /* memory/target's watch, registered again */
+        bal_check(&r, out[round], kib[round]);
+        struct balloon_stats st;
+        balloon_get_stats(r.b, &st);
+        CHECK_EQ(st.backed_again, 1024 * (uint64_t)(round + 1));
+    }
+    sim_xenstored_poke(xsd, r.target, "16384");          /* all back */
+    balloon_settle(r.b, &r.seen);
+    bal_check(&r, 0, "0");
+    bal_rig_down(&r);
+}
+
 int main(void)
 {
     x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true, .seed = 11 });
@@ -604,6 +741,8 @@ int main(void)
     GP_TEST_RUN(test_control_requests_across_a_restore);
     GP_TEST_RUN(test_suspend_waits_for_watch_callbacks);
     GP_TEST_RUN(test_hibernate_and_thaw_without_new_pages);
+    GP_TEST_RUN(test_balloon_across_a_restore);
+    GP_TEST_RUN(test_balloon_across_hibernation);
     sim_domain_destroy(d0);
     sim_xen_destroy(x);
     return gp_test_finish();

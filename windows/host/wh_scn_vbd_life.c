@@ -500,6 +500,22 @@ void scenario_vbd_detach_inflight(void)
 extern unsigned wh_storport_stops, wh_storport_restarts;
 #define HIBER_LBA 6000
 #define HIBER_BYTES (256 * 1024)
+#define HIBER_BALLOON 256                          /* pages xenpci's balloon gives Xen */
+
+/* Waits (up to 10 s) until xenpci's balloon reports 'kib' in
+ * data/gplpv-balloon-kib and Xen holds 'pages' for the domain. */
+static bool balloon_at(struct sim_xenstored *xsd, const char *kib, unsigned pages)
+{
+    bool ok = false;
+    for (int i = 0; i < 10000 && !ok; i++) {
+        char *v = sim_xenstored_peek(xsd, "/local/domain/1/data/gplpv-balloon-kib");
+        ok = v && !strcmp(v, kib) && sim_domain_tot_pages(wh_m.dom) == pages;
+        free(v);
+        if (!ok)
+            usleep(1000);
+    }
+    return ok;
+}
 
 void scenario_hibernate_resume(void)
 {
@@ -537,6 +553,16 @@ void scenario_hibernate_resume(void)
     struct sim_emulated emu;
     sim_domain_emulated(wh_m.dom, &emu);
     CHECK(!emu.ide_disks && !emu.nics, "the emulated disk and NIC were unplugged at boot");
+    /* `xl mem-set`: xenpci's balloon gives Xen 1 MiB (its size is what Xen
+     * gave the domain at START: no memory/static-max here) */
+    struct sim_xenstored *xsd = sim_xen_xenstored(wh_lab.x);
+    unsigned all = sim_domain_tot_pages(wh_m.dom);
+    char target[32];
+    snprintf(target, sizeof(target), "%u", (all - HIBER_BALLOON) * 4);
+    sim_xenstored_poke(xsd, "/local/domain/1/memory/target", target);
+    CHECK(balloon_at(xsd, "1024", all - HIBER_BALLOON), "the balloon gives Xen %u pages before "
+          "the hibernation (the domain has %u of %u)", HIBER_BALLOON,
+          sim_domain_tot_pages(wh_m.dom), all);
     /* S4: query, then set, children first */
     unsigned irps = wh_power_irps_sent;
     CHECK(wh_power_system(&b, WH_PowerSystemHibernate, WH_PowerActionHibernate) == 0,
@@ -563,7 +589,6 @@ void scenario_hibernate_resume(void)
     CHECK(bad == 0, "the hibernation file (256 KiB) and a flush go through the dump copy (%u "
           "failed)", bad);
     /* power off; the image boots again in a new domain */
-    struct sim_xenstored *xsd = sim_xen_xenstored(wh_lab.x);
     toolstack_attach();
     sim_domain_power_cycle(wh_m.dom);
     toolstack_detach();
@@ -602,6 +627,16 @@ void scenario_hibernate_resume(void)
               feat ? feat : "nothing");
         free(feat);
     }
+    /* The new domain was built with RAM at every gfn, the balloon's pages
+     * included: the balloon gives Xen what the target asks for again and
+     * counts only that; then all comes back, nothing populated twice. */
+    CHECK(balloon_at(xsd, "1024", all - HIBER_BALLOON), "the balloon gives Xen %u pages again "
+          "in the new domain and reports them (the domain has %u of %u)", HIBER_BALLOON,
+          sim_domain_tot_pages(wh_m.dom), all);
+    snprintf(target, sizeof(target), "%u", all * 4);
+    sim_xenstored_poke(xsd, "/local/domain/1/memory/target", target);
+    CHECK(balloon_at(xsd, "0", all), "the balloon takes every page back at the full target (the "
+          "domain has %u of %u)", sim_domain_tot_pages(wh_m.dom), all);
     sim_xenstored_poke(xsd, "/local/domain/1/control/shutdown", "poweroff");
     char *sd = NULL;
     for (int i = 0; i < 300; i++) {

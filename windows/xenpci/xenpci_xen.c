@@ -106,10 +106,15 @@ static void xenpci_xen_balloon_give(void *arg, void *cookie)
  * After a restore (or a resume from hibernation) the toolstack has written
  * the domain's xenstore afresh: the control and balloon features are
  * announced again, first thing after xenstore is back (before the devices
- * reconnect), so the toolstack sees the PV drivers at once. */
+ * reconnect), so the toolstack sees the PV drivers at once.  The balloon
+ * is told of the suspend first: after it, before any memory/target is
+ * acted on, it asks Xen which of its pages have RAM again (all of them in
+ * the new domain a resume from hibernation runs in, none after a restore). */
 static void xenpci_xen_quiesce(void *arg)
 {
-    (void)arg;
+    struct xenpci_fdo *f = arg;
+    if (f->balloon)
+        balloon_suspend(f->balloon);
 }
 
 static int xenpci_xen_new_domain(void *arg, bool cancelled)
