@@ -81,11 +81,16 @@ void wh_irql_exact(const char *ddi, uint8_t want);
 extern void (*volatile wh_lock_hook)(void *caller);
 /* Events and waits (wh_wait.c): the lock and broadcast of all dispatcher
  * objects (fast mutexes use them too); a wait on an object inside
- * [va, va+len); threads waiting now. */
+ * [va, va+len). */
 extern pthread_mutex_t wh_disp_m;
 extern pthread_cond_t wh_disp_cv;
 bool wh_waited_in(const void *va, size_t len);
-unsigned wh_waiting(void);
+/* The calling thread's waits are counted in *n from now on (NULL: no
+ * longer): *n is 1 while it waits in a dispatcher wait, 0 otherwise.  A
+ * scenario learns by it that its own request thread waits (a count of all
+ * waiting threads cannot tell: the driver's own threads come and go). */
+void wh_wait_watch(unsigned *n);
+unsigned wh_wait_watched(const unsigned *n);
 /* Processors (wh_cpus, 1 unless a scenario sets more before the machine
  * starts): each has a DPC queue and thread; CLI on as many threads as
  * there are processors holds the machine (no interrupt, no DPC, no

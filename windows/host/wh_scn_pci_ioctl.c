@@ -77,6 +77,7 @@ struct req {
     args_t a;
     NTSTATUS_ st;
     volatile double done_at;           /* 0 while in the driver */
+    unsigned waiting;                  /* 1 while it waits there (wh_wait_watch) */
     pthread_t t;
 };
 
@@ -85,7 +86,9 @@ static void *req_main(void *arg)
     struct req *r = arg;
     wh_thread_enter();
     wh_process_enter(r->proc);
+    wh_wait_watch(&r->waiting);
     r->st = ioc(r->f, r->code, &r->a, NULL);
+    wh_wait_watch(NULL);
     r->done_at = now_s();
     return NULL;
 }
@@ -93,10 +96,13 @@ static void *req_main(void *arg)
 /* Starts it and returns once it waits inside the driver. */
 static void req_start(struct req *r)
 {
-    unsigned before = wh_waiting();
     r->done_at = 0;
+    r->waiting = 0;
     pthread_create(&r->t, NULL, req_main, r);
-    for (int i = 0; i < 3000 && wh_waiting() <= before; i++)
+    /* Its own wait, not a count of all waiting threads: a thread of the
+     * driver leaving a wait as this one enters would hide it, and the
+     * caller would act only after the request had timed out. */
+    for (int i = 0; i < 3000 && !wh_wait_watched(&r->waiting) && !r->done_at; i++)
         usleep(10000);
     usleep(100000);
 }

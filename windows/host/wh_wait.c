@@ -16,7 +16,7 @@ pthread_cond_t wh_disp_cv = PTHREAD_COND_INITIALIZER;
 #define MAX_WAITED 64
 #define THREAD_WAIT_OBJECTS 3
 static struct { const void *obj; unsigned n; } waited[MAX_WAITED];   /* wh_disp_m */
-static unsigned waiting_threads;
+static _Thread_local unsigned *my_watch;                           /* wh_wait_watch */
 
 static void waited_add(const void *obj, int delta)                 /* wh_disp_m held */
 {
@@ -52,12 +52,17 @@ bool wh_waited_in(const void *va, size_t len)
     return w;
 }
 
-unsigned wh_waiting(void)
+void wh_wait_watch(unsigned *n)
+{
+    my_watch = n;
+}
+
+unsigned wh_wait_watched(const unsigned *n)
 {
     pthread_mutex_lock(&wh_disp_m);
-    unsigned n = waiting_threads;
+    unsigned v = *n;
     pthread_mutex_unlock(&wh_disp_m);
-    return n;
+    return v;
 }
 
 WH_DDI(void, KeInitializeEvent, struct wh_kevent *e, int type, uint8_t state)
@@ -123,7 +128,8 @@ static NTSTATUS_ wait_any(const char *ddi, struct wh_kevent **e, unsigned n, int
     pthread_mutex_lock(&wh_disp_m);
     for (unsigned i = 0; i < n; i++)
         waited_add(e[i], 1);
-    waiting_threads++;
+    if (my_watch)
+        (*my_watch)++;
     for (;;) {
         for (unsigned i = 0; i < n && st == WH_STATUS_TIMEOUT; i++)
             if (e[i]->SignalState) {
@@ -147,7 +153,8 @@ static NTSTATUS_ wait_any(const char *ddi, struct wh_kevent **e, unsigned n, int
             }
     for (unsigned i = 0; i < n; i++)
         waited_add(e[i], -1);
-    waiting_threads--;
+    if (my_watch)
+        (*my_watch)--;
     pthread_mutex_unlock(&wh_disp_m);
     return st;
 }
