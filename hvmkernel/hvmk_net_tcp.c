@@ -302,7 +302,14 @@ static bool hvmk_tcp_run(struct hvmk_tcp *c, uint64_t deadline, char *why, unsig
 {
     uint32_t progress_una = c->snd_una;
     uint64_t progress_at = hvmk_now_ns();
-    while (!c->reset) {
+    for (;;) {
+        /* Done once both sides' data and FINs are acknowledged: a RST after
+         * that (our go-back-N resent a segment, on a slow machine, to a peer
+         * that had closed) ends nothing that was still open. */
+        if (c->fin_sent && c->snd_una == c->snd_end + 1 && c->fin_rcvd)
+            return true;
+        if (c->reset)
+            break;
         bool data_done = c->snd_una == c->snd_end;
         if (data_done && !c->fin_sent) {
             if (hvmk_tcp_send_ack(c, HVMK_TCP_FIN | HVMK_TCP_ACK) != 0)
@@ -310,8 +317,6 @@ static bool hvmk_tcp_run(struct hvmk_tcp *c, uint64_t deadline, char *why, unsig
             c->snd_nxt++;
             c->fin_sent = true;
         }
-        if (c->fin_sent && c->snd_una == c->snd_end + 1 && c->fin_rcvd)
-            return true;
         if (!c->fin_sent && c->snd_nxt != c->snd_end && hvmk_tcp_output(c) != 0)
             break;
         uint64_t now = hvmk_now_ns();
