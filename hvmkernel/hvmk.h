@@ -123,15 +123,8 @@ void hvmk_mfree(void *p);
 unsigned hvmk_pages_free(void);
 
 /* ---- PCI (hvmk_pci.c) ------------------------------------------------- */
-struct hvmk_pci_dev {
-    uint8_t bus, dev, fn;
-    uint16_t vendor, device;
-    uint8_t irq_line, irq_pin;
-    uint32_t bar[6];
-};
-/* Find the first function with vendor:device; true if found. */
-bool hvmk_pci_find(uint16_t vendor, uint16_t device, struct hvmk_pci_dev *out);
-/* Count functions whose class is 'cls' (e.g. 0x01 storage, 0x02 network). */
+/* Count functions whose class is 'cls' (e.g. 0x01 storage, 0x02 network),
+ * walking bus 0 and the buses behind its bridges. */
 unsigned hvmk_pci_count_class(uint8_t cls, uint8_t subclass_or_ff);
 
 /* ---- exit ------------------------------------------------------------- */
