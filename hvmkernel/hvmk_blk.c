@@ -1,11 +1,13 @@
 /* hvmkernel: the core's blkfront against the real blkback in dom0 — the
  * data path xenvbd runs on Windows.  Pattern write and read-back across
- * sizes (up to 1 MiB, so indirect requests when offered), flush, discard. */
+ * sizes (up to 1 MiB, so indirect requests when offered), flush, discard;
+ * SCSI commands through scsi_disk_submit, the call xenvbd makes per SRB. */
 #include <string.h>
 
 #include "gplpv/blkfront.h"
 #include "gplpv/blkfront_dump.h"
 #include "gplpv/log.h"
+#include "gplpv/scsi_disk.h"
 #include "hvmk.h"
 #include "hvmk_platform.h"
 #include "hvmk_steps.h"
@@ -46,6 +48,107 @@ static void hvmk_pattern(uint8_t *p, uint32_t len, unsigned seed)
 {
     for (uint32_t i = 0; i < len; i++)
         p[i] = (uint8_t)(seed * 31 + i * 13 + (i >> 9));
+}
+
+/* One SCSI command as xenvbd issues an SRB: one scsi_disk_submit, one
+ * completion.  The command is static: one that never completes stays the
+ * core's, and no other is issued after it. */
+struct hvmk_scsi_wait {
+    struct scsi_disk_cmd c;
+    volatile int done;
+};
+static struct hvmk_scsi_wait hvmk_scsi;
+
+static void hvmk_scsi_done(void *arg, struct scsi_disk_cmd *c)
+{
+    struct hvmk_scsi_wait *w = arg;
+    (void)c;
+    __atomic_add_fetch(&w->done, 1, __ATOMIC_SEQ_CST);
+}
+
+/* 0 when the command completed once with GOOD, else why not. */
+static int hvmk_scsi_run(struct blkfront *bf, const struct scsi_disk *d, const uint8_t *cdb,
+                         void *data, uint32_t len)
+{
+    struct hvmk_scsi_wait *w = &hvmk_scsi;
+    memset(w, 0, sizeof(*w));
+    w->c.cdb = cdb;
+    w->c.cdb_len = 10;
+    w->c.data = data;
+    w->c.data_len = len;
+    w->c.done = hvmk_scsi_done;
+    w->c.arg = w;
+    scsi_disk_submit(d, bf, &w->c);
+    uint64_t deadline = hvmk_now_ns() + 10000000000ull;
+    while (!w->done && hvmk_now_ns() < deadline) {
+        hvmk_platform_poll();
+        hvmk_idle();
+    }
+    if (w->done != 1)
+        return w->done ? GP_EPROTO : GP_ETIMEDOUT;      /* twice, or never */
+    if (w->c.status)
+        return w->c.status;
+    return w->c.result.status == SCSI_STATUS_GOOD ? 0 : GP_EIO;
+}
+
+static void hvmk_cdb10(uint8_t *cdb, uint8_t op, uint32_t lba, uint16_t blocks)
+{
+    memset(cdb, 0, 10);
+    cdb[0] = op;
+    for (int i = 0; i < 4; i++)
+        cdb[2 + i] = (uint8_t)(lba >> (24 - 8 * i));
+    cdb[7] = (uint8_t)(blocks >> 8);
+    cdb[8] = (uint8_t)blocks;
+}
+
+static uint32_t hvmk_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* READ CAPACITY (10), WRITE (10) and READ (10) through scsi_disk_submit on
+ * the real blkback, each checked against what blkfront says or reads
+ * directly: 64 KiB at sector 24576 (no other step uses it). */
+static void hvmk_step_scsi(struct blkfront *bf, const struct blkfront_info *info, uint8_t *w,
+                           uint8_t *r)
+{
+    char why[200];
+    if (!w || !r) {
+        hvmk_step_result("blkfront-scsi-commands", false, "no memory");
+        return;
+    }
+    struct scsi_disk d;
+    scsi_disk_init(&d, info, 0);
+    const uint64_t sector = 24576;
+    const uint32_t bytes = 65536, ss = d.info.sector_size;
+    const uint32_t lba = (uint32_t)(sector / (ss / 512));
+    uint8_t cdb[10], cap[8];
+    hvmk_cdb10(cdb, 0x25, 0, 0);
+    int ec = hvmk_scsi_run(bf, &d, cdb, cap, sizeof(cap));
+    uint64_t last = d.info.sectors ? d.info.sectors - 1 : 0;
+    bool cap_ok = !ec && hvmk_be32(cap) == (last > 0xffffffffull ? 0xffffffffu : (uint32_t)last) &&
+                  hvmk_be32(cap + 4) == ss;
+    /* WRITE (10), then blkfront reads the sectors directly */
+    hvmk_pattern(w, bytes, 21);
+    memset(r, 0, bytes);
+    hvmk_cdb10(cdb, 0x2a, lba, (uint16_t)(bytes / ss));
+    int ew = ec ? ec : hvmk_scsi_run(bf, &d, cdb, w, bytes);
+    int er = ew ? ew : hvmk_blk_io(bf, BLKFRONT_READ, sector, bytes / 512, r, bytes);
+    bool wsame = !ew && !er && !memcmp(w, r, bytes);
+    /* blkfront writes other data directly, then READ (10) */
+    hvmk_pattern(w, bytes, 22);
+    memset(r, 0, bytes);
+    int ew2 = er ? er : hvmk_blk_io(bf, BLKFRONT_WRITE, sector, bytes / 512, w, bytes);
+    hvmk_cdb10(cdb, 0x28, lba, (uint16_t)(bytes / ss));
+    int er2 = ew2 ? ew2 : hvmk_scsi_run(bf, &d, cdb, r, bytes);
+    bool rsame = !ew2 && !er2 && !memcmp(w, r, bytes);
+    gp_snprintf(why, sizeof(why), "READ CAPACITY(10) %s (%s, %u-byte blocks), WRITE(10) %s: "
+                "blkfront read %s (%s); blkfront write %s: READ(10) %s (%s)", gp_strerror(ec),
+                cap_ok ? "as blkfront says" : "differs", ss, gp_strerror(ew), gp_strerror(er),
+                wsame ? "identical" : "differs", gp_strerror(ew2), gp_strerror(er2),
+                rsame ? "identical" : "differs");
+    hvmk_printf("hvmk: blkfront: scsi_disk_submit: %s\n", why);
+    hvmk_step_result("blkfront-scsi-commands", cap_ok && wsame && rsame, why);
 }
 
 struct blkfront *hvmk_step_blkfront(struct gp_platform *plat, struct xs_client *xs)
@@ -119,6 +222,7 @@ struct blkfront *hvmk_step_blkfront(struct gp_platform *plat, struct xs_client *
     } else {
         hvmk_printf("hvmk: blkfront: backend offers no discard\n");
     }
+    hvmk_step_scsi(bf, &info, wbuf, rbuf);
     err = blkfront_dump_enable(bf);
     ok = !err && hvmk_blk_dump_check(bf, 30000, 7, true, why, sizeof(why));
     if (err)

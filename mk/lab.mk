@@ -23,7 +23,7 @@ lab: $(LAB_DIR)/xen $(LAB_DIR)/dom0.cpio.gz
 # on every vCPU, xenstore against the real xenstored), blkfront and netfront
 # against the real backends, the unplug, and the toolstack's requests.
 # HVMK_EXPECT_STEPS: the ok/FAIL lines a complete run reports.
-HVMK_EXPECT_STEPS := 61
+HVMK_EXPECT_STEPS := 62
 check-hvmk-xen: lab $(HVMK_IMAGE)
 	@echo "== hvmkernel as an HVM guest on real Xen 4.17 (lab)"
 	@HVMK_EXPECT_STEPS=$(HVMK_EXPECT_STEPS) lab/run-hvmkernel $(LAB_DIR) $(HVMK_IMAGE) toolstack

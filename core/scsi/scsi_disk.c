@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "gplpv/errors.h"
+#include "scsi_disk_io.h"
 
 /* ASC/ASCQ pairs used here. */
 #define ASC_INVALID_OPCODE      0x20

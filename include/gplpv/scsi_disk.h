@@ -70,7 +70,51 @@ void scsi_disk_execute(const struct scsi_disk *d, const uint8_t *cdb, unsigned c
 /* Fill r with CHECK CONDITION and fixed-format sense (key, ASC, ASCQ). */
 void scsi_disk_sense(struct scsi_disk_result *r, uint8_t key, uint8_t asc, uint8_t ascq);
 
-/* Sense for a block operation that failed with a GP_E* status. */
-void scsi_disk_io_failed(struct scsi_disk_result *r, int status);
+/*
+ * One command from the OS to its completion (scsi_disk_io.c): the CDB
+ * decoded, an answer filled in or the block operation split into
+ * blkfront requests (one per UNMAP range), their completions counted,
+ * sense data built for a failure, and `done` called exactly once with the
+ * final result.  The caller fills the fields above `result` and owns the
+ * storage (a StorPort SRB extension: no allocation on this path); the
+ * core owns the whole struct from scsi_disk_submit until `done` runs.
+ */
+struct scsi_disk_cmd {
+    const uint8_t *cdb;
+    unsigned cdb_len;
+    void *data;                   /* the OS's buffer (answers, data out, parameter lists) */
+    uint32_t data_len;
+    /* Optional: where the `bytes` a read or write moves really are, when
+     * not at `data` (Windows: StorPort's scatter/gather list).  Called at
+     * most once, from inside scsi_disk_submit, before any block request
+     * goes out; a GP_E* error completes the command with that status. */
+    int (*map_data)(void *arg, uint32_t bytes, const struct blkfront_sg **sg, unsigned *nsg);
+    /* [any] The one completion: from inside scsi_disk_submit for answers
+     * and refusals, else from blkfront's completion of the last request. */
+    void (*done)(void *arg, struct scsi_disk_cmd *c);
+    void *arg;
+    /* When done runs: the SCSI status, sense and byte count ... */
+    struct scsi_disk_result result;
+    /* ... and 0, or the GP_E* error that failed it (map_data's, or the
+     * first of its blkfront requests to fail, e.g. blkfront_abandon's). */
+    int status;
+    /* owned by the core while submitted */
+    struct blkfront_sg sg_one_;
+    struct blkfront_req req_[SCSI_DISK_MAX_RANGES];
+    unsigned pending_;
+};
+
+/* [any] Execute c's CDB against disk d on blkfront bf: c->done runs
+ * exactly once, from inside the call or from blkfront's completion. */
+void scsi_disk_submit(const struct scsi_disk *d, struct blkfront *bf, struct scsi_disk_cmd *c);
+
+struct blkfront_dump_env;
+/* The same for the crash-dump path (no interrupts): block operations go
+ * through blkfront_dump_io and complete before this returns, UNMAP is
+ * refused.  Fills r; returns 0 or the GP_E* error of the block operation. */
+int scsi_disk_submit_polled(const struct scsi_disk *d, struct blkfront *bf,
+                            const struct blkfront_dump_env *env, const uint8_t *cdb,
+                            unsigned cdb_len, void *data, uint32_t data_len,
+                            struct scsi_disk_result *r);
 
 #endif

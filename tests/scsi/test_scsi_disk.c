@@ -1,12 +1,17 @@
 /* scsi_disk (core/scsi): every CDB xenvbd gets from StorPort, checked
  * field by field against SBC/SPC, the refusals with their sense data, and
- * a disk driven end to end through SCSI commands, blkfront and the
- * simulated blkback (data verified on the backend's disk). */
-#include <pthread.h>
+ * a disk driven end to end through scsi_disk_submit - the call xenvbd
+ * makes for every SRB - blkfront and the simulated blkback (data verified
+ * on the backend's disk): UNMAP's fan-out into several requests, a failure
+ * in one of them, an abandon, StorPort-style data maps, each command
+ * completed exactly once; and the crash-dump path's polled commands. */
+#include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "blkback/sim_blkback.h"
 #include "gp_test.h"
+#include "gplpv/blkfront_dump.h"
 #include "gplpv/scsi_disk.h"
 #include "os/sim_os.h"
 #include "sim.h"
@@ -262,105 +267,319 @@ static void test_mode_sense_and_cdrom(void)
     check_sense(&r, SCSI_SENSE_ILLEGAL_REQUEST, 0x20);
 }
 
-/* ---- end to end: SCSI commands -> blkfront -> simulated blkback ------------ */
-struct done {
-    pthread_mutex_t m;
-    pthread_cond_t c;
-    int calls, status;
+/* ---- end to end: scsi_disk_submit -> blkfront -> simulated blkback --------- */
+struct rig {
+    struct sim_xen *x;
+    struct sim_domain *d0, *g;
+    struct xs_client *xs;
+    struct sim_blkback *bb;
+    struct blkfront *bf;
+    struct scsi_disk d;
 };
 
-static void done_cb(void *arg, struct blkfront_req *rq, int status)
+static void rig_open(struct rig *t, uint64_t sectors)
 {
-    struct done *w = arg;
-    (void)rq;
-    pthread_mutex_lock(&w->m);
-    w->calls++;
-    w->status = status;
-    pthread_cond_broadcast(&w->c);
-    pthread_mutex_unlock(&w->m);
+    memset(t, 0, sizeof(*t));
+    t->x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true });
+    t->d0 = sim_domain_create(t->x, 0, 512);
+    t->g = sim_domain_create_ex(t->x, 1, &(struct sim_domain_opts){ .max_pages = 16384 });
+    REQUIRE(t->d0 && t->g);
+    const struct gp_platform *p = sim_domain_platform(t->g);
+    REQUIRE(xs_client_create(p, NULL, &t->xs) == 0);
+    t->bb = sim_blkback_create(t->x, t->d0, 1, 768, &(struct sim_blkback_opts){ .sectors = sectors });
+    REQUIRE(t->bb && blkfront_create(p, t->xs, "device/vbd/768", NULL, &t->bf) == 0);
+    REQUIRE(blkfront_connect(t->bf, 5000000000ull) == 0);
+    struct blkfront_info bi;
+    blkfront_get_info(t->bf, &bi);
+    scsi_disk_init(&t->d, &bi, 768);
 }
 
-/* What xenvbd does with a result: submit it and report the status. */
-static uint8_t run(struct blkfront *bf, const struct scsi_disk *d, const uint8_t *cdb,
-                   unsigned len, void *data, uint32_t data_len)
+static void rig_close(struct rig *t)
 {
-    struct scsi_disk_result r;
-    scsi_disk_execute(d, cdb, len, data, data_len, &r);
-    if (!r.io)
-        return r.status;
-    unsigned n = r.op == BLKFRONT_DISCARD ? r.nranges : 1;
-    for (unsigned i = 0; i < n; i++) {
-        struct blkfront_sg sg = { data, r.bytes };
-        struct blkfront_req rq = { .op = r.op, .sector = r.sector, .nr_sectors = r.nr_sectors,
-                                   .sg = &sg, .nsg = r.bytes ? 1 : 0, .done = done_cb };
-        if (r.op == BLKFRONT_DISCARD) {
-            rq.sector = r.ranges[i].sector;
-            rq.nr_sectors = r.ranges[i].nr_sectors;
-            rq.nsg = 0;
-        }
-        struct done w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
-        rq.arg = &w;
-        if (blkfront_submit(bf, &rq) != 0)
-            return 0xff;
-        pthread_mutex_lock(&w.m);
-        while (w.calls == 0)
-            pthread_cond_wait(&w.c, &w.m);
-        pthread_mutex_unlock(&w.m);
-        if (w.status) {
-            scsi_disk_io_failed(&r, w.status);
-            return r.status;
-        }
-    }
-    return SCSI_STATUS_GOOD;
+    blkfront_destroy(t->bf);
+    sim_blkback_destroy(t->bb);
+    xs_client_destroy(t->xs);
+    sim_domain_destroy(t->g);
+    sim_domain_destroy(t->d0);
+    sim_xen_destroy(t->x);
+}
+
+/* A command and its completions (counted: there must be one). */
+struct cmd {
+    struct scsi_disk_cmd c;
+    atomic_int calls;
+};
+
+static void cmd_done(void *arg, struct scsi_disk_cmd *c)
+{
+    struct cmd *w = arg;
+    CHECK(c == &w->c);
+    atomic_fetch_add(&w->calls, 1);
+}
+
+typedef int map_fn(void *arg, uint32_t bytes, const struct blkfront_sg **sg, unsigned *nsg);
+
+static void cmd_submit(struct rig *t, struct cmd *w, map_fn *map, const uint8_t *cdb, unsigned len,
+                       void *data, uint32_t data_len)
+{
+    memset(w, 0, sizeof(*w));
+    w->c.cdb = cdb;
+    w->c.cdb_len = len;
+    w->c.data = data;
+    w->c.data_len = data_len;
+    w->c.map_data = map;
+    w->c.done = cmd_done;
+    w->c.arg = w;
+    scsi_disk_submit(&t->d, t->bf, &w->c);
+}
+
+/* Wait for the one completion, give the SCSI status. */
+static uint8_t cmd_wait(struct cmd *w)
+{
+    GP_WAIT_WHILE(atomic_load(&w->calls) == 0);
+    CHECK_EQ(atomic_load(&w->calls), 1);
+    return w->c.result.status;
+}
+
+static uint8_t run(struct rig *t, const uint8_t *cdb, unsigned len, void *data, uint32_t data_len)
+{
+    static struct cmd w;
+    cmd_submit(t, &w, NULL, cdb, len, data, data_len);
+    return cmd_wait(&w);
 }
 
 static void test_end_to_end_through_blkfront(void)
 {
-    struct sim_xen *x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true });
-    struct sim_domain *d0 = sim_domain_create(x, 0, 512);
-    struct sim_domain *g = sim_domain_create_ex(x, 1, &(struct sim_domain_opts){ .max_pages = 16384 });
-    REQUIRE(d0 && g);
-    const struct gp_platform *p = sim_domain_platform(g);
-    struct xs_client *xs = NULL;
-    REQUIRE(xs_client_create(p, NULL, &xs) == 0);
-    struct sim_blkback *bb = sim_blkback_create(x, d0, 1, 768, &(struct sim_blkback_opts){ .sectors = 16384 });
-    struct blkfront *bf = NULL;
-    REQUIRE(bb && blkfront_create(p, xs, "device/vbd/768", NULL, &bf) == 0);
-    REQUIRE(blkfront_connect(bf, 5000000000ull) == 0);
-    struct blkfront_info bi;
-    blkfront_get_info(bf, &bi);
-    struct scsi_disk d;
-    scsi_disk_init(&d, &bi, 768);
-
+    struct rig t;
+    rig_open(&t, 16384);
     uint8_t cap[8], rc10[10] = { 0x25 };
-    CHECK_EQ(run(bf, &d, rc10, 10, cap, 8), SCSI_STATUS_GOOD);
+    CHECK_EQ(run(&t, rc10, 10, cap, 8), SCSI_STATUS_GOOD);
     CHECK(!memcmp(cap, "\x00\x00\x3f\xff\x00\x00\x02\x00", 8));
     static uint8_t out[64 * 512], in[64 * 512];
     for (size_t i = 0; i < sizeof(out); i++)
         out[i] = (uint8_t)(i * 13 + (i >> 9));
     uint8_t w10[10] = { 0x2a, 0, 0, 0, 0x10, 0x00, 0, 0, 64, 0 };        /* LBA 4096 */
-    CHECK_EQ(run(bf, &d, w10, 10, out, sizeof(out)), SCSI_STATUS_GOOD);
-    CHECK(!memcmp(sim_blkback_disk(bb) + 4096 * 512, out, sizeof(out)));
+    CHECK_EQ(run(&t, w10, 10, out, sizeof(out)), SCSI_STATUS_GOOD);
+    CHECK(!memcmp(sim_blkback_disk(t.bb) + 4096 * 512, out, sizeof(out)));
     uint8_t r16[16] = { 0x88, 0, 0, 0, 0, 0, 0, 0, 0x10, 0x00, 0, 0, 0, 64 };
-    CHECK_EQ(run(bf, &d, r16, 16, in, sizeof(in)), SCSI_STATUS_GOOD);
+    CHECK_EQ(run(&t, r16, 16, in, sizeof(in)), SCSI_STATUS_GOOD);
     CHECK(!memcmp(in, out, sizeof(in)));
     uint8_t sync[10] = { 0x35 };
-    CHECK_EQ(run(bf, &d, sync, 10, NULL, 0), SCSI_STATUS_GOOD);
+    CHECK_EQ(run(&t, sync, 10, NULL, 0), SCSI_STATUS_GOOD);
     uint8_t pl[24] = { 0, 22, 0, 16 };
     put_unmap_desc(pl + 8, 4100, 8);
     uint8_t unmap[10] = { 0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0 };
-    CHECK_EQ(run(bf, &d, unmap, 10, pl, sizeof(pl)), SCSI_STATUS_GOOD);
+    CHECK_EQ(run(&t, unmap, 10, pl, sizeof(pl)), SCSI_STATUS_GOOD);
     static const uint8_t zero[8 * 512];
-    CHECK(!memcmp(sim_blkback_disk(bb) + 4100 * 512, zero, sizeof(zero)));
-    CHECK(!memcmp(sim_blkback_disk(bb) + 4096 * 512, out, 4 * 512));    /* neighbours kept */
+    CHECK(!memcmp(sim_blkback_disk(t.bb) + 4100 * 512, zero, sizeof(zero)));
+    CHECK(!memcmp(sim_blkback_disk(t.bb) + 4096 * 512, out, 4 * 512));  /* neighbours kept */
     uint8_t past[10] = { 0x28, 0, 0, 0, 0x3f, 0xff, 0, 0, 2, 0 };        /* last LBA + 1 */
-    CHECK_EQ(run(bf, &d, past, 10, in, sizeof(in)), SCSI_STATUS_CHECK_CONDITION);
-    blkfront_destroy(bf);
-    sim_blkback_destroy(bb);
-    xs_client_destroy(xs);
-    sim_domain_destroy(g);
-    sim_domain_destroy(d0);
-    sim_xen_destroy(x);
+    CHECK_EQ(run(&t, past, 10, in, sizeof(in)), SCSI_STATUS_CHECK_CONDITION);
+    rig_close(&t);
+}
+
+/* An UNMAP parameter list of n 8-block ranges at the given LBAs. */
+static uint32_t unmap_list(uint8_t *pl, const uint64_t *lba, unsigned n, uint8_t *cdb)
+{
+    uint32_t len = 8 + 16 * n;
+    memset(pl, 0, len);
+    pl[1] = (uint8_t)(len - 2);
+    pl[3] = (uint8_t)(16 * n);
+    for (unsigned i = 0; i < n; i++)
+        put_unmap_desc(pl + 8 + 16 * i, lba[i], 8);
+    memset(cdb, 0, 10);
+    cdb[0] = 0x42;
+    cdb[8] = (uint8_t)len;
+    return len;
+}
+
+static bool zeroed(struct rig *t, uint64_t lba)
+{
+    static const uint8_t zero[8 * 512];
+    return !memcmp(sim_blkback_disk(t->bb) + lba * 512, zero, sizeof(zero));
+}
+
+/* An UNMAP of four ranges is four blkfront requests: the command
+ * completes once, only after the last of them. */
+static void test_unmap_fan_out_completes_once(void)
+{
+    struct rig t;
+    rig_open(&t, 16384);
+    const uint64_t lba[4] = { 100, 200, 300, 400 };
+    memset(sim_blkback_disk(t.bb), 0xab, 500 * 512);
+    uint8_t pl[8 + 16 * 4], cdb[10];
+    uint32_t len = unmap_list(pl, lba, 4, cdb);
+    sim_blkback_hold(t.bb, true);                  /* answers held: requests stay in flight */
+    static struct cmd w;
+    cmd_submit(&t, &w, NULL, cdb, 10, pl, len);
+    struct sim_blkback_stats st;
+    GP_WAIT_WHILE((sim_blkback_get_stats(t.bb, &st), st.discards < 4));
+    CHECK_EQ(st.discards, 4);
+    CHECK_EQ(atomic_load(&w.calls), 0);            /* none answered: no completion */
+    sim_blkback_hold(t.bb, false);
+    CHECK_EQ(cmd_wait(&w), SCSI_STATUS_GOOD);
+    CHECK_EQ(w.c.status, 0);
+    CHECK_EQ(w.c.result.transferred, 0);
+    for (unsigned i = 0; i < 4; i++)
+        CHECK(zeroed(&t, lba[i]));
+    CHECK_EQ(sim_blkback_disk(t.bb)[108 * 512], 0xab);                  /* neighbours kept */
+    rig_close(&t);
+    CHECK_EQ(atomic_load(&w.calls), 1);            /* still once after destroy */
+}
+
+/* One of three requests refused (the disk shrank under a scsi_disk that
+ * still has the old size): one completion, after the other two, with the
+ * sense for that failure. */
+static void test_one_failed_request_fails_the_command_once(void)
+{
+    struct rig t;
+    rig_open(&t, 16384);
+    sim_blkback_resize(t.bb, 8192);
+    struct blkfront_info bi;
+    GP_WAIT_WHILE((blkfront_get_info(t.bf, &bi), bi.sectors != 8192));
+    REQUIRE(bi.sectors == 8192);
+    memset(sim_blkback_disk(t.bb), 0xab, 300 * 512);
+    const uint64_t lba[3] = { 10000, 100, 200 };  /* the first one past the new end */
+    uint8_t pl[8 + 16 * 3], cdb[10];
+    uint32_t len = unmap_list(pl, lba, 3, cdb);
+    static struct cmd w;
+    cmd_submit(&t, &w, NULL, cdb, 10, pl, len);
+    CHECK_EQ(cmd_wait(&w), SCSI_STATUS_CHECK_CONDITION);
+    CHECK_EQ(w.c.status, GP_ERANGE);
+    check_sense(&w.c.result, SCSI_SENSE_HARDWARE_ERROR, 0x44);
+    CHECK(zeroed(&t, 100) && zeroed(&t, 200));    /* the others were done first */
+    uint8_t r10[10] = { 0x28, 0, 0, 0, 0x27, 0x10, 0, 0, 8, 0 };       /* LBA 10000: one request */
+    static uint8_t in[8 * 512];
+    CHECK_EQ(run(&t, r10, 10, in, sizeof(in)), SCSI_STATUS_CHECK_CONDITION);
+    rig_close(&t);
+    CHECK_EQ(atomic_load(&w.calls), 1);
+}
+
+/* blkfront_abandon (an OS's reset) while the backend holds the answers:
+ * each command completes once with that status; the late answers that
+ * follow complete nothing. */
+static void test_abandoned_commands_complete_once(void)
+{
+    struct rig t;
+    rig_open(&t, 16384);
+    const uint64_t lba[3] = { 100, 200, 300 };
+    uint8_t pl[8 + 16 * 3], cdb[10];
+    uint32_t len = unmap_list(pl, lba, 3, cdb);
+    static uint8_t in[8 * 512];
+    uint8_t r10[10] = { 0x28, 0, 0, 0, 0, 50, 0, 0, 8, 0 };
+    sim_blkback_hold(t.bb, true);
+    static struct cmd unmap, read;
+    cmd_submit(&t, &unmap, NULL, cdb, 10, pl, len);
+    cmd_submit(&t, &read, NULL, r10, 10, in, sizeof(in));
+    struct sim_blkback_stats st;
+    GP_WAIT_WHILE((sim_blkback_get_stats(t.bb, &st), st.discards < 3 || st.reads < 1));
+    CHECK_EQ(atomic_load(&unmap.calls) + atomic_load(&read.calls), 0);
+    CHECK_EQ(blkfront_abandon(t.bf, GP_ESHUTDOWN), 4);                 /* 3 + 1 requests */
+    CHECK_EQ(atomic_load(&unmap.calls), 1);
+    CHECK_EQ(atomic_load(&read.calls), 1);
+    CHECK_EQ(unmap.c.status, GP_ESHUTDOWN);
+    CHECK_EQ(read.c.status, GP_ESHUTDOWN);
+    check_sense(&unmap.c.result, SCSI_SENSE_ABORTED_COMMAND, 0x00);
+    check_sense(&read.c.result, SCSI_SENSE_ABORTED_COMMAND, 0x00);
+    sim_blkback_hold(t.bb, false);
+    struct blkfront_stats bs;
+    GP_WAIT_WHILE((blkfront_get_stats(t.bf, &bs), bs.late_answers < 4));
+    CHECK_EQ(bs.late_answers, 4);
+    CHECK_EQ(atomic_load(&unmap.calls), 1);
+    CHECK_EQ(atomic_load(&read.calls), 1);
+    rig_close(&t);
+}
+
+/* map_data: where a transfer's bytes are (StorPort's scatter/gather list
+ * on Windows), asked once, for reads and writes only. */
+static uint8_t piece[3][4096];
+static struct blkfront_sg pieces[3] = { { piece[0], 512 }, { piece[1], 2048 }, { piece[2], 4096 } };
+static atomic_int map_calls;
+static int map_error;
+static uint32_t map_bytes;
+
+static int map_pieces(void *arg, uint32_t bytes, const struct blkfront_sg **sg, unsigned *nsg)
+{
+    (void)arg;
+    atomic_fetch_add(&map_calls, 1);
+    map_bytes = bytes;
+    *sg = pieces;
+    *nsg = 3;
+    return map_error;
+}
+
+static void test_map_data_places_the_transfer(void)
+{
+    struct rig t;
+    rig_open(&t, 16384);
+    static uint8_t sysva[6 * 512];                 /* what the OS's address would show */
+    static struct cmd w;
+    for (unsigned i = 0; i < 3; i++)
+        memset(piece[i], 0x10 + (int)i, sizeof(piece[i]));
+    uint8_t w10[10] = { 0x2a, 0, 0, 0, 0, 64, 0, 0, 6, 0 };            /* 6 blocks at 64 */
+    cmd_submit(&t, &w, map_pieces, w10, 10, sysva, sizeof(sysva));
+    CHECK_EQ(cmd_wait(&w), SCSI_STATUS_GOOD);
+    CHECK_EQ(atomic_load(&map_calls), 1);
+    CHECK_EQ(map_bytes, 6 * 512);
+    CHECK_EQ(w.c.result.transferred, 6 * 512);
+    const uint8_t *disk = sim_blkback_disk(t.bb) + 64 * 512;
+    CHECK(disk[0] == 0x10 && disk[511] == 0x10 && disk[512] == 0x11 && disk[2559] == 0x11);
+    CHECK(disk[2560] == 0x12 && disk[3071] == 0x12);                     /* cut at the transfer */
+    uint8_t inq[6] = { 0x12, 0, 0, 0, 36, 0 }, buf[36];
+    cmd_submit(&t, &w, map_pieces, inq, 6, buf, sizeof(buf));
+    CHECK_EQ(cmd_wait(&w), SCSI_STATUS_GOOD);
+    CHECK_EQ(w.c.result.transferred, 36);
+    CHECK_EQ(atomic_load(&map_calls), 1);          /* an answer maps nothing */
+    struct sim_blkback_stats before, after;
+    sim_blkback_get_stats(t.bb, &before);
+    map_error = GP_EAGAIN;
+    uint8_t r10[10] = { 0x28, 0, 0, 0, 0, 64, 0, 0, 6, 0 };
+    cmd_submit(&t, &w, map_pieces, r10, 10, sysva, sizeof(sysva));
+    CHECK_EQ(cmd_wait(&w), SCSI_STATUS_CHECK_CONDITION);
+    CHECK_EQ(w.c.status, GP_EAGAIN);
+    sim_blkback_get_stats(t.bb, &after);
+    CHECK_EQ(after.requests, before.requests);     /* refused before any request */
+    map_error = 0;
+    rig_close(&t);
+}
+
+static void stall(void *arg, unsigned us) { (void)arg; usleep(us); }
+
+/* The crash-dump path: the same commands, polled through blkfront_dump. */
+static void test_polled_commands(void)
+{
+    struct rig t;
+    rig_open(&t, 16384);
+    REQUIRE(blkfront_dump_enable(t.bf) == 0);
+    const struct blkfront_dump_env env = { stall, NULL, 2000000 };
+    static uint8_t out[100 * 512], in[100 * 512];
+    for (size_t i = 0; i < sizeof(out); i++)
+        out[i] = (uint8_t)(i * 7 + (i >> 9));
+    struct scsi_disk_result r;
+    blkfront_suspend(t.bf);                        /* quiesced, as before S4 */
+    uint8_t w10[10] = { 0x2a, 0, 0, 0, 0x0b, 0xb9, 0, 0, 100, 0 };     /* LBA 3001 */
+    CHECK_EQ(scsi_disk_submit_polled(&t.d, t.bf, &env, w10, 10, out, sizeof(out), &r), 0);
+    CHECK(r.status == SCSI_STATUS_GOOD && r.transferred == sizeof(out));
+    CHECK(!memcmp(sim_blkback_disk(t.bb) + 3001 * 512, out, sizeof(out)));
+    uint8_t r10[10] = { 0x28, 0, 0, 0, 0x0b, 0xb9, 0, 0, 100, 0 };
+    CHECK_EQ(scsi_disk_submit_polled(&t.d, t.bf, &env, r10, 10, in, sizeof(in), &r), 0);
+    CHECK(r.status == SCSI_STATUS_GOOD && !memcmp(in, out, sizeof(in)));
+    uint8_t sync[10] = { 0x35 };
+    CHECK_EQ(scsi_disk_submit_polled(&t.d, t.bf, &env, sync, 10, NULL, 0, &r), 0);
+    CHECK_EQ(r.status, SCSI_STATUS_GOOD);
+    const uint64_t lba[1] = { 3001 };
+    uint8_t pl[24], cdb[10];
+    uint32_t len = unmap_list(pl, lba, 1, cdb);
+    CHECK_EQ(scsi_disk_submit_polled(&t.d, t.bf, &env, cdb, 10, pl, len, &r), GP_ENOTSUP);
+    check_sense(&r, SCSI_SENSE_ILLEGAL_REQUEST, 0x20);                   /* no discard while dumping */
+    CHECK(!memcmp(sim_blkback_disk(t.bb) + 3001 * 512, out, sizeof(out)));
+    uint8_t inq[6] = { 0x12, 0, 0, 0, 36, 0 }, buf[36];
+    CHECK_EQ(scsi_disk_submit_polled(&t.d, t.bf, &env, inq, 6, buf, sizeof(buf), &r), 0);
+    CHECK_EQ(r.transferred, 36);
+    blkfront_resume_in_place(t.bf);
+    CHECK_EQ(run(&t, r10, 10, in, sizeof(in)), SCSI_STATUS_GOOD);      /* the normal path goes on */
+    CHECK(!memcmp(in, out, sizeof(in)));
+    rig_close(&t);
 }
 
 int main(void)
@@ -371,5 +590,10 @@ int main(void)
     GP_TEST_RUN(test_unmap_parameter_list);
     GP_TEST_RUN(test_mode_sense_and_cdrom);
     GP_TEST_RUN(test_end_to_end_through_blkfront);
+    GP_TEST_RUN(test_unmap_fan_out_completes_once);
+    GP_TEST_RUN(test_one_failed_request_fails_the_command_once);
+    GP_TEST_RUN(test_abandoned_commands_complete_once);
+    GP_TEST_RUN(test_map_data_places_the_transfer);
+    GP_TEST_RUN(test_polled_commands);
     return gp_test_finish();
 }

@@ -26,11 +26,16 @@ static ULONG xennet_read_int(NDIS_HANDLE cfg, PCWSTR name, ULONG def, ULONG max)
 /* The standardized advanced properties (keywords of xennet.inf). */
 static void xennet_read_config(struct xennet *xn)
 {
-    NDIS_CONFIGURATION_OBJECT co = { { NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT, 1, sizeof(co) },
-                                     xn->handle, 0 };
+    NDIS_CONFIGURATION_OBJECT co = {
+        .Header = { .Type = NDIS_OBJECT_TYPE_CONFIGURATION_OBJECT, .Revision = 1, .Size = sizeof(co) },
+        .NdisHandle = xn->handle,
+        .Flags = 0,
+    };
     NDIS_HANDLE cfg = NULL;
     struct netoffload_config *c = &xn->cfg;
-    *c = (struct netoffload_config){ 3, 3, 3, 3, false, true, true };
+    /* the defaults, as xennet.inf gives them: checksums both ways, LSO v2 */
+    *c = (struct netoffload_config){ .tcp4_csum = 3, .udp4_csum = 3, .tcp6_csum = 3, .udp6_csum = 3,
+                                     .lso_v1_ipv4 = false, .lso_v2_ipv4 = true, .lso_v2_ipv6 = true };
     if (NdisOpenConfigurationEx(&co, &cfg) != NDIS_STATUS_SUCCESS)
         return;
     c->tcp4_csum = (uint8_t)xennet_read_int(cfg, L"*TCPChecksumOffloadIPv4", 3, 3);
@@ -217,7 +222,7 @@ NDIS_STATUS NTAPI xennet_initialize(NDIS_HANDLE handle, NDIS_HANDLE driver_ctx,
         xennet_free(xn);
         return st;
     }
-    struct suspend_dev sd = { xennet_suspend, xennet_resume, xn };
+    struct suspend_dev sd = { .suspend = xennet_suspend, .resume = xennet_resume, .arg = xn };
     xn->suspend_registered = xn->xi.register_suspend(xn->xi.header.Context, &sd) == 0;
     GP_INFO(xn->plat, "xennet %s: %02x:%02x:%02x:%02x:%02x:%02x, %u queue(s), LSO %u/%u, csum tx/rx %u",
             xn->xi.path, xn->mac[0], xn->mac[1], xn->mac[2], xn->mac[3], xn->mac[4], xn->mac[5],

@@ -33,7 +33,7 @@ struct xenvbd {
     struct blkfront *bf;
     struct scsi_disk disk;
     BOOLEAN suspend_registered;
-    volatile LONG outstanding;          /* SRBs handed to blkfront */
+    volatile LONG outstanding;          /* SRBs given to the core, not completed yet */
     volatile LONG rescan;               /* capacity changed: tell StorPort */
     struct xenvbd_dump_handoff dump_handoff;
     BOOLEAN dump_mode;                  /* this instance writes a dump or hiberfile */
@@ -47,9 +47,9 @@ struct xenvbd {
 struct xenvbd_srb {
     struct xenvbd *vbd;
     PSCSI_REQUEST_BLOCK srb;
-    struct blkfront_req req[SCSI_DISK_MAX_RANGES];
-    volatile LONG pending;
-    volatile LONG status;               /* first failure (GP_E*), 0 */
+    struct scsi_disk_cmd cmd;           /* the SRB as the core's command */
+    void *sysva;                        /* the SRB's system address, or NULL */
+    UCHAR map_status;                   /* xenvbd_sg_map's refusal, or SRB_STATUS_SUCCESS */
     /* the transfer as blkfront sees it (xenvbd_sg.c): StorPort's list,
      * each element at a virtual address; those mapped here are unmapped
      * when the SRB completes */

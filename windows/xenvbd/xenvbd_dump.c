@@ -96,40 +96,25 @@ ULONG xenvbd_dump_find_adapter(struct xenvbd *v, PPORT_CONFIGURATION_INFORMATION
     return SP_RETURN_FOUND;
 }
 
-static int xenvbd_dump_block(struct xenvbd *v, const struct scsi_disk_result *r, void *data)
-{
-    const struct blkfront_dump_env env = { xenvbd_dump_stall, NULL, 30000000 };
-    if (r->op != BLKFRONT_READ && r->op != BLKFRONT_WRITE && r->op != BLKFRONT_FLUSH)
-        return GP_ENOTSUP;                 /* no discard while dumping */
-    return blkfront_dump_io(v->bf, r->op, r->sector, r->nr_sectors, data, &env);
-}
-
 /* Everything completes before this returns: the dump port polls for it. */
 BOOLEAN xenvbd_dump_start_io(struct xenvbd *v, PSCSI_REQUEST_BLOCK srb)
 {
+    const struct blkfront_dump_env env = { xenvbd_dump_stall, NULL, 30000000 };
     struct scsi_disk_result r;
     if (!xenvbd_srb_addressed_to_us(v, srb))
         return TRUE;
     switch (srb->Function) {
     case SRB_FUNCTION_EXECUTE_SCSI:
-        scsi_disk_execute(&v->disk, srb->Cdb, srb->CdbLength, srb->DataBuffer,
-                          srb->DataTransferLength, &r);
-        if (r.io) {
-            int err = xenvbd_dump_block(v, &r, srb->DataBuffer);
-            memset(&r, 0, sizeof(r));
-            r.io = true;
-            if (err)
-                scsi_disk_io_failed(&r, err);
-        }
+        /* the same command path as the live instance, polled */
+        scsi_disk_submit_polled(&v->disk, v->bf, &env, srb->Cdb, srb->CdbLength, srb->DataBuffer,
+                                srb->DataTransferLength, &r);
         xenvbd_finish(v, srb, &r);        /* completes the SRB */
         return TRUE;
     case SRB_FUNCTION_FLUSH:
-    case SRB_FUNCTION_SHUTDOWN: {
-        const struct blkfront_dump_env env = { xenvbd_dump_stall, NULL, 30000000 };
+    case SRB_FUNCTION_SHUTDOWN:
         srb->SrbStatus = blkfront_dump_io(v->bf, BLKFRONT_FLUSH, 0, 0, NULL, &env) == 0
                              ? SRB_STATUS_SUCCESS : SRB_STATUS_ERROR;
         break;
-    }
     default:
         srb->SrbStatus = xenvbd_other_srb_status(srb->Function);
         break;

@@ -1,7 +1,8 @@
-/* xenvbd's I/O: every SRB goes through the core's scsi_disk; answers
- * complete at once, block operations go to blkfront (their data where
- * StorPort's scatter/gather list says: xenvbd_sg.c) and complete from its
- * callback (xenpci's event-channel DPC, full-duplex StorPort).  Bus, device
+/* xenvbd's I/O: every SRB becomes one command of the core's scsi_disk
+ * (scsi_disk_submit), which answers it at once or performs it through
+ * blkfront (its data where StorPort's scatter/gather list says:
+ * xenvbd_sg.c) and completes it once, from blkfront's callback (xenpci's
+ * event-channel DPC, full-duplex StorPort).  Bus, device
  * and LU resets give every outstanding SRB back (xenvbd_reset), and so
  * does a surprise removal (xenvbd_surprise_removed). */
 #include "xenvbd.h"
@@ -32,72 +33,65 @@ void xenvbd_finish(struct xenvbd *v, PSCSI_REQUEST_BLOCK srb, const struct scsi_
     StorPortNotification(RequestComplete, v, srb);
 }
 
-/* blkfront's completion, once per block operation of the SRB. */
-static void xenvbd_io_done(void *arg, struct blkfront_req *rq, int status)
+/* The core asks where a read's or write's bytes are: StorPort's list. */
+static int xenvbd_map_data(void *arg, uint32_t bytes, const struct blkfront_sg **sg, unsigned *nsg)
 {
     struct xenvbd_srb *x = arg;
-    (void)rq;
-    if (status)
-        InterlockedCompareExchange(&x->status, status, 0);
-    if (InterlockedDecrement(&x->pending) != 0)
-        return;
+    x->map_status = xenvbd_sg_map(x->vbd, x, x->sysva, bytes);
+    if (x->map_status != SRB_STATUS_SUCCESS)
+        return GP_EAGAIN;                      /* the SRB completes with map_status */
+    *sg = x->sg;
+    *nsg = x->nsg;
+    return 0;
+}
+
+/* The core's one completion of an SRB: its result into the SRB. */
+static void xenvbd_srb_done(void *arg, struct scsi_disk_cmd *c)
+{
+    struct xenvbd_srb *x = arg;
     struct xenvbd *v = x->vbd;
     PSCSI_REQUEST_BLOCK srb = x->srb;
     xenvbd_sg_unmap(x);                        /* before the SRB (and its SG list) goes */
     InterlockedDecrement(&v->outstanding);
-    if (x->status == GP_ECANCELED || x->status == GP_ENODEV) {
+    if (x->map_status != SRB_STATUS_SUCCESS) {
+        srb->SrbStatus = x->map_status;        /* BUSY: StorPort retries */
+        StorPortNotification(RequestComplete, v, srb);
+        return;
+    }
+    if (c->status == GP_ECANCELED || c->status == GP_ENODEV) {
         /* given back by a reset (xenvbd_reset) or a surprise removal */
-        srb->SrbStatus = x->status == GP_ENODEV ? SRB_STATUS_NO_DEVICE : SRB_STATUS_BUS_RESET;
+        srb->SrbStatus = c->status == GP_ENODEV ? SRB_STATUS_NO_DEVICE : SRB_STATUS_BUS_RESET;
         srb->DataTransferLength = 0;
         StorPortNotification(RequestComplete, v, srb);
         return;
     }
-    struct scsi_disk_result r;
-    memset(&r, 0, sizeof(r));
-    r.io = true;
-    if (x->status)
-        scsi_disk_io_failed(&r, x->status);
-    xenvbd_finish(v, srb, &r);
+    xenvbd_finish(v, srb, &c->result);
 }
 
-static void xenvbd_submit(struct xenvbd *v, PSCSI_REQUEST_BLOCK srb, void *data,
-                          const struct scsi_disk_result *r)
+/* The SRB as the core's command: one call in, one completion out
+ * (xenvbd_srb_done), from inside the call or from blkfront's DPC. */
+static void xenvbd_submit(struct xenvbd *v, PSCSI_REQUEST_BLOCK srb, const UCHAR *cdb,
+                          unsigned cdb_len, void *data)
 {
     struct xenvbd_srb *x = srb->SrbExtension;
-    unsigned n = r->op == BLKFRONT_DISCARD ? r->nranges : 1;
     x->vbd = v;
     x->srb = srb;
-    x->status = 0;
-    x->pending = (LONG)n;
+    x->sysva = data;
+    x->map_status = SRB_STATUS_SUCCESS;
     x->nsg = 0;
-    if (r->bytes && (r->op == BLKFRONT_READ || r->op == BLKFRONT_WRITE)) {
-        UCHAR st = xenvbd_sg_map(v, x, data, r->bytes);
-        if (st != SRB_STATUS_SUCCESS) {
-            srb->SrbStatus = st;
-            StorPortNotification(RequestComplete, v, srb);
-            return;
-        }
-    }
+    x->cmd.cdb = cdb;
+    x->cmd.cdb_len = cdb_len;
+    x->cmd.data = data;
+    x->cmd.data_len = data ? srb->DataTransferLength : 0;
+    x->cmd.map_data = xenvbd_map_data;
+    x->cmd.done = xenvbd_srb_done;
+    x->cmd.arg = x;
     InterlockedIncrement(&v->outstanding);
-    for (unsigned i = 0; i < n; i++) {
-        struct blkfront_req *q = &x->req[i];
-        memset(q, 0, sizeof(*q));
-        q->op = r->op;
-        q->sector = r->op == BLKFRONT_DISCARD ? r->ranges[i].sector : r->sector;
-        q->nr_sectors = r->op == BLKFRONT_DISCARD ? r->ranges[i].nr_sectors : r->nr_sectors;
-        q->sg = x->sg;
-        q->nsg = x->nsg;
-        q->done = xenvbd_io_done;
-        q->arg = x;
-        int err = blkfront_submit(v->bf, q);
-        if (err)                                   /* never queued: count it done here */
-            xenvbd_io_done(x, q, err);
-    }
+    scsi_disk_submit(&v->disk, v->bf, &x->cmd);
 }
 
 static void xenvbd_execute_scsi(struct xenvbd *v, PSCSI_REQUEST_BLOCK srb)
 {
-    struct scsi_disk_result r;
     void *data = NULL;
     if (srb->DataTransferLength &&
         StorPortExtendedFunction(STOR_EXT_GET_SYSTEM_ADDRESS, v, srb, &data) != STOR_STATUS_SUCCESS) {
@@ -105,11 +99,7 @@ static void xenvbd_execute_scsi(struct xenvbd *v, PSCSI_REQUEST_BLOCK srb)
         StorPortNotification(RequestComplete, v, srb);
         return;
     }
-    scsi_disk_execute(&v->disk, srb->Cdb, srb->CdbLength, data, srb->DataTransferLength, &r);
-    if (r.io)
-        xenvbd_submit(v, srb, data, &r);
-    else
-        xenvbd_finish(v, srb, &r);
+    xenvbd_submit(v, srb, srb->Cdb, srb->CdbLength, data);
 }
 
 UCHAR xenvbd_other_srb_status(UCHAR function)
@@ -186,8 +176,8 @@ BOOLEAN NTAPI xenvbd_start_io(PVOID ext, PSCSI_REQUEST_BLOCK srb)
     case SRB_FUNCTION_FLUSH:
     case SRB_FUNCTION_SHUTDOWN:
         if (v->disk.info.flush || v->disk.info.barrier) {
-            struct scsi_disk_result r = { .status = SCSI_STATUS_GOOD, .io = true, .op = BLKFRONT_FLUSH };
-            xenvbd_submit(v, srb, NULL, &r);
+            static const UCHAR sync_cache[10] = { 0x35 };    /* SYNCHRONIZE CACHE (10) */
+            xenvbd_submit(v, srb, sync_cache, sizeof(sync_cache), NULL);
             return TRUE;
         }
         srb->SrbStatus = SRB_STATUS_SUCCESS;
