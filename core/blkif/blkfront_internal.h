@@ -6,7 +6,7 @@
 #include "gplpv/blkfront.h"
 #include "gplpv/blkfront_dump.h"
 #include "gplpv/log.h"
-#include "gplpv/quarantine.h"
+#include "lib/quarantine.h"
 
 #include <xen/io/blkif.h>
 
@@ -98,7 +98,7 @@ struct blkfront {
     uint16_t *pool_free;
     unsigned pool_nfree;
 
-    /* Pages whose grant the backend would not give back (gplpv/quarantine.h). */
+    /* Pages whose grant the backend would not give back (lib/quarantine.h). */
     struct gp_quarantine quar;
 
     /* waiting work: pieces lost with a disconnect (any queue may take

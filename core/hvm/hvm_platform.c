@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "gplpv/hypercall.h"
-#include "gplpv/xs_ring.h"
+#include "xenstore/xs_ring.h"
 #include "hvm_internal.h"
 
 #include <xen/grant_table.h>

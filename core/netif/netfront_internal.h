@@ -6,8 +6,8 @@
 
 #include "gplpv/log.h"
 #include "gplpv/netfront.h"
-#include "gplpv/quarantine.h"
-#include "gplpv/ratelimit.h"
+#include "lib/quarantine.h"
+#include "lib/ratelimit.h"
 
 #include <xen/io/netif.h>
 
@@ -100,7 +100,7 @@ struct netfront {
     unsigned nqueues;
     unsigned next_queue;              /* round robin for transmit */
     struct netfront_stats stats;
-    struct gp_quarantine quar;        /* pages the backend still maps (gplpv/quarantine.h) */
+    struct gp_quarantine quar;        /* pages the backend still maps (lib/quarantine.h) */
     struct netfront_ctrl ctrl;
     /* What a backend can provoke at will is logged through these. */
     struct gp_ratelimit rl_rx, rl_tx, rl_ctrl;
