@@ -455,17 +455,6 @@ struct evtchn *hvm_evtchn(struct hvm *h)
     return h->evtchn;
 }
 
-struct shared_info *hvm_shared_info(struct hvm *h)
-{
-    return h->shared_info;
-}
-
-void hvm_console_params(const struct hvm *h, uint64_t *pfn, gp_port_t *port)
-{
-    *pfn = h->console_pfn;
-    *port = h->console_port;
-}
-
 bool hvm_domain_was_replaced(struct hvm *h)
 {
     uint64_t via = 0;
