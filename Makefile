@@ -85,8 +85,8 @@ sim-lib: $(BUILD)/host/libgplpv_sim.a
 tests: $(HOST_TESTS)
 
 check-unit: $(HOST_TESTS)
-	@echo "== unit and simulator tests ($(words $(HOST_TESTS)) programs)"
-	@scripts/run-tests $(HOST_TESTS)
+	@echo "== unit and simulator tests ($(words $(HOST_TESTS)) programs), and the source rules (scripts/check-source)"
+	@scripts/run-tests scripts/check-source $(HOST_TESTS)
 
 check-asan: $(ASAN_TESTS)
 	@echo "== unit and simulator tests under ASan+UBSan"

@@ -134,6 +134,10 @@ bool hvmk_pci_find(uint16_t vendor, uint16_t device, struct hvmk_pci_dev *out);
 /* Count functions whose class is 'cls' (e.g. 0x01 storage, 0x02 network). */
 unsigned hvmk_pci_count_class(uint8_t cls, uint8_t subclass_or_ff);
 
+/* ---- entry (hvmk_main.c): boot.S calls it with the multiboot registers -- */
+struct hvmk_mb_info;
+void hvmk_main(uint32_t magic, const struct hvmk_mb_info *mb);
+
 /* ---- exit ------------------------------------------------------------- */
 void hvmk_exit(int code) __attribute__((noreturn));
 
