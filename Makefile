@@ -20,7 +20,17 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 # Guests that do not name a Xen interface version get the legacy one
 # (compat hypercall numbers HVM guests may not use): name the latest.
 XEN_IFACE := -D__XEN_INTERFACE_VERSION__=0x00040e00
-COMMON_CFLAGS := -std=c11 $(WARN) $(XEN_IFACE) -Iinclude -Itests/harness -Isim -D_DEFAULT_SOURCE -D_GNU_SOURCE
+COMMON_CFLAGS := -std=c11 $(WARN) $(XEN_IFACE) -D_DEFAULT_SOURCE -D_GNU_SOURCE
+# Include paths, by room.  The core is compiled with its own only:
+# include/ (the API the shells use) and core/ (the private headers beside
+# its modules, "gnttab/gnttab.h"), so no core file can reach the simulator
+# or the tests' harness.  The tests may also reach the core's private
+# headers; the simulator, benchmarks and hosts see the public API only.
+# $(call host_inc,FILE): the include paths FILE is compiled with.
+CORE_INC := -Iinclude -Icore
+HOST_INC := -Iinclude -Itests/harness -Isim
+TEST_INC := $(HOST_INC) -Icore
+host_inc = $(if $(filter core/%,$(1)),$(CORE_INC),$(if $(filter tests/%,$(1)),$(TEST_INC),$(HOST_INC)))
 HOST_CFLAGS := $(COMMON_CFLAGS) -O2 -g
 ASAN_CFLAGS := $(COMMON_CFLAGS) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDLIBS := -lpthread
@@ -50,7 +60,7 @@ setup:
 define variant_rules
 $(BUILD)/$(1)/%.o: %.c $(HEADERS) Makefile | setup
 	@mkdir -p $$(@D)
-	$$(CC) $(2) -c $$< -o $$@
+	$$(CC) $(2) $$(call host_inc,$$<) -c $$< -o $$@
 
 $(BUILD)/$(1)/libgplpv_core.a: $(CORE_SRCS:%.c=$(BUILD)/$(1)/%.o)
 	@mkdir -p $$(@D); rm -f $$@
@@ -75,8 +85,8 @@ sim-lib: $(BUILD)/host/libgplpv_sim.a
 tests: $(HOST_TESTS)
 
 check-unit: $(HOST_TESTS)
-	@echo "== unit and simulator tests ($(words $(HOST_TESTS)) programs)"
-	@scripts/run-tests $(HOST_TESTS)
+	@echo "== unit and simulator tests ($(words $(HOST_TESTS)) programs), and the source rules (scripts/check-source)"
+	@scripts/run-tests scripts/check-source $(HOST_TESTS)
 
 check-asan: $(ASAN_TESTS)
 	@echo "== unit and simulator tests under ASan+UBSan"

@@ -127,6 +127,10 @@ unsigned hvmk_pages_free(void);
  * walking bus 0 and the buses behind its bridges. */
 unsigned hvmk_pci_count_class(uint8_t cls, uint8_t subclass_or_ff);
 
+/* ---- entry (hvmk_main.c): boot.S calls it with the multiboot registers -- */
+struct hvmk_mb_info;
+void hvmk_main(uint32_t magic, const struct hvmk_mb_info *mb);
+
 /* ---- exit ------------------------------------------------------------- */
 void hvmk_exit(int code) __attribute__((noreturn));
 

@@ -93,7 +93,6 @@ static bool hvmk_selftest_heap(void)
     return ok;
 }
 
-void hvmk_main(uint32_t magic, const struct hvmk_mb_info *mb);
 void hvmk_main(uint32_t magic, const struct hvmk_mb_info *mb)
 {
     hvmk_stack_paint();

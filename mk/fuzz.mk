@@ -5,7 +5,7 @@
 FUZZ_CC := clang
 FUZZ_RUNS ?= 20000
 FUZZ_DIR := $(BUILD)/fuzz
-FUZZ_CFLAGS := -std=c11 -Wall -Wextra -Werror $(XEN_IFACE) -Iinclude -Isim -D_DEFAULT_SOURCE -D_GNU_SOURCE \
+FUZZ_CFLAGS := -std=c11 -Wall -Wextra -Werror $(XEN_IFACE) -D_DEFAULT_SOURCE -D_GNU_SOURCE \
   -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_DIR)/bin/%)
@@ -13,7 +13,7 @@ FUZZ_LIB_OBJS := $(CORE_SRCS:%.c=$(FUZZ_DIR)/%.o) $(SIM_SRCS:%.c=$(FUZZ_DIR)/%.o
 
 $(FUZZ_DIR)/%.o: %.c $(HEADERS) | setup
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(call host_inc,$<) -c $< -o $@
 
 $(FUZZ_DIR)/bin/%: $(FUZZ_DIR)/tests/fuzz/%.o $(FUZZ_LIB_OBJS)
 	@mkdir -p $(@D)

@@ -2,9 +2,11 @@
 # core, freestanding, linked at 1 MiB, converted to ELF32 for multiboot
 # loaders (QEMU's -kernel refuses ELF64 multiboot images).
 HVMK_DIR := $(BUILD)/hvmk
-HVMK_CFLAGS := -std=c11 $(WARN) $(XEN_IFACE) -D_DEFAULT_SOURCE -Iinclude -Ihvmkernel -O2 -g -ffreestanding \
+HVMK_CFLAGS := -std=c11 $(WARN) $(XEN_IFACE) -D_DEFAULT_SOURCE -O2 -g -ffreestanding \
   -fno-stack-protector -fno-pic -fno-pie -mno-red-zone -mgeneral-regs-only \
   -fno-asynchronous-unwind-tables -fno-strict-aliasing
+# The core with its own include paths only (CORE_INC), the kernel with its own.
+HVMK_INC := -Iinclude -Ihvmkernel
 HVMK_C_SRCS := $(sort $(wildcard hvmkernel/*.c)) $(CORE_SRCS)
 HVMK_ASM_SRCS := $(sort $(wildcard hvmkernel/*.S))
 HVMK_OBJS := $(HVMK_C_SRCS:%.c=$(HVMK_DIR)/%.o) $(HVMK_ASM_SRCS:%.S=$(HVMK_DIR)/%.o)
@@ -13,7 +15,7 @@ HVMK_IMAGE := $(HVMK_DIR)/hvmkernel.elf32
 
 $(HVMK_DIR)/%.o: %.c $(HEADERS) $(wildcard hvmkernel/*.h) Makefile mk/hvmkernel.mk | setup
 	@mkdir -p $(@D)
-	$(CC) $(HVMK_CFLAGS) -c $< -o $@
+	$(CC) $(HVMK_CFLAGS) $(if $(filter core/%,$<),$(CORE_INC),$(HVMK_INC)) -c $< -o $@
 
 $(HVMK_DIR)/hvmkernel/%.o: hvmkernel/%.S
 	@mkdir -p $(@D)

@@ -3,7 +3,7 @@
 # tools the lab's domU runs.  Statically linked: the domU's initramfs
 # carries them as they are.
 LINUX_DIR := $(BUILD)/linux
-LINUX_CFLAGS := $(HOST_CFLAGS) -Ilinux/platform -Ilinux/blk -Ilinux/net
+LINUX_CFLAGS := $(HOST_CFLAGS) -Iinclude -Ilinux/platform -Ilinux/blk -Ilinux/net
 LINUX_HEADERS := $(wildcard linux/*/*.h)
 LXP_SRCS := $(sort $(wildcard linux/platform/*.c))
 LINUX_PROGS := gplpv-blk gplpv-net gplpv-xs gplpv-pattern gplpv-netcheck

@@ -36,6 +36,8 @@ WIN_DIR := $(BUILD)/win
 WIN_XEN_INC := $(WIN_DIR)/xen-include
 WIN_XEN_INC_x86 := $(WIN_DIR)/xen-include-ilp32
 WIN_XEN_INC_x64 := $(WIN_DIR)/xen-include-llp64
+# The core with its own include paths only (CORE_INC), the drivers with these.
+WIN_INC := -Iinclude -Iwindows/include
 WIN_HEADERS := $(HEADERS) $(wildcard windows/*/*.h)
 # xenpci owns the platform; its children need only these pieces of it
 WIN_PLATFORM_SRCS := windows/platform/win_os.c windows/platform/win_arch.c windows/platform/win_registry.c \
@@ -68,7 +70,7 @@ define win_rules
 WIN_OUT_$(1)_$(2) := $(WIN_DIR)/$(1)-$(2)
 WIN_CC_$(1)_$(2) := $(WIN_TRIPLET_$(2))-gcc
 WIN_CFLAGS_$(1)_$(2) := -std=gnu11 $(WARN) $(XEN_IFACE) $(WIN_FLAGS_$(1)) $(WIN_ARCHFLAGS_$(2)) \
-  -DGPLPV_VERSION=\"$(WIN_VERSION)\" -Iinclude -Iwindows/include -isystem $(WIN_XEN_INC_$(2)) \
+  -DGPLPV_VERSION=\"$(WIN_VERSION)\" -isystem $(WIN_XEN_INC_$(2)) \
   -isystem /usr/$(WIN_TRIPLET_$(2))/include/ddk \
   -ffreestanding -fno-builtin -fno-stack-protector -fno-strict-aliasing -mno-stack-arg-probe \
   -fno-asynchronous-unwind-tables -g --param=min-pagesize=0
@@ -79,7 +81,7 @@ WIN_LDFLAGS_$(1)_$(2) := -nostdlib -nostartfiles -Wl,--subsystem,native:6.0 -Wl,
 $(WIN_DIR)/$(1)-$(2)/%.o: %.c $(WIN_HEADERS) Makefile mk/windows.mk | win-setup $(WIN_XEN_INC_$(2))/xen
 	@mkdir -p $$(@D)
 	@echo "  CC [$(1)-$(2)] $$<"
-	@$$(WIN_CC_$(1)_$(2)) $$(WIN_CFLAGS_$(1)_$(2)) -c $$< -o $$@
+	@$$(WIN_CC_$(1)_$(2)) $$(WIN_CFLAGS_$(1)_$(2)) $$(if $$(filter core/%,$$<),$(CORE_INC),$(WIN_INC)) -c $$< -o $$@
 
 $(WIN_DIR)/$(1)-$(2)/libgplpv_core.a: $(CORE_SRCS:%.c=$(WIN_DIR)/$(1)-$(2)/%.o)
 	@rm -f $$@; $(WIN_TRIPLET_$(2))-ar rcs $$@ $$^

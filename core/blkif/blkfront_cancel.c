@@ -40,8 +40,8 @@ static unsigned blkfront_take_all(struct blkfront *bf, int status, bool abandon,
             }
             if (blkfront_piece_done(r, status)) {
                 *tail = r;
-                tail = &r->next_;
-                r->next_ = NULL;
+                tail = &blkfront_own(r)->next;
+                blkfront_own(r)->next = NULL;
                 n++;
             }
         }
@@ -54,22 +54,23 @@ static unsigned blkfront_take_all(struct blkfront *bf, int status, bool abandon,
         struct blkfront_req *r = bf->retry[i].parent;
         if (blkfront_piece_done(r, status)) {
             *tail = r;
-            tail = &r->next_;
-            r->next_ = NULL;
+            tail = &blkfront_own(r)->next;
+            blkfront_own(r)->next = NULL;
             n++;
         }
     }
     bf->nretry = 0;
     /* Queued requests: the part not yet issued is dropped. */
     for (struct blkfront_req *r = bf->queue_head, *next; r; r = next) {
-        next = r->next_;
-        r->issued_ = (r->op == BLKFRONT_READ || r->op == BLKFRONT_WRITE) ? r->nr_sectors : 1;
-        if (!r->status_)
-            r->status_ = status;
-        if (r->inflight_ == 0) {
+        struct blkfront_req_own *o = blkfront_own(r);
+        next = o->next;
+        o->issued = (r->op == BLKFRONT_READ || r->op == BLKFRONT_WRITE) ? r->nr_sectors : 1;
+        if (!o->status)
+            o->status = status;
+        if (o->inflight == 0) {
             *tail = r;
-            tail = &r->next_;
-            r->next_ = NULL;
+            tail = &o->next;
+            o->next = NULL;
             n++;
         }
     }
@@ -80,8 +81,8 @@ static unsigned blkfront_take_all(struct blkfront *bf, int status, bool abandon,
 static void blkfront_complete_list(struct blkfront_req *r)
 {
     for (struct blkfront_req *next; r; r = next) {
-        next = r->next_;
-        r->done(r->arg, r, r->status_);
+        next = blkfront_own(r)->next;
+        r->done(r->arg, r, blkfront_own(r)->status);
     }
 }
 

@@ -6,7 +6,7 @@
 #include "gplpv/blkfront.h"
 #include "gplpv/blkfront_dump.h"
 #include "gplpv/log.h"
-#include "gplpv/quarantine.h"
+#include "lib/quarantine.h"
 
 #include <xen/io/blkif.h>
 
@@ -16,6 +16,25 @@
 #define BLKFRONT_SECTORS_PER_PAGE (GP_PAGE_SIZE / BLKFRONT_SECTOR)
 #define BLKFRONT_SEGS_PER_INDIRECT_PAGE (GP_PAGE_SIZE / sizeof(struct blkif_request_segment))
 #define BLKFRONT_MAX_SEGS 256u         /* per ring request, with indirect pages */
+
+/* What blkfront keeps in a request it holds: the request's opaque part
+ * (struct blkfront_req_opaque) seen as these fields.  may_alias: the
+ * storage is declared as the opaque struct, and is read and written only
+ * through this view. */
+struct __attribute__((may_alias)) blkfront_req_own {
+    struct blkfront_req *next;    /* the queue of requests not fully issued */
+    uint32_t issued;              /* sectors handed to the ring so far */
+    uint32_t inflight;            /* ring requests outstanding */
+    int status;                   /* the first error */
+};
+_Static_assert(sizeof(struct blkfront_req_own) <= sizeof(struct blkfront_req_opaque) &&
+                   _Alignof(struct blkfront_req_own) <= _Alignof(struct blkfront_req_opaque),
+               "struct blkfront_req_opaque must hold struct blkfront_req_own");
+
+static inline struct blkfront_req_own *blkfront_own(struct blkfront_req *r)
+{
+    return (struct blkfront_req_own *)(void *)&r->own_;
+}
 
 struct blkfront_page {
     void *va;
@@ -98,7 +117,7 @@ struct blkfront {
     uint16_t *pool_free;
     unsigned pool_nfree;
 
-    /* Pages whose grant the backend would not give back (gplpv/quarantine.h). */
+    /* Pages whose grant the backend would not give back (lib/quarantine.h). */
     struct gp_quarantine quar;
 
     /* waiting work: pieces lost with a disconnect (any queue may take

@@ -3,7 +3,7 @@
  * data pages, the rings, the shadows of each queue and the retry list -
  * sized again on every connect for the geometry that backend offers, and
  * given back with care: a page whose grant the backend still maps goes to
- * the quarantine (gplpv/quarantine.h), never back into use.
+ * the quarantine (lib/quarantine.h), never back into use.
  */
 #include <string.h>
 

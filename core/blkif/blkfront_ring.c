@@ -216,26 +216,27 @@ static bool blkfront_build_next(struct blkfront *bf, struct blkfront_queue *q)
         } else {                                /* the rest stays a piece of its own */
             rt->sector_off += n;
             rt->nr_sectors -= n;
-            r->inflight_++;
+            blkfront_own(r)->inflight++;
         }
         return true;
     }
     struct blkfront_req *r = bf->queue_head;
     if (!r)
         return false;
+    struct blkfront_req_own *o = blkfront_own(r);
     uint32_t total = blkfront_units(r);
     uint32_t n = 1;
     if (r->op == BLKFRONT_READ || r->op == BLKFRONT_WRITE) {
-        n = total - r->issued_;
+        n = total - o->issued;
         if (n > max)
             n = max;
     }
-    if (!blkfront_build(bf, q, r, r->issued_, n))
+    if (!blkfront_build(bf, q, r, o->issued, n))
         return false;
-    r->issued_ += n;
-    r->inflight_++;
-    if (r->issued_ == total) {
-        bf->queue_head = r->next_;
+    o->issued += n;
+    o->inflight++;
+    if (o->issued == total) {
+        bf->queue_head = o->next;
         if (!bf->queue_head)
             bf->queue_tail = NULL;
     }
@@ -303,10 +304,11 @@ static bool blkfront_release_pages(struct blkfront *bf, struct blkfront_shadow *
 
 bool blkfront_piece_done(struct blkfront_req *r, int status)
 {
-    if (status && !r->status_)
-        r->status_ = status;
-    r->inflight_--;
-    return r->inflight_ == 0 && r->issued_ == blkfront_units(r);
+    struct blkfront_req_own *o = blkfront_own(r);
+    if (status && !o->status)
+        o->status = status;
+    o->inflight--;
+    return o->inflight == 0 && o->issued == blkfront_units(r);
 }
 
 static void blkfront_fatal(struct blkfront *bf, const char *why, uint64_t a, uint64_t b)
@@ -410,8 +412,8 @@ void blkfront_event(void *arg, gp_port_t port)
             q->outstanding--;
             if (blkfront_piece_done(r, status)) {
                 *done_tail = r;
-                done_tail = &r->next_;
-                r->next_ = NULL;
+                done_tail = &blkfront_own(r)->next;
+                blkfront_own(r)->next = NULL;
             }
             if (bf->broken)
                 break;
@@ -423,8 +425,8 @@ void blkfront_event(void *arg, gp_port_t port)
     fail = bf->broken;
     p->lock_release(p->ctx, bf->lock);
     for (struct blkfront_req *r = done_head, *n; r; r = n) {
-        n = r->next_;
-        r->done(r->arg, r, r->status_);
+        n = blkfront_own(r)->next;
+        r->done(r->arg, r, blkfront_own(r)->status);
     }
     if (fail)
         blkfront_fail_all(bf, GP_EIO);

@@ -396,10 +396,7 @@ int blkfront_connect(struct blkfront *bf, uint64_t timeout_ns)
 int blkfront_submit(struct blkfront *bf, struct blkfront_req *r)
 {
     const struct gp_platform *p = bf->plat;
-    r->next_ = NULL;
-    r->issued_ = 0;
-    r->inflight_ = 0;
-    r->status_ = 0;
+    *blkfront_own(r) = (struct blkfront_req_own){ .next = NULL };
     uint64_t cap512 = bf->info.sectors * (bf->info.sector_size / BLKFRONT_SECTOR);
     switch (r->op) {
     case BLKFRONT_READ:
@@ -437,7 +434,7 @@ int blkfront_submit(struct blkfront *bf, struct blkfront_req *r)
     }
     bf->stats.requests++;
     if (bf->queue_tail)
-        bf->queue_tail->next_ = r;
+        blkfront_own(bf->queue_tail)->next = r;
     else
         bf->queue_head = r;
     bf->queue_tail = r;

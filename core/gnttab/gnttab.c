@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "gplpv/gnttab.h"
+#include "gnttab.h"
 #include "gplpv/log.h"
 
 #include <xen/xen.h>

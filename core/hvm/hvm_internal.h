@@ -3,7 +3,7 @@
 #define GPLPV_HVM_INTERNAL_H
 
 #include "gplpv/evtchn.h"
-#include "gplpv/gnttab.h"
+#include "gnttab/gnttab.h"
 #include "gplpv/hvm.h"
 #include "gplpv/log.h"
 

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "gplpv/hypercall.h"
-#include "gplpv/xs_ring.h"
+#include "xenstore/xs_ring.h"
 #include "hvm_internal.h"
 
 #include <xen/grant_table.h>
@@ -453,17 +453,6 @@ struct gnttab *hvm_gnttab(struct hvm *h)
 struct evtchn *hvm_evtchn(struct hvm *h)
 {
     return h->evtchn;
-}
-
-struct shared_info *hvm_shared_info(struct hvm *h)
-{
-    return h->shared_info;
-}
-
-void hvm_console_params(const struct hvm *h, uint64_t *pfn, gp_port_t *port)
-{
-    *pfn = h->console_pfn;
-    *port = h->console_port;
 }
 
 bool hvm_domain_was_replaced(struct hvm *h)

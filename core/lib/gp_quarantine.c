@@ -1,6 +1,6 @@
 /*
  * gp_quarantine: pages whose grant the other end still maps are kept, with
- * their ref, until ending the grant succeeds (see gplpv/quarantine.h).
+ * their ref, until ending the grant succeeds (see quarantine.h).
  * A singly linked list under a spin lock; nodes come from the platform's
  * [any]-level allocator.  Pages are freed outside the lock.
  */
@@ -8,7 +8,7 @@
 
 #include "gplpv/errors.h"
 #include "gplpv/log.h"
-#include "gplpv/quarantine.h"
+#include "quarantine.h"
 
 struct gp_quarantine_page {
     struct gp_quarantine_page *next;

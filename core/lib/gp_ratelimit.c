@@ -1,8 +1,8 @@
-/* gp_ratelimit: see include/gplpv/ratelimit.h. */
+/* gp_ratelimit: see core/lib/ratelimit.h. */
 #include <stdarg.h>
 
 #include "gplpv/log.h"
-#include "gplpv/ratelimit.h"
+#include "ratelimit.h"
 
 bool gp_ratelimit_allow(struct gp_ratelimit *rl, uint64_t now_ns, uint32_t *suppressed)
 {

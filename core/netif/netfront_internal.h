@@ -6,8 +6,8 @@
 
 #include "gplpv/log.h"
 #include "gplpv/netfront.h"
-#include "gplpv/quarantine.h"
-#include "gplpv/ratelimit.h"
+#include "lib/quarantine.h"
+#include "lib/ratelimit.h"
 
 #include <xen/io/netif.h>
 
@@ -17,6 +17,26 @@
 /* The most slots of one received frame (netback never uses more). */
 #define NETFRONT_RX_MAX_SLOTS XEN_NETIF_NR_SLOTS_MIN
 #define NETFRONT_NO_ID 0xffffu
+
+/* What netfront keeps in a frame it holds: the frame's opaque part
+ * (struct netfront_tx_opaque) seen as these fields.  may_alias: the
+ * storage is declared as the opaque struct, and is read and written only
+ * through this view. */
+struct __attribute__((may_alias)) netfront_tx_own {
+    struct netfront_tx *next;         /* the queue it waits in, or a list to complete */
+    unsigned pending;                 /* slots on the ring */
+    unsigned seg_next, seg_count;     /* wire frames issued / to issue (software GSO) */
+    bool sw_gso;                      /* segmented here: decided until the first is issued */
+    int status;                       /* the first error */
+};
+_Static_assert(sizeof(struct netfront_tx_own) <= sizeof(struct netfront_tx_opaque) &&
+                   _Alignof(struct netfront_tx_own) <= _Alignof(struct netfront_tx_opaque),
+               "struct netfront_tx_opaque must hold struct netfront_tx_own");
+
+static inline struct netfront_tx_own *netfront_own(struct netfront_tx *t)
+{
+    return (struct netfront_tx_own *)(void *)&t->own_;
+}
 
 struct netfront_page {
     void *va;
@@ -100,7 +120,7 @@ struct netfront {
     unsigned nqueues;
     unsigned next_queue;              /* round robin for transmit */
     struct netfront_stats stats;
-    struct gp_quarantine quar;        /* pages the backend still maps (gplpv/quarantine.h) */
+    struct gp_quarantine quar;        /* pages the backend still maps (lib/quarantine.h) */
     struct netfront_ctrl ctrl;
     /* What a backend can provoke at will is logged through these. */
     struct gp_ratelimit rl_rx, rl_tx, rl_ctrl;

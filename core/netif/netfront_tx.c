@@ -109,7 +109,7 @@ static bool netfront_tx_put(struct netfront_queue *q, struct netfront_tx *t,
         req->flags = flags;
         q->tx_shadow[ids[k]].in_use = true;
         q->tx_shadow[ids[k]].parent = t;
-        t->pending_++;
+        netfront_own(t)->pending++;
         if (k == 0 && gso) {
             netif_extra_info_t *x = (netif_extra_info_t *)RING_GET_REQUEST(&q->tx,
                                                                           q->tx.req_prod_pvt);
@@ -130,50 +130,51 @@ static bool netfront_tx_put(struct netfront_queue *q, struct netfront_tx *t,
 static bool netfront_tx_build(struct netfront_queue *q, struct netfront_tx *t)
 {
     struct netfront *nf = q->nf;
+    struct netfront_tx_own *o = netfront_own(t);
     bool v6 = t->gso == NETFRONT_GSO_TCPV6;
-    if (t->seg_next_ == 0) {
+    if (o->seg_next == 0) {
         /* Nothing of it is on the wire yet: decide with the features of
          * the backend connected now (a reconnect may have changed them);
          * once a segment is out, the frame carries on the way it began. */
-        t->seg_count_ = 1;
-        t->sw_gso_ = netfront_tx_sw_gso(nf, t);
+        o->seg_count = 1;
+        o->sw_gso = netfront_tx_sw_gso(nf, t);
         if (t->gso == NETFRONT_GSO_NONE && nf->info.max_tx_frame &&
             t->len > nf->info.max_tx_frame) {
             /* queued for a backend with scatter-gather; this one has none */
-            t->status_ = GP_EIO;
-            t->seg_next_ = 1;
+            o->status = GP_EIO;
+            o->seg_next = 1;
             netfront_count(nf, &nf->stats.tx_errors, 1);
             gp_log_ratelimited(nf->plat, &nf->rl_tx, GP_LOG_WARN,
                                "netfront %s: a %u-byte frame is too large for the backend "
                                "now connected: failed", nf->dev.nodename, t->len);
             return true;
         }
-        if (t->sw_gso_) {
+        if (o->sw_gso) {
             struct netpkt_info pi;
             unsigned count = 0;
             if (netpkt_parse(t->frags, t->nfrags, t->len, &pi) != 0 ||
                 netpkt_gso_count(&pi, t->mss, &count) != 0)
                 count = 0;                  /* checked by netfront_send */
-            t->seg_count_ = count ? count : 1;
+            o->seg_count = count ? count : 1;
         }
     }
-    if (t->sw_gso_) {
+    if (o->sw_gso) {
         struct netpkt_info pi;
         if (netpkt_parse(t->frags, t->nfrags, t->len, &pi) != 0)
             return true;
-        while (t->seg_next_ < t->seg_count_) {
+        while (o->seg_next < o->seg_count) {
             uint32_t seg_len = 0;
-            if (netpkt_gso_segment(t->frags, t->nfrags, &pi, t->mss, t->seg_next_, q->scratch,
+            if (netpkt_gso_segment(t->frags, t->nfrags, &pi, t->mss, o->seg_next, q->scratch,
                                    NETPKT_MAX_FRAME, &seg_len) != 0) {
-                t->status_ = GP_EINVAL;
-                t->seg_next_ = t->seg_count_;
+                o->status = GP_EINVAL;
+                o->seg_next = o->seg_count;
                 break;
             }
             struct netpkt_frag s = { q->scratch, seg_len };
             if (!netfront_tx_put(q, t, &s, 1, seg_len, 0, false, false))
                 return false;
             netfront_count(nf, &nf->stats.tx_sw_segments, 1);
-            t->seg_next_++;
+            o->seg_next++;
         }
         return true;
     }
@@ -195,7 +196,7 @@ static bool netfront_tx_build(struct netfront_queue *q, struct netfront_tx *t)
         csum_flags = NETTXF_data_validated;   /* we computed it: the receiver may trust it */
     if (!netfront_tx_put(q, t, t->frags, t->nfrags, t->len, csum_flags, sw_csum, gso))
         return false;
-    t->seg_next_ = 1;
+    o->seg_next = 1;
     return true;
 }
 
@@ -207,14 +208,15 @@ static bool netfront_tx_fill(struct netfront_queue *q)
     RING_IDX before = q->tx.req_prod_pvt;
     while (q->wait_head && nf->connected && !nf->broken) {
         struct netfront_tx *t = q->wait_head;
+        struct netfront_tx_own *o = netfront_own(t);
         if (!netfront_tx_build(q, t))
             break;
-        q->wait_head = t->next_;
+        q->wait_head = o->next;
         if (!q->wait_head)
             q->wait_tail = NULL;
-        t->next_ = NULL;
-        if (t->pending_ == 0) {       /* nothing of it reached the ring: done now */
-            t->next_ = q->orphans;
+        o->next = NULL;
+        if (o->pending == 0) {       /* nothing of it reached the ring: done now */
+            o->next = q->orphans;
             q->orphans = t;
         }
     }
@@ -230,9 +232,9 @@ static void netfront_tx_complete(struct netfront_tx *done)
     /* callers hold no lock */
     while (done) {
         struct netfront_tx *t = done;
-        done = t->next_;
-        t->next_ = NULL;
-        t->done(t->arg, t, t->status_);
+        done = netfront_own(t)->next;
+        netfront_own(t)->next = NULL;
+        t->done(t->arg, t, netfront_own(t)->status);
     }
 }
 
@@ -269,7 +271,7 @@ int netfront_tx_queue_frame(struct netfront_queue *q, struct netfront_tx *t)
         return GP_EAGAIN;
     }
     if (q->wait_tail)
-        q->wait_tail->next_ = t;
+        netfront_own(q->wait_tail)->next = t;
     else
         q->wait_head = t;
     q->wait_tail = t;
@@ -352,17 +354,18 @@ void netfront_tx_event(struct netfront_queue *q)
             }
             struct netfront_tx_shadow *s = &q->tx_shadow[rsp.id];
             struct netfront_tx *t = s->parent;
+            struct netfront_tx_own *o = netfront_own(t);
             s->in_use = false;
             s->parent = NULL;
             q->tx_free[q->tx_nfree++] = rsp.id;
-            if (rsp.status != NETIF_RSP_OKAY && t->status_ == 0) {
-                t->status_ = GP_EIO;
+            if (rsp.status != NETIF_RSP_OKAY && o->status == 0) {
+                o->status = GP_EIO;
                 netfront_count(nf, &nf->stats.tx_errors, 1);
             }
-            if (--t->pending_ == 0 && t->seg_next_ >= t->seg_count_) {
+            if (--o->pending == 0 && o->seg_next >= o->seg_count) {
                 netfront_count(nf, &nf->stats.tx_frames, 1);
                 *done_tail = t;
-                done_tail = &t->next_;
+                done_tail = &o->next;
             }
         }
         q->tx.rsp_cons = cons;
@@ -399,16 +402,17 @@ static struct netfront_tx *netfront_tx_take_inflight(struct netfront_queue *q)
         if (!s->in_use)
             continue;
         struct netfront_tx *t = s->parent;
+        struct netfront_tx_own *o = netfront_own(t);
         s->in_use = false;
         s->parent = NULL;
         q->tx_free[q->tx_nfree++] = (uint16_t)i;
-        if (t->pending_ == 0)
+        if (o->pending == 0)
             continue;                 /* already listed */
-        t->pending_ = 0;
+        o->pending = 0;
         /* a frame still in the wait list (software GSO half issued) stays
          * there and carries on with its remaining segments */
-        if (t->seg_next_ >= t->seg_count_) {
-            t->next_ = list;
+        if (o->seg_next >= o->seg_count) {
+            o->next = list;
             list = t;
         }
     }
@@ -422,17 +426,19 @@ void netfront_tx_abandon_ring(struct netfront_queue *q)
     p->lock_acquire(p->ctx, q->tx_lock);
     struct netfront_tx *list = netfront_tx_take_inflight(q);
     q->tx_gone = true;
-    for (struct netfront_tx *t = q->wait_head; t; t = t->next_)
-        if (t->seg_next_ > 0 && t->status_ == 0)
-            t->status_ = GP_EIO;      /* some of its segments may be lost */
+    for (struct netfront_tx *t = q->wait_head; t; t = netfront_own(t)->next) {
+        struct netfront_tx_own *o = netfront_own(t);
+        if (o->seg_next > 0 && o->status == 0)
+            o->status = GP_EIO;       /* some of its segments may be lost */
+    }
     p->lock_release(p->ctx, q->tx_lock);
     /* The backend may have sent them or not: sending them again could
      * duplicate them on the wire, so they complete as failed (the OS's
      * protocols retransmit what was lost). */
     while (list) {
         struct netfront_tx *t = list;
-        list = t->next_;
-        t->next_ = NULL;
+        list = netfront_own(t)->next;
+        netfront_own(t)->next = NULL;
         netfront_count(q->nf, &q->nf->stats.tx_errors, 1);
         t->done(t->arg, t, GP_EIO);
     }
@@ -448,14 +454,14 @@ void netfront_tx_fail_all(struct netfront_queue *q, int status)
     p->lock_release(p->ctx, q->tx_lock);
     while (w) {
         struct netfront_tx *t = w;
-        w = t->next_;
-        t->next_ = list;
+        w = netfront_own(t)->next;
+        netfront_own(t)->next = list;
         list = t;
     }
     while (list) {
         struct netfront_tx *t = list;
-        list = t->next_;
-        t->next_ = NULL;
+        list = netfront_own(t)->next;
+        netfront_own(t)->next = NULL;
         t->done(t->arg, t, status);
     }
 }
@@ -481,10 +487,10 @@ void netfront_tx_adopt(struct netfront_queue *q, struct netfront_tx *list)
     p->lock_acquire(p->ctx, q->tx_lock);
     while (list) {
         struct netfront_tx *t = list;
-        list = t->next_;
-        t->next_ = NULL;
+        list = netfront_own(t)->next;
+        netfront_own(t)->next = NULL;
         if (q->wait_tail)
-            q->wait_tail->next_ = t;
+            netfront_own(q->wait_tail)->next = t;
         else
             q->wait_head = t;
         q->wait_tail = t;

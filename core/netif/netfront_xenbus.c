@@ -427,10 +427,7 @@ static unsigned netfront_pick_queue(struct netfront *nf, const struct netfront_t
 
 int netfront_send(struct netfront *nf, struct netfront_tx *t)
 {
-    t->next_ = NULL;
-    t->pending_ = 0;
-    t->seg_next_ = t->seg_count_ = 0;
-    t->status_ = 0;
+    *netfront_own(t) = (struct netfront_tx_own){ .next = NULL };
     uint64_t have = 0;
     for (unsigned i = 0; i < t->nfrags; i++)
         have += t->frags[i].len;

@@ -322,13 +322,6 @@ bool xenbus_otherend_feature(struct xenbus_dev *d, const char *key)
     return v == 1;
 }
 
-int xenbus_read_otherend_str(struct xenbus_dev *d, const char *key, char **out)
-{
-    char path[XENBUS_PATH_MAX + 64];
-    gp_snprintf(path, sizeof(path), "%s/%s", d->otherend, key);
-    return xs_read(d->xs, XS_TXN_NONE, path, out, NULL);
-}
-
 int xenbus_printf(struct xenbus_dev *d, xs_txn_t t, const char *key, const char *fmt, ...)
 {
     char path[XENBUS_PATH_MAX + 64];

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "gplpv/log.h"
-#include "gplpv/xs_ring.h"
+#include "xs_ring.h"
 
 #include <xen/io/xs_wire.h>
 

@@ -32,6 +32,14 @@ struct blkfront_sg {
     uint32_t len;
 };
 
+/* blkfront's own part of a request it holds (its queue link and how far
+ * the request has gone), laid out in core/blkif/blkfront_internal.h:
+ * opaque here, for no one else to read or write. */
+struct blkfront_req_opaque {
+    struct blkfront_req *ptr_;
+    uint32_t word_[3];
+};
+
 struct blkfront_req {
     enum blkfront_op op;
     uint64_t sector;              /* in 512-byte units */
@@ -43,11 +51,7 @@ struct blkfront_req {
      * status given to blkfront_abandon. */
     void (*done)(void *arg, struct blkfront_req *r, int status);
     void *arg;
-    /* owned by blkfront while submitted */
-    struct blkfront_req *next_;
-    uint32_t issued_;             /* sectors handed to the ring so far */
-    uint32_t inflight_;           /* ring requests outstanding */
-    int status_;
+    struct blkfront_req_opaque own_;  /* blkfront's while submitted */
 };
 
 struct blkfront_info {

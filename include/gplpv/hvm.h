@@ -83,8 +83,5 @@ bool hvm_domain_was_replaced(struct hvm *h);
 const struct hvm_info *hvm_get_info(const struct hvm *h);
 struct gnttab *hvm_gnttab(struct hvm *h);
 struct evtchn *hvm_evtchn(struct hvm *h);
-struct shared_info *hvm_shared_info(struct hvm *h);
-/* HVM_PARAM_CONSOLE_PFN / _EVTCHN as read at attach (0 when absent). */
-void hvm_console_params(const struct hvm *h, uint64_t *pfn, gp_port_t *port);
 
 #endif

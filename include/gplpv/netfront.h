@@ -35,6 +35,16 @@ enum netfront_csum { NETFRONT_CSUM_UNKNOWN, NETFRONT_CSUM_GOOD, NETFRONT_CSUM_BA
 
 #define NETFRONT_TX_CSUM 1u        /* TCP/UDP checksum still to be computed (offload) */
 
+/* netfront's own part of a frame it holds (its queue link and how far the
+ * frame has gone), laid out in core/netif/netfront_internal.h: opaque
+ * here, for no one else to read or write. */
+struct netfront_tx_opaque {
+    struct netfront_tx *ptr_;
+    unsigned word_[3];
+    bool flag_;
+    int status_;
+};
+
 struct netfront_tx {
     const struct netpkt_frag *frags;  /* may cover more than 'len' */
     unsigned nfrags;
@@ -45,12 +55,7 @@ struct netfront_tx {
     /* Called exactly once: 0, GP_EIO (backend error/drop), GP_ESHUTDOWN. */
     void (*done)(void *arg, struct netfront_tx *t, int status);
     void *arg;
-    /* owned by netfront while submitted */
-    struct netfront_tx *next_;
-    unsigned pending_;                /* slots on the ring */
-    unsigned seg_next_, seg_count_;   /* wire frames issued / to issue (software GSO) */
-    bool sw_gso_;                     /* segmented here: decided until the first is issued */
-    int status_;
+    struct netfront_tx_opaque own_;   /* netfront's while submitted */
 };
 
 /* A received frame; the fragments are valid during the rx callback only. */

@@ -137,7 +137,6 @@ int xenbus_dev_close(struct xenbus_dev *d, uint64_t timeout_ns);
 int xenbus_read_otherend_u64(struct xenbus_dev *d, const char *key, uint64_t def,
                              uint64_t max, uint64_t *out);
 bool xenbus_otherend_feature(struct xenbus_dev *d, const char *key);  /* "1" = true */
-int xenbus_read_otherend_str(struct xenbus_dev *d, const char *key, char **out);
 /* Write under our own node, e.g. xenbus_printf(d, t, "ring-ref", "%u", ref). */
 int xenbus_printf(struct xenbus_dev *d, xs_txn_t t, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

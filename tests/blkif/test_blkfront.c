@@ -6,7 +6,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include "../../core/blkif/blkfront_internal.h"
+#include "blkif/blkfront_internal.h"
 #include "blkback/sim_blkback.h"
 #include "gp_test.h"
 #include "gplpv/blkfront.h"

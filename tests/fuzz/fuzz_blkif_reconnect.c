@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../core/blkif/blkfront_internal.h"
+#include "blkif/blkfront_internal.h"
 #include "blkback/sim_blkback.h"
 #include "gplpv/blkfront.h"
 #include "os/sim_os.h"

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../../core/blkif/blkfront_internal.h"
+#include "blkif/blkfront_internal.h"
 #include "os/sim_os.h"
 
 static struct sim_os *fz_os;

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../core/netif/netfront_internal.h"
+#include "netif/netfront_internal.h"
 #include "netback/sim_netback.h"
 #include "os/sim_os.h"
 #include "sim.h"

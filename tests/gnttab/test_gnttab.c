@@ -2,7 +2,7 @@
  * maps and copies follow the entries, end of access is refused while the
  * backend has the page mapped, revoked grants cannot be used. */
 #include "gp_test.h"
-#include "gplpv/gnttab.h"
+#include "gnttab/gnttab.h"
 #include "gplpv/hvm.h"
 #include "os/sim_os.h"
 #include "sim.h"

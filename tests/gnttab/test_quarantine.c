@@ -3,7 +3,7 @@
  * grant succeeds, all are freed after a restore, and destroy leaks (and
  * reports) what is still mapped.  Against the simulated grant table. */
 #include "gp_test.h"
-#include "gplpv/quarantine.h"
+#include "lib/quarantine.h"
 #include "os/sim_os.h"
 #include "sim.h"
 

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../core/netif/netfront_internal.h"
+#include "netif/netfront_internal.h"
 #include "gp_frames.h"
 #include "gp_test.h"
 #include "gplpv/netfront.h"

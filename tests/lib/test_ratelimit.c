@@ -2,7 +2,7 @@
  * message after a quiet spell counts what was held back, time going
  * across the 64-bit clock's values a monotonic clock gives. */
 #include "gp_test.h"
-#include "gplpv/ratelimit.h"
+#include "lib/ratelimit.h"
 
 static void test_burst_then_quiet_then_count(void)
 {

@@ -8,7 +8,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include "../../core/netif/netfront_internal.h"
+#include "netif/netfront_internal.h"
 #include "gp_frames.h"
 #include "gp_test.h"
 #include "gplpv/netfront.h"

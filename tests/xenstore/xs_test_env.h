@@ -11,7 +11,7 @@
 
 #include "gplpv/log.h"
 #include "gplpv/xs.h"
-#include "gplpv/xs_ring.h"
+#include "xenstore/xs_ring.h"
 #include "os/sim_os.h"
 #include "xenstored/sim_xenstored.h"
 

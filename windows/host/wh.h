@@ -151,6 +151,8 @@ void wh_pool_free(void *p, const char *ddi);
 /* Outstanding driver allocations: count, and a line per block printed. */
 unsigned wh_pool_outstanding(bool print);
 uint64_t wh_va_to_pa(const void *va);
+/* MmMapIoSpace mappings not yet unmapped. */
+unsigned wh_mem_mappings(void);
 /* ExAllocatePoolWithTag calls so far, by pool type. */
 extern unsigned wh_pool_nx_allocs, wh_pool_exec_allocs, wh_pool_paged_allocs;
 
@@ -167,6 +169,8 @@ void wh_pe_unload(struct wh_image *img);
 bool wh_pe_contains(const struct wh_image *img, const void *p);
 /* The host's exports (wh_rtl.c): name -> function, NULL if none. */
 void *wh_export(const char *name);
+/* Bug-check callbacks registered and not deregistered (wh_rtl.c). */
+unsigned wh_bugcheck_callbacks(void);
 
 /* ---- I/O manager (wh_io.c) -------------------------------------------- */
 typedef NTSTATUS_ WH_MSABI (*wh_dispatch_fn)(struct wh_device_object *, struct wh_irp *);
@@ -202,6 +206,8 @@ void wh_file_dup(struct wh_file_object *f);
 NTSTATUS_ wh_file_close(struct wh_file_object *f);
 /* The host's device objects still alive (not deleted). */
 unsigned wh_devices_alive(void);
+/* Symbolic links not deleted (each printed). */
+unsigned wh_links_alive(void);
 /* IoInvalidateDeviceRelations calls (counted). */
 extern volatile unsigned wh_relations_invalidated;
 

@@ -220,7 +220,6 @@ WH_DDI(NTSTATUS_, IoDeleteSymbolicLink, struct wh_unicode_string *link)
 }
 WH_EXPORT(IoDeleteSymbolicLink);
 
-unsigned wh_links_alive(void);
 unsigned wh_links_alive(void)
 {
     unsigned n = 0;

@@ -166,7 +166,6 @@ WH_EXPORT(ExReleaseFastMutex);
 
 /* A callback returned: the IRQL it was called at, nothing still held. */
 static _Thread_local bool holds_cpu;
-void wh_interrupt_flag(bool off);
 
 static void check_return(const char *what, void *fn, uint8_t irql)
 {

@@ -260,7 +260,6 @@ WH_DDI(void, MmUnmapIoSpace, void *va, size_t size)
 }
 WH_EXPORT(MmUnmapIoSpace);
 
-unsigned wh_mem_mappings(void);
 unsigned wh_mem_mappings(void)
 {
     unsigned n = 0;

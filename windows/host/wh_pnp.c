@@ -16,10 +16,6 @@
 
 #include "wh.h"
 
-unsigned wh_links_alive(void);
-unsigned wh_mem_mappings(void);
-unsigned wh_bugcheck_callbacks(void);
-
 /* ---- the PCI bus driver (the host's) ------------------------------------ */
 static NTSTATUS_ WH_MSABI pci_dispatch(struct wh_device_object *d, struct wh_irp *irp)
 {

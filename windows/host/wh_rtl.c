@@ -243,7 +243,6 @@ WH_DDI(uint8_t, KeDeregisterBugCheckCallback, void *record)
 }
 WH_EXPORT(KeDeregisterBugCheckCallback);
 
-unsigned wh_bugcheck_callbacks(void);
 unsigned wh_bugcheck_callbacks(void)
 {
     unsigned n = 0;

@@ -83,10 +83,18 @@ void xenpci_unplug_again(struct xenpci_fdo *f);
 NTSTATUS xenpci_xen_start(struct xenpci_fdo *f, PCM_RESOURCE_LIST raw, PCM_RESOURCE_LIST translated);
 void xenpci_xen_stop(struct xenpci_fdo *f);
 
+/* xenpci_suspend.c: save/restore, the suspend window with every other
+ * processor captured; the request from control/shutdown runs it on a work
+ * item */
+NTSTATUS xenpci_suspend_critical_init(struct xenpci_fdo *f);
+void xenpci_suspend_request(struct xenpci_fdo *f);
+
 /* xenpci_children.c: enumeration of device/<type>/<id> into PDOs */
 NTSTATUS xenpci_children_start(struct xenpci_fdo *f);
 void xenpci_children_stop(struct xenpci_fdo *f);
 NTSTATUS xenpci_children_relations(struct xenpci_fdo *f, PIRP irp);
+/* A child PDO's REMOVE: it goes for good once xenstore no longer lists it. */
+void xenpci_children_removed(struct xenpci_pdo *c);
 
 /* xenpci_pdo.c */
 NTSTATUS xenpci_pdo_pnp(struct xenpci_pdo *p, PIRP irp);

@@ -140,7 +140,6 @@ void xenpci_children_stop(struct xenpci_fdo *f)
 }
 
 /* A child PDO's REMOVE: it goes for good once xenstore no longer lists it. */
-void xenpci_children_removed(struct xenpci_pdo *c);
 void xenpci_children_removed(struct xenpci_pdo *c)
 {
     struct xenpci_fdo *f = c->fdo;

@@ -8,8 +8,6 @@
 #include "gplpv/log.h"
 #include "gplpv/suspend.h"
 
-void xenpci_children_removed(struct xenpci_pdo *c);
-
 static const GUID xenpci_interface_guid = GPLPV_XENPCI_INTERFACE_GUID_INIT;
 
 /* An ASCII string (plus an optional second, for MULTI_SZ) as a pool

@@ -64,9 +64,6 @@ static int xenpci_suspend_critical(void *arg, int (*fn)(void *), void *fn_arg)
     return rc;
 }
 
-NTSTATUS xenpci_suspend_critical_init(struct xenpci_fdo *f);
-void xenpci_suspend_request(struct xenpci_fdo *f);
-
 NTSTATUS xenpci_suspend_critical_init(struct xenpci_fdo *f)
 {
     suspend_set_critical(&f->suspend, xenpci_suspend_critical, f);

@@ -12,9 +12,6 @@
 #include "gplpv/log.h"
 #include "gplpv/xs.h"
 
-NTSTATUS xenpci_suspend_critical_init(struct xenpci_fdo *f);
-void xenpci_suspend_request(struct xenpci_fdo *f);
-
 static void xenpci_xen_step(void *arg, const char *step, int err, const char *detail)
 {
     struct xenpci_fdo *f = arg;
