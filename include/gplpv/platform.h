@@ -185,6 +185,182 @@ struct gp_platform {
     void *arch_ctx;
 };
 
+/* ---- Calling the three interfaces ------------------------------------
+ * The core calls the platform only through these (a call site names the
+ * interface and never handles a context pointer).  Arch members may be
+ * absent: check p->arch and the member before calling gp_arch_*. */
+static inline void *gp_os_alloc(const struct gp_platform *p, size_t size)
+{
+    return p->alloc(p->ctx, size);
+}
+static inline void gp_os_free(const struct gp_platform *p, void *ptr)
+{
+    p->free(p->ctx, ptr);
+}
+static inline void *gp_os_page_alloc(const struct gp_platform *p, uint64_t *gfn)
+{
+    return p->page_alloc(p->ctx, gfn);
+}
+static inline void gp_os_page_free(const struct gp_platform *p, void *va)
+{
+    p->page_free(p->ctx, va);
+}
+static inline bool gp_os_va_to_gfn(const struct gp_platform *p, const void *va, uint64_t *gfn)
+{
+    return p->va_to_gfn(p->ctx, va, gfn);
+}
+static inline struct gp_lock *gp_os_lock_create(const struct gp_platform *p)
+{
+    return p->lock_create(p->ctx);
+}
+static inline void gp_os_lock_destroy(const struct gp_platform *p, struct gp_lock *l)
+{
+    p->lock_destroy(p->ctx, l);
+}
+static inline void gp_os_lock_acquire(const struct gp_platform *p, struct gp_lock *l)
+{
+    p->lock_acquire(p->ctx, l);
+}
+static inline void gp_os_lock_release(const struct gp_platform *p, struct gp_lock *l)
+{
+    p->lock_release(p->ctx, l);
+}
+static inline struct gp_event *gp_os_event_create(const struct gp_platform *p)
+{
+    return p->event_create(p->ctx);
+}
+static inline void gp_os_event_destroy(const struct gp_platform *p, struct gp_event *e)
+{
+    p->event_destroy(p->ctx, e);
+}
+static inline void gp_os_event_signal(const struct gp_platform *p, struct gp_event *e)
+{
+    p->event_signal(p->ctx, e);
+}
+static inline int gp_os_event_wait(const struct gp_platform *p, struct gp_event *e,
+                                   uint64_t timeout_ns)
+{
+    return p->event_wait(p->ctx, e, timeout_ns);
+}
+static inline uint64_t gp_os_now_ns(const struct gp_platform *p)
+{
+    return p->now_ns(p->ctx);
+}
+static inline void gp_os_log(const struct gp_platform *p, enum gp_log_level lvl, const char *msg)
+{
+    p->log(p->ctx, lvl, msg);
+}
+static inline int gp_os_defer(const struct gp_platform *p, gp_work_fn fn, void *arg)
+{
+    return p->defer(p->ctx, fn, arg);
+}
+
+static inline int gp_xen_grant_access(const struct gp_platform *p, gp_domid_t domid,
+                                      uint64_t gfn, bool readonly, gp_grant_ref_t *ref)
+{
+    return p->grant_access(p->xen_ctx, domid, gfn, readonly, ref);
+}
+static inline int gp_xen_grant_end(const struct gp_platform *p, gp_grant_ref_t ref)
+{
+    return p->grant_end(p->xen_ctx, ref);
+}
+static inline int gp_xen_evtchn_alloc_unbound(const struct gp_platform *p, gp_domid_t remote,
+                                              gp_port_t *port)
+{
+    return p->evtchn_alloc_unbound(p->xen_ctx, remote, port);
+}
+static inline int gp_xen_evtchn_bind(const struct gp_platform *p, gp_port_t port,
+                                     gp_evtchn_handler fn, void *arg)
+{
+    return p->evtchn_bind(p->xen_ctx, port, fn, arg);
+}
+static inline void gp_xen_evtchn_unbind(const struct gp_platform *p, gp_port_t port)
+{
+    p->evtchn_unbind(p->xen_ctx, port);
+}
+static inline void gp_xen_evtchn_release(const struct gp_platform *p, gp_port_t port)
+{
+    p->evtchn_release(p->xen_ctx, port);
+}
+static inline void gp_xen_evtchn_notify(const struct gp_platform *p, gp_port_t port)
+{
+    p->evtchn_notify(p->xen_ctx, port);
+}
+static inline void gp_xen_evtchn_mask(const struct gp_platform *p, gp_port_t port)
+{
+    p->evtchn_mask(p->xen_ctx, port);
+}
+static inline void gp_xen_evtchn_unmask(const struct gp_platform *p, gp_port_t port)
+{
+    p->evtchn_unmask(p->xen_ctx, port);
+}
+static inline gp_domid_t gp_xen_self_domid(const struct gp_platform *p)
+{
+    return p->self_domid(p->xen_ctx);
+}
+
+static inline void gp_arch_cpuid(const struct gp_platform *p, uint32_t leaf, uint32_t subleaf,
+                                 uint32_t regs[4])
+{
+    p->arch->cpuid(p->arch_ctx, leaf, subleaf, regs);
+}
+static inline void gp_arch_wrmsr(const struct gp_platform *p, uint32_t msr, uint64_t value)
+{
+    p->arch->wrmsr(p->arch_ctx, msr, value);
+}
+static inline uint32_t gp_arch_io_in(const struct gp_platform *p, uint16_t port, unsigned size)
+{
+    return p->arch->io_in(p->arch_ctx, port, size);
+}
+static inline void gp_arch_io_out(const struct gp_platform *p, uint16_t port, unsigned size,
+                                  uint32_t value)
+{
+    p->arch->io_out(p->arch_ctx, port, size, value);
+}
+static inline long gp_arch_hypercall(const struct gp_platform *p, unsigned op, uintptr_t a1,
+                                     uintptr_t a2, uintptr_t a3, uintptr_t a4, uintptr_t a5)
+{
+    return p->arch->hypercall(p->arch_ctx, op, a1, a2, a3, a4, a5);
+}
+static inline void *gp_arch_map_gfn(const struct gp_platform *p, uint64_t gfn)
+{
+    return p->arch->map_gfn(p->arch_ctx, gfn);
+}
+static inline void gp_arch_unmap_gfn(const struct gp_platform *p, void *va)
+{
+    p->arch->unmap_gfn(p->arch_ctx, va);
+}
+static inline int gp_arch_set_hypercall(const struct gp_platform *p, enum gp_hypercall_via via,
+                                        uint64_t *page_gfn)
+{
+    return p->arch->set_hypercall(p->arch_ctx, via, page_gfn);
+}
+static inline int gp_arch_set_upcall(const struct gp_platform *p, void (*fn)(void *arg,
+                                     unsigned vcpu), void *arg, struct gp_upcall_route *route)
+{
+    return p->arch->set_upcall(p->arch_ctx, fn, arg, route);
+}
+static inline void gp_arch_upcall_mode(const struct gp_platform *p, bool per_vcpu_vector)
+{
+    p->arch->upcall_mode(p->arch_ctx, per_vcpu_vector);
+}
+static inline unsigned gp_arch_vcpu_count(const struct gp_platform *p)
+{
+    return p->arch->vcpu_count(p->arch_ctx);
+}
+static inline unsigned gp_arch_current_vcpu(const struct gp_platform *p)
+{
+    return p->arch->current_vcpu(p->arch_ctx);
+}
+
+/* Time in the platform's unit (nanoseconds: now_ns, event_wait). */
+#define GP_NS_PER_US 1000ull
+#define GP_NS_PER_MS 1000000ull
+#define GP_NS_PER_S  1000000000ull
+#define GP_US(x) ((uint64_t)(x) * GP_NS_PER_US)
+#define GP_MS(x) ((uint64_t)(x) * GP_NS_PER_MS)
+#define GP_S(x)  ((uint64_t)(x) * GP_NS_PER_S)
+
 /* Memory barriers as Xen's shared rings require them (x86: stores are
  * ordered, loads are ordered; only store->load needs a fence). */
 static inline void gp_mb(void)  { atomic_thread_fence(memory_order_seq_cst); }
