@@ -66,7 +66,7 @@ static inline void sim_back_unlock_and_close(pthread_mutex_t *m, struct sim_back
     bp->n = 0;
     pthread_mutex_unlock(m);
     for (unsigned i = 0; i < closing.n; i++)
-        p->evtchn_unbind(p->xen_ctx, closing.port[i]);
+        gp_xen_evtchn_unbind(p, closing.port[i]);
 }
 
 struct sim_xen;

@@ -97,7 +97,7 @@ static int hv_setup_store(struct sim_domain *d)
     snprintf(val, sizeof(val), "sim-guest-%u", d->domid);
     sim_xenstored_poke(x->xsd, path, val);
     uint64_t gfn;
-    d->store_page = d->raw.page_alloc(d->raw.ctx, &gfn);
+    d->store_page = gp_os_page_alloc(&d->raw, &gfn);
     if (!d->store_page)
         return -ENOMEM;
     pthread_mutex_lock(&x->lock);
@@ -194,7 +194,7 @@ void sim_domain_destroy(struct sim_domain *d)
     x->domains[d->domid] = NULL;
     pthread_mutex_unlock(&x->lock);
     if (d->hcall_page)                          /* a test that never detached */
-        d->raw.page_free(d->raw.ctx, d->hcall_page);
+        gp_os_page_free(&d->raw, d->hcall_page);
     sim_os_destroy(d->os);
     free(d->unpopulated);
     free(d->map_readers);

@@ -528,13 +528,13 @@ static void test_ring_indices_cross_2_32(void)
     REQUIRE(d.bf);
     REQUIRE(d.bf->nqueues == 2);
     const uint32_t delta = 0u - 1024u;
-    pg->lock_acquire(pg->ctx, d.bf->lock);
+    gp_os_lock_acquire(pg, d.bf->lock);
     sim_blkback_shift_ring_indices(d.bb, delta);
     for (unsigned i = 0; i < d.bf->nqueues; i++) {
         d.bf->q[i].ring.req_prod_pvt += delta;
         d.bf->q[i].ring.rsp_cons += delta;
     }
-    pg->lock_release(pg->ctx, d.bf->lock);
+    gp_os_lock_release(pg, d.bf->lock);
     CHECK(d.bf->q[0].ring.req_prod_pvt >= 0xfffffc00u);
     sim_blkback_set_faults(d.bb, 0, 0, true);            /* responses out of order */
     enum { N = 64, ROUNDS = 20 };             /* 64 in flight fill both 32-slot rings */

@@ -187,7 +187,7 @@ static void *src_take(void *arg, uint64_t *gfn)
     struct source *s = arg;
     if (s->left <= 0)
         return NULL;
-    void *va = s->p->page_alloc(s->p->ctx, gfn);
+    void *va = gp_os_page_alloc(s->p, gfn);
     if (va) {
         s->left--;
         s->out++;
@@ -198,7 +198,7 @@ static void *src_take(void *arg, uint64_t *gfn)
 static void src_give(void *arg, void *va)
 {
     struct source *s = arg;
-    s->p->page_free(s->p->ctx, va);
+    gp_os_page_free(s->p, va);
     s->left++;
     s->out--;
 }

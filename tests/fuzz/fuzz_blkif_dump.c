@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fz_plat.grant_end = fz_end;
         fz_plat.evtchn_notify = fz_notify;
         uint64_t gfn;
-        fz_ring = fz_plat.page_alloc(fz_plat.ctx, &gfn);
+        fz_ring = gp_os_page_alloc(&fz_plat, &gfn);
     }
     if (size < 3)
         return 0;

@@ -113,9 +113,9 @@ static void fz_geometry(struct fz_in *in, struct sim_blkback_opts *o, const char
 static bool fz_wait_connected(struct blkfront *bf, unsigned ms)
 {
     for (unsigned i = 0; i < ms; i++) {
-        fz_p->lock_acquire(fz_p->ctx, bf->lock);
+        gp_os_lock_acquire(fz_p, bf->lock);
         bool up = bf->connected;
-        fz_p->lock_release(fz_p->ctx, bf->lock);
+        gp_os_lock_release(fz_p, bf->lock);
         if (up)
             return true;
         long long st = 0;

@@ -58,8 +58,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sim_os_fill(fz_os, &fz_plat);
         fz_plat.evtchn_notify = fz_notify;
         uint64_t gfn;
-        fz_tx_ring = fz_plat.page_alloc(fz_plat.ctx, &gfn);
-        fz_rx_ring = fz_plat.page_alloc(fz_plat.ctx, &gfn);
+        fz_tx_ring = gp_os_page_alloc(&fz_plat, &gfn);
+        fz_rx_ring = gp_os_page_alloc(&fz_plat, &gfn);
     }
     if (size < 3)
         return 0;

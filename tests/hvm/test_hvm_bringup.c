@@ -257,11 +257,11 @@ static void test_wrong_instruction_is_undefined(void)
     struct gp_platform *p = sim_domain_raw_platform(amd);
     CHECK_EQ(gp_xen_version(p, XENVER_version, NULL), -38);
     uint64_t gfn = 0;
-    CHECK_EQ(p->arch->set_hypercall(p->arch_ctx, GP_HYPERCALL_VMCALL, &gfn), 0);
+    CHECK_EQ(gp_arch_set_hypercall(p, GP_HYPERCALL_VMCALL, &gfn), 0);
     CHECK_EQ(gp_xen_version(p, XENVER_version, NULL), -38);
-    CHECK_EQ(p->arch->set_hypercall(p->arch_ctx, GP_HYPERCALL_VMMCALL, &gfn), 0);
+    CHECK_EQ(gp_arch_set_hypercall(p, GP_HYPERCALL_VMMCALL, &gfn), 0);
     CHECK_EQ(gp_xen_version(p, XENVER_version, NULL), want);
-    CHECK_EQ(p->arch->set_hypercall(p->arch_ctx, GP_HYPERCALL_NONE, &gfn), 0);
+    CHECK_EQ(gp_arch_set_hypercall(p, GP_HYPERCALL_NONE, &gfn), 0);
     sim_domain_destroy(amd);
     sim_domain_destroy(intel);
     sim_xen_destroy(x);
