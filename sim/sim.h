@@ -111,8 +111,8 @@ struct sim_domain_opts {
 };
 struct sim_domain *sim_domain_create_ex(struct sim_xen *x, gp_domid_t domid,
                                         const struct sim_domain_opts *o);
-/* The platform before the core's bring-up filled its Xen services
- * (OS services + arch ops only), for tests that attach themselves. */
+/* The platform without Xen services (OS services + arch ops only), for
+ * tests that attach themselves. */
 struct gp_platform *sim_domain_raw_platform(struct sim_domain *d);
 struct hvm *sim_domain_hvm(struct sim_domain *d);
 struct sim_os *sim_domain_os(struct sim_domain *d);

@@ -187,7 +187,7 @@ bool hvm_upcall_ack(void *upcall_arg, unsigned vcpu)
 static void hvm_serve_pending(struct hvm *h)
 {
     struct gp_platform *p = h->plat;
-    const struct gp_arch_ops *a = p->arch;
+    const struct gp_arch *a = p->arch;
     unsigned n = a && a->vcpu_count ? gp_arch_vcpu_count(p) : 1;
     for (unsigned v = 0; v < n && v < XEN_LEGACY_MAX_VCPUS; v++)
         if (GP_READ_ONCE(((struct shared_info *)h->shared_info)->vcpu_info[v].evtchn_upcall_pending))
@@ -199,7 +199,7 @@ static void hvm_serve_pending(struct hvm *h)
 static int hvm_route_upcall(struct hvm *h)
 {
     struct gp_platform *p = h->plat;
-    const struct gp_arch_ops *a = p->arch;
+    const struct gp_arch *a = p->arch;
     if (!a->set_upcall)
         return GP_ENOTSUP;
     memset(&h->route, 0, sizeof(h->route));
@@ -269,20 +269,24 @@ static int hvm_connect_store(struct hvm *h)
         err = xs_ring_create(p, h->store_va, h->store_port, &h->xs);
     if (err)
         return err;
-    p->xs = h->xs;
+    h->xen.xs = h->xs;
     return 0;
 }
 
-int hvm_platform_attach(struct gp_platform *p, const struct hvm_opts *o, hvm_step_fn step,
-                        void *step_arg, struct hvm **out)
+int hvm_platform_attach(const struct gp_platform *shell, const struct hvm_opts *o,
+                        hvm_step_fn step, void *step_arg, struct hvm **out)
 {
-    struct hvm *h = gp_zalloc(p, sizeof(*h));
+    struct hvm *h = gp_zalloc(shell, sizeof(*h));
     if (!h)
         return GP_ENOMEM;
-    h->plat = p;
+    /* Our own view: the shell's OS services and arch, our Xen services. */
+    h->own = (struct gp_platform){ .os = shell->os, .xen = &h->xen, .arch = shell->arch };
+    h->plat = &h->own;
+    struct gp_platform *p = h->plat;
     h->domid = DOMID_SELF;
     if (o)
         h->opts = *o;
+    h->xen.xs = h->opts.xs;
     char d[96];
     int err = hvm_detect(p, &h->info);
     gp_snprintf(d, sizeof(d), "Xen %u.%u at CPUID %x", h->info.major, h->info.minor,
@@ -306,7 +310,7 @@ int hvm_platform_attach(struct gp_platform *p, const struct hvm_opts *o, hvm_ste
         goto fail;
     err = evtchn_create(p, h->shared_info, &h->evtchn);
     if (!err) {
-        hvm_services_fill(h);
+        hvm_services_fill(h, &h->xen);
         err = hvm_route_upcall(h);
     }
     gp_snprintf(d, sizeof(d), "%s", h->per_vcpu_vector ? "per-vCPU vector" : "callback via");
@@ -318,7 +322,7 @@ int hvm_platform_attach(struct gp_platform *p, const struct hvm_opts *o, hvm_ste
         h->console_pfn = 0;
     if (hvm_get_param(h, HVM_PARAM_CONSOLE_EVTCHN, &cport) == 0)
         h->console_port = (gp_port_t)cport;
-    if (!h->opts.keep_platform_xs) {
+    if (!h->opts.xs) {
         err = hvm_connect_store(h);
         gp_snprintf(d, sizeof(d), "ring at pfn %llx, port %u", (unsigned long long)h->store_pfn,
                     h->store_port);
@@ -367,11 +371,9 @@ void hvm_platform_detach(struct hvm *h)
     if (!h)
         return;
     struct gp_platform *p = h->plat;
-    if (h->xs) {
+    h->xen.xs = NULL;
+    if (h->xs)
         xs_ring_destroy(h->xs);
-        if (p->xs == h->xs)
-            p->xs = NULL;
-    }
     if (h->store_va && p->arch && p->arch->unmap_gfn)
         gp_arch_unmap_gfn(p, h->store_va);    /* MmUnmapIoSpace on Windows */
     h->store_va = NULL;
@@ -381,7 +383,6 @@ void hvm_platform_detach(struct hvm *h)
         struct gp_upcall_route none;
         if (p->arch && p->arch->set_upcall)
             gp_arch_set_upcall(p, NULL, NULL, &none);
-        hvm_services_clear(h);
         evtchn_destroy(h->evtchn);
     }
     gnttab_destroy(h->gnttab);
@@ -394,7 +395,8 @@ void hvm_platform_detach(struct hvm *h)
         uint64_t none = 0;
         gp_arch_set_hypercall(p, GP_HYPERCALL_NONE, &none);
     }
-    gp_free(p, h);
+    struct gp_platform shell = h->own;     /* p points into h */
+    gp_free(&shell, h);
 }
 
 void hvm_platform_suspend(struct hvm *h)
@@ -429,7 +431,7 @@ int hvm_platform_resume(struct hvm *h, bool cancelled)
         GP_ERR(p, "hvm: resume: upcall route failed: %s", gp_strerror(err));
         return err;
     }
-    if (!h->opts.keep_platform_xs) {
+    if (!h->opts.xs) {
         err = hvm_connect_store(h);
         if (err) {
             GP_ERR(p, "hvm: resume: xenstore ring failed: %s", gp_strerror(err));
@@ -438,6 +440,11 @@ int hvm_platform_resume(struct hvm *h, bool cancelled)
     }
     GP_INFO(p, "hvm: resumed in a new domain");
     return 0;
+}
+
+const struct gp_xen *hvm_platform_xen(const struct hvm *h)
+{
+    return &h->xen;
 }
 
 const struct hvm_info *hvm_get_info(const struct hvm *h)

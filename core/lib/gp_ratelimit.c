@@ -33,7 +33,7 @@ bool gp_ratelimit_allow(struct gp_ratelimit *rl, uint64_t now_ns, uint32_t *supp
 void gp_log_ratelimited(const struct gp_platform *p, struct gp_ratelimit *rl,
                         enum gp_log_level lvl, const char *fmt, ...)
 {
-    if (!p || !p->log)
+    if (!p || !p->os || !p->os->log)
         return;
     uint32_t held = 0;
     if (!gp_ratelimit_allow(rl, gp_os_now_ns(p), &held))

@@ -107,7 +107,7 @@ static int suspend_reconnect(struct suspend *s, bool cancelled)
     struct gp_platform *p = s->plat;
     struct suspend_dev devs[SUSPEND_MAX_DEVICES];
     unsigned n = suspend_snapshot(s, devs);
-    int err = xs_client_resume(s->xs, cancelled ? NULL : p->xs);
+    int err = xs_client_resume(s->xs, cancelled ? NULL : p->xen->xs);
     if (err)
         GP_ERR(p, "suspend: xenstore watches not all re-registered: %s", gp_strerror(err));
     int first = 0;

@@ -24,7 +24,7 @@ int xs_client_create(const struct gp_platform *p, struct gp_xs_transport *t,
                      struct xs_client **out)
 {
     if (!t)
-        t = p->xs;
+        t = p->xen ? p->xen->xs : NULL;
     if (!t || !t->send || !t->recv || !t->set_rx_handler) {
         GP_ERR(p, "xs: no xenstore transport");
         return GP_ENODEV;

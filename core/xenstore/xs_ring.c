@@ -173,7 +173,7 @@ void xs_ring_destroy(struct gp_xs_transport *t)
      * EVTCHN names it): closing it would leave the next driver loaded in
      * this domain without xenstore, and hand its number to the next
      * EVTCHNOP_alloc_unbound.  Only our handler goes. */
-    if (p->evtchn_release)
+    if (p->xen->evtchn_release)
         gp_xen_evtchn_release(p, r->port);
     else
         gp_xen_evtchn_unbind(p, r->port);

@@ -83,7 +83,9 @@ struct lxp_xs {
 };
 
 struct lxp {
-    struct gp_platform plat;
+    struct gp_platform plat;   /* first: lxp_of; points at os and xen below */
+    struct gp_os os;
+    struct gp_xen xen;
     char name[32];
     enum gp_log_level level;
     atomic_uint errors;

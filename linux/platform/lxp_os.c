@@ -229,20 +229,21 @@ void lxp_os_stop(struct lxp *x)
 
 void lxp_os_fill(struct lxp *x)
 {
-    struct gp_platform *p = &x->plat;
-    p->ctx = x;
-    p->name = "linux";
-    p->alloc = lxp_os_alloc;
-    p->free = lxp_os_free;
-    p->lock_create = lxp_os_lock_create;
-    p->lock_destroy = lxp_os_lock_destroy;
-    p->lock_acquire = lxp_os_lock_acquire;
-    p->lock_release = lxp_os_lock_release;
-    p->event_create = lxp_os_event_create;
-    p->event_destroy = lxp_os_event_destroy;
-    p->event_signal = lxp_os_event_signal;
-    p->event_wait = lxp_os_event_wait;
-    p->now_ns = lxp_os_now_ns;
-    p->log = lxp_os_log;
-    p->defer = lxp_os_defer;
+    struct gp_os *o = &x->os;
+    o->ctx = x;
+    o->name = "linux";
+    o->alloc = lxp_os_alloc;
+    o->free = lxp_os_free;
+    o->lock_create = lxp_os_lock_create;
+    o->lock_destroy = lxp_os_lock_destroy;
+    o->lock_acquire = lxp_os_lock_acquire;
+    o->lock_release = lxp_os_lock_release;
+    o->event_create = lxp_os_event_create;
+    o->event_destroy = lxp_os_event_destroy;
+    o->event_signal = lxp_os_event_signal;
+    o->event_wait = lxp_os_event_wait;
+    o->now_ns = lxp_os_now_ns;
+    o->log = lxp_os_log;
+    o->defer = lxp_os_defer;
+    x->plat.os = o;
 }

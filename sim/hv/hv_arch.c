@@ -332,7 +332,7 @@ static unsigned hv_current_vcpu(void *ctx)
     return 0;
 }
 
-const struct gp_arch_ops hv_arch_ops = {
+const struct gp_arch hv_arch_ops = {
     .cpuid = hv_cpuid,
     .wrmsr = hv_wrmsr,
     .io_in = hv_io_in,

@@ -25,6 +25,7 @@ struct sim_os_work {
 };
 
 struct sim_os {
+    struct gp_os services;        /* what sim_os_fill hands out */
     char name[32];
     bool quiet;
     atomic_uint errors, warnings;
@@ -341,24 +342,26 @@ void sim_os_destroy(struct sim_os *os)
 
 void sim_os_fill(struct sim_os *os, struct gp_platform *p)
 {
-    p->ctx = os;
-    p->name = "sim";
-    p->alloc = sim_os_alloc;
-    p->free = sim_os_free;
-    p->page_alloc = sim_os_page_alloc;
-    p->page_free = sim_os_page_free;
-    p->va_to_gfn = sim_os_va_to_gfn_cb;
-    p->lock_create = sim_os_lock_create;
-    p->lock_destroy = sim_os_lock_destroy;
-    p->lock_acquire = sim_os_lock_acquire;
-    p->lock_release = sim_os_lock_release;
-    p->event_create = sim_os_event_create;
-    p->event_destroy = sim_os_event_destroy;
-    p->event_signal = sim_os_event_signal;
-    p->event_wait = sim_os_event_wait;
-    p->now_ns = sim_os_now_ns;
-    p->log = sim_os_log;
-    p->defer = sim_os_defer;
+    struct gp_os *o = &os->services;
+    o->ctx = os;
+    o->name = "sim";
+    o->alloc = sim_os_alloc;
+    o->free = sim_os_free;
+    o->page_alloc = sim_os_page_alloc;
+    o->page_free = sim_os_page_free;
+    o->va_to_gfn = sim_os_va_to_gfn_cb;
+    o->lock_create = sim_os_lock_create;
+    o->lock_destroy = sim_os_lock_destroy;
+    o->lock_acquire = sim_os_lock_acquire;
+    o->lock_release = sim_os_lock_release;
+    o->event_create = sim_os_event_create;
+    o->event_destroy = sim_os_event_destroy;
+    o->event_signal = sim_os_event_signal;
+    o->event_wait = sim_os_event_wait;
+    o->now_ns = sim_os_now_ns;
+    o->log = sim_os_log;
+    o->defer = sim_os_defer;
+    p->os = o;
 }
 
 void *sim_os_gfn_to_va(struct sim_os *os, uint64_t gfn)
