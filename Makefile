@@ -6,7 +6,8 @@
 # make bench, make clean.
 #
 # Rooms: core/<module>/*.c (portable core, no OS calls), sim/<part>/*.c
-# (simulator), tests/<area>/test_*.c (one test program each), bench/*.c.
+# (simulator), posix/*.c (OS services shared by sim/os and linux/platform),
+# tests/<area>/test_*.c (one test program each), bench/*.c.
 # Rooms with their own build rules add a fragment in mk/*.mk.
 
 SHELL := /bin/bash
@@ -20,15 +21,15 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 # Guests that do not name a Xen interface version get the legacy one
 # (compat hypercall numbers HVM guests may not use): name the latest.
 XEN_IFACE := -D__XEN_INTERFACE_VERSION__=0x00040e00
-COMMON_CFLAGS := -std=c11 $(WARN) $(XEN_IFACE) -Iinclude -Itests/harness -Isim -D_DEFAULT_SOURCE -D_GNU_SOURCE
+COMMON_CFLAGS := -std=c11 $(WARN) $(XEN_IFACE) -Iinclude -Itests/harness -Isim -Iposix -D_DEFAULT_SOURCE -D_GNU_SOURCE
 HOST_CFLAGS := $(COMMON_CFLAGS) -O2 -g
 ASAN_CFLAGS := $(COMMON_CFLAGS) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDLIBS := -lpthread
 
 CORE_SRCS := $(sort $(wildcard core/*/*.c))
-SIM_SRCS  := $(sort $(wildcard sim/*.c sim/*/*.c))
+SIM_SRCS  := $(sort $(wildcard sim/*.c sim/*/*.c posix/*.c))
 TEST_SRCS := $(sort $(filter-out tests/fuzz/% tests/harness/%,$(wildcard tests/*/test_*.c)))
-HEADERS   := $(wildcard include/gplpv/*.h core/*/*.h sim/*.h sim/*/*.h tests/harness/*.h)
+HEADERS   := $(wildcard include/gplpv/*.h core/*/*.h sim/*.h sim/*/*.h posix/*.h tests/harness/*.h)
 
 # CHECK_STAGES: each names a target check-<stage> whose output ends with
 # "N passed, N failed"; scripts/check runs them in order and adds them up.

@@ -5,7 +5,7 @@
 FUZZ_CC := clang
 FUZZ_RUNS ?= 20000
 FUZZ_DIR := $(BUILD)/fuzz
-FUZZ_CFLAGS := -std=c11 -Wall -Wextra -Werror $(XEN_IFACE) -Iinclude -Isim -D_DEFAULT_SOURCE -D_GNU_SOURCE \
+FUZZ_CFLAGS := -std=c11 -Wall -Wextra -Werror $(XEN_IFACE) -Iinclude -Isim -Iposix -D_DEFAULT_SOURCE -D_GNU_SOURCE \
   -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_DIR)/bin/%)

@@ -5,7 +5,7 @@
 LINUX_DIR := $(BUILD)/linux
 LINUX_CFLAGS := $(HOST_CFLAGS) -Ilinux/platform -Ilinux/blk -Ilinux/net
 LINUX_HEADERS := $(wildcard linux/*/*.h)
-LXP_SRCS := $(sort $(wildcard linux/platform/*.c))
+LXP_SRCS := $(sort $(wildcard linux/platform/*.c posix/*.c))
 LINUX_PROGS := gplpv-blk gplpv-net gplpv-xs gplpv-pattern gplpv-netcheck
 LINUX_BINS := $(LINUX_PROGS:%=$(LINUX_DIR)/bin/%)
 
