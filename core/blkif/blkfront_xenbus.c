@@ -35,7 +35,7 @@ static void blkfront_reconnect(void *arg)
     if (bf->closing || bf->connected)
         return;
     unsigned initwaits = xenbus_dev_initwaits(&bf->dev);
-    int err = blkfront_resume(bf, 10000000000ull);
+    int err = blkfront_resume(bf, GP_S(10));
     if (err)            /* still holding I/O: xenbus decides when to try again */
         xenbus_dev_reconnect_failed(&bf->dev, initwaits, err, blkfront_reconnect, bf);
 }
@@ -551,7 +551,7 @@ static void blkfront_close_backend(struct blkfront *bf)
                    s == XenbusStateClosing;
     if (!may_map)             /* InitWait (a fresh instance), Closed, gone: nothing mapped */
         return;
-    xenbus_dev_close(&bf->dev, 5000000000ull);
+    xenbus_dev_close(&bf->dev, GP_S(5));
 }
 
 void blkfront_destroy(struct blkfront *bf)
@@ -577,7 +577,7 @@ void blkfront_destroy(struct blkfront *bf)
     /* Linux blkback may unmap a little after it said Closed (requests it
      * still had in flight, its purge work): give it a second, then what
      * is still mapped is a backend fault, logged and leaked, never reused. */
-    gp_quarantine_settle(&bf->quar, 100, 10000000ull);
+    gp_quarantine_settle(&bf->quar, 100, GP_MS(10));
     gp_quarantine_destroy(&bf->quar);
     blkfront_dump_free(bf);
     for (unsigned i = 0; i < bf->pool_size; i++)

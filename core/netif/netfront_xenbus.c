@@ -39,7 +39,7 @@ static void netfront_reconnect(void *arg)
     if (nf->closing || nf->connected)
         return;
     unsigned initwaits = xenbus_dev_initwaits(&nf->dev);
-    int err = netfront_resume(nf, 10000000000ull);
+    int err = netfront_resume(nf, GP_S(10));
     if (err)            /* still holding frames: xenbus decides when to try again */
         xenbus_dev_reconnect_failed(&nf->dev, initwaits, err, netfront_reconnect, nf);
 }
@@ -548,7 +548,7 @@ void netfront_destroy(struct netfront *nf)
     xenbus_dev_drain_deferred(&nf->dev);    /* a reconnect in progress finishes first */
     bool was_connected = nf->connected;
     if (was_connected) {
-        xenbus_dev_close(&nf->dev, 5000000000ull);  /* grants end once it unmapped */
+        xenbus_dev_close(&nf->dev, GP_S(5));  /* grants end once it unmapped */
         for (unsigned i = 0; i < nf->nqueues; i++)
             netfront_tx_event(&nf->q[i]);      /* frames the backend answered */
     }
@@ -560,6 +560,6 @@ void netfront_destroy(struct netfront *nf)
     xenbus_dev_teardown(&nf->dev);
     netfront_teardown_rings(nf);
     /* A backend may unmap a little after it said Closed: give it a second. */
-    gp_quarantine_settle(&nf->quar, 100, 10000000ull);
+    gp_quarantine_settle(&nf->quar, 100, GP_MS(10));
     netfront_free(nf);
 }

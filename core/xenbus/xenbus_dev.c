@@ -430,7 +430,7 @@ void xenbus_dev_drain_deferred(struct xenbus_dev *d)
         gp_os_lock_release(p, d->lock);
         if (!n)
             return;
-        gp_os_event_wait(p, d->deferred_idle, 10000000);
+        gp_os_event_wait(p, d->deferred_idle, GP_MS(10));
     }
     GP_ERR(p, "xenbus: %s: deferred work still pending after 60 s", d->nodename);
 }

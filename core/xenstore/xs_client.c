@@ -88,7 +88,7 @@ void xs_client_destroy(struct xs_client *c)
             gp_os_lock_release(p, c->lock);
             if (empty)
                 break;
-            gp_os_event_wait(p, c->send_free, 1000000);
+            gp_os_event_wait(p, c->send_free, GP_MS(1));
         }
         xs_watch_destroy_all(c);
     }
@@ -145,7 +145,7 @@ static int xs_acquire_wire(struct xs_client *c)
             return GP_ESHUTDOWN;
         struct gp_event *e = c->suspended ? c->resumed : c->send_free;
         gp_os_lock_release(p, c->lock);
-        gp_os_event_wait(p, e, 1000000);     /* 1 ms: tolerate missed wakeups */
+        gp_os_event_wait(p, e, GP_MS(1));     /* 1 ms: tolerate missed wakeups */
         gp_os_lock_acquire(p, c->lock);
     }
     if (c->shutdown)
@@ -401,7 +401,7 @@ void xs_client_hold_watches(struct xs_client *c)
     c->pump_hold = true;
     for (int i = 0; i < 10000 && c->pump_current; i++) {
         gp_os_lock_release(p, c->lock);
-        gp_os_event_wait(p, c->pump_idle, 1000000);
+        gp_os_event_wait(p, c->pump_idle, GP_MS(1));
         gp_os_lock_acquire(p, c->lock);
     }
     if (c->pump_current)
@@ -418,7 +418,7 @@ void xs_client_suspend(struct xs_client *c)
     /* Let the requests already on the wire get their replies. */
     for (int i = 0; i < 5000 && (c->inflight || c->sending); i++) {
         gp_os_lock_release(p, c->lock);
-        gp_os_event_wait(p, c->send_free, 1000000);
+        gp_os_event_wait(p, c->send_free, GP_MS(1));
         xs_rx_handler(c);
         gp_os_lock_acquire(p, c->lock);
     }

@@ -65,7 +65,7 @@ static int xs_ring_send(void *ctx, const void *buf, size_t len)
                 GP_ERR(p, "xs_ring: xenstored has not consumed requests for 30 s");
                 return GP_ETIMEDOUT;
             }
-            gp_os_event_wait(p, r->space, 1000000);
+            gp_os_event_wait(p, r->space, GP_MS(1));
             continue;
         }
         stalled_since = 0;

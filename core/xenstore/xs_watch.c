@@ -166,7 +166,7 @@ void xs_watch_remove(struct xs_client *c, struct xs_watch *w)
     gp_os_lock_acquire(p, c->lock);
     while (c->pump_current == w) {
         gp_os_lock_release(p, c->lock);
-        gp_os_event_wait(p, c->pump_idle, 1000000);
+        gp_os_event_wait(p, c->pump_idle, GP_MS(1));
         gp_os_lock_acquire(p, c->lock);
     }
     for (struct xs_watch **pp = &c->watches; *pp; pp = &(*pp)->next) {
@@ -217,7 +217,7 @@ void xs_watch_destroy_all(struct xs_client *c)
     /* A scheduled pump still holds c: wait until it has run. */
     while (c->pump_scheduled || c->pump_current) {
         gp_os_lock_release(p, c->lock);
-        gp_os_event_wait(p, c->pump_idle, 1000000);
+        gp_os_event_wait(p, c->pump_idle, GP_MS(1));
         gp_os_lock_acquire(p, c->lock);
     }
     struct xs_watch *w = c->watches;

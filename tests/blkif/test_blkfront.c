@@ -31,7 +31,7 @@ static struct dev dev_open(unsigned devid, const struct sim_blkback_opts *bo,
     char node[64];
     snprintf(node, sizeof(node), "device/vbd/%u", devid);
     if (d.bb && blkfront_create(pg, xs, node, fo, &d.bf) == 0 &&
-        blkfront_connect(d.bf, 5000000000ull) != 0) {
+        blkfront_connect(d.bf, GP_S(5)) != 0) {
         blkfront_destroy(d.bf);
         d.bf = NULL;
     }
@@ -406,7 +406,7 @@ static void test_new_instance_on_a_closed_node(void)
     REQUIRE(blkfront_create(pg, xs, "device/vbd/1616",
                             &(struct blkfront_opts){ .max_queues = 1, .max_ring_page_order = 0 },
                             &d.bf) == 0);
-    CHECK_EQ(blkfront_connect(d.bf, 5000000000ull), 0);
+    CHECK_EQ(blkfront_connect(d.bf, GP_S(5)), 0);
     blkfront_get_info(d.bf, &in);
     CHECK(in.queues == 1 && in.ring_pages == 1);
     char *v = NULL;

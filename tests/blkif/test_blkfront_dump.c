@@ -42,7 +42,7 @@ static struct dev dev_open(unsigned devid)
     char node[64];
     snprintf(node, sizeof(node), "device/vbd/%u", devid);
     if (d.bb && blkfront_create(pg, xs, node, NULL, &d.bf) == 0 &&
-        blkfront_connect(d.bf, 5000000000ull) != 0) {
+        blkfront_connect(d.bf, GP_S(5)) != 0) {
         blkfront_destroy(d.bf);
         d.bf = NULL;
     }

@@ -151,7 +151,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!bb)
         abort();
     if (blkfront_create(fz_p, fz_xs, "device/vbd/51712", NULL, &bf) != 0 ||
-        blkfront_connect(bf, 2000000000ull) != 0) {
+        blkfront_connect(bf, GP_S(2)) != 0) {
         blkfront_destroy(bf);
         sim_blkback_destroy(bb);
         return 0;

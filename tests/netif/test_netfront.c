@@ -98,7 +98,7 @@ static void vif_open(struct vif *v, unsigned devid, const struct sim_netback_opt
     char node[64];
     snprintf(node, sizeof(node), "device/vif/%u", devid);
     if (v->nb && netfront_create(pg, xs, node, &fo, &v->nf) == 0 &&
-        netfront_connect(v->nf, 5000000000ull) != 0) {
+        netfront_connect(v->nf, GP_S(5)) != 0) {
         netfront_destroy(v->nf);
         v->nf = NULL;
     }
@@ -605,7 +605,7 @@ static void test_new_instance_on_a_closed_node(void)
                                 .no_split_event_channels = true, .rx = inbox_rx,
                                 .arg = &v.ib };
     REQUIRE(netfront_create(pg, xs, "device/vif/80", &fo, &v.nf) == 0);
-    CHECK_EQ(netfront_connect(v.nf, 3000000000ull), 0);
+    CHECK_EQ(netfront_connect(v.nf, GP_S(3)), 0);
     static uint8_t f[400];
     uint32_t len = fr_build(f, 4, 17, 300, 3, FR_CSUM_FULL, 0);
     CHECK_EQ(send_and_collect(&v, &v, f, len, 0, NETFRONT_GSO_NONE, 0, 1), 1);
@@ -615,7 +615,7 @@ static void test_new_instance_on_a_closed_node(void)
     fo.max_queues = 0;
     fo.no_split_event_channels = false;
     REQUIRE(netfront_create(pg, xs, "device/vif/80", &fo, &v.nf) == 0);
-    CHECK_EQ(netfront_connect(v.nf, 3000000000ull), 0);
+    CHECK_EQ(netfront_connect(v.nf, GP_S(3)), 0);
     netfront_get_info(v.nf, &in);
     CHECK(in.queues == 4 && in.split_event_channels);
     inbox_clear(&v.ib);

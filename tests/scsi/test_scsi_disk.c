@@ -326,7 +326,7 @@ static void test_end_to_end_through_blkfront(void)
     struct sim_blkback *bb = sim_blkback_create(x, d0, 1, 768, &(struct sim_blkback_opts){ .sectors = 16384 });
     struct blkfront *bf = NULL;
     REQUIRE(bb && blkfront_create(p, xs, "device/vbd/768", NULL, &bf) == 0);
-    REQUIRE(blkfront_connect(bf, 5000000000ull) == 0);
+    REQUIRE(blkfront_connect(bf, GP_S(5)) == 0);
     struct blkfront_info bi;
     blkfront_get_info(bf, &bi);
     struct scsi_disk d;

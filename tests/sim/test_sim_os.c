@@ -57,10 +57,10 @@ static void test_event_timeout_and_signal(void)
     REQUIRE(os);
     sim_os_fill(os, &p);
     struct gp_event *e = gp_os_event_create(&p);
-    CHECK_EQ(gp_os_event_wait(&p, e, 1000000), GP_ETIMEDOUT);
+    CHECK_EQ(gp_os_event_wait(&p, e, GP_MS(1)), GP_ETIMEDOUT);
     gp_os_event_signal(&p, e);
-    CHECK_EQ(gp_os_event_wait(&p, e, 1000000), 0);
-    CHECK_EQ(gp_os_event_wait(&p, e, 1000000), GP_ETIMEDOUT); /* auto-reset */
+    CHECK_EQ(gp_os_event_wait(&p, e, GP_MS(1)), 0);
+    CHECK_EQ(gp_os_event_wait(&p, e, GP_MS(1)), GP_ETIMEDOUT); /* auto-reset */
     gp_os_event_destroy(&p, e);
     GP_ERR(&p, "an error line %d", 1);
     CHECK_EQ(sim_os_error_count(os), 1);
