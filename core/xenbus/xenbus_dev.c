@@ -264,7 +264,7 @@ int xenbus_wait_otherend(struct xenbus_dev *d, uint32_t mask, uint64_t timeout_n
         if (now >= deadline)
             return GP_ETIMEDOUT;
         uint64_t left = deadline - now;
-        if (gp_os_event_wait(p, d->state_event, left < 10000000 ? left : 10000000) != 0)
+        if (gp_os_event_wait(p, d->state_event, left < GP_MS(10) ? left : GP_MS(10)) != 0)
             (void)xenbus_poll_otherend(d);   /* no watch event within 10 ms */
     }
 }
@@ -286,7 +286,8 @@ int xenbus_dev_close(struct xenbus_dev *d, uint64_t timeout_ns)
     }
     if (s < 0) {
         GP_WARN(p, "xenbus: %s: backend did not close in %llu ms (%s)", d->nodename,
-                (unsigned long long)(timeout_ns / 1000000), xenbus_state_name(d->otherend_state));
+                (unsigned long long)(timeout_ns / GP_NS_PER_MS),
+                xenbus_state_name(d->otherend_state));
         return s;
     }
     return 0;
@@ -520,7 +521,7 @@ void xenbus_dev_reconnect_failed(struct xenbus_dev *d, unsigned initwaits_before
         uint64_t ms = 50ull << (n - 1);
         GP_WARN(p, "xenbus: %s: backend is %s: reconnecting again in %llu ms", d->nodename,
                 xenbus_state_name((enum xenbus_state)now), (unsigned long long)ms);
-        gp_os_event_wait(p, d->state_event, ms * 1000000);   /* sooner if it moves */
+        gp_os_event_wait(p, d->state_event, GP_MS(ms));   /* sooner if it moves */
     }
     if (xenbus_dev_defer(d, again, arg) != 0)
         GP_ERR(p, "xenbus: %s: cannot schedule the reconnect", d->nodename);

@@ -222,7 +222,7 @@ int xs_request(struct xs_client *c, uint32_t type, xs_txn_t t, const void *const
     }
     uint64_t deadline = c->timeout_ns ? gp_os_now_ns(p) + c->timeout_ns : 0;
     while (!r->done) {
-        uint64_t wait = 10000000;    /* 10 ms slices: never miss a wakeup */
+        uint64_t wait = GP_MS(10);   /* 10 ms slices: never miss a wakeup */
         if (deadline) {
             uint64_t now = gp_os_now_ns(p);
             if (now >= deadline)

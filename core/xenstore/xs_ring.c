@@ -61,7 +61,7 @@ static int xs_ring_send(void *ctx, const void *buf, size_t len)
             uint64_t now = gp_os_now_ns(p);
             if (!stalled_since)
                 stalled_since = now;
-            else if (now - stalled_since > 30ull * 1000000000ull) {
+            else if (now - stalled_since > GP_S(30)) {
                 GP_ERR(p, "xs_ring: xenstored has not consumed requests for 30 s");
                 return GP_ETIMEDOUT;
             }
