@@ -129,8 +129,14 @@ static uint64_t posix_os_now_ns(void *ctx)
     return GP_S(ts.tv_sec) + (uint64_t)ts.tv_nsec;
 }
 
-void posix_os_fill(struct gp_os *o)
+void posix_os_fill(struct gp_os *o, void *ctx, const char *name,
+                   void (*log)(void *ctx, enum gp_log_level lvl, const char *msg),
+                   int (*defer)(void *ctx, gp_work_fn fn, void *arg))
 {
+    o->ctx = ctx;
+    o->name = name;
+    o->log = log;
+    o->defer = defer;
     o->alloc = posix_os_alloc;
     o->free = posix_os_free;
     o->lock_create = posix_os_lock_create;

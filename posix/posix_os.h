@@ -27,8 +27,12 @@ struct posix_os_worker {
     bool started, stopping, busy;
 };
 
-/* Fill alloc, free, lock_*, event_* and now_ns of o (they ignore ctx). */
-void posix_os_fill(struct gp_os *o);
+/* Fill o: ctx and name, alloc, free, lock_*, event_* and now_ns from
+ * here (they ignore ctx), the shell's log and defer (a defer of its own
+ * that queues on its posix_os_worker).  Pages are left to the shell. */
+void posix_os_fill(struct gp_os *o, void *ctx, const char *name,
+                   void (*log)(void *ctx, enum gp_log_level lvl, const char *msg),
+                   int (*defer)(void *ctx, gp_work_fn fn, void *arg));
 
 /* Start the worker's thread.  0, or GP_ENOMEM if it cannot be made. */
 int posix_os_worker_start(struct posix_os_worker *w);

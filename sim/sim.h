@@ -8,9 +8,9 @@
  *                       struct gp_platform a guest's core code runs on:
  *                       OS services from pthreads, arch ops (CPUID, MSR,
  *                       I/O ports, hypercalls) emulated by sim_xen, and the
- *                       Xen services filled by the core's own HVM code
- *                       (core/gnttab, core/evtchn, core/xenstore/xs_ring)
- *                       exactly as on Windows.
+ *                       Xen services the core's own HVM code serves
+ *                       (hvm_platform_xen: core/gnttab, core/evtchn,
+ *                       core/xenstore/xs_ring) exactly as on Windows.
  *
  * Backends (sim/blkback, sim/netback) run in their own threads in a
  * backend domain (normally dom0) and see only what a real backend sees:

@@ -52,11 +52,6 @@ void lxp_os_stop(struct lxp *x)
 
 void lxp_os_fill(struct lxp *x)
 {
-    struct gp_os *o = &x->os;
-    posix_os_fill(o);
-    o->ctx = x;
-    o->name = "linux";
-    o->log = lxp_os_log;
-    o->defer = lxp_os_defer;
-    x->plat.os = o;
+    posix_os_fill(&x->os, x, "linux", lxp_os_log, lxp_os_defer);
+    x->plat.os = &x->os;     /* page_alloc & co: lxp_gnt_fill */
 }

@@ -161,14 +161,10 @@ void sim_os_destroy(struct sim_os *os)
 void sim_os_fill(struct sim_os *os, struct gp_platform *p)
 {
     struct gp_os *o = &os->services;
-    posix_os_fill(o);
-    o->ctx = os;
-    o->name = "sim";
+    posix_os_fill(o, os, "sim", sim_os_log, sim_os_defer);
     o->page_alloc = sim_os_page_alloc;
     o->page_free = sim_os_page_free;
     o->va_to_gfn = sim_os_va_to_gfn_cb;
-    o->log = sim_os_log;
-    o->defer = sim_os_defer;
     p->os = o;
 }
 
