@@ -6,7 +6,8 @@
 # make bench, make clean.
 #
 # Rooms: core/<module>/*.c (portable core, no OS calls), sim/<part>/*.c
-# (simulator), tests/<area>/test_*.c (one test program each), bench/*.c.
+# (simulator), posix/*.c (OS services shared by sim/os and linux/platform),
+# tests/<area>/test_*.c (one test program each), bench/*.c.
 # Rooms with their own build rules add a fragment in mk/*.mk.
 
 SHELL := /bin/bash
@@ -28,7 +29,7 @@ COMMON_CFLAGS := -std=c11 $(WARN) $(XEN_IFACE) -D_DEFAULT_SOURCE -D_GNU_SOURCE
 # headers; the simulator, benchmarks and hosts see the public API only.
 # $(call host_inc,FILE): the include paths FILE is compiled with.
 CORE_INC := -Iinclude -Icore
-HOST_INC := -Iinclude -Itests/harness -Isim
+HOST_INC := -Iinclude -Itests/harness -Isim -Iposix
 TEST_INC := $(HOST_INC) -Icore
 host_inc = $(if $(filter core/%,$(1)),$(CORE_INC),$(if $(filter tests/%,$(1)),$(TEST_INC),$(HOST_INC)))
 HOST_CFLAGS := $(COMMON_CFLAGS) -O2 -g
@@ -36,9 +37,9 @@ ASAN_CFLAGS := $(COMMON_CFLAGS) -O1 -g -fno-omit-frame-pointer -fsanitize=addres
 LDLIBS := -lpthread
 
 CORE_SRCS := $(sort $(wildcard core/*/*.c))
-SIM_SRCS  := $(sort $(wildcard sim/*.c sim/*/*.c))
+SIM_SRCS  := $(sort $(wildcard sim/*.c sim/*/*.c posix/*.c))
 TEST_SRCS := $(sort $(filter-out tests/fuzz/% tests/harness/%,$(wildcard tests/*/test_*.c)))
-HEADERS   := $(wildcard include/gplpv/*.h core/*/*.h sim/*.h sim/*/*.h tests/harness/*.h)
+HEADERS   := $(wildcard include/gplpv/*.h core/*/*.h sim/*.h sim/*/*.h posix/*.h tests/harness/*.h)
 
 # CHECK_STAGES: each names a target check-<stage> whose output ends with
 # "N passed, N failed"; scripts/check runs them in order and adds them up.

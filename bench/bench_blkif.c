@@ -125,7 +125,7 @@ int main(int argc, char **argv)
     int failed = 0;
     if (!g || !bb || xs_client_create(sim_domain_platform(g), NULL, &xs) ||
         blkfront_create(sim_domain_platform(g), xs, "device/vbd/768", NULL, &bf) ||
-        blkfront_connect(bf, 5000000000ull)) {
+        blkfront_connect(bf, GP_S(5))) {
         fprintf(stderr, "bench_blkif: setup failed\n");
         return 1;
     }

@@ -141,7 +141,7 @@ int main(int argc, char **argv)
     if (!g || !nb || xs_client_create(sim_domain_platform(g), NULL, &xs) ||
         netfront_create(sim_domain_platform(g), xs, "device/vif/0",
                         &(struct netfront_opts){ .rx = on_rx }, &nf) ||
-        netfront_connect(nf, 5000000000ull)) {
+        netfront_connect(nf, GP_S(5))) {
         fprintf(stderr, "bench_netif: setup failed\n");
         return 1;
     }

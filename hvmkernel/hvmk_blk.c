@@ -169,7 +169,7 @@ struct blkfront *hvmk_step_blkfront(struct gp_platform *plat, struct xs_client *
         gp_snprintf(node, sizeof(node), "device/vbd/%s", ids[i]);
         err = blkfront_create(plat, xs, node, NULL, &bf);
         if (!err)
-            err = blkfront_connect(bf, 20000000000ull);
+            err = blkfront_connect(bf, GP_S(20));
         if (!err)
             blkfront_get_info(bf, &info);
         if (!err && !info.readonly && !info.cdrom)

@@ -134,7 +134,7 @@ static int hvmk_bf_resume(void *arg, bool cancelled)
         blkfront_resume_in_place(arg);
         return 0;
     }
-    return blkfront_resume_restored(arg, 20000000000ull);
+    return blkfront_resume_restored(arg, GP_S(20));
 }
 
 /* One trip through the toolstack's suspend: writes in flight, phase `ask`

@@ -313,7 +313,7 @@ int hvmk_net_resume(void *arg, bool cancelled)
         netfront_resume_in_place(n->nf);
         return 0;
     }
-    return netfront_resume_restored(n->nf, 20000000000ull);
+    return netfront_resume_restored(n->nf, GP_S(20));
 }
 
 void hvmk_step_net_after_restore(struct hvmk_net *n, const char *how)

@@ -335,7 +335,7 @@ int hvmk_net_open(const struct gp_platform *p, struct xs_client *xs, const char 
     opts.arg = n;
     int err = netfront_create(p, xs, node, &opts, &n->nf);
     if (!err)
-        err = netfront_connect(n->nf, 20000000000ull);
+        err = netfront_connect(n->nf, GP_S(20));
     if (err) {
         hvmk_net_close(n);
         return err;

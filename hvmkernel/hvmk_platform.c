@@ -328,7 +328,8 @@ static unsigned hvmk_a_current_vcpu(void *ctx)
     return hvmk_cpu_xen_vcpu(hvmk_cpu_index());
 }
 
-static const struct gp_arch_ops hvmk_arch_ops = {
+static const struct gp_arch hvmk_arch = {
+    .ctx = NULL,
     .cpuid = hvmk_a_cpuid,
     .wrmsr = hvmk_a_wrmsr,
     .io_in = hvmk_a_io_in,
@@ -343,26 +344,28 @@ static const struct gp_arch_ops hvmk_arch_ops = {
     .current_vcpu = hvmk_a_current_vcpu,
 };
 
+static const struct gp_os hvmk_os = {
+    .ctx = NULL,
+    .name = "hvmkernel",
+    .alloc = hvmk_p_alloc,
+    .free = hvmk_p_free,
+    .page_alloc = hvmk_p_page_alloc,
+    .page_free = hvmk_p_page_free,
+    .va_to_gfn = hvmk_p_va_to_gfn,
+    .lock_create = hvmk_p_lock_create,
+    .lock_destroy = hvmk_p_lock_destroy,
+    .lock_acquire = hvmk_p_lock_acquire,
+    .lock_release = hvmk_p_lock_release,
+    .event_create = hvmk_p_event_create,
+    .event_destroy = hvmk_p_event_destroy,
+    .event_signal = hvmk_p_event_signal,
+    .event_wait = hvmk_p_event_wait,
+    .now_ns = hvmk_p_now_ns,
+    .log = hvmk_p_log,
+    .defer = hvmk_p_defer,
+};
+
 void hvmk_platform_init(struct gp_platform *p)
 {
-    memset(p, 0, sizeof(*p));
-    p->ctx = NULL;
-    p->name = "hvmkernel";
-    p->alloc = hvmk_p_alloc;
-    p->free = hvmk_p_free;
-    p->page_alloc = hvmk_p_page_alloc;
-    p->page_free = hvmk_p_page_free;
-    p->va_to_gfn = hvmk_p_va_to_gfn;
-    p->lock_create = hvmk_p_lock_create;
-    p->lock_destroy = hvmk_p_lock_destroy;
-    p->lock_acquire = hvmk_p_lock_acquire;
-    p->lock_release = hvmk_p_lock_release;
-    p->event_create = hvmk_p_event_create;
-    p->event_destroy = hvmk_p_event_destroy;
-    p->event_signal = hvmk_p_event_signal;
-    p->event_wait = hvmk_p_event_wait;
-    p->now_ns = hvmk_p_now_ns;
-    p->log = hvmk_p_log;
-    p->defer = hvmk_p_defer;
-    p->arch = &hvmk_arch_ops;
+    *p = (struct gp_platform){ .os = &hvmk_os, .arch = &hvmk_arch };
 }

@@ -5,8 +5,8 @@
 #include "gplpv/platform.h"
 #include "hvmk.h"
 
-/* Fill p with the OS services and arch ops (the Xen services are filled
- * by the core's HVM bring-up). */
+/* Fill p with the OS services and arch ops (the Xen services come from
+ * the core's HVM bring-up: hvm_platform_xen). */
 void hvmk_platform_init(struct gp_platform *p);
 /* Run the deferred work queued so far. */
 void hvmk_platform_poll(void);

@@ -219,6 +219,7 @@ void hvmk_run_xen_steps(const char *cmdline)
     err = hvm_platform_attach(&hvmk_plat, &o, hvmk_hvm_step, NULL, &hvmk_hvm);
     if (err)
         return;
+    hvmk_plat.xen = hvm_platform_xen(hvmk_hvm);
     hvmk_toolstack_steps = strstr(cmdline, "toolstack") != NULL;
     const char *sb = strstr(cmdline, "stall-before=");
     if (sb) {

@@ -3,9 +3,9 @@
 # tools the lab's domU runs.  Statically linked: the domU's initramfs
 # carries them as they are.
 LINUX_DIR := $(BUILD)/linux
-LINUX_CFLAGS := $(HOST_CFLAGS) -Iinclude -Ilinux/platform -Ilinux/blk -Ilinux/net
+LINUX_CFLAGS := $(HOST_CFLAGS) -Iinclude -Iposix -Ilinux/platform -Ilinux/blk -Ilinux/net
 LINUX_HEADERS := $(wildcard linux/*/*.h)
-LXP_SRCS := $(sort $(wildcard linux/platform/*.c))
+LXP_SRCS := $(sort $(wildcard linux/platform/*.c posix/*.c))
 LINUX_PROGS := gplpv-blk gplpv-net gplpv-xs gplpv-pattern gplpv-netcheck
 LINUX_BINS := $(LINUX_PROGS:%=$(LINUX_DIR)/bin/%)
 

@@ -8,9 +8,9 @@
  *                       struct gp_platform a guest's core code runs on:
  *                       OS services from pthreads, arch ops (CPUID, MSR,
  *                       I/O ports, hypercalls) emulated by sim_xen, and the
- *                       Xen services filled by the core's own HVM code
- *                       (core/gnttab, core/evtchn, core/xenstore/xs_ring)
- *                       exactly as on Windows.
+ *                       Xen services the core's own HVM code serves
+ *                       (hvm_platform_xen: core/gnttab, core/evtchn,
+ *                       core/xenstore/xs_ring) exactly as on Windows.
  *
  * Backends (sim/blkback, sim/netback) run in their own threads in a
  * backend domain (normally dom0) and see only what a real backend sees:
@@ -66,7 +66,7 @@ static inline void sim_back_unlock_and_close(pthread_mutex_t *m, struct sim_back
     bp->n = 0;
     pthread_mutex_unlock(m);
     for (unsigned i = 0; i < closing.n; i++)
-        p->evtchn_unbind(p->xen_ctx, closing.port[i]);
+        gp_xen_evtchn_unbind(p, closing.port[i]);
 }
 
 struct sim_xen;
@@ -111,8 +111,8 @@ struct sim_domain_opts {
 };
 struct sim_domain *sim_domain_create_ex(struct sim_xen *x, gp_domid_t domid,
                                         const struct sim_domain_opts *o);
-/* The platform before the core's bring-up filled its Xen services
- * (OS services + arch ops only), for tests that attach themselves. */
+/* The platform without Xen services (OS services + arch ops only), for
+ * tests that attach themselves. */
 struct gp_platform *sim_domain_raw_platform(struct sim_domain *d);
 struct hvm *sim_domain_hvm(struct sim_domain *d);
 struct sim_os *sim_domain_os(struct sim_domain *d);

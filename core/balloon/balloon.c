@@ -154,9 +154,9 @@ static void balloon_target_apply(struct balloon *b)
     }
     uint64_t target = kib / 4;
     uint64_t want = target >= b->total_pages ? 0 : b->total_pages - target;
-    p->lock_acquire(p->ctx, b->lock);
+    gp_os_lock_acquire(p, b->lock);
     bool same = b->have_target && target == b->target_pages && b->npages == want;
-    p->lock_release(p->ctx, b->lock);
+    gp_os_lock_release(p, b->lock);
     if (same) {
         b->st.ignored_events++;
         return;                               /* an event with nothing new */
@@ -258,10 +258,10 @@ static void balloon_recheck(struct balloon *b)
             (unsigned long long)b->npages, (unsigned long long)(w - out),
             (unsigned long long)(b->npages - r));
     b->st.backed_again += backed;
-    p->lock_acquire(p->ctx, b->lock);
+    gp_os_lock_acquire(p, b->lock);
     b->npages = w;
     b->have_target = false;                          /* the next event acts */
-    p->lock_release(p->ctx, b->lock);
+    gp_os_lock_release(p, b->lock);
 }
 
 /* Does the work asked for, in order, until none is left; a caller that
@@ -269,9 +269,9 @@ static void balloon_recheck(struct balloon *b)
 static void balloon_run(struct balloon *b)
 {
     const struct gp_platform *p = b->plat;
-    p->lock_acquire(p->ctx, b->lock);
+    gp_os_lock_acquire(p, b->lock);
     if (b->busy) {
-        p->lock_release(p->ctx, b->lock);
+        gp_os_lock_release(p, b->lock);
         return;
     }
     b->busy = true;
@@ -282,7 +282,7 @@ static void balloon_run(struct balloon *b)
             break;
         b->want_recheck = b->want_report = false;
         b->pending_events = 0;
-        p->lock_release(p->ctx, b->lock);
+        gp_os_lock_release(p, b->lock);
         if (recheck)
             balloon_recheck(b);      /* before any target: what is out must be true first */
         if (events)
@@ -291,10 +291,10 @@ static void balloon_run(struct balloon *b)
             balloon_report(b);
         if (events)      /* GNU C: the test's sync point, once the event's work is done */
             __atomic_add_fetch(&b->st.events, events, __ATOMIC_RELEASE);
-        p->lock_acquire(p->ctx, b->lock);
+        gp_os_lock_acquire(p, b->lock);
     }
     b->busy = false;
-    p->lock_release(p->ctx, b->lock);
+    gp_os_lock_release(p, b->lock);
 }
 
 static void balloon_target_changed(void *arg, const char *path, const char *token)
@@ -302,9 +302,9 @@ static void balloon_target_changed(void *arg, const char *path, const char *toke
     struct balloon *b = arg;
     (void)path;
     (void)token;
-    b->plat->lock_acquire(b->plat->ctx, b->lock);
+    gp_os_lock_acquire(b->plat, b->lock);
     b->pending_events++;
-    b->plat->lock_release(b->plat->ctx, b->lock);
+    gp_os_lock_release(b->plat, b->lock);
     balloon_run(b);
 }
 
@@ -317,7 +317,7 @@ int balloon_start(const struct gp_platform *p, struct xs_client *xs,
     b->plat = p;
     b->xs = xs;
     b->src = *src;
-    b->lock = p->lock_create(p->ctx);
+    b->lock = gp_os_lock_create(p);
     uint64_t kib = 0;
     if (xs_read_u64(xs, XS_TXN_NONE, "memory/static-max", &kib) == 0 && kib)
         b->total_pages = kib / 4;
@@ -343,17 +343,17 @@ int balloon_start(const struct gp_platform *p, struct xs_client *xs,
 
 void balloon_suspend(struct balloon *b)
 {
-    b->plat->lock_acquire(b->plat->ctx, b->lock);
+    gp_os_lock_acquire(b->plat, b->lock);
     b->want_recheck = true;
-    b->plat->lock_release(b->plat->ctx, b->lock);
+    gp_os_lock_release(b->plat, b->lock);
 }
 
 void balloon_announce(struct balloon *b)
 {
     xs_write_str(b->xs, XS_TXN_NONE, "control/feature-balloon", "1");
-    b->plat->lock_acquire(b->plat->ctx, b->lock);
+    gp_os_lock_acquire(b->plat, b->lock);
     b->want_report = true;
-    b->plat->lock_release(b->plat->ctx, b->lock);
+    gp_os_lock_release(b->plat, b->lock);
     balloon_run(b);
 }
 
@@ -369,7 +369,7 @@ void balloon_stop(struct balloon *b)
         GP_ERR(b->plat, "balloon: %llu pages could not be taken back from Xen",
                (unsigned long long)b->npages);
     if (b->lock)
-        b->plat->lock_destroy(b->plat->ctx, b->lock);
+        gp_os_lock_destroy(b->plat, b->lock);
     gp_free(b->plat, b->pages);
     gp_free(b->plat, b);
 }

@@ -14,7 +14,7 @@ int blkfront_attach_raw(const struct gp_platform *p, void *ring_page, uint64_t s
     if (!bf)
         return GP_ENOMEM;
     bf->plat = p;
-    bf->lock = p->lock_create(p->ctx);
+    bf->lock = gp_os_lock_create(p);
     bf->info.ring_pages = 1;
     bf->info.ring_slots = __CONST_RING_SIZE(blkif, GP_PAGE_SIZE);
     bf->info.sectors = sectors;
@@ -46,7 +46,7 @@ int blkfront_attach_raw(const struct gp_platform *p, void *ring_page, uint64_t s
     }
     for (unsigned i = 0; ok && i < n; i++) {
         bf->pool[i].ref = GP_INVALID_GRANT;
-        bf->pool[i].va = p->page_alloc(p->ctx, &bf->pool[i].gfn);
+        bf->pool[i].va = gp_os_page_alloc(p, &bf->pool[i].gfn);
         ok = bf->pool[i].va != NULL;
         if (ok) {
             bf->pool_size++;
@@ -77,13 +77,13 @@ void blkfront_detach_raw(struct blkfront *bf)
         if (pg->ref != GP_INVALID_GRANT && gp_quarantine_end(&bf->quar, pg->ref, pg->va) != 0)
             pg->va = NULL;
         if (pg->va)
-            p->page_free(p->ctx, pg->va);
+            gp_os_page_free(p, pg->va);
     }
     gp_quarantine_destroy(&bf->quar);
     blkfront_shadows_free(bf);
     gp_free(p, bf->pool);
     gp_free(p, bf->pool_free);
     if (bf->lock)
-        p->lock_destroy(p->ctx, bf->lock);
+        gp_os_lock_destroy(p, bf->lock);
     gp_free(p, bf);
 }

@@ -90,9 +90,9 @@ void blkfront_fail_all(struct blkfront *bf, int status)
 {
     const struct gp_platform *p = bf->plat;
     struct blkfront_req *done = NULL;
-    p->lock_acquire(p->ctx, bf->lock);
+    gp_os_lock_acquire(p, bf->lock);
     blkfront_take_all(bf, status, false, &done);
-    p->lock_release(p->ctx, bf->lock);
+    gp_os_lock_release(p, bf->lock);
     blkfront_complete_list(done);
 }
 
@@ -100,10 +100,10 @@ unsigned blkfront_abandon(struct blkfront *bf, int status)
 {
     const struct gp_platform *p = bf->plat;
     struct blkfront_req *done = NULL;
-    p->lock_acquire(p->ctx, bf->lock);
+    gp_os_lock_acquire(p, bf->lock);
     unsigned n = blkfront_take_all(bf, status, true, &done);
     bf->stats.abandoned += n;
-    p->lock_release(p->ctx, bf->lock);
+    gp_os_lock_release(p, bf->lock);
     if (n)
         GP_WARN(p, "blkfront %s: %u request(s) given back; the backend's answers to "
                 "them will be dropped", bf->dev.nodename, n);

@@ -37,7 +37,7 @@ void blkfront_dump_end(struct blkfront *bf)
         /* Still mapped by the backend: the quarantine keeps the page, and
          * a fresh one takes its place (the dump path never allocates). */
         if (gp_quarantine_end(&bf->quar, pg->ref, pg->va) != 0) {
-            pg->va = p->page_alloc(p->ctx, &pg->gfn);
+            pg->va = gp_os_page_alloc(p, &pg->gfn);
             if (!pg->va)
                 bf->dump.enabled = false;
         }
@@ -50,7 +50,7 @@ void blkfront_dump_free(struct blkfront *bf)
     const struct gp_platform *p = bf->plat;
     for (unsigned i = 0; i < BLKFRONT_DUMP_PAGES; i++)
         if (bf->dump.page[i].va && bf->dump.page[i].ref == GP_INVALID_GRANT)
-            p->page_free(p->ctx, bf->dump.page[i].va);
+            gp_os_page_free(p, bf->dump.page[i].va);
     memset(&bf->dump, 0, sizeof(bf->dump));
 }
 
@@ -62,7 +62,7 @@ int blkfront_dump_enable(struct blkfront *bf)
     for (unsigned i = 0; i < BLKFRONT_DUMP_PAGES; i++) {
         struct blkfront_page *pg = &bf->dump.page[i];
         pg->ref = GP_INVALID_GRANT;
-        pg->va = p->page_alloc(p->ctx, &pg->gfn);
+        pg->va = gp_os_page_alloc(p, &pg->gfn);
         if (!pg->va) {
             blkfront_dump_free(bf);
             return GP_ENOMEM;
@@ -181,7 +181,7 @@ static int blkfront_dump_one(struct blkfront *bf, uint8_t op, uint64_t sector, u
     int notify = 0;
     RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&q->ring, notify);
     (void)notify;   /* always: the backend may wait on an index the normal path left */
-    p->evtchn_notify(p->xen_ctx, q->port);
+    gp_xen_evtchn_notify(p, q->port);
     bf->dump.stats.requests++;
     bf->dump.stats.notifications++;
     for (waited = 0;; waited += 10) {

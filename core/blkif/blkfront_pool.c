@@ -19,7 +19,7 @@ int blkfront_pages_grant(struct blkfront *bf, struct blkfront_page *pages, unsig
         struct blkfront_page *pg = &pages[i];
         if (pg->ref != GP_INVALID_GRANT || !pg->va)
             continue;
-        int err = p->grant_access(p->xen_ctx, bf->dev.otherend_id, pg->gfn, false, &pg->ref);
+        int err = gp_xen_grant_access(p, bf->dev.otherend_id, pg->gfn, false, &pg->ref);
         if (err) {
             pg->ref = GP_INVALID_GRANT;
             return err;
@@ -72,13 +72,13 @@ int blkfront_pool_prepare(struct blkfront *bf, unsigned n)
             memcpy(pool, bf->pool, bf->pool_size * sizeof(*pool));
         for (unsigned i = bf->pool_size; i < n; i++)
             pool[i] = (struct blkfront_page){ .ref = GP_INVALID_GRANT };
-        p->lock_acquire(p->ctx, bf->lock);
+        gp_os_lock_acquire(p, bf->lock);
         struct blkfront_page *old_pool = bf->pool;
         uint16_t *old_free = bf->pool_free;
         bf->pool = pool;
         bf->pool_free = free_list;
         bf->pool_size = n;
-        p->lock_release(p->ctx, bf->lock);
+        gp_os_lock_release(p, bf->lock);
         gp_free(p, old_pool);
         gp_free(p, old_free);
     }
@@ -87,16 +87,16 @@ int blkfront_pool_prepare(struct blkfront *bf, unsigned n)
         struct blkfront_page *pg = &bf->pool[i];
         if (!pg->va) {
             pg->ref = GP_INVALID_GRANT;
-            pg->va = p->page_alloc(p->ctx, &pg->gfn);
+            pg->va = gp_os_page_alloc(p, &pg->gfn);
         }
         live += pg->va != NULL;
     }
-    p->lock_acquire(p->ctx, bf->lock);
+    gp_os_lock_acquire(p, bf->lock);
     bf->pool_nfree = 0;
     for (unsigned i = 0; i < bf->pool_size; i++)
         if (bf->pool[i].va)
             bf->pool_free[bf->pool_nfree++] = (uint16_t)i;
-    p->lock_release(p->ctx, bf->lock);
+    gp_os_lock_release(p, bf->lock);
     /* One largest request must always fit, or it would wait forever. */
     return live >= BLKFRONT_MAX_SEGS + BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST ? 0 : GP_ENOMEM;
 }
@@ -148,13 +148,13 @@ int blkfront_shadows_size(struct blkfront *bf, unsigned nslots)
         struct blkfront_retry *r = gp_zalloc(p, need * sizeof(*r));
         if (!r)
             return GP_ENOMEM;
-        p->lock_acquire(p->ctx, bf->lock);
+        gp_os_lock_acquire(p, bf->lock);
         if (bf->nretry)
             memcpy(r, bf->retry, bf->nretry * sizeof(*r));
         struct blkfront_retry *old = bf->retry;
         bf->retry = r;
         bf->retry_cap = need;
-        p->lock_release(p->ctx, bf->lock);
+        gp_os_lock_release(p, bf->lock);
         gp_free(p, old);
     }
     return 0;
@@ -169,7 +169,7 @@ int blkfront_ring_alloc(struct blkfront_queue *q)
     unsigned pages = bf->info.ring_pages;
     for (unsigned i = 0; i < pages; i++) {
         if (!q->ring_va[i])
-            q->ring_va[i] = p->page_alloc(p->ctx, &q->ring_gfn[i]);
+            q->ring_va[i] = gp_os_page_alloc(p, &q->ring_gfn[i]);
         if (!q->ring_va[i])
             return GP_ENOMEM;
     }
@@ -202,7 +202,7 @@ void blkfront_ring_free(struct blkfront_queue *q)
     blkfront_ring_end(q);
     for (unsigned i = 0; i < BLKFRONT_MAX_RING_PAGES; i++) {
         if (q->ring_va[i])
-            p->page_free(p->ctx, q->ring_va[i]);
+            gp_os_page_free(p, q->ring_va[i]);
         q->ring_va[i] = NULL;
     }
 }

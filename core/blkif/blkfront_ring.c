@@ -139,7 +139,7 @@ static bool blkfront_build(struct blkfront *bf, struct blkfront_queue *q, struct
             memset((char *)pg->va + sec * BLKFRONT_SECTOR, 0,
                    GP_PAGE_SIZE - sec * BLKFRONT_SECTOR);
         if (pg->ref == GP_INVALID_GRANT) {      /* not persistent: grant for this request */
-            if (p->grant_access(p->xen_ctx, bf->dev.otherend_id, pg->gfn, write, &pg->ref) != 0)
+            if (gp_xen_grant_access(p, bf->dev.otherend_id, pg->gfn, write, &pg->ref) != 0)
                 pg->ref = GP_INVALID_GRANT;
             bf->stats.grant_ops++;
         }
@@ -171,7 +171,7 @@ static bool blkfront_build(struct blkfront *bf, struct blkfront_queue *q, struct
             struct blkfront_page *pg = &bf->pool[pi];
             s->ind[k] = pi;
             if (pg->ref == GP_INVALID_GRANT) {
-                if (p->grant_access(p->xen_ctx, bf->dev.otherend_id, pg->gfn, true, &pg->ref) != 0)
+                if (gp_xen_grant_access(p, bf->dev.otherend_id, pg->gfn, true, &pg->ref) != 0)
                     pg->ref = GP_INVALID_GRANT;
                 bf->stats.grant_ops++;
             }
@@ -248,7 +248,7 @@ void blkfront_kick(struct blkfront *bf)
     const struct gp_platform *p = bf->plat;
     gp_port_t notify_ports[BLKFRONT_MAX_QUEUES];
     unsigned nnotify = 0;
-    p->lock_acquire(p->ctx, bf->lock);
+    gp_os_lock_acquire(p, bf->lock);
     bool built[BLKFRONT_MAX_QUEUES] = { false };
     /* Spread the work over the queues, one ring request each in turn. */
     for (bool progress = true; progress && bf->connected && !bf->broken;) {
@@ -267,9 +267,9 @@ void blkfront_kick(struct blkfront *bf)
             notify_ports[nnotify++] = q->port;
         }
     }
-    p->lock_release(p->ctx, bf->lock);
+    gp_os_lock_release(p, bf->lock);
     for (unsigned i = 0; i < nnotify; i++)
-        p->evtchn_notify(p->xen_ctx, notify_ports[i]);
+        gp_xen_evtchn_notify(p, notify_ports[i]);
 }
 
 /* ---- completion -------------------------------------------------------------------- */
@@ -338,9 +338,9 @@ void blkfront_event(void *arg, gp_port_t port)
     (void)port;
     struct blkfront_req *done_head = NULL, **done_tail = &done_head;
     bool fail = false;
-    p->lock_acquire(p->ctx, bf->lock);
+    gp_os_lock_acquire(p, bf->lock);
     if (!bf->connected || bf->broken) {
-        p->lock_release(p->ctx, bf->lock);
+        gp_os_lock_release(p, bf->lock);
         return;
     }
     int more;
@@ -423,7 +423,7 @@ void blkfront_event(void *arg, gp_port_t port)
         RING_FINAL_CHECK_FOR_RESPONSES(&q->ring, more);
     } while (more);
     fail = bf->broken;
-    p->lock_release(p->ctx, bf->lock);
+    gp_os_lock_release(p, bf->lock);
     for (struct blkfront_req *r = done_head, *n; r; r = n) {
         n = blkfront_own(r)->next;
         r->done(r->arg, r, blkfront_own(r)->status);

@@ -35,7 +35,7 @@ static void blkfront_reconnect(void *arg)
     if (bf->closing || bf->connected)
         return;
     unsigned initwaits = xenbus_dev_initwaits(&bf->dev);
-    int err = blkfront_resume(bf, 10000000000ull);
+    int err = blkfront_resume(bf, GP_S(10));
     if (err)            /* still holding I/O: xenbus decides when to try again */
         xenbus_dev_reconnect_failed(&bf->dev, initwaits, err, blkfront_reconnect, bf);
 }
@@ -49,10 +49,10 @@ static void blkfront_otherend_changed(void *arg, struct xenbus_dev *d, enum xenb
         GP_WARN(bf->plat, "blkfront %s: backend is %s: holding I/O until it returns",
                 bf->dev.nodename, xenbus_state_name(s));
         const struct gp_platform *p = bf->plat;
-        p->lock_acquire(p->ctx, bf->lock);
+        gp_os_lock_acquire(p, bf->lock);
         bf->connected = false;
         blkfront_requeue_inflight(bf);
-        p->lock_release(p->ctx, bf->lock);
+        gp_os_lock_release(p, bf->lock);
         xenbus_dev_mark_lost(&bf->dev);
         if (s != XenbusStateInitWait)
             xenbus_switch_state(&bf->dev, XS_TXN_NONE, XenbusStateClosed);
@@ -91,12 +91,12 @@ int blkfront_create(const struct gp_platform *p, struct xs_client *xs, const cha
     }
     if (!bf->opts.max_queues)
         bf->opts.max_queues = BLKFRONT_MAX_QUEUES;
-    bf->lock = p->lock_create(p->ctx);
+    bf->lock = gp_os_lock_create(p);
     char owner[XENBUS_PATH_MAX + 16];
     gp_snprintf(owner, sizeof(owner), "blkfront %s", nodename);
     if (!bf->lock || gp_quarantine_init(&bf->quar, p, owner) != 0) {
         if (bf->lock)
-            p->lock_destroy(p->ctx, bf->lock);
+            gp_os_lock_destroy(p, bf->lock);
         gp_free(p, bf);
         return GP_ENOMEM;
     }
@@ -108,7 +108,7 @@ int blkfront_create(const struct gp_platform *p, struct xs_client *xs, const cha
     }
     if (err) {
         gp_quarantine_destroy(&bf->quar);
-        p->lock_destroy(p->ctx, bf->lock);
+        gp_os_lock_destroy(p, bf->lock);
         gp_free(p, bf);
         return err;
     }
@@ -301,14 +301,14 @@ static int blkfront_setup(struct blkfront *bf)
         struct blkfront_queue *q = &bf->q[qi];
         blkfront_ring_reset(q);
         for (unsigned i = 0; i < bf->info.ring_pages; i++) {
-            err = p->grant_access(p->xen_ctx, bf->dev.otherend_id, q->ring_gfn[i], false,
+            err = gp_xen_grant_access(p, bf->dev.otherend_id, q->ring_gfn[i], false,
                                   &q->ring_ref[i]);
             if (err)
                 return err;
         }
-        err = p->evtchn_alloc_unbound(p->xen_ctx, bf->dev.otherend_id, &q->port);
+        err = gp_xen_evtchn_alloc_unbound(p, bf->dev.otherend_id, &q->port);
         if (!err)
-            err = p->evtchn_bind(p->xen_ctx, q->port, blkfront_event, q);
+            err = gp_xen_evtchn_bind(p, q->port, blkfront_event, q);
         if (err)
             return err;
     }
@@ -325,7 +325,7 @@ static void blkfront_teardown_rings(struct blkfront *bf)
     const struct gp_platform *p = bf->plat;
     for (unsigned qi = 0; qi < BLKFRONT_MAX_QUEUES; qi++)
         if (bf->q[qi].port) {
-            p->evtchn_unbind(p->xen_ctx, bf->q[qi].port);
+            gp_xen_evtchn_unbind(p, bf->q[qi].port);
             bf->q[qi].port = 0;
         }
     blkfront_pool_end_all(bf);
@@ -374,9 +374,9 @@ int blkfront_connect(struct blkfront *bf, uint64_t timeout_ns)
     err = xenbus_switch_state(&bf->dev, XS_TXN_NONE, XenbusStateConnected);
     if (err)
         return err;
-    p->lock_acquire(p->ctx, bf->lock);
+    gp_os_lock_acquire(p, bf->lock);
     bf->connected = true;
-    p->lock_release(p->ctx, bf->lock);
+    gp_os_lock_release(p, bf->lock);
     if (!bf->sectors_watch) {
         char path[XENBUS_PATH_MAX + 16];
         gp_snprintf(path, sizeof(path), "%s/sectors", bf->dev.otherend);
@@ -427,9 +427,9 @@ int blkfront_submit(struct blkfront *bf, struct blkfront_req *r)
     default:
         return GP_EINVAL;
     }
-    p->lock_acquire(p->ctx, bf->lock);
+    gp_os_lock_acquire(p, bf->lock);
     if (bf->broken) {
-        p->lock_release(p->ctx, bf->lock);
+        gp_os_lock_release(p, bf->lock);
         return GP_EIO;
     }
     bf->stats.requests++;
@@ -438,7 +438,7 @@ int blkfront_submit(struct blkfront *bf, struct blkfront_req *r)
     else
         bf->queue_head = r;
     bf->queue_tail = r;
-    p->lock_release(p->ctx, bf->lock);
+    gp_os_lock_release(p, bf->lock);
     blkfront_kick(bf);
     return 0;
 }
@@ -452,9 +452,9 @@ void blkfront_get_stats(struct blkfront *bf, struct blkfront_stats *s)
 {
     struct gp_quarantine_stats qs;
     gp_quarantine_get_stats(&bf->quar, &qs);
-    bf->plat->lock_acquire(bf->plat->ctx, bf->lock);
+    gp_os_lock_acquire(bf->plat, bf->lock);
     *s = bf->stats;
-    bf->plat->lock_release(bf->plat->ctx, bf->lock);
+    gp_os_lock_release(bf->plat, bf->lock);
     s->pages_quarantined = qs.quarantined;
     s->pages_released = qs.released;
     s->pages_held = qs.held;
@@ -470,17 +470,17 @@ void blkfront_suspend(struct blkfront *bf)
     const struct gp_platform *p = bf->plat;
     /* Stop using the ring; what is in flight stays there: if the suspend
      * is cancelled the backend still answers it. */
-    p->lock_acquire(p->ctx, bf->lock);
+    gp_os_lock_acquire(p, bf->lock);
     bf->connected = false;
-    p->lock_release(p->ctx, bf->lock);
+    gp_os_lock_release(p, bf->lock);
 }
 
 void blkfront_resume_in_place(struct blkfront *bf)
 {
     const struct gp_platform *p = bf->plat;
-    p->lock_acquire(p->ctx, bf->lock);
+    gp_os_lock_acquire(p, bf->lock);
     bf->connected = true;
-    p->lock_release(p->ctx, bf->lock);
+    gp_os_lock_release(p, bf->lock);
     for (unsigned qi = 0; qi < bf->nqueues; qi++)
         blkfront_event(&bf->q[qi], bf->q[qi].port);   /* answers that came while suspended */
 }
@@ -488,10 +488,10 @@ void blkfront_resume_in_place(struct blkfront *bf)
 static int blkfront_reconnect_fresh(struct blkfront *bf, uint64_t timeout_ns, bool new_domain)
 {
     const struct gp_platform *p = bf->plat;
-    p->lock_acquire(p->ctx, bf->lock);
+    gp_os_lock_acquire(p, bf->lock);
     bf->connected = false;
     blkfront_requeue_inflight(bf);         /* the old ring is gone: re-issue */
-    p->lock_release(p->ctx, bf->lock);
+    gp_os_lock_release(p, bf->lock);
     if (new_domain) {
         /* A restored domain has a fresh grant table and no event channels:
          * the old refs and port mean nothing (and may be reused), and the
@@ -548,7 +548,7 @@ static void blkfront_close_backend(struct blkfront *bf)
                    s == XenbusStateClosing;
     if (!may_map)             /* InitWait (a fresh instance), Closed, gone: nothing mapped */
         return;
-    xenbus_dev_close(&bf->dev, 5000000000ull);
+    xenbus_dev_close(&bf->dev, GP_S(5));
 }
 
 void blkfront_destroy(struct blkfront *bf)
@@ -562,9 +562,9 @@ void blkfront_destroy(struct blkfront *bf)
         xs_watch_remove(bf->xs, bf->sectors_watch);
     bf->sectors_watch = NULL;
     blkfront_close_backend(bf);
-    p->lock_acquire(p->ctx, bf->lock);
+    gp_os_lock_acquire(p, bf->lock);
     bf->connected = false;
-    p->lock_release(p->ctx, bf->lock);
+    gp_os_lock_release(p, bf->lock);
     blkfront_fail_all(bf, GP_ESHUTDOWN);
     xenbus_switch_state(&bf->dev, XS_TXN_NONE, XenbusStateClosed);
     xenbus_dev_teardown(&bf->dev);
@@ -574,15 +574,15 @@ void blkfront_destroy(struct blkfront *bf)
     /* Linux blkback may unmap a little after it said Closed (requests it
      * still had in flight, its purge work): give it a second, then what
      * is still mapped is a backend fault, logged and leaked, never reused. */
-    gp_quarantine_settle(&bf->quar, 100, 10000000ull);
+    gp_quarantine_settle(&bf->quar, 100, GP_MS(10));
     gp_quarantine_destroy(&bf->quar);
     blkfront_dump_free(bf);
     for (unsigned i = 0; i < bf->pool_size; i++)
         if (bf->pool[i].va)
-            p->page_free(p->ctx, bf->pool[i].va);
+            gp_os_page_free(p, bf->pool[i].va);
     blkfront_shadows_free(bf);
     gp_free(p, bf->pool);
     gp_free(p, bf->pool_free);
-    p->lock_destroy(p->ctx, bf->lock);
+    gp_os_lock_destroy(p, bf->lock);
     gp_free(p, bf);
 }

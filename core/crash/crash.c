@@ -18,6 +18,6 @@ void crash_report(const struct gp_platform *p, uint32_t code, const uint64_t par
         n = (int)sizeof(line) - 1;
     if (p->arch && p->arch->io_out)
         for (int i = 0; i < n; i++)
-            p->arch->io_out(p->arch_ctx, 0xe9, 1, (uint8_t)line[i]);
+            gp_arch_io_out(p, 0xe9, 1, (uint8_t)line[i]);
     gp_console_io(p, CONSOLEIO_write, (unsigned)n, line);
 }

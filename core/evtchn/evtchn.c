@@ -56,7 +56,7 @@ int evtchn_create(const struct gp_platform *p, struct shared_info *shi, struct e
     e->plat = p;
     e->shi = shi;
     evtchn_unmask_upcalls(shi);
-    e->lock = p->lock_create(p->ctx);
+    e->lock = gp_os_lock_create(p);
     if (!e->lock) {
         gp_free(p, e);
         return GP_ENOMEM;
@@ -69,7 +69,7 @@ void evtchn_destroy(struct evtchn *e)
 {
     if (!e)
         return;
-    e->plat->lock_destroy(e->plat->ctx, e->lock);
+    gp_os_lock_destroy(e->plat, e->lock);
     gp_free(e->plat, e);
 }
 
@@ -86,7 +86,7 @@ void evtchn_resume_in_place(struct evtchn *e)
 void evtchn_resume(struct evtchn *e, struct shared_info *shi)
 {
     const struct gp_platform *p = e->plat;
-    p->lock_acquire(p->ctx, e->lock);
+    gp_os_lock_acquire(p, e->lock);
     e->shi = shi;
     evtchn_unmask_upcalls(shi);
     /* The old domain's ports are gone, but a handler of one may still run
@@ -96,7 +96,7 @@ void evtchn_resume(struct evtchn *e, struct shared_info *shi)
         e->slots[i].fn = NULL;
         e->slots[i].arg = NULL;
     }
-    p->lock_release(p->ctx, e->lock);
+    gp_os_lock_release(p, e->lock);
     __atomic_store_n(&e->away, 0, __ATOMIC_SEQ_CST);
 }
 
@@ -112,14 +112,14 @@ static inline void evtchn_relax(void)
 static void evtchn_serve_port(struct evtchn *e, unsigned port)
 {
     const struct gp_platform *p = e->plat;
-    p->lock_acquire(p->ctx, e->lock);
+    gp_os_lock_acquire(p, e->lock);
     struct evtchn_slot s = e->slots[port];
     if (s.fn)
         __atomic_add_fetch(&e->slots[port].busy, 1, __ATOMIC_SEQ_CST);
     e->events++;
     if (!s.fn)
         e->unhandled++;
-    p->lock_release(p->ctx, e->lock);
+    gp_os_lock_release(p, e->lock);
     if (s.fn) {
         s.fn(s.arg, port);
         __atomic_sub_fetch(&e->slots[port].busy, 1, __ATOMIC_SEQ_CST);
@@ -238,15 +238,15 @@ int evtchn_bind(struct evtchn *e, gp_port_t port, gp_evtchn_handler fn, void *ar
     const struct gp_platform *p = e->plat;
     if (!evtchn_port_ok(e, port))
         return GP_EINVAL;
-    p->lock_acquire(p->ctx, e->lock);
+    gp_os_lock_acquire(p, e->lock);
     if (e->slots[port].fn) {
-        p->lock_release(p->ctx, e->lock);
+        gp_os_lock_release(p, e->lock);
         GP_ERR(p, "evtchn: port %u already has a handler", port);
         return GP_EBUSY;
     }
     e->slots[port].arg = arg;
     e->slots[port].fn = fn;
-    p->lock_release(p->ctx, e->lock);
+    gp_os_lock_release(p, e->lock);
     evtchn_unmask(e, port);
     return 0;
 }
@@ -276,10 +276,10 @@ void evtchn_release(struct evtchn *e, gp_port_t port)
     if (!evtchn_port_ok(e, port))
         return;
     evtchn_set_mask_bit(e, port, true);
-    p->lock_acquire(p->ctx, e->lock);
+    gp_os_lock_acquire(p, e->lock);
     e->slots[port].fn = NULL;
     e->slots[port].arg = NULL;
-    p->lock_release(p->ctx, e->lock);
+    gp_os_lock_release(p, e->lock);
     /* This port's handler may have started on another vCPU before the slot
      * was cleared; its object must outlive it, so wait for it to return,
      * however long that vCPU is descheduled (a vCPU can be away for

@@ -34,7 +34,7 @@ static grant_entry_v1_t *gnttab_entry(struct gnttab *g, gp_grant_ref_t ref)
 void gnttab_reset(struct gnttab *g)
 {
     const struct gp_platform *p = g->plat;
-    p->lock_acquire(p->ctx, g->lock);
+    gp_os_lock_acquire(p, g->lock);
     g->free_head = GNTTAB_END_OF_LIST;
     for (uint32_t ref = g->nr_entries; ref-- > GNTTAB_NR_RESERVED_ENTRIES;) {
         g->next_free[ref] = g->free_head;
@@ -43,7 +43,7 @@ void gnttab_reset(struct gnttab *g)
     }
     g->stats.in_use = 0;
     g->stats.capacity = g->nr_entries - GNTTAB_NR_RESERVED_ENTRIES;
-    p->lock_release(p->ctx, g->lock);
+    gp_os_lock_release(p, g->lock);
 }
 
 int gnttab_create(const struct gp_platform *p, void *const *frames, unsigned nr_frames,
@@ -57,7 +57,7 @@ int gnttab_create(const struct gp_platform *p, void *const *frames, unsigned nr_
     g->plat = p;
     g->nr_frames = nr_frames;
     g->nr_entries = nr_frames * (unsigned)GNTTAB_ENTRIES_PER_FRAME;
-    g->lock = p->lock_create(p->ctx);
+    g->lock = gp_os_lock_create(p);
     g->frames = gp_zalloc(p, nr_frames * sizeof(*g->frames));
     g->next_free = gp_zalloc(p, g->nr_entries * sizeof(uint32_t));
     g->used = gp_zalloc(p, g->nr_entries);
@@ -78,7 +78,7 @@ void gnttab_destroy(struct gnttab *g)
         return;
     const struct gp_platform *p = g->plat;
     if (g->lock)
-        p->lock_destroy(p->ctx, g->lock);
+        gp_os_lock_destroy(p, g->lock);
     gp_free(p, g->frames);
     gp_free(p, g->next_free);
     gp_free(p, g->used);
@@ -93,18 +93,18 @@ int gnttab_grant(struct gnttab *g, gp_domid_t domid, uint64_t gfn, bool readonly
         GP_ERR(p, "gnttab: frame %llx does not fit a v1 grant entry", (unsigned long long)gfn);
         return GP_ERANGE;
     }
-    p->lock_acquire(p->ctx, g->lock);
+    gp_os_lock_acquire(p, g->lock);
     uint32_t r = g->free_head;
     if (r == GNTTAB_END_OF_LIST) {
         g->stats.exhausted++;
-        p->lock_release(p->ctx, g->lock);
+        gp_os_lock_release(p, g->lock);
         return GP_ENOSPC;
     }
     g->free_head = g->next_free[r];
     g->used[r] = 1;
     g->stats.grants++;
     g->stats.in_use++;
-    p->lock_release(p->ctx, g->lock);
+    gp_os_lock_release(p, g->lock);
 
     grant_entry_v1_t *e = gnttab_entry(g, r);
     GP_WRITE_ONCE(e->frame, (uint32_t)gfn);
@@ -126,9 +126,9 @@ int gnttab_end(struct gnttab *g, gp_grant_ref_t ref)
     uint16_t flags = GP_READ_ONCE(e->flags);
     for (;;) {
         if (flags & (GTF_reading | GTF_writing)) {
-            p->lock_acquire(p->ctx, g->lock);
+            gp_os_lock_acquire(p, g->lock);
             g->stats.busy_ends++;
-            p->lock_release(p->ctx, g->lock);
+            gp_os_lock_release(p, g->lock);
             return GP_EBUSY;
         }
         /* Clear the flags only if Xen did not start a mapping meanwhile. */
@@ -136,19 +136,19 @@ int gnttab_end(struct gnttab *g, gp_grant_ref_t ref)
                                         __ATOMIC_SEQ_CST))
             break;
     }
-    p->lock_acquire(p->ctx, g->lock);
+    gp_os_lock_acquire(p, g->lock);
     g->used[ref] = 0;
     g->next_free[ref] = g->free_head;
     g->free_head = ref;
     g->stats.ends++;
     g->stats.in_use--;
-    p->lock_release(p->ctx, g->lock);
+    gp_os_lock_release(p, g->lock);
     return 0;
 }
 
 void gnttab_get_stats(struct gnttab *g, struct gnttab_stats *s)
 {
-    g->plat->lock_acquire(g->plat->ctx, g->lock);
+    gp_os_lock_acquire(g->plat, g->lock);
     *s = g->stats;
-    g->plat->lock_release(g->plat->ctx, g->lock);
+    gp_os_lock_release(g->plat, g->lock);
 }

@@ -20,7 +20,7 @@ int hvm_detect(const struct gp_platform *p, struct hvm_info *out)
     /* The CPU vendor as the guest sees it (Xen passes the host's
      * through): it decides the hypercall instruction. */
     uint32_t v[4];
-    p->arch->cpuid(p->arch_ctx, 0, 0, v);
+    gp_arch_cpuid(p, 0, 0, v);
     memcpy(out->cpu_vendor, &v[1], 4);           /* EBX, EDX, ECX */
     memcpy(out->cpu_vendor + 4, &v[3], 4);
     memcpy(out->cpu_vendor + 8, &v[2], 4);
@@ -28,7 +28,7 @@ int hvm_detect(const struct gp_platform *p, struct hvm_info *out)
     for (uint32_t base = XEN_CPUID_FIRST_LEAF; base < XEN_CPUID_FIRST_LEAF + 0x10000;
          base += 0x100) {
         uint32_t r[4];
-        p->arch->cpuid(p->arch_ctx, base, 0, r);
+        gp_arch_cpuid(p, base, 0, r);
         if (r[1] != XEN_CPUID_SIGNATURE_EBX || r[2] != XEN_CPUID_SIGNATURE_ECX ||
             r[3] != XEN_CPUID_SIGNATURE_EDX)
             continue;
@@ -37,17 +37,17 @@ int hvm_detect(const struct gp_platform *p, struct hvm_info *out)
             return GP_ENOTSUP;
         }
         out->cpuid_base = base;
-        p->arch->cpuid(p->arch_ctx, base + 1, 0, r);
+        gp_arch_cpuid(p, base + 1, 0, r);
         out->major = r[0] >> 16;
         out->minor = r[0] & 0xffff;
-        p->arch->cpuid(p->arch_ctx, base + 2, 0, r);
+        gp_arch_cpuid(p, base + 2, 0, r);
         out->hypercall_pages = r[0];
         out->hypercall_msr = r[1];
         uint32_t max_leaf;
-        p->arch->cpuid(p->arch_ctx, base, 0, r);
+        gp_arch_cpuid(p, base, 0, r);
         max_leaf = r[0];
         if (max_leaf >= base + 4) {
-            p->arch->cpuid(p->arch_ctx, base + 4, 0, r);
+            gp_arch_cpuid(p, base + 4, 0, r);
             out->vcpu_id_in_cpuid = (r[0] & XEN_HVM_CPUID_VCPU_ID_PRESENT) != 0;
         }
         if (out->major * 1000u + out->minor < HVM_MIN_MAJOR * 1000u + HVM_MIN_MINOR) {

@@ -10,7 +10,9 @@
 #define HVM_MAX_GRANT_FRAMES 64
 
 struct hvm {
-    struct gp_platform *plat;
+    struct gp_platform *plat;      /* &own */
+    struct gp_platform own;        /* the shell's os and arch, our xen */
+    struct gp_xen xen;             /* what hvm_platform_xen hands out */
     struct hvm_opts opts;
     struct hvm_info info;
     void *shared_info;             /* the page we gave up for shared_info */
@@ -25,14 +27,14 @@ struct hvm {
     uint64_t store_pfn;
     gp_port_t store_port;
     void *store_va;
-    struct gp_xs_transport *xs;    /* our ring transport (NULL if the platform's) */
+    struct gp_xs_transport *xs;    /* our ring transport (NULL if opts.xs) */
     uint64_t console_pfn;
     gp_port_t console_port;
     gp_domid_t domid;
 };
 
-/* hvm_services.c: fill/clear the Xen services of h->plat. */
-void hvm_services_fill(struct hvm *h);
-void hvm_services_clear(struct hvm *h);
+/* hvm_services.c: the Xen services served by h's gnttab and evtchn (x->xs
+ * is left alone: hvm_platform.c sets it). */
+void hvm_services_fill(struct hvm *h, struct gp_xen *x);
 
 #endif

@@ -107,12 +107,12 @@ static int hvm_setup_hypercalls(struct hvm *h, char *d, size_t dlen)
     if (via == GP_HYPERCALL_PAGE && (h->info.hypercall_pages != 1 || !p->arch->wrmsr))
         return GP_ENOTSUP;
     uint64_t gfn = 0;
-    int err = p->arch->set_hypercall(p->arch_ctx, via, &gfn);
+    int err = gp_arch_set_hypercall(p, via, &gfn);
     if (err)
         return err;
     h->info.hypercall_via = via;
     if (via == GP_HYPERCALL_PAGE)
-        p->arch->wrmsr(p->arch_ctx, h->info.hypercall_msr, gfn << GP_PAGE_SHIFT);
+        gp_arch_wrmsr(p, h->info.hypercall_msr, gfn << GP_PAGE_SHIFT);
     /* Prove it works and agrees with CPUID. */
     long v = gp_xen_version(p, XENVER_version, NULL);
     if (v < 0 || (unsigned)(v >> 16) != h->info.major ||
@@ -127,7 +127,7 @@ static int hvm_map_shared_info(struct hvm *h)
 {
     struct gp_platform *p = h->plat;
     if (!h->shared_info) {
-        h->shared_info = p->page_alloc(p->ctx, &h->shared_info_gfn);
+        h->shared_info = gp_os_page_alloc(p, &h->shared_info_gfn);
         if (!h->shared_info)
             return GP_ENOMEM;
     }
@@ -155,7 +155,7 @@ static int hvm_map_grant_frames(struct hvm *h, bool again)
     }
     for (unsigned i = 0; i < h->grant_frames; i++) {
         if (!h->grant_va[i]) {
-            h->grant_va[i] = p->page_alloc(p->ctx, &h->grant_gfn[i]);
+            h->grant_va[i] = gp_os_page_alloc(p, &h->grant_gfn[i]);
             if (!h->grant_va[i])
                 return GP_ENOMEM;
         }
@@ -187,8 +187,8 @@ bool hvm_upcall_ack(void *upcall_arg, unsigned vcpu)
 static void hvm_serve_pending(struct hvm *h)
 {
     struct gp_platform *p = h->plat;
-    const struct gp_arch_ops *a = p->arch;
-    unsigned n = a && a->vcpu_count ? a->vcpu_count(p->arch_ctx) : 1;
+    const struct gp_arch *a = p->arch;
+    unsigned n = a && a->vcpu_count ? gp_arch_vcpu_count(p) : 1;
     for (unsigned v = 0; v < n && v < XEN_LEGACY_MAX_VCPUS; v++)
         if (GP_READ_ONCE(((struct shared_info *)h->shared_info)->vcpu_info[v].evtchn_upcall_pending))
             evtchn_upcall(h->evtchn, v);
@@ -199,16 +199,16 @@ static void hvm_serve_pending(struct hvm *h)
 static int hvm_route_upcall(struct hvm *h)
 {
     struct gp_platform *p = h->plat;
-    const struct gp_arch_ops *a = p->arch;
+    const struct gp_arch *a = p->arch;
     if (!a->set_upcall)
         return GP_ENOTSUP;
     memset(&h->route, 0, sizeof(h->route));
-    int err = a->set_upcall(p->arch_ctx, hvm_upcall, h, &h->route);
+    int err = gp_arch_set_upcall(p, hvm_upcall, h, &h->route);
     if (err)
         return err;
     h->per_vcpu_vector = false;
     if (h->route.vector) {
-        unsigned n = a->vcpu_count ? a->vcpu_count(p->arch_ctx) : 1;
+        unsigned n = a->vcpu_count ? gp_arch_vcpu_count(p) : 1;
         bool ok = true;
         for (unsigned v = 0; v < n && ok; v++) {
             struct xen_hvm_evtchn_upcall_vector u = { .vcpu = v, .vector = h->route.vector };
@@ -230,7 +230,7 @@ static int hvm_route_upcall(struct hvm *h)
             return err;
     }
     if (a->upcall_mode)
-        a->upcall_mode(p->arch_ctx, h->per_vcpu_vector);
+        gp_arch_upcall_mode(p, h->per_vcpu_vector);
     /* Events that arrived before the route existed left upcall_pending
      * set, and Xen only interrupts on its 0 -> 1 edge: serve them now. */
     hvm_serve_pending(h);
@@ -253,13 +253,13 @@ static int hvm_connect_store(struct hvm *h)
     }
     if (h->store_va && pfn != h->store_pfn) {     /* restored with the page elsewhere */
         if (p->arch->unmap_gfn)
-            p->arch->unmap_gfn(p->arch_ctx, h->store_va);
+            gp_arch_unmap_gfn(p, h->store_va);
         h->store_va = NULL;
     }
     h->store_pfn = pfn;
     h->store_port = (gp_port_t)port;
     if (!h->store_va) {
-        h->store_va = p->arch->map_gfn ? p->arch->map_gfn(p->arch_ctx, h->store_pfn) : NULL;
+        h->store_va = p->arch->map_gfn ? gp_arch_map_gfn(p, h->store_pfn) : NULL;
         if (!h->store_va)
             return GP_ENOMEM;
     }
@@ -269,20 +269,24 @@ static int hvm_connect_store(struct hvm *h)
         err = xs_ring_create(p, h->store_va, h->store_port, &h->xs);
     if (err)
         return err;
-    p->xs = h->xs;
+    h->xen.xs = h->xs;
     return 0;
 }
 
-int hvm_platform_attach(struct gp_platform *p, const struct hvm_opts *o, hvm_step_fn step,
-                        void *step_arg, struct hvm **out)
+int hvm_platform_attach(const struct gp_platform *shell, const struct hvm_opts *o,
+                        hvm_step_fn step, void *step_arg, struct hvm **out)
 {
-    struct hvm *h = gp_zalloc(p, sizeof(*h));
+    struct hvm *h = gp_zalloc(shell, sizeof(*h));
     if (!h)
         return GP_ENOMEM;
-    h->plat = p;
+    /* Our own view: the shell's OS services and arch, our Xen services. */
+    h->own = (struct gp_platform){ .os = shell->os, .xen = &h->xen, .arch = shell->arch };
+    h->plat = &h->own;
+    struct gp_platform *p = h->plat;
     h->domid = DOMID_SELF;
     if (o)
         h->opts = *o;
+    h->xen.xs = h->opts.xs;
     char d[96];
     int err = hvm_detect(p, &h->info);
     gp_snprintf(d, sizeof(d), "Xen %u.%u at CPUID %x", h->info.major, h->info.minor,
@@ -306,7 +310,7 @@ int hvm_platform_attach(struct gp_platform *p, const struct hvm_opts *o, hvm_ste
         goto fail;
     err = evtchn_create(p, h->shared_info, &h->evtchn);
     if (!err) {
-        hvm_services_fill(h);
+        hvm_services_fill(h, &h->xen);
         err = hvm_route_upcall(h);
     }
     gp_snprintf(d, sizeof(d), "%s", h->per_vcpu_vector ? "per-vCPU vector" : "callback via");
@@ -318,7 +322,7 @@ int hvm_platform_attach(struct gp_platform *p, const struct hvm_opts *o, hvm_ste
         h->console_pfn = 0;
     if (hvm_get_param(h, HVM_PARAM_CONSOLE_EVTCHN, &cport) == 0)
         h->console_port = (gp_port_t)cport;
-    if (!h->opts.keep_platform_xs) {
+    if (!h->opts.xs) {
         err = hvm_connect_store(h);
         gp_snprintf(d, sizeof(d), "ring at pfn %llx, port %u", (unsigned long long)h->store_pfn,
                     h->store_port);
@@ -359,7 +363,7 @@ static void hvm_release_frame(struct hvm *h, void *va, uint64_t gfn)
                 (unsigned long long)gfn, rc, n);
         return;
     }
-    p->page_free(p->ctx, va);
+    gp_os_page_free(p, va);
 }
 
 void hvm_platform_detach(struct hvm *h)
@@ -367,21 +371,18 @@ void hvm_platform_detach(struct hvm *h)
     if (!h)
         return;
     struct gp_platform *p = h->plat;
-    if (h->xs) {
+    h->xen.xs = NULL;
+    if (h->xs)
         xs_ring_destroy(h->xs);
-        if (p->xs == h->xs)
-            p->xs = NULL;
-    }
     if (h->store_va && p->arch && p->arch->unmap_gfn)
-        p->arch->unmap_gfn(p->arch_ctx, h->store_va);    /* MmUnmapIoSpace on Windows */
+        gp_arch_unmap_gfn(p, h->store_va);    /* MmUnmapIoSpace on Windows */
     h->store_va = NULL;
     if (h->evtchn) {
         if (h->per_vcpu_vector || h->route.callback_via)
             hvm_set_param(h, HVM_PARAM_CALLBACK_IRQ, 0);
         struct gp_upcall_route none;
         if (p->arch && p->arch->set_upcall)
-            p->arch->set_upcall(p->arch_ctx, NULL, NULL, &none);
-        hvm_services_clear(h);
+            gp_arch_set_upcall(p, NULL, NULL, &none);
         evtchn_destroy(h->evtchn);
     }
     gnttab_destroy(h->gnttab);
@@ -392,9 +393,10 @@ void hvm_platform_detach(struct hvm *h)
         hvm_release_frame(h, h->shared_info, h->shared_info_gfn);
     if (h->info.hypercall_via != GP_HYPERCALL_NONE) {
         uint64_t none = 0;
-        p->arch->set_hypercall(p->arch_ctx, GP_HYPERCALL_NONE, &none);
+        gp_arch_set_hypercall(p, GP_HYPERCALL_NONE, &none);
     }
-    gp_free(p, h);
+    struct gp_platform shell = h->own;     /* p points into h */
+    gp_free(&shell, h);
 }
 
 void hvm_platform_suspend(struct hvm *h)
@@ -429,7 +431,7 @@ int hvm_platform_resume(struct hvm *h, bool cancelled)
         GP_ERR(p, "hvm: resume: upcall route failed: %s", gp_strerror(err));
         return err;
     }
-    if (!h->opts.keep_platform_xs) {
+    if (!h->opts.xs) {
         err = hvm_connect_store(h);
         if (err) {
             GP_ERR(p, "hvm: resume: xenstore ring failed: %s", gp_strerror(err));
@@ -438,6 +440,11 @@ int hvm_platform_resume(struct hvm *h, bool cancelled)
     }
     GP_INFO(p, "hvm: resumed in a new domain");
     return 0;
+}
+
+const struct gp_xen *hvm_platform_xen(const struct hvm *h)
+{
+    return &h->xen;
 }
 
 const struct hvm_info *hvm_get_info(const struct hvm *h)

@@ -1,7 +1,8 @@
 /*
- * hvm_services: the Xen services of struct gp_platform on an HVM guest,
- * served by the core's own grant table and event channel modules (the
- * xenstore transport is the xs_ring set up by hvm_platform.c).
+ * hvm_services: the Xen services (struct gp_xen) on an HVM guest, served
+ * by the core's own grant table and event channel modules (the xenstore
+ * transport is the xs_ring set up by hvm_platform.c).  struct hvm owns
+ * the object; hvm_platform_xen hands it to the shell.
  */
 #include "hvm_internal.h"
 
@@ -66,34 +67,17 @@ static gp_domid_t hvm_self_domid(void *ctx)
     return h->domid;
 }
 
-void hvm_services_fill(struct hvm *h)
+void hvm_services_fill(struct hvm *h, struct gp_xen *x)
 {
-    struct gp_platform *p = h->plat;
-    p->xen_ctx = h;
-    p->grant_access = hvm_grant_access;
-    p->grant_end = hvm_grant_end;
-    p->evtchn_alloc_unbound = hvm_evtchn_alloc_unbound;
-    p->evtchn_bind = hvm_evtchn_bind;
-    p->evtchn_unbind = hvm_evtchn_unbind;
-    p->evtchn_release = hvm_evtchn_release;
-    p->evtchn_notify = hvm_evtchn_notify;
-    p->evtchn_mask = hvm_evtchn_mask;
-    p->evtchn_unmask = hvm_evtchn_unmask;
-    p->self_domid = hvm_self_domid;
-}
-
-void hvm_services_clear(struct hvm *h)
-{
-    struct gp_platform *p = h->plat;
-    p->grant_access = NULL;
-    p->grant_end = NULL;
-    p->evtchn_alloc_unbound = NULL;
-    p->evtchn_bind = NULL;
-    p->evtchn_unbind = NULL;
-    p->evtchn_release = NULL;
-    p->evtchn_notify = NULL;
-    p->evtchn_mask = NULL;
-    p->evtchn_unmask = NULL;
-    p->self_domid = NULL;
-    p->xen_ctx = NULL;
+    x->ctx = h;
+    x->grant_access = hvm_grant_access;
+    x->grant_end = hvm_grant_end;
+    x->evtchn_alloc_unbound = hvm_evtchn_alloc_unbound;
+    x->evtchn_bind = hvm_evtchn_bind;
+    x->evtchn_unbind = hvm_evtchn_unbind;
+    x->evtchn_release = hvm_evtchn_release;
+    x->evtchn_notify = hvm_evtchn_notify;
+    x->evtchn_mask = hvm_evtchn_mask;
+    x->evtchn_unmask = hvm_evtchn_unmask;
+    x->self_domid = hvm_self_domid;
 }

@@ -189,10 +189,10 @@ void gp_log(const struct gp_platform *p, enum gp_log_level lvl, const char *fmt,
     char msg[512];
     va_list ap;
 
-    if (!p || !p->log)
+    if (!p || !p->os || !p->os->log)
         return;
     va_start(ap, fmt);
     gp_vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    p->log(p->ctx, lvl, msg);
+    gp_os_log(p, lvl, msg);
 }

@@ -21,7 +21,7 @@ int gp_quarantine_init(struct gp_quarantine *q, const struct gp_platform *p, con
     memset(q, 0, sizeof(*q));
     q->plat = p;
     gp_snprintf(q->owner, sizeof(q->owner), "%s", owner ? owner : "?");
-    q->lock = p->lock_create(p->ctx);
+    q->lock = gp_os_lock_create(p);
     return q->lock ? 0 : GP_ENOMEM;
 }
 
@@ -35,10 +35,10 @@ static bool gp_quarantine_log_now(uint64_t n)
 int gp_quarantine_end(struct gp_quarantine *q, gp_grant_ref_t ref, void *va)
 {
     const struct gp_platform *p = q->plat;
-    if (p->grant_end(p->xen_ctx, ref) == 0)
+    if (gp_xen_grant_end(p, ref) == 0)
         return 0;
     struct gp_quarantine_page *n = gp_zalloc(p, sizeof(*n));
-    p->lock_acquire(p->ctx, q->lock);
+    gp_os_lock_acquire(p, q->lock);
     uint64_t count = ++q->stats.quarantined;
     if (n) {
         n->va = va;
@@ -49,7 +49,7 @@ int gp_quarantine_end(struct gp_quarantine *q, gp_grant_ref_t ref, void *va)
     } else {
         q->stats.leaked++;            /* untracked: the page is simply never freed */
     }
-    p->lock_release(p->ctx, q->lock);
+    gp_os_lock_release(p, q->lock);
     if (gp_quarantine_log_now(count))
         GP_WARN(p, "%s: the backend still maps a page (ref %u): kept aside until it unmaps it "
                    "(%llu page(s) so far)", q->owner, ref, (unsigned long long)count);
@@ -61,15 +61,15 @@ unsigned gp_quarantine_retry(struct gp_quarantine *q)
     const struct gp_platform *p = q->plat;
     if (!q->lock)
         return 0;
-    p->lock_acquire(p->ctx, q->lock);
+    gp_os_lock_acquire(p, q->lock);
     struct gp_quarantine_page *list = q->head;
     q->head = NULL;
-    p->lock_release(p->ctx, q->lock);
+    gp_os_lock_release(p, q->lock);
     struct gp_quarantine_page *keep = NULL, *freed = NULL;
     unsigned nfreed = 0;
     for (struct gp_quarantine_page *n = list, *next; n; n = next) {
         next = n->next;
-        if (p->grant_end(p->xen_ctx, n->ref) == 0) {
+        if (gp_xen_grant_end(p, n->ref) == 0) {
             n->next = freed;
             freed = n;
             nfreed++;
@@ -78,7 +78,7 @@ unsigned gp_quarantine_retry(struct gp_quarantine *q)
             keep = n;
         }
     }
-    p->lock_acquire(p->ctx, q->lock);
+    gp_os_lock_acquire(p, q->lock);
     while (keep) {
         struct gp_quarantine_page *n = keep;
         keep = n->next;
@@ -88,11 +88,11 @@ unsigned gp_quarantine_retry(struct gp_quarantine *q)
     q->stats.held -= nfreed;
     q->stats.released += nfreed;
     unsigned held = q->stats.held;
-    p->lock_release(p->ctx, q->lock);
+    gp_os_lock_release(p, q->lock);
     for (struct gp_quarantine_page *n = freed, *next; n; n = next) {
         next = n->next;
         if (n->va)
-            p->page_free(p->ctx, n->va);
+            gp_os_page_free(p, n->va);
         gp_free(p, n);
     }
     return held;
@@ -104,14 +104,14 @@ unsigned gp_quarantine_settle(struct gp_quarantine *q, unsigned tries, uint64_t 
     unsigned held = gp_quarantine_retry(q);
     if (!held || !tries)
         return held;
-    struct gp_event *e = p->event_create(p->ctx);
+    struct gp_event *e = gp_os_event_create(p);
     for (unsigned i = 0; i < tries && held; i++) {
         if (e)
-            p->event_wait(p->ctx, e, wait_ns);
+            gp_os_event_wait(p, e, wait_ns);
         held = gp_quarantine_retry(q);
     }
     if (e)
-        p->event_destroy(p->ctx, e);
+        gp_os_event_destroy(p, e);
     return held;
 }
 
@@ -120,16 +120,16 @@ void gp_quarantine_forget(struct gp_quarantine *q)
     const struct gp_platform *p = q->plat;
     if (!q->lock)
         return;
-    p->lock_acquire(p->ctx, q->lock);
+    gp_os_lock_acquire(p, q->lock);
     struct gp_quarantine_page *list = q->head;
     q->head = NULL;
     q->stats.released += q->stats.held;
     q->stats.held = 0;
-    p->lock_release(p->ctx, q->lock);
+    gp_os_lock_release(p, q->lock);
     for (struct gp_quarantine_page *n = list, *next; n; n = next) {
         next = n->next;
         if (n->va)
-            p->page_free(p->ctx, n->va);
+            gp_os_page_free(p, n->va);
         gp_free(p, n);
     }
 }
@@ -141,9 +141,9 @@ void gp_quarantine_get_stats(struct gp_quarantine *q, struct gp_quarantine_stats
         memset(s, 0, sizeof(*s));
         return;
     }
-    p->lock_acquire(p->ctx, q->lock);
+    gp_os_lock_acquire(p, q->lock);
     *s = q->stats;
-    p->lock_release(p->ctx, q->lock);
+    gp_os_lock_release(p, q->lock);
 }
 
 void gp_quarantine_destroy(struct gp_quarantine *q)
@@ -161,6 +161,6 @@ void gp_quarantine_destroy(struct gp_quarantine *q)
     }
     q->head = NULL;
     q->stats.leaked += held;
-    p->lock_destroy(p->ctx, q->lock);
+    gp_os_lock_destroy(p, q->lock);
     q->lock = NULL;
 }

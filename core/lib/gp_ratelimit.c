@@ -33,17 +33,17 @@ bool gp_ratelimit_allow(struct gp_ratelimit *rl, uint64_t now_ns, uint32_t *supp
 void gp_log_ratelimited(const struct gp_platform *p, struct gp_ratelimit *rl,
                         enum gp_log_level lvl, const char *fmt, ...)
 {
-    if (!p || !p->log)
+    if (!p || !p->os || !p->os->log)
         return;
     uint32_t held = 0;
-    if (!gp_ratelimit_allow(rl, p->now_ns(p->ctx), &held))
+    if (!gp_ratelimit_allow(rl, gp_os_now_ns(p), &held))
         return;
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
     gp_vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    p->log(p->ctx, lvl, msg);
+    gp_os_log(p, lvl, msg);
     if (held)
         gp_log(p, lvl, "  (%u similar message(s) suppressed before this one)", held);
 }

@@ -19,12 +19,12 @@ int netfront_attach_raw(const struct gp_platform *p, void *tx_ring, void *rx_rin
     if (o)
         nf->opts = *o;
     strcpy(nf->dev.nodename, "raw");
-    nf->lock = p->lock_create(p->ctx);
+    nf->lock = gp_os_lock_create(p);
     struct netfront_queue *q = &nf->q[0];
     q->nf = nf;
     q->active = true;
-    q->tx_lock = p->lock_create(p->ctx);
-    q->rx_lock = p->lock_create(p->ctx);
+    q->tx_lock = gp_os_lock_create(p);
+    q->rx_lock = gp_os_lock_create(p);
     q->tx_ring_va = tx_ring;
     q->rx_ring_va = rx_ring;
     q->tx_ring_ref = q->rx_ring_ref = GP_INVALID_GRANT;
@@ -60,16 +60,16 @@ void netfront_detach_raw(struct netfront *nf)
         netfront_tx_fail_all(q, GP_ESHUTDOWN);
     for (unsigned k = 0; k < NETFRONT_TX_SLOTS; k++)
         if (q->tx_pages[k].va)
-            p->page_free(p->ctx, q->tx_pages[k].va);
+            gp_os_page_free(p, q->tx_pages[k].va);
     for (unsigned k = 0; k < NETFRONT_RX_SLOTS; k++)
         if (q->rx_pages[k].va)
-            p->page_free(p->ctx, q->rx_pages[k].va);
+            gp_os_page_free(p, q->rx_pages[k].va);
     gp_free(p, q->scratch);
     if (q->tx_lock)
-        p->lock_destroy(p->ctx, q->tx_lock);
+        gp_os_lock_destroy(p, q->tx_lock);
     if (q->rx_lock)
-        p->lock_destroy(p->ctx, q->rx_lock);
+        gp_os_lock_destroy(p, q->rx_lock);
     if (nf->lock)
-        p->lock_destroy(p->ctx, nf->lock);
+        gp_os_lock_destroy(p, nf->lock);
     gp_free(p, nf);
 }

@@ -10,8 +10,8 @@ int netfront_ctrl_create(struct netfront *nf)
     const struct gp_platform *p = nf->plat;
     struct netfront_ctrl *c = &nf->ctrl;
     c->page.ref = GP_INVALID_GRANT;
-    c->lock = p->lock_create(p->ctx);
-    c->done = p->event_create(p->ctx);
+    c->lock = gp_os_lock_create(p);
+    c->done = gp_os_event_create(p);
     return c->lock && c->done ? 0 : GP_ENOMEM;
 }
 
@@ -20,11 +20,11 @@ void netfront_ctrl_free(struct netfront *nf)
     const struct gp_platform *p = nf->plat;
     struct netfront_ctrl *c = &nf->ctrl;
     if (c->page.va && c->page.ref == GP_INVALID_GRANT)   /* a page still granted stays */
-        p->page_free(p->ctx, c->page.va);
+        gp_os_page_free(p, c->page.va);
     if (c->lock)
-        p->lock_destroy(p->ctx, c->lock);
+        gp_os_lock_destroy(p, c->lock);
     if (c->done)
-        p->event_destroy(p->ctx, c->done);
+        gp_os_event_destroy(p, c->done);
     memset(c, 0, sizeof(*c));
 }
 
@@ -53,12 +53,12 @@ static void netfront_ctrl_event(void *arg, gp_port_t port)
     const struct gp_platform *p = nf->plat;
     struct netfront_ctrl *c = &nf->ctrl;
     (void)port;
-    p->lock_acquire(p->ctx, c->lock);
+    gp_os_lock_acquire(p, c->lock);
     for (;;) {
         RING_IDX rp = GP_READ_ONCE(c->ring.sring->rsp_prod);
         gp_rmb();
         if (rp - c->ring.rsp_cons > c->ring.req_prod_pvt - c->ring.rsp_cons) {
-            p->lock_release(p->ctx, c->lock);
+            gp_os_lock_release(p, c->lock);
             netfront_fatal(nf, "control responses beyond the requests", rp, c->ring.req_prod_pvt);
             return;
         }
@@ -84,14 +84,14 @@ static void netfront_ctrl_event(void *arg, gp_port_t port)
             c->status = r.status;
             c->data = r.data;
             c->answered = true;
-            p->event_signal(p->ctx, c->done);
+            gp_os_event_signal(p, c->done);
         }
         int more = 0;
         RING_FINAL_CHECK_FOR_RESPONSES(&c->ring, more);
         if (!more)
             break;
     }
-    p->lock_release(p->ctx, c->lock);
+    gp_os_lock_release(p, c->lock);
 }
 
 int netfront_ctrl_setup(struct netfront *nf)
@@ -102,7 +102,7 @@ int netfront_ctrl_setup(struct netfront *nf)
     if (nf->opts.no_ctrl_ring || !xenbus_otherend_feature(&nf->dev, "feature-ctrl-ring"))
         return 0;
     if (!c->page.va)
-        c->page.va = p->page_alloc(p->ctx, &c->page.gfn);
+        c->page.va = gp_os_page_alloc(p, &c->page.gfn);
     if (!c->page.va)
         return GP_ENOMEM;
     xen_netif_ctrl_sring_t *s = c->page.va;
@@ -111,15 +111,15 @@ int netfront_ctrl_setup(struct netfront *nf)
     FRONT_RING_INIT(&c->ring, s, GP_PAGE_SIZE);
     int err = netfront_pages_grant(nf, &c->page, 1, false);
     if (!err)
-        err = p->evtchn_alloc_unbound(p->xen_ctx, nf->dev.otherend_id, &c->port);
+        err = gp_xen_evtchn_alloc_unbound(p, nf->dev.otherend_id, &c->port);
     if (!err)
-        err = p->evtchn_bind(p->xen_ctx, c->port, netfront_ctrl_event, nf);
+        err = gp_xen_evtchn_bind(p, c->port, netfront_ctrl_event, nf);
     if (err)
         return err;
-    p->lock_acquire(p->ctx, c->lock);
+    gp_os_lock_acquire(p, c->lock);
     c->busy = c->answered = false;
     c->nlost = 0;                         /* a fresh ring: every slot free */
-    p->lock_release(p->ctx, c->lock);
+    gp_os_lock_release(p, c->lock);
     c->up = true;
     nf->info.ctrl_ring = true;
     return 0;
@@ -140,10 +140,10 @@ static void netfront_ctrl_wake_waiter(struct netfront *nf)
 {
     const struct gp_platform *p = nf->plat;
     struct netfront_ctrl *c = &nf->ctrl;
-    p->lock_acquire(p->ctx, c->lock);
+    gp_os_lock_acquire(p, c->lock);
     if (c->busy && !c->answered)
-        p->event_signal(p->ctx, c->done);   /* it sees the ring gone and gives up */
-    p->lock_release(p->ctx, c->lock);
+        gp_os_event_signal(p, c->done);   /* it sees the ring gone and gives up */
+    gp_os_lock_release(p, c->lock);
 }
 
 /* The ring is no longer usable: a request waiting on it gives up. */
@@ -163,7 +163,7 @@ void netfront_ctrl_teardown(struct netfront *nf)
     struct netfront_ctrl *c = &nf->ctrl;
     netfront_ctrl_down(nf);
     if (c->port)
-        p->evtchn_unbind(p->xen_ctx, c->port);
+        gp_xen_evtchn_unbind(p, c->port);
     c->port = 0;
     if (c->page.va)
         netfront_pages_end(nf, &c->page, 1);
@@ -197,10 +197,10 @@ int netfront_ctrl_request(struct netfront *nf, uint16_t type, uint32_t d0, uint3
         *data = 0;
     if (netfront_is_broken(nf))
         return GP_EIO;
-    p->lock_acquire(p->ctx, c->lock);
+    gp_os_lock_acquire(p, c->lock);
     if (!c->up || !nf->connected || c->busy) {
         bool busy = c->busy;
-        p->lock_release(p->ctx, c->lock);
+        gp_os_lock_release(p, c->lock);
         return busy ? GP_EBUSY : GP_ENOTSUP;
     }
     if (c->nlost >= NETFRONT_CTRL_MAX_LOST || RING_FULL(&c->ring)) {
@@ -208,7 +208,7 @@ int netfront_ctrl_request(struct netfront *nf, uint16_t type, uint32_t d0, uint3
          * the ring with more; answers to them, or a reconnect (a fresh
          * ring), bring the control path back. */
         unsigned lost = c->nlost;
-        p->lock_release(p->ctx, c->lock);
+        gp_os_lock_release(p, c->lock);
         gp_log_ratelimited(p, &nf->rl_ctrl, GP_LOG_ERROR,
                            "netfront %s: backend left %u control request(s) unanswered: "
                            "control requests fail until it answers or reconnects",
@@ -230,16 +230,16 @@ int netfront_ctrl_request(struct netfront *nf, uint16_t type, uint32_t d0, uint3
     int notify = 0;
     RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&c->ring, notify);
     gp_port_t port = c->port;
-    p->lock_release(p->ctx, c->lock);
+    gp_os_lock_release(p, c->lock);
     if (notify)
-        p->evtchn_notify(p->xen_ctx, port);
-    uint64_t deadline = p->now_ns(p->ctx) + timeout_ns;
+        gp_xen_evtchn_notify(p, port);
+    uint64_t deadline = gp_os_now_ns(p) + timeout_ns;
     int err = GP_ETIMEDOUT;
     for (;;) {
-        p->lock_acquire(p->ctx, c->lock);
+        gp_os_lock_acquire(p, c->lock);
         bool answered = c->answered, up = c->up;
         uint32_t status = c->status, value = c->data;
-        p->lock_release(p->ctx, c->lock);
+        gp_os_lock_release(p, c->lock);
         if (answered) {
             err = netfront_ctrl_status(status);
             if (!err && data)
@@ -250,17 +250,17 @@ int netfront_ctrl_request(struct netfront *nf, uint16_t type, uint32_t d0, uint3
             err = GP_EIO;                  /* disconnected meanwhile */
             break;
         }
-        uint64_t now = p->now_ns(p->ctx);
+        uint64_t now = gp_os_now_ns(p);
         if (now >= deadline)
             break;
-        p->event_wait(p->ctx, c->done, deadline - now);
+        gp_os_event_wait(p, c->done, deadline - now);
     }
-    p->lock_acquire(p->ctx, c->lock);
+    gp_os_lock_acquire(p, c->lock);
     if (err == GP_ETIMEDOUT && !c->answered && c->nlost < NETFRONT_CTRL_MAX_LOST &&
         c->ring.rsp_cons != c->ring.req_prod_pvt)
         c->lost_id[c->nlost++] = id;     /* its slot stays taken until answered */
     c->busy = false;
-    p->lock_release(p->ctx, c->lock);
+    gp_os_lock_release(p, c->lock);
     if (err == GP_ETIMEDOUT) {
         netfront_count(nf, &nf->stats.ctrl_timeouts, 1);
         gp_log_ratelimited(p, &nf->rl_ctrl, GP_LOG_WARN,

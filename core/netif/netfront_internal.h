@@ -127,7 +127,7 @@ struct netfront {
 };
 
 /* At most 10 such messages per 10 s per device and kind. */
-#define NETFRONT_RATELIMIT GP_RATELIMIT_INIT(10000000000ull, 10)
+#define NETFRONT_RATELIMIT GP_RATELIMIT_INIT(GP_S(10), 10)
 void netfront_ratelimits_init(struct netfront *nf);
 
 /* netfront_tx.c (queue's tx_lock taken inside unless noted) */

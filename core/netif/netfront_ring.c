@@ -69,7 +69,7 @@ int netfront_pages_grant(struct netfront *nf, struct netfront_page *pg, unsigned
     for (unsigned i = 0; i < n; i++) {
         if (pg[i].ref != GP_INVALID_GRANT)
             continue;
-        int err = p->grant_access(p->xen_ctx, nf->dev.otherend_id, pg[i].gfn, readonly,
+        int err = gp_xen_grant_access(p, nf->dev.otherend_id, pg[i].gfn, readonly,
                                   &pg[i].ref);
         if (err) {
             pg[i].ref = GP_INVALID_GRANT;

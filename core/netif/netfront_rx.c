@@ -22,7 +22,7 @@ int netfront_rx_pages_alloc(struct netfront_queue *q)
         if (pg->va)
             continue;
         pg->ref = GP_INVALID_GRANT;
-        pg->va = p->page_alloc(p->ctx, &pg->gfn);
+        pg->va = gp_os_page_alloc(p, &pg->gfn);
         if (!pg->va)
             return GP_ENOMEM;
         memset(pg->va, 0, GP_PAGE_SIZE);
@@ -201,7 +201,7 @@ void netfront_rx_event(struct netfront_queue *q)
     struct netfront *nf = q->nf;
     const struct gp_platform *p = nf->plat;
     bool notify_backend = false, fatal = false;
-    p->lock_acquire(p->ctx, q->rx_lock);
+    gp_os_lock_acquire(p, q->rx_lock);
     int more = 0;
     do {
         RING_IDX rp = __atomic_load_n(&q->rx.sring->rsp_prod, __ATOMIC_ACQUIRE);
@@ -244,10 +244,10 @@ void netfront_rx_event(struct netfront_queue *q)
         notify_backend |= notify != 0;
         RING_FINAL_CHECK_FOR_RESPONSES(&q->rx, more);
     } while (more);
-    p->lock_release(p->ctx, q->rx_lock);
+    gp_os_lock_release(p, q->rx_lock);
     if (notify_backend && !fatal) {
         netfront_count(nf, &nf->stats.rx_notifications, 1);
-        p->evtchn_notify(p->xen_ctx, q->rx_port);
+        gp_xen_evtchn_notify(p, q->rx_port);
     }
     if (fatal)
         for (unsigned i = 0; i < nf->nqueues; i++)

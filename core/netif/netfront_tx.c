@@ -20,7 +20,7 @@ int netfront_tx_pages_alloc(struct netfront_queue *q)
         if (pg->va)
             continue;
         pg->ref = GP_INVALID_GRANT;
-        pg->va = p->page_alloc(p->ctx, &pg->gfn);
+        pg->va = gp_os_page_alloc(p, &pg->gfn);
         if (!pg->va)
             return GP_ENOMEM;
         memset(pg->va, 0, GP_PAGE_SIZE);   /* the backend reads whole pages */
@@ -242,17 +242,17 @@ static void netfront_tx_notify(struct netfront_queue *q)
 {
     const struct gp_platform *p = q->nf->plat;
     netfront_count(q->nf, &q->nf->stats.tx_notifications, 1);
-    p->evtchn_notify(p->xen_ctx, q->tx_port);
+    gp_xen_evtchn_notify(p, q->tx_port);
 }
 
 void netfront_tx_kick(struct netfront_queue *q)
 {
     const struct gp_platform *p = q->nf->plat;
-    p->lock_acquire(p->ctx, q->tx_lock);
+    gp_os_lock_acquire(p, q->tx_lock);
     bool notify = netfront_tx_fill(q);
     struct netfront_tx *orphans = q->orphans;
     q->orphans = NULL;
-    p->lock_release(p->ctx, q->tx_lock);
+    gp_os_lock_release(p, q->tx_lock);
     if (notify)
         netfront_tx_notify(q);
     netfront_tx_complete(orphans);
@@ -261,13 +261,13 @@ void netfront_tx_kick(struct netfront_queue *q)
 int netfront_tx_queue_frame(struct netfront_queue *q, struct netfront_tx *t)
 {
     const struct gp_platform *p = q->nf->plat;
-    p->lock_acquire(p->ctx, q->tx_lock);
+    gp_os_lock_acquire(p, q->tx_lock);
     if (q->nf->broken) {
-        p->lock_release(p->ctx, q->tx_lock);
+        gp_os_lock_release(p, q->tx_lock);
         return GP_EIO;
     }
     if (!q->active) {                 /* a reconnect dropped this queue meanwhile */
-        p->lock_release(p->ctx, q->tx_lock);
+        gp_os_lock_release(p, q->tx_lock);
         return GP_EAGAIN;
     }
     if (q->wait_tail)
@@ -278,7 +278,7 @@ int netfront_tx_queue_frame(struct netfront_queue *q, struct netfront_tx *t)
     bool notify = netfront_tx_fill(q);
     struct netfront_tx *orphans = q->orphans;
     q->orphans = NULL;
-    p->lock_release(p->ctx, q->tx_lock);
+    gp_os_lock_release(p, q->tx_lock);
     if (notify)
         netfront_tx_notify(q);
     netfront_tx_complete(orphans);
@@ -312,10 +312,10 @@ void netfront_tx_event(struct netfront_queue *q)
     const struct gp_platform *p = nf->plat;
     struct netfront_tx *done = NULL, **done_tail = &done;
     bool fatal = false;
-    p->lock_acquire(p->ctx, q->tx_lock);
+    gp_os_lock_acquire(p, q->tx_lock);
     if (q->tx_gone) {
         netfront_tx_stale(q);
-        p->lock_release(p->ctx, q->tx_lock);
+        gp_os_lock_release(p, q->tx_lock);
         return;
     }
     int more = 0;
@@ -381,7 +381,7 @@ void netfront_tx_event(struct netfront_queue *q)
     bool notify = !fatal && netfront_tx_fill(q);
     *done_tail = q->orphans;
     q->orphans = NULL;
-    p->lock_release(p->ctx, q->tx_lock);
+    gp_os_lock_release(p, q->tx_lock);
     if (notify)
         netfront_tx_notify(q);
     netfront_tx_complete(done);
@@ -423,7 +423,7 @@ static struct netfront_tx *netfront_tx_take_inflight(struct netfront_queue *q)
 void netfront_tx_abandon_ring(struct netfront_queue *q)
 {
     const struct gp_platform *p = q->nf->plat;
-    p->lock_acquire(p->ctx, q->tx_lock);
+    gp_os_lock_acquire(p, q->tx_lock);
     struct netfront_tx *list = netfront_tx_take_inflight(q);
     q->tx_gone = true;
     for (struct netfront_tx *t = q->wait_head; t; t = netfront_own(t)->next) {
@@ -431,7 +431,7 @@ void netfront_tx_abandon_ring(struct netfront_queue *q)
         if (o->seg_next > 0 && o->status == 0)
             o->status = GP_EIO;       /* some of its segments may be lost */
     }
-    p->lock_release(p->ctx, q->tx_lock);
+    gp_os_lock_release(p, q->tx_lock);
     /* The backend may have sent them or not: sending them again could
      * duplicate them on the wire, so they complete as failed (the OS's
      * protocols retransmit what was lost). */
@@ -447,11 +447,11 @@ void netfront_tx_abandon_ring(struct netfront_queue *q)
 void netfront_tx_fail_all(struct netfront_queue *q, int status)
 {
     const struct gp_platform *p = q->nf->plat;
-    p->lock_acquire(p->ctx, q->tx_lock);
+    gp_os_lock_acquire(p, q->tx_lock);
     struct netfront_tx *list = netfront_tx_take_inflight(q);
     struct netfront_tx *w = q->wait_head;
     q->wait_head = q->wait_tail = NULL;
-    p->lock_release(p->ctx, q->tx_lock);
+    gp_os_lock_release(p, q->tx_lock);
     while (w) {
         struct netfront_tx *t = w;
         w = netfront_own(t)->next;
@@ -470,13 +470,13 @@ struct netfront_tx *netfront_tx_set_active(struct netfront_queue *q, bool active
 {
     const struct gp_platform *p = q->nf->plat;
     struct netfront_tx *list = NULL;
-    p->lock_acquire(p->ctx, q->tx_lock);
+    gp_os_lock_acquire(p, q->tx_lock);
     q->active = active || q->index == 0;
     if (!q->active) {
         list = q->wait_head;
         q->wait_head = q->wait_tail = NULL;
     }
-    p->lock_release(p->ctx, q->tx_lock);
+    gp_os_lock_release(p, q->tx_lock);
     return list;
 }
 
@@ -484,7 +484,7 @@ void netfront_tx_adopt(struct netfront_queue *q, struct netfront_tx *list)
 {
     const struct gp_platform *p = q->nf->plat;
     unsigned n = 0;
-    p->lock_acquire(p->ctx, q->tx_lock);
+    gp_os_lock_acquire(p, q->tx_lock);
     while (list) {
         struct netfront_tx *t = list;
         list = netfront_own(t)->next;
@@ -496,6 +496,6 @@ void netfront_tx_adopt(struct netfront_queue *q, struct netfront_tx *list)
         q->wait_tail = t;
         n++;
     }
-    p->lock_release(p->ctx, q->tx_lock);
+    gp_os_lock_release(p, q->tx_lock);
     netfront_count(q->nf, &q->nf->stats.tx_moved, n);
 }

@@ -39,7 +39,7 @@ static void netfront_reconnect(void *arg)
     if (nf->closing || nf->connected)
         return;
     unsigned initwaits = xenbus_dev_initwaits(&nf->dev);
-    int err = netfront_resume(nf, 10000000000ull);
+    int err = netfront_resume(nf, GP_S(10));
     if (err)            /* still holding frames: xenbus decides when to try again */
         xenbus_dev_reconnect_failed(&nf->dev, initwaits, err, netfront_reconnect, nf);
 }
@@ -69,7 +69,7 @@ static void netfront_otherend_changed(void *arg, struct xenbus_dev *d, enum xenb
 static int netfront_locks_create(struct netfront *nf)
 {
     const struct gp_platform *p = nf->plat;
-    nf->lock = p->lock_create(p->ctx);
+    nf->lock = gp_os_lock_create(p);
     if (!nf->lock)
         return GP_ENOMEM;
     for (unsigned i = 0; i < NETFRONT_MAX_QUEUES; i++) {
@@ -82,8 +82,8 @@ static int netfront_locks_create(struct netfront *nf)
             q->tx_pages[k].ref = GP_INVALID_GRANT;
         for (unsigned k = 0; k < NETFRONT_RX_SLOTS; k++)
             q->rx_pages[k].ref = GP_INVALID_GRANT;
-        q->tx_lock = p->lock_create(p->ctx);
-        q->rx_lock = p->lock_create(p->ctx);
+        q->tx_lock = gp_os_lock_create(p);
+        q->rx_lock = gp_os_lock_create(p);
         if (!q->tx_lock || !q->rx_lock)
             return GP_ENOMEM;
     }
@@ -97,23 +97,23 @@ static void netfront_free(struct netfront *nf)
         struct netfront_queue *q = &nf->q[i];
         for (unsigned k = 0; k < NETFRONT_TX_SLOTS; k++)
             if (q->tx_pages[k].va && q->tx_pages[k].ref == GP_INVALID_GRANT)
-                p->page_free(p->ctx, q->tx_pages[k].va);
+                gp_os_page_free(p, q->tx_pages[k].va);
         for (unsigned k = 0; k < NETFRONT_RX_SLOTS; k++)
             if (q->rx_pages[k].va && q->rx_pages[k].ref == GP_INVALID_GRANT)
-                p->page_free(p->ctx, q->rx_pages[k].va);
+                gp_os_page_free(p, q->rx_pages[k].va);
         if (q->tx_ring_va && q->tx_ring_ref == GP_INVALID_GRANT)
-            p->page_free(p->ctx, q->tx_ring_va);
+            gp_os_page_free(p, q->tx_ring_va);
         if (q->rx_ring_va && q->rx_ring_ref == GP_INVALID_GRANT)
-            p->page_free(p->ctx, q->rx_ring_va);
+            gp_os_page_free(p, q->rx_ring_va);
         gp_free(p, q->scratch);
         if (q->tx_lock)
-            p->lock_destroy(p->ctx, q->tx_lock);
+            gp_os_lock_destroy(p, q->tx_lock);
         if (q->rx_lock)
-            p->lock_destroy(p->ctx, q->rx_lock);
+            gp_os_lock_destroy(p, q->rx_lock);
     }
     netfront_ctrl_free(nf);
     if (nf->lock)
-        p->lock_destroy(p->ctx, nf->lock);
+        gp_os_lock_destroy(p, nf->lock);
     gp_quarantine_destroy(&nf->quar);    /* what is still mapped is leaked, never reused */
     gp_free(p, nf);
 }
@@ -212,9 +212,9 @@ static int netfront_queue_setup(struct netfront *nf, struct netfront_queue *q)
 {
     const struct gp_platform *p = nf->plat;
     if (!q->tx_ring_va)
-        q->tx_ring_va = p->page_alloc(p->ctx, &q->tx_ring_gfn);
+        q->tx_ring_va = gp_os_page_alloc(p, &q->tx_ring_gfn);
     if (!q->rx_ring_va)
-        q->rx_ring_va = p->page_alloc(p->ctx, &q->rx_ring_gfn);
+        q->rx_ring_va = gp_os_page_alloc(p, &q->rx_ring_gfn);
     if (!q->tx_ring_va || !q->rx_ring_va)
         return GP_ENOMEM;
     int err = netfront_tx_pages_alloc(q);
@@ -238,18 +238,18 @@ static int netfront_queue_setup(struct netfront *nf, struct netfront_queue *q)
         return err;
     gp_domid_t be = nf->dev.otherend_id;
     if (nf->info.split_event_channels) {
-        err = p->evtchn_alloc_unbound(p->xen_ctx, be, &q->tx_port);
+        err = gp_xen_evtchn_alloc_unbound(p, be, &q->tx_port);
         if (!err)
-            err = p->evtchn_alloc_unbound(p->xen_ctx, be, &q->rx_port);
+            err = gp_xen_evtchn_alloc_unbound(p, be, &q->rx_port);
         if (!err)
-            err = p->evtchn_bind(p->xen_ctx, q->tx_port, netfront_event_tx, q);
+            err = gp_xen_evtchn_bind(p, q->tx_port, netfront_event_tx, q);
         if (!err)
-            err = p->evtchn_bind(p->xen_ctx, q->rx_port, netfront_event_rx, q);
+            err = gp_xen_evtchn_bind(p, q->rx_port, netfront_event_rx, q);
     } else {
-        err = p->evtchn_alloc_unbound(p->xen_ctx, be, &q->tx_port);
+        err = gp_xen_evtchn_alloc_unbound(p, be, &q->tx_port);
         q->rx_port = q->tx_port;
         if (!err)
-            err = p->evtchn_bind(p->xen_ctx, q->tx_port, netfront_event, q);
+            err = gp_xen_evtchn_bind(p, q->tx_port, netfront_event, q);
     }
     return err;
 }
@@ -344,9 +344,9 @@ static void netfront_teardown_rings(struct netfront *nf)
     for (unsigned i = 0; i < NETFRONT_MAX_QUEUES; i++) {
         struct netfront_queue *q = &nf->q[i];
         if (q->tx_port)
-            p->evtchn_unbind(p->xen_ctx, q->tx_port);
+            gp_xen_evtchn_unbind(p, q->tx_port);
         if (q->rx_port && q->rx_port != q->tx_port)
-            p->evtchn_unbind(p->xen_ctx, q->rx_port);
+            gp_xen_evtchn_unbind(p, q->rx_port);
         q->tx_port = q->rx_port = 0;
         netfront_pages_end(nf, q->tx_pages, NETFRONT_TX_SLOTS);
         netfront_pages_end(nf, q->rx_pages, NETFRONT_RX_SLOTS);
@@ -403,7 +403,7 @@ int netfront_connect(struct netfront *nf, uint64_t timeout_ns)
             nf->info.gso_tcpv4, nf->info.gso_tcpv6, nf->info.csum_offload,
             nf->info.ipv6_csum_offload, nf->info.split_event_channels);
     for (unsigned i = 0; i < nf->nqueues; i++) {
-        p->evtchn_notify(p->xen_ctx, nf->q[i].rx_port);   /* buffers are posted */
+        gp_xen_evtchn_notify(p, nf->q[i].rx_port);   /* buffers are posted */
         netfront_tx_kick(&nf->q[i]);                      /* frames held over */
     }
     return 0;
@@ -545,7 +545,7 @@ void netfront_destroy(struct netfront *nf)
     xenbus_dev_drain_deferred(&nf->dev);    /* a reconnect in progress finishes first */
     bool was_connected = nf->connected;
     if (was_connected) {
-        xenbus_dev_close(&nf->dev, 5000000000ull);  /* grants end once it unmapped */
+        xenbus_dev_close(&nf->dev, GP_S(5));  /* grants end once it unmapped */
         for (unsigned i = 0; i < nf->nqueues; i++)
             netfront_tx_event(&nf->q[i]);      /* frames the backend answered */
     }
@@ -557,6 +557,6 @@ void netfront_destroy(struct netfront *nf)
     xenbus_dev_teardown(&nf->dev);
     netfront_teardown_rings(nf);
     /* A backend may unmap a little after it said Closed: give it a second. */
-    gp_quarantine_settle(&nf->quar, 100, 10000000ull);
+    gp_quarantine_settle(&nf->quar, 100, GP_MS(10));
     netfront_free(nf);
 }

@@ -13,38 +13,38 @@ int suspend_init(struct suspend *s, struct gp_platform *p, struct hvm *h, struct
     s->plat = p;
     s->hvm = h;
     s->xs = xs;
-    s->lock = p->lock_create(p->ctx);
+    s->lock = gp_os_lock_create(p);
     return s->lock ? 0 : GP_ENOMEM;
 }
 
 void suspend_fini(struct suspend *s)
 {
     if (s->lock)
-        s->plat->lock_destroy(s->plat->ctx, s->lock);
+        gp_os_lock_destroy(s->plat, s->lock);
     s->lock = NULL;
 }
 
 int suspend_register(struct suspend *s, const struct suspend_dev *d)
 {
     int err = 0;
-    s->plat->lock_acquire(s->plat->ctx, s->lock);
+    gp_os_lock_acquire(s->plat, s->lock);
     if (s->ndevs == SUSPEND_MAX_DEVICES)
         err = GP_ENOSPC;
     else
         s->devs[s->ndevs++] = *d;
-    s->plat->lock_release(s->plat->ctx, s->lock);
+    gp_os_lock_release(s->plat, s->lock);
     return err;
 }
 
 void suspend_unregister(struct suspend *s, void *arg)
 {
-    s->plat->lock_acquire(s->plat->ctx, s->lock);
+    gp_os_lock_acquire(s->plat, s->lock);
     for (unsigned i = 0; i < s->ndevs; i++)
         if (s->devs[i].arg == arg) {
             s->devs[i] = s->devs[--s->ndevs];
             break;
         }
-    s->plat->lock_release(s->plat->ctx, s->lock);
+    gp_os_lock_release(s->plat, s->lock);
 }
 
 void suspend_set_critical(struct suspend *s,
@@ -81,10 +81,10 @@ static int suspend_window_run(void *arg)
 static unsigned suspend_snapshot(struct suspend *s, struct suspend_dev *devs)
 {
     struct gp_platform *p = s->plat;
-    p->lock_acquire(p->ctx, s->lock);
+    gp_os_lock_acquire(p, s->lock);
     unsigned n = s->ndevs;
     memcpy(devs, s->devs, n * sizeof(devs[0]));
-    p->lock_release(p->ctx, s->lock);
+    gp_os_lock_release(p, s->lock);
     return n;
 }
 
@@ -107,7 +107,7 @@ static int suspend_reconnect(struct suspend *s, bool cancelled)
     struct gp_platform *p = s->plat;
     struct suspend_dev devs[SUSPEND_MAX_DEVICES];
     unsigned n = suspend_snapshot(s, devs);
-    int err = xs_client_resume(s->xs, cancelled ? NULL : p->xs);
+    int err = xs_client_resume(s->xs, cancelled ? NULL : p->xen->xs);
     if (err)
         GP_ERR(p, "suspend: xenstore watches not all re-registered: %s", gp_strerror(err));
     int first = 0;

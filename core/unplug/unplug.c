@@ -40,16 +40,15 @@ int unplug_emulated_devices(const struct gp_platform *p, const struct unplug_req
     }
     if (!p->arch || !p->arch->io_in || !p->arch->io_out)
         return GP_ENOTSUP;
-    const struct gp_arch_ops *a = p->arch;
-    if ((a->io_in(p->arch_ctx, UNPLUG_PORT_MAGIC, 2) & 0xffff) != UNPLUG_MAGIC) {
+    if ((gp_arch_io_in(p, UNPLUG_PORT_MAGIC, 2) & 0xffff) != UNPLUG_MAGIC) {
         GP_WARN(p, "unplug: this QEMU has no unplug protocol: emulated devices stay");
         return GP_ENOTSUP;
     }
-    uint32_t version = a->io_in(p->arch_ctx, UNPLUG_PORT_VERSION, 1) & 0xff;
+    uint32_t version = gp_arch_io_in(p, UNPLUG_PORT_VERSION, 1) & 0xff;
     if (version >= 1) {
-        a->io_out(p->arch_ctx, UNPLUG_PORT_VERSION, 2, r->product ? r->product : UNPLUG_PRODUCT_GPLPV);
-        a->io_out(p->arch_ctx, UNPLUG_PORT_MAGIC, 4, r->build);
-        if ((a->io_in(p->arch_ctx, UNPLUG_PORT_MAGIC, 2) & 0xffff) != UNPLUG_MAGIC) {
+        gp_arch_io_out(p, UNPLUG_PORT_VERSION, 2, r->product ? r->product : UNPLUG_PRODUCT_GPLPV);
+        gp_arch_io_out(p, UNPLUG_PORT_MAGIC, 4, r->build);
+        if ((gp_arch_io_in(p, UNPLUG_PORT_MAGIC, 2) & 0xffff) != UNPLUG_MAGIC) {
             GP_ERR(p, "unplug: QEMU refuses product %u build %u: emulated devices stay",
                    r->product ? r->product : UNPLUG_PRODUCT_GPLPV, r->build);
             return GP_EPERM;
@@ -64,7 +63,7 @@ int unplug_emulated_devices(const struct gp_platform *p, const struct unplug_req
         GP_INFO(p, "unplug: no PV driver ready: emulated devices stay");
         return 0;
     }
-    a->io_out(p->arch_ctx, UNPLUG_PORT_MAGIC, 2, mask);
+    gp_arch_io_out(p, UNPLUG_PORT_MAGIC, 2, mask);
     GP_INFO(p, "unplug: protocol %u: unplugged%s%s", version,
             (mask & UNPLUG_IDE_DISKS) ? " disks" : "", (mask & UNPLUG_NICS) ? " NICs" : "");
     return mask;

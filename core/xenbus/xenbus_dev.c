@@ -32,7 +32,7 @@ const char *xenbus_state_name(enum xenbus_state s)
 static bool xenbus_note_otherend(struct xenbus_dev *d, enum xenbus_state s, uint64_t ticket)
 {
     const struct gp_platform *p = d->plat;
-    p->lock_acquire(p->ctx, d->lock);
+    gp_os_lock_acquire(p, d->lock);
     bool fresh = ticket >= d->otherend_noted;
     bool changed = fresh && s != d->otherend_state;
     if (fresh) {
@@ -41,7 +41,7 @@ static bool xenbus_note_otherend(struct xenbus_dev *d, enum xenbus_state s, uint
     }
     if (changed && s == XenbusStateInitWait)
         d->initwaits++;
-    p->lock_release(p->ctx, d->lock);
+    gp_os_lock_release(p, d->lock);
     return changed;
 }
 
@@ -80,7 +80,7 @@ static void xenbus_otherend_watch(void *arg, const char *path, const char *token
         return;
     enum xenbus_state s = (enum xenbus_state)r;
     bool changed = xenbus_note_otherend(d, s, ticket);
-    p->event_signal(p->ctx, d->state_event);
+    gp_os_event_signal(p, d->state_event);
     if (changed && d->otherend_changed)
         d->otherend_changed(d->arg, d, s);
 }
@@ -143,9 +143,9 @@ int xenbus_dev_init(struct xenbus_dev *d, const struct gp_platform *p, struct xs
     if (strlen(nodename) >= sizeof(d->nodename))
         return GP_EINVAL;
     strcpy(d->nodename, nodename);
-    d->lock = p->lock_create(p->ctx);
-    d->state_event = p->event_create(p->ctx);
-    d->deferred_idle = p->event_create(p->ctx);
+    d->lock = gp_os_lock_create(p);
+    d->state_event = gp_os_event_create(p);
+    d->deferred_idle = gp_os_event_create(p);
     if (!d->lock || !d->state_event || !d->deferred_idle) {
         xenbus_dev_teardown(d);
         return GP_ENOMEM;
@@ -168,11 +168,11 @@ void xenbus_dev_teardown(struct xenbus_dev *d)
         d->state_watch = NULL;
     }
     if (d->state_event)
-        p->event_destroy(p->ctx, d->state_event);
+        gp_os_event_destroy(p, d->state_event);
     if (d->deferred_idle)
-        p->event_destroy(p->ctx, d->deferred_idle);
+        gp_os_event_destroy(p, d->deferred_idle);
     if (d->lock)
-        p->lock_destroy(p->ctx, d->lock);
+        gp_os_lock_destroy(p, d->lock);
     d->state_event = NULL;
     d->deferred_idle = NULL;
     d->lock = NULL;
@@ -192,9 +192,9 @@ int xenbus_dev_refresh_otherend(struct xenbus_dev *d)
     d->state_watch = NULL;
     strcpy(d->otherend, path);
     d->otherend_id = id;
-    d->plat->lock_acquire(d->plat->ctx, d->lock);
+    gp_os_lock_acquire(d->plat, d->lock);
     d->otherend_state = XenbusStateUnknown;
-    d->plat->lock_release(d->plat->ctx, d->lock);
+    gp_os_lock_release(d->plat, d->lock);
     return xenbus_watch_otherend(d);
 }
 
@@ -253,18 +253,18 @@ static int xenbus_poll_otherend(struct xenbus_dev *d)
 int xenbus_wait_otherend(struct xenbus_dev *d, uint32_t mask, uint64_t timeout_ns)
 {
     const struct gp_platform *p = d->plat;
-    uint64_t deadline = p->now_ns(p->ctx) + timeout_ns;
+    uint64_t deadline = gp_os_now_ns(p) + timeout_ns;
     for (;;) {
-        p->lock_acquire(p->ctx, d->lock);
+        gp_os_lock_acquire(p, d->lock);
         enum xenbus_state s = d->otherend_state;
-        p->lock_release(p->ctx, d->lock);
+        gp_os_lock_release(p, d->lock);
         if (mask & XENBUS_MASK(s))
             return (int)s;
-        uint64_t now = p->now_ns(p->ctx);
+        uint64_t now = gp_os_now_ns(p);
         if (now >= deadline)
             return GP_ETIMEDOUT;
         uint64_t left = deadline - now;
-        if (p->event_wait(p->ctx, d->state_event, left < 10000000 ? left : 10000000) != 0)
+        if (gp_os_event_wait(p, d->state_event, left < GP_MS(10) ? left : GP_MS(10)) != 0)
             (void)xenbus_poll_otherend(d);   /* no watch event within 10 ms */
     }
 }
@@ -272,13 +272,13 @@ int xenbus_wait_otherend(struct xenbus_dev *d, uint32_t mask, uint64_t timeout_n
 int xenbus_dev_close(struct xenbus_dev *d, uint64_t timeout_ns)
 {
     const struct gp_platform *p = d->plat;
-    uint64_t t0 = p->now_ns(p->ctx);
+    uint64_t t0 = gp_os_now_ns(p);
     const uint32_t any = XENBUS_MASK(XenbusStateReconfigured + 1) - 1;
     xenbus_switch_state(d, XS_TXN_NONE, XenbusStateClosing);
     int s = xenbus_wait_otherend(d, any & ~XENBUS_MASK(XenbusStateConnected), timeout_ns);
     xenbus_switch_state(d, XS_TXN_NONE, XenbusStateClosed);
     if (s >= 0) {
-        uint64_t spent = p->now_ns(p->ctx) - t0;
+        uint64_t spent = gp_os_now_ns(p) - t0;
         s = xenbus_wait_otherend(d, XENBUS_MASK(XenbusStateClosed) | XENBUS_MASK(XenbusStateUnknown) |
                                         XENBUS_MASK(XenbusStateInitialising) |
                                         XENBUS_MASK(XenbusStateInitWait),
@@ -286,7 +286,8 @@ int xenbus_dev_close(struct xenbus_dev *d, uint64_t timeout_ns)
     }
     if (s < 0) {
         GP_WARN(p, "xenbus: %s: backend did not close in %llu ms (%s)", d->nodename,
-                (unsigned long long)(timeout_ns / 1000000), xenbus_state_name(d->otherend_state));
+                (unsigned long long)(timeout_ns / GP_NS_PER_MS),
+                xenbus_state_name(d->otherend_state));
         return s;
     }
     return 0;
@@ -385,10 +386,10 @@ static void xenbus_deferred_run(void *arg)
     const struct gp_platform *p = w.d->plat;
     gp_free(p, arg);
     w.fn(w.arg);
-    p->lock_acquire(p->ctx, w.d->lock);
+    gp_os_lock_acquire(p, w.d->lock);
     if (--w.d->deferred == 0)
-        p->event_signal(p->ctx, w.d->deferred_idle);
-    p->lock_release(p->ctx, w.d->lock);
+        gp_os_event_signal(p, w.d->deferred_idle);
+    gp_os_lock_release(p, w.d->lock);
 }
 
 int xenbus_dev_defer(struct xenbus_dev *d, gp_work_fn fn, void *arg)
@@ -398,16 +399,16 @@ int xenbus_dev_defer(struct xenbus_dev *d, gp_work_fn fn, void *arg)
     if (!w)
         return GP_ENOMEM;
     *w = (struct xenbus_deferred){ d, fn, arg };
-    p->lock_acquire(p->ctx, d->lock);
+    gp_os_lock_acquire(p, d->lock);
     d->deferred++;
-    p->lock_release(p->ctx, d->lock);
-    int err = p->defer(p->ctx, xenbus_deferred_run, w);
+    gp_os_lock_release(p, d->lock);
+    int err = gp_os_defer(p, xenbus_deferred_run, w);
     if (err) {
         gp_free(p, w);
-        p->lock_acquire(p->ctx, d->lock);
+        gp_os_lock_acquire(p, d->lock);
         if (--d->deferred == 0)
-            p->event_signal(p->ctx, d->deferred_idle);
-        p->lock_release(p->ctx, d->lock);
+            gp_os_event_signal(p, d->deferred_idle);
+        gp_os_lock_release(p, d->lock);
     }
     return err;
 }
@@ -418,12 +419,12 @@ void xenbus_dev_drain_deferred(struct xenbus_dev *d)
     if (!d->lock)
         return;
     for (int i = 0; i < 6000; i++) {
-        p->lock_acquire(p->ctx, d->lock);
+        gp_os_lock_acquire(p, d->lock);
         unsigned n = d->deferred;
-        p->lock_release(p->ctx, d->lock);
+        gp_os_lock_release(p, d->lock);
         if (!n)
             return;
-        p->event_wait(p->ctx, d->deferred_idle, 10000000);
+        gp_os_event_wait(p, d->deferred_idle, GP_MS(10));
     }
     GP_ERR(p, "xenbus: %s: deferred work still pending after 60 s", d->nodename);
 }
@@ -431,30 +432,30 @@ void xenbus_dev_drain_deferred(struct xenbus_dev *d)
 void xenbus_dev_mark_lost(struct xenbus_dev *d)
 {
     const struct gp_platform *p = d->plat;
-    p->lock_acquire(p->ctx, d->lock);
+    gp_os_lock_acquire(p, d->lock);
     d->lost = true;
     d->retries = 0;
-    p->lock_release(p->ctx, d->lock);
+    gp_os_lock_release(p, d->lock);
 }
 
 bool xenbus_dev_take_lost(struct xenbus_dev *d)
 {
     const struct gp_platform *p = d->plat;
-    p->lock_acquire(p->ctx, d->lock);
+    gp_os_lock_acquire(p, d->lock);
     bool was = d->lost;
     d->lost = false;
     if (was)
         d->retries = 0;                      /* the backend offers itself anew */
-    p->lock_release(p->ctx, d->lock);
+    gp_os_lock_release(p, d->lock);
     return was;
 }
 
 unsigned xenbus_dev_initwaits(struct xenbus_dev *d)
 {
     const struct gp_platform *p = d->plat;
-    p->lock_acquire(p->ctx, d->lock);
+    gp_os_lock_acquire(p, d->lock);
     unsigned n = d->initwaits;
-    p->lock_release(p->ctx, d->lock);
+    gp_os_lock_release(p, d->lock);
     return n;
 }
 
@@ -487,7 +488,7 @@ void xenbus_dev_reconnect_failed(struct xenbus_dev *d, unsigned initwaits_before
      * still act on an 'Initialised' it has not read yet). */
     (void)xenbus_switch_state(d, XS_TXN_NONE, XenbusStateClosed);
     int now = xenbus_poll_otherend(d);
-    p->lock_acquire(p->ctx, d->lock);
+    gp_os_lock_acquire(p, d->lock);
     bool restarted = d->initwaits != initwaits_before;   /* an InitWait no one took */
     /* Or the backend waits for us, or holds rings we gave up: one watch
      * event can fold a whole restart into no change at all, so its state
@@ -500,7 +501,7 @@ void xenbus_dev_reconnect_failed(struct xenbus_dev *d, unsigned initwaits_before
     unsigned n = d->retries;
     bool retry = restarted || (waiting && n <= XENBUS_RECONNECT_RETRIES);
     d->lost = !retry;
-    p->lock_release(p->ctx, d->lock);
+    gp_os_lock_release(p, d->lock);
     if (!retry) {
         if (waiting)
             GP_ERR(p, "xenbus: %s: gave up after %u retries: waiting for the backend to restart",
@@ -513,7 +514,7 @@ void xenbus_dev_reconnect_failed(struct xenbus_dev *d, unsigned initwaits_before
         uint64_t ms = 50ull << (n - 1);
         GP_WARN(p, "xenbus: %s: backend is %s: reconnecting again in %llu ms", d->nodename,
                 xenbus_state_name((enum xenbus_state)now), (unsigned long long)ms);
-        p->event_wait(p->ctx, d->state_event, ms * 1000000);   /* sooner if it moves */
+        gp_os_event_wait(p, d->state_event, GP_MS(ms));   /* sooner if it moves */
     }
     if (xenbus_dev_defer(d, again, arg) != 0)
         GP_ERR(p, "xenbus: %s: cannot schedule the reconnect", d->nodename);

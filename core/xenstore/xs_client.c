@@ -24,7 +24,7 @@ int xs_client_create(const struct gp_platform *p, struct gp_xs_transport *t,
                      struct xs_client **out)
 {
     if (!t)
-        t = p->xs;
+        t = p->xen ? p->xen->xs : NULL;
     if (!t || !t->send || !t->recv || !t->set_rx_handler) {
         GP_ERR(p, "xs: no xenstore transport");
         return GP_ENODEV;
@@ -37,11 +37,11 @@ int xs_client_create(const struct gp_platform *p, struct gp_xs_transport *t,
     c->timeout_ns = XS_DEFAULT_TIMEOUT_NS;
     c->next_req_id = 1;
     c->next_token = 1;
-    c->lock = p->lock_create(p->ctx);
-    c->rx_lock = p->lock_create(p->ctx);
-    c->send_free = p->event_create(p->ctx);
-    c->resumed = p->event_create(p->ctx);
-    c->pump_idle = p->event_create(p->ctx);
+    c->lock = gp_os_lock_create(p);
+    c->rx_lock = gp_os_lock_create(p);
+    c->send_free = gp_os_event_create(p);
+    c->resumed = gp_os_event_create(p);
+    c->pump_idle = gp_os_event_create(p);
     c->rx_body = gp_zalloc(p, XENSTORE_PAYLOAD_MAX + 1);
     if (!c->lock || !c->rx_lock || !c->send_free || !c->resumed || !c->pump_idle ||
         !c->rx_body) {
@@ -62,7 +62,7 @@ static void xs_fail_inflight(struct xs_client *c, int err)
         if (!r->done) {
             r->done = true;
             r->error = err;
-            c->plat->event_signal(c->plat->ctx, r->done_event);
+            gp_os_event_signal(c->plat, r->done_event);
         }
     }
 }
@@ -75,33 +75,33 @@ void xs_client_destroy(struct xs_client *c)
     if (c->t && c->lock)
         c->t->set_rx_handler(c->t->ctx, NULL, NULL);
     if (c->lock) {
-        p->lock_acquire(p->ctx, c->lock);
+        gp_os_lock_acquire(p, c->lock);
         c->shutdown = true;
         xs_fail_inflight(c, GP_ESHUTDOWN);
-        p->lock_release(p->ctx, c->lock);
+        gp_os_lock_release(p, c->lock);
         if (c->resumed)
-            p->event_signal(p->ctx, c->resumed);
+            gp_os_event_signal(p, c->resumed);
         /* Waiters own their xs_req; give them a moment to leave. */
         for (int i = 0; i < 1000; i++) {
-            p->lock_acquire(p->ctx, c->lock);
+            gp_os_lock_acquire(p, c->lock);
             bool empty = c->inflight == NULL;
-            p->lock_release(p->ctx, c->lock);
+            gp_os_lock_release(p, c->lock);
             if (empty)
                 break;
-            p->event_wait(p->ctx, c->send_free, 1000000);
+            gp_os_event_wait(p, c->send_free, GP_MS(1));
         }
         xs_watch_destroy_all(c);
     }
     if (c->lock)
-        p->lock_destroy(p->ctx, c->lock);
+        gp_os_lock_destroy(p, c->lock);
     if (c->rx_lock)
-        p->lock_destroy(p->ctx, c->rx_lock);
+        gp_os_lock_destroy(p, c->rx_lock);
     if (c->send_free)
-        p->event_destroy(p->ctx, c->send_free);
+        gp_os_event_destroy(p, c->send_free);
     if (c->resumed)
-        p->event_destroy(p->ctx, c->resumed);
+        gp_os_event_destroy(p, c->resumed);
     if (c->pump_idle)
-        p->event_destroy(p->ctx, c->pump_idle);
+        gp_os_event_destroy(p, c->pump_idle);
     gp_free(p, c->rx_body);
     gp_free(p, c);
 }
@@ -118,9 +118,9 @@ void xs_free(const struct xs_client *c, void *p)
 
 void xs_client_get_stats(const struct xs_client *c, struct xs_client_stats *s)
 {
-    c->plat->lock_acquire(c->plat->ctx, c->lock);
+    gp_os_lock_acquire(c->plat, c->lock);
     *s = c->stats;
-    c->plat->lock_release(c->plat->ctx, c->lock);
+    gp_os_lock_release(c->plat, c->lock);
 }
 
 /* ---- sending ------------------------------------------------------------ */
@@ -144,9 +144,9 @@ static int xs_acquire_wire(struct xs_client *c)
         if (c->shutdown)
             return GP_ESHUTDOWN;
         struct gp_event *e = c->suspended ? c->resumed : c->send_free;
-        p->lock_release(p->ctx, c->lock);
-        p->event_wait(p->ctx, e, 1000000);     /* 1 ms: tolerate missed wakeups */
-        p->lock_acquire(p->ctx, c->lock);
+        gp_os_lock_release(p, c->lock);
+        gp_os_event_wait(p, e, GP_MS(1));     /* 1 ms: tolerate missed wakeups */
+        gp_os_lock_acquire(p, c->lock);
     }
     if (c->shutdown)
         return GP_ESHUTDOWN;
@@ -157,7 +157,7 @@ static int xs_acquire_wire(struct xs_client *c)
 static void xs_release_wire(struct xs_client *c)
 {
     c->sending = false;
-    c->plat->event_signal(c->plat->ctx, c->send_free);
+    gp_os_event_signal(c->plat, c->send_free);
 }
 
 int xs_request(struct xs_client *c, uint32_t type, xs_txn_t t, const void *const *parts,
@@ -172,23 +172,23 @@ int xs_request(struct xs_client *c, uint32_t type, xs_txn_t t, const void *const
 
     struct xs_req *r = gp_zalloc(p, sizeof(*r));
     char *msg = gp_zalloc(p, sizeof(struct xsd_sockmsg) + total);
-    struct gp_event *ev = p->event_create(p->ctx);
+    struct gp_event *ev = gp_os_event_create(p);
     if (!r || !msg || !ev) {
         gp_free(p, r);
         gp_free(p, msg);
         if (ev)
-            p->event_destroy(p->ctx, ev);
+            gp_os_event_destroy(p, ev);
         return GP_ENOMEM;
     }
     r->done_event = ev;
     r->type = type;
 
-    p->lock_acquire(p->ctx, c->lock);
+    gp_os_lock_acquire(p, c->lock);
     int err = xs_acquire_wire(c);
     if (err) {
-        p->lock_release(p->ctx, c->lock);
+        gp_os_lock_release(p, c->lock);
         gp_free(p, msg);
-        p->event_destroy(p->ctx, ev);
+        gp_os_event_destroy(p, ev);
         gp_free(p, r);
         return err;
     }
@@ -198,7 +198,7 @@ int xs_request(struct xs_client *c, uint32_t type, xs_txn_t t, const void *const
     r->next = c->inflight;
     c->inflight = r;
     c->stats.requests++;
-    p->lock_release(p->ctx, c->lock);
+    gp_os_lock_release(p, c->lock);
 
     struct xsd_sockmsg hdr = { .type = type, .req_id = r->req_id, .tx_id = t, .len = total };
     memcpy(msg, &hdr, sizeof(hdr));
@@ -210,47 +210,47 @@ int xs_request(struct xs_client *c, uint32_t type, xs_txn_t t, const void *const
     err = c->t->send(c->t->ctx, msg, off);
     gp_free(p, msg);
 
-    p->lock_acquire(p->ctx, c->lock);
+    gp_os_lock_acquire(p, c->lock);
     xs_release_wire(c);
     if (err) {
         xs_unlink_req(c, r);
-        p->lock_release(p->ctx, c->lock);
+        gp_os_lock_release(p, c->lock);
         GP_ERR(p, "xs: sending request type %u failed: %s", type, gp_strerror(err));
-        p->event_destroy(p->ctx, ev);
+        gp_os_event_destroy(p, ev);
         gp_free(p, r);
         return err;
     }
-    uint64_t deadline = c->timeout_ns ? p->now_ns(p->ctx) + c->timeout_ns : 0;
+    uint64_t deadline = c->timeout_ns ? gp_os_now_ns(p) + c->timeout_ns : 0;
     while (!r->done) {
-        uint64_t wait = 10000000;    /* 10 ms slices: never miss a wakeup */
+        uint64_t wait = GP_MS(10);   /* 10 ms slices: never miss a wakeup */
         if (deadline) {
-            uint64_t now = p->now_ns(p->ctx);
+            uint64_t now = gp_os_now_ns(p);
             if (now >= deadline)
                 break;
             if (deadline - now < wait)
                 wait = deadline - now;
         }
-        p->lock_release(p->ctx, c->lock);
-        p->event_wait(p->ctx, ev, wait);
+        gp_os_lock_release(p, c->lock);
+        gp_os_event_wait(p, ev, wait);
         /* The transport may not interrupt us (polled platforms). */
         xs_rx_handler(c);
-        p->lock_acquire(p->ctx, c->lock);
+        gp_os_lock_acquire(p, c->lock);
     }
     bool done = r->done;
     xs_unlink_req(c, r);
     if (!done) {
         c->stats.errors++;
-        p->lock_release(p->ctx, c->lock);
+        gp_os_lock_release(p, c->lock);
         GP_ERR(p, "xs: request type %u (req_id %u) timed out", type, r->req_id);
         err = GP_ETIMEDOUT;
     } else {
         if (r->error)
             c->stats.errors++;
-        p->lock_release(p->ctx, c->lock);
+        gp_os_lock_release(p, c->lock);
         err = r->error;
     }
-    p->event_signal(p->ctx, c->send_free);   /* destroy() may wait for the list to drain */
-    p->event_destroy(p->ctx, ev);
+    gp_os_event_signal(p, c->send_free);   /* destroy() may wait for the list to drain */
+    gp_os_event_destroy(p, ev);
     if (!err && body) {
         *body = r->body;
         r->body = NULL;
@@ -284,14 +284,14 @@ static void xs_rx_message(struct xs_client *c)
         xs_watch_event_arrived(c, payload, h.len);
         return;
     }
-    p->lock_acquire(p->ctx, c->lock);
+    gp_os_lock_acquire(p, c->lock);
     c->stats.replies++;
     struct xs_req *r = c->inflight;
     while (r && (r->req_id != h.req_id || r->done))
         r = r->next;
     if (!r) {
         c->stats.malformed++;
-        p->lock_release(p->ctx, c->lock);
+        gp_os_lock_release(p, c->lock);
         GP_ERR(p, "xs: reply with unknown req_id %u (type %u, %u bytes) dropped", h.req_id,
                h.type, h.len);
         return;
@@ -323,8 +323,8 @@ static void xs_rx_message(struct xs_client *c)
     }
     r->error = error;
     r->done = true;
-    p->event_signal(p->ctx, r->done_event);
-    p->lock_release(p->ctx, c->lock);
+    gp_os_event_signal(p, r->done_event);
+    gp_os_lock_release(p, c->lock);
 }
 
 static void xs_rx_desync(struct xs_client *c, const char *why)
@@ -338,17 +338,17 @@ static void xs_rx_desync(struct xs_client *c, const char *why)
         ;
     c->rx_hdr_got = 0;
     c->rx_body_got = 0;
-    p->lock_acquire(p->ctx, c->lock);
+    gp_os_lock_acquire(p, c->lock);
     c->stats.malformed++;
     xs_fail_inflight(c, GP_EPROTO);
-    p->lock_release(p->ctx, c->lock);
+    gp_os_lock_release(p, c->lock);
 }
 
 static void xs_rx_handler(void *arg)
 {
     struct xs_client *c = arg;
     const struct gp_platform *p = c->plat;
-    p->lock_acquire(p->ctx, c->rx_lock);
+    gp_os_lock_acquire(p, c->rx_lock);
     for (;;) {
         long n;
         if (c->rx_hdr_got < sizeof(c->rx_hdr)) {
@@ -377,16 +377,16 @@ static void xs_rx_handler(void *arg)
         /* Whole message. */
         c->rx_hdr_got = 0;
         if (!xs_known_reply_type(c->rx_hdr.type)) {
-            p->lock_acquire(p->ctx, c->lock);
+            gp_os_lock_acquire(p, c->lock);
             c->stats.malformed++;
-            p->lock_release(p->ctx, c->lock);
+            gp_os_lock_release(p, c->lock);
             GP_ERR(p, "xs: message of unknown type %u (req_id %u, %u bytes) dropped",
                    c->rx_hdr.type, c->rx_hdr.req_id, c->rx_hdr.len);
             continue;
         }
         xs_rx_message(c);
     }
-    p->lock_release(p->ctx, c->rx_lock);
+    gp_os_lock_release(p, c->rx_lock);
 }
 
 /* ---- suspend / resume ------------------------------------------------------- */
@@ -397,32 +397,32 @@ void xs_client_hold_watches(struct xs_client *c)
     /* The watch callbacks (the balloon, control requests, device watches):
      * none may start, and the one running finishes - with the client still
      * usable, since it may be waiting for a reply. */
-    p->lock_acquire(p->ctx, c->lock);
+    gp_os_lock_acquire(p, c->lock);
     c->pump_hold = true;
     for (int i = 0; i < 10000 && c->pump_current; i++) {
-        p->lock_release(p->ctx, c->lock);
-        p->event_wait(p->ctx, c->pump_idle, 1000000);
-        p->lock_acquire(p->ctx, c->lock);
+        gp_os_lock_release(p, c->lock);
+        gp_os_event_wait(p, c->pump_idle, GP_MS(1));
+        gp_os_lock_acquire(p, c->lock);
     }
     if (c->pump_current)
         GP_WARN(p, "xs: a watch callback still runs after 10 s: suspending anyway");
-    p->lock_release(p->ctx, c->lock);
+    gp_os_lock_release(p, c->lock);
 }
 
 void xs_client_suspend(struct xs_client *c)
 {
     const struct gp_platform *p = c->plat;
     xs_client_hold_watches(c);
-    p->lock_acquire(p->ctx, c->lock);
+    gp_os_lock_acquire(p, c->lock);
     c->suspended = true;
     /* Let the requests already on the wire get their replies. */
     for (int i = 0; i < 5000 && (c->inflight || c->sending); i++) {
-        p->lock_release(p->ctx, c->lock);
-        p->event_wait(p->ctx, c->send_free, 1000000);
+        gp_os_lock_release(p, c->lock);
+        gp_os_event_wait(p, c->send_free, GP_MS(1));
         xs_rx_handler(c);
-        p->lock_acquire(p->ctx, c->lock);
+        gp_os_lock_acquire(p, c->lock);
     }
-    p->lock_release(p->ctx, c->lock);
+    gp_os_lock_release(p, c->lock);
     /* Let go of the transport: it may be freed across a restore. */
     c->t->set_rx_handler(c->t->ctx, NULL, NULL);
 }
@@ -430,26 +430,26 @@ void xs_client_suspend(struct xs_client *c)
 int xs_client_resume(struct xs_client *c, struct gp_xs_transport *t)
 {
     const struct gp_platform *p = c->plat;
-    p->lock_acquire(p->ctx, c->rx_lock);
+    gp_os_lock_acquire(p, c->rx_lock);
     if (t)
         c->t = t;          /* the old one is not touched: it may be gone */
     c->rx_hdr_got = 0;
     c->rx_body_got = 0;
-    p->lock_release(p->ctx, c->rx_lock);
+    gp_os_lock_release(p, c->rx_lock);
     c->t->set_rx_handler(c->t->ctx, xs_rx_handler, c);
-    p->lock_acquire(p->ctx, c->lock);
+    gp_os_lock_acquire(p, c->lock);
     xs_fail_inflight(c, GP_ECANCELED);    /* replies lost with the old connection */
     c->suspended = false;
     c->pump_hold = false;
     bool pending = c->ev_head && !c->pump_scheduled;
     if (pending)
         c->pump_scheduled = true;
-    p->lock_release(p->ctx, c->lock);
-    if (pending && p->defer(p->ctx, xs_watch_pump_run, c) != 0) {
-        p->lock_acquire(p->ctx, c->lock);
+    gp_os_lock_release(p, c->lock);
+    if (pending && gp_os_defer(p, xs_watch_pump_run, c) != 0) {
+        gp_os_lock_acquire(p, c->lock);
         c->pump_scheduled = false;
-        p->lock_release(p->ctx, c->lock);
+        gp_os_lock_release(p, c->lock);
     }
-    p->event_signal(p->ctx, c->resumed);
+    gp_os_event_signal(p, c->resumed);
     return xs_watch_reregister_all(c);
 }

@@ -12,7 +12,7 @@
 
 #include <xen/io/xs_wire.h>   /* after <stdint.h>: the header needs it */
 
-#define XS_DEFAULT_TIMEOUT_NS (30ull * 1000000000ull)
+#define XS_DEFAULT_TIMEOUT_NS GP_S(30)
 #define XS_MAX_PENDING_EVENTS 4096     /* queued watch events before we drop */
 #define XS_TOKEN_MAX 24
 

@@ -26,7 +26,7 @@ static void xs_ring_kick(void *arg, gp_port_t port)
 {
     struct xs_ring *r = arg;
     (void)port;
-    r->plat->event_signal(r->plat->ctx, r->space);
+    gp_os_event_signal(r->plat, r->space);
     gp_work_fn fn = r->rx_fn;
     if (fn)
         fn(r->rx_arg);
@@ -58,14 +58,14 @@ static int xs_ring_send(void *ctx, const void *buf, size_t len)
         }
         uint32_t space = XENSTORE_RING_SIZE - (prod - cons);
         if (space == 0) {
-            uint64_t now = p->now_ns(p->ctx);
+            uint64_t now = gp_os_now_ns(p);
             if (!stalled_since)
                 stalled_since = now;
-            else if (now - stalled_since > 30ull * 1000000000ull) {
+            else if (now - stalled_since > GP_S(30)) {
                 GP_ERR(p, "xs_ring: xenstored has not consumed requests for 30 s");
                 return GP_ETIMEDOUT;
             }
-            p->event_wait(p->ctx, r->space, 1000000);
+            gp_os_event_wait(p, r->space, GP_MS(1));
             continue;
         }
         stalled_since = 0;
@@ -78,7 +78,7 @@ static int xs_ring_send(void *ctx, const void *buf, size_t len)
         memcpy(r->intf->req + off, src, chunk);
         gp_wmb();                      /* data before the index */
         GP_WRITE_ONCE(r->intf->req_prod, prod + chunk);
-        p->evtchn_notify(p->xen_ctx, r->port);
+        gp_xen_evtchn_notify(p, r->port);
         src += chunk;
         len -= chunk;
     }
@@ -115,7 +115,7 @@ static long xs_ring_recv(void *ctx, void *buf, size_t len)
     if (done) {
         gp_mb();                       /* data read before the slot is given back */
         GP_WRITE_ONCE(r->intf->rsp_cons, cons);
-        p->evtchn_notify(p->xen_ctx, r->port);
+        gp_xen_evtchn_notify(p, r->port);
     }
     return (long)done;
 }
@@ -143,7 +143,7 @@ int xs_ring_create(const struct gp_platform *p, void *ring_page, gp_port_t port,
     r->plat = p;
     r->intf = ring_page;
     r->port = port;
-    r->space = p->event_create(p->ctx);
+    r->space = gp_os_event_create(p);
     if (!r->space) {
         gp_free(p, r);
         return GP_ENOMEM;
@@ -152,10 +152,10 @@ int xs_ring_create(const struct gp_platform *p, void *ring_page, gp_port_t port,
     r->t.send = xs_ring_send;
     r->t.recv = xs_ring_recv;
     r->t.set_rx_handler = xs_ring_set_rx_handler;
-    int err = p->evtchn_bind(p->xen_ctx, port, xs_ring_kick, r);
+    int err = gp_xen_evtchn_bind(p, port, xs_ring_kick, r);
     if (err) {
         GP_ERR(p, "xs_ring: binding event channel %u: %s", port, gp_strerror(err));
-        p->event_destroy(p->ctx, r->space);
+        gp_os_event_destroy(p, r->space);
         gp_free(p, r);
         return err;
     }
@@ -173,11 +173,11 @@ void xs_ring_destroy(struct gp_xs_transport *t)
      * EVTCHN names it): closing it would leave the next driver loaded in
      * this domain without xenstore, and hand its number to the next
      * EVTCHNOP_alloc_unbound.  Only our handler goes. */
-    if (p->evtchn_release)
-        p->evtchn_release(p->xen_ctx, r->port);
+    if (p->xen->evtchn_release)
+        gp_xen_evtchn_release(p, r->port);
     else
-        p->evtchn_unbind(p->xen_ctx, r->port);
-    p->event_destroy(p->ctx, r->space);
+        gp_xen_evtchn_unbind(p, r->port);
+    gp_os_event_destroy(p, r->space);
     gp_free(p, r);
 }
 
@@ -195,7 +195,7 @@ int xs_ring_reconnect(struct gp_xs_transport *t, void *ring_page, gp_port_t port
      * gone with it; a new page that is just as bad is found again by the
      * same checks on its first use. */
     r->broken = false;
-    int err = p->evtchn_bind(p->xen_ctx, port, xs_ring_kick, r);
+    int err = gp_xen_evtchn_bind(p, port, xs_ring_kick, r);
     if (err)
         GP_ERR(p, "xs_ring: binding event channel %u: %s", port, gp_strerror(err));
     return err;

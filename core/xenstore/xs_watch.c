@@ -27,15 +27,15 @@ void xs_watch_event_arrived(struct xs_client *c, const char *payload, uint32_t l
     const char *nul1 = len ? memchr(payload, 0, len) : NULL;
     const char *nul2 = nul1 ? memchr(nul1 + 1, 0, len - (uint32_t)(nul1 + 1 - payload)) : NULL;
     if (!nul1 || !nul2 || nul1 == payload) {
-        p->lock_acquire(p->ctx, c->lock);
+        gp_os_lock_acquire(p, c->lock);
         c->stats.malformed++;
-        p->lock_release(p->ctx, c->lock);
+        gp_os_lock_release(p, c->lock);
         GP_ERR(p, "xs: malformed watch event (%u bytes) dropped", len);
         return;
     }
     uint32_t keep = (uint32_t)(nul2 + 1 - payload);
     struct xs_event *e = gp_zalloc(p, sizeof(*e) + keep);
-    p->lock_acquire(p->ctx, c->lock);
+    gp_os_lock_acquire(p, c->lock);
     c->stats.watch_events++;
     if (!e || c->ev_count >= XS_MAX_PENDING_EVENTS) {
         c->stats.dropped_events++;
@@ -48,7 +48,7 @@ void xs_watch_event_arrived(struct xs_client *c, const char *payload, uint32_t l
             c->ev_count--;
             gp_free(p, old);
         } else {
-            p->lock_release(p->ctx, c->lock);
+            gp_os_lock_release(p, c->lock);
             GP_ERR(p, "xs: out of memory queueing a watch event");
             return;
         }
@@ -67,11 +67,11 @@ void xs_watch_event_arrived(struct xs_client *c, const char *payload, uint32_t l
     c->ev_count++;
     bool schedule = !c->pump_scheduled;
     c->pump_scheduled = true;
-    p->lock_release(p->ctx, c->lock);
-    if (schedule && p->defer(p->ctx, xs_watch_pump_run, c) != 0) {
-        p->lock_acquire(p->ctx, c->lock);
+    gp_os_lock_release(p, c->lock);
+    if (schedule && gp_os_defer(p, xs_watch_pump_run, c) != 0) {
+        gp_os_lock_acquire(p, c->lock);
         c->pump_scheduled = false;
-        p->lock_release(p->ctx, c->lock);
+        gp_os_lock_release(p, c->lock);
         GP_ERR(p, "xs: cannot schedule watch delivery");
     }
 }
@@ -80,7 +80,7 @@ void xs_watch_pump_run(void *arg)
 {
     struct xs_client *c = arg;
     const struct gp_platform *p = c->plat;
-    p->lock_acquire(p->ctx, c->lock);
+    gp_os_lock_acquire(p, c->lock);
     for (;;) {
         struct xs_event *e = c->ev_head;
         if (!e || c->pump_hold)
@@ -92,17 +92,17 @@ void xs_watch_pump_run(void *arg)
         struct xs_watch *w = xs_find_watch(c, e->token);
         if (w) {
             c->pump_current = w;
-            p->lock_release(p->ctx, c->lock);
+            gp_os_lock_release(p, c->lock);
             w->fn(w->arg, e->path, e->token);
-            p->lock_acquire(p->ctx, c->lock);
+            gp_os_lock_acquire(p, c->lock);
             c->pump_current = NULL;
-            p->event_signal(p->ctx, c->pump_idle);
+            gp_os_event_signal(p, c->pump_idle);
         }
         gp_free(p, e);
     }
     c->pump_scheduled = false;
-    p->event_signal(p->ctx, c->pump_idle);
-    p->lock_release(p->ctx, c->lock);
+    gp_os_event_signal(p, c->pump_idle);
+    gp_os_lock_release(p, c->lock);
 }
 
 static int xs_send_watch(struct xs_client *c, uint32_t type, const struct xs_watch *w)
@@ -131,11 +131,11 @@ int xs_watch_add(struct xs_client *c, const char *path, xs_watch_fn fn, void *ar
     w->path = copy;
     w->fn = fn;
     w->arg = arg;
-    p->lock_acquire(p->ctx, c->lock);
+    gp_os_lock_acquire(p, c->lock);
     gp_snprintf(w->token, sizeof(w->token), "gp%p:%u", (void *)c, c->next_token++);
     w->next = c->watches;
     c->watches = w;
-    p->lock_release(p->ctx, c->lock);
+    gp_os_lock_release(p, c->lock);
     int err = xs_send_watch(c, XS_WATCH, w);
     if (err) {
         GP_ERR(p, "xs: watch on %s failed: %s", path, gp_strerror(err));
@@ -152,10 +152,10 @@ void xs_watch_remove(struct xs_client *c, struct xs_watch *w)
     const struct gp_platform *p = c->plat;
     if (!w)
         return;
-    p->lock_acquire(p->ctx, c->lock);
+    gp_os_lock_acquire(p, c->lock);
     bool was_live = !w->removed;
     w->removed = true;
-    p->lock_release(p->ctx, c->lock);
+    gp_os_lock_release(p, c->lock);
     if (was_live && !c->shutdown) {
         int err = xs_send_watch(c, XS_UNWATCH, w);
         if (err && err != GP_ENOENT && err != GP_ESHUTDOWN)
@@ -163,11 +163,11 @@ void xs_watch_remove(struct xs_client *c, struct xs_watch *w)
     }
     /* No callback of this watch may be running once we return (a callback
      * must not remove its own watch). */
-    p->lock_acquire(p->ctx, c->lock);
+    gp_os_lock_acquire(p, c->lock);
     while (c->pump_current == w) {
-        p->lock_release(p->ctx, c->lock);
-        p->event_wait(p->ctx, c->pump_idle, 1000000);
-        p->lock_acquire(p->ctx, c->lock);
+        gp_os_lock_release(p, c->lock);
+        gp_os_event_wait(p, c->pump_idle, GP_MS(1));
+        gp_os_lock_acquire(p, c->lock);
     }
     for (struct xs_watch **pp = &c->watches; *pp; pp = &(*pp)->next) {
         if (*pp == w) {
@@ -175,7 +175,7 @@ void xs_watch_remove(struct xs_client *c, struct xs_watch *w)
             break;
         }
     }
-    p->lock_release(p->ctx, c->lock);
+    gp_os_lock_release(p, c->lock);
     gp_free(p, w->path);
     gp_free(p, w);
 }
@@ -184,20 +184,20 @@ int xs_watch_reregister_all(struct xs_client *c)
 {
     const struct gp_platform *p = c->plat;
     int first_err = 0;
-    p->lock_acquire(p->ctx, c->lock);
+    gp_os_lock_acquire(p, c->lock);
     unsigned n = 0;
     for (struct xs_watch *w = c->watches; w; w = w->next)
         n++;
-    p->lock_release(p->ctx, c->lock);
+    gp_os_lock_release(p, c->lock);
     /* Watches are only added/removed by their owners at passive level, and
      * resume runs with the devices quiesced, so walking by index is safe. */
     for (unsigned i = 0; i < n; i++) {
-        p->lock_acquire(p->ctx, c->lock);
+        gp_os_lock_acquire(p, c->lock);
         struct xs_watch *w = c->watches;
         for (unsigned k = 0; w && k < i; k++)
             w = w->next;
         bool live = w && !w->removed;
-        p->lock_release(p->ctx, c->lock);
+        gp_os_lock_release(p, c->lock);
         if (!live)
             continue;
         int err = xs_send_watch(c, XS_WATCH, w);
@@ -213,19 +213,19 @@ int xs_watch_reregister_all(struct xs_client *c)
 void xs_watch_destroy_all(struct xs_client *c)
 {
     const struct gp_platform *p = c->plat;
-    p->lock_acquire(p->ctx, c->lock);
+    gp_os_lock_acquire(p, c->lock);
     /* A scheduled pump still holds c: wait until it has run. */
     while (c->pump_scheduled || c->pump_current) {
-        p->lock_release(p->ctx, c->lock);
-        p->event_wait(p->ctx, c->pump_idle, 1000000);
-        p->lock_acquire(p->ctx, c->lock);
+        gp_os_lock_release(p, c->lock);
+        gp_os_event_wait(p, c->pump_idle, GP_MS(1));
+        gp_os_lock_acquire(p, c->lock);
     }
     struct xs_watch *w = c->watches;
     c->watches = NULL;
     struct xs_event *e = c->ev_head;
     c->ev_head = c->ev_tail = NULL;
     c->ev_count = 0;
-    p->lock_release(p->ctx, c->lock);
+    gp_os_lock_release(p, c->lock);
     while (w) {
         struct xs_watch *n = w->next;
         gp_free(p, w->path);

@@ -5,8 +5,8 @@
  * for a vendor the core does not know),
  * shared_info and grant-table frames placed with add-to-physmap, the
  * xenstore and console parameters, the event-channel upcall route, and
- * the Xen services of struct gp_platform filled from the core's own
- * gnttab, evtchn and xs_ring modules.  Also the re-mapping a restored
+ * the Xen services (struct gp_xen, hvm_platform_xen) served by the core's
+ * own gnttab, evtchn and xs_ring modules.  Also the re-mapping a restored
  * domain needs.  Every step logs a clear error and undoes what it did.
  */
 #ifndef GPLPV_HVM_H
@@ -36,7 +36,8 @@ int hvm_detect(const struct gp_platform *p, struct hvm_info *out);
 
 struct hvm_opts {
     unsigned grant_frames;         /* frames to map (0 = 32, capped by Xen's max) */
-    bool keep_platform_xs;         /* p->xs is already set (e.g. dom0's direct link) */
+    struct gp_xs_transport *xs;    /* offer this link to xenstored instead of the
+                                    * shared ring (e.g. dom0's direct link) */
     bool hypercall_page;           /* use Xen's hypercall page even where the
                                     * instruction is known (tests) */
 };
@@ -57,8 +58,16 @@ const char *hvm_hypercall_via_name(enum gp_hypercall_via via);
  * "grant-frames", "upcall", "xenstore". */
 typedef void (*hvm_step_fn)(void *arg, const char *step, int err, const char *detail);
 
-int hvm_platform_attach(struct gp_platform *p, const struct hvm_opts *o, hvm_step_fn step,
-                        void *step_arg, struct hvm **out);
+/* Bring the core up on the OS services and arch of 'shell' (its xen is
+ * not used, nor written).  On success the Xen services are
+ * hvm_platform_xen(*out): the shell puts them in its struct gp_platform. */
+int hvm_platform_attach(const struct gp_platform *shell, const struct hvm_opts *o,
+                        hvm_step_fn step, void *step_arg, struct hvm **out);
+/* The Xen services of the attached platform, served by the core's gnttab,
+ * evtchn and xenstore ring.  The same object until hvm_platform_detach
+ * (a restored domain keeps it: its xs is the same transport, reconnected). */
+const struct gp_xen *hvm_platform_xen(const struct hvm *h);
+/* Takes the Xen services back: the shell drops its pointer to them. */
 void hvm_platform_detach(struct hvm *h);
 
 /* Just before SCHEDOP_shutdown(suspend): from here on the upcall leaves
@@ -67,8 +76,8 @@ void hvm_platform_suspend(struct hvm *h);
 /* After SCHEDOP_shutdown(suspend) returned: 'cancelled' (rc 1) means the
  * domain resumed where it was; otherwise it is a restored domain and
  * shared_info, grant frames, event channels, the upcall route and the
- * xenstore ring are all set up again (p->xs then points to the new
- * transport; the xs client must be resumed on it). */
+ * xenstore ring are all set up again (hvm_platform_xen(h)->xs, the same
+ * transport on the new ring; the xs client must be resumed on it). */
 int hvm_platform_resume(struct hvm *h, bool cancelled);
 
 /* The 'arg' set_upcall received: acknowledge an upcall from an interrupt

@@ -15,7 +15,7 @@ static inline long gp_hypercall(const struct gp_platform *p, unsigned op, uintpt
 {
     if (!p->arch || !p->arch->hypercall)
         return -38;   /* -ENOSYS */
-    return p->arch->hypercall(p->arch_ctx, op, a1, a2, a3, 0, 0);
+    return gp_arch_hypercall(p, op, a1, a2, a3, 0, 0);
 }
 
 static inline long gp_event_channel_op(const struct gp_platform *p, int cmd, void *arg)

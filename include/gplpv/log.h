@@ -27,12 +27,12 @@ void gp_log(const struct gp_platform *p, enum gp_log_level lvl, const char *fmt,
 /* Allocation helpers over the platform (zeroed memory). */
 static inline void *gp_zalloc(const struct gp_platform *p, size_t size)
 {
-    return p->alloc(p->ctx, size);
+    return gp_os_alloc(p, size);
 }
 static inline void gp_free(const struct gp_platform *p, void *ptr)
 {
     if (ptr)
-        p->free(p->ctx, ptr);
+        gp_os_free(p, ptr);
 }
 
 #endif

@@ -24,7 +24,7 @@ struct xs_watch;
 typedef uint32_t xs_txn_t;
 #define XS_TXN_NONE ((xs_txn_t)0)
 
-/* Create a client over transport t (default: p->xs).  The client installs
+/* Create a client over transport t (default: p->xen->xs).  The client installs
  * its rx handler on the transport. */
 int xs_client_create(const struct gp_platform *p, struct gp_xs_transport *t,
                      struct xs_client **out);

@@ -331,7 +331,7 @@ int main(int argc, char **argv)
     m->b.verbose = po.level >= GP_LOG_DEBUG;
     err = blkfront_create(m->p, m->xs, m->node, &bo, &m->b.bf);
     if (!err)
-        err = blkfront_connect(m->b.bf, 30000000000ull);
+        err = blkfront_connect(m->b.bf, GP_S(30));
     if (err) {
         fprintf(stderr, "gplpv-blk: %s: connecting: %s\n", m->node, gp_strerror(err));
         if (m->b.bf)

@@ -362,7 +362,7 @@ int main(int argc, char **argv)
         err = lxnet_tap_open(n);
     }
     if (!err)
-        err = netfront_connect(n->nf, 30000000000ull);
+        err = netfront_connect(n->nf, GP_S(30));
     if (err) {
         fprintf(stderr, "gplpv-net: %s: %s\n", n->node, gp_strerror(err));
         if (n->nf)

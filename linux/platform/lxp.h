@@ -1,9 +1,9 @@
 /*
  * lxp: the core hosted in Linux user space, inside a Xen domU.
  *
- * Fills struct gp_platform with pthreads, CLOCK_MONOTONIC and stderr for
- * the OS services, and with the guest kernel's Xen devices for the Xen
- * services:
+ * Its struct gp_platform has OS services (struct gp_os) from pthreads,
+ * CLOCK_MONOTONIC and stderr, Xen services (struct gp_xen) from the guest
+ * kernel's Xen devices, and no arch ops:
  *   /dev/xen/xenbus    the xenstore transport (xs_wire messages; the
  *                      kernel keeps our req_ids and forwards watch events)
  *   /dev/xen/evtchn    event channels (bind unbound port, notify, unbind;

@@ -288,11 +288,11 @@ void lxp_evtchn_close(struct lxp *x)
 
 void lxp_evtchn_fill(struct lxp *x)
 {
-    struct gp_platform *p = &x->plat;
-    p->evtchn_alloc_unbound = lxp_evtchn_alloc_unbound;
-    p->evtchn_bind = lxp_evtchn_bind;
-    p->evtchn_unbind = lxp_evtchn_unbind;
-    p->evtchn_notify = lxp_evtchn_notify;
-    p->evtchn_mask = lxp_evtchn_mask;
-    p->evtchn_unmask = lxp_evtchn_unmask;
+    struct gp_xen *xe = &x->xen;
+    xe->evtchn_alloc_unbound = lxp_evtchn_alloc_unbound;
+    xe->evtchn_bind = lxp_evtchn_bind;
+    xe->evtchn_unbind = lxp_evtchn_unbind;
+    xe->evtchn_notify = lxp_evtchn_notify;
+    xe->evtchn_mask = lxp_evtchn_mask;
+    xe->evtchn_unmask = lxp_evtchn_unmask;
 }

@@ -372,10 +372,9 @@ void lxp_gnt_close(struct lxp *x)
 
 void lxp_gnt_fill(struct lxp *x)
 {
-    struct gp_platform *p = &x->plat;
-    p->page_alloc = lxp_gnt_page_alloc;
-    p->page_free = lxp_gnt_page_free;
-    p->va_to_gfn = lxp_gnt_va_to_gfn;
-    p->grant_access = lxp_gnt_grant_access;
-    p->grant_end = lxp_gnt_grant_end;
+    x->os.page_alloc = lxp_gnt_page_alloc;     /* gntalloc pages: see lxp.h */
+    x->os.page_free = lxp_gnt_page_free;
+    x->os.va_to_gfn = lxp_gnt_va_to_gfn;
+    x->xen.grant_access = lxp_gnt_grant_access;
+    x->xen.grant_end = lxp_gnt_grant_end;
 }

@@ -7,12 +7,7 @@
 #include <stdatomic.h>
 
 #include "lxp.h"
-
-struct lxp_work {
-    struct lxp_work *next;
-    gp_work_fn fn;
-    void *arg;
-};
+#include "posix_os.h"
 
 /* One page given out by page_alloc: a gntalloc page mapped at va. */
 struct lxp_page {
@@ -83,17 +78,15 @@ struct lxp_xs {
 };
 
 struct lxp {
-    struct gp_platform plat;
+    struct gp_platform plat;   /* first: lxp_of; points at os and xen below */
+    struct gp_os os;
+    struct gp_xen xen;
     char name[32];
     enum gp_log_level level;
     atomic_uint errors;
     gp_domid_t self;
 
-    pthread_t worker;
-    bool worker_started, stopping, busy;
-    pthread_mutex_t work_lock;
-    pthread_cond_t work_cond, idle_cond;
-    struct lxp_work *head, *tail;
+    struct posix_os_worker worker;   /* defer() */
 
     struct lxp_gnt gnt;
     struct lxp_evtchn ev;

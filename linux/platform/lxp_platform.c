@@ -34,8 +34,9 @@ int lxp_create(const struct lxp_opts *o, struct gp_platform **out)
     x->gnt.chunk_pages = o && o->chunk_pages ? o->chunk_pages : 64;
     unsigned flags = o ? o->flags : 0;
     lxp_os_fill(x);
-    x->plat.xen_ctx = x;
-    x->plat.self_domid = lxp_self_domid;
+    x->xen.ctx = x;
+    x->xen.self_domid = lxp_self_domid;
+    x->plat.xen = &x->xen;
     int err = lxp_os_start(x);
     if (!err && !(flags & LXP_NO_GNTALLOC)) {
         err = lxp_gnt_open(x);
@@ -61,10 +62,10 @@ void lxp_destroy(struct gp_platform *p)
         return;
     struct lxp *x = lxp_of(p);
     lxp_xs_close(x);
-    if (p->evtchn_bind || x->ev.fd >= 0)
+    if (x->xen.evtchn_bind || x->ev.fd >= 0)
         lxp_evtchn_close(x);
     lxp_os_stop(x);
-    if (p->page_alloc || x->gnt.fd >= 0)
+    if (x->os.page_alloc || x->gnt.fd >= 0)
         lxp_gnt_close(x);
     free(x);
 }

@@ -276,7 +276,7 @@ int lxp_xs_open(struct lxp *x)
     if (pthread_create(&s->thread, NULL, lxp_xs_thread, x) != 0)
         return GP_ENOMEM;
     s->started = true;
-    x->plat.xs = &s->t;
+    x->xen.xs = &s->t;
     return 0;
 }
 
@@ -301,7 +301,7 @@ void lxp_xs_close(struct lxp *x)
     s->fd = s->wake_fd = -1;
     free(s->buf);
     s->buf = NULL;
-    x->plat.xs = NULL;
+    x->xen.xs = NULL;
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->send_lock);
     pthread_mutex_destroy(&s->lock);

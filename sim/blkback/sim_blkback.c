@@ -259,7 +259,7 @@ static void bb_flush_responses(struct sim_blkback *b, struct bb_queue *q)
     RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&q->ring, notify);
     if (notify) {
         b->st.notifications++;
-        b->p->evtchn_notify(b->p->xen_ctx, q->port);
+        gp_xen_evtchn_notify(b->p, q->port);
     }
 }
 
@@ -364,7 +364,7 @@ static int bb_connect_queue(struct sim_blkback *b, struct bb_queue *q, const cha
     if (port <= 0 || sim_evtchn_bind_interdomain(b->x, 0, b->fe, (gp_port_t)port, &lport) != 0)
         return -1;
     q->port = lport;
-    b->p->evtchn_bind(b->p->xen_ctx, lport, bb_event, q);
+    gp_xen_evtchn_bind(b->p, lport, bb_event, q);
     return 0;
 }
 

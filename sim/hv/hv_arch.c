@@ -104,12 +104,12 @@ static int hv_set_hypercall(void *ctx, enum gp_hypercall_via via, uint64_t *page
 {
     struct sim_domain *d = ctx;
     if (d->hcall_page && via != GP_HYPERCALL_PAGE) {
-        d->raw.page_free(d->raw.ctx, d->hcall_page);
+        gp_os_page_free(&d->raw, d->hcall_page);
         d->hcall_page = NULL;
         d->hypercall_msr_written = false;
     }
     if (via == GP_HYPERCALL_PAGE && !d->hcall_page) {
-        d->hcall_page = d->raw.page_alloc(d->raw.ctx, page_gfn);
+        d->hcall_page = gp_os_page_alloc(&d->raw, page_gfn);
         if (!d->hcall_page)
             return GP_ENOMEM;
     }
@@ -332,7 +332,7 @@ static unsigned hv_current_vcpu(void *ctx)
     return 0;
 }
 
-const struct gp_arch_ops hv_arch_ops = {
+const struct gp_arch hv_arch_ops = {
     .cpuid = hv_cpuid,
     .wrmsr = hv_wrmsr,
     .io_in = hv_io_in,

@@ -38,8 +38,10 @@ struct sim_domain {
     gp_domid_t domid;
     struct sim_domain_opts opts;
     struct sim_os *os;
+    struct gp_arch arch;             /* hv_arch_ops with ctx = this domain */
     struct gp_platform raw;          /* OS services + arch ops */
-    struct gp_platform plat;         /* + the core's Xen services */
+    struct gp_platform plat;         /* + the core's Xen services (hvm_platform_xen) */
+    struct gp_xs_transport *dom0_xs; /* dom0's direct link to xenstored */
     struct hvm *hvm;
     /* cpu */
     char cpu_vendor[13];             /* CPUID leaf 0 */
@@ -122,7 +124,7 @@ long hv_memory_op(struct sim_domain *d, int cmd, void *arg);
 void *hv_gfn_to_va(struct sim_domain *d, uint64_t gfn);
 
 /* hv_arch.c */
-extern const struct gp_arch_ops hv_arch_ops;
+extern const struct gp_arch hv_arch_ops;
 void hv_cpu_init(struct sim_domain *d);      /* vendor and its instruction, from opts */
 
 /* hv_sched.c: the toolstack's save/restore (lock not held) */

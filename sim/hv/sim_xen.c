@@ -97,7 +97,7 @@ static int hv_setup_store(struct sim_domain *d)
     snprintf(val, sizeof(val), "sim-guest-%u", d->domid);
     sim_xenstored_poke(x->xsd, path, val);
     uint64_t gfn;
-    d->store_page = d->raw.page_alloc(d->raw.ctx, &gfn);
+    d->store_page = gp_os_page_alloc(&d->raw, &gfn);
     if (!d->store_page)
         return -ENOMEM;
     pthread_mutex_lock(&x->lock);
@@ -135,8 +135,9 @@ struct sim_domain *sim_domain_create_ex(struct sim_xen *x, gp_domid_t domid,
     snprintf(name, sizeof(name), "dom%u", domid);
     d->os = sim_os_create(name, d->opts.max_pages, HV_BASE_GFN, x->opts.quiet);
     sim_os_fill(d->os, &d->raw);
-    d->raw.arch = &hv_arch_ops;
-    d->raw.arch_ctx = d;
+    d->arch = hv_arch_ops;
+    d->arch.ctx = d;
+    d->raw.arch = &d->arch;
     hv_cpu_init(d);
     d->unpopulated = calloc(d->opts.max_pages, 1);
     d->map_readers = calloc(HV_MAX_GRANT_FRAMES * HV_ENTRIES_PER_FRAME, sizeof(uint16_t));
@@ -152,20 +153,21 @@ struct sim_domain *sim_domain_create_ex(struct sim_xen *x, gp_domid_t domid,
     pthread_mutex_unlock(&x->lock);
 
     if (domid == 0)
-        d->raw.xs = sim_xenstored_direct(x->xsd, 0);
+        d->dom0_xs = sim_xenstored_direct(x->xsd, 0);
     else if (hv_setup_store(d) != 0) {
         sim_domain_destroy(d);
         return NULL;
     }
     d->plat = d->raw;
     if (!d->opts.no_attach) {
-        struct hvm_opts ho = { .grant_frames = 16, .keep_platform_xs = domid == 0 };
-        int err = hvm_platform_attach(&d->plat, &ho, NULL, NULL, &d->hvm);
+        struct hvm_opts ho = { .grant_frames = 16, .xs = d->dom0_xs };
+        int err = hvm_platform_attach(&d->raw, &ho, NULL, NULL, &d->hvm);
         if (err) {
             fprintf(stderr, "sim_hv: dom%u: HVM bring-up failed: %s\n", domid, gp_strerror(err));
             sim_domain_destroy(d);
             return NULL;
         }
+        d->plat.xen = hvm_platform_xen(d->hvm);
     }
     return d;
 }
@@ -181,20 +183,21 @@ void sim_domain_destroy(struct sim_domain *d)
     if (!d)
         return;
     struct sim_xen *x = d->x;
+    d->plat.xen = NULL;
     if (d->hvm)
         hvm_platform_detach(d->hvm);
     d->hvm = NULL;
     if (d->domid != 0)
         sim_xenstored_release(x->xsd, d->domid);
-    else if (d->raw.xs)
-        sim_xenstored_direct_close(x->xsd, d->raw.xs);
+    else if (d->dom0_xs)
+        sim_xenstored_direct_close(x->xsd, d->dom0_xs);
     hv_irq_stop(d);
     pthread_mutex_lock(&x->lock);
     hv_close_all_ports(d);
     x->domains[d->domid] = NULL;
     pthread_mutex_unlock(&x->lock);
     if (d->hcall_page)                          /* a test that never detached */
-        d->raw.page_free(d->raw.ctx, d->hcall_page);
+        gp_os_page_free(&d->raw, d->hcall_page);
     sim_os_destroy(d->os);
     free(d->unpopulated);
     free(d->map_readers);

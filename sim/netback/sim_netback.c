@@ -281,7 +281,7 @@ static void nb_rx_service(struct sim_netback *b, struct nb_queue *q)
     RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&q->rx, notify);
     if (notify) {
         b->st.notifications++;
-        b->p->evtchn_notify(b->p->xen_ctx, q->rx_port);
+        gp_xen_evtchn_notify(b->p, q->rx_port);
     }
 }
 
@@ -326,7 +326,7 @@ void nb_tx_flush(struct sim_netback *b, struct nb_queue *q)
     RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&q->tx, notify);
     if (notify) {
         b->st.notifications++;
-        b->p->evtchn_notify(b->p->xen_ctx, q->tx_port);
+        gp_xen_evtchn_notify(b->p, q->tx_port);
     }
 }
 
@@ -528,7 +528,7 @@ static int nb_bind(struct sim_netback *b, struct nb_queue *q, const char *key, g
     if (port <= 0 || sim_evtchn_bind_interdomain(b->x, 0, b->fe, (gp_port_t)port, &lport) != 0)
         return -1;
     *out = lport;
-    return b->p->evtchn_bind(b->p->xen_ctx, lport, nb_event, q) == 0 ? 0 : -1;
+    return gp_xen_evtchn_bind(b->p, lport, nb_event, q) == 0 ? 0 : -1;
 }
 
 static int nb_connect_queue(struct sim_netback *b, struct nb_queue *q, const char *pre)

@@ -35,7 +35,7 @@ int nb_ctrl_connect_locked(struct sim_netback *b)
     BACK_RING_INIT(&c->ring, (xen_netif_ctrl_sring_t *)c->va, GP_PAGE_SIZE);
     gp_port_t lport;
     if (sim_evtchn_bind_interdomain(b->x, 0, b->fe, (gp_port_t)port, &lport) != 0 ||
-        b->p->evtchn_bind(b->p->xen_ctx, lport, nb_ctrl_event, b) != 0) {
+        gp_xen_evtchn_bind(b->p, lport, nb_ctrl_event, b) != 0) {
         sim_gnt_unmap(b->x, 0, b->fe, c->ref, true);
         c->va = NULL;
         return -1;
@@ -141,7 +141,7 @@ void nb_ctrl_service_locked(struct sim_netback *b)
     }
     if (notify) {
         b->st.notifications++;
-        b->p->evtchn_notify(b->p->xen_ctx, c->port);
+        gp_xen_evtchn_notify(b->p, c->port);
     }
 }
 
@@ -165,5 +165,5 @@ void sim_netback_ctrl_fault(struct sim_netback *b, enum sim_net_ctrl_fault f)
     gp_port_t port = c->port;
     pthread_mutex_unlock(&b->m);
     if (notify)
-        b->p->evtchn_notify(b->p->xen_ctx, port);
+        gp_xen_evtchn_notify(b->p, port);
 }

@@ -1,11 +1,11 @@
 /*
- * sim_os: the OS half of a simulated domain's struct gp_platform, built on
+ * sim_os: the OS services (struct gp_os) of a simulated domain, built on
  * pthreads: zeroed allocation, a page pool with small frame numbers (so
  * they fit grant v1 entries), spin locks, auto-reset events, monotonic
  * time, logging to stderr, and one worker thread for defer().
  *
- * The Xen services and arch ops of the platform are filled by the
- * simulated hypervisor (sim/hv); a test that needs only OS services (a
+ * The arch ops come from the simulated hypervisor (sim/hv) and the Xen
+ * services from the core's HVM bring-up; a test that needs only OS services (a
  * xenstore client over an in-memory ring, say) can use sim_os alone.
  */
 #ifndef GPLPV_SIM_OS_H
@@ -20,7 +20,8 @@ struct sim_os;
 struct sim_os *sim_os_create(const char *name, unsigned pages, uint64_t base_gfn, bool quiet);
 /* Stops the worker after running the work already queued. */
 void sim_os_destroy(struct sim_os *os);
-/* Fill the OS services of p (ctx, alloc ... defer, va_to_gfn). */
+/* Point p->os at os's OS services (alloc ... defer, va_to_gfn); p->xen
+ * and p->arch are left alone. */
 void sim_os_fill(struct sim_os *os, struct gp_platform *p);
 
 /* The pool, for the hypervisor side: frame <-> address. */

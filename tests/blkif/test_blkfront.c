@@ -31,7 +31,7 @@ static struct dev dev_open(unsigned devid, const struct sim_blkback_opts *bo,
     char node[64];
     snprintf(node, sizeof(node), "device/vbd/%u", devid);
     if (d.bb && blkfront_create(pg, xs, node, fo, &d.bf) == 0 &&
-        blkfront_connect(d.bf, 5000000000ull) != 0) {
+        blkfront_connect(d.bf, GP_S(5)) != 0) {
         blkfront_destroy(d.bf);
         d.bf = NULL;
     }
@@ -406,7 +406,7 @@ static void test_new_instance_on_a_closed_node(void)
     REQUIRE(blkfront_create(pg, xs, "device/vbd/1616",
                             &(struct blkfront_opts){ .max_queues = 1, .max_ring_page_order = 0 },
                             &d.bf) == 0);
-    CHECK_EQ(blkfront_connect(d.bf, 5000000000ull), 0);
+    CHECK_EQ(blkfront_connect(d.bf, GP_S(5)), 0);
     blkfront_get_info(d.bf, &in);
     CHECK(in.queues == 1 && in.ring_pages == 1);
     char *v = NULL;
@@ -528,13 +528,13 @@ static void test_ring_indices_cross_2_32(void)
     REQUIRE(d.bf);
     REQUIRE(d.bf->nqueues == 2);
     const uint32_t delta = 0u - 1024u;
-    pg->lock_acquire(pg->ctx, d.bf->lock);
+    gp_os_lock_acquire(pg, d.bf->lock);
     sim_blkback_shift_ring_indices(d.bb, delta);
     for (unsigned i = 0; i < d.bf->nqueues; i++) {
         d.bf->q[i].ring.req_prod_pvt += delta;
         d.bf->q[i].ring.rsp_cons += delta;
     }
-    pg->lock_release(pg->ctx, d.bf->lock);
+    gp_os_lock_release(pg, d.bf->lock);
     CHECK(d.bf->q[0].ring.req_prod_pvt >= 0xfffffc00u);
     sim_blkback_set_faults(d.bb, 0, 0, true);            /* responses out of order */
     enum { N = 64, ROUNDS = 20 };             /* 64 in flight fill both 32-slot rings */

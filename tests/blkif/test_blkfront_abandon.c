@@ -34,7 +34,7 @@ static struct dev dev_open(unsigned devid, const struct sim_blkback_opts *bo,
     char node[64];
     snprintf(node, sizeof(node), "device/vbd/%u", devid);
     if (d.bb && blkfront_create(pg, xs, node, fo, &d.bf) == 0 &&
-        blkfront_connect(d.bf, 5000000000ull) != 0) {
+        blkfront_connect(d.bf, GP_S(5)) != 0) {
         blkfront_destroy(d.bf);
         d.bf = NULL;
     }
@@ -139,10 +139,10 @@ static int poison_touched(unsigned n)
 static unsigned outstanding(struct blkfront *bf)
 {
     unsigned n = 0;
-    pg->lock_acquire(pg->ctx, bf->lock);
+    gp_os_lock_acquire(pg, bf->lock);
     for (unsigned q = 0; q < bf->nqueues; q++)
         n += bf->q[q].outstanding;
-    pg->lock_release(pg->ctx, bf->lock);
+    gp_os_lock_release(pg, bf->lock);
     return n;
 }
 
@@ -152,7 +152,7 @@ static unsigned held_pages_reusable(struct blkfront *bf, unsigned *held)
 {
     unsigned bad = 0;
     *held = 0;
-    pg->lock_acquire(pg->ctx, bf->lock);
+    gp_os_lock_acquire(pg, bf->lock);
     for (unsigned q = 0; q < bf->nqueues; q++)
         for (unsigned i = 0; i < bf->q[q].nslots; i++) {
             struct blkfront_shadow *s = &bf->q[q].shadow[i];
@@ -165,7 +165,7 @@ static unsigned held_pages_reusable(struct blkfront *bf, unsigned *held)
                     bad += bf->pool_free[f] == pi;
             }
         }
-    pg->lock_release(pg->ctx, bf->lock);
+    gp_os_lock_release(pg, bf->lock);
     return bad;
 }
 
@@ -275,9 +275,9 @@ static void test_abandon_takes_queued_requests(void)
     for (unsigned i = 1; i < 40; i++)
         CHECK_EQ(submit(d.bf, i, i % 2 ? BLKFRONT_WRITE : BLKFRONT_READ, 500 + 8 * i, 8), 0);
     usleep(30000);
-    pg->lock_acquire(pg->ctx, d.bf->lock);
+    gp_os_lock_acquire(pg, d.bf->lock);
     bool queued = d.bf->queue_head != NULL;
-    pg->lock_release(pg->ctx, d.bf->lock);
+    gp_os_lock_release(pg, d.bf->lock);
     CHECK(queued);                                  /* 44 pieces, 32 slots */
     struct sim_blkback_stats b0, b1;
     sim_blkback_get_stats(d.bb, &b0);
@@ -315,9 +315,9 @@ static void test_reconnect_does_not_reissue_abandoned(void)
     bool up = false;
     for (int i = 0; i < 500 && !up; i++) {
         sim_blkback_get_stats(d.bb, &b1);
-        pg->lock_acquire(pg->ctx, d.bf->lock);
+        gp_os_lock_acquire(pg, d.bf->lock);
         up = d.bf->connected && b1.connects > b0.connects;
-        pg->lock_release(pg->ctx, d.bf->lock);
+        gp_os_lock_release(pg, d.bf->lock);
         if (!up)
             usleep(10000);
     }

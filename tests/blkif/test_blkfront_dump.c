@@ -42,7 +42,7 @@ static struct dev dev_open(unsigned devid)
     char node[64];
     snprintf(node, sizeof(node), "device/vbd/%u", devid);
     if (d.bb && blkfront_create(pg, xs, node, NULL, &d.bf) == 0 &&
-        blkfront_connect(d.bf, 5000000000ull) != 0) {
+        blkfront_connect(d.bf, GP_S(5)) != 0) {
         blkfront_destroy(d.bf);
         d.bf = NULL;
     }
@@ -105,7 +105,7 @@ static void test_dump_after_a_crash_with_requests_in_flight(void)
     usleep(20000);
     gp_port_t port = dev_port(&d);
     REQUIRE(port);
-    pg->evtchn_mask(pg->xen_ctx, port);             /* interrupts off */
+    gp_xen_evtchn_mask(pg, port);             /* interrupts off */
     sim_blkback_hold(d.bb, false);                  /* the old answers arrive, unseen */
     usleep(50000);
     CHECK_EQ(atomic_load(&normal_calls), 0);
@@ -130,7 +130,7 @@ static void test_dump_after_a_crash_with_requests_in_flight(void)
     CHECK_EQ(blkfront_dump_io(d.bf, BLKFRONT_WRITE, 8190, 8, w, &env), GP_ERANGE);
     blkfront_dump_get_stats(d.bf, &st);
     CHECK_EQ(st.requests, 5);
-    pg->evtchn_unmask(pg->xen_ctx, port);
+    gp_xen_evtchn_unmask(pg, port);
     dev_close(&d);
     CHECK_EQ(atomic_load(&normal_calls), N);        /* failed at destroy, once each */
     CHECK_EQ(atomic_load(&normal_status), GP_ESHUTDOWN);

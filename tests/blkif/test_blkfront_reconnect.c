@@ -34,7 +34,7 @@ static struct dev dev_open(unsigned devid, const struct sim_blkback_opts *bo,
     char node[64];
     snprintf(node, sizeof(node), "device/vbd/%u", devid);
     if (d.bb && blkfront_create(pg, xs, node, fo, &d.bf) == 0 &&
-        blkfront_connect(d.bf, 5000000000ull) != 0) {
+        blkfront_connect(d.bf, GP_S(5)) != 0) {
         blkfront_destroy(d.bf);
         d.bf = NULL;
     }
@@ -54,9 +54,9 @@ static bool wait_connects(struct dev *d, uint64_t n)
     for (int i = 0; i < 1000; i++) {
         struct sim_blkback_stats st;
         sim_blkback_get_stats(d->bb, &st);
-        pg->lock_acquire(pg->ctx, d->bf->lock);
+        gp_os_lock_acquire(pg, d->bf->lock);
         bool up = d->bf->connected;
-        pg->lock_release(pg->ctx, d->bf->lock);
+        gp_os_lock_release(pg, d->bf->lock);
         if (st.connects >= n && up)
             return true;
         usleep(10000);
@@ -197,9 +197,9 @@ static void test_requests_move_off_dropped_queues(void)
     sim_blkback_hold(d.bb, true);
     submit_writes(&d, &w, 120, 8, 7);
     usleep(30000);
-    pg->lock_acquire(pg->ctx, d.bf->lock);
+    gp_os_lock_acquire(pg, d.bf->lock);
     unsigned on_q3 = d.bf->q[3].outstanding;
-    pg->lock_release(pg->ctx, d.bf->lock);
+    gp_os_lock_release(pg, d.bf->lock);
     CHECK(on_q3 > 0);
     sim_blkback_restart_with(d.bb, &(struct sim_blkback_opts){ .max_queues = 1,
                                                                .max_ring_order = 0 }, 0);

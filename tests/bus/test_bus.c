@@ -187,7 +187,7 @@ static void *src_take(void *arg, uint64_t *gfn)
     struct source *s = arg;
     if (s->left <= 0)
         return NULL;
-    void *va = s->p->page_alloc(s->p->ctx, gfn);
+    void *va = gp_os_page_alloc(s->p, gfn);
     if (va) {
         s->left--;
         s->out++;
@@ -198,7 +198,7 @@ static void *src_take(void *arg, uint64_t *gfn)
 static void src_give(void *arg, void *va)
 {
     struct source *s = arg;
-    s->p->page_free(s->p->ctx, va);
+    gp_os_page_free(s->p, va);
     s->left++;
     s->out--;
 }
@@ -322,7 +322,7 @@ static int bf_resume(void *arg, bool cancelled)
         blkfront_resume_in_place(arg);
         return 0;
     }
-    return blkfront_resume_restored(arg, 10000000000ull);
+    return blkfront_resume_restored(arg, GP_S(10));
 }
 
 /* The shell's critical-section hook (Windows captures the other CPUs
@@ -465,7 +465,7 @@ static void test_save_restore_with_io_on_two_disks(void)
         char node[32];
         snprintf(node, sizeof(node), "device/vbd/%u", 768 + 16 * i);
         REQUIRE(bb[i] && blkfront_create(p, xs, node, NULL, &bf[i]) == 0);
-        REQUIRE(blkfront_connect(bf[i], 5000000000ull) == 0);
+        REQUIRE(blkfront_connect(bf[i], GP_S(5)) == 0);
     }
     struct suspend s;
     REQUIRE(suspend_init(&s, p, sim_domain_hvm(g), xs) == 0);
@@ -539,7 +539,7 @@ static void test_hibernate_and_thaw_without_new_pages(void)
     struct sim_blkback *bb = sim_blkback_create(x, d0, 13, 768, NULL);
     struct blkfront *bf = NULL;
     REQUIRE(bb && blkfront_create(p, xs, "device/vbd/768", NULL, &bf) == 0);
-    REQUIRE(blkfront_connect(bf, 5000000000ull) == 0);
+    REQUIRE(blkfront_connect(bf, GP_S(5)) == 0);
     struct suspend s;
     REQUIRE(suspend_init(&s, p, sim_domain_hvm(g), xs) == 0);
     suspend_register(&s, &(struct suspend_dev){ bf_suspend, bf_resume, bf });

@@ -55,7 +55,7 @@ static void pair_down(struct pair *pr)
 /* A guest-allocated channel bound by dom0, as a frontend/backend pair does. */
 static void connect(struct pair *pr, gp_port_t *gport, gp_port_t *bport)
 {
-    CHECK_EQ(pr->pg->evtchn_alloc_unbound(pr->pg->xen_ctx, 0, gport), 0);
+    CHECK_EQ(gp_xen_evtchn_alloc_unbound(pr->pg, 0, gport), 0);
     CHECK_EQ(sim_evtchn_bind_interdomain(pr->x, 0, 1, *gport, bport), 0);
 }
 
@@ -66,19 +66,19 @@ static void test_interdomain_both_ways(void)
     gp_port_t gp = 0, bp = 0;
     connect(&pr, &gp, &bp);
     struct counter cg = { 0 }, cb = { 0 };
-    CHECK_EQ(pr.pg->evtchn_bind(pr.pg->xen_ctx, gp, count_cb, &cg), 0);
-    CHECK_EQ(pr.p0->evtchn_bind(pr.p0->xen_ctx, bp, count_cb, &cb), 0);
+    CHECK_EQ(gp_xen_evtchn_bind(pr.pg, gp, count_cb, &cg), 0);
+    CHECK_EQ(gp_xen_evtchn_bind(pr.p0, bp, count_cb, &cb), 0);
     wait_at_least(&cb, 1);                 /* bind_interdomain marks the new port pending */
     unsigned base = atomic_load(&cb.n);
     for (int i = 0; i < 50; i++) {
-        pr.pg->evtchn_notify(pr.pg->xen_ctx, gp);
+        gp_xen_evtchn_notify(pr.pg, gp);
         usleep(200);
     }
     CHECK(wait_at_least(&cb, base + 1) > base);
-    pr.p0->evtchn_notify(pr.p0->xen_ctx, bp);
+    gp_xen_evtchn_notify(pr.p0, bp);
     CHECK(wait_at_least(&cg, 1) >= 1);
-    pr.pg->evtchn_unbind(pr.pg->xen_ctx, gp);
-    pr.p0->evtchn_unbind(pr.p0->xen_ctx, bp);
+    gp_xen_evtchn_unbind(pr.pg, gp);
+    gp_xen_evtchn_unbind(pr.p0, bp);
     pair_down(&pr);
 }
 
@@ -89,14 +89,14 @@ static void test_mask_holds_unmask_delivers(void)
     gp_port_t gp = 0, bp = 0;
     connect(&pr, &gp, &bp);
     struct counter cg = { 0 };
-    CHECK_EQ(pr.pg->evtchn_bind(pr.pg->xen_ctx, gp, count_cb, &cg), 0);
-    pr.pg->evtchn_mask(pr.pg->xen_ctx, gp);
-    pr.p0->evtchn_notify(pr.p0->xen_ctx, bp);
+    CHECK_EQ(gp_xen_evtchn_bind(pr.pg, gp, count_cb, &cg), 0);
+    gp_xen_evtchn_mask(pr.pg, gp);
+    gp_xen_evtchn_notify(pr.p0, bp);
     usleep(30000);
     CHECK_EQ(atomic_load(&cg.n), 0);       /* pending but masked */
-    pr.pg->evtchn_unmask(pr.pg->xen_ctx, gp);
+    gp_xen_evtchn_unmask(pr.pg, gp);
     CHECK_EQ(wait_at_least(&cg, 1), 1);    /* the unmask re-raised it */
-    pr.pg->evtchn_unbind(pr.pg->xen_ctx, gp);
+    gp_xen_evtchn_unbind(pr.pg, gp);
     pair_down(&pr);
 }
 
@@ -110,20 +110,20 @@ static void test_many_ports_and_second_vcpu(void)
     for (int i = 0; i < N; i++) {
         connect(&pr, &gps[i], &bps[i]);
         atomic_store(&cs[i].n, 0);
-        CHECK_EQ(pr.pg->evtchn_bind(pr.pg->xen_ctx, gps[i], count_cb, &cs[i]), 0);
+        CHECK_EQ(gp_xen_evtchn_bind(pr.pg, gps[i], count_cb, &cs[i]), 0);
     }
     /* Half the ports are delivered on vCPU 1. */
     for (int i = 0; i < N; i += 2)
         CHECK_EQ(evtchn_bind_vcpu(hvm_evtchn(sim_domain_hvm(pr.g)), gps[i], 1), 0);
     for (int i = 0; i < N; i++)
-        pr.p0->evtchn_notify(pr.p0->xen_ctx, bps[i]);
+        gp_xen_evtchn_notify(pr.p0, bps[i]);
     int missing = 0;
     for (int i = 0; i < N; i++)
         if (wait_at_least(&cs[i], 1) < 1)
             missing++;
     CHECK_EQ(missing, 0);
     for (int i = 0; i < N; i++)
-        pr.pg->evtchn_unbind(pr.pg->xen_ctx, gps[i]);
+        gp_xen_evtchn_unbind(pr.pg, gps[i]);
     pair_down(&pr);
 }
 

@@ -113,9 +113,9 @@ static void fz_geometry(struct fz_in *in, struct sim_blkback_opts *o, const char
 static bool fz_wait_connected(struct blkfront *bf, unsigned ms)
 {
     for (unsigned i = 0; i < ms; i++) {
-        fz_p->lock_acquire(fz_p->ctx, bf->lock);
+        gp_os_lock_acquire(fz_p, bf->lock);
         bool up = bf->connected;
-        fz_p->lock_release(fz_p->ctx, bf->lock);
+        gp_os_lock_release(fz_p, bf->lock);
         if (up)
             return true;
         long long st = 0;
@@ -151,7 +151,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!bb)
         abort();
     if (blkfront_create(fz_p, fz_xs, "device/vbd/51712", NULL, &bf) != 0 ||
-        blkfront_connect(bf, 2000000000ull) != 0) {
+        blkfront_connect(bf, GP_S(2)) != 0) {
         blkfront_destroy(bf);
         sim_blkback_destroy(bb);
         return 0;

@@ -15,6 +15,7 @@
 
 static struct sim_os *fz_os;
 static struct gp_platform fz_plat;
+static struct gp_xen fz_xen;
 static gp_grant_ref_t fz_next_ref = 8;
 static void *fz_ring;
 
@@ -45,11 +46,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!fz_os) {
         fz_os = sim_os_create("fuzz", 2048, 0x10, true);
         sim_os_fill(fz_os, &fz_plat);
-        fz_plat.grant_access = fz_grant;
-        fz_plat.grant_end = fz_end;
-        fz_plat.evtchn_notify = fz_notify;
+        fz_xen.grant_access = fz_grant;
+        fz_xen.grant_end = fz_end;
+        fz_xen.evtchn_notify = fz_notify;
+        fz_plat.xen = &fz_xen;
         uint64_t gfn;
-        fz_ring = fz_plat.page_alloc(fz_plat.ctx, &gfn);
+        fz_ring = gp_os_page_alloc(&fz_plat, &gfn);
     }
     if (size < 2)
         return 0;

@@ -153,7 +153,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sim_netback_destroy(nb);
         return 0;
     }
-    bool up = netfront_connect(nf, 500000000ull) == 0;
+    bool up = netfront_connect(nf, GP_MS(500)) == 0;
     unsigned sent = 0;
     uint64_t connects = up ? 1 : 0;
     unsigned conns = 1 + fz_byte(&in) % 3;

@@ -15,6 +15,7 @@
 
 static struct sim_os *fz_os;
 static struct gp_platform fz_plat;
+static struct gp_xen fz_xen;
 static void *fz_tx_ring, *fz_rx_ring;
 
 static void fz_notify(void *ctx, gp_port_t port) { (void)ctx; (void)port; }
@@ -56,10 +57,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!fz_os) {
         fz_os = sim_os_create("fuzz", 4096, 0x10, true);
         sim_os_fill(fz_os, &fz_plat);
-        fz_plat.evtchn_notify = fz_notify;
+        fz_xen.evtchn_notify = fz_notify;
+        fz_plat.xen = &fz_xen;
         uint64_t gfn;
-        fz_tx_ring = fz_plat.page_alloc(fz_plat.ctx, &gfn);
-        fz_rx_ring = fz_plat.page_alloc(fz_plat.ctx, &gfn);
+        fz_tx_ring = gp_os_page_alloc(&fz_plat, &gfn);
+        fz_rx_ring = gp_os_page_alloc(&fz_plat, &gfn);
     }
     if (size < 3)
         return 0;

@@ -73,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct xs_client *c = NULL;
     if (xs_client_create(&fz_plat, &fz_t, &c) != 0)
         return 0;
-    xs_client_set_timeout(c, 200000);          /* 200 us: the stream ends quickly */
+    xs_client_set_timeout(c, GP_US(200));          /* 200 us: the stream ends quickly */
     char *v = NULL;
     size_t len = 0;
     if (xs_read(c, XS_TXN_NONE, "/fuzz", &v, &len) == 0) {

@@ -14,38 +14,38 @@ static const struct gp_platform *pg;
 static void test_map_end_busy_then_free(void)
 {
     uint64_t gfn;
-    char *page = pg->page_alloc(pg->ctx, &gfn);
+    char *page = gp_os_page_alloc(pg, &gfn);
     REQUIRE(page);
     strcpy(page, "granted data");
     gp_grant_ref_t ref;
-    REQUIRE(pg->grant_access(pg->xen_ctx, 0, gfn, false, &ref) == 0);
+    REQUIRE(gp_xen_grant_access(pg, 0, gfn, false, &ref) == 0);
     char *m = sim_gnt_map(x, 0, 1, ref, true);
     REQUIRE(m);
     CHECK_STR(m, "granted data");
     strcpy(m, "written by dom0");
     CHECK_STR(page, "written by dom0");
-    CHECK_EQ(pg->grant_end(pg->xen_ctx, ref), GP_EBUSY);     /* still mapped */
+    CHECK_EQ(gp_xen_grant_end(pg, ref), GP_EBUSY);     /* still mapped */
     sim_gnt_unmap(x, 0, 1, ref, true);
-    CHECK_EQ(pg->grant_end(pg->xen_ctx, ref), 0);
+    CHECK_EQ(gp_xen_grant_end(pg, ref), 0);
     CHECK(sim_gnt_map(x, 0, 1, ref, false) == NULL);          /* revoked */
-    CHECK_EQ(pg->grant_end(pg->xen_ctx, ref), GP_EINVAL);     /* not granted any more */
-    pg->page_free(pg->ctx, page);
+    CHECK_EQ(gp_xen_grant_end(pg, ref), GP_EINVAL);     /* not granted any more */
+    gp_os_page_free(pg, page);
 }
 
 static void test_readonly_and_wrong_domain(void)
 {
     uint64_t gfn;
-    char *page = pg->page_alloc(pg->ctx, &gfn);
+    char *page = gp_os_page_alloc(pg, &gfn);
     gp_grant_ref_t ref;
-    REQUIRE(pg->grant_access(pg->xen_ctx, 0, gfn, true, &ref) == 0);
+    REQUIRE(gp_xen_grant_access(pg, 0, gfn, true, &ref) == 0);
     CHECK(sim_gnt_map(x, 0, 1, ref, true) == NULL);           /* read-only grant */
     char buf[8] = "abc";
     CHECK_EQ(sim_gnt_copy(x, 0, 1, ref, 0, buf, 4, true), GP_EACCES);
     CHECK_EQ(sim_gnt_copy(x, 0, 1, ref, 100, buf, 4, false), 0);
     CHECK(sim_gnt_map(x, 2, 1, ref, false) == NULL);          /* granted to dom0 only */
     CHECK_EQ(sim_gnt_copy(x, 0, 1, ref, 4090, buf, 8, false), GP_EINVAL);
-    CHECK_EQ(pg->grant_end(pg->xen_ctx, ref), 0);
-    pg->page_free(pg->ctx, page);
+    CHECK_EQ(gp_xen_grant_end(pg, ref), 0);
+    gp_os_page_free(pg, page);
 }
 
 static void test_exhaustion_and_reuse(void)

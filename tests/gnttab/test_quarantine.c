@@ -21,8 +21,8 @@ static struct granted grant_one(bool map)
 {
     struct granted r = { 0 };
     uint64_t gfn;
-    r.va = pg->page_alloc(pg->ctx, &gfn);
-    if (r.va && pg->grant_access(pg->xen_ctx, 0, gfn, false, &r.ref) == 0 && map)
+    r.va = gp_os_page_alloc(pg, &gfn);
+    if (r.va && gp_xen_grant_access(pg, 0, gfn, false, &r.ref) == 0 && map)
         r.mapped = sim_gnt_map(x, 0, 1, r.ref, true);
     return r;
 }
@@ -39,7 +39,7 @@ static void test_ended_pages_stay_with_the_caller(void)
     gp_quarantine_get_stats(&q, &s);
     CHECK(s.quarantined == 0 && s.held == 0);
     CHECK_EQ(sim_os_pages_in_use(sim_domain_os(g)), before);   /* still ours */
-    pg->page_free(pg->ctx, a.va);
+    gp_os_page_free(pg, a.va);
     gp_quarantine_destroy(&q);
 }
 

@@ -196,7 +196,7 @@ static inline void ne_open(struct ne_vif *v, unsigned devid, const struct sim_ne
     char node[64];
     snprintf(node, sizeof(node), "device/vif/%u", devid);
     if (v->nb && netfront_create(ne_p, ne_xs, node, &fo, &v->nf) == 0 &&
-        netfront_connect(v->nf, 5000000000ull) != 0) {
+        netfront_connect(v->nf, GP_S(5)) != 0) {
         netfront_destroy(v->nf);
         v->nf = NULL;
     }

@@ -47,7 +47,7 @@ static void test_restore_reconnects_everything(void)
     CHECK_EQ(atomic_load(&hook_before), 1);
     CHECK_EQ(atomic_load(&hook_after), 1);
     REQUIRE(hvm_platform_resume(sim_domain_hvm(g), false) == 0);
-    REQUIRE(xs_client_resume(c, p->xs) == 0);
+    REQUIRE(xs_client_resume(c, p->xen->xs) == 0);
     char *v = NULL;
     CHECK_EQ(xs_read(c, XS_TXN_NONE, "before", &v, NULL), 0);   /* the store kept it */
     CHECK_STR(v, "1");
@@ -55,7 +55,7 @@ static void test_restore_reconnects_everything(void)
     CHECK_EQ(xs_write_str(c, XS_TXN_NONE, "after", "2"), 0);
     /* Event channels work again with the new shared_info. */
     gp_port_t gp;
-    CHECK_EQ(p->evtchn_alloc_unbound(p->xen_ctx, 0, &gp), 0);
+    CHECK_EQ(gp_xen_evtchn_alloc_unbound(p, 0, &gp), 0);
 
     /* A cancelled suspend resumes in place. */
     xs_client_suspend(c);

@@ -39,8 +39,12 @@ static void test_default_bringup_and_xenstore(void)
     REQUIRE(g);
     struct steps st = { .n = 0 };
     struct hvm *h = NULL;
-    struct gp_platform *p = sim_domain_raw_platform(g);
-    REQUIRE(hvm_platform_attach(p, NULL, record_step, &st, &h) == 0);
+    struct gp_platform *raw = sim_domain_raw_platform(g);
+    REQUIRE(hvm_platform_attach(raw, NULL, record_step, &st, &h) == 0);
+    CHECK(raw->xen == NULL);                    /* the shell's platform is not written */
+    struct gp_platform plat = *raw;
+    plat.xen = hvm_platform_xen(h);
+    const struct gp_platform *p = &plat;
     const char *want[] = { "detect", "hypercall", "shared-info", "grant-frames", "upcall",
                            "xenstore" };
     CHECK_EQ(st.n, 6);
@@ -111,9 +115,9 @@ static void test_store_param_missing(void)
     REQUIRE(st.n == 6);
     CHECK_STR(st.names[5], "xenstore");
     CHECK(st.errs[5] != 0);
-    /* The services were taken back: nothing half-attached remains. */
-    CHECK(sim_domain_raw_platform(g)->grant_access == NULL);
-    CHECK(sim_domain_raw_platform(g)->xs == NULL);
+    /* Nothing half-attached remains: no hvm handed out, no services. */
+    CHECK(h == NULL);
+    CHECK(sim_domain_raw_platform(g)->xen == NULL);
     sim_domain_destroy(g);
     sim_xen_destroy(x);
 }
@@ -136,7 +140,7 @@ static void test_hypercalls_failing_midway_unwind(void)
             CHECK(st.n > 0 && st.errs[st.n - 1] != 0);
             if (st.n <= 8)
                 failed_at[st.n - 1]++;
-            CHECK(p->grant_access == NULL && p->evtchn_notify == NULL);
+            CHECK(h == NULL && p->xen == NULL);
         } else {
             successes++;
             hvm_platform_detach(h);
@@ -179,12 +183,15 @@ static void bringup_on(const char *vendor, enum gp_hypercall_via want, bool forc
     struct sim_domain *g = sim_domain_create_ex(
         x, 3, &(struct sim_domain_opts){ .no_attach = true, .cpu_vendor = vendor });
     REQUIRE(g);
-    struct gp_platform *p = sim_domain_raw_platform(g);
+    struct gp_platform *raw = sim_domain_raw_platform(g);
     struct steps st = { .n = 0 };
     struct hvm *h = NULL;
     unsigned pages = sim_os_pages_in_use(sim_domain_os(g));
-    REQUIRE(hvm_platform_attach(p, &(struct hvm_opts){ .hypercall_page = force_page }, record_step,
-                                &st, &h) == 0);
+    REQUIRE(hvm_platform_attach(raw, &(struct hvm_opts){ .hypercall_page = force_page },
+                                record_step, &st, &h) == 0);
+    struct gp_platform plat = *raw;
+    plat.xen = hvm_platform_xen(h);
+    const struct gp_platform *p = &plat;
     CHECK_STR(hvm_get_info(h)->cpu_vendor, vendor);
     CHECK_EQ(hvm_get_info(h)->hypercall_via, want);
     REQUIRE(st.n >= 2);
@@ -257,11 +264,11 @@ static void test_wrong_instruction_is_undefined(void)
     struct gp_platform *p = sim_domain_raw_platform(amd);
     CHECK_EQ(gp_xen_version(p, XENVER_version, NULL), -38);
     uint64_t gfn = 0;
-    CHECK_EQ(p->arch->set_hypercall(p->arch_ctx, GP_HYPERCALL_VMCALL, &gfn), 0);
+    CHECK_EQ(gp_arch_set_hypercall(p, GP_HYPERCALL_VMCALL, &gfn), 0);
     CHECK_EQ(gp_xen_version(p, XENVER_version, NULL), -38);
-    CHECK_EQ(p->arch->set_hypercall(p->arch_ctx, GP_HYPERCALL_VMMCALL, &gfn), 0);
+    CHECK_EQ(gp_arch_set_hypercall(p, GP_HYPERCALL_VMMCALL, &gfn), 0);
     CHECK_EQ(gp_xen_version(p, XENVER_version, NULL), want);
-    CHECK_EQ(p->arch->set_hypercall(p->arch_ctx, GP_HYPERCALL_NONE, &gfn), 0);
+    CHECK_EQ(gp_arch_set_hypercall(p, GP_HYPERCALL_NONE, &gfn), 0);
     sim_domain_destroy(amd);
     sim_domain_destroy(intel);
     sim_xen_destroy(x);

@@ -6,7 +6,7 @@
 
 static void test_burst_then_quiet_then_count(void)
 {
-    struct gp_ratelimit rl = GP_RATELIMIT_INIT(1000, 3);
+    struct gp_ratelimit rl = GP_RATELIMIT_INIT(GP_US(1), 3);
     uint32_t held = 99;
     unsigned let = 0;
     for (int i = 0; i < 50; i++)

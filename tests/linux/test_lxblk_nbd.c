@@ -43,7 +43,7 @@ static bool rig_open(struct rig *r, unsigned devid, const struct sim_blkback_opt
     char node[64];
     snprintf(node, sizeof(node), "device/vbd/%u", devid);
     if (!r->bb || blkfront_create(pg, xs, node, NULL, &r->b.bf) != 0 ||
-        blkfront_connect(r->b.bf, 5000000000ull) != 0)
+        blkfront_connect(r->b.bf, GP_S(5)) != 0)
         return false;
     blkfront_get_info(r->b.bf, &r->b.info);
     int sv[2];

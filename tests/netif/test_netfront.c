@@ -98,7 +98,7 @@ static void vif_open(struct vif *v, unsigned devid, const struct sim_netback_opt
     char node[64];
     snprintf(node, sizeof(node), "device/vif/%u", devid);
     if (v->nb && netfront_create(pg, xs, node, &fo, &v->nf) == 0 &&
-        netfront_connect(v->nf, 5000000000ull) != 0) {
+        netfront_connect(v->nf, GP_S(5)) != 0) {
         netfront_destroy(v->nf);
         v->nf = NULL;
     }
@@ -605,7 +605,7 @@ static void test_new_instance_on_a_closed_node(void)
                                 .no_split_event_channels = true, .rx = inbox_rx,
                                 .arg = &v.ib };
     REQUIRE(netfront_create(pg, xs, "device/vif/80", &fo, &v.nf) == 0);
-    CHECK_EQ(netfront_connect(v.nf, 3000000000ull), 0);
+    CHECK_EQ(netfront_connect(v.nf, GP_S(3)), 0);
     static uint8_t f[400];
     uint32_t len = fr_build(f, 4, 17, 300, 3, FR_CSUM_FULL, 0);
     CHECK_EQ(send_and_collect(&v, &v, f, len, 0, NETFRONT_GSO_NONE, 0, 1), 1);
@@ -615,7 +615,7 @@ static void test_new_instance_on_a_closed_node(void)
     fo.max_queues = 0;
     fo.no_split_event_channels = false;
     REQUIRE(netfront_create(pg, xs, "device/vif/80", &fo, &v.nf) == 0);
-    CHECK_EQ(netfront_connect(v.nf, 3000000000ull), 0);
+    CHECK_EQ(netfront_connect(v.nf, GP_S(3)), 0);
     netfront_get_info(v.nf, &in);
     CHECK(in.queues == 4 && in.split_event_channels);
     inbox_clear(&v.ib);
@@ -783,15 +783,15 @@ static void test_ring_indices_cross_2_32(void)
     REQUIRE(v.nf);
     const uint32_t delta = 0u - 512u;
     struct netfront_queue *q = &v.nf->q[0];
-    pg->lock_acquire(pg->ctx, q->tx_lock);
-    pg->lock_acquire(pg->ctx, q->rx_lock);
+    gp_os_lock_acquire(pg, q->tx_lock);
+    gp_os_lock_acquire(pg, q->rx_lock);
     sim_netback_shift_ring_indices(v.nb, delta);
     q->tx.req_prod_pvt += delta;
     q->tx.rsp_cons += delta;
     q->rx.req_prod_pvt += delta;
     q->rx.rsp_cons += delta;
-    pg->lock_release(pg->ctx, q->rx_lock);
-    pg->lock_release(pg->ctx, q->tx_lock);
+    gp_os_lock_release(pg, q->rx_lock);
+    gp_os_lock_release(pg, q->tx_lock);
     enum { N = 64, ROUNDS = 12 };
     static uint8_t frame[N][2 * 4096];
     static struct netpkt_frag frags[N];

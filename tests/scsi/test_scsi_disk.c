@@ -288,7 +288,7 @@ static void rig_open(struct rig *t, uint64_t sectors)
     REQUIRE(xs_client_create(p, NULL, &t->xs) == 0);
     t->bb = sim_blkback_create(t->x, t->d0, 1, 768, &(struct sim_blkback_opts){ .sectors = sectors });
     REQUIRE(t->bb && blkfront_create(p, t->xs, "device/vbd/768", NULL, &t->bf) == 0);
-    REQUIRE(blkfront_connect(t->bf, 5000000000ull) == 0);
+    REQUIRE(blkfront_connect(t->bf, GP_S(5)) == 0);
     struct blkfront_info bi;
     blkfront_get_info(t->bf, &bi);
     scsi_disk_init(&t->d, &bi, 768);

@@ -12,18 +12,18 @@ static void test_page_pool_frames(void)
     uint64_t g[5];
     void *va[5];
     for (int i = 0; i < 4; i++) {
-        va[i] = p.page_alloc(p.ctx, &g[i]);
+        va[i] = gp_os_page_alloc(&p, &g[i]);
         REQUIRE(va[i]);
         CHECK_EQ(g[i], 0x100 + i);
         CHECK(sim_os_gfn_to_va(os, g[i]) == va[i]);
     }
-    va[4] = p.page_alloc(p.ctx, &g[4]);
+    va[4] = gp_os_page_alloc(&p, &g[4]);
     CHECK(va[4] == NULL);
     CHECK_EQ(sim_os_pages_in_use(os), 4);
     uint64_t g2;
-    CHECK(p.va_to_gfn(p.ctx, (char *)va[2] + 100, &g2) && g2 == 0x102);
+    CHECK(gp_os_va_to_gfn(&p, (char *)va[2] + 100, &g2) && g2 == 0x102);
     for (int i = 0; i < 4; i++)
-        p.page_free(p.ctx, va[i]);
+        gp_os_page_free(&p, va[i]);
     CHECK_EQ(sim_os_pages_in_use(os), 0);
     sim_os_destroy(os);
 }
@@ -43,7 +43,7 @@ static void test_defer_runs_in_order(void)
     REQUIRE(os);
     sim_os_fill(os, &p);
     for (int i = 0; i < 100; i++)
-        CHECK_EQ(p.defer(p.ctx, work, (void *)(intptr_t)i), 0);
+        CHECK_EQ(gp_os_defer(&p, work, (void *)(intptr_t)i), 0);
     sim_os_drain(os);
     CHECK_EQ(atomic_load(&ran), 100);
     CHECK_EQ(atomic_load(&order_errors), 0);
@@ -56,12 +56,12 @@ static void test_event_timeout_and_signal(void)
     struct gp_platform p;
     REQUIRE(os);
     sim_os_fill(os, &p);
-    struct gp_event *e = p.event_create(p.ctx);
-    CHECK_EQ(p.event_wait(p.ctx, e, 1000000), GP_ETIMEDOUT);
-    p.event_signal(p.ctx, e);
-    CHECK_EQ(p.event_wait(p.ctx, e, 1000000), 0);
-    CHECK_EQ(p.event_wait(p.ctx, e, 1000000), GP_ETIMEDOUT); /* auto-reset */
-    p.event_destroy(p.ctx, e);
+    struct gp_event *e = gp_os_event_create(&p);
+    CHECK_EQ(gp_os_event_wait(&p, e, GP_MS(1)), GP_ETIMEDOUT);
+    gp_os_event_signal(&p, e);
+    CHECK_EQ(gp_os_event_wait(&p, e, GP_MS(1)), 0);
+    CHECK_EQ(gp_os_event_wait(&p, e, GP_MS(1)), GP_ETIMEDOUT); /* auto-reset */
+    gp_os_event_destroy(&p, e);
     GP_ERR(&p, "an error line %d", 1);
     CHECK_EQ(sim_os_error_count(os), 1);
     sim_os_destroy(os);

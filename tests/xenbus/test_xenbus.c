@@ -66,10 +66,10 @@ static void test_state_machine_follows_backend(void)
     REQUIRE(xenbus_dev_init(&d, &guest.plat, c1, "device/vif/0", on_otherend, &sn) == 0);
     CHECK_STR(d.otherend, "/local/domain/0/backend/vif/5/0");
     CHECK_EQ(d.otherend_id, 0);
-    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateInitialising), 2000000000ull),
+    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateInitialising), GP_S(2)),
              XenbusStateInitialising);
     set_backend("state", "2");
-    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateInitWait), 2000000000ull),
+    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateInitWait), GP_S(2)),
              XenbusStateInitWait);
     CHECK_EQ(xenbus_switch_state(&d, XS_TXN_NONE, XenbusStateInitialised), 0);
     char *v = NULL;
@@ -77,7 +77,7 @@ static void test_state_machine_follows_backend(void)
     CHECK_STR(v, "3");
     xs_free(c0, v);
     set_backend("state", "4");
-    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateConnected), 2000000000ull),
+    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateConnected), GP_S(2)),
              XenbusStateConnected);
     /* A bogus state is refused, the last good one stays. */
     sim_os_set_quiet(guest.os, true);
@@ -87,9 +87,9 @@ static void test_state_machine_follows_backend(void)
     CHECK(sim_os_error_count(guest.os) > errs);
     CHECK_EQ(d.otherend_state, XenbusStateConnected);
     set_backend("state", "5");
-    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateClosing), 2000000000ull),
+    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateClosing), GP_S(2)),
              XenbusStateClosing);
-    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateClosed), 20000000ull), GP_ETIMEDOUT);
+    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateClosed), GP_MS(20)), GP_ETIMEDOUT);
     xenbus_dev_teardown(&d);
     pthread_mutex_lock(&sn.m);
     bool saw_connected = false;
@@ -116,13 +116,13 @@ static void test_lost_backend_reconnects_once_per_restart(void)
     struct xenbus_dev d;
     REQUIRE(xenbus_dev_init(&d, &guest.plat, c1, "device/vif/0", NULL, NULL) == 0);
     set_backend("state", "4");
-    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateConnected), 2000000000ull),
+    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateConnected), GP_S(2)),
              XenbusStateConnected);
     CHECK(!xenbus_dev_take_lost(&d));                /* nothing lost yet */
     xenbus_dev_mark_lost(&d);                        /* the backend closed under us */
     unsigned before = xenbus_dev_initwaits(&d);
     set_backend("state", "2");
-    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateInitWait), 2000000000ull),
+    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateInitWait), GP_S(2)),
              XenbusStateInitWait);
     CHECK_EQ(xenbus_dev_initwaits(&d), before + 1);
     CHECK(xenbus_dev_take_lost(&d));                 /* the reconnect is due, once */
@@ -131,7 +131,7 @@ static void test_lost_backend_reconnects_once_per_restart(void)
     sim_os_set_quiet(guest.os, true);                /* the failures are logged */
     unsigned at_start = xenbus_dev_initwaits(&d);
     set_backend("state", "6");
-    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateClosed), 2000000000ull),
+    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateClosed), GP_S(2)),
              XenbusStateClosed);
     xenbus_dev_reconnect_failed(&d, at_start, GP_EIO, count_reconnect, NULL);
     xenbus_dev_drain_deferred(&d);
@@ -144,7 +144,7 @@ static void test_lost_backend_reconnects_once_per_restart(void)
     /* the backend waits in InitWait and no restart comes: tried again after
      * a backoff, XENBUS_RECONNECT_RETRIES times, then left to the next one */
     set_backend("state", "2");
-    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateInitWait), 2000000000ull),
+    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateInitWait), GP_S(2)),
              XenbusStateInitWait);
     at_start = xenbus_dev_initwaits(&d);
     for (unsigned i = 1; i <= XENBUS_RECONNECT_RETRIES; i++) {
@@ -161,10 +161,10 @@ static void test_lost_backend_reconnects_once_per_restart(void)
     /* the reconnect fails because the backend restarted meanwhile: again now */
     at_start = xenbus_dev_initwaits(&d);
     set_backend("state", "6");
-    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateClosed), 2000000000ull),
+    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateClosed), GP_S(2)),
              XenbusStateClosed);
     set_backend("state", "2");
-    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateInitWait), 2000000000ull),
+    CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateInitWait), GP_S(2)),
              XenbusStateInitWait);
     xenbus_dev_reconnect_failed(&d, at_start, GP_EIO, count_reconnect, NULL);
     xenbus_dev_drain_deferred(&d);
@@ -185,18 +185,18 @@ static void test_close_stale_backend(void)
     sim_os_set_quiet(guest.os, true);
     REQUIRE(xenbus_switch_state(&d, XS_TXN_NONE, XenbusStateInitialised) == 0);
     set_backend("state", "2");
-    CHECK_EQ(xenbus_dev_close_stale(&d, 200000000ull), 0);
+    CHECK_EQ(xenbus_dev_close_stale(&d, GP_MS(200)), 0);
     char *st = NULL;
     CHECK_EQ(xs_read(c1, XS_TXN_NONE, "device/vif/0/state", &st, NULL), 0);
     CHECK_STR(st, "3");                              /* InitWait: untouched */
     xs_free(c1, st);
     set_backend("state", "4");
-    CHECK_EQ(xenbus_dev_close_stale(&d, 200000000ull), GP_ETIMEDOUT);   /* it stays */
+    CHECK_EQ(xenbus_dev_close_stale(&d, GP_MS(200)), GP_ETIMEDOUT);   /* it stays */
     CHECK_EQ(xs_read(c1, XS_TXN_NONE, "device/vif/0/state", &st, NULL), 0);
     CHECK_STR(st, "6");                              /* we said Closed */
     xs_free(c1, st);
     set_backend("state", "6");
-    CHECK_EQ(xenbus_dev_close_stale(&d, 200000000ull), 0);
+    CHECK_EQ(xenbus_dev_close_stale(&d, GP_MS(200)), 0);
     xenbus_dev_teardown(&d);
 }
 

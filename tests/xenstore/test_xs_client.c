@@ -340,7 +340,7 @@ static void test_large_values(void)
 static void test_malformed_replies_are_survived(void)
 {
     xs_write_str(c1, XS_TXN_NONE, "m/key", "value");
-    xs_client_set_timeout(c1, 200000000ull);         /* 200 ms */
+    xs_client_set_timeout(c1, GP_MS(200));         /* 200 ms */
     sim_os_set_quiet(guest.os, true);
     sim_xenstored_set_faults(xsd, 200000, 0);          /* 20 % of replies */
     int ok = 0, failed = 0, wrong = 0;
@@ -375,7 +375,7 @@ static void test_malformed_replies_are_survived(void)
 
 static void test_timeout_then_late_reply(void)
 {
-    xs_client_set_timeout(c1, 20000000ull);           /* 20 ms */
+    xs_client_set_timeout(c1, GP_MS(20));           /* 20 ms */
     sim_xenstored_set_faults(xsd, 0, 100000);          /* replies up to 100 ms late */
     int timeouts = 0;
     for (int i = 0; i < 10; i++) {

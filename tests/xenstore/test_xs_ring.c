@@ -123,13 +123,13 @@ static void test_reconnect_after_a_broken_ring(void)
     old->rsp_prod = old->rsp_cons + 5 * XENSTORE_RING_SIZE;   /* (xenstored let go) */
     CHECK(guest.t->recv(guest.t->ctx, buf, sizeof(buf)) < 0);
     uint64_t gfn;
-    struct xenstore_domain_interface *fresh = guest.plat.page_alloc(guest.plat.ctx, &gfn);
+    struct xenstore_domain_interface *fresh = gp_os_page_alloc(&guest.plat, &gfn);
     REQUIRE(fresh);
     fresh->req_cons = fresh->req_prod = fresh->rsp_cons = fresh->rsp_prod = 77;
     sim_xenstored_connect_ring(xsd, 5, fresh, xs_env_xsd_notify, &guest);
     CHECK_EQ(xs_ring_reconnect(guest.t, fresh, 1), 0);
     guest.ring_page = fresh;
-    guest.plat.page_free(guest.plat.ctx, old);
+    gp_os_page_free(&guest.plat, old);
     sim_os_set_quiet(guest.os, false);
     CHECK_EQ(xs_write_str(c1, XS_TXN_NONE, "after-restore", "yes"), 0);
     char *v = NULL;

@@ -19,6 +19,7 @@ struct xs_env {
     struct sim_xenstored *xsd;
     struct sim_os *os;
     struct gp_platform plat;
+    struct gp_xen xen;             /* event channels of the ring (shims below) */
     struct gp_xs_transport *t;
     /* ring wiring */
     void *ring_page;
@@ -80,11 +81,12 @@ static inline void xs_env_init_at(struct xs_env *e, struct sim_xenstored *xsd, g
         return;
     }
     xs_env_slot = e;
-    e->plat.evtchn_notify = xs_env_notify_shim;
-    e->plat.evtchn_bind = xs_env_bind_shim;
-    e->plat.evtchn_unbind = xs_env_unbind_shim;
+    e->xen.evtchn_notify = xs_env_notify_shim;
+    e->xen.evtchn_bind = xs_env_bind_shim;
+    e->xen.evtchn_unbind = xs_env_unbind_shim;
+    e->plat.xen = &e->xen;
     uint64_t gfn;
-    e->ring_page = e->plat.page_alloc(e->plat.ctx, &gfn);
+    e->ring_page = gp_os_page_alloc(&e->plat, &gfn);
     struct xenstore_domain_interface *intf = e->ring_page;
     intf->req_cons = intf->req_prod = intf->rsp_cons = intf->rsp_prod = ring_start;
     sim_xenstored_connect_ring(xsd, domid, e->ring_page, xs_env_xsd_notify, e);
@@ -103,7 +105,7 @@ static inline void xs_env_fini(struct xs_env *e, bool ring)
     if (ring) {
         sim_xenstored_disconnect(e->xsd, e->domid);
         xs_ring_destroy(e->t);
-        e->plat.page_free(e->plat.ctx, e->ring_page);
+        gp_os_page_free(&e->plat, e->ring_page);
     } else {
         sim_xenstored_direct_close(e->xsd, e->t);
     }

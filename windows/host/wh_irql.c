@@ -544,7 +544,7 @@ WH_DDI(NTSTATUS_, IoConnectInterrupt, struct wh_interrupt **out, void *isr, void
     i->ctx = ctx;
     i->irql = irql;
     struct gp_upcall_route route;
-    wh_m.raw->arch->set_upcall(wh_m.raw->arch_ctx, irq_fire, i, &route);
+    gp_arch_set_upcall(wh_m.raw, irq_fire, i, &route);
     *out = i;
     return WH_STATUS_SUCCESS;
 }
@@ -554,7 +554,7 @@ WH_DDI(void, IoDisconnectInterrupt, struct wh_interrupt *i)
 {
     wh_irql_exact("IoDisconnectInterrupt", WH_PASSIVE_LEVEL);
     struct gp_upcall_route route;
-    wh_m.raw->arch->set_upcall(wh_m.raw->arch_ctx, NULL, NULL, &route);   /* waits for the ISR */
+    gp_arch_set_upcall(wh_m.raw, NULL, NULL, &route);   /* waits for the ISR */
     free(i);
 }
 WH_EXPORT(IoDisconnectInterrupt);

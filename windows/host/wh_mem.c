@@ -34,7 +34,7 @@ int wh_mem_init(unsigned pages)
     const struct gp_platform *p = wh_m.raw;
     used = calloc(pages, 1);
     for (unsigned i = 0; i < pages; i++) {
-        uint8_t *va = p->page_alloc(p->ctx, NULL);
+        uint8_t *va = gp_os_page_alloc(p, NULL);
         if (!va || (i && va != arena + (size_t)i * 4096)) {
             fprintf(stderr, "wh_mem: the domain's pages are not contiguous (%u of %u)\n", i, pages);
             return -1;
@@ -223,9 +223,9 @@ WH_DDI(void *, MmMapIoSpace, int64_t pa, size_t size, int cache)
     const struct gp_platform *p = wh_m.raw;
     uint64_t gfn = (uint64_t)pa >> 12;
     unsigned n = (unsigned)((((uint64_t)pa & 0xfff) + size + 4095) / 4096);
-    uint8_t *va = p->arch->map_gfn(p->arch_ctx, gfn);
+    uint8_t *va = gp_arch_map_gfn(p, gfn);
     for (unsigned i = 1; va && i < n; i++)
-        if (p->arch->map_gfn(p->arch_ctx, gfn + i) != va + (size_t)i * 4096)
+        if (gp_arch_map_gfn(p, gfn + i) != va + (size_t)i * 4096)
             va = NULL;
     if (!va) {
         wh_violation("MmMapIoSpace", "physical 0x%llx (+%zu) is not memory of the domain",

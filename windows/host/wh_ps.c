@@ -252,7 +252,7 @@ WH_DDI(NTSTATUS_, ZwMapViewOfSection, uint64_t h, void *process, void **base, ui
         wh_fatal("ZwMapViewOfSection: only one page of \\Device\\PhysicalMemory is implemented");
     if (process != NT_CURRENT_PROCESS)
         wh_fatal("ZwMapViewOfSection: only NtCurrentProcess() is implemented");
-    void *va = wh_m.raw->arch->map_gfn(wh_m.raw->arch_ctx, (uint64_t)*offset >> 12);
+    void *va = gp_arch_map_gfn(wh_m.raw, (uint64_t)*offset >> 12);
     if (!va)
         return (NTSTATUS_)0xC0000018;                /* STATUS_CONFLICTING_ADDRESSES */
     struct wh_process *p = current();

@@ -266,11 +266,11 @@ static void hostile_ports(struct wh_file_object *f, struct wh_file_object *other
         args_t drain = { .port = p.port, .timeout_ms = 0 };
         ioc(f, IOCTL_XENPCI_EVTCHN_WAIT, &drain, NULL);   /* the bind's own pending event */
         req_start(&w);
-        d0->evtchn_notify(d0->xen_ctx, back);
+        gp_xen_evtchn_notify(d0, back);
         bool quick = req_join(&w, now_s(), 15.0);
         CHECK(quick && w.st == WH_STATUS_SUCCESS && w.a.result == 1, "EVTCHN_WAIT sees dom0's "
               "event: 0x%08x, result %u", (unsigned)w.st, w.a.result);
-        d0->evtchn_unbind(d0->xen_ctx, back);
+        gp_xen_evtchn_unbind(d0, back);
     }
     args_t c = { .port = p.port };
     st = ioc(f, IOCTL_XENPCI_EVTCHN_CLOSE, &c, NULL);

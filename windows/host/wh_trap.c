@@ -161,9 +161,9 @@ static uint32_t find_hypercall_msr(void)
 {
     for (uint32_t base = 0x40000000u; base < 0x40010000u; base += 0x100) {
         uint32_t r[4];
-        wh_m.raw->arch->cpuid(wh_m.raw->arch_ctx, base, 0, r);
+        gp_arch_cpuid(wh_m.raw, base, 0, r);
         if (r[1] == 0x566e6558u && r[2] == 0x65584d4du && r[3] == 0x4d4d566eu) {
-            wh_m.raw->arch->cpuid(wh_m.raw->arch_ctx, base + 2, 0, r);
+            gp_arch_cpuid(wh_m.raw, base + 2, 0, r);
             return r[1];
         }
     }
@@ -173,12 +173,12 @@ static uint32_t find_hypercall_msr(void)
 static void wrmsr(uint32_t msr, uint64_t v)
 {
     const struct gp_platform *p = wh_m.raw;
-    p->arch->wrmsr(p->arch_ctx, msr, v);
+    gp_arch_wrmsr(p, msr, v);
     if (!hypercall_msr)
         hypercall_msr = find_hypercall_msr();
     if (!hypercall_msr || msr != hypercall_msr)
         return;
-    uint8_t *page = p->arch->map_gfn(p->arch_ctx, v >> 12);
+    uint8_t *page = gp_arch_map_gfn(p, v >> 12);
     if (!page || (v & 0xfff))
         wh_fatal("WRMSR 0x%x: 0x%llx is not a page of the domain", msr, (unsigned long long)v);
     if (mprotect(page, 4096, PROT_READ | PROT_WRITE | PROT_EXEC))
@@ -256,7 +256,7 @@ static bool emulate(greg_t *g, const uint8_t *ip, uintptr_t rip)
         len += 3;
     } else if (o[0] == 0x0f && (o[1] == 0xa2 || (site && site->kind == PATCH_CPUID))) {   /* CPUID */
         uint32_t r[4];
-        p->arch->cpuid(p->arch_ctx, (uint32_t)g[REG_RAX], (uint32_t)g[REG_RCX], r);
+        gp_arch_cpuid(p, (uint32_t)g[REG_RAX], (uint32_t)g[REG_RCX], r);
         g[REG_RAX] = r[0];
         g[REG_RBX] = r[1];
         g[REG_RCX] = r[2];
@@ -281,7 +281,7 @@ static bool emulate(greg_t *g, const uint8_t *ip, uintptr_t rip)
         bool imm = !(o[0] & 8);                 /* E4/E5 take the port as imm8 */
         if (imm)
             port = o[1];
-        uint32_t v = p->arch->io_in(p->arch_ctx, port, size);
+        uint32_t v = gp_arch_io_in(p, port, size);
         if (getenv("WH_VERBOSE") && port != 0xe9)
             fprintf(stderr, "wh: in%u 0x%x -> 0x%x\n", size, port, v);
         if (size == 4)
@@ -295,7 +295,7 @@ static bool emulate(greg_t *g, const uint8_t *ip, uintptr_t rip)
         if (imm)
             port = o[1];
         uint32_t v = (uint32_t)g[REG_RAX] & (size == 1 ? 0xffu : size == 2 ? 0xffffu : ~0u);
-        p->arch->io_out(p->arch_ctx, port, size, v);
+        gp_arch_io_out(p, port, size, v);
         if (getenv("WH_VERBOSE") && port != 0xe9)
             fprintf(stderr, "wh: out%u 0x%x <- 0x%x\n", size, port, v);
         len += imm ? 2 : 1;

@@ -209,7 +209,7 @@ static unsigned win_current_vcpu(void *ctx)
     return (unsigned)KeGetCurrentProcessorNumber();
 }
 
-const struct gp_arch_ops win_arch_ops = {
+const struct gp_arch win_arch_ops = {
     .cpuid = win_cpuid,
     .wrmsr = win_wrmsr,
     .io_in = win_io_in,

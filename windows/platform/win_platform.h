@@ -29,7 +29,9 @@ struct win_interrupt_res {
 };
 
 struct win_platform {
-    struct gp_platform plat;
+    struct gp_platform plat;            /* os and arch below; xen from hvm_platform_xen */
+    struct gp_os os;
+    struct gp_arch arch;
     const char *name;                   /* driver name in log lines */
     enum gp_log_level max_level;
     BOOLEAN on_xen;                     /* set after detection: port 0xe9 may be used */
@@ -53,7 +55,8 @@ struct win_platform {
     volatile LONG upcall_enabled;
 };
 
-/* Fill w->plat with the OS services and arch ops.  name: "xenpci". */
+/* Fill w->plat with the OS services and arch ops (no Xen services: the
+ * bring-up gives them, hvm_platform_xen).  name: "xenpci". */
 void win_platform_init(struct win_platform *w, const char *name);
 /* Wait until deferred work queued so far has run (PASSIVE_LEVEL). */
 void win_platform_flush_deferred(struct win_platform *w);
@@ -72,6 +75,6 @@ struct xenpci_interface;
 NTSTATUS win_xenpci_query(PDEVICE_OBJECT lower, struct xenpci_interface *xi, const char *who);
 
 /* Arch ops (win_arch.c). */
-extern const struct gp_arch_ops win_arch_ops;
+extern const struct gp_arch win_arch_ops;
 
 #endif

@@ -87,7 +87,7 @@ static int xennet_resume(void *arg, bool cancelled)
         netfront_resume_in_place(xn->nf);
         return 0;
     }
-    return netfront_resume_restored(xn->nf, 30000000000ull);
+    return netfront_resume_restored(xn->nf, GP_S(30));
 }
 
 static NDIS_STATUS xennet_set_attributes(struct xennet *xn)
@@ -202,7 +202,7 @@ NDIS_STATUS NTAPI xennet_initialize(NDIS_HANDLE handle, NDIS_HANDLE driver_ctx,
     struct netfront_opts o = { .no_gso = true, .rx = xennet_rx_frame, .arg = xn };
     int err = netfront_create(xn->plat, xn->xi.xs, xn->xi.path, &o, &xn->nf);
     if (!err)
-        err = netfront_connect(xn->nf, 30000000000ull);
+        err = netfront_connect(xn->nf, GP_S(30));
     if (err) {
         GP_ERR(xn->plat, "xennet %s: connecting to the backend failed: %s", xn->xi.path, gp_strerror(err));
         xennet_free(xn);
@@ -298,7 +298,7 @@ static NDIS_STATUS xennet_reconnect(struct xennet *xn)
     struct netfront *nf = NULL;
     int err = netfront_create(xn->plat, xn->xi.xs, xn->xi.path, &o, &nf);
     if (!err)
-        err = netfront_connect(nf, 30000000000ull);
+        err = netfront_connect(nf, GP_S(30));
     if (err) {
         GP_ERR(xn->plat, "xennet %s: connecting again failed: %s", xn->xi.path, gp_strerror(err));
         if (nf)

@@ -56,11 +56,11 @@ static int xenpci_ioctl_gnt_release(struct xenpci_fdo *f, struct xenpci_user *u,
                                     struct xenpci_user_grant *g)
 {
     struct gp_platform *p = &f->win.plat;
-    int err = p->grant_end(p->xen_ctx, g->ref);
+    int err = gp_xen_grant_end(p, g->ref);
     if (err)
         return err;
     xenpci_ioctl_gnt_unmap(g);
-    p->page_free(p->ctx, g->va);
+    gp_os_page_free(p, g->va);
     RtlZeroMemory(g, sizeof(*g));
     InterlockedDecrement(&u->grants_held);
     InterlockedDecrement(&f->user_grants);
@@ -88,11 +88,11 @@ NTSTATUS xenpci_ioctl_gnt_alloc(struct xenpci_fdo *f, struct xenpci_user *u,
     uint64_t gfn;
     PVOID user_va = NULL;
     gp_grant_ref_t ref;
-    void *va = p->page_alloc(p->ctx, &gfn);
+    void *va = gp_os_page_alloc(p, &gfn);
     if (va)
         st = xenpci_ioctl_gnt_map(va, &user_va);
     if (NT_SUCCESS(st)) {
-        int err = p->grant_access(p->xen_ctx, (gp_domid_t)a->domid, gfn, a->readonly != 0, &ref);
+        int err = gp_xen_grant_access(p, (gp_domid_t)a->domid, gfn, a->readonly != 0, &ref);
         if (err) {
             ZwUnmapViewOfSection(NtCurrentProcess(), user_va);
             st = xenpci_ioctl_nt(err);
@@ -100,7 +100,7 @@ NTSTATUS xenpci_ioctl_gnt_alloc(struct xenpci_fdo *f, struct xenpci_user *u,
     }
     if (!NT_SUCCESS(st)) {
         if (va)
-            p->page_free(p->ctx, va);
+            gp_os_page_free(p, va);
         InterlockedDecrement(&f->user_grants);
         InterlockedDecrement(&u->grants_held);
         return st;

@@ -27,7 +27,7 @@ static struct xenpci_user_port *xenpci_ioctl_port_find(struct xenpci_user *u, ui
 static void xenpci_ioctl_port_shut(struct xenpci_fdo *f, struct xenpci_user_port *up)
 {
     struct gp_platform *p = &f->win.plat;
-    p->evtchn_unbind(p->xen_ctx, up->port);        /* waits for a running handler */
+    gp_xen_evtchn_unbind(p, up->port);        /* waits for a running handler */
     up->port = GP_INVALID_PORT;
     KeSetEvent(&up->closed, IO_NO_INCREMENT, FALSE);
     InterlockedDecrement(&f->user_ports);
@@ -54,13 +54,13 @@ NTSTATUS xenpci_ioctl_port_open(struct xenpci_fdo *f, struct xenpci_user *u,
         gp_port_t port;
         int err = bind ? evtchn_bind_interdomain(hvm_evtchn(f->hvm), (gp_domid_t)a->domid,
                                                  (gp_port_t)a->port, &port)
-                       : p->evtchn_alloc_unbound(p->xen_ctx, (gp_domid_t)a->domid, &port);
+                       : gp_xen_evtchn_alloc_unbound(p, (gp_domid_t)a->domid, &port);
         if (!err) {
             KeClearEvent(&up->event);               /* nobody waits: see above */
             KeClearEvent(&up->closed);
-            err = p->evtchn_bind(p->xen_ctx, port, xenpci_ioctl_port_event, up);
+            err = gp_xen_evtchn_bind(p, port, xenpci_ioctl_port_event, up);
             if (err)
-                p->evtchn_unbind(p->xen_ctx, port);
+                gp_xen_evtchn_unbind(p, port);
         }
         if (err) {
             InterlockedDecrement(&f->user_ports);
@@ -81,7 +81,7 @@ NTSTATUS xenpci_ioctl_port_notify(struct xenpci_fdo *f, struct xenpci_user *u, u
     ExAcquireFastMutex(&u->lock);
     struct xenpci_user_port *up = xenpci_ioctl_port_find(u, port);
     if (up)
-        p->evtchn_notify(p->xen_ctx, up->port);
+        gp_xen_evtchn_notify(p, up->port);
     ExReleaseFastMutex(&u->lock);
     return up ? STATUS_SUCCESS : STATUS_INVALID_HANDLE;
 }

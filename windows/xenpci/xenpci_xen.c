@@ -161,7 +161,8 @@ NTSTATUS xenpci_xen_start(struct xenpci_fdo *f, PCM_RESOURCE_LIST raw, PCM_RESOU
     int err = hvm_platform_attach(p, &(struct hvm_opts){ 0 }, xenpci_xen_step, f, &f->hvm);
     if (err)
         return STATUS_DEVICE_CONFIGURATION_ERROR;
-    err = xs_client_create(p, p->xs, &f->xs);
+    p->xen = hvm_platform_xen(f->hvm);
+    err = xs_client_create(p, p->xen->xs, &f->xs);
     if (err) {
         GP_ERR(p, "xenstore client: %s", gp_strerror(err));
         return STATUS_DEVICE_CONFIGURATION_ERROR;
@@ -221,6 +222,7 @@ void xenpci_xen_stop(struct xenpci_fdo *f)
         f->xs = NULL;
     }
     if (f->hvm) {
+        f->win.plat.xen = NULL;
         hvm_platform_detach(f->hvm);
         f->hvm = NULL;
     }

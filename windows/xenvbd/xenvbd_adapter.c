@@ -32,7 +32,7 @@ static int xenvbd_resume(void *arg, bool cancelled)
         blkfront_resume_in_place(v->bf);
         return 0;
     }
-    return blkfront_resume_restored(v->bf, 30000000000ull);
+    return blkfront_resume_restored(v->bf, GP_S(30));
 }
 
 /* The disk's PDO is being removed (PASSIVE_LEVEL, from xenpci): the
@@ -96,7 +96,7 @@ ULONG NTAPI xenvbd_find_adapter(PVOID ext, PVOID ctx, PVOID bus, PCHAR args,
     struct blkfront_opts o = { .capacity_changed = xenvbd_capacity_changed, .arg = v };
     int err = blkfront_create(v->plat, v->xi.xs, v->xi.path, &o, &v->bf);
     if (!err)
-        err = blkfront_connect(v->bf, 30000000000ull);
+        err = blkfront_connect(v->bf, GP_S(30));
     if (err) {
         GP_ERR(v->plat, "xenvbd %s: connecting to the backend failed: %s", v->xi.path,
                gp_strerror(err));
