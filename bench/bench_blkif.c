@@ -9,10 +9,10 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "../tests/harness/gp_sim_env.h"
 #include "bench_common.h"
 #include "blkback/sim_blkback.h"
 #include "gplpv/blkfront.h"
-#include "sim.h"
 
 struct job {
     pthread_mutex_t m;
@@ -115,16 +115,13 @@ int main(int argc, char **argv)
 {
     unsigned callgrind_ops = argc > 3 && strcmp(argv[1], "--callgrind") == 0 ? (unsigned)atoi(argv[2]) : 0;
     unsigned callgrind_kind = callgrind_ops ? (unsigned)atoi(argv[3]) % 4 : 0;
-    struct sim_xen *x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true });
-    struct sim_domain *d0 = sim_domain_create(x, 0, 512);
-    struct sim_domain *g = sim_domain_create_ex(x, 1, &(struct sim_domain_opts){ .max_pages = 16384 });
-    struct xs_client *xs = NULL;
-    struct sim_blkback *bb = sim_blkback_create(
-        x, d0, 1, 768, &(struct sim_blkback_opts){ .sectors = 1u << 18, .indirect = true });
+    struct sim_blkback *bb = NULL;
     struct blkfront *bf = NULL;
     int failed = 0;
-    if (!g || !bb || xs_client_create(sim_domain_platform(g), NULL, &xs) ||
-        blkfront_create(sim_domain_platform(g), xs, "device/vbd/768", NULL, &bf) ||
+    if (gp_sim_env_up(&gp_env, 16384, GP_SIM_ENV_XS) != 0 ||
+        !(bb = sim_blkback_create(gp_env.x, gp_env.d0, 1, 768,
+                                  &(struct sim_blkback_opts){ .sectors = 1u << 18, .indirect = true })) ||
+        blkfront_create(gp_env.p, gp_env.xs, "device/vbd/768", NULL, &bf) ||
         blkfront_connect(bf, 5000000000ull)) {
         fprintf(stderr, "bench_blkif: setup failed\n");
         return 1;
@@ -163,24 +160,9 @@ int main(int argc, char **argv)
          * included, minus the simulated hypervisor's hypercalls). */
         printf("\nfrontend instructions per request (callgrind, QD1, 200 requests):\n");
         for (unsigned k = 0; k < 4; k++) {
-            char cmd[512], out[64];
-            snprintf(out, sizeof(out), "/tmp/gplpv-bench-cg.%d.%u", (int)getpid(), k);
-            snprintf(cmd, sizeof(cmd),
-                     "valgrind --tool=callgrind --callgrind-out-file=%s --collect-atstart=no "
-                     "--toggle-collect=blkfront_submit --toggle-collect=blkfront_event "
-                     "--toggle-collect=hv_hypercall "
-                     "'%s' --callgrind 200 %u >/dev/null 2>&1", out, argv[0], k);
-            unsigned long long ir = 0;
-            if (system(cmd) == 0) {
-                FILE *f = fopen(out, "r");
-                char line[256];
-                while (f && fgets(line, sizeof(line), f))
-                    if (sscanf(line, "summary: %llu", &ir) == 1)
-                        break;
-                if (f)
-                    fclose(f);
-            }
-            remove(out);
+            unsigned long long ir = bench_callgrind_ir(
+                argv[0], "--toggle-collect=blkfront_submit --toggle-collect=blkfront_event "
+                         "--toggle-collect=hv_hypercall", "cg", 200, k);
             if (ir)
                 printf("  %-16s %10.0f instructions/request\n", kinds[k].name, ir / 200.0);
             else
@@ -198,9 +180,6 @@ int main(int argc, char **argv)
     }
     blkfront_destroy(bf);
     sim_blkback_destroy(bb);
-    xs_client_destroy(xs);
-    sim_domain_destroy(g);
-    sim_domain_destroy(d0);
-    sim_xen_destroy(x);
+    gp_sim_env_down(&gp_env);
     return callgrind_ops ? 0 : bench_verdict("bench_blkif", failed);
 }

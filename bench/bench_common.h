@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static inline double bench_now_s(void)
 {
@@ -58,6 +59,32 @@ static inline int bench_target(bool pass, const char *fmt, ...)
     va_end(ap);
     printf("  %s\n", pass ? "PASS" : "FAIL");
     return pass ? 0 : 1;
+}
+
+/* Instructions the program 'self' runs in the functions 'toggles' names
+ * (valgrind's --toggle-collect=... options) when started as
+ * 'self --callgrind n kind': callgrind's summary, or 0 when valgrind is
+ * not there or failed.  'tag' names the temporary output file. */
+static inline unsigned long long bench_callgrind_ir(const char *self, const char *toggles,
+                                                    const char *tag, unsigned n, unsigned kind)
+{
+    char cmd[768], out[96];
+    snprintf(out, sizeof(out), "/tmp/gplpv-bench-%s.%d.%u", tag, (int)getpid(), kind);
+    snprintf(cmd, sizeof(cmd),
+             "valgrind --tool=callgrind --callgrind-out-file=%s --collect-atstart=no %s "
+             "'%s' --callgrind %u %u >/dev/null 2>&1", out, toggles, self, n, kind);
+    unsigned long long ir = 0;
+    if (system(cmd) == 0) {
+        FILE *f = fopen(out, "r");
+        char line[256];
+        while (f && fgets(line, sizeof(line), f))
+            if (sscanf(line, "summary: %llu", &ir) == 1)
+                break;
+        if (f)
+            fclose(f);
+    }
+    remove(out);
+    return ir;
 }
 
 /* The closing line of a benchmark program, and its exit status. */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../tests/harness/gp_frames.h"
+#include "../tests/harness/gp_sim_env.h"
 #include "bench_common.h"
 #include "gplpv/netfront.h"
 #include "netback/sim_netback.h"
@@ -131,15 +132,13 @@ int main(int argc, char **argv)
     unsigned cg_frames = argc > 3 && strcmp(argv[1], "--callgrind") == 0 ? (unsigned)atoi(argv[2]) : 0;
     unsigned cg_kind = cg_frames ? (unsigned)atoi(argv[3]) % 6 : 0;
     frame = malloc(70000);
-    struct sim_xen *x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true });
-    struct sim_domain *d0 = sim_domain_create(x, 0, 512);
-    struct sim_domain *g = sim_domain_create_ex(x, 1, &(struct sim_domain_opts){ .max_pages = 16384 });
-    struct xs_client *xs = NULL;
-    struct sim_netback *nb = sim_netback_create(x, d0, 1, 0, &(struct sim_netback_opts){ .sink = true });
+    struct sim_netback *nb = NULL;
     struct netfront *nf = NULL;
     int failed = 0;
-    if (!g || !nb || xs_client_create(sim_domain_platform(g), NULL, &xs) ||
-        netfront_create(sim_domain_platform(g), xs, "device/vif/0",
+    if (gp_sim_env_up(&gp_env, 16384, GP_SIM_ENV_XS) != 0 ||
+        !(nb = sim_netback_create(gp_env.x, gp_env.d0, 1, 0,
+                                  &(struct sim_netback_opts){ .sink = true })) ||
+        netfront_create(gp_env.p, gp_env.xs, "device/vif/0",
                         &(struct netfront_opts){ .rx = on_rx }, &nf) ||
         netfront_connect(nf, 5000000000ull)) {
         fprintf(stderr, "bench_netif: setup failed\n");
@@ -167,25 +166,10 @@ int main(int argc, char **argv)
             }
         printf("\nfrontend instructions per frame (callgrind, 200 frames):\n");
         for (unsigned k = 0; k < 6; k++) {
-            char cmd[512], out[64];
-            snprintf(out, sizeof(out), "/tmp/gplpv-bench-ncg.%d.%u", (int)getpid(), k);
-            snprintf(cmd, sizeof(cmd),
-                     "valgrind --tool=callgrind --callgrind-out-file=%s --collect-atstart=no "
-                     "--toggle-collect=netfront_send --toggle-collect=netfront_event_tx "
-                     "--toggle-collect=netfront_event_rx "
-                     "--toggle-collect=hv_hypercall '%s' --callgrind 200 %u >/dev/null 2>&1",
-                     out, argv[0], k);
-            unsigned long long ir = 0;
-            if (system(cmd) == 0) {
-                FILE *f = fopen(out, "r");
-                char line[256];
-                while (f && fgets(line, sizeof(line), f))
-                    if (sscanf(line, "summary: %llu", &ir) == 1)
-                        break;
-                if (f)
-                    fclose(f);
-            }
-            remove(out);
+            unsigned long long ir = bench_callgrind_ir(
+                argv[0], "--toggle-collect=netfront_send --toggle-collect=netfront_event_tx "
+                         "--toggle-collect=netfront_event_rx --toggle-collect=hv_hypercall",
+                "ncg", 200, k);
             if (ir)
                 printf("  %s %-12s %10.0f instructions/frame\n", k >= 3 ? "rx" : "tx",
                        kinds[k % 3].name, ir / 200.0);
@@ -209,10 +193,7 @@ int main(int argc, char **argv)
     }
     netfront_destroy(nf);
     sim_netback_destroy(nb);
-    xs_client_destroy(xs);
-    sim_domain_destroy(g);
-    sim_domain_destroy(d0);
-    sim_xen_destroy(x);
+    gp_sim_env_down(&gp_env);
     free(frame);
     return cg_frames ? 0 : bench_verdict("bench_netif", failed);
 }

@@ -7,62 +7,11 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include "blkif/blkfront_internal.h"
-#include "blkback/sim_blkback.h"
+#include "gp_blkfront_env.h"
 #include "gp_test.h"
-#include "gplpv/blkfront.h"
 #include "os/sim_os.h"
-#include "sim.h"
 
-static struct sim_xen *x;
-static struct sim_domain *d0, *g;
-static const struct gp_platform *pg;
-static struct xs_client *xs;
 static bool slow;
-
-struct dev {
-    struct sim_blkback *bb;
-    struct blkfront *bf;
-    unsigned devid;
-};
-
-static struct dev dev_open(unsigned devid, const struct sim_blkback_opts *bo,
-                           const struct blkfront_opts *fo)
-{
-    struct dev d = { .devid = devid };
-    d.bb = sim_blkback_create(x, d0, 1, devid, bo);
-    char node[64];
-    snprintf(node, sizeof(node), "device/vbd/%u", devid);
-    if (d.bb && blkfront_create(pg, xs, node, fo, &d.bf) == 0 &&
-        blkfront_connect(d.bf, 5000000000ull) != 0) {
-        blkfront_destroy(d.bf);
-        d.bf = NULL;
-    }
-    return d;
-}
-
-static void dev_close(struct dev *d)
-{
-    blkfront_destroy(d->bf);
-    sim_blkback_destroy(d->bb);
-}
-
-/* Wait (bounded) until the backend has seen `n` connects and blkfront is
- * connected again. */
-static bool wait_connects(struct dev *d, uint64_t n)
-{
-    for (int i = 0; i < 1000; i++) {
-        struct sim_blkback_stats st;
-        sim_blkback_get_stats(d->bb, &st);
-        pg->lock_acquire(pg->ctx, d->bf->lock);
-        bool up = d->bf->connected;
-        pg->lock_release(pg->ctx, d->bf->lock);
-        if (st.connects >= n && up)
-            return true;
-        usleep(10000);
-    }
-    return false;
-}
 
 struct waiter {
     pthread_mutex_t m;
@@ -91,13 +40,8 @@ static void wait_done(void *arg, struct blkfront_req *r, int status)
 
 static int wait_for(struct waiter *w, int calls)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 15;
     pthread_mutex_lock(&w->m);
-    while (w->calls < calls)
-        if (pthread_cond_timedwait(&w->c, &w->m, &ts) != 0)
-            break;
+    GP_COND_WAIT_WHILE(&w->c, &w->m, 15, w->calls < calls);
     int n = w->calls;
     pthread_mutex_unlock(&w->m);
     return n;
@@ -127,7 +71,7 @@ static int io(struct blkfront *bf, enum blkfront_op op, uint64_t sector, uint32_
 /* n writes of `sectors` each, held by the backend; returns after submit. */
 static uint8_t *bufs[MAXREQ];
 static struct blkfront_sg sgs[MAXREQ];
-static void submit_writes(struct dev *d, struct waiter *w, int n, uint32_t sectors, unsigned seed)
+static void submit_writes(struct bfe_dev *d, struct waiter *w, int n, uint32_t sectors, unsigned seed)
 {
     memset(calls_of, 0, sizeof(calls_of));
     for (int i = 0; i < n; i++) {
@@ -141,7 +85,7 @@ static void submit_writes(struct dev *d, struct waiter *w, int n, uint32_t secto
     }
 }
 
-static int bad_writes(struct dev *d, int n, uint32_t sectors)
+static int bad_writes(struct bfe_dev *d, int n, uint32_t sectors)
 {
     int bad = 0;
     for (int i = 0; i < n; i++)
@@ -155,7 +99,7 @@ static int bad_writes(struct dev *d, int n, uint32_t sectors)
  * connection that uses it (ASan and valgrind watch the indices). */
 static void test_ring_grows_after_shrinking(void)
 {
-    struct dev d = dev_open(2000, &(struct sim_blkback_opts){ .indirect = true,
+    struct bfe_dev d = bfe_open(2000, &(struct sim_blkback_opts){ .indirect = true,
                                                               .max_ring_order = 2 }, NULL);
     REQUIRE(d.bf);
     const struct sim_blkback_opts geo[] = {
@@ -181,7 +125,7 @@ static void test_ring_grows_after_shrinking(void)
         CHECK_EQ(in.queues, geo[k].max_queues ? geo[k].max_queues : 1);
     }
     CHECK(!blkfront_is_broken(d.bf));
-    dev_close(&d);
+    bfe_close(&d);
 }
 
 /* Item 2: the backend comes back with fewer queues; what was held on the
@@ -189,7 +133,7 @@ static void test_ring_grows_after_shrinking(void)
 static void test_requests_move_off_dropped_queues(void)
 {
     /* One-page rings: a queue is full at 32, the rest spill to the next. */
-    struct dev d = dev_open(2010, &(struct sim_blkback_opts){ .max_queues = 4 },
+    struct bfe_dev d = bfe_open(2010, &(struct sim_blkback_opts){ .max_queues = 4 },
                             &(struct blkfront_opts){ .max_ring_page_order = 0 });
     REQUIRE(d.bf);
     REQUIRE(d.bf->nqueues == 4);
@@ -197,9 +141,9 @@ static void test_requests_move_off_dropped_queues(void)
     sim_blkback_hold(d.bb, true);
     submit_writes(&d, &w, 120, 8, 7);
     usleep(30000);
-    pg->lock_acquire(pg->ctx, d.bf->lock);
+    gp_env.p->lock_acquire(gp_env.p->ctx, d.bf->lock);
     unsigned on_q3 = d.bf->q[3].outstanding;
-    pg->lock_release(pg->ctx, d.bf->lock);
+    gp_env.p->lock_release(gp_env.p->ctx, d.bf->lock);
     CHECK(on_q3 > 0);
     sim_blkback_restart_with(d.bb, &(struct sim_blkback_opts){ .max_queues = 1,
                                                                .max_ring_order = 0 }, 0);
@@ -208,14 +152,14 @@ static void test_requests_move_off_dropped_queues(void)
     CHECK_EQ(w.bad_status, 0);
     CHECK_EQ(w.twice, 0);
     CHECK_EQ(bad_writes(&d, 120, 8), 0);
-    dev_close(&d);
+    bfe_close(&d);
 }
 
 /* ... and complete (once) when the device is destroyed before they could. */
 static void test_requests_of_dropped_queues_complete_on_destroy(void)
 {
     /* One-page rings: a queue is full at 32, the rest spill to the next. */
-    struct dev d = dev_open(2011, &(struct sim_blkback_opts){ .max_queues = 4 },
+    struct bfe_dev d = bfe_open(2011, &(struct sim_blkback_opts){ .max_queues = 4 },
                             &(struct blkfront_opts){ .max_ring_page_order = 0 });
     REQUIRE(d.bf);
     struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0 };
@@ -224,7 +168,7 @@ static void test_requests_of_dropped_queues_complete_on_destroy(void)
     usleep(30000);
     sim_blkback_restart_with(d.bb, &(struct sim_blkback_opts){ .max_queues = 1,
                                                                .max_ring_order = 0 }, 0);
-    CHECK(wait_connects(&d, 2));
+    CHECK(bfe_wait_connects(&d, 2));
     blkfront_destroy(d.bf);
     CHECK_EQ(wait_for(&w, 120), 120);
     CHECK_EQ(w.twice, 0);
@@ -240,7 +184,7 @@ static void test_held_requests_split_for_the_new_backend(void)
         { 256, 16, 256 },     /* 32 segments: 1 indirect before, 2 of 16 after */
     };
     for (unsigned c = 0; c < 2; c++) {
-        struct dev d = dev_open(2020 + c, &(struct sim_blkback_opts){
+        struct bfe_dev d = bfe_open(2020 + c, &(struct sim_blkback_opts){
                                     .max_indirect = cases[c].before, .sectors = 16384 }, NULL);
         REQUIRE(d.bf);
         struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0 };
@@ -257,7 +201,7 @@ static void test_held_requests_split_for_the_new_backend(void)
         struct blkfront_info in;
         blkfront_get_info(d.bf, &in);
         CHECK_EQ(in.max_indirect_segments, cases[c].after);
-        dev_close(&d);
+        bfe_close(&d);
     }
 }
 
@@ -267,7 +211,7 @@ static void test_held_requests_split_for_the_new_backend(void)
  * they are counted as quarantined, and released once the backend unmaps. */
 static void test_pages_still_mapped_are_never_reused(void)
 {
-    struct dev d = dev_open(2030, &(struct sim_blkback_opts){ .max_queues = 2 }, NULL);
+    struct bfe_dev d = bfe_open(2030, &(struct sim_blkback_opts){ .max_queues = 2 }, NULL);
     REQUIRE(d.bf);
     CHECK_EQ(blkfront_dump_enable(d.bf), 0);
     static uint8_t buf[65536];
@@ -275,7 +219,7 @@ static void test_pages_still_mapped_are_never_reused(void)
         fill(buf, sizeof(buf), i);
         CHECK_EQ(io(d.bf, BLKFRONT_WRITE, i * 128, 128, buf), 0);
     }
-    sim_os_set_quiet(sim_domain_os(g), true);
+    sim_os_set_quiet(sim_domain_os(gp_env.g), true);
     sim_blkback_restart_with(d.bb, &(struct sim_blkback_opts){ .max_queues = 2 },
                              SIM_BLK_RESTART_KEEP_MAPS);
     static void *kept[4096];
@@ -284,7 +228,7 @@ static void test_pages_still_mapped_are_never_reused(void)
     uint8_t *snap = malloc((size_t)nkept * GP_PAGE_SIZE);
     for (unsigned i = 0; i < nkept; i++)
         memcpy(snap + (size_t)i * GP_PAGE_SIZE, kept[i], GP_PAGE_SIZE);
-    CHECK(wait_connects(&d, 2));
+    CHECK(bfe_wait_connects(&d, 2));
     for (unsigned i = 0; i < 16; i++) {
         fill(buf, sizeof(buf), 1000 + i);
         CHECK_EQ(io(d.bf, BLKFRONT_WRITE, i * 128, 128, buf), 0);
@@ -302,11 +246,11 @@ static void test_pages_still_mapped_are_never_reused(void)
     /* The old instance finally lets go: the next reconnect frees them. */
     sim_blkback_release_kept(d.bb);
     sim_blkback_restart(d.bb);
-    CHECK(wait_connects(&d, 3));
+    CHECK(bfe_wait_connects(&d, 3));
     blkfront_get_stats(d.bf, &s);
     CHECK_EQ(s.pages_released, s.pages_quarantined);
-    sim_os_set_quiet(sim_domain_os(g), false);
-    dev_close(&d);
+    sim_os_set_quiet(sim_domain_os(gp_env.g), false);
+    bfe_close(&d);
 }
 
 /* Item 4 (second half): a backend that closes like Linux blkback (Closing
@@ -316,15 +260,15 @@ static void test_pages_still_mapped_are_never_reused(void)
 static void test_destroy_waits_for_a_linux_like_close(void)
 {
     for (unsigned delay = 0; delay < 2; delay++) {
-        struct dev d = dev_open(2040 + delay, &(struct sim_blkback_opts){
+        struct bfe_dev d = bfe_open(2040 + delay, &(struct sim_blkback_opts){
                                     .linux_close = true, .unmap_delay_us = delay * 50000,
                                     .no_persistent = true }, NULL);
         REQUIRE(d.bf);
         static uint8_t buf[4096];
         CHECK_EQ(io(d.bf, BLKFRONT_WRITE, 8, 8, buf), 0);
-        unsigned errs = sim_os_error_count(sim_domain_os(g));
+        unsigned errs = sim_os_error_count(sim_domain_os(gp_env.g));
         blkfront_destroy(d.bf);
-        CHECK_EQ(sim_os_error_count(sim_domain_os(g)), errs);
+        CHECK_EQ(sim_os_error_count(sim_domain_os(gp_env.g)), errs);
         sim_blkback_destroy(d.bb);
     }
 }
@@ -334,12 +278,12 @@ static void test_destroy_waits_for_a_linux_like_close(void)
  * request and every later one complete with an error, once; nothing hangs. */
 static void test_refused_end_of_access_fails_the_device(void)
 {
-    struct dev d = dev_open(2050, &(struct sim_blkback_opts){ .no_persistent = true }, NULL);
+    struct bfe_dev d = bfe_open(2050, &(struct sim_blkback_opts){ .no_persistent = true }, NULL);
     REQUIRE(d.bf);
     static uint8_t buf[8192];
     CHECK_EQ(io(d.bf, BLKFRONT_WRITE, 0, 16, buf), 0);
-    sim_os_set_quiet(sim_domain_os(g), true);
-    unsigned errs = sim_os_error_count(sim_domain_os(g));
+    sim_os_set_quiet(sim_domain_os(gp_env.g), true);
+    unsigned errs = sim_os_error_count(sim_domain_os(gp_env.g));
     sim_blkback_keep_data_maps(d.bb, true);
     struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0 };
     int accepted = 0, refused = 0;
@@ -360,13 +304,13 @@ static void test_refused_end_of_access_fails_the_device(void)
     CHECK(w.bad_status > 0);
     CHECK_EQ(w.twice, 0);
     CHECK(blkfront_is_broken(d.bf));
-    unsigned logged = sim_os_error_count(sim_domain_os(g)) - errs;
+    unsigned logged = sim_os_error_count(sim_domain_os(gp_env.g)) - errs;
     CHECK(logged >= 1 && logged <= 2);          /* said once, not per page */
     CHECK_EQ(io(d.bf, BLKFRONT_WRITE, 0, 16, buf), GP_EIO);
     sim_blkback_keep_data_maps(d.bb, false);
     sim_blkback_release_kept(d.bb);
-    sim_os_set_quiet(sim_domain_os(g), false);
-    dev_close(&d);
+    sim_os_set_quiet(sim_domain_os(gp_env.g), false);
+    bfe_close(&d);
 }
 
 /* Item 6: a granted page exposes nothing beyond the data it carries: a
@@ -375,7 +319,7 @@ static void test_refused_end_of_access_fails_the_device(void)
 static void test_no_stale_bytes_beyond_the_transfer(void)
 {
     for (unsigned persistent = 0; persistent < 2; persistent++) {
-        struct dev d = dev_open(2060 + persistent, &(struct sim_blkback_opts){
+        struct bfe_dev d = bfe_open(2060 + persistent, &(struct sim_blkback_opts){
                                     .check_stale = true, .indirect = true,
                                     .no_persistent = !persistent }, NULL);
         REQUIRE(d.bf);
@@ -393,7 +337,7 @@ static void test_no_stale_bytes_beyond_the_transfer(void)
         sim_blkback_get_stats(d.bb, &st);
         CHECK_EQ(st.stale_pages, 0);
         CHECK(st.indirect > 0);
-        dev_close(&d);
+        bfe_close(&d);
     }
 }
 
@@ -402,9 +346,9 @@ static void test_no_stale_bytes_beyond_the_transfer(void)
  * refused; a restart that changes capacity is reported and I/O goes on. */
 static void test_absurd_geometry_is_clamped(void)
 {
-    struct dev d = dev_open(2070, &(struct sim_blkback_opts){ .indirect = true }, NULL);
+    struct bfe_dev d = bfe_open(2070, &(struct sim_blkback_opts){ .indirect = true }, NULL);
     REQUIRE(d.bf);
-    sim_os_set_quiet(sim_domain_os(g), true);
+    sim_os_set_quiet(sim_domain_os(gp_env.g), true);
     const char *vals[][6] = {
         { "max-ring-page-order", "99", "multi-queue-max-queues", "100000",
           "feature-max-indirect-segments", "4294967296" },
@@ -418,7 +362,7 @@ static void test_absurd_geometry_is_clamped(void)
         sim_blkback_restart_with(d.bb, &(struct sim_blkback_opts){
                                      .indirect = true, .max_ring_order = 2, .max_queues = 4,
                                      .raw_nodes = raw }, 0);
-        bool up = wait_connects(&d, 2 + k);
+        bool up = bfe_wait_connects(&d, 2 + k);
         if (k == 2) {
             /* Not numbers: refused (a clear error), I/O held, device not broken. */
             CHECK(!blkfront_is_broken(d.bf));
@@ -436,8 +380,8 @@ static void test_absurd_geometry_is_clamped(void)
         CHECK_EQ(io(d.bf, BLKFRONT_READ, 64, 128, back), 0);
         CHECK(memcmp(buf, back, sizeof(buf)) == 0);
     }
-    sim_os_set_quiet(sim_domain_os(g), false);
-    dev_close(&d);
+    sim_os_set_quiet(sim_domain_os(gp_env.g), false);
+    bfe_close(&d);
 }
 
 /* Every combination of queues (1, 2, 4), ring order (0, 1, 2), indirect
@@ -507,7 +451,7 @@ static void *stream_main(void *arg)
 
 static void test_every_geometry_across_restarts_with_io_streaming(void)
 {
-    struct dev d = dev_open(2080, &(struct sim_blkback_opts){ .sectors = SLOTS * 512 }, NULL);
+    struct bfe_dev d = bfe_open(2080, &(struct sim_blkback_opts){ .sectors = SLOTS * 512 }, NULL);
     REQUIRE(d.bf);
     static struct stream st;
     memset(&st, 0, sizeof(st));
@@ -533,7 +477,7 @@ static void test_every_geometry_across_restarts_with_io_streaming(void)
         unsigned before = __atomic_load_n(&st.done, __ATOMIC_SEQ_CST);
         sim_blkback_restart_with(d.bb, &o, c % 3 == 2 ? SIM_BLK_RESTART_UNSEEN : 0);
         restarts++;
-        bool up = wait_connects(&d, restarts + 1);
+        bool up = bfe_wait_connects(&d, restarts + 1);
         CHECK(up);
         for (int i = 0; i < 6000 && __atomic_load_n(&st.done, __ATOMIC_SEQ_CST) <
                                         before + (slow ? SLOTS / 2 : 2 * SLOTS); i++)
@@ -557,7 +501,7 @@ static void test_every_geometry_across_restarts_with_io_streaming(void)
     CHECK_EQ(st.twice, 0);
     CHECK_EQ(st.bad_data, 0);
     CHECK(!blkfront_is_broken(d.bf));
-    dev_close(&d);
+    bfe_close(&d);
     for (unsigned i = 0; i < SLOTS; i++) {
         free(st.buf[i]);
         free(st.expect[i]);
@@ -567,13 +511,7 @@ static void test_every_geometry_across_restarts_with_io_streaming(void)
 int main(void)
 {
     slow = getenv("GP_TEST_SLOW") != NULL;
-    x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true });
-    d0 = sim_domain_create(x, 0, 512);
-    g = sim_domain_create_ex(x, 1, &(struct sim_domain_opts){ .max_pages = 32768 });
-    if (!d0 || !g)
-        return 1;
-    pg = sim_domain_platform(g);
-    if (xs_client_create(pg, NULL, &xs) != 0)
+    if (gp_sim_env_up(&gp_env, 32768, GP_SIM_ENV_XS) != 0)
         return 1;
     GP_TEST_RUN(test_ring_grows_after_shrinking);
     GP_TEST_RUN(test_requests_move_off_dropped_queues);
@@ -587,9 +525,6 @@ int main(void)
     GP_TEST_RUN(test_every_geometry_across_restarts_with_io_streaming);
     for (unsigned i = 0; i < MAXREQ; i++)
         free(bufs[i]);
-    xs_client_destroy(xs);
-    sim_domain_destroy(g);
-    sim_domain_destroy(d0);
-    sim_xen_destroy(x);
+    gp_sim_env_down(&gp_env);
     return gp_test_finish();
 }

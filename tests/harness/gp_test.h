@@ -13,11 +13,13 @@
 #define GP_TEST_H
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static atomic_int gp_test_failed_checks;
@@ -110,6 +112,17 @@ static inline int gp_test_finish_named(const char *prog)
     do {                                                                        \
         for (int gp_wait_ms_ = 0; gp_wait_ms_ < GP_TEST_WAIT_MS && (cond); gp_wait_ms_++) \
             usleep(1000);                                                       \
+    } while (0)
+
+/* The same for a thread that holds mutex m and is woken through c: waits
+ * while cond holds, for at most secs seconds. */
+#define GP_COND_WAIT_WHILE(c, m, secs, cond)                                    \
+    do {                                                                        \
+        struct timespec gp_wait_ts_;                                            \
+        clock_gettime(CLOCK_REALTIME, &gp_wait_ts_);                            \
+        gp_wait_ts_.tv_sec += (secs);                                           \
+        while ((cond) && pthread_cond_timedwait((c), (m), &gp_wait_ts_) == 0)   \
+            ;                                                                   \
     } while (0)
 
 #endif

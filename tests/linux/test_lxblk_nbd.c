@@ -13,13 +13,8 @@
 
 #include "../../linux/blk/lxblk.h"
 #include "blkback/sim_blkback.h"
+#include "gp_sim_env.h"
 #include "gp_test.h"
-#include "sim.h"
-
-static struct sim_xen *x;
-static struct sim_domain *d0, *g;
-static const struct gp_platform *pg;
-static struct xs_client *xs;
 
 struct rig {
     struct sim_blkback *bb;
@@ -39,17 +34,17 @@ static void *serve(void *arg)
 static bool rig_open(struct rig *r, unsigned devid, const struct sim_blkback_opts *bo)
 {
     memset(r, 0, sizeof(*r));
-    r->bb = sim_blkback_create(x, d0, 1, devid, bo);
+    r->bb = sim_blkback_create(gp_env.x, gp_env.d0, 1, devid, bo);
     char node[64];
     snprintf(node, sizeof(node), "device/vbd/%u", devid);
-    if (!r->bb || blkfront_create(pg, xs, node, NULL, &r->b.bf) != 0 ||
+    if (!r->bb || blkfront_create(gp_env.p, gp_env.xs, node, NULL, &r->b.bf) != 0 ||
         blkfront_connect(r->b.bf, 5000000000ull) != 0)
         return false;
     blkfront_get_info(r->b.bf, &r->b.info);
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
         return false;
-    r->b.plat = pg;
+    r->b.plat = gp_env.p;
     r->b.sock = sv[0];
     r->k = sv[1];
     pthread_mutex_init(&r->b.lock, NULL);
@@ -268,22 +263,13 @@ static void test_oversized_write_ends_the_stream(void)
 
 int main(void)
 {
-    x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true });
-    d0 = sim_domain_create(x, 0, 512);
-    g = sim_domain_create_ex(x, 1, &(struct sim_domain_opts){ .max_pages = 16384 });
-    if (!d0 || !g)
-        return 1;
-    pg = sim_domain_platform(g);
-    if (xs_client_create(pg, NULL, &xs) != 0)
+    if (gp_sim_env_up(&gp_env, 16384, GP_SIM_ENV_XS) != 0)
         return 1;
     GP_TEST_RUN(test_write_read_flush_trim);
     GP_TEST_RUN(test_many_in_flight_any_order);
     GP_TEST_RUN(test_refusals_keep_the_stream);
     GP_TEST_RUN(test_bad_magic_ends_the_stream);
     GP_TEST_RUN(test_oversized_write_ends_the_stream);
-    xs_client_destroy(xs);
-    sim_domain_destroy(g);
-    sim_domain_destroy(d0);
-    sim_xen_destroy(x);
+    gp_sim_env_down(&gp_env);
     return gp_test_finish();
 }

@@ -10,17 +10,13 @@
 
 #include "netif/netfront_internal.h"
 #include "gp_frames.h"
+#include "gp_sim_env.h"
 #include "gp_test.h"
 #include "gplpv/netfront.h"
 
 #include <xen/io/netif.h>
 #include "netback/sim_netback.h"
 #include "sim.h"
-
-static struct sim_xen *x;
-static struct sim_domain *d0, *g;
-static const struct gp_platform *pg;
-static struct xs_client *xs;
 
 #define MAX_RX 512
 
@@ -58,13 +54,8 @@ static void inbox_rx(void *arg, const struct netfront_rx *f)
 
 static unsigned inbox_wait(struct inbox *ib, unsigned n)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 5;
     pthread_mutex_lock(&ib->m);
-    while (ib->n < n)
-        if (pthread_cond_timedwait(&ib->c, &ib->m, &ts) != 0)
-            break;
+    GP_COND_WAIT_WHILE(&ib->c, &ib->m, 5, ib->n < n);
     unsigned got = ib->n;
     pthread_mutex_unlock(&ib->m);
     return got;
@@ -92,12 +83,12 @@ static void vif_open(struct vif *v, unsigned devid, const struct sim_netback_opt
     memset(v, 0, sizeof(*v));
     pthread_mutex_init(&v->ib.m, NULL);
     pthread_cond_init(&v->ib.c, NULL);
-    v->nb = sim_netback_create(x, d0, 1, devid, bo);
+    v->nb = sim_netback_create(gp_env.x, gp_env.d0, 1, devid, bo);
     fo.rx = inbox_rx;
     fo.arg = &v->ib;
     char node[64];
     snprintf(node, sizeof(node), "device/vif/%u", devid);
-    if (v->nb && netfront_create(pg, xs, node, &fo, &v->nf) == 0 &&
+    if (v->nb && netfront_create(gp_env.p, gp_env.xs, node, &fo, &v->nf) == 0 &&
         netfront_connect(v->nf, 5000000000ull) != 0) {
         netfront_destroy(v->nf);
         v->nf = NULL;
@@ -134,13 +125,8 @@ static void tx_done(void *arg, struct netfront_tx *t, int status)
 
 static int tx_wait(int calls)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 5;
     pthread_mutex_lock(&tw.m);
-    while (tw.calls < calls)
-        if (pthread_cond_timedwait(&tw.c, &tw.m, &ts) != 0)
-            break;
+    GP_COND_WAIT_WHILE(&tw.c, &tw.m, 5, tw.calls < calls);
     int n = tw.calls;
     pthread_mutex_unlock(&tw.m);
     return n;
@@ -604,7 +590,7 @@ static void test_new_instance_on_a_closed_node(void)
     struct netfront_opts fo = { .no_csum_offload = true, .no_gso = true, .max_queues = 1,
                                 .no_split_event_channels = true, .rx = inbox_rx,
                                 .arg = &v.ib };
-    REQUIRE(netfront_create(pg, xs, "device/vif/80", &fo, &v.nf) == 0);
+    REQUIRE(netfront_create(gp_env.p, gp_env.xs, "device/vif/80", &fo, &v.nf) == 0);
     CHECK_EQ(netfront_connect(v.nf, 3000000000ull), 0);
     static uint8_t f[400];
     uint32_t len = fr_build(f, 4, 17, 300, 3, FR_CSUM_FULL, 0);
@@ -614,7 +600,7 @@ static void test_new_instance_on_a_closed_node(void)
     netfront_destroy(v.nf);
     fo.max_queues = 0;
     fo.no_split_event_channels = false;
-    REQUIRE(netfront_create(pg, xs, "device/vif/80", &fo, &v.nf) == 0);
+    REQUIRE(netfront_create(gp_env.p, gp_env.xs, "device/vif/80", &fo, &v.nf) == 0);
     CHECK_EQ(netfront_connect(v.nf, 3000000000ull), 0);
     netfront_get_info(v.nf, &in);
     CHECK(in.queues == 4 && in.split_event_channels);
@@ -783,15 +769,15 @@ static void test_ring_indices_cross_2_32(void)
     REQUIRE(v.nf);
     const uint32_t delta = 0u - 512u;
     struct netfront_queue *q = &v.nf->q[0];
-    pg->lock_acquire(pg->ctx, q->tx_lock);
-    pg->lock_acquire(pg->ctx, q->rx_lock);
+    gp_env.p->lock_acquire(gp_env.p->ctx, q->tx_lock);
+    gp_env.p->lock_acquire(gp_env.p->ctx, q->rx_lock);
     sim_netback_shift_ring_indices(v.nb, delta);
     q->tx.req_prod_pvt += delta;
     q->tx.rsp_cons += delta;
     q->rx.req_prod_pvt += delta;
     q->rx.rsp_cons += delta;
-    pg->lock_release(pg->ctx, q->rx_lock);
-    pg->lock_release(pg->ctx, q->tx_lock);
+    gp_env.p->lock_release(gp_env.p->ctx, q->rx_lock);
+    gp_env.p->lock_release(gp_env.p->ctx, q->tx_lock);
     enum { N = 64, ROUNDS = 12 };
     static uint8_t frame[N][2 * 4096];
     static struct netpkt_frag frags[N];
@@ -833,13 +819,7 @@ static void test_ring_indices_cross_2_32(void)
 
 int main(void)
 {
-    x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true });
-    d0 = sim_domain_create(x, 0, 512);
-    g = sim_domain_create_ex(x, 1, &(struct sim_domain_opts){ .max_pages = 16384 });
-    if (!d0 || !g)
-        return 1;
-    pg = sim_domain_platform(g);
-    if (xs_client_create(pg, NULL, &xs) != 0)
+    if (gp_sim_env_up(&gp_env, 16384, GP_SIM_ENV_XS) != 0)
         return 1;
     GP_TEST_RUN(test_loopback_any_layout_intact);
     GP_TEST_RUN(test_checksum_offload_every_way);
@@ -855,9 +835,6 @@ int main(void)
     GP_TEST_RUN(test_destroy_while_reconnecting);
     GP_TEST_RUN(test_backend_restarts_under_a_stream_of_events);
     GP_TEST_RUN(test_ring_indices_cross_2_32);
-    xs_client_destroy(xs);
-    sim_domain_destroy(g);
-    sim_domain_destroy(d0);
-    sim_xen_destroy(x);
+    gp_sim_env_down(&gp_env);
     return gp_test_finish();
 }
