@@ -538,10 +538,8 @@ static void test_ring_indices_cross_2_32(void)
     bfe_close(&d);
 }
 
-int main(void)
+static void run_tests(void)
 {
-    if (gp_sim_env_up(&gp_env, 16384, GP_SIM_ENV_XS) != 0)
-        return 1;
     GP_TEST_RUN(test_odd_scatter_gather_round_trip);
     GP_TEST_RUN(test_large_transfers_split_direct_and_indirect);
     GP_TEST_RUN(test_persistent_grants_no_grant_ops_in_steady_state);
@@ -557,6 +555,9 @@ int main(void)
     GP_TEST_RUN(test_destroy_while_reconnecting);
     GP_TEST_RUN(test_backend_restarts_under_a_stream_of_events);
     GP_TEST_RUN(test_ring_indices_cross_2_32);
-    gp_sim_env_down(&gp_env);
-    return gp_test_finish();
+}
+
+int main(void)
+{
+    return gp_sim_env_main(16384, run_tests);
 }

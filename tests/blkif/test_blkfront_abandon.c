@@ -310,14 +310,15 @@ static void test_abandon_with_nothing_outstanding(void)
     bfe_close(&d);
 }
 
-int main(void)
+static void run_tests(void)
 {
-    if (gp_sim_env_up(&gp_env, 16384, GP_SIM_ENV_XS) != 0)
-        return 1;
     GP_TEST_RUN(test_abandon_gives_back_every_request_once);
     GP_TEST_RUN(test_abandon_takes_queued_requests);
     GP_TEST_RUN(test_reconnect_does_not_reissue_abandoned);
     GP_TEST_RUN(test_abandon_with_nothing_outstanding);
-    gp_sim_env_down(&gp_env);
-    return gp_test_finish();
+}
+
+int main(void)
+{
+    return gp_sim_env_main(16384, run_tests);
 }

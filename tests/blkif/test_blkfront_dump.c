@@ -219,14 +219,15 @@ static void test_dump_bad_or_missing_answers(void)
     bfe_close(&d);
 }
 
-int main(void)
+static void run_tests(void)
 {
-    if (gp_sim_env_up(&gp_env, 16384, GP_SIM_ENV_XS) != 0)
-        return 1;
     GP_TEST_RUN(test_dump_after_a_crash_with_requests_in_flight);
     GP_TEST_RUN(test_dump_after_quiesce_then_normal_io_goes_on);
     GP_TEST_RUN(test_dump_pages_follow_a_backend_restart);
     GP_TEST_RUN(test_dump_bad_or_missing_answers);
-    gp_sim_env_down(&gp_env);
-    return gp_test_finish();
+}
+
+int main(void)
+{
+    return gp_sim_env_main(16384, run_tests);
 }

@@ -508,11 +508,8 @@ static void test_every_geometry_across_restarts_with_io_streaming(void)
     }
 }
 
-int main(void)
+static void run_tests(void)
 {
-    slow = getenv("GP_TEST_SLOW") != NULL;
-    if (gp_sim_env_up(&gp_env, 32768, GP_SIM_ENV_XS) != 0)
-        return 1;
     GP_TEST_RUN(test_ring_grows_after_shrinking);
     GP_TEST_RUN(test_requests_move_off_dropped_queues);
     GP_TEST_RUN(test_requests_of_dropped_queues_complete_on_destroy);
@@ -525,6 +522,10 @@ int main(void)
     GP_TEST_RUN(test_every_geometry_across_restarts_with_io_streaming);
     for (unsigned i = 0; i < MAXREQ; i++)
         free(bufs[i]);
-    gp_sim_env_down(&gp_env);
-    return gp_test_finish();
+}
+
+int main(void)
+{
+    slow = getenv("GP_TEST_SLOW") != NULL;
+    return gp_sim_env_main(32768, run_tests);
 }

@@ -222,14 +222,4 @@ static inline bool ne_slow(void)
     return getenv("GP_TEST_SLOW") != NULL;
 }
 
-static inline int ne_setup(void)
-{
-    return gp_sim_env_up(&gp_env, 32768, GP_SIM_ENV_XS);
-}
-
-static inline void ne_teardown(void)
-{
-    gp_sim_env_down(&gp_env);
-}
-
 #endif

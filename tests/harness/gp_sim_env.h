@@ -7,6 +7,7 @@
 #ifndef GP_SIM_ENV_H
 #define GP_SIM_ENV_H
 
+#include "gp_test.h"
 #include "gplpv/xs.h"
 #include "sim.h"
 
@@ -53,5 +54,21 @@ static inline void gp_sim_env_down(struct gp_sim_env *e)
         sim_xen_destroy(e->x);
     *e = (struct gp_sim_env){ 0 };
 }
+
+/* A test program's main on the fixture: brings gp_env up (with the
+ * guest's xenstore client), runs the program's tests, takes it down and
+ * gives the exit status.  'prog' names the program in the closing line. */
+static inline int gp_sim_env_main_named(unsigned guest_pages, void (*run_tests)(void),
+                                        const char *prog)
+{
+    if (gp_sim_env_up(&gp_env, guest_pages, GP_SIM_ENV_XS) != 0)
+        return 1;
+    run_tests();
+    gp_sim_env_down(&gp_env);
+    return gp_test_finish_named(prog);
+}
+
+#define gp_sim_env_main(guest_pages, run_tests) \
+    gp_sim_env_main_named((guest_pages), (run_tests), __FILE__)
 
 #endif

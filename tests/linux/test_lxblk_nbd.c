@@ -261,15 +261,16 @@ static void test_oversized_write_ends_the_stream(void)
     sim_blkback_destroy(r.bb);
 }
 
-int main(void)
+static void run_tests(void)
 {
-    if (gp_sim_env_up(&gp_env, 16384, GP_SIM_ENV_XS) != 0)
-        return 1;
     GP_TEST_RUN(test_write_read_flush_trim);
     GP_TEST_RUN(test_many_in_flight_any_order);
     GP_TEST_RUN(test_refusals_keep_the_stream);
     GP_TEST_RUN(test_bad_magic_ends_the_stream);
     GP_TEST_RUN(test_oversized_write_ends_the_stream);
-    gp_sim_env_down(&gp_env);
-    return gp_test_finish();
+}
+
+int main(void)
+{
+    return gp_sim_env_main(16384, run_tests);
 }

@@ -817,10 +817,8 @@ static void test_ring_indices_cross_2_32(void)
     vif_close(&v);
 }
 
-int main(void)
+static void run_tests(void)
 {
-    if (gp_sim_env_up(&gp_env, 16384, GP_SIM_ENV_XS) != 0)
-        return 1;
     GP_TEST_RUN(test_loopback_any_layout_intact);
     GP_TEST_RUN(test_checksum_offload_every_way);
     GP_TEST_RUN(test_gso_through_backend_or_software);
@@ -835,6 +833,9 @@ int main(void)
     GP_TEST_RUN(test_destroy_while_reconnecting);
     GP_TEST_RUN(test_backend_restarts_under_a_stream_of_events);
     GP_TEST_RUN(test_ring_indices_cross_2_32);
-    gp_sim_env_down(&gp_env);
-    return gp_test_finish();
+}
+
+int main(void)
+{
+    return gp_sim_env_main(16384, run_tests);
 }

@@ -477,10 +477,8 @@ static void test_half_segmented_frame_across_a_gso_flip(void)
     ne_close(&v);
 }
 
-int main(void)
+static void run_tests(void)
 {
-    if (ne_setup() != 0)
-        return 1;
     GP_TEST_RUN(test_rx_drop_flood_is_rate_limited);
     GP_TEST_RUN(test_fewer_then_more_queues_keep_every_frame);
     GP_TEST_RUN(test_late_tx_answers_on_a_ring_given_up);
@@ -490,6 +488,9 @@ int main(void)
     GP_TEST_RUN(test_hostile_queue_counts_still_connect);
     GP_TEST_RUN(test_half_segmented_frame_across_a_gso_flip);
     GP_TEST_RUN(test_every_geometry_and_feature_across_restarts);
-    ne_teardown();
-    return gp_test_finish();
+}
+
+int main(void)
+{
+    return gp_sim_env_main(32768, run_tests);
 }
