@@ -7,47 +7,22 @@
 #include <unistd.h>
 
 #include "gp_blkfront_env.h"
+#include "gp_blkfront_wait.h"
 #include "gp_test.h"
 #include "os/sim_os.h"
-
-struct waiter {
-    pthread_mutex_t m;
-    pthread_cond_t c;
-    int calls, status;
-};
-
-static void wait_done(void *arg, struct blkfront_req *r, int status)
-{
-    struct waiter *w = arg;
-    (void)r;
-    pthread_mutex_lock(&w->m);
-    w->calls++;
-    w->status = status;
-    pthread_cond_broadcast(&w->c);
-    pthread_mutex_unlock(&w->m);
-}
-
-static int wait_for(struct waiter *w, int calls)
-{
-    pthread_mutex_lock(&w->m);
-    GP_COND_WAIT_WHILE(&w->c, &w->m, 10, w->calls < calls);
-    int n = w->calls;
-    pthread_mutex_unlock(&w->m);
-    return n;
-}
 
 /* Synchronous I/O helper: returns the status, or -999 if done was not
  * called exactly once within 10 s. */
 static int io(struct blkfront *bf, enum blkfront_op op, uint64_t sector, uint32_t n,
               const struct blkfront_sg *sg, unsigned nsg)
 {
-    struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+    struct bfw w = BFW_INIT;
     struct blkfront_req r = { .op = op, .sector = sector, .nr_sectors = n, .sg = sg, .nsg = nsg,
-                              .done = wait_done, .arg = &w };
+                              .done = bfw_done, .arg = &w };
     int err = blkfront_submit(bf, &r);
     if (err)
         return err;
-    if (wait_for(&w, 1) != 1)
+    if (bfw_wait(&w, 1, 10) != 1)
         return -999;
     usleep(1000);
     return w.calls == 1 ? w.status : -999;
@@ -177,16 +152,16 @@ static void test_queue_depth_each_completes_once(void)
     static uint8_t bufs[N][4096];
     static struct blkfront_sg sgs[N];
     static struct blkfront_req reqs[N];
-    struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+    struct bfw w = BFW_INIT;
     for (int i = 0; i < N; i++) {
         fill(bufs[i], 4096, (unsigned)i + 50);
         sgs[i] = (struct blkfront_sg){ bufs[i], 4096 };
         reqs[i] = (struct blkfront_req){ .op = BLKFRONT_WRITE, .sector = (uint64_t)i * 8,
                                          .nr_sectors = 8, .sg = &sgs[i], .nsg = 1,
-                                         .done = wait_done, .arg = &w };
+                                         .done = bfw_done, .arg = &w };
         CHECK_EQ(blkfront_submit(d.bf, &reqs[i]), 0);
     }
-    CHECK_EQ(wait_for(&w, N), N);
+    CHECK_EQ(bfw_wait(&w, N, 10), N);
     usleep(20000);
     CHECK_EQ(w.calls, N);
     int bad = 0;
@@ -213,7 +188,7 @@ static void test_multi_queue_spreads_and_survives_restart(void)
     static struct blkfront_sg sgs[N];
     static struct blkfront_req reqs[N];
     for (int round = 0; round < 2; round++) {
-        struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+        struct bfw w = BFW_INIT;
         if (round == 1)
             sim_blkback_hold(d.bb, true);
         for (int i = 0; i < N; i++) {
@@ -221,7 +196,7 @@ static void test_multi_queue_spreads_and_survives_restart(void)
             sgs[i] = (struct blkfront_sg){ bufs[i], sizeof(bufs[i]) };
             reqs[i] = (struct blkfront_req){ .op = BLKFRONT_WRITE, .sector = (uint64_t)i * 16,
                                              .nr_sectors = 16, .sg = &sgs[i], .nsg = 1,
-                                             .done = wait_done, .arg = &w };
+                                             .done = bfw_done, .arg = &w };
             CHECK_EQ(blkfront_submit(d.bf, &reqs[i]), 0);
         }
         if (round == 1) {                      /* in flight on every queue: restart */
@@ -229,7 +204,7 @@ static void test_multi_queue_spreads_and_survives_restart(void)
             sim_blkback_restart(d.bb);
             sim_blkback_hold(d.bb, false);
         }
-        CHECK_EQ(wait_for(&w, N), N);
+        CHECK_EQ(bfw_wait(&w, N, 10), N);
         usleep(20000);
         CHECK_EQ(w.calls, N);
         CHECK_EQ(w.status, 0);
@@ -312,21 +287,21 @@ static void restart_with_requests_in_flight(unsigned id, void (*restart)(struct 
     static uint8_t bufs[N][8192];
     static struct blkfront_sg sgs[N];
     static struct blkfront_req reqs[N];
-    struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+    struct bfw w = BFW_INIT;
     sim_blkback_hold(d.bb, true);                        /* answers withheld ... */
     for (int i = 0; i < N; i++) {
         fill(bufs[i], sizeof(bufs[i]), (unsigned)i + 300);
         sgs[i] = (struct blkfront_sg){ bufs[i], sizeof(bufs[i]) };
         reqs[i] = (struct blkfront_req){ .op = BLKFRONT_WRITE, .sector = 2000 + (uint64_t)i * 16,
                                          .nr_sectors = 16, .sg = &sgs[i], .nsg = 1,
-                                         .done = wait_done, .arg = &w };
+                                         .done = bfw_done, .arg = &w };
         CHECK_EQ(blkfront_submit(d.bf, &reqs[i]), 0);
     }
     usleep(50000);
     CHECK_EQ(w.calls, 0);
     restart(d.bb);                                       /* ... and the backend goes away */
     sim_blkback_hold(d.bb, false);
-    CHECK_EQ(wait_for(&w, N), N);                        /* re-issued after the reconnect */
+    CHECK_EQ(bfw_wait(&w, N, 10), N);                        /* re-issued after the reconnect */
     usleep(20000);
     CHECK_EQ(w.calls, N);
     CHECK_EQ(w.status, 0);
@@ -505,7 +480,7 @@ static void test_ring_indices_cross_2_32(void)
     int calls = 0, bad_status = 0, bad_data = 0;
     for (int round = 0; round < ROUNDS && calls == round * 2 * N; round++) {
         for (int phase = 0; phase < 2; phase++) {
-            struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+            struct bfw w = BFW_INIT;
             sim_blkback_hold(d.bb, true);
             for (int i = 0; i < N; i++) {
                 if (phase == 0)
@@ -516,12 +491,12 @@ static void test_ring_indices_cross_2_32(void)
                 reqs[i] = (struct blkfront_req){
                     .op = phase == 0 ? BLKFRONT_WRITE : BLKFRONT_READ,
                     .sector = (uint64_t)((round % 3) * N + i) * 8, .nr_sectors = 8,
-                    .sg = &sgs[i], .nsg = 1, .done = wait_done, .arg = &w };
+                    .sg = &sgs[i], .nsg = 1, .done = bfw_done, .arg = &w };
                 if (blkfront_submit(d.bf, &reqs[i]) != 0)
                     bad_status++;
             }
             sim_blkback_hold(d.bb, false);
-            calls += wait_for(&w, N);
+            calls += bfw_wait(&w, N, 10);
             bad_status += w.status != 0;
         }
         for (int i = 0; i < N; i++)

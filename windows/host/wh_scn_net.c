@@ -74,6 +74,16 @@ static void set_filter(uint32_t f)
     CHECK(st == 0, "set OID_GEN_CURRENT_PACKET_FILTER: 0x%08x", (unsigned)st);
 }
 
+/* net_up, then the packet filter set to DIRECTED | BROADCAST: the adapter,
+ * or NULL. */
+static struct wh_ndis_adapter *net_up_receiving(void)
+{
+    if (!net_up())
+        return NULL;
+    set_filter(0x9);
+    return &wh_ndis_ad;
+}
+
 /* ---- frames ---------------------------------------------------------------------- */
 static uint16_t csum_add(uint32_t sum, const uint8_t *p, size_t n)
 {
@@ -254,10 +264,9 @@ void scenario_xennet_init(void)
 /* ---- sends with offloads reach netback; netback's frames are indicated -------------- */
 void scenario_xennet_data(void)
 {
-    if (!net_up())
+    struct wh_ndis_adapter *ad = net_up_receiving();
+    if (!ad)
         return;
-    struct wh_ndis_adapter *ad = &wh_ndis_ad;
-    set_filter(0x9);
     static uint8_t a[128], b[3][1200], c[600], d[3200];
     uint32_t la = mk_frame(a, our_mac, 17, 60, 1);
     const uint8_t *bp[3];
@@ -371,10 +380,9 @@ static void *pause_thread(void *arg)
 
 void scenario_xennet_pause(void)
 {
-    if (!net_up())
+    struct wh_ndis_adapter *ad = net_up_receiving();
+    if (!ad)
         return;
-    struct wh_ndis_adapter *ad = &wh_ndis_ad;
-    set_filter(0x9);
     uint8_t f[8][300];
     struct wh_nbl *n[8];
     for (int i = 0; i < 8; i++) {
@@ -455,9 +463,8 @@ void scenario_xennet_surprise(void)
 /* ---- the NIC disabled (REMOVE of its stack: Halt) and enabled again --------------------- */
 void scenario_xennet_restart(void)
 {
-    if (!net_up())
+    if (!net_up_receiving())
         return;
-    set_filter(0x9);
     CHECK(wh_net_echo(1), "a frame goes round before the disable");
     struct wh_child *vif = wh_child(&bus, "XEN\\VIF");
     NTSTATUS_ st = wh_pnp_minor(vif->pdo, WH_IRP_MN_REMOVE_DEVICE, NULL);
@@ -485,10 +492,9 @@ void scenario_xennet_restart(void)
 /* ---- Pause on a backend that never answers: bounded, then Restart ---------------------- */
 void scenario_xennet_dead(void)
 {
-    if (!net_up())
+    struct wh_ndis_adapter *ad = net_up_receiving();
+    if (!ad)
         return;
-    struct wh_ndis_adapter *ad = &wh_ndis_ad;
-    set_filter(0x9);
     uint8_t f[4][300];
     struct wh_nbl *n[4];
     for (int i = 0; i < 4; i++) {
