@@ -154,6 +154,7 @@ static void sim_back_restore_hook(void *arg, gp_domid_t domid, enum sim_restore_
 
 int sim_back_start(struct sim_back *k, void *(*worker)(void *))
 {
+    sim_back_set_state(k, XenbusStateInitWait);
     pthread_create(&k->thread, NULL, worker, k->dev);
     sim_xen_add_restore_hook(k->x, sim_back_restore_hook, k);
     char p2[160];
@@ -171,6 +172,9 @@ void sim_back_stop(struct sim_back *k)
     pthread_cond_signal(&k->c);
     pthread_mutex_unlock(&k->m);
     pthread_join(k->thread, NULL);
+    pthread_mutex_lock(&k->m);
+    k->ops->disconnect_locked(k->dev);
+    sim_back_unlock(k);
 }
 
 void sim_back_fini(struct sim_back *k)

@@ -57,10 +57,11 @@ int sim_back_init(struct sim_back *k, struct sim_xen *x, struct sim_domain *dom0
  * Initialising, the frontend's permissions; the backend's frontend,
  * permissions, frontend-id, then be_keys. */
 void sim_back_announce(struct sim_back *k, const char *const *fe_keys, const char *const *be_keys);
-/* Starts the worker thread and follows the frontend's state and restores:
- * 0, or -1 (then the device destroys itself). */
+/* Says InitWait, starts the worker thread and follows the frontend's
+ * state and restores: 0, or -1 (then the device destroys itself). */
 int sim_back_start(struct sim_back *k, void *(*worker)(void *));
-/* Stops following, wakes the worker with 'stop' and joins it. */
+/* Stops following, wakes the worker with 'stop', joins it, and
+ * disconnects (the ports given up closed). */
 void sim_back_stop(struct sim_back *k);
 /* After the device's last disconnect: the backend directory removed, the
  * xenstore client and the locks gone. */

@@ -453,7 +453,6 @@ struct sim_blkback *sim_blkback_create(struct sim_xen *x, struct sim_domain *dom
     snprintf(vdev, sizeof(vdev), "%u", devid);
     sim_back_announce(&b->bk, (const char *const[]){ "virtual-device", vdev, NULL }, NULL);
     sim_blkback_write_features(b);
-    sim_back_set_state(&b->bk, XenbusStateInitWait);
     /* Children written above inherit the directory's permissions. */
     if (sim_back_start(&b->bk, bb_main) != 0) {
         sim_blkback_destroy(b);
@@ -467,9 +466,6 @@ void sim_blkback_destroy(struct sim_blkback *b)
     if (!b)
         return;
     sim_back_stop(&b->bk);
-    pthread_mutex_lock(&b->bk.m);
-    sim_blkback_disconnect_locked(b);
-    sim_back_unlock(&b->bk);
     sim_back_fini(&b->bk);
     sim_blkback_release_kept(b);
     for (unsigned i = 0; i < BB_MAX_QUEUES; i++)

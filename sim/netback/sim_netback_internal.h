@@ -1,5 +1,6 @@
 /* sim_netback's insides, shared by its files (sim_netback.c: the data
- * rings and the connection; sim_netback_ctrl.c: the control ring). */
+ * rings; sim_netback_conn.c: the connection; sim_netback_ctrl.c: the
+ * control ring; sim_netback_reconf.c: features and restarts). */
 #ifndef GPLPV_SIM_NETBACK_INTERNAL_H
 #define GPLPV_SIM_NETBACK_INTERNAL_H
 
@@ -81,6 +82,9 @@ struct sim_netback {
 void nb_ring_unmap(struct sim_netback *b, gp_grant_ref_t ref, void *va);
 
 void nb_disconnect_locked(struct sim_netback *b);
+/* sim_netback.c: the worker (arg: the backend), and a frame given back. */
+void *nb_main(void *arg);
+void nb_frame_free(struct nb_frame *f);
 void nb_tx_flush(struct sim_netback *b, struct nb_queue *q);
 
 /* sim_netback_reconf.c: what the backend offers (written at create and by
