@@ -28,13 +28,9 @@ static struct wh_bus bus;
 static struct wh_image net_img;
 static struct wh_driver_object *net_drv;
 
-/* xenpci booted, xennet loaded, added to the NIC's PDO and started. */
-static bool net_up(void)
+/* xennet loaded, added to the NIC's PDO (vif) and started. */
+static bool net_attach(struct wh_child *vif)
 {
-    if (!wh_boot(&bus))
-        return false;
-    struct wh_child *vif = wh_child(&bus, "XEN\\VIF");
-    CHECK(vif, "the NIC is reported");
     if (!vif)
         return false;
     net_drv = wh_load_service(&net_img, wh_sibling("xennet.sys"), wh_lab.allowed_path, "xennet");
@@ -49,6 +45,12 @@ static bool net_up(void)
           "MiniportRestart): 0x%08x", (unsigned)st);
     CHECK(wh_ndis_ad.state == WH_NDIS_RUNNING, "the adapter is Running (state %d)", wh_ndis_ad.state);
     return st == WH_STATUS_SUCCESS && wh_ndis_ad.state == WH_NDIS_RUNNING;
+}
+
+/* xenpci booted, xennet loaded, added to the NIC's PDO and started. */
+static bool net_up(void)
+{
+    return net_attach(wh_boot_child(&bus, "XEN\\VIF", "the NIC"));
 }
 
 /* The NIC's stack and the bus removed (REMOVE halts the adapter), xennet
@@ -174,19 +176,7 @@ bool wh_net_start(struct wh_bus *b)
 {
     struct wh_child *vif = wh_child(b, "XEN\\VIF");
     CHECK(vif, "the NIC is reported");
-    if (!vif)
-        return false;
-    net_drv = wh_load_service(&net_img, wh_sibling("xennet.sys"), wh_lab.allowed_path, "xennet");
-    CHECK(net_drv, "xennet.sys loads");
-    if (!net_drv)
-        return false;
-    wh_ndis_image = &net_img;
-    NTSTATUS_ st = ((wh_add_device_fn)net_drv->DriverExtension->AddDevice)(net_drv, vif->pdo);
-    if (st == WH_STATUS_SUCCESS)
-        st = wh_pnp_minor(vif->pdo, WH_IRP_MN_START_DEVICE, NULL);
-    CHECK(st == WH_STATUS_SUCCESS && wh_ndis_ad.state == WH_NDIS_RUNNING,
-          "xennet started on the NIC (0x%08x, state %d)", (unsigned)st, wh_ndis_ad.state);
-    if (st != WH_STATUS_SUCCESS || wh_ndis_ad.state != WH_NDIS_RUNNING)
+    if (!net_attach(vif))
         return false;
     set_filter(0x9);
     return true;

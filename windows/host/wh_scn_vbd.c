@@ -69,10 +69,7 @@ void wh_vbd_path(char *path, size_t size)
 struct wh_device_object *wh_vbd_up(struct wh_bus *b, struct wh_image *img,
                                           struct wh_driver_object **drvp, struct wh_child **vbdp)
 {
-    if (!wh_boot(b))
-        return NULL;
-    struct wh_child *vbd = wh_child(b, "XEN\\VBD");
-    CHECK(vbd, "the disk is reported");
+    struct wh_child *vbd = wh_boot_child(b, "XEN\\VBD", "the disk");
     if (!vbd)
         return NULL;
     char path[512];

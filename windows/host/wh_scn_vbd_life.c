@@ -296,6 +296,24 @@ static struct wh_child *vbd_up_with_second_disk(struct wh_vbd *vb, struct sim_bl
     return attach_second_disk(&vb->b, vb->drv, bbp, fdo2p);
 }
 
+/* `xl block-detach` of vbd 51728: the backend is asked to close (online
+ * 0, state Closing); then 'node' is read every 10 ms, at most 'tries'
+ * times, until it says Closed (6).  What it read last (to be freed). */
+static char *block_detach(struct sim_xenstored *xsd, const char *node, int tries)
+{
+    sim_xenstored_poke(xsd, "/local/domain/0/backend/vbd/1/51728/online", "0");
+    sim_xenstored_poke(xsd, "/local/domain/0/backend/vbd/1/51728/state", "5");
+    char *v = NULL;
+    for (int i = 0; i < tries; i++) {
+        free(v);
+        v = sim_xenstored_peek(xsd, node);
+        if (v && !strcmp(v, "6"))
+            break;
+        usleep(10000);
+    }
+    return v;
+}
+
 /* PnP acting on xenpci's relations until the child is gone (SURPRISE_REMOVAL
  * and REMOVE through its stack); *seen: the invalidations handled so far. */
 static bool wait_child_gone(struct wh_bus *b, struct wh_child *c, unsigned *seen)
@@ -334,16 +352,7 @@ void scenario_vbd_hot_add(void)
     /* `xl block-detach`: the backend is asked to close, then both
      * directories go (libxl waits up to 10 s for Closed, then removes) */
     struct sim_xenstored *xsd = sim_xen_xenstored(wh_lab.x);
-    sim_xenstored_poke(xsd, "/local/domain/0/backend/vbd/1/51728/online", "0");
-    sim_xenstored_poke(xsd, "/local/domain/0/backend/vbd/1/51728/state", "5");
-    char *bst = NULL;
-    for (int i = 0; i < 1000; i++) {
-        free(bst);
-        bst = sim_xenstored_peek(xsd, "/local/domain/0/backend/vbd/1/51728/state");
-        if (bst && !strcmp(bst, "6"))
-            break;
-        usleep(10000);
-    }
+    char *bst = block_detach(xsd, "/local/domain/0/backend/vbd/1/51728/state", 1000);
     CHECK(bst && !strcmp(bst, "6"), "the frontend let the backend close (backend state %s)",
           bst ? bst : "gone");
     free(bst);
@@ -412,16 +421,7 @@ void scenario_vbd_detach_inflight(void)
     unsigned notices = wh_storport_surprise_notices, stop_left = wh_storport_stop_outstanding;
     /* `xl block-detach`: the backend is asked to close */
     struct sim_xenstored *xsd = sim_xen_xenstored(wh_lab.x);
-    sim_xenstored_poke(xsd, "/local/domain/0/backend/vbd/1/51728/online", "0");
-    sim_xenstored_poke(xsd, "/local/domain/0/backend/vbd/1/51728/state", "5");
-    char *fst = NULL;
-    for (int i = 0; i < 500; i++) {
-        free(fst);
-        fst = sim_xenstored_peek(xsd, "/local/domain/1/device/vbd/51728/state");
-        if (fst && !strcmp(fst, "6"))
-            break;
-        usleep(10000);
-    }
+    char *fst = block_detach(xsd, "/local/domain/1/device/vbd/51728/state", 500);
     CHECK(fst && !strcmp(fst, "6"), "the frontend gave up the ring of the closing backend "
           "(frontend state %s)", fst ? fst : "gone");
     free(fst);
