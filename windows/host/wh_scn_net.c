@@ -170,6 +170,20 @@ static struct wh_nbl *one(const uint8_t *f, uint32_t len, uint32_t mdl_max)
     return wh_ndis_nbl(&f, &len, 1, mdl_max);
 }
 
+/* 'count' UDP frames of 200 bytes (seeds seed0...) in one chain of NBLs
+ * (n), sent while netback holds its tx answers. */
+static void send_held(uint8_t (*f)[300], struct wh_nbl **n, int count, uint8_t seed0)
+{
+    for (int i = 0; i < count; i++) {
+        uint32_t l = mk_frame(f[i], our_mac, 17, 200, (uint8_t)(seed0 + i));
+        n[i] = one(f[i], l, 4096);
+        if (i)
+            n[i - 1]->Next = n[i];
+    }
+    sim_netback_hold_tx(wh_lab.nic, true);
+    wh_ndis_send(n[0]);
+}
+
 /* ---- for the scenarios of the other files: xennet beside them on one bus -------------- */
 /* xennet loaded, added to b's NIC PDO and started, the packet filter set. */
 bool wh_net_start(struct wh_bus *b)
@@ -375,14 +389,7 @@ void scenario_xennet_pause(void)
         return;
     uint8_t f[8][300];
     struct wh_nbl *n[8];
-    for (int i = 0; i < 8; i++) {
-        uint32_t l = mk_frame(f[i], our_mac, 17, 200, (uint8_t)i);
-        n[i] = one(f[i], l, 4096);
-        if (i)
-            n[i - 1]->Next = n[i];
-    }
-    sim_netback_hold_tx(wh_lab.nic, true);
-    wh_ndis_send(n[0]);
+    send_held(f, n, 8, 0);
     usleep(20000);
     CHECK(ad->sends_outstanding == 8, "netback holds the 8 sends (%u outstanding)", ad->sends_outstanding);
     pthread_t t;
@@ -487,14 +494,7 @@ void scenario_xennet_dead(void)
         return;
     uint8_t f[4][300];
     struct wh_nbl *n[4];
-    for (int i = 0; i < 4; i++) {
-        uint32_t l = mk_frame(f[i], our_mac, 17, 200, (uint8_t)(i + 30));
-        n[i] = one(f[i], l, 4096);
-        if (i)
-            n[i - 1]->Next = n[i];
-    }
-    sim_netback_hold_tx(wh_lab.nic, true);         /* the backend never answers */
-    wh_ndis_send(n[0]);
+    send_held(f, n, 4, 30);                        /* the backend never answers */
     int r = wh_ndis_pause(10000);
     CHECK(r == 0, "Pause completed within 10 s although the backend never answered");
     if (r)

@@ -184,13 +184,23 @@ static bool save_restore_round(struct wh_device_object *fdo, unsigned round, boo
     return bad == 0;
 }
 
+/* xenvbd up, xennet beside it on the same bus (*net: it started) and a
+ * frame's round trip checked "before the <what>". */
+static bool vbd_and_net_up(struct wh_vbd *vb, bool *net, const char *what)
+{
+    if (!wh_vbd_start(vb))
+        return false;
+    *net = wh_net_start(&vb->b);
+    CHECK(!*net || wh_net_echo(1), "a frame goes round through netback before the %s", what);
+    return true;
+}
+
 void scenario_save_restore_io(void)
 {
     struct wh_vbd vb;
-    if (!wh_vbd_start(&vb))
+    bool net;
+    if (!vbd_and_net_up(&vb, &net, "save"))
         return;
-    bool net = wh_net_start(&vb.b);
-    CHECK(!net || wh_net_echo(1), "a frame goes round through netback before the save");
     CHECK(wh_vbd_write_read_check(vb.fdo, 100, 7), "WRITE then READ before the save");
     char *feat = sim_xenstored_peek(sim_xen_xenstored(wh_lab.x),
                                     "/local/domain/1/control/feature-suspend");
@@ -518,10 +528,9 @@ static bool balloon_at(struct sim_xenstored *xsd, const char *kib, unsigned page
 void scenario_hibernate_resume(void)
 {
     struct wh_vbd vb;
-    if (!wh_vbd_start(&vb))
+    bool net;
+    if (!vbd_and_net_up(&vb, &net, "hibernation"))
         return;
-    bool net = wh_net_start(&vb.b);
-    CHECK(!net || wh_net_echo(1), "a frame goes round through netback before the hibernation");
     CHECK(wh_pnp_usage(vb.vbd->pdo, WH_DeviceUsageTypePaging, true) == WH_STATUS_SUCCESS &&
               wh_pnp_usage(vb.vbd->pdo, WH_DeviceUsageTypeHibernation, true) == WH_STATUS_SUCCESS &&
               wh_pnp_usage(vb.vbd->pdo, WH_DeviceUsageTypeDumpFile, true) == WH_STATUS_SUCCESS,
