@@ -12,6 +12,7 @@
 #include <linux/nbd.h>
 
 #include "../../linux/blk/lxblk.h"
+#include "../../linux/common/lxio.h"
 #include "blkback/sim_blkback.h"
 #include "gp_sim_env.h"
 #include "gp_test.h"
@@ -82,15 +83,7 @@ static void put_req(struct rig *r, uint32_t type, uint64_t handle, uint64_t from
 
 static bool read_full(int fd, void *buf, size_t len)
 {
-    char *p = buf;
-    while (len) {
-        ssize_t n = read(fd, p, len);
-        if (n <= 0)
-            return false;
-        p += n;
-        len -= (size_t)n;
-    }
-    return true;
+    return lxio_full(fd, buf, len, false) == 0;
 }
 
 /* One reply: its error and handle; data (len bytes) follows for reads. */
