@@ -14,24 +14,10 @@
 #include "blkback/sim_blkback.h"
 #include "gplpv/blkfront.h"
 
-struct job {
-    pthread_mutex_t m;
-    pthread_cond_t c;
-    unsigned inflight, completed;
-    int errors;
-};
-
 static void on_done(void *arg, struct blkfront_req *r, int status)
 {
-    struct job *j = arg;
     (void)r;
-    pthread_mutex_lock(&j->m);
-    j->inflight--;
-    j->completed++;
-    if (status)
-        j->errors++;
-    pthread_cond_signal(&j->c);
-    pthread_mutex_unlock(&j->m);
+    bench_job_end(arg, false, status);
 }
 
 struct result {
@@ -58,7 +44,7 @@ static struct result run(struct blkfront *bf, struct sim_blkback *bb, bool write
     for (unsigned i = 0; i < QMAX; i++)
         if (!bufs[i])
             bufs[i] = malloc(65536);
-    struct job j = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0 };
+    struct bench_job j = BENCH_JOB_INIT;
     struct blkfront_stats f0, f1;
     struct sim_blkback_stats b0, b1;
     struct blkfront_info info;
@@ -69,19 +55,7 @@ static struct result run(struct blkfront *bf, struct sim_blkback *bb, bool write
     double t0 = bench_now_s();
     unsigned issued = 0, slot = 0;
     uint64_t seq = 0;
-    for (;;) {
-        pthread_mutex_lock(&j.m);
-        while (j.inflight >= qd)
-            pthread_cond_wait(&j.c, &j.m);
-        bool stop = (max_ops ? issued >= max_ops : bench_now_s() - t0 >= seconds);
-        if (stop) {
-            while (j.inflight)
-                pthread_cond_wait(&j.c, &j.m);
-            pthread_mutex_unlock(&j.m);
-            break;
-        }
-        j.inflight++;
-        pthread_mutex_unlock(&j.m);
+    while (bench_job_next(&j, qd, issued, max_ops, t0, seconds)) {
         uint64_t sector = random ? (next_rand() % (span / 8)) * 8 : (seq += size / 512) % span;
         struct blkfront_req *r = &reqs[slot % QMAX];
         sgs[slot % QMAX] = (struct blkfront_sg){ bufs[slot % QMAX], size };
@@ -90,12 +64,8 @@ static struct result run(struct blkfront *bf, struct sim_blkback *bb, bool write
                                     .sg = &sgs[slot % QMAX], .nsg = 1, .done = on_done, .arg = &j };
         slot++;
         issued++;
-        if (blkfront_submit(bf, r) != 0) {
-            pthread_mutex_lock(&j.m);
-            j.inflight--;
-            j.errors++;
-            pthread_mutex_unlock(&j.m);
-        }
+        if (blkfront_submit(bf, r) != 0)
+            bench_job_refused(&j);
     }
     double dt = bench_now_s() - t0;
     blkfront_get_stats(bf, &f1);

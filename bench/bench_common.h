@@ -2,6 +2,7 @@
 #ifndef GPLPV_BENCH_COMMON_H
 #define GPLPV_BENCH_COMMON_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -16,6 +17,61 @@ static inline double bench_now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Requests or frames in flight, at most a queue depth of them: how many
+ * completed or arrived, and how many failed. */
+struct bench_job {
+    pthread_mutex_t m;
+    pthread_cond_t c;
+    unsigned inflight;
+    uint64_t completed, received;
+    int errors;
+};
+#define BENCH_JOB_INIT { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0 }
+
+/* One in flight ended: completed (with status), or arrived (received). */
+static inline void bench_job_end(struct bench_job *j, bool received, int status)
+{
+    pthread_mutex_lock(&j->m);
+    j->inflight--;
+    if (received)
+        j->received++;
+    else
+        j->completed++;
+    if (status)
+        j->errors++;
+    pthread_cond_signal(&j->c);
+    pthread_mutex_unlock(&j->m);
+}
+
+/* One that was refused at once: an error, no longer in flight. */
+static inline void bench_job_refused(struct bench_job *j)
+{
+    pthread_mutex_lock(&j->m);
+    j->inflight--;
+    j->errors++;
+    pthread_mutex_unlock(&j->m);
+}
+
+/* Waits for room below 'depth', then: true with one more in flight, or,
+ * once 'issued' reached max (max != 0) or 'seconds' passed since t0 (max
+ * == 0), false when all in flight have ended. */
+static inline bool bench_job_next(struct bench_job *j, unsigned depth, unsigned issued,
+                                  unsigned max, double t0, double seconds)
+{
+    pthread_mutex_lock(&j->m);
+    while (j->inflight >= depth)
+        pthread_cond_wait(&j->c, &j->m);
+    if (max ? issued >= max : bench_now_s() - t0 >= seconds) {
+        while (j->inflight)
+            pthread_cond_wait(&j->c, &j->m);
+        pthread_mutex_unlock(&j->m);
+        return false;
+    }
+    j->inflight++;
+    pthread_mutex_unlock(&j->m);
+    return true;
 }
 
 /* memcpy bandwidth in bytes/s over a buffer of 'size' bytes copied in

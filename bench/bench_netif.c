@@ -18,37 +18,20 @@
 #include "netback/sim_netback.h"
 #include "sim.h"
 
-struct job {
-    pthread_mutex_t m;
-    pthread_cond_t c;
-    unsigned inflight;
-    uint64_t completed, received;
-    int errors;
-};
-static struct job j = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0 };
+static struct bench_job j = BENCH_JOB_INIT;
 
 static void on_sent(void *arg, struct netfront_tx *t, int status)
 {
     (void)arg;
     (void)t;
-    pthread_mutex_lock(&j.m);
-    j.inflight--;
-    j.completed++;
-    if (status)
-        j.errors++;
-    pthread_cond_signal(&j.c);
-    pthread_mutex_unlock(&j.m);
+    bench_job_end(&j, false, status);
 }
 
 static void on_rx(void *arg, const struct netfront_rx *f)
 {
     (void)arg;
     (void)f;
-    pthread_mutex_lock(&j.m);
-    j.inflight--;
-    j.received++;
-    pthread_cond_signal(&j.c);
-    pthread_mutex_unlock(&j.m);
+    bench_job_end(&j, true, 0);
 }
 
 struct kind {
@@ -82,19 +65,7 @@ static struct result run(struct netfront *nf, struct sim_netback *nb, const stru
     pthread_mutex_unlock(&j.m);
     double t0 = bench_now_s();
     unsigned issued = 0;
-    for (;;) {
-        pthread_mutex_lock(&j.m);
-        while (j.inflight >= DEPTH)
-            pthread_cond_wait(&j.c, &j.m);
-        bool stop = max_frames ? issued >= max_frames : bench_now_s() - t0 >= seconds;
-        if (stop) {
-            while (j.inflight)
-                pthread_cond_wait(&j.c, &j.m);
-            pthread_mutex_unlock(&j.m);
-            break;
-        }
-        j.inflight++;
-        pthread_mutex_unlock(&j.m);
+    while (bench_job_next(&j, DEPTH, issued, max_frames, t0, seconds)) {
         unsigned s = issued % DEPTH;
         issued++;
         if (rx) {
@@ -107,12 +78,8 @@ static struct result run(struct netfront *nf, struct sim_netback *nb, const stru
                                      .flags = NETFRONT_TX_CSUM,
                                      .gso = k->gso ? NETFRONT_GSO_TCPV4 : NETFRONT_GSO_NONE,
                                      .mss = 1448, .done = on_sent };
-        if (netfront_send(nf, &t[s]) != 0) {
-            pthread_mutex_lock(&j.m);
-            j.inflight--;
-            j.errors++;
-            pthread_mutex_unlock(&j.m);
-        }
+        if (netfront_send(nf, &t[s]) != 0)
+            bench_job_refused(&j);
     }
     double dt = bench_now_s() - t0;
     netfront_get_stats(nf, &f1);
