@@ -399,6 +399,11 @@ static void stream_done(void *arg, struct blkfront_req *r, int status)
     __atomic_store_n(&st->busy[r - st->req], false, __ATOMIC_RELEASE);
 }
 
+static void restart_backend(void *backend)
+{
+    sim_blkback_restart(backend);
+}
+
 static void *stream_main(void *arg)
 {
     struct stream *st = arg;
@@ -431,16 +436,8 @@ static void test_backend_restarts_under_a_stream_of_events(void)
     memset(&st, 0, sizeof(st));
     st.bf = d.bf;
     alarm(120);
-    pthread_t th;
-    REQUIRE(pthread_create(&th, NULL, stream_main, &st) == 0);
-    for (int round = 0; round < 60; round++) {
-        sim_blkback_restart(d.bb);
-        usleep((useconds_t)(1000 + (round % 5) * 1000));
-    }
-    __atomic_store_n(&st.stop, true, __ATOMIC_RELEASE);
-    pthread_join(th, NULL);
-    for (int i = 0; i < 3000 && __atomic_load_n(&st.done, __ATOMIC_SEQ_CST) < st.sent; i++)
-        usleep(10000);
+    gp_restart_storm(stream_main, &st, &st.stop, restart_backend, d.bb);
+    GP_WAIT_WHILE(__atomic_load_n(&st.done, __ATOMIC_SEQ_CST) < st.sent);
     alarm(0);
     CHECK(st.sent > 0);
     CHECK_EQ(__atomic_load_n(&st.done, __ATOMIC_SEQ_CST), st.sent);

@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,5 +125,20 @@ static inline int gp_test_finish_named(const char *prog)
         while ((cond) && pthread_cond_timedwait((c), (m), &gp_wait_ts_) == 0)   \
             ;                                                                   \
     } while (0)
+
+/* A backend restarted 60 times, 1 to 5 ms apart, while stream(arg) runs on
+ * a thread of its own; then *stop is set and the thread joined. */
+static inline void gp_restart_storm(void *(*stream)(void *), void *arg, bool *stop,
+                                    void (*restart)(void *), void *backend)
+{
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, stream, arg) == 0);
+    for (int round = 0; round < 60; round++) {
+        restart(backend);
+        usleep((useconds_t)(1000 + (round % 5) * 1000));
+    }
+    __atomic_store_n(stop, true, __ATOMIC_RELEASE);
+    pthread_join(th, NULL);
+}
 
 #endif

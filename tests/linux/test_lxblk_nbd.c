@@ -54,10 +54,13 @@ static bool rig_open(struct rig *r, unsigned devid, const struct sim_blkback_opt
     return pthread_create(&r->server, NULL, serve, r) == 0;
 }
 
-static void rig_close(struct rig *r)
+/* Our end closed, the server joined (unless it was already), and the
+ * rig taken down. */
+static void rig_end(struct rig *r, bool joined)
 {
     close(r->k);
-    pthread_join(r->server, NULL);
+    if (!joined)
+        pthread_join(r->server, NULL);
     close(r->b.sock);
     blkfront_destroy(r->b.bf);
     sim_blkback_destroy(r->bb);
@@ -144,10 +147,7 @@ static void test_write_read_flush_trim(void)
     pthread_join(r.server, NULL);
     CHECK_EQ(r.rc, 0);
     r.server = pthread_self();          /* joined */
-    close(r.k);
-    close(r.b.sock);
-    blkfront_destroy(r.b.bf);
-    sim_blkback_destroy(r.bb);
+    rig_end(&r, true);
 }
 
 static void test_many_in_flight_any_order(void)
@@ -189,7 +189,7 @@ static void test_many_in_flight_any_order(void)
         CHECK(memcmp(rd, bufs[h - 2000], SZ) == 0);
     }
     sim_blkback_set_faults(r.bb, 0, 0, false);
-    rig_close(&r);
+    rig_end(&r, false);
 }
 
 static void test_refusals_keep_the_stream(void)
@@ -221,7 +221,7 @@ static void test_refusals_keep_the_stream(void)
     CHECK_EQ(h, 5);
     CHECK(memcmp(sim_blkback_disk(r.bb) + 1024, w, 1024) == 0);
     CHECK_EQ(atomic_load(&r.b.c.refused), 4);
-    rig_close(&r);
+    rig_end(&r, false);
 }
 
 static void test_bad_magic_ends_the_stream(void)
@@ -233,10 +233,7 @@ static void test_bad_magic_ends_the_stream(void)
     CHECK(write(r.k, junk, sizeof(junk)) == (ssize_t)sizeof(junk));
     pthread_join(r.server, NULL);
     CHECK_EQ(r.rc, GP_EPROTO);
-    close(r.k);
-    close(r.b.sock);
-    blkfront_destroy(r.b.bf);
-    sim_blkback_destroy(r.bb);
+    rig_end(&r, true);
 }
 
 static void test_oversized_write_ends_the_stream(void)
@@ -248,10 +245,7 @@ static void test_oversized_write_ends_the_stream(void)
     put_req(&r, NBD_CMD_WRITE, 9, 0, 64u << 20, NULL);
     pthread_join(r.server, NULL);
     CHECK_EQ(r.rc, GP_EPROTO);
-    close(r.k);
-    close(r.b.sock);
-    blkfront_destroy(r.b.bf);
-    sim_blkback_destroy(r.bb);
+    rig_end(&r, true);
 }
 
 static void run_tests(void)

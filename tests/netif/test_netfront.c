@@ -449,6 +449,20 @@ static void test_bad_tx_responses_fail_safely(void)
     }
 }
 
+/* A vif (devid) with 300 frames sent while its backend holds them. */
+static void open_with_300_held(struct vif *v, unsigned devid, struct netfront_tx *t,
+                               struct netpkt_frag *fr, uint32_t len)
+{
+    vif_open(v, devid, NULL, (struct netfront_opts){ 0 });
+    REQUIRE(v->nf);
+    tx_reset();
+    sim_netback_hold_tx(v->nb, true);
+    for (int i = 0; i < 300; i++) {
+        t[i] = tx_make(fr, 1, len);
+        CHECK_EQ(netfront_send(v->nf, &t[i]), 0);
+    }
+}
+
 static void test_shutdown_and_restart_with_frames_on_the_ring(void)
 {
     static uint8_t f[1600];
@@ -457,14 +471,7 @@ static void test_shutdown_and_restart_with_frames_on_the_ring(void)
     struct netfront_tx t[300];
     /* Shutdown: frames held on the ring and waiting behind a full ring. */
     struct vif v;
-    vif_open(&v, 60, NULL, (struct netfront_opts){ 0 });
-    REQUIRE(v.nf);
-    tx_reset();
-    sim_netback_hold_tx(v.nb, true);
-    for (int i = 0; i < 300; i++) {
-        t[i] = tx_make(&fr, 1, len);
-        CHECK_EQ(netfront_send(v.nf, &t[i]), 0);
-    }
+    open_with_300_held(&v, 60, t, &fr, len);
     usleep(20000);
     netfront_destroy(v.nf);
     v.nf = NULL;
@@ -473,14 +480,7 @@ static void test_shutdown_and_restart_with_frames_on_the_ring(void)
     inbox_clear(&v.ib);
     /* Restart: frames on the ring (the backend may have sent them) complete
      * as failed, never twice on the wire; those waiting go once it is back. */
-    vif_open(&v, 61, NULL, (struct netfront_opts){ 0 });
-    REQUIRE(v.nf);
-    tx_reset();
-    sim_netback_hold_tx(v.nb, true);
-    for (int i = 0; i < 300; i++) {
-        t[i] = tx_make(&fr, 1, len);
-        CHECK_EQ(netfront_send(v.nf, &t[i]), 0);
-    }
+    open_with_300_held(&v, 61, t, &fr, len);
     CHECK_EQ(inbox_wait(&v.ib, 256), 256);   /* the backend sent what was on the ring */
     sim_netback_restart(v.nb);
     sim_netback_hold_tx(v.nb, false);
@@ -710,6 +710,11 @@ static void flood_done(void *arg, struct netfront_tx *t, int status)
     __atomic_store_n(&f->busy[t - f->t], false, __ATOMIC_RELEASE);
 }
 
+static void restart_backend(void *backend)
+{
+    sim_netback_restart(backend);
+}
+
 static void *flood_main(void *arg)
 {
     struct flood *f = arg;
@@ -741,16 +746,8 @@ static void test_backend_restarts_under_a_stream_of_events(void)
     f.nf = v.nf;
     f.fr = (struct netpkt_frag){ frame, fr_build(frame, 4, 17, 200, 1, FR_CSUM_FULL, 0) };
     alarm(120);
-    pthread_t th;
-    REQUIRE(pthread_create(&th, NULL, flood_main, &f) == 0);
-    for (int round = 0; round < 60; round++) {
-        sim_netback_restart(v.nb);
-        usleep((useconds_t)(1000 + (round % 5) * 1000));
-    }
-    __atomic_store_n(&f.stop, true, __ATOMIC_RELEASE);
-    pthread_join(th, NULL);
-    for (int i = 0; i < 3000 && __atomic_load_n(&f.done, __ATOMIC_SEQ_CST) < f.sent; i++)
-        usleep(10000);
+    gp_restart_storm(flood_main, &f, &f.stop, restart_backend, v.nb);
+    GP_WAIT_WHILE(__atomic_load_n(&f.done, __ATOMIC_SEQ_CST) < f.sent);
     alarm(0);
     CHECK(f.sent > 0);
     CHECK_EQ(__atomic_load_n(&f.done, __ATOMIC_SEQ_CST), f.sent);
