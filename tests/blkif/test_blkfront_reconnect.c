@@ -8,44 +8,15 @@
 #include <unistd.h>
 
 #include "gp_blkfront_env.h"
+#include "gp_blkfront_wait.h"
 #include "gp_test.h"
 #include "os/sim_os.h"
 
 static bool slow;
 
-struct waiter {
-    pthread_mutex_t m;
-    pthread_cond_t c;
-    int calls, bad_status, twice;
-    int status;
-};
-
 #define MAXREQ 128
 static struct blkfront_req reqs[MAXREQ];
 static int calls_of[MAXREQ];
-
-static void wait_done(void *arg, struct blkfront_req *r, int status)
-{
-    struct waiter *w = arg;
-    pthread_mutex_lock(&w->m);
-    w->calls++;
-    if (r >= reqs && r < reqs + MAXREQ && ++calls_of[r - reqs] > 1)
-        w->twice++;
-    if (status)
-        w->bad_status++;
-    w->status = status;
-    pthread_cond_broadcast(&w->c);
-    pthread_mutex_unlock(&w->m);
-}
-
-static int wait_for(struct waiter *w, int calls)
-{
-    pthread_mutex_lock(&w->m);
-    GP_COND_WAIT_WHILE(&w->c, &w->m, 15, w->calls < calls);
-    int n = w->calls;
-    pthread_mutex_unlock(&w->m);
-    return n;
-}
 
 static void fill(uint8_t *p, size_t n, unsigned seed)
 {
@@ -55,14 +26,14 @@ static void fill(uint8_t *p, size_t n, unsigned seed)
 
 static int io(struct blkfront *bf, enum blkfront_op op, uint64_t sector, uint32_t n, void *buf)
 {
-    struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0 };
+    struct bfw w = BFW_INIT_PER_REQ(reqs, calls_of, MAXREQ);
     struct blkfront_sg sg = { buf, n * 512 };
     struct blkfront_req r = { .op = op, .sector = sector, .nr_sectors = n, .sg = &sg, .nsg = 1,
-                              .done = wait_done, .arg = &w };
+                              .done = bfw_done, .arg = &w };
     int err = blkfront_submit(bf, &r);
     if (err)
         return err;
-    if (wait_for(&w, 1) != 1)
+    if (bfw_wait(&w, 1, 15) != 1)
         return -999;
     usleep(1000);
     return w.calls == 1 ? w.status : -999;
@@ -71,7 +42,7 @@ static int io(struct blkfront *bf, enum blkfront_op op, uint64_t sector, uint32_
 /* n writes of `sectors` each, held by the backend; returns after submit. */
 static uint8_t *bufs[MAXREQ];
 static struct blkfront_sg sgs[MAXREQ];
-static void submit_writes(struct bfe_dev *d, struct waiter *w, int n, uint32_t sectors, unsigned seed)
+static void submit_writes(struct bfe_dev *d, struct bfw *w, int n, uint32_t sectors, unsigned seed)
 {
     memset(calls_of, 0, sizeof(calls_of));
     for (int i = 0; i < n; i++) {
@@ -80,7 +51,7 @@ static void submit_writes(struct bfe_dev *d, struct waiter *w, int n, uint32_t s
         sgs[i] = (struct blkfront_sg){ bufs[i], sectors * 512 };
         reqs[i] = (struct blkfront_req){ .op = BLKFRONT_WRITE, .sector = (uint64_t)i * sectors,
                                          .nr_sectors = sectors, .sg = &sgs[i], .nsg = 1,
-                                         .done = wait_done, .arg = w };
+                                         .done = bfw_done, .arg = w };
         CHECK_EQ(blkfront_submit(d->bf, &reqs[i]), 0);
     }
 }
@@ -109,14 +80,14 @@ static void test_ring_grows_after_shrinking(void)
         { .indirect = true, .max_ring_order = 2, .max_queues = 1 },
     };
     for (unsigned k = 0; k < 4; k++) {
-        struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0 };
+        struct bfw w = BFW_INIT_PER_REQ(reqs, calls_of, MAXREQ);
         sim_blkback_hold(d.bb, true);
         submit_writes(&d, &w, 100, 16, 40 * k);
         usleep(30000);
         sim_blkback_restart_with(d.bb, &geo[k], 0);
         sim_blkback_hold(d.bb, false);
-        CHECK_EQ(wait_for(&w, 100), 100);
-        CHECK_EQ(w.bad_status, 0);
+        CHECK_EQ(bfw_wait(&w, 100, 15), 100);
+        CHECK_EQ(w.errors, 0);
         CHECK_EQ(w.twice, 0);
         CHECK_EQ(bad_writes(&d, 100, 16), 0);
         struct blkfront_info in;
@@ -137,7 +108,7 @@ static void test_requests_move_off_dropped_queues(void)
                             &(struct blkfront_opts){ .max_ring_page_order = 0 });
     REQUIRE(d.bf);
     REQUIRE(d.bf->nqueues == 4);
-    struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0 };
+    struct bfw w = BFW_INIT_PER_REQ(reqs, calls_of, MAXREQ);
     sim_blkback_hold(d.bb, true);
     submit_writes(&d, &w, 120, 8, 7);
     usleep(30000);
@@ -148,8 +119,8 @@ static void test_requests_move_off_dropped_queues(void)
     sim_blkback_restart_with(d.bb, &(struct sim_blkback_opts){ .max_queues = 1,
                                                                .max_ring_order = 0 }, 0);
     sim_blkback_hold(d.bb, false);
-    CHECK_EQ(wait_for(&w, 120), 120);
-    CHECK_EQ(w.bad_status, 0);
+    CHECK_EQ(bfw_wait(&w, 120, 15), 120);
+    CHECK_EQ(w.errors, 0);
     CHECK_EQ(w.twice, 0);
     CHECK_EQ(bad_writes(&d, 120, 8), 0);
     bfe_close(&d);
@@ -162,7 +133,7 @@ static void test_requests_of_dropped_queues_complete_on_destroy(void)
     struct bfe_dev d = bfe_open(2011, &(struct sim_blkback_opts){ .max_queues = 4 },
                             &(struct blkfront_opts){ .max_ring_page_order = 0 });
     REQUIRE(d.bf);
-    struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0 };
+    struct bfw w = BFW_INIT_PER_REQ(reqs, calls_of, MAXREQ);
     sim_blkback_hold(d.bb, true);                 /* the new backend holds them too */
     submit_writes(&d, &w, 120, 8, 9);
     usleep(30000);
@@ -170,7 +141,7 @@ static void test_requests_of_dropped_queues_complete_on_destroy(void)
                                                                .max_ring_order = 0 }, 0);
     CHECK(bfe_wait_connects(&d, 2));
     blkfront_destroy(d.bf);
-    CHECK_EQ(wait_for(&w, 120), 120);
+    CHECK_EQ(bfw_wait(&w, 120, 15), 120);
     CHECK_EQ(w.twice, 0);
     sim_blkback_destroy(d.bb);
 }
@@ -187,15 +158,15 @@ static void test_held_requests_split_for_the_new_backend(void)
         struct bfe_dev d = bfe_open(2020 + c, &(struct sim_blkback_opts){
                                     .max_indirect = cases[c].before, .sectors = 16384 }, NULL);
         REQUIRE(d.bf);
-        struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0 };
+        struct bfw w = BFW_INIT_PER_REQ(reqs, calls_of, MAXREQ);
         sim_blkback_hold(d.bb, true);
         submit_writes(&d, &w, 24, cases[c].sectors, 100 + c);
         usleep(30000);
         sim_blkback_restart_with(d.bb, &(struct sim_blkback_opts){
                                      .max_indirect = cases[c].after }, 0);
         sim_blkback_hold(d.bb, false);
-        CHECK_EQ(wait_for(&w, 24), 24);
-        CHECK_EQ(w.bad_status, 0);
+        CHECK_EQ(bfw_wait(&w, 24, 15), 24);
+        CHECK_EQ(w.errors, 0);
         CHECK_EQ(w.twice, 0);
         CHECK_EQ(bad_writes(&d, 24, cases[c].sectors), 0);
         struct blkfront_info in;
@@ -285,14 +256,14 @@ static void test_refused_end_of_access_fails_the_device(void)
     sim_os_set_quiet(sim_domain_os(gp_env.g), true);
     unsigned errs = sim_os_error_count(sim_domain_os(gp_env.g));
     sim_blkback_keep_data_maps(d.bb, true);
-    struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0 };
+    struct bfw w = BFW_INIT_PER_REQ(reqs, calls_of, MAXREQ);
     int accepted = 0, refused = 0;
     memset(calls_of, 0, sizeof(calls_of));
     for (int i = 0; i < 64; i++) {
         sgs[i] = (struct blkfront_sg){ buf, 16 * 512 };
         reqs[i] = (struct blkfront_req){ .op = BLKFRONT_WRITE, .sector = (uint64_t)i * 16,
                                          .nr_sectors = 16, .sg = &sgs[i], .nsg = 1,
-                                         .done = wait_done, .arg = &w };
+                                         .done = bfw_done, .arg = &w };
         int err = blkfront_submit(d.bf, &reqs[i]);
         if (err == 0)
             accepted++;
@@ -300,8 +271,8 @@ static void test_refused_end_of_access_fails_the_device(void)
             refused += err == GP_EIO;            /* once the device has failed */
     }
     CHECK_EQ(accepted + refused, 64);
-    CHECK_EQ(wait_for(&w, accepted), accepted);
-    CHECK(w.bad_status > 0);
+    CHECK_EQ(bfw_wait(&w, accepted, 15), accepted);
+    CHECK(w.errors > 0);
     CHECK_EQ(w.twice, 0);
     CHECK(blkfront_is_broken(d.bf));
     unsigned logged = sim_os_error_count(sim_domain_os(gp_env.g)) - errs;
