@@ -9,29 +9,15 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "../tests/harness/gp_sim_env.h"
 #include "bench_common.h"
 #include "blkback/sim_blkback.h"
 #include "gplpv/blkfront.h"
-#include "sim.h"
-
-struct job {
-    pthread_mutex_t m;
-    pthread_cond_t c;
-    unsigned inflight, completed;
-    int errors;
-};
 
 static void on_done(void *arg, struct blkfront_req *r, int status)
 {
-    struct job *j = arg;
     (void)r;
-    pthread_mutex_lock(&j->m);
-    j->inflight--;
-    j->completed++;
-    if (status)
-        j->errors++;
-    pthread_cond_signal(&j->c);
-    pthread_mutex_unlock(&j->m);
+    bench_job_end(arg, false, status);
 }
 
 struct result {
@@ -58,7 +44,7 @@ static struct result run(struct blkfront *bf, struct sim_blkback *bb, bool write
     for (unsigned i = 0; i < QMAX; i++)
         if (!bufs[i])
             bufs[i] = malloc(65536);
-    struct job j = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0 };
+    struct bench_job j = BENCH_JOB_INIT;
     struct blkfront_stats f0, f1;
     struct sim_blkback_stats b0, b1;
     struct blkfront_info info;
@@ -69,19 +55,7 @@ static struct result run(struct blkfront *bf, struct sim_blkback *bb, bool write
     double t0 = bench_now_s();
     unsigned issued = 0, slot = 0;
     uint64_t seq = 0;
-    for (;;) {
-        pthread_mutex_lock(&j.m);
-        while (j.inflight >= qd)
-            pthread_cond_wait(&j.c, &j.m);
-        bool stop = (max_ops ? issued >= max_ops : bench_now_s() - t0 >= seconds);
-        if (stop) {
-            while (j.inflight)
-                pthread_cond_wait(&j.c, &j.m);
-            pthread_mutex_unlock(&j.m);
-            break;
-        }
-        j.inflight++;
-        pthread_mutex_unlock(&j.m);
+    while (bench_job_next(&j, qd, issued, max_ops, t0, seconds)) {
         uint64_t sector = random ? (next_rand() % (span / 8)) * 8 : (seq += size / 512) % span;
         struct blkfront_req *r = &reqs[slot % QMAX];
         sgs[slot % QMAX] = (struct blkfront_sg){ bufs[slot % QMAX], size };
@@ -90,12 +64,8 @@ static struct result run(struct blkfront *bf, struct sim_blkback *bb, bool write
                                     .sg = &sgs[slot % QMAX], .nsg = 1, .done = on_done, .arg = &j };
         slot++;
         issued++;
-        if (blkfront_submit(bf, r) != 0) {
-            pthread_mutex_lock(&j.m);
-            j.inflight--;
-            j.errors++;
-            pthread_mutex_unlock(&j.m);
-        }
+        if (blkfront_submit(bf, r) != 0)
+            bench_job_refused(&j);
     }
     double dt = bench_now_s() - t0;
     blkfront_get_stats(bf, &f1);
@@ -115,16 +85,13 @@ int main(int argc, char **argv)
 {
     unsigned callgrind_ops = argc > 3 && strcmp(argv[1], "--callgrind") == 0 ? (unsigned)atoi(argv[2]) : 0;
     unsigned callgrind_kind = callgrind_ops ? (unsigned)atoi(argv[3]) % 4 : 0;
-    struct sim_xen *x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true });
-    struct sim_domain *d0 = sim_domain_create(x, 0, 512);
-    struct sim_domain *g = sim_domain_create_ex(x, 1, &(struct sim_domain_opts){ .max_pages = 16384 });
-    struct xs_client *xs = NULL;
-    struct sim_blkback *bb = sim_blkback_create(
-        x, d0, 1, 768, &(struct sim_blkback_opts){ .sectors = 1u << 18, .indirect = true });
+    struct sim_blkback *bb = NULL;
     struct blkfront *bf = NULL;
     int failed = 0;
-    if (!g || !bb || xs_client_create(sim_domain_platform(g), NULL, &xs) ||
-        blkfront_create(sim_domain_platform(g), xs, "device/vbd/768", NULL, &bf) ||
+    if (gp_sim_env_up(&gp_env, 16384, GP_SIM_ENV_XS) != 0 ||
+        !(bb = sim_blkback_create(gp_env.x, gp_env.d0, 1, 768,
+                                  &(struct sim_blkback_opts){ .sectors = 1u << 18, .indirect = true })) ||
+        blkfront_create(gp_env.p, gp_env.xs, "device/vbd/768", NULL, &bf) ||
         blkfront_connect(bf, GP_S(5))) {
         fprintf(stderr, "bench_blkif: setup failed\n");
         return 1;
@@ -163,24 +130,9 @@ int main(int argc, char **argv)
          * included, minus the simulated hypervisor's hypercalls). */
         printf("\nfrontend instructions per request (callgrind, QD1, 200 requests):\n");
         for (unsigned k = 0; k < 4; k++) {
-            char cmd[512], out[64];
-            snprintf(out, sizeof(out), "/tmp/gplpv-bench-cg.%d.%u", (int)getpid(), k);
-            snprintf(cmd, sizeof(cmd),
-                     "valgrind --tool=callgrind --callgrind-out-file=%s --collect-atstart=no "
-                     "--toggle-collect=blkfront_submit --toggle-collect=blkfront_event "
-                     "--toggle-collect=hv_hypercall "
-                     "'%s' --callgrind 200 %u >/dev/null 2>&1", out, argv[0], k);
-            unsigned long long ir = 0;
-            if (system(cmd) == 0) {
-                FILE *f = fopen(out, "r");
-                char line[256];
-                while (f && fgets(line, sizeof(line), f))
-                    if (sscanf(line, "summary: %llu", &ir) == 1)
-                        break;
-                if (f)
-                    fclose(f);
-            }
-            remove(out);
+            unsigned long long ir = bench_callgrind_ir(
+                argv[0], "--toggle-collect=blkfront_submit --toggle-collect=blkfront_event "
+                         "--toggle-collect=hv_hypercall", "cg", 200, k);
             if (ir)
                 printf("  %-16s %10.0f instructions/request\n", kinds[k].name, ir / 200.0);
             else
@@ -198,9 +150,6 @@ int main(int argc, char **argv)
     }
     blkfront_destroy(bf);
     sim_blkback_destroy(bb);
-    xs_client_destroy(xs);
-    sim_domain_destroy(g);
-    sim_domain_destroy(d0);
-    sim_xen_destroy(x);
+    gp_sim_env_down(&gp_env);
     return callgrind_ops ? 0 : bench_verdict("bench_blkif", failed);
 }

@@ -12,42 +12,26 @@
 #include <unistd.h>
 
 #include "../tests/harness/gp_frames.h"
+#include "../tests/harness/gp_sim_env.h"
 #include "bench_common.h"
 #include "gplpv/netfront.h"
 #include "netback/sim_netback.h"
 #include "sim.h"
 
-struct job {
-    pthread_mutex_t m;
-    pthread_cond_t c;
-    unsigned inflight;
-    uint64_t completed, received;
-    int errors;
-};
-static struct job j = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0 };
+static struct bench_job j = BENCH_JOB_INIT;
 
 static void on_sent(void *arg, struct netfront_tx *t, int status)
 {
     (void)arg;
     (void)t;
-    pthread_mutex_lock(&j.m);
-    j.inflight--;
-    j.completed++;
-    if (status)
-        j.errors++;
-    pthread_cond_signal(&j.c);
-    pthread_mutex_unlock(&j.m);
+    bench_job_end(&j, false, status);
 }
 
 static void on_rx(void *arg, const struct netfront_rx *f)
 {
     (void)arg;
     (void)f;
-    pthread_mutex_lock(&j.m);
-    j.inflight--;
-    j.received++;
-    pthread_cond_signal(&j.c);
-    pthread_mutex_unlock(&j.m);
+    bench_job_end(&j, true, 0);
 }
 
 struct kind {
@@ -81,19 +65,7 @@ static struct result run(struct netfront *nf, struct sim_netback *nb, const stru
     pthread_mutex_unlock(&j.m);
     double t0 = bench_now_s();
     unsigned issued = 0;
-    for (;;) {
-        pthread_mutex_lock(&j.m);
-        while (j.inflight >= DEPTH)
-            pthread_cond_wait(&j.c, &j.m);
-        bool stop = max_frames ? issued >= max_frames : bench_now_s() - t0 >= seconds;
-        if (stop) {
-            while (j.inflight)
-                pthread_cond_wait(&j.c, &j.m);
-            pthread_mutex_unlock(&j.m);
-            break;
-        }
-        j.inflight++;
-        pthread_mutex_unlock(&j.m);
+    while (bench_job_next(&j, DEPTH, issued, max_frames, t0, seconds)) {
         unsigned s = issued % DEPTH;
         issued++;
         if (rx) {
@@ -106,12 +78,8 @@ static struct result run(struct netfront *nf, struct sim_netback *nb, const stru
                                      .flags = NETFRONT_TX_CSUM,
                                      .gso = k->gso ? NETFRONT_GSO_TCPV4 : NETFRONT_GSO_NONE,
                                      .mss = 1448, .done = on_sent };
-        if (netfront_send(nf, &t[s]) != 0) {
-            pthread_mutex_lock(&j.m);
-            j.inflight--;
-            j.errors++;
-            pthread_mutex_unlock(&j.m);
-        }
+        if (netfront_send(nf, &t[s]) != 0)
+            bench_job_refused(&j);
     }
     double dt = bench_now_s() - t0;
     netfront_get_stats(nf, &f1);
@@ -131,15 +99,13 @@ int main(int argc, char **argv)
     unsigned cg_frames = argc > 3 && strcmp(argv[1], "--callgrind") == 0 ? (unsigned)atoi(argv[2]) : 0;
     unsigned cg_kind = cg_frames ? (unsigned)atoi(argv[3]) % 6 : 0;
     frame = malloc(70000);
-    struct sim_xen *x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true });
-    struct sim_domain *d0 = sim_domain_create(x, 0, 512);
-    struct sim_domain *g = sim_domain_create_ex(x, 1, &(struct sim_domain_opts){ .max_pages = 16384 });
-    struct xs_client *xs = NULL;
-    struct sim_netback *nb = sim_netback_create(x, d0, 1, 0, &(struct sim_netback_opts){ .sink = true });
+    struct sim_netback *nb = NULL;
     struct netfront *nf = NULL;
     int failed = 0;
-    if (!g || !nb || xs_client_create(sim_domain_platform(g), NULL, &xs) ||
-        netfront_create(sim_domain_platform(g), xs, "device/vif/0",
+    if (gp_sim_env_up(&gp_env, 16384, GP_SIM_ENV_XS) != 0 ||
+        !(nb = sim_netback_create(gp_env.x, gp_env.d0, 1, 0,
+                                  &(struct sim_netback_opts){ .sink = true })) ||
+        netfront_create(gp_env.p, gp_env.xs, "device/vif/0",
                         &(struct netfront_opts){ .rx = on_rx }, &nf) ||
         netfront_connect(nf, GP_S(5))) {
         fprintf(stderr, "bench_netif: setup failed\n");
@@ -167,25 +133,10 @@ int main(int argc, char **argv)
             }
         printf("\nfrontend instructions per frame (callgrind, 200 frames):\n");
         for (unsigned k = 0; k < 6; k++) {
-            char cmd[512], out[64];
-            snprintf(out, sizeof(out), "/tmp/gplpv-bench-ncg.%d.%u", (int)getpid(), k);
-            snprintf(cmd, sizeof(cmd),
-                     "valgrind --tool=callgrind --callgrind-out-file=%s --collect-atstart=no "
-                     "--toggle-collect=netfront_send --toggle-collect=netfront_event_tx "
-                     "--toggle-collect=netfront_event_rx "
-                     "--toggle-collect=hv_hypercall '%s' --callgrind 200 %u >/dev/null 2>&1",
-                     out, argv[0], k);
-            unsigned long long ir = 0;
-            if (system(cmd) == 0) {
-                FILE *f = fopen(out, "r");
-                char line[256];
-                while (f && fgets(line, sizeof(line), f))
-                    if (sscanf(line, "summary: %llu", &ir) == 1)
-                        break;
-                if (f)
-                    fclose(f);
-            }
-            remove(out);
+            unsigned long long ir = bench_callgrind_ir(
+                argv[0], "--toggle-collect=netfront_send --toggle-collect=netfront_event_tx "
+                         "--toggle-collect=netfront_event_rx --toggle-collect=hv_hypercall",
+                "ncg", 200, k);
             if (ir)
                 printf("  %s %-12s %10.0f instructions/frame\n", k >= 3 ? "rx" : "tx",
                        kinds[k % 3].name, ir / 200.0);
@@ -209,10 +160,7 @@ int main(int argc, char **argv)
     }
     netfront_destroy(nf);
     sim_netback_destroy(nb);
-    xs_client_destroy(xs);
-    sim_domain_destroy(g);
-    sim_domain_destroy(d0);
-    sim_xen_destroy(x);
+    gp_sim_env_down(&gp_env);
     free(frame);
     return cg_frames ? 0 : bench_verdict("bench_netif", failed);
 }

@@ -102,6 +102,27 @@ static void hvmk_net_rx(void *arg, const struct netfront_rx *fr)
 static const uint8_t hvmk_bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
 /* An ARP request for our address: answer it; true if the frame was one. */
+/* An ARP frame of ours (60 bytes, zeroed) to 'dst' for Ethernet/IPv4:
+ * operation 'op' (1 request, 2 reply), our MAC and IP as the sender; the
+ * target's addresses are left to the caller.  Returns the ARP payload. */
+static uint8_t *hvmk_net_arp_frame(struct hvmk_net *n, uint8_t r[60], const uint8_t *dst,
+                                   uint16_t op)
+{
+    memset(r, 0, 60);
+    memcpy(r, dst, 6);
+    memcpy(r + 6, n->mac, 6);
+    hvmk_put16(r + 12, HVMK_ETH_ARP);
+    uint8_t *a = r + 14;
+    hvmk_put16(a, 1);
+    hvmk_put16(a + 2, HVMK_ETH_IP);
+    a[4] = 6;
+    a[5] = 4;
+    hvmk_put16(a + 6, op);
+    memcpy(a + 8, n->mac, 6);
+    hvmk_put32(a + 14, n->ip);
+    return a;
+}
+
 static bool hvmk_net_arp_answer(struct hvmk_net *n, const uint8_t *f, uint32_t len)
 {
     if (len < 42 || hvmk_get16(f + 12) != HVMK_ETH_ARP)
@@ -110,18 +131,8 @@ static bool hvmk_net_arp_answer(struct hvmk_net *n, const uint8_t *f, uint32_t l
     if (hvmk_get16(a) != 1 || hvmk_get16(a + 2) != HVMK_ETH_IP || a[4] != 6 || a[5] != 4 ||
         hvmk_get16(a + 6) != 1 || hvmk_get32(a + 24) != n->ip)
         return false;
-    uint8_t r[60] = { 0 };
-    memcpy(r, a + 8, 6);
-    memcpy(r + 6, n->mac, 6);
-    hvmk_put16(r + 12, HVMK_ETH_ARP);
-    uint8_t *ra = r + 14;
-    hvmk_put16(ra, 1);
-    hvmk_put16(ra + 2, HVMK_ETH_IP);
-    ra[4] = 6;
-    ra[5] = 4;
-    hvmk_put16(ra + 6, 2);
-    memcpy(ra + 8, n->mac, 6);
-    hvmk_put32(ra + 14, n->ip);
+    uint8_t r[60];
+    uint8_t *ra = hvmk_net_arp_frame(n, r, a + 8, 2);
     memcpy(ra + 18, a + 8, 10);          /* their hardware and protocol address */
     hvmk_net_send(n, r, sizeof(r), 0, NETFRONT_GSO_NONE, 0);
     n->arp_answered++;
@@ -249,18 +260,8 @@ bool hvmk_net_ip_parse(struct hvmk_net *n, const struct hvmk_frame *f, struct hv
 
 bool hvmk_net_arp(struct hvmk_net *n, char *why, unsigned wlen)
 {
-    uint8_t r[60] = { 0 };
-    memcpy(r, hvmk_bcast, 6);
-    memcpy(r + 6, n->mac, 6);
-    hvmk_put16(r + 12, HVMK_ETH_ARP);
-    uint8_t *a = r + 14;
-    hvmk_put16(a, 1);
-    hvmk_put16(a + 2, HVMK_ETH_IP);
-    a[4] = 6;
-    a[5] = 4;
-    hvmk_put16(a + 6, 1);
-    memcpy(a + 8, n->mac, 6);
-    hvmk_put32(a + 14, n->ip);
+    uint8_t r[60];
+    uint8_t *a = hvmk_net_arp_frame(n, r, hvmk_bcast, 1);
     hvmk_put32(a + 24, n->peer_ip);
     for (int attempt = 0; attempt < 5; attempt++) {
         int err = hvmk_net_send(n, r, sizeof(r), 0, NETFRONT_GSO_NONE, 0);

@@ -29,6 +29,7 @@
 
 #include <linux/nbd.h>
 
+#include "../common/lxprog.h"
 #include "gplpv/log.h"
 #include "lxblk.h"
 #include "lxp.h"
@@ -67,29 +68,13 @@ static void lxblk_leave(const char *why)
         shutdown(m->b.sock, SHUT_RD);
 }
 
-static void *lxblk_signals(void *arg)
-{
-    sigset_t *set = arg;
-    int sig = 0;
-    while (sigwait(set, &sig) == 0) {
-        lxblk_leave(sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    }
-    return NULL;
-}
-
 /* The vbd node went away (xl block-detach): leave. */
 static void lxblk_node_changed(void *arg, const char *path, const char *token)
 {
     struct lxblk_main *m = arg;
     (void)path;
     (void)token;
-    char key[XENBUS_PATH_MAX + 16];
-    snprintf(key, sizeof(key), "%s/backend-id", m->node);
-    char *v = NULL;
-    int err = xs_read(m->xs, XS_TXN_NONE, key, &v, NULL);
-    if (v)
-        xs_free(m->xs, v);
-    if (err == GP_ENOENT)
+    if (lxprog_node_gone(m->xs, m->node))
         lxblk_leave("the vbd was removed");
 }
 
@@ -98,30 +83,6 @@ static void *lxblk_doit(void *arg)
     struct lxblk_main *m = arg;
     m->doit_rc = ioctl(m->nbd_fd, NBD_DO_IT) < 0 ? errno : 0;
     return NULL;
-}
-
-static int lxblk_pick_node(struct lxblk_main *m, const char *vbd)
-{
-    if (strncmp(vbd, "device/vbd/", 11) == 0) {
-        snprintf(m->node, sizeof(m->node), "%s", vbd);
-        return 0;
-    }
-    if (strcmp(vbd, "auto") != 0) {
-        snprintf(m->node, sizeof(m->node), "device/vbd/%s", vbd);
-        return 0;
-    }
-    char **ids = NULL;
-    unsigned n = 0;
-    int err = xs_directory(m->xs, XS_TXN_NONE, "device/vbd", &ids, &n);
-    if (err || n == 0) {
-        fprintf(stderr, "gplpv-blk: no device/vbd in xenstore (%s)\n", gp_strerror(err));
-        if (ids)
-            xs_free(m->xs, ids);
-        return GP_ENODEV;
-    }
-    snprintf(m->node, sizeof(m->node), "device/vbd/%s", ids[0]);
-    xs_free(m->xs, ids);
-    return 0;
 }
 
 struct lxblk_wait {
@@ -300,36 +261,16 @@ int main(int argc, char **argv)
     if (!vbd)
         lxblk_usage();
     setvbuf(stdout, NULL, _IOLBF, 0);
-    static sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    pthread_t sigthr;
-    pthread_create(&sigthr, NULL, lxblk_signals, &set);
-
-    int err = lxp_open(&po, &m->p, &m->xs);
-    if (err) {
-        fprintf(stderr, "gplpv-blk: the Xen devices: %s\n", gp_strerror(err));
+    lxprog_signals(lxblk_leave);
+    gp_domid_t peer;
+    if (lxprog_open(&po, "vbd", vbd, &m->p, &m->xs, m->node, sizeof(m->node), &peer) != 0)
         return 1;
-    }
-    gp_domid_t peer = 0;
-    err = lxblk_pick_node(m, vbd);
-    if (!err)
-        err = lxp_backend_id(m->xs, m->node, &peer);
-    if (err) {
-        fprintf(stderr, "gplpv-blk: %s: no usable backend-id (%s)\n", m->node, gp_strerror(err));
-        lxp_close(m->p, m->xs);
-        return 1;
-    }
-    lxp_set_peer(m->p, peer);
     pthread_mutex_init(&m->b.lock, NULL);
     pthread_mutex_init(&m->b.tx_lock, NULL);
     pthread_cond_init(&m->b.drained, NULL);
     m->b.plat = m->p;
     m->b.verbose = po.level >= GP_LOG_DEBUG;
-    err = blkfront_create(m->p, m->xs, m->node, &bo, &m->b.bf);
+    int err = blkfront_create(m->p, m->xs, m->node, &bo, &m->b.bf);
     if (!err)
         err = blkfront_connect(m->b.bf, GP_S(30));
     if (err) {
@@ -354,11 +295,7 @@ int main(int argc, char **argv)
         err = lxblk_nbd_start(m);
         if (!err) {
             printf("gplpv-blk: serving %s as %s\n", m->node, m->nbd_path);
-            if (m->ready) {
-                FILE *f = fopen(m->ready, "w");
-                if (f)
-                    fclose(f);
-            }
+            lxprog_ready(m->ready);
             err = lxblk_nbd_serve(&m->b);
             if (err)
                 fprintf(stderr, "gplpv-blk: NBD stream: %s\n", gp_strerror(err));

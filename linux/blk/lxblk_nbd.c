@@ -17,6 +17,7 @@
 
 #include <linux/nbd.h>
 
+#include "../common/lxio.h"
 #include "lxblk.h"
 
 #define LXBLK_REQ_LEN 28u            /* magic, type, handle[8], from, len */
@@ -45,17 +46,8 @@ unsigned lxblk_nbd_flags(const struct blkfront_info *info)
 
 static int lxblk_read_full(int fd, void *buf, size_t len)
 {
-    char *p = buf;
-    while (len) {
-        ssize_t n = read(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n == 0 ? GP_ESHUTDOWN : GP_EIO;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    int r = lxio_full(fd, buf, len, false);
+    return r == 0 ? 0 : r > 0 ? GP_ESHUTDOWN : GP_EIO;
 }
 
 static int lxblk_errno_of(int status)

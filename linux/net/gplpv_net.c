@@ -33,6 +33,7 @@
 
 #include <linux/if_tun.h>
 
+#include "../common/lxprog.h"
 #include "gplpv/log.h"
 #include "lxnet.h"
 #include "lxp.h"
@@ -85,27 +86,12 @@ static void lxnet_leave(const char *why)
         fprintf(stderr, "gplpv-net: stop: %s\n", strerror(errno));
 }
 
-static void *lxnet_signals(void *arg)
-{
-    sigset_t *set = arg;
-    int sig = 0;
-    while (sigwait(set, &sig) == 0)
-        lxnet_leave(sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    return NULL;
-}
-
 static void lxnet_node_changed(void *arg, const char *path, const char *token)
 {
     struct lxnet *n = arg;
     (void)path;
     (void)token;
-    char key[XENBUS_PATH_MAX + 16];
-    snprintf(key, sizeof(key), "%s/backend-id", n->node);
-    char *v = NULL;
-    int err = xs_read(n->xs, XS_TXN_NONE, key, &v, NULL);
-    if (v)
-        xs_free(n->xs, v);
-    if (err == GP_ENOENT)
+    if (lxprog_node_gone(n->xs, n->node))
         lxnet_leave("the vif was removed");
 }
 
@@ -271,26 +257,6 @@ static void lxnet_report(struct lxnet *n)
            (unsigned long long)ps.events, (unsigned long long)ps.notifies, ps.errors);
 }
 
-static int lxnet_pick_node(struct lxnet *n, const char *vif)
-{
-    if (strncmp(vif, "device/vif/", 11) == 0) {
-        snprintf(n->node, sizeof(n->node), "%s", vif);
-        return 0;
-    }
-    if (strcmp(vif, "auto") != 0) {
-        snprintf(n->node, sizeof(n->node), "device/vif/%s", vif);
-        return 0;
-    }
-    char **ids = NULL;
-    unsigned cnt = 0;
-    int err = xs_directory(n->xs, XS_TXN_NONE, "device/vif", &ids, &cnt);
-    if (!err && cnt)
-        snprintf(n->node, sizeof(n->node), "device/vif/%s", ids[0]);
-    if (ids)
-        xs_free(n->xs, ids);
-    return err ? err : cnt ? 0 : GP_ENODEV;
-}
-
 int main(int argc, char **argv)
 {
     struct lxnet *n = &lxnet_m;
@@ -323,14 +289,7 @@ int main(int argc, char **argv)
     if (!vif)
         lxnet_usage();
     setvbuf(stdout, NULL, _IOLBF, 0);
-    static sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    pthread_t sigthr;
-    pthread_create(&sigthr, NULL, lxnet_signals, &set);
+    lxprog_signals(lxnet_leave);
     pthread_mutex_init(&n->lock, NULL);
     pthread_cond_init(&n->room, NULL);
     n->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -338,21 +297,10 @@ int main(int argc, char **argv)
     if (n->stop_fd < 0 || !n->rxbuf)
         return 1;
 
-    int err = lxp_open(&po, &n->p, &n->xs);
-    if (err) {
-        fprintf(stderr, "gplpv-net: the Xen devices: %s\n", gp_strerror(err));
+    gp_domid_t peer;
+    if (lxprog_open(&po, "vif", vif, &n->p, &n->xs, n->node, sizeof(n->node), &peer) != 0)
         return 1;
-    }
-    gp_domid_t peer = 0;
-    err = lxnet_pick_node(n, vif);
-    if (!err)
-        err = lxp_backend_id(n->xs, n->node, &peer);
-    if (err) {
-        fprintf(stderr, "gplpv-net: %s: no usable backend-id (%s)\n", n->node, gp_strerror(err));
-        lxp_close(n->p, n->xs);
-        return 1;
-    }
-    lxp_set_peer(n->p, peer);
+    int err;
     no.no_gso = no.no_csum_offload = !n->offload;
     no.rx = lxnet_rx;
     no.arg = n;
@@ -378,11 +326,7 @@ int main(int argc, char **argv)
            in->mac[2], in->mac[3], in->mac[4], in->mac[5], in->queues, in->sg, in->gso_tcpv4,
            in->gso_tcpv6, in->csum_offload, in->ipv6_csum_offload, n->offload ? "on" : "off");
     xs_watch_add(n->xs, n->node, lxnet_node_changed, n, &n->gone_watch);
-    if (ready) {
-        FILE *f = fopen(ready, "w");
-        if (f)
-            fclose(f);
-    }
+    lxprog_ready(ready);
     lxnet_pump(n);
     if (n->gone_watch)
         xs_watch_remove(n->xs, n->gone_watch);

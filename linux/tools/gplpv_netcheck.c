@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/lxio.h"
+
 #define GNC_MAGIC 0x67706e63u        /* "gpnc" */
 #define GNC_SINK 1u
 #define GNC_SOURCE 2u
@@ -66,36 +68,6 @@ static void gnc_fill(uint8_t *p, size_t n, uint64_t seed, uint64_t off)
         p[i] = gnc_byte(seed, off + i);
 }
 
-static int gnc_write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int gnc_read_all(int fd, void *buf, size_t len)
-{
-    char *p = buf;
-    while (len) {
-        ssize_t n = read(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Receive bytes of the seed's stream from fd, checking each. */
 static void gnc_sink(int fd, uint64_t bytes, uint64_t seed, struct gnc_verdict *v)
 {
@@ -127,7 +99,7 @@ static int gnc_source(int fd, uint64_t bytes, uint64_t seed)
     for (uint64_t off = 0; !rc && off < bytes;) {
         size_t n = bytes - off < GNC_BUF ? (size_t)(bytes - off) : GNC_BUF;
         gnc_fill(buf, n, seed, off);
-        rc = gnc_write_all(fd, buf, n);
+        rc = lxio_full(fd, buf, n, true);
         off += n;
     }
     free(buf);
@@ -138,11 +110,11 @@ static void *gnc_conn(void *arg)
 {
     int fd = (int)(intptr_t)arg;
     struct gnc_hdr h;
-    if (gnc_read_all(fd, &h, sizeof(h)) == 0 && h.magic == GNC_MAGIC) {
+    if (lxio_full(fd, &h, sizeof(h), false) == 0 && h.magic == GNC_MAGIC) {
         if (h.mode == GNC_SINK) {
             struct gnc_verdict v;
             gnc_sink(fd, h.bytes, h.seed, &v);
-            gnc_write_all(fd, &v, sizeof(v));
+            lxio_full(fd, &v, sizeof(v), true);
             fprintf(stderr, "gplpv-netcheck: got %" PRIu64 " of %" PRIu64 " bytes, %" PRIu64
                     " bad\n", v.got, h.bytes, v.bad);
         } else if (h.mode == GNC_SOURCE) {
@@ -225,11 +197,11 @@ static int gnc_client(const char *host, int port, uint64_t bytes, uint64_t seed,
     struct gnc_hdr h = { GNC_MAGIC, send ? GNC_SINK : GNC_SOURCE, bytes, seed };
     double t0 = gnc_now();
     struct gnc_verdict v = { 0, 0, UINT64_MAX };
-    int rc = gnc_write_all(fd, &h, sizeof(h));
+    int rc = lxio_full(fd, &h, sizeof(h), true);
     if (!rc && send) {
         rc = gnc_source(fd, bytes, seed);
         if (!rc)
-            rc = gnc_read_all(fd, &v, sizeof(v));
+            rc = lxio_full(fd, &v, sizeof(v), false);
     } else if (!rc) {
         gnc_sink(fd, bytes, seed, &v);
     }

@@ -22,35 +22,19 @@ static uint64_t bb_rand(struct sim_blkback *b)
 }
 
 void sim_blkback_write_node(struct sim_blkback *b, const char *dir, const char *key, const char *fmt,
-                     unsigned long long v)
+                            unsigned long long v)
 {
-    char path[160], val[64];
-    snprintf(path, sizeof(path), "%s/%s", dir, key);
+    char val[64];
     snprintf(val, sizeof(val), fmt, v);
-    xs_write_str(b->xs, XS_TXN_NONE, path, val);
-}
-
-void sim_blkback_set_state(struct sim_blkback *b, enum xenbus_state s)
-{
-    sim_blkback_write_node(b, b->be_path, "state", "%llu", s);
-}
-
-static long long bb_read_fe(struct sim_blkback *b, const char *key, long long def)
-{
-    char path[160];
-    long long v = def;
-    snprintf(path, sizeof(path), "%s/%s", b->fe_path, key);
-    if (xs_read_int(b->xs, XS_TXN_NONE, path, &v) != 0)
-        v = def;
-    return v;
+    sim_back_write(&b->bk, dir, key, val);
 }
 
 static long long bb_read_be_state(struct sim_blkback *b)
 {
     char path[160];
     long long v = -1;
-    snprintf(path, sizeof(path), "%s/state", b->be_path);
-    if (xs_read_int(b->xs, XS_TXN_NONE, path, &v) != 0)
+    snprintf(path, sizeof(path), "%s/state", b->bk.be_path);
+    if (xs_read_int(b->bk.xs, XS_TXN_NONE, path, &v) != 0)
         v = -1;
     return v;
 }
@@ -62,7 +46,7 @@ static void *bb_persistent_map(struct sim_blkback *b, gp_grant_ref_t ref)
     if (ref >= BB_MAX_REFS)
         return NULL;
     if (!b->pmap[ref]) {
-        b->pmap[ref] = sim_gnt_map(b->x, 0, b->fe, ref, true);
+        b->pmap[ref] = sim_gnt_map(b->bk.x, 0, b->bk.fe, ref, true);
         if (b->pmap[ref])
             b->st.maps++;
     }
@@ -92,7 +76,7 @@ static int bb_segment(struct sim_blkback *b, bool write, gp_grant_ref_t ref, uns
         else
             memcpy(va + first * 512, b->disk + off, len);
     } else if (b->keep_data_maps) {       /* hostile: map it and never unmap */
-        char *va = sim_gnt_map(b->x, 0, b->fe, ref, !write);
+        char *va = sim_gnt_map(b->bk.x, 0, b->bk.fe, ref, !write);
         if (!va)
             return -1;
         sim_blkback_keep(b, ref, va, !write);
@@ -101,7 +85,7 @@ static int bb_segment(struct sim_blkback *b, bool write, gp_grant_ref_t ref, uns
         else
             memcpy(va + first * 512, b->disk + off, len);
     } else {
-        rc = sim_gnt_copy(b->x, 0, b->fe, ref, first * 512, b->disk + off, (unsigned)len, !write);
+        rc = sim_gnt_copy(b->bk.x, 0, b->bk.fe, ref, first * 512, b->disk + off, (unsigned)len, !write);
         b->st.copies++;
     }
     *sector += last - first + 1;
@@ -138,13 +122,13 @@ static int16_t bb_indirect(struct sim_blkback *b, const blkif_request_indirect_t
     struct blkif_request_segment *segs = malloc(nseg * sizeof(*segs));
     for (unsigned k = 0; k < npages; k++) {
         unsigned n = nseg - k * per < per ? nseg - k * per : per;
-        void *va = b->keep_data_maps ? sim_gnt_map(b->x, 0, b->fe, r->indirect_grefs[k], false)
+        void *va = b->keep_data_maps ? sim_gnt_map(b->bk.x, 0, b->bk.fe, r->indirect_grefs[k], false)
                                      : NULL;
         if (va)
             sim_blkback_keep(b, r->indirect_grefs[k], va, false);
         if (b->o.check_stale)
             sim_blkback_check_stale(b, r->indirect_grefs[k], 0, n * (unsigned)sizeof(*segs));
-        if (sim_gnt_copy(b->x, 0, b->fe, r->indirect_grefs[k], 0, segs + k * per,
+        if (sim_gnt_copy(b->bk.x, 0, b->bk.fe, r->indirect_grefs[k], 0, segs + k * per,
                          n * (unsigned)sizeof(*segs), false)) {
             free(segs);
             return BLKIF_RSP_ERROR;
@@ -219,7 +203,7 @@ static void bb_emit(struct sim_blkback *b, struct bb_queue *q, const struct bb_r
         bb_put_response(q, 4242, BLKIF_OP_READ, 0);
 }
 
-/* Take all requests, answer them; called with b->m held. */
+/* Take all requests, answer them; called with b->bk.m held. */
 static bool bb_service(struct sim_blkback *b, struct bb_queue *q)
 {
     bool any = false;
@@ -259,25 +243,20 @@ static void bb_flush_responses(struct sim_blkback *b, struct bb_queue *q)
     RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&q->ring, notify);
     if (notify) {
         b->st.notifications++;
-        gp_xen_evtchn_notify(b->p, q->port);
+        gp_xen_evtchn_notify(b->bk.p, q->port);
     }
 }
 
 static void *bb_main(void *arg)
 {
     struct sim_blkback *b = arg;
-    pthread_mutex_lock(&b->m);
-    while (!b->stop) {
-        while (!b->kick && !b->stop)
-            pthread_cond_wait(&b->c, &b->m);
-        b->kick = false;
-        if (b->stop || !b->connected)
-            continue;
+    pthread_mutex_lock(&b->bk.m);
+    while (sim_back_wait_kick_locked(&b->bk)) {
         if (b->delay_us) {
-            pthread_mutex_unlock(&b->m);
+            pthread_mutex_unlock(&b->bk.m);
             usleep(b->delay_us);
-            pthread_mutex_lock(&b->m);
-            if (!b->connected)
+            pthread_mutex_lock(&b->bk.m);
+            if (!b->bk.connected)
                 continue;
         }
         for (unsigned i = 0; i < b->nq; i++) {
@@ -285,44 +264,28 @@ static void *bb_main(void *arg)
             bb_flush_responses(b, &b->q[i]);
         }
     }
-    pthread_mutex_unlock(&b->m);
+    pthread_mutex_unlock(&b->bk.m);
     return NULL;
-}
-
-static void bb_event(void *arg, gp_port_t port)
-{
-    struct sim_blkback *b = ((struct bb_queue *)arg)->b;
-    (void)port;
-    pthread_mutex_lock(&b->m);
-    b->kick = true;
-    pthread_cond_signal(&b->c);
-    pthread_mutex_unlock(&b->m);
 }
 
 /* ---- connection ----------------------------------------------------------------- */
 
-/* Releases b->m, then closes the ports a disconnect gave up. */
-void sim_blkback_unlock(struct sim_blkback *b)
-{
-    sim_back_unlock_and_close(&b->m, &b->unbind, b->p);
-}
-
 void sim_blkback_disconnect_locked(struct sim_blkback *b)
 {
-    if (!b->connected)
+    if (!b->bk.connected)
         return;
-    b->connected = false;
+    b->bk.connected = false;
     for (unsigned qi = 0; qi < b->nq; qi++) {
         struct bb_queue *q = &b->q[qi];
         q->nheld = 0;
         if (q->port)
-            sim_back_ports_add(&b->unbind, q->port);
+            sim_back_ports_add(&b->bk.unbind, q->port);
         q->port = 0;
         for (unsigned i = 0; i < b->ring_pages; i++) {
             if (q->ring_va[i] && b->keep_maps)
                 sim_blkback_keep(b, q->ring_refs[i], q->ring_va[i], true);
             else if (q->ring_va[i])
-                sim_gnt_unmap(b->x, 0, b->fe, q->ring_refs[i], true);
+                sim_gnt_unmap(b->bk.x, 0, b->bk.fe, q->ring_refs[i], true);
         }
         memset(q->ring_va, 0, sizeof(q->ring_va));
     }
@@ -331,7 +294,7 @@ void sim_blkback_disconnect_locked(struct sim_blkback *b)
             if (b->keep_maps)
                 sim_blkback_keep(b, r, b->pmap[r], true);
             else
-                sim_gnt_unmap(b->x, 0, b->fe, r, true);
+                sim_gnt_unmap(b->bk.x, 0, b->bk.fe, r, true);
             b->pmap[r] = NULL;
         }
 }
@@ -345,11 +308,11 @@ static int bb_connect_queue(struct sim_blkback *b, struct bb_queue *q, const cha
             snprintf(key, sizeof(key), "%sring-ref%u", prefix, i);
         else
             snprintf(key, sizeof(key), "%sring-ref", prefix);
-        long long ref = bb_read_fe(b, key, -1);
+        long long ref = sim_back_read_fe(&b->bk, key, -1);
         if (ref < 0)
             return -1;
         q->ring_refs[i] = (gp_grant_ref_t)ref;
-        q->ring_va[i] = sim_gnt_map(b->x, 0, b->fe, q->ring_refs[i], true);
+        q->ring_va[i] = sim_gnt_map(b->bk.x, 0, b->bk.fe, q->ring_refs[i], true);
         if (!q->ring_va[i] ||
             (i && (char *)q->ring_va[i] != (char *)q->ring_va[0] + i * GP_PAGE_SIZE)) {
             fprintf(stderr, "sim_blkback: cannot map ring page %u\n", i);
@@ -359,27 +322,26 @@ static int bb_connect_queue(struct sim_blkback *b, struct bb_queue *q, const cha
     BACK_RING_INIT(&q->ring, (blkif_sring_t *)q->ring_va[0], GP_PAGE_SIZE * b->ring_pages);
     char key[48];
     snprintf(key, sizeof(key), "%sevent-channel", prefix);
-    long long port = bb_read_fe(b, key, -1);
-    gp_port_t lport;
-    if (port <= 0 || sim_evtchn_bind_interdomain(b->x, 0, b->fe, (gp_port_t)port, &lport) != 0)
+    gp_port_t lport = sim_back_bind_fe_port(&b->bk, key);
+    if (!lport)
         return -1;
     q->port = lport;
-    gp_xen_evtchn_bind(b->p, lport, bb_event, q);
+    gp_xen_evtchn_bind(b->bk.p, lport, sim_back_event, &b->bk);
     return 0;
 }
 
 static int bb_connect_locked(struct sim_blkback *b)
 {
-    long long order = bb_read_fe(b, "ring-page-order", 0);
+    long long order = sim_back_read_fe(&b->bk, "ring-page-order", 0);
     if (order < 0 || order > (long long)b->o.max_ring_order)
         return -1;
     b->ring_pages = 1u << order;
-    long long nq = bb_read_fe(b, "multi-queue-num-queues", 1);
+    long long nq = sim_back_read_fe(&b->bk, "multi-queue-num-queues", 1);
     if (nq < 1 || nq > (long long)(b->o.max_queues ? b->o.max_queues : 1))
         return -1;
     b->nq = (unsigned)nq;
-    b->persistent = !b->o.no_persistent && bb_read_fe(b, "feature-persistent", 0) == 1;
-    b->connected = true;                     /* so that a failure below unwinds all */
+    b->persistent = !b->o.no_persistent && sim_back_read_fe(&b->bk, "feature-persistent", 0) == 1;
+    b->bk.connected = true;                     /* so that a failure below unwinds all */
     for (unsigned qi = 0; qi < b->nq; qi++) {
         char prefix[24] = "";
         if (b->nq > 1)
@@ -396,98 +358,76 @@ static int bb_connect_locked(struct sim_blkback *b)
 
 void sim_blkback_fe_transition(struct sim_blkback *b)
 {
-    long long s = bb_read_fe(b, "state", -1);
-    pthread_mutex_lock(&b->m);
-    if (s == XenbusStateInitialised && !b->connected) {
+    long long s = sim_back_read_fe(&b->bk, "state", -1);
+    pthread_mutex_lock(&b->bk.m);
+    if (s == XenbusStateInitialised && !b->bk.connected) {
         if (bb_connect_locked(b) == 0) {
-            pthread_mutex_unlock(&b->m);
-            sim_blkback_write_node(b, b->be_path, "sectors", "%llu", b->o.sectors);
-            sim_blkback_write_node(b, b->be_path, "sector-size", "%llu", b->o.sector_size);
-            sim_blkback_write_node(b, b->be_path, "physical-sector-size", "%llu", b->o.sector_size);
-            sim_blkback_write_node(b, b->be_path, "info", "%llu", b->o.readonly ? VDISK_READONLY : 0);
-            sim_blkback_write_node(b, b->be_path, "feature-persistent", "%llu", b->persistent ? 1 : 0);
-            sim_blkback_set_state(b, XenbusStateConnected);
+            pthread_mutex_unlock(&b->bk.m);
+            sim_blkback_write_node(b, b->bk.be_path, "sectors", "%llu", b->o.sectors);
+            sim_blkback_write_node(b, b->bk.be_path, "sector-size", "%llu", b->o.sector_size);
+            sim_blkback_write_node(b, b->bk.be_path, "physical-sector-size", "%llu", b->o.sector_size);
+            sim_blkback_write_node(b, b->bk.be_path, "info", "%llu", b->o.readonly ? VDISK_READONLY : 0);
+            sim_blkback_write_node(b, b->bk.be_path, "feature-persistent", "%llu", b->persistent ? 1 : 0);
+            sim_back_set_state(&b->bk, XenbusStateConnected);
             return;
         }
-        sim_blkback_unlock(b);                        /* a failed connect's ports close here */
-        sim_blkback_set_state(b, XenbusStateClosing);
+        sim_back_unlock(&b->bk);                        /* a failed connect's ports close here */
+        sim_back_set_state(&b->bk, XenbusStateClosing);
         return;
     }
-    if (s == XenbusStateClosing && b->connected && b->o.linux_close) {
+    if (s == XenbusStateClosing && b->bk.connected && b->o.linux_close) {
         /* Linux blkback answers Closing with Closing and keeps its maps
          * until the frontend says Closed. */
-        pthread_mutex_unlock(&b->m);
-        sim_blkback_set_state(b, XenbusStateClosing);
+        pthread_mutex_unlock(&b->bk.m);
+        sim_back_set_state(&b->bk, XenbusStateClosing);
         return;
     }
-    if (s == XenbusStateClosed && b->connected && b->o.linux_close && b->o.unmap_delay_us) {
+    if (s == XenbusStateClosed && b->bk.connected && b->o.linux_close && b->o.unmap_delay_us) {
         /* ... and may unmap a little later (a deferred purge). */
-        pthread_mutex_unlock(&b->m);
+        pthread_mutex_unlock(&b->bk.m);
         usleep(b->o.unmap_delay_us);
-        pthread_mutex_lock(&b->m);
+        pthread_mutex_lock(&b->bk.m);
     }
-    if ((s == XenbusStateClosing || s == XenbusStateClosed) && b->connected) {
+    if ((s == XenbusStateClosing || s == XenbusStateClosed) && b->bk.connected) {
         sim_blkback_disconnect_locked(b);
-        sim_blkback_unlock(b);
-        sim_blkback_set_state(b, XenbusStateClosed);
+        sim_back_unlock(&b->bk);
+        sim_back_set_state(&b->bk, XenbusStateClosed);
         return;
     }
-    if (s == XenbusStateInitialising && !b->connected) {
-        pthread_mutex_unlock(&b->m);
-        sim_blkback_set_state(b, XenbusStateInitWait);
+    if (s == XenbusStateInitialising && !b->bk.connected) {
+        pthread_mutex_unlock(&b->bk.m);
+        sim_back_set_state(&b->bk, XenbusStateInitWait);
         return;
     }
-    pthread_mutex_unlock(&b->m);
+    pthread_mutex_unlock(&b->bk.m);
     /* A connect that failed left us Closing: the frontend's Closed is
      * answered with Closed, as Linux blkback does. */
     if (s == XenbusStateClosed && bb_read_be_state(b) == XenbusStateClosing)
-        sim_blkback_set_state(b, XenbusStateClosed);
+        sim_back_set_state(&b->bk, XenbusStateClosed);
 }
 
 /* The backend's transitions (a frontend change, a restart, a restore) run
- * one at a time and each reads the frontend's state when it runs, as the
- * xenwatch thread serialises a Linux backend's: a restart never lands
- * between reading 'Initialised' and mapping the rings, so the backend never
- * says InitWait while it still maps a ring. */
-static void bb_fe_changed(void *arg, const char *path, const char *token)
+ * one at a time (sim_back) and each reads the frontend's state when it
+ * runs: a restart never lands between reading 'Initialised' and mapping
+ * the rings, so the backend never says InitWait while it still maps a
+ * ring. */
+static void bb_fe_transition(void *dev)
 {
-    struct sim_blkback *b = arg;
-    (void)path;
-    (void)token;
-    pthread_mutex_lock(&b->state_m);
-    sim_blkback_fe_transition(b);
-    pthread_mutex_unlock(&b->state_m);
+    sim_blkback_fe_transition(dev);
 }
 
-/* The toolstack's save/restore: the old backend instance goes away with
- * the old domain; the new one waits in InitWait for the restored frontend. */
-static void bb_restore_hook(void *arg, gp_domid_t domid, enum sim_restore_phase phase)
+static void bb_disconnect_locked(void *dev)
 {
-    struct sim_blkback *b = arg;
-    if (domid != b->fe)
-        return;
-    pthread_mutex_lock(&b->state_m);
-    if (phase == SIM_RESTORE_BEFORE) {
-        pthread_mutex_lock(&b->m);
-        sim_blkback_disconnect_locked(b);
-        sim_blkback_unlock(b);
-        sim_blkback_set_state(b, XenbusStateClosed);
-    } else {
-        sim_blkback_set_state(b, XenbusStateInitWait);
-    }
-    pthread_mutex_unlock(&b->state_m);
+    sim_blkback_disconnect_locked(dev);
 }
+
+static const struct sim_back_ops bb_ops = { bb_fe_transition, bb_disconnect_locked };
 
 struct sim_blkback *sim_blkback_create(struct sim_xen *x, struct sim_domain *dom0,
                                        gp_domid_t frontend, unsigned devid,
                                        const struct sim_blkback_opts *o)
 {
     struct sim_blkback *b = calloc(1, sizeof(*b));
-    b->x = x;
-    b->dom0 = dom0;
-    b->p = sim_domain_platform(dom0);
-    b->fe = frontend;
-    b->devid = devid;
     if (o)
         b->o = *o;
     if (!b->o.sectors)
@@ -502,47 +442,19 @@ struct sim_blkback *sim_blkback_create(struct sim_xen *x, struct sim_domain *dom
     b->disk_bytes = b->o.sectors * b->o.sector_size;
     b->disk = calloc(1, b->disk_bytes);
     b->pmap = calloc(BB_MAX_REFS, sizeof(void *));
-    pthread_mutex_init(&b->m, NULL);
-    pthread_mutex_init(&b->state_m, NULL);
-    pthread_cond_init(&b->c, NULL);
-    b->xs_link = sim_xenstored_direct(sim_xen_xenstored(x), 0);
-    if (xs_client_create(b->p, b->xs_link, &b->xs) != 0) {
+    if (sim_back_init(&b->bk, x, dom0, frontend, devid, "vbd", &bb_ops, b) != 0) {
         free(b->disk);
         free(b->pmap);
         free(b);
         return NULL;
     }
-    snprintf(b->fe_path, sizeof(b->fe_path), "/local/domain/%u/device/vbd/%u", frontend, devid);
-    snprintf(b->be_path, sizeof(b->be_path), "/local/domain/0/backend/vbd/%u/%u", frontend, devid);
     /* What the toolstack writes. */
-    char val[96];
-    snprintf(val, sizeof(val), "%s", b->be_path);
-    sim_blkback_write_node(b, b->fe_path, "backend-id", "%llu", 0);
-    char p2[160];
-    snprintf(p2, sizeof(p2), "%s/backend", b->fe_path);
-    xs_write_str(b->xs, XS_TXN_NONE, p2, val);
-    sim_blkback_write_node(b, b->fe_path, "virtual-device", "%llu", devid);
-    sim_blkback_write_node(b, b->fe_path, "state", "%llu", XenbusStateInitialising);
-    char owner[16], rd[16];
-    snprintf(owner, sizeof(owner), "n%u", frontend);
-    const char *fe_perms[2] = { owner, "r0" };
-    snprintf(p2, sizeof(p2), "%s", b->fe_path);
-    xs_set_perms(b->xs, XS_TXN_NONE, p2, fe_perms, 2);
-    snprintf(p2, sizeof(p2), "%s/state", b->fe_path);
-    xs_set_perms(b->xs, XS_TXN_NONE, p2, fe_perms, 2);
-    snprintf(rd, sizeof(rd), "r%u", frontend);
-    const char *be_perms[2] = { "n0", rd };
-    snprintf(p2, sizeof(p2), "%s/frontend", b->be_path);
-    xs_write_str(b->xs, XS_TXN_NONE, p2, b->fe_path);
-    xs_set_perms(b->xs, XS_TXN_NONE, b->be_path, be_perms, 2);
-    sim_blkback_write_node(b, b->be_path, "frontend-id", "%llu", frontend);
+    char vdev[16];
+    snprintf(vdev, sizeof(vdev), "%u", devid);
+    sim_back_announce(&b->bk, (const char *const[]){ "virtual-device", vdev, NULL }, NULL);
     sim_blkback_write_features(b);
-    sim_blkback_set_state(b, XenbusStateInitWait);
     /* Children written above inherit the directory's permissions. */
-    pthread_create(&b->thread, NULL, bb_main, b);
-    sim_xen_add_restore_hook(x, bb_restore_hook, b);
-    snprintf(p2, sizeof(p2), "%s/state", b->fe_path);
-    if (xs_watch_add(b->xs, p2, bb_fe_changed, b, &b->fe_watch) != 0) {
+    if (sim_back_start(&b->bk, bb_main) != 0) {
         sim_blkback_destroy(b);
         return NULL;
     }
@@ -553,23 +465,8 @@ void sim_blkback_destroy(struct sim_blkback *b)
 {
     if (!b)
         return;
-    sim_xen_remove_restore_hook(b->x, bb_restore_hook, b);
-    if (b->fe_watch)
-        xs_watch_remove(b->xs, b->fe_watch);
-    pthread_mutex_lock(&b->m);
-    b->stop = true;
-    pthread_cond_signal(&b->c);
-    pthread_mutex_unlock(&b->m);
-    pthread_join(b->thread, NULL);
-    pthread_mutex_lock(&b->m);
-    sim_blkback_disconnect_locked(b);
-    sim_blkback_unlock(b);
-    xs_rm(b->xs, XS_TXN_NONE, b->be_path);
-    xs_client_destroy(b->xs);
-    sim_xenstored_direct_close(sim_xen_xenstored(b->x), b->xs_link);
-    pthread_cond_destroy(&b->c);
-    pthread_mutex_destroy(&b->m);
-    pthread_mutex_destroy(&b->state_m);
+    sim_back_stop(&b->bk);
+    sim_back_fini(&b->bk);
     sim_blkback_release_kept(b);
     for (unsigned i = 0; i < BB_MAX_QUEUES; i++)
         free(b->q[i].held);
@@ -585,10 +482,10 @@ uint8_t *sim_blkback_disk(struct sim_blkback *b)
 
 void sim_blkback_hold(struct sim_blkback *b, bool hold)
 {
-    pthread_mutex_lock(&b->m);
+    pthread_mutex_lock(&b->bk.m);
     b->hold = hold;
-    for (unsigned i = 0; !hold && b->connected && i < b->nq; i++)
+    for (unsigned i = 0; !hold && b->bk.connected && i < b->nq; i++)
         bb_flush_responses(b, &b->q[i]);
-    pthread_mutex_unlock(&b->m);
+    pthread_mutex_unlock(&b->bk.m);
 }
 

@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 
+#include "back/sim_back.h"
 #include "sim_blkback.h"
 
 #include <xen/io/blkif.h>
@@ -40,24 +41,10 @@ struct bb_kept {
 };
 
 struct sim_blkback {
-    struct sim_xen *x;
-    struct sim_domain *dom0;
-    const struct gp_platform *p;
-    struct xs_client *xs;
-    struct gp_xs_transport *xs_link;     /* our own connection to xenstored */
-    gp_domid_t fe;
-    unsigned devid;
+    struct sim_back bk;              /* xenstore, state, worker, locks (m, state_m) */
     struct sim_blkback_opts o;
-    char fe_path[96], be_path[96];
     uint8_t *disk;
     uint64_t disk_bytes;
-
-    pthread_mutex_t m;
-    pthread_mutex_t state_m;         /* one xenbus transition at a time (see bb_fe_changed) */
-    pthread_cond_t c;
-    pthread_t thread;
-    bool stop, kick, connected;
-    struct xs_watch *fe_watch;
 
     struct bb_queue q[BB_MAX_QUEUES];
     unsigned nq;
@@ -71,7 +58,6 @@ struct sim_blkback {
     enum sim_blk_corrupt corrupt;
     uint64_t prng;
     struct sim_blkback_stats st;
-    struct sim_back_ports unbind;    /* given up by a disconnect: bb_unlock closes them */
 
     /* hostile: mappings kept across a restart, or after a response */
     bool keep_maps;                  /* a disconnect keeps ring and persistent maps */
@@ -83,7 +69,6 @@ struct sim_blkback {
 
 void sim_blkback_write_node(struct sim_blkback *b, const char *dir, const char *key,
                             const char *fmt, unsigned long long v);
-void sim_blkback_set_state(struct sim_blkback *b, enum xenbus_state s);
 /* Act on the frontend's state as it is now (state_m held). */
 void sim_blkback_fe_transition(struct sim_blkback *b);
 /* The features a new instance offers (before InitWait), from b->o. */
@@ -92,8 +77,6 @@ void sim_blkback_write_features(struct sim_blkback *b);
 void sim_blkback_check_stale(struct sim_blkback *b, gp_grant_ref_t ref, unsigned from, unsigned to);
 /* b->m held */
 void sim_blkback_disconnect_locked(struct sim_blkback *b);
-/* Releases b->m, then closes the ports a disconnect gave up. */
-void sim_blkback_unlock(struct sim_blkback *b);
 /* A mapping the backend keeps (hostile): b->m held. */
 void sim_blkback_keep(struct sim_blkback *b, gp_grant_ref_t ref, void *va, bool write);
 

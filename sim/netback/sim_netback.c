@@ -14,42 +14,6 @@
 #include <xen/io/netif.h>
 #include <xen/io/xenbus.h>
 
-void nb_write(struct sim_netback *b, const char *dir, const char *key, const char *val)
-{
-    char path[160];
-    snprintf(path, sizeof(path), "%s/%s", dir, key);
-    xs_write_str(b->xs, XS_TXN_NONE, path, val);
-}
-
-void nb_set_state(struct sim_netback *b, enum xenbus_state s)
-{
-    char v[8];
-    snprintf(v, sizeof(v), "%u", s);
-    nb_write(b, b->be_path, "state", v);
-}
-
-long long nb_read_fe(struct sim_netback *b, const char *key, long long def)
-{
-    char path[160];
-    long long v = def;
-    snprintf(path, sizeof(path), "%s/%s", b->fe_path, key);
-    if (xs_read_int(b->xs, XS_TXN_NONE, path, &v) != 0)
-        v = def;
-    return v;
-}
-
-void nb_kick_locked(struct sim_netback *b)
-{
-    b->kick = true;
-    pthread_cond_signal(&b->c);
-}
-
-/* Releases b->m, then closes the ports a disconnect gave up. */
-void nb_unlock(struct sim_netback *b)
-{
-    sim_back_unlock_and_close(&b->m, &b->unbind, b->p);
-}
-
 /* ---- frame buffers: recycled, as a backend's buffers are ------------------------
  * A malloc and free of 64 KiB per frame makes the C library hand pages back
  * to the kernel and fault them in again: the simulator's cost, not the
@@ -78,7 +42,7 @@ static struct nb_frame *nb_frame_alloc(uint32_t len)
     return f;
 }
 
-static void nb_frame_free(struct nb_frame *f)
+void nb_frame_free(struct nb_frame *f)
 {
     if (!f)
         return;
@@ -97,7 +61,7 @@ static void nb_frame_free(struct nb_frame *f)
 
 static void nb_enqueue_locked(struct sim_netback *b, struct nb_frame *f)
 {
-    if (!b->connected || b->ninbox >= NB_MAX_INBOX) {
+    if (!b->bk.connected || b->ninbox >= NB_MAX_INBOX) {
         b->st.rx_dropped++;
         nb_frame_free(f);
         return;
@@ -110,7 +74,7 @@ static void nb_enqueue_locked(struct sim_netback *b, struct nb_frame *f)
         q->in_head = f;
     q->in_tail = f;
     b->ninbox++;
-    nb_kick_locked(b);
+    sim_back_kick_locked(&b->bk);
 }
 
 static struct nb_frame *nb_frame_new(const void *data, uint32_t len)
@@ -125,7 +89,7 @@ static struct nb_frame *nb_frame_new(const void *data, uint32_t len)
  * them; otherwise the backend completes or segments. */
 static void nb_deliver(struct sim_netback *dst, struct nb_frame *f)
 {
-    pthread_mutex_lock(&dst->m);
+    pthread_mutex_lock(&dst->bk.m);
     bool take_gso = f->gso_type == XEN_NETIF_GSO_TYPE_TCPV4 ? dst->fe_gso4 : dst->fe_gso6;
     struct netpkt_frag fr = { f->data, f->len };
     struct netpkt_info pi;
@@ -146,7 +110,7 @@ static void nb_deliver(struct sim_netback *dst, struct nb_frame *f)
             }
         free(seg);
         nb_frame_free(f);
-        pthread_mutex_unlock(&dst->m);
+        pthread_mutex_unlock(&dst->bk.m);
         return;
     }
     if ((f->rxflags & SIM_NET_CSUM_BLANK) && dst->fe_no_csum) {
@@ -155,7 +119,7 @@ static void nb_deliver(struct sim_netback *dst, struct nb_frame *f)
         f->rxflags = SIM_NET_VALIDATED;
     }
     nb_enqueue_locked(dst, f);
-    pthread_mutex_unlock(&dst->m);
+    pthread_mutex_unlock(&dst->bk.m);
 }
 
 static unsigned nb_rx_available(struct nb_queue *q)
@@ -209,7 +173,7 @@ static bool nb_rx_one(struct sim_netback *b, struct nb_queue *q, struct nb_frame
         q->rx.req_cons++;
         uint32_t chunk = f->len - off < chunk_max ? f->len - off : chunk_max;
         int16_t status = (int16_t)chunk;
-        if (sim_gnt_copy(b->x, 0, b->fe, req.gref, 0, f->data + off, chunk, true) != 0)
+        if (sim_gnt_copy(b->bk.x, 0, b->bk.fe, req.gref, 0, f->data + off, chunk, true) != 0)
             status = NETIF_RSP_ERROR;
         off += chunk;
         uint16_t flags = k + 1 < nslots ? NETRXF_more_data : 0;
@@ -281,7 +245,7 @@ static void nb_rx_service(struct sim_netback *b, struct nb_queue *q)
     RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&q->rx, notify);
     if (notify) {
         b->st.notifications++;
-        gp_xen_evtchn_notify(b->p, q->rx_port);
+        gp_xen_evtchn_notify(b->bk.p, q->rx_port);
     }
 }
 
@@ -326,7 +290,7 @@ void nb_tx_flush(struct sim_netback *b, struct nb_queue *q)
     RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&q->tx, notify);
     if (notify) {
         b->st.notifications++;
-        gp_xen_evtchn_notify(b->p, q->tx_port);
+        gp_xen_evtchn_notify(b->bk.p, q->tx_port);
     }
 }
 
@@ -374,7 +338,7 @@ static struct nb_frame *nb_tx_one(struct sim_netback *b, struct nb_queue *q, RIN
             uint32_t size = i == 0 ? total - rest : slots[i].size;
             nb_audit_tx_slot(b, slots[i].gref, slots[i].offset, size);
             if (slots[i].offset + size > GP_PAGE_SIZE ||
-                sim_gnt_copy(b->x, 0, b->fe, slots[i].gref, slots[i].offset, f->data + off,
+                sim_gnt_copy(b->bk.x, 0, b->bk.fe, slots[i].gref, slots[i].offset, f->data + off,
                              size, false) != 0)
                 bad = true;
             off += size;
@@ -434,16 +398,11 @@ static struct nb_frame *nb_tx_service(struct sim_netback *b, struct nb_queue *q)
     return out;
 }
 
-static void *nb_main(void *arg)
+void *nb_main(void *arg)
 {
     struct sim_netback *b = arg;
-    pthread_mutex_lock(&b->m);
-    while (!b->stop) {
-        while (!b->kick && !b->stop)
-            pthread_cond_wait(&b->c, &b->m);
-        b->kick = false;
-        if (b->stop || !b->connected)
-            continue;
+    pthread_mutex_lock(&b->bk.m);
+    while (sim_back_wait_kick_locked(&b->bk)) {
         struct nb_frame *out = NULL;
         for (unsigned i = 0; i < b->nq; i++) {
             struct nb_frame *f = nb_tx_service(b, &b->q[i]);
@@ -466,7 +425,7 @@ static void *nb_main(void *arg)
             ordered = out;
             out = nx;
         }
-        pthread_mutex_unlock(&b->m);
+        pthread_mutex_unlock(&b->bk.m);
         while (ordered) {
             struct nb_frame *nx = ordered->next;
             if (b->o.sink)
@@ -475,308 +434,53 @@ static void *nb_main(void *arg)
                 nb_deliver(dst, ordered);
             ordered = nx;
         }
-        pthread_mutex_lock(&b->m);
+        pthread_mutex_lock(&b->bk.m);
     }
-    pthread_mutex_unlock(&b->m);
+    pthread_mutex_unlock(&b->bk.m);
     return NULL;
-}
-
-static void nb_event(void *arg, gp_port_t port)
-{
-    struct sim_netback *b = ((struct nb_queue *)arg)->b;
-    (void)port;
-    pthread_mutex_lock(&b->m);
-    nb_kick_locked(b);
-    pthread_mutex_unlock(&b->m);
-}
-
-/* ---- connection ------------------------------------------------------------------ */
-
-void nb_disconnect_locked(struct sim_netback *b)
-{
-    if (!b->connected)
-        return;
-    b->connected = false;
-    nb_ctrl_disconnect_locked(b);
-    for (unsigned i = 0; i < b->nq; i++) {
-        struct nb_queue *q = &b->q[i];
-        q->nheld = 0;
-        if (q->tx_port)
-            sim_back_ports_add(&b->unbind, q->tx_port);
-        if (q->rx_port && q->rx_port != q->tx_port)
-            sim_back_ports_add(&b->unbind, q->rx_port);
-        q->tx_port = q->rx_port = 0;
-        if (q->tx_va)
-            nb_ring_unmap(b, q->tx_ref, q->tx_va);
-        if (q->rx_va)
-            nb_ring_unmap(b, q->rx_ref, q->rx_va);
-        q->tx_va = q->rx_va = NULL;
-        while (q->in_head) {
-            struct nb_frame *f = q->in_head;
-            q->in_head = f->next;
-            nb_frame_free(f);
-        }
-        q->in_tail = NULL;
-    }
-    b->ninbox = 0;
-}
-
-static int nb_bind(struct sim_netback *b, struct nb_queue *q, const char *key, gp_port_t *out)
-{
-    long long port = nb_read_fe(b, key, -1);
-    gp_port_t lport;
-    if (port <= 0 || sim_evtchn_bind_interdomain(b->x, 0, b->fe, (gp_port_t)port, &lport) != 0)
-        return -1;
-    *out = lport;
-    return gp_xen_evtchn_bind(b->p, lport, nb_event, q) == 0 ? 0 : -1;
-}
-
-static int nb_connect_queue(struct sim_netback *b, struct nb_queue *q, const char *pre)
-{
-    char key[64];
-    snprintf(key, sizeof(key), "%stx-ring-ref", pre);
-    long long tx = nb_read_fe(b, key, -1);
-    snprintf(key, sizeof(key), "%srx-ring-ref", pre);
-    long long rx = nb_read_fe(b, key, -1);
-    if (tx < 0 || rx < 0)
-        return -1;
-    q->tx_ref = (gp_grant_ref_t)tx;
-    q->rx_ref = (gp_grant_ref_t)rx;
-    q->tx_va = sim_gnt_map(b->x, 0, b->fe, q->tx_ref, true);
-    q->rx_va = sim_gnt_map(b->x, 0, b->fe, q->rx_ref, true);
-    if (!q->tx_va || !q->rx_va)
-        return -1;
-    BACK_RING_INIT(&q->tx, (netif_tx_sring_t *)q->tx_va, GP_PAGE_SIZE);
-    BACK_RING_INIT(&q->rx, (netif_rx_sring_t *)q->rx_va, GP_PAGE_SIZE);
-    nb_audit_rx_posted(b, q);
-    if (b->split) {
-        snprintf(key, sizeof(key), "%sevent-channel-tx", pre);
-        if (nb_bind(b, q, key, &q->tx_port))
-            return -1;
-        snprintf(key, sizeof(key), "%sevent-channel-rx", pre);
-        return nb_bind(b, q, key, &q->rx_port);
-    }
-    snprintf(key, sizeof(key), "%sevent-channel", pre);
-    if (nb_bind(b, q, key, &q->tx_port))
-        return -1;
-    q->rx_port = q->tx_port;
-    return 0;
-}
-
-static int nb_connect_locked(struct sim_netback *b)
-{
-    if (nb_read_fe(b, "request-rx-copy", 0) != 1)
-        return -1;
-    long long nq = nb_read_fe(b, "multi-queue-num-queues", 1);
-    if (nq < 1 || nq > (long long)(b->o.max_queues ? b->o.max_queues : 1))
-        return -1;
-    b->nq = (unsigned)nq;
-    char key[64];
-    snprintf(key, sizeof(key), "%sevent-channel-tx", nq > 1 ? "queue-0/" : "");
-    b->split = !b->o.no_split && nb_read_fe(b, key, -1) > 0;
-    b->fe_sg = nb_read_fe(b, "feature-sg", 0) == 1;
-    b->fe_gso4 = b->fe_sg && nb_read_fe(b, "feature-gso-tcpv4", 0) == 1;
-    b->fe_gso6 = b->fe_sg && nb_read_fe(b, "feature-gso-tcpv6", 0) == 1;
-    b->fe_no_csum = nb_read_fe(b, "feature-no-csum-offload", 0) == 1;
-    b->connected = true;              /* so that a failure below unwinds all */
-    for (unsigned i = 0; i < b->nq; i++) {
-        char pre[24] = "";
-        if (b->nq > 1)
-            snprintf(pre, sizeof(pre), "queue-%u/", i);
-        b->q[i].b = b;
-        b->q[i].index = i;
-        if (nb_connect_queue(b, &b->q[i], pre) != 0) {
-            nb_disconnect_locked(b);
-            return -1;
-        }
-    }
-    if (nb_ctrl_connect_locked(b) != 0) {
-        nb_disconnect_locked(b);
-        return -1;
-    }
-    b->st.connects++;
-    return 0;
-}
-
-static void nb_fe_transition(struct sim_netback *b)
-{
-    long long s = nb_read_fe(b, "state", -1);
-    pthread_mutex_lock(&b->m);
-    if (s == XenbusStateConnected && !b->connected) {
-        int rc = nb_connect_locked(b);
-        nb_unlock(b);                 /* a failed connect's ports close here */
-        nb_set_state(b, rc == 0 ? XenbusStateConnected : XenbusStateClosing);
-        return;
-    }
-    if ((s == XenbusStateClosing || s == XenbusStateClosed) && b->connected) {
-        nb_disconnect_locked(b);
-        nb_unlock(b);
-        nb_set_state(b, XenbusStateClosed);
-        return;
-    }
-    pthread_mutex_unlock(&b->m);
-    if (s == XenbusStateInitialising)
-        nb_set_state(b, XenbusStateInitWait);
-}
-
-/* The backend's transitions (a frontend change, a restart, a restore) run
- * one at a time and each reads the frontend's state when it runs, as the
- * xenwatch thread serialises a Linux backend's: a restart never lands
- * between reading 'Connected' and mapping the rings. */
-static void nb_fe_changed(void *arg, const char *path, const char *token)
-{
-    struct sim_netback *b = arg;
-    (void)path;
-    (void)token;
-    pthread_mutex_lock(&b->state_m);
-    nb_fe_transition(b);
-    pthread_mutex_unlock(&b->state_m);
-}
-
-static void nb_restore_hook(void *arg, gp_domid_t domid, enum sim_restore_phase phase)
-{
-    struct sim_netback *b = arg;
-    if (domid != b->fe)
-        return;
-    pthread_mutex_lock(&b->state_m);
-    if (phase == SIM_RESTORE_BEFORE) {
-        pthread_mutex_lock(&b->m);
-        nb_disconnect_locked(b);
-        nb_unlock(b);
-        nb_set_state(b, XenbusStateClosed);
-    } else {
-        nb_set_state(b, XenbusStateInitWait);
-    }
-    pthread_mutex_unlock(&b->state_m);
-}
-
-struct sim_netback *sim_netback_create(struct sim_xen *x, struct sim_domain *dom0,
-                                       gp_domid_t frontend, unsigned devid,
-                                       const struct sim_netback_opts *o)
-{
-    struct sim_netback *b = calloc(1, sizeof(*b));
-    b->x = x;
-    b->dom0 = dom0;
-    b->p = sim_domain_platform(dom0);
-    b->fe = frontend;
-    b->devid = devid;
-    if (o)
-        b->o = *o;
-    pthread_mutex_init(&b->m, NULL);
-    pthread_mutex_init(&b->state_m, NULL);
-    pthread_cond_init(&b->c, NULL);
-    b->xs_link = sim_xenstored_direct(sim_xen_xenstored(x), 0);
-    if (xs_client_create(b->p, b->xs_link, &b->xs) != 0) {
-        free(b);
-        return NULL;
-    }
-    snprintf(b->fe_path, sizeof(b->fe_path), "/local/domain/%u/device/vif/%u", frontend, devid);
-    snprintf(b->be_path, sizeof(b->be_path), "/local/domain/0/backend/vif/%u/%u", frontend,
-             devid);
-    char v[64], mac[24];
-    snprintf(mac, sizeof(mac), "00:16:3e:00:%02x:%02x", frontend & 0xff, devid & 0xff);
-    /* What the toolstack writes. */
-    nb_write(b, b->fe_path, "backend", b->be_path);
-    nb_write(b, b->fe_path, "backend-id", "0");
-    nb_write(b, b->fe_path, "mac", mac);
-    snprintf(v, sizeof(v), "%u", devid);
-    nb_write(b, b->fe_path, "handle", v);
-    snprintf(v, sizeof(v), "%u", XenbusStateInitialising);
-    nb_write(b, b->fe_path, "state", v);
-    char owner[16], rd[16];
-    snprintf(owner, sizeof(owner), "n%u", frontend);
-    const char *fe_perms[2] = { owner, "r0" };
-    xs_set_perms(b->xs, XS_TXN_NONE, b->fe_path, fe_perms, 2);
-    char p2[160];
-    snprintf(p2, sizeof(p2), "%s/state", b->fe_path);
-    xs_set_perms(b->xs, XS_TXN_NONE, p2, fe_perms, 2);
-    nb_write(b, b->be_path, "frontend", b->fe_path);
-    snprintf(rd, sizeof(rd), "r%u", frontend);
-    const char *be_perms[2] = { "n0", rd };
-    xs_set_perms(b->xs, XS_TXN_NONE, b->be_path, be_perms, 2);
-    snprintf(v, sizeof(v), "%u", frontend);
-    nb_write(b, b->be_path, "frontend-id", v);
-    nb_write(b, b->be_path, "mac", mac);
-    nb_write_features(b);
-    nb_set_state(b, XenbusStateInitWait);
-    pthread_create(&b->thread, NULL, nb_main, b);
-    sim_xen_add_restore_hook(x, nb_restore_hook, b);
-    if (xs_watch_add(b->xs, p2, nb_fe_changed, b, &b->fe_watch) != 0) {
-        sim_netback_destroy(b);
-        return NULL;
-    }
-    return b;
-}
-
-void sim_netback_destroy(struct sim_netback *b)
-{
-    if (!b)
-        return;
-    sim_xen_remove_restore_hook(b->x, nb_restore_hook, b);
-    if (b->fe_watch)
-        xs_watch_remove(b->xs, b->fe_watch);
-    pthread_mutex_lock(&b->m);
-    b->stop = true;
-    pthread_cond_signal(&b->c);
-    pthread_mutex_unlock(&b->m);
-    pthread_join(b->thread, NULL);
-    pthread_mutex_lock(&b->m);
-    nb_disconnect_locked(b);
-    nb_unlock(b);
-    unsigned changed;
-    sim_netback_release_mappings(b, &changed);   /* kept ones: let go at last */
-    xs_rm(b->xs, XS_TXN_NONE, b->be_path);
-    xs_client_destroy(b->xs);
-    sim_xenstored_direct_close(sim_xen_xenstored(b->x), b->xs_link);
-    pthread_cond_destroy(&b->c);
-    pthread_mutex_destroy(&b->m);
-    pthread_mutex_destroy(&b->state_m);
-    for (unsigned i = 0; i < NB_MAX_QUEUES; i++)
-        free(b->q[i].held);
-    free(b);
 }
 
 void sim_netback_link(struct sim_netback *a, struct sim_netback *b)
 {
-    pthread_mutex_lock(&a->m);
+    pthread_mutex_lock(&a->bk.m);
     a->peer = b;
-    pthread_mutex_unlock(&a->m);
-    pthread_mutex_lock(&b->m);
+    pthread_mutex_unlock(&a->bk.m);
+    pthread_mutex_lock(&b->bk.m);
     b->peer = a;
-    pthread_mutex_unlock(&b->m);
+    pthread_mutex_unlock(&b->bk.m);
 }
 
 void sim_netback_corrupt_next(struct sim_netback *b, enum sim_net_corrupt c)
 {
-    pthread_mutex_lock(&b->m);
+    pthread_mutex_lock(&b->bk.m);
     b->corrupt = c;
-    pthread_mutex_unlock(&b->m);
+    pthread_mutex_unlock(&b->bk.m);
 }
 
 void sim_netback_hold_tx(struct sim_netback *b, bool hold)
 {
-    pthread_mutex_lock(&b->m);
+    pthread_mutex_lock(&b->bk.m);
     b->hold_tx = hold;
-    for (unsigned i = 0; !hold && b->connected && i < b->nq; i++)
+    for (unsigned i = 0; !hold && b->bk.connected && i < b->nq; i++)
         nb_tx_flush(b, &b->q[i]);
-    pthread_mutex_unlock(&b->m);
+    pthread_mutex_unlock(&b->bk.m);
 }
 
 void sim_netback_shift_ring_indices(struct sim_netback *b, uint32_t delta)
 {
-    pthread_mutex_lock(&b->m);
-    for (unsigned i = 0; b->connected && i < b->nq; i++) {
+    pthread_mutex_lock(&b->bk.m);
+    for (unsigned i = 0; b->bk.connected && i < b->nq; i++) {
         SIM_BACK_RING_SHIFT(&b->q[i].tx, delta);
         SIM_BACK_RING_SHIFT(&b->q[i].rx, delta);
     }
-    pthread_mutex_unlock(&b->m);
+    pthread_mutex_unlock(&b->bk.m);
 }
 
 void sim_netback_fail_tx(struct sim_netback *b, bool fail)
 {
-    pthread_mutex_lock(&b->m);
+    pthread_mutex_lock(&b->bk.m);
     b->fail_tx = fail;
-    pthread_mutex_unlock(&b->m);
+    pthread_mutex_unlock(&b->bk.m);
 }
 
 void sim_netback_inject(struct sim_netback *b, const void *frame, uint32_t len, unsigned flags,
@@ -786,19 +490,19 @@ void sim_netback_inject(struct sim_netback *b, const void *frame, uint32_t len, 
     f->rxflags = flags;
     f->gso_type = gso_type;
     f->mss = mss;
-    pthread_mutex_lock(&b->m);
+    pthread_mutex_lock(&b->bk.m);
     enum sim_net_corrupt c = b->corrupt;
     if (c >= SIM_NET_RX_BAD_ID && c <= SIM_NET_RX_BEYOND) {
         f->corrupt = c;
         b->corrupt = SIM_NET_OK;
     }
     nb_enqueue_locked(b, f);
-    pthread_mutex_unlock(&b->m);
+    pthread_mutex_unlock(&b->bk.m);
 }
 
 void sim_netback_get_stats(struct sim_netback *b, struct sim_netback_stats *s)
 {
-    pthread_mutex_lock(&b->m);
+    pthread_mutex_lock(&b->bk.m);
     *s = b->st;
-    pthread_mutex_unlock(&b->m);
+    pthread_mutex_unlock(&b->bk.m);
 }

@@ -10,33 +10,24 @@
                        XEN_NETIF_CTRL_HASH_TYPE_IPV6 | XEN_NETIF_CTRL_HASH_TYPE_IPV6_TCP)
 #define NB_MAPPING_MAX 128u
 
-static void nb_ctrl_event(void *arg, gp_port_t port)
-{
-    struct sim_netback *b = arg;
-    (void)port;
-    pthread_mutex_lock(&b->m);
-    nb_kick_locked(b);
-    pthread_mutex_unlock(&b->m);
-}
-
 int nb_ctrl_connect_locked(struct sim_netback *b)
 {
     struct nb_ctrl *c = &b->ctrl;
-    long long ref = nb_read_fe(b, "ctrl-ring-ref", -1);
-    long long port = nb_read_fe(b, "event-channel-ctrl", -1);
+    long long ref = sim_back_read_fe(&b->bk, "ctrl-ring-ref", -1);
+    long long port = sim_back_read_fe(&b->bk, "event-channel-ctrl", -1);
     if (ref < 0 && port < 0)
         return 0;                               /* the frontend did not set one up */
     if (b->o.no_ctrl_ring || ref < 0 || port <= 0)
         return -1;                              /* half a control ring, or not offered */
-    c->va = sim_gnt_map(b->x, 0, b->fe, (gp_grant_ref_t)ref, true);
+    c->va = sim_gnt_map(b->bk.x, 0, b->bk.fe, (gp_grant_ref_t)ref, true);
     if (!c->va)
         return -1;
     c->ref = (gp_grant_ref_t)ref;
     BACK_RING_INIT(&c->ring, (xen_netif_ctrl_sring_t *)c->va, GP_PAGE_SIZE);
     gp_port_t lport;
-    if (sim_evtchn_bind_interdomain(b->x, 0, b->fe, (gp_port_t)port, &lport) != 0 ||
-        gp_xen_evtchn_bind(b->p, lport, nb_ctrl_event, b) != 0) {
-        sim_gnt_unmap(b->x, 0, b->fe, c->ref, true);
+    if (sim_evtchn_bind_interdomain(b->bk.x, 0, b->bk.fe, (gp_port_t)port, &lport) != 0 ||
+        gp_xen_evtchn_bind(b->bk.p, lport, sim_back_event, &b->bk) != 0) {
+        sim_gnt_unmap(b->bk.x, 0, b->bk.fe, c->ref, true);
         c->va = NULL;
         return -1;
     }
@@ -53,8 +44,8 @@ void nb_ctrl_disconnect_locked(struct sim_netback *b)
     struct nb_ctrl *c = &b->ctrl;
     if (!c->up)
         return;
-    sim_back_ports_add(&b->unbind, c->port);
-    sim_gnt_unmap(b->x, 0, b->fe, c->ref, true);
+    sim_back_ports_add(&b->bk.unbind, c->port);
+    sim_gnt_unmap(b->bk.x, 0, b->bk.fe, c->ref, true);
     c->va = NULL;
     c->up = false;
     c->nheld = 0;
@@ -141,13 +132,13 @@ void nb_ctrl_service_locked(struct sim_netback *b)
     }
     if (notify) {
         b->st.notifications++;
-        gp_xen_evtchn_notify(b->p, c->port);
+        gp_xen_evtchn_notify(b->bk.p, c->port);
     }
 }
 
 void sim_netback_ctrl_fault(struct sim_netback *b, enum sim_net_ctrl_fault f)
 {
-    pthread_mutex_lock(&b->m);
+    pthread_mutex_lock(&b->bk.m);
     struct nb_ctrl *c = &b->ctrl;
     c->fault = f;
     bool notify = false;
@@ -163,7 +154,7 @@ void sim_netback_ctrl_fault(struct sim_netback *b, enum sim_net_ctrl_fault f)
         notify = n != 0;
     }
     gp_port_t port = c->port;
-    pthread_mutex_unlock(&b->m);
+    pthread_mutex_unlock(&b->bk.m);
     if (notify)
-        gp_xen_evtchn_notify(b->p, port);
+        gp_xen_evtchn_notify(b->bk.p, port);
 }

@@ -1,10 +1,12 @@
 /* sim_netback's insides, shared by its files (sim_netback.c: the data
- * rings and the connection; sim_netback_ctrl.c: the control ring). */
+ * rings; sim_netback_conn.c: the connection; sim_netback_ctrl.c: the
+ * control ring; sim_netback_reconf.c: features and restarts). */
 #ifndef GPLPV_SIM_NETBACK_INTERNAL_H
 #define GPLPV_SIM_NETBACK_INTERNAL_H
 
 #include <pthread.h>
 
+#include "back/sim_back.h"
 #include "sim_netback.h"
 
 #include <xen/io/netif.h>
@@ -59,22 +61,8 @@ struct nb_queue {
 };
 
 struct sim_netback {
-    struct sim_xen *x;
-    struct sim_domain *dom0;
-    const struct gp_platform *p;
-    struct xs_client *xs;
-    struct gp_xs_transport *xs_link;
-    gp_domid_t fe;
-    unsigned devid;
+    struct sim_back bk;               /* xenstore, state, worker, locks (m, state_m) */
     struct sim_netback_opts o;
-    char fe_path[96], be_path[96];
-
-    pthread_mutex_t m;
-    pthread_mutex_t state_m;    /* one xenbus transition at a time (see nb_fe_changed) */
-    pthread_cond_t c;
-    pthread_t thread;
-    bool stop, kick, connected;
-    struct xs_watch *fe_watch;
     struct nb_queue q[NB_MAX_QUEUES];
     unsigned nq, ninbox;
     bool split, fe_sg, fe_gso4, fe_gso6, fe_no_csum;
@@ -83,7 +71,6 @@ struct sim_netback {
     enum sim_net_corrupt corrupt;
     struct sim_netback_stats st;
     struct nb_ctrl ctrl;              /* the control ring, when the frontend set one up */
-    struct sim_back_ports unbind;     /* given up by a disconnect: nb_unlock closes them */
     /* keep_maps: a disconnect keeps its ring mappings (a backend that does
      * not let go); each kept page's ref and mapping, and a copy of what it
      * held then, to see that nothing is written into it afterwards */
@@ -94,10 +81,10 @@ struct sim_netback {
 /* Keep (under keep_maps) or unmap one ring mapping at a disconnect (b->m held). */
 void nb_ring_unmap(struct sim_netback *b, gp_grant_ref_t ref, void *va);
 
-long long nb_read_fe(struct sim_netback *b, const char *key, long long def);
-void nb_write(struct sim_netback *b, const char *dir, const char *key, const char *val);
-void nb_set_state(struct sim_netback *b, enum xenbus_state s);
 void nb_disconnect_locked(struct sim_netback *b);
+/* sim_netback.c: the worker (arg: the backend), and a frame given back. */
+void *nb_main(void *arg);
+void nb_frame_free(struct nb_frame *f);
 void nb_tx_flush(struct sim_netback *b, struct nb_queue *q);
 
 /* sim_netback_reconf.c: what the backend offers (written at create and by
@@ -107,8 +94,6 @@ void nb_write_features(struct sim_netback *b);
  * data, and of the rx buffers posted at connect (b->m held). */
 void nb_audit_tx_slot(struct sim_netback *b, gp_grant_ref_t ref, unsigned offset, unsigned size);
 void nb_audit_rx_posted(struct sim_netback *b, struct nb_queue *q);
-void nb_kick_locked(struct sim_netback *b);
-void nb_unlock(struct sim_netback *b);
 
 /* sim_netback_ctrl.c (b->m held) */
 int nb_ctrl_connect_locked(struct sim_netback *b);

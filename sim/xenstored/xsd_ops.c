@@ -276,6 +276,19 @@ static void xsd_txn_end(struct sim_xenstored *s, struct xsd_conn *c, const struc
     xsd_ok(s, c, h);
 }
 
+/* Every watch of the connection dropped. */
+static void xsd_free_watches(struct xsd_conn *c)
+{
+    while (c->watches) {
+        struct xsd_watch *w = c->watches;
+        c->watches = w->next;
+        free(w->path);
+        free(w->abs);
+        free(w->token);
+        free(w);
+    }
+}
+
 void xsd_process(struct sim_xenstored *s, struct xsd_conn *c, const struct xsd_sockmsg *h,
                  const char *payload)
 {
@@ -426,14 +439,7 @@ void xsd_process(struct sim_xenstored *s, struct xsd_conn *c, const struct xsd_s
         return;
     }
     case XS_RESET_WATCHES:
-        while (c->watches) {
-            struct xsd_watch *w = c->watches;
-            c->watches = w->next;
-            free(w->path);
-            free(w->abs);
-            free(w->token);
-            free(w);
-        }
+        xsd_free_watches(c);
         xsd_ok(s, c, h);
         return;
     default:
@@ -444,14 +450,7 @@ void xsd_process(struct sim_xenstored *s, struct xsd_conn *c, const struct xsd_s
 
 void xsd_conn_free_state(struct xsd_conn *c)
 {
-    while (c->watches) {
-        struct xsd_watch *w = c->watches;
-        c->watches = w->next;
-        free(w->path);
-        free(w->abs);
-        free(w->token);
-        free(w);
-    }
+    xsd_free_watches(c);
     while (c->txns) {
         struct xsd_txn *t = c->txns;
         c->txns = t->next;

@@ -6,87 +6,23 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include "blkif/blkfront_internal.h"
-#include "blkback/sim_blkback.h"
+#include "gp_blkfront_env.h"
+#include "gp_blkfront_wait.h"
 #include "gp_test.h"
-#include "gplpv/blkfront.h"
 #include "os/sim_os.h"
-#include "sim.h"
-
-static struct sim_xen *x;
-static struct sim_domain *d0, *g;
-static const struct gp_platform *pg;
-static struct xs_client *xs;
-
-struct dev {
-    struct sim_blkback *bb;
-    struct blkfront *bf;
-};
-
-static struct dev dev_open(unsigned devid, const struct sim_blkback_opts *bo,
-                           const struct blkfront_opts *fo)
-{
-    struct dev d = { 0 };
-    d.bb = sim_blkback_create(x, d0, 1, devid, bo);
-    char node[64];
-    snprintf(node, sizeof(node), "device/vbd/%u", devid);
-    if (d.bb && blkfront_create(pg, xs, node, fo, &d.bf) == 0 &&
-        blkfront_connect(d.bf, GP_S(5)) != 0) {
-        blkfront_destroy(d.bf);
-        d.bf = NULL;
-    }
-    return d;
-}
-
-static void dev_close(struct dev *d)
-{
-    blkfront_destroy(d->bf);
-    sim_blkback_destroy(d->bb);
-}
-
-struct waiter {
-    pthread_mutex_t m;
-    pthread_cond_t c;
-    int calls, status;
-};
-
-static void wait_done(void *arg, struct blkfront_req *r, int status)
-{
-    struct waiter *w = arg;
-    (void)r;
-    pthread_mutex_lock(&w->m);
-    w->calls++;
-    w->status = status;
-    pthread_cond_broadcast(&w->c);
-    pthread_mutex_unlock(&w->m);
-}
-
-static int wait_for(struct waiter *w, int calls)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 10;
-    pthread_mutex_lock(&w->m);
-    while (w->calls < calls)
-        if (pthread_cond_timedwait(&w->c, &w->m, &ts) != 0)
-            break;
-    int n = w->calls;
-    pthread_mutex_unlock(&w->m);
-    return n;
-}
 
 /* Synchronous I/O helper: returns the status, or -999 if done was not
  * called exactly once within 10 s. */
 static int io(struct blkfront *bf, enum blkfront_op op, uint64_t sector, uint32_t n,
               const struct blkfront_sg *sg, unsigned nsg)
 {
-    struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+    struct bfw w = BFW_INIT;
     struct blkfront_req r = { .op = op, .sector = sector, .nr_sectors = n, .sg = sg, .nsg = nsg,
-                              .done = wait_done, .arg = &w };
+                              .done = bfw_done, .arg = &w };
     int err = blkfront_submit(bf, &r);
     if (err)
         return err;
-    if (wait_for(&w, 1) != 1)
+    if (bfw_wait(&w, 1, 10) != 1)
         return -999;
     usleep(1000);
     return w.calls == 1 ? w.status : -999;
@@ -100,7 +36,7 @@ static void fill(uint8_t *p, size_t n, unsigned seed)
 
 static void test_odd_scatter_gather_round_trip(void)
 {
-    struct dev d = dev_open(768, &(struct sim_blkback_opts){ .indirect = true }, NULL);
+    struct bfe_dev d = bfe_open(768, &(struct sim_blkback_opts){ .indirect = true }, NULL);
     REQUIRE(d.bf);
     /* 8 sectors through three segments starting at odd offsets; the list
      * is longer than the transfer and its tail must stay untouched. */
@@ -128,7 +64,7 @@ static void test_odd_scatter_gather_round_trip(void)
     CHECK(tail_ok);                            /* nothing written past the transfer */
     CHECK_EQ(io(d.bf, BLKFRONT_READ, 8190, 8, rs, 2), GP_ERANGE);
     CHECK_EQ(io(d.bf, BLKFRONT_READ, 0, 16, rs, 2), GP_EINVAL);   /* list too short */
-    dev_close(&d);
+    bfe_close(&d);
 }
 
 static void test_large_transfers_split_direct_and_indirect(void)
@@ -137,7 +73,7 @@ static void test_large_transfers_split_direct_and_indirect(void)
     uint8_t *buf = malloc(len), *back = malloc(len);
     fill(buf, len, 9);
     for (int ind = 0; ind < 2; ind++) {
-        struct dev d = dev_open(800 + ind, &(struct sim_blkback_opts){ .indirect = ind == 1 }, NULL);
+        struct bfe_dev d = bfe_open(800 + ind, &(struct sim_blkback_opts){ .indirect = ind == 1 }, NULL);
         REQUIRE(d.bf);
         struct blkfront_sg sg = { buf, (uint32_t)len };
         CHECK_EQ(io(d.bf, BLKFRONT_WRITE, 7, 1100, &sg, 1), 0);
@@ -152,7 +88,7 @@ static void test_large_transfers_split_direct_and_indirect(void)
             CHECK(st.indirect >= 2);
         else
             CHECK(st.indirect == 0 && st.reads >= 1100 / 88);
-        dev_close(&d);
+        bfe_close(&d);
     }
     free(buf);
     free(back);
@@ -161,7 +97,7 @@ static void test_large_transfers_split_direct_and_indirect(void)
 static void test_persistent_grants_no_grant_ops_in_steady_state(void)
 {
     for (int persistent = 0; persistent < 2; persistent++) {
-        struct dev d = dev_open(900 + persistent,
+        struct bfe_dev d = bfe_open(900 + persistent,
                                 &(struct sim_blkback_opts){ .no_persistent = !persistent }, NULL);
         REQUIRE(d.bf);
         struct blkfront_info info;
@@ -179,13 +115,13 @@ static void test_persistent_grants_no_grant_ops_in_steady_state(void)
             CHECK_EQ(s1.grant_ops - s0.grant_ops, 0);
         else
             CHECK(s1.grant_ops - s0.grant_ops >= 20 * 16);
-        dev_close(&d);
+        bfe_close(&d);
     }
 }
 
 static void test_flush_discard(void)
 {
-    struct dev d = dev_open(1000, NULL, NULL);
+    struct bfe_dev d = bfe_open(1000, NULL, NULL);
     REQUIRE(d.bf);
     static uint8_t buf[8192];
     memset(buf, 0xab, sizeof(buf));
@@ -199,60 +135,60 @@ static void test_flush_discard(void)
     sim_blkback_get_stats(d.bb, &st);
     CHECK_EQ(st.flushes, 1);
     CHECK_EQ(st.discards, 1);
-    dev_close(&d);
-    struct dev n = dev_open(1001, &(struct sim_blkback_opts){ .no_discard = true, .no_flush = true }, NULL);
+    bfe_close(&d);
+    struct bfe_dev n = bfe_open(1001, &(struct sim_blkback_opts){ .no_discard = true, .no_flush = true }, NULL);
     REQUIRE(n.bf);
     CHECK_EQ(io(n.bf, BLKFRONT_DISCARD, 0, 8, NULL, 0), GP_ENOTSUP);
     CHECK_EQ(io(n.bf, BLKFRONT_FLUSH, 0, 0, NULL, 0), 0);      /* nothing to flush */
-    dev_close(&n);
+    bfe_close(&n);
 }
 
 static void test_queue_depth_each_completes_once(void)
 {
-    struct dev d = dev_open(1100, &(struct sim_blkback_opts){ .indirect = true }, NULL);
+    struct bfe_dev d = bfe_open(1100, &(struct sim_blkback_opts){ .indirect = true }, NULL);
     REQUIRE(d.bf);
     sim_blkback_set_faults(d.bb, 0, 0, true);            /* responses out of order */
     enum { N = 96 };
     static uint8_t bufs[N][4096];
     static struct blkfront_sg sgs[N];
     static struct blkfront_req reqs[N];
-    struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+    struct bfw w = BFW_INIT;
     for (int i = 0; i < N; i++) {
         fill(bufs[i], 4096, (unsigned)i + 50);
         sgs[i] = (struct blkfront_sg){ bufs[i], 4096 };
         reqs[i] = (struct blkfront_req){ .op = BLKFRONT_WRITE, .sector = (uint64_t)i * 8,
                                          .nr_sectors = 8, .sg = &sgs[i], .nsg = 1,
-                                         .done = wait_done, .arg = &w };
+                                         .done = bfw_done, .arg = &w };
         CHECK_EQ(blkfront_submit(d.bf, &reqs[i]), 0);
     }
-    CHECK_EQ(wait_for(&w, N), N);
+    CHECK_EQ(bfw_wait(&w, N, 10), N);
     usleep(20000);
     CHECK_EQ(w.calls, N);
     int bad = 0;
     for (int i = 0; i < N; i++)
         bad += memcmp(sim_blkback_disk(d.bb) + i * 4096, bufs[i], 4096) != 0;
     CHECK_EQ(bad, 0);
-    dev_close(&d);
+    bfe_close(&d);
 }
 
 static void test_multi_queue_spreads_and_survives_restart(void)
 {
-    struct dev d = dev_open(1150, &(struct sim_blkback_opts){ .indirect = true, .max_queues = 4 },
+    struct bfe_dev d = bfe_open(1150, &(struct sim_blkback_opts){ .indirect = true, .max_queues = 4 },
                             NULL);
     REQUIRE(d.bf);
     struct blkfront_info info;
     blkfront_get_info(d.bf, &info);
     CHECK_EQ(info.queues, 4);
     char *v = NULL;
-    xs_read(xs, XS_TXN_NONE, "device/vbd/1150/multi-queue-num-queues", &v, NULL);
+    xs_read(gp_env.xs, XS_TXN_NONE, "device/vbd/1150/multi-queue-num-queues", &v, NULL);
     CHECK_STR(v, "4");
-    xs_free(xs, v);
+    xs_free(gp_env.xs, v);
     enum { N = 64 };
     static uint8_t bufs[N][8192];
     static struct blkfront_sg sgs[N];
     static struct blkfront_req reqs[N];
     for (int round = 0; round < 2; round++) {
-        struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+        struct bfw w = BFW_INIT;
         if (round == 1)
             sim_blkback_hold(d.bb, true);
         for (int i = 0; i < N; i++) {
@@ -260,7 +196,7 @@ static void test_multi_queue_spreads_and_survives_restart(void)
             sgs[i] = (struct blkfront_sg){ bufs[i], sizeof(bufs[i]) };
             reqs[i] = (struct blkfront_req){ .op = BLKFRONT_WRITE, .sector = (uint64_t)i * 16,
                                              .nr_sectors = 16, .sg = &sgs[i], .nsg = 1,
-                                             .done = wait_done, .arg = &w };
+                                             .done = bfw_done, .arg = &w };
             CHECK_EQ(blkfront_submit(d.bf, &reqs[i]), 0);
         }
         if (round == 1) {                      /* in flight on every queue: restart */
@@ -268,7 +204,7 @@ static void test_multi_queue_spreads_and_survives_restart(void)
             sim_blkback_restart(d.bb);
             sim_blkback_hold(d.bb, false);
         }
-        CHECK_EQ(wait_for(&w, N), N);
+        CHECK_EQ(bfw_wait(&w, N, 10), N);
         usleep(20000);
         CHECK_EQ(w.calls, N);
         CHECK_EQ(w.status, 0);
@@ -280,12 +216,12 @@ static void test_multi_queue_spreads_and_survives_restart(void)
     struct sim_blkback_stats st;
     sim_blkback_get_stats(d.bb, &st);
     CHECK_EQ(st.connects, 2);
-    dev_close(&d);
+    bfe_close(&d);
 }
 
 static void test_io_errors_complete_with_eio(void)
 {
-    struct dev d = dev_open(1200, NULL, NULL);
+    struct bfe_dev d = bfe_open(1200, NULL, NULL);
     REQUIRE(d.bf);
     sim_blkback_set_faults(d.bb, 1000000, 0, false);     /* every request fails */
     static uint8_t buf[4096];
@@ -294,30 +230,30 @@ static void test_io_errors_complete_with_eio(void)
     sim_blkback_set_faults(d.bb, 0, 0, false);
     CHECK(!blkfront_is_broken(d.bf));
     CHECK_EQ(io(d.bf, BLKFRONT_READ, 0, 8, &sg, 1), 0);
-    dev_close(&d);
+    bfe_close(&d);
 }
 
 static void test_bad_responses_fail_the_device_safely(void)
 {
     enum sim_blk_corrupt kinds[] = { SIM_BLK_BAD_ID, SIM_BLK_DUP_ID, SIM_BLK_BAD_OP,
                                      SIM_BLK_BAD_STATUS, SIM_BLK_EXTRA_RESPONSE };
-    sim_os_set_quiet(sim_domain_os(g), true);
+    sim_os_set_quiet(sim_domain_os(gp_env.g), true);
     for (unsigned k = 0; k < 5; k++) {
-        struct dev d = dev_open(1300 + k, NULL, NULL);
+        struct bfe_dev d = bfe_open(1300 + k, NULL, NULL);
         REQUIRE(d.bf);
         static uint8_t buf[4096];
         struct blkfront_sg sg = { buf, sizeof(buf) };
         CHECK_EQ(io(d.bf, BLKFRONT_READ, 0, 8, &sg, 1), 0);
-        unsigned errs = sim_os_error_count(sim_domain_os(g));
+        unsigned errs = sim_os_error_count(sim_domain_os(gp_env.g));
         sim_blkback_corrupt_next(d.bb, kinds[k]);
         int st = io(d.bf, BLKFRONT_READ, 8, 8, &sg, 1);
         CHECK(st == GP_EIO || (kinds[k] == SIM_BLK_EXTRA_RESPONSE && st == 0) ||
               (kinds[k] == SIM_BLK_DUP_ID && st == 0));
         usleep(20000);
         CHECK(blkfront_is_broken(d.bf));
-        CHECK(sim_os_error_count(sim_domain_os(g)) > errs);
+        CHECK(sim_os_error_count(sim_domain_os(gp_env.g)) > errs);
         CHECK_EQ(io(d.bf, BLKFRONT_READ, 0, 8, &sg, 1), GP_EIO);
-        dev_close(&d);
+        bfe_close(&d);
     }
 }
 
@@ -332,7 +268,7 @@ static void test_capacity_change_reported(void)
 {
     struct blkfront_opts fo = { .max_ring_page_order = 2, .max_indirect_segments = 256,
                                 .capacity_changed = on_capacity };
-    struct dev d = dev_open(1400, NULL, &fo);
+    struct bfe_dev d = bfe_open(1400, NULL, &fo);
     REQUIRE(d.bf);
     sim_blkback_resize(d.bb, 16384);
     GP_WAIT_WHILE(atomic_load(&new_capacity) != 16384);
@@ -340,32 +276,32 @@ static void test_capacity_change_reported(void)
     static uint8_t buf[4096];
     struct blkfront_sg sg = { buf, sizeof(buf) };
     CHECK_EQ(io(d.bf, BLKFRONT_WRITE, 16000, 8, &sg, 1), 0);
-    dev_close(&d);
+    bfe_close(&d);
 }
 
 static void restart_with_requests_in_flight(unsigned id, void (*restart)(struct sim_blkback *))
 {
-    struct dev d = dev_open(id, &(struct sim_blkback_opts){ .indirect = true }, NULL);
+    struct bfe_dev d = bfe_open(id, &(struct sim_blkback_opts){ .indirect = true }, NULL);
     REQUIRE(d.bf);
     enum { N = 20 };
     static uint8_t bufs[N][8192];
     static struct blkfront_sg sgs[N];
     static struct blkfront_req reqs[N];
-    struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+    struct bfw w = BFW_INIT;
     sim_blkback_hold(d.bb, true);                        /* answers withheld ... */
     for (int i = 0; i < N; i++) {
         fill(bufs[i], sizeof(bufs[i]), (unsigned)i + 300);
         sgs[i] = (struct blkfront_sg){ bufs[i], sizeof(bufs[i]) };
         reqs[i] = (struct blkfront_req){ .op = BLKFRONT_WRITE, .sector = 2000 + (uint64_t)i * 16,
                                          .nr_sectors = 16, .sg = &sgs[i], .nsg = 1,
-                                         .done = wait_done, .arg = &w };
+                                         .done = bfw_done, .arg = &w };
         CHECK_EQ(blkfront_submit(d.bf, &reqs[i]), 0);
     }
     usleep(50000);
     CHECK_EQ(w.calls, 0);
     restart(d.bb);                                       /* ... and the backend goes away */
     sim_blkback_hold(d.bb, false);
-    CHECK_EQ(wait_for(&w, N), N);                        /* re-issued after the reconnect */
+    CHECK_EQ(bfw_wait(&w, N, 10), N);                        /* re-issued after the reconnect */
     usleep(20000);
     CHECK_EQ(w.calls, N);
     CHECK_EQ(w.status, 0);
@@ -376,7 +312,7 @@ static void restart_with_requests_in_flight(unsigned id, void (*restart)(struct 
     struct sim_blkback_stats st;
     sim_blkback_get_stats(d.bb, &st);
     CHECK_EQ(st.connects, 2);
-    dev_close(&d);
+    bfe_close(&d);
 }
 
 static void test_backend_restart_with_requests_in_flight(void)
@@ -396,32 +332,32 @@ static void test_backend_restart_seen_only_as_initwait(void)
  * (queue-N/, ring-refN, multi-queue-num-queues) is left for the backend. */
 static void test_new_instance_on_a_closed_node(void)
 {
-    struct dev d = dev_open(1616, &(struct sim_blkback_opts){ .max_queues = 4 }, NULL);
+    struct bfe_dev d = bfe_open(1616, &(struct sim_blkback_opts){ .max_queues = 4 }, NULL);
     REQUIRE(d.bf);
     struct blkfront_info in;
     blkfront_get_info(d.bf, &in);
     CHECK(in.queues == 4 && in.ring_pages == 4);
     blkfront_destroy(d.bf);
     d.bf = NULL;
-    REQUIRE(blkfront_create(pg, xs, "device/vbd/1616",
+    REQUIRE(blkfront_create(gp_env.p, gp_env.xs, "device/vbd/1616",
                             &(struct blkfront_opts){ .max_queues = 1, .max_ring_page_order = 0 },
                             &d.bf) == 0);
     CHECK_EQ(blkfront_connect(d.bf, GP_S(5)), 0);
     blkfront_get_info(d.bf, &in);
     CHECK(in.queues == 1 && in.ring_pages == 1);
     char *v = NULL;
-    CHECK_EQ(xs_read(xs, XS_TXN_NONE, "device/vbd/1616/queue-0/ring-ref", &v, NULL), GP_ENOENT);
-    CHECK_EQ(xs_read(xs, XS_TXN_NONE, "device/vbd/1616/multi-queue-num-queues", &v, NULL), GP_ENOENT);
-    CHECK_EQ(xs_read(xs, XS_TXN_NONE, "device/vbd/1616/ring-ref0", &v, NULL), GP_ENOENT);
-    CHECK_EQ(xs_read(xs, XS_TXN_NONE, "device/vbd/1616/ring-ref", &v, NULL), 0);
-    xs_free(xs, v);
+    CHECK_EQ(xs_read(gp_env.xs, XS_TXN_NONE, "device/vbd/1616/queue-0/ring-ref", &v, NULL), GP_ENOENT);
+    CHECK_EQ(xs_read(gp_env.xs, XS_TXN_NONE, "device/vbd/1616/multi-queue-num-queues", &v, NULL), GP_ENOENT);
+    CHECK_EQ(xs_read(gp_env.xs, XS_TXN_NONE, "device/vbd/1616/ring-ref0", &v, NULL), GP_ENOENT);
+    CHECK_EQ(xs_read(gp_env.xs, XS_TXN_NONE, "device/vbd/1616/ring-ref", &v, NULL), 0);
+    xs_free(gp_env.xs, v);
     static uint8_t buf[8192], back[8192];
     fill(buf, sizeof(buf), 9);
     struct blkfront_sg sg = { buf, sizeof(buf) }, sb = { back, sizeof(back) };
     CHECK_EQ(io(d.bf, BLKFRONT_WRITE, 64, 16, &sg, 1), 0);
     CHECK_EQ(io(d.bf, BLKFRONT_READ, 64, 16, &sb, 1), 0);
     CHECK(!memcmp(buf, back, sizeof(buf)));
-    dev_close(&d);
+    bfe_close(&d);
 }
 
 /* Destroyed while a reconnect is on its way: nothing runs on the freed
@@ -429,11 +365,11 @@ static void test_new_instance_on_a_closed_node(void)
 static void test_destroy_while_reconnecting(void)
 {
     for (int round = 0; round < 5; round++) {
-        struct dev d = dev_open(1700, NULL, NULL);
+        struct bfe_dev d = bfe_open(1700, NULL, NULL);
         REQUIRE(d.bf);
         sim_blkback_restart(d.bb);
         usleep((useconds_t)(round * 2000));
-        dev_close(&d);
+        bfe_close(&d);
     }
     usleep(100000);
 }
@@ -463,6 +399,11 @@ static void stream_done(void *arg, struct blkfront_req *r, int status)
     __atomic_store_n(&st->busy[r - st->req], false, __ATOMIC_RELEASE);
 }
 
+static void restart_backend(void *backend)
+{
+    sim_blkback_restart(backend);
+}
+
 static void *stream_main(void *arg)
 {
     struct stream *st = arg;
@@ -489,22 +430,14 @@ static void *stream_main(void *arg)
 
 static void test_backend_restarts_under_a_stream_of_events(void)
 {
-    struct dev d = dev_open(1750, NULL, NULL);
+    struct bfe_dev d = bfe_open(1750, NULL, NULL);
     REQUIRE(d.bf);
     static struct stream st;
     memset(&st, 0, sizeof(st));
     st.bf = d.bf;
     alarm(120);
-    pthread_t th;
-    REQUIRE(pthread_create(&th, NULL, stream_main, &st) == 0);
-    for (int round = 0; round < 60; round++) {
-        sim_blkback_restart(d.bb);
-        usleep((useconds_t)(1000 + (round % 5) * 1000));
-    }
-    __atomic_store_n(&st.stop, true, __ATOMIC_RELEASE);
-    pthread_join(th, NULL);
-    for (int i = 0; i < 3000 && __atomic_load_n(&st.done, __ATOMIC_SEQ_CST) < st.sent; i++)
-        usleep(10000);
+    gp_restart_storm(stream_main, &st, &st.stop, restart_backend, d.bb);
+    GP_WAIT_WHILE(__atomic_load_n(&st.done, __ATOMIC_SEQ_CST) < st.sent);
     alarm(0);
     CHECK(st.sent > 0);
     CHECK_EQ(__atomic_load_n(&st.done, __ATOMIC_SEQ_CST), st.sent);
@@ -513,7 +446,7 @@ static void test_backend_restarts_under_a_stream_of_events(void)
     for (unsigned i = 0; i < STREAM_SLOTS; i++)
         bad += memcmp(sim_blkback_disk(d.bb) + i * 4096, st.buf[i], 4096) != 0;
     CHECK_EQ(bad, 0);
-    dev_close(&d);
+    bfe_close(&d);
 }
 
 /* Users of PV drivers have seen them hang after 2^32 I/Os: ring indices
@@ -523,18 +456,18 @@ static void test_backend_restarts_under_a_stream_of_events(void)
  * each completes once, the data is read back equal. */
 static void test_ring_indices_cross_2_32(void)
 {
-    struct dev d = dev_open(1190, &(struct sim_blkback_opts){ .indirect = true, .max_queues = 2 },
+    struct bfe_dev d = bfe_open(1190, &(struct sim_blkback_opts){ .indirect = true, .max_queues = 2 },
                             &(struct blkfront_opts){ .max_ring_page_order = 0 });
     REQUIRE(d.bf);
     REQUIRE(d.bf->nqueues == 2);
     const uint32_t delta = 0u - 1024u;
-    gp_os_lock_acquire(pg, d.bf->lock);
+    gp_os_lock_acquire(gp_env.p, d.bf->lock);
     sim_blkback_shift_ring_indices(d.bb, delta);
     for (unsigned i = 0; i < d.bf->nqueues; i++) {
         d.bf->q[i].ring.req_prod_pvt += delta;
         d.bf->q[i].ring.rsp_cons += delta;
     }
-    gp_os_lock_release(pg, d.bf->lock);
+    gp_os_lock_release(gp_env.p, d.bf->lock);
     CHECK(d.bf->q[0].ring.req_prod_pvt >= 0xfffffc00u);
     sim_blkback_set_faults(d.bb, 0, 0, true);            /* responses out of order */
     enum { N = 64, ROUNDS = 20 };             /* 64 in flight fill both 32-slot rings */
@@ -544,7 +477,7 @@ static void test_ring_indices_cross_2_32(void)
     int calls = 0, bad_status = 0, bad_data = 0;
     for (int round = 0; round < ROUNDS && calls == round * 2 * N; round++) {
         for (int phase = 0; phase < 2; phase++) {
-            struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+            struct bfw w = BFW_INIT;
             sim_blkback_hold(d.bb, true);
             for (int i = 0; i < N; i++) {
                 if (phase == 0)
@@ -555,12 +488,12 @@ static void test_ring_indices_cross_2_32(void)
                 reqs[i] = (struct blkfront_req){
                     .op = phase == 0 ? BLKFRONT_WRITE : BLKFRONT_READ,
                     .sector = (uint64_t)((round % 3) * N + i) * 8, .nr_sectors = 8,
-                    .sg = &sgs[i], .nsg = 1, .done = wait_done, .arg = &w };
+                    .sg = &sgs[i], .nsg = 1, .done = bfw_done, .arg = &w };
                 if (blkfront_submit(d.bf, &reqs[i]) != 0)
                     bad_status++;
             }
             sim_blkback_hold(d.bb, false);
-            calls += wait_for(&w, N);
+            calls += bfw_wait(&w, N, 10);
             bad_status += w.status != 0;
         }
         for (int i = 0; i < N; i++)
@@ -574,19 +507,11 @@ static void test_ring_indices_cross_2_32(void)
         CHECK(d.bf->q[i].ring.req_prod_pvt < 0x10000u);
     }
     CHECK(!blkfront_is_broken(d.bf));
-    dev_close(&d);
+    bfe_close(&d);
 }
 
-int main(void)
+static void run_tests(void)
 {
-    x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true });
-    d0 = sim_domain_create(x, 0, 512);
-    g = sim_domain_create_ex(x, 1, &(struct sim_domain_opts){ .max_pages = 16384 });
-    if (!d0 || !g)
-        return 1;
-    pg = sim_domain_platform(g);
-    if (xs_client_create(pg, NULL, &xs) != 0)
-        return 1;
     GP_TEST_RUN(test_odd_scatter_gather_round_trip);
     GP_TEST_RUN(test_large_transfers_split_direct_and_indirect);
     GP_TEST_RUN(test_persistent_grants_no_grant_ops_in_steady_state);
@@ -602,9 +527,9 @@ int main(void)
     GP_TEST_RUN(test_destroy_while_reconnecting);
     GP_TEST_RUN(test_backend_restarts_under_a_stream_of_events);
     GP_TEST_RUN(test_ring_indices_cross_2_32);
-    xs_client_destroy(xs);
-    sim_domain_destroy(g);
-    sim_domain_destroy(d0);
-    sim_xen_destroy(x);
-    return gp_test_finish();
+}
+
+int main(void)
+{
+    return gp_sim_env_main(16384, run_tests);
 }

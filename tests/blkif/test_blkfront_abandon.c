@@ -9,43 +9,9 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include "blkif/blkfront_internal.h"
-#include "blkback/sim_blkback.h"
+#include "gp_blkfront_env.h"
 #include "gp_test.h"
-#include "gplpv/blkfront.h"
 #include "os/sim_os.h"
-#include "sim.h"
-
-static struct sim_xen *x;
-static struct sim_domain *d0, *g;
-static const struct gp_platform *pg;
-static struct xs_client *xs;
-
-struct dev {
-    struct sim_blkback *bb;
-    struct blkfront *bf;
-};
-
-static struct dev dev_open(unsigned devid, const struct sim_blkback_opts *bo,
-                           const struct blkfront_opts *fo)
-{
-    struct dev d = { 0 };
-    d.bb = sim_blkback_create(x, d0, 1, devid, bo);
-    char node[64];
-    snprintf(node, sizeof(node), "device/vbd/%u", devid);
-    if (d.bb && blkfront_create(pg, xs, node, fo, &d.bf) == 0 &&
-        blkfront_connect(d.bf, GP_S(5)) != 0) {
-        blkfront_destroy(d.bf);
-        d.bf = NULL;
-    }
-    return d;
-}
-
-static void dev_close(struct dev *d)
-{
-    blkfront_destroy(d->bf);
-    sim_blkback_destroy(d->bb);
-}
 
 /* ---- requests with a count of completions each ---------------------------------- */
 #define MAXREQ 48
@@ -139,10 +105,10 @@ static int poison_touched(unsigned n)
 static unsigned outstanding(struct blkfront *bf)
 {
     unsigned n = 0;
-    gp_os_lock_acquire(pg, bf->lock);
+    gp_os_lock_acquire(gp_env.p, bf->lock);
     for (unsigned q = 0; q < bf->nqueues; q++)
         n += bf->q[q].outstanding;
-    gp_os_lock_release(pg, bf->lock);
+    gp_os_lock_release(gp_env.p, bf->lock);
     return n;
 }
 
@@ -152,7 +118,7 @@ static unsigned held_pages_reusable(struct blkfront *bf, unsigned *held)
 {
     unsigned bad = 0;
     *held = 0;
-    gp_os_lock_acquire(pg, bf->lock);
+    gp_os_lock_acquire(gp_env.p, bf->lock);
     for (unsigned q = 0; q < bf->nqueues; q++)
         for (unsigned i = 0; i < bf->q[q].nslots; i++) {
             struct blkfront_shadow *s = &bf->q[q].shadow[i];
@@ -165,7 +131,7 @@ static unsigned held_pages_reusable(struct blkfront *bf, unsigned *held)
                     bad += bf->pool_free[f] == pi;
             }
         }
-    gp_os_lock_release(pg, bf->lock);
+    gp_os_lock_release(gp_env.p, bf->lock);
     return bad;
 }
 
@@ -198,7 +164,7 @@ static bool wait_calls(unsigned i)
 
 /* A write then a read of n sectors at sector, through fresh requests:
  * true if both succeed and the disk and the read hold the bytes. */
-static bool round_trip(struct dev *d, uint64_t sector, uint32_t n, unsigned seed)
+static bool round_trip(struct bfe_dev *d, uint64_t sector, uint32_t n, unsigned seed)
 {
     const unsigned w = MAXREQ - 2, r = MAXREQ - 1;
     fill(bufs[w], n * 512, seed);
@@ -222,7 +188,7 @@ static bool round_trip(struct dev *d, uint64_t sector, uint32_t n, unsigned seed
 static void test_abandon_gives_back_every_request_once(void)
 {
     for (int persistent = 0; persistent < 2; persistent++) {
-        struct dev d = dev_open(3000 + (unsigned)persistent,
+        struct bfe_dev d = bfe_open(3000 + (unsigned)persistent,
                                 &(struct sim_blkback_opts){ .no_persistent = !persistent }, NULL);
         REQUIRE(d.bf);
         counts_reset();
@@ -258,7 +224,7 @@ static void test_abandon_gives_back_every_request_once(void)
         CHECK(round_trip(&d, 5000, 64, 1));
         CHECK(round_trip(&d, 1000, 8, 2));
         CHECK(!memcmp(sim_blkback_disk(d.bb) + 1000 * 512, bufs[MAXREQ - 1], 8 * 512));
-        dev_close(&d);
+        bfe_close(&d);
     }
 }
 
@@ -267,7 +233,7 @@ static void test_abandon_gives_back_every_request_once(void)
  * later. */
 static void test_abandon_takes_queued_requests(void)
 {
-    struct dev d = dev_open(3010, NULL, &(struct blkfront_opts){ .max_ring_page_order = 0 });
+    struct bfe_dev d = bfe_open(3010, NULL, &(struct blkfront_opts){ .max_ring_page_order = 0 });
     REQUIRE(d.bf);
     counts_reset();
     sim_blkback_hold(d.bb, true);
@@ -275,9 +241,9 @@ static void test_abandon_takes_queued_requests(void)
     for (unsigned i = 1; i < 40; i++)
         CHECK_EQ(submit(d.bf, i, i % 2 ? BLKFRONT_WRITE : BLKFRONT_READ, 500 + 8 * i, 8), 0);
     usleep(30000);
-    gp_os_lock_acquire(pg, d.bf->lock);
+    gp_os_lock_acquire(gp_env.p, d.bf->lock);
     bool queued = d.bf->queue_head != NULL;
-    gp_os_lock_release(pg, d.bf->lock);
+    gp_os_lock_release(gp_env.p, d.bf->lock);
     CHECK(queued);                                  /* 44 pieces, 32 slots */
     struct sim_blkback_stats b0, b1;
     sim_blkback_get_stats(d.bb, &b0);
@@ -292,14 +258,14 @@ static void test_abandon_takes_queued_requests(void)
     CHECK_EQ(poison_touched(40), 0);
     CHECK(!blkfront_is_broken(d.bf));
     CHECK(round_trip(&d, 700, 64, 3));
-    dev_close(&d);
+    bfe_close(&d);
 }
 
 /* The backend restarts after the reset: the ring requests given up go
  * with the old ring, none is re-issued, none completes again. */
 static void test_reconnect_does_not_reissue_abandoned(void)
 {
-    struct dev d = dev_open(3020, NULL, NULL);
+    struct bfe_dev d = bfe_open(3020, NULL, NULL);
     REQUIRE(d.bf);
     counts_reset();
     sim_blkback_hold(d.bb, true);
@@ -315,9 +281,9 @@ static void test_reconnect_does_not_reissue_abandoned(void)
     bool up = false;
     for (int i = 0; i < 500 && !up; i++) {
         sim_blkback_get_stats(d.bb, &b1);
-        gp_os_lock_acquire(pg, d.bf->lock);
+        gp_os_lock_acquire(gp_env.p, d.bf->lock);
         up = d.bf->connected && b1.connects > b0.connects;
-        gp_os_lock_release(pg, d.bf->lock);
+        gp_os_lock_release(gp_env.p, d.bf->lock);
         if (!up)
             usleep(10000);
     }
@@ -329,38 +295,30 @@ static void test_reconnect_does_not_reissue_abandoned(void)
     CHECK_EQ(poison_touched(6), 0);
     CHECK(!blkfront_is_broken(d.bf));
     CHECK(round_trip(&d, 100, 16, 4));
-    dev_close(&d);
+    bfe_close(&d);
 }
 
 /* Nothing held: nothing to give back, and I/O goes on. */
 static void test_abandon_with_nothing_outstanding(void)
 {
-    struct dev d = dev_open(3030, NULL, NULL);
+    struct bfe_dev d = bfe_open(3030, NULL, NULL);
     REQUIRE(d.bf);
     counts_reset();
     CHECK_EQ(blkfront_abandon(d.bf, GP_ECANCELED), 0);
     CHECK(round_trip(&d, 10, 8, 5));
     CHECK_EQ(blkfront_abandon(d.bf, GP_ECANCELED), 0);
-    dev_close(&d);
+    bfe_close(&d);
 }
 
-int main(void)
+static void run_tests(void)
 {
-    x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true });
-    d0 = sim_domain_create(x, 0, 512);
-    g = sim_domain_create_ex(x, 1, &(struct sim_domain_opts){ .max_pages = 16384 });
-    if (!d0 || !g)
-        return 1;
-    pg = sim_domain_platform(g);
-    if (xs_client_create(pg, NULL, &xs) != 0)
-        return 1;
     GP_TEST_RUN(test_abandon_gives_back_every_request_once);
     GP_TEST_RUN(test_abandon_takes_queued_requests);
     GP_TEST_RUN(test_reconnect_does_not_reissue_abandoned);
     GP_TEST_RUN(test_abandon_with_nothing_outstanding);
-    xs_client_destroy(xs);
-    sim_domain_destroy(g);
-    sim_domain_destroy(d0);
-    sim_xen_destroy(x);
-    return gp_test_finish();
+}
+
+int main(void)
+{
+    return gp_sim_env_main(16384, run_tests);
 }

@@ -9,17 +9,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "blkback/sim_blkback.h"
+#include "gp_blkfront_env.h"
 #include "gp_test.h"
-#include "gplpv/blkfront.h"
 #include "gplpv/blkfront_dump.h"
 #include "os/sim_os.h"
-#include "sim.h"
-
-static struct sim_xen *x;
-static struct sim_domain *d0, *g;
-static const struct gp_platform *pg;
-static struct xs_client *xs;
 
 static void stall(void *arg, unsigned us)
 {
@@ -29,40 +22,20 @@ static void stall(void *arg, unsigned us)
 
 static const struct blkfront_dump_env env = { stall, NULL, 2000000 };
 
-struct dev {
-    struct sim_blkback *bb;
-    struct blkfront *bf;
-    unsigned devid;
-};
-
-static struct dev dev_open(unsigned devid)
+/* The dump path needs indirect-capable backends here. */
+static struct bfe_dev dev_open(unsigned devid)
 {
-    struct dev d = { .devid = devid };
-    d.bb = sim_blkback_create(x, d0, 1, devid, &(struct sim_blkback_opts){ .indirect = true });
-    char node[64];
-    snprintf(node, sizeof(node), "device/vbd/%u", devid);
-    if (d.bb && blkfront_create(pg, xs, node, NULL, &d.bf) == 0 &&
-        blkfront_connect(d.bf, GP_S(5)) != 0) {
-        blkfront_destroy(d.bf);
-        d.bf = NULL;
-    }
-    return d;
+    return bfe_open(devid, &(struct sim_blkback_opts){ .indirect = true }, NULL);
 }
 
-static void dev_close(struct dev *d)
-{
-    blkfront_destroy(d->bf);
-    sim_blkback_destroy(d->bb);
-}
-
-static gp_port_t dev_port(struct dev *d)
+static gp_port_t dev_port(struct bfe_dev *d)
 {
     char path[64], *v = NULL;
     snprintf(path, sizeof(path), "device/vbd/%u/event-channel", d->devid);
     gp_port_t port = 0;
-    if (xs_read(xs, XS_TXN_NONE, path, &v, NULL) == 0)
+    if (xs_read(gp_env.xs, XS_TXN_NONE, path, &v, NULL) == 0)
         port = (gp_port_t)strtoul(v, NULL, 10);
-    xs_free(xs, v);
+    xs_free(gp_env.xs, v);
     return port;
 }
 
@@ -85,7 +58,7 @@ static void normal_done(void *arg, struct blkfront_req *r, int status)
  * are in flight; the dump writes and reads through the same ring. */
 static void test_dump_after_a_crash_with_requests_in_flight(void)
 {
-    struct dev d = dev_open(2100);
+    struct bfe_dev d = dev_open(2100);
     REQUIRE(d.bf);
     CHECK_EQ(blkfront_dump_enable(d.bf), 0);
     enum { N = 6 };
@@ -105,7 +78,7 @@ static void test_dump_after_a_crash_with_requests_in_flight(void)
     usleep(20000);
     gp_port_t port = dev_port(&d);
     REQUIRE(port);
-    gp_xen_evtchn_mask(pg, port);             /* interrupts off */
+    gp_xen_evtchn_mask(gp_env.p, port);             /* interrupts off */
     sim_blkback_hold(d.bb, false);                  /* the old answers arrive, unseen */
     usleep(50000);
     CHECK_EQ(atomic_load(&normal_calls), 0);
@@ -130,8 +103,8 @@ static void test_dump_after_a_crash_with_requests_in_flight(void)
     CHECK_EQ(blkfront_dump_io(d.bf, BLKFRONT_WRITE, 8190, 8, w, &env), GP_ERANGE);
     blkfront_dump_get_stats(d.bf, &st);
     CHECK_EQ(st.requests, 5);
-    gp_xen_evtchn_unmask(pg, port);
-    dev_close(&d);
+    gp_xen_evtchn_unmask(gp_env.p, port);
+    bfe_close(&d);
     CHECK_EQ(atomic_load(&normal_calls), N);        /* failed at destroy, once each */
     CHECK_EQ(atomic_load(&normal_status), GP_ESHUTDOWN);
     free(w);
@@ -143,7 +116,7 @@ static void test_dump_after_a_crash_with_requests_in_flight(void)
  * cancelled the normal path goes on on the same ring. */
 static void test_dump_after_quiesce_then_normal_io_goes_on(void)
 {
-    struct dev d = dev_open(2200);
+    struct bfe_dev d = dev_open(2200);
     REQUIRE(d.bf);
     CHECK_EQ(blkfront_dump_enable(d.bf), 0);
     blkfront_suspend(d.bf);
@@ -162,13 +135,13 @@ static void test_dump_after_quiesce_then_normal_io_goes_on(void)
     CHECK_EQ(atomic_load(&normal_status), 0);
     CHECK(memcmp(r, w, sizeof(w)) == 0);
     CHECK(!blkfront_is_broken(d.bf));
-    dev_close(&d);
+    bfe_close(&d);
 }
 
 /* The backend restarts: the dump pages are granted again with the rings. */
 static void test_dump_pages_follow_a_backend_restart(void)
 {
-    struct dev d = dev_open(2300);
+    struct bfe_dev d = dev_open(2300);
     REQUIRE(d.bf);
     CHECK_EQ(blkfront_dump_enable(d.bf), 0);
     struct blkfront_stats before;
@@ -194,17 +167,17 @@ static void test_dump_pages_follow_a_backend_restart(void)
     CHECK_EQ(blkfront_dump_io(d.bf, BLKFRONT_READ, 40, 8, r, &env), 0);
     CHECK(memcmp(r, w, sizeof(w)) == 0);
     blkfront_resume_in_place(d.bf);
-    dev_close(&d);
+    bfe_close(&d);
 }
 
 /* A broken or silent backend: a clear error each time, no hang. */
 static void test_dump_bad_or_missing_answers(void)
 {
     enum sim_blk_corrupt kinds[] = { SIM_BLK_BAD_ID, SIM_BLK_BAD_OP, SIM_BLK_BAD_STATUS };
-    sim_os_set_quiet(sim_domain_os(g), true);
+    sim_os_set_quiet(sim_domain_os(gp_env.g), true);
     static uint8_t w[8 * 512];
     for (unsigned k = 0; k < 3; k++) {
-        struct dev d = dev_open(2400 + k);
+        struct bfe_dev d = dev_open(2400 + k);
         REQUIRE(d.bf);
         CHECK_EQ(blkfront_dump_enable(d.bf), 0);
         blkfront_suspend(d.bf);
@@ -215,9 +188,9 @@ static void test_dump_bad_or_missing_answers(void)
         blkfront_dump_get_stats(d.bf, &st);
         CHECK_EQ(st.errors, 1);
         blkfront_resume_in_place(d.bf);
-        dev_close(&d);
+        bfe_close(&d);
     }
-    struct dev d = dev_open(2500);
+    struct bfe_dev d = dev_open(2500);
     REQUIRE(d.bf);
     CHECK_EQ(blkfront_dump_enable(d.bf), 0);
     blkfront_suspend(d.bf);
@@ -225,7 +198,7 @@ static void test_dump_bad_or_missing_answers(void)
     const struct blkfront_dump_env quick = { stall, NULL, 20000 };
     CHECK_EQ(blkfront_dump_io(d.bf, BLKFRONT_WRITE, 0, 8, w, &quick), GP_ETIMEDOUT);
     sim_blkback_hold(d.bb, false);
-    sim_os_set_quiet(sim_domain_os(g), false);
+    sim_os_set_quiet(sim_domain_os(gp_env.g), false);
     /* The late answer is recognised, by the normal path too: the device
      * goes on (a cancelled hibernation). */
     blkfront_resume_in_place(d.bf);
@@ -238,31 +211,23 @@ static void test_dump_bad_or_missing_answers(void)
     GP_WAIT_WHILE(atomic_load(&normal_calls) == 0);
     CHECK_EQ(atomic_load(&normal_status), 0);
     CHECK(!blkfront_is_broken(d.bf));
-    dev_close(&d);
+    bfe_close(&d);
     /* Not enabled: refused. */
     d = dev_open(2600);
     REQUIRE(d.bf);
     CHECK_EQ(blkfront_dump_io(d.bf, BLKFRONT_WRITE, 0, 8, w, &env), GP_ENODEV);
-    dev_close(&d);
+    bfe_close(&d);
 }
 
-int main(void)
+static void run_tests(void)
 {
-    x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true });
-    d0 = sim_domain_create(x, 0, 512);
-    g = sim_domain_create_ex(x, 1, &(struct sim_domain_opts){ .max_pages = 16384 });
-    if (!d0 || !g)
-        return 1;
-    pg = sim_domain_platform(g);
-    if (xs_client_create(pg, NULL, &xs) != 0)
-        return 1;
     GP_TEST_RUN(test_dump_after_a_crash_with_requests_in_flight);
     GP_TEST_RUN(test_dump_after_quiesce_then_normal_io_goes_on);
     GP_TEST_RUN(test_dump_pages_follow_a_backend_restart);
     GP_TEST_RUN(test_dump_bad_or_missing_answers);
-    xs_client_destroy(xs);
-    sim_domain_destroy(g);
-    sim_domain_destroy(d0);
-    sim_xen_destroy(x);
-    return gp_test_finish();
+}
+
+int main(void)
+{
+    return gp_sim_env_main(16384, run_tests);
 }

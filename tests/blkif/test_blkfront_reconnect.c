@@ -7,101 +7,16 @@
 #include <pthread.h>
 #include <unistd.h>
 
-#include "blkif/blkfront_internal.h"
-#include "blkback/sim_blkback.h"
+#include "gp_blkfront_env.h"
+#include "gp_blkfront_wait.h"
 #include "gp_test.h"
-#include "gplpv/blkfront.h"
 #include "os/sim_os.h"
-#include "sim.h"
 
-static struct sim_xen *x;
-static struct sim_domain *d0, *g;
-static const struct gp_platform *pg;
-static struct xs_client *xs;
 static bool slow;
-
-struct dev {
-    struct sim_blkback *bb;
-    struct blkfront *bf;
-    unsigned devid;
-};
-
-static struct dev dev_open(unsigned devid, const struct sim_blkback_opts *bo,
-                           const struct blkfront_opts *fo)
-{
-    struct dev d = { .devid = devid };
-    d.bb = sim_blkback_create(x, d0, 1, devid, bo);
-    char node[64];
-    snprintf(node, sizeof(node), "device/vbd/%u", devid);
-    if (d.bb && blkfront_create(pg, xs, node, fo, &d.bf) == 0 &&
-        blkfront_connect(d.bf, GP_S(5)) != 0) {
-        blkfront_destroy(d.bf);
-        d.bf = NULL;
-    }
-    return d;
-}
-
-static void dev_close(struct dev *d)
-{
-    blkfront_destroy(d->bf);
-    sim_blkback_destroy(d->bb);
-}
-
-/* Wait (bounded) until the backend has seen `n` connects and blkfront is
- * connected again. */
-static bool wait_connects(struct dev *d, uint64_t n)
-{
-    for (int i = 0; i < 1000; i++) {
-        struct sim_blkback_stats st;
-        sim_blkback_get_stats(d->bb, &st);
-        gp_os_lock_acquire(pg, d->bf->lock);
-        bool up = d->bf->connected;
-        gp_os_lock_release(pg, d->bf->lock);
-        if (st.connects >= n && up)
-            return true;
-        usleep(10000);
-    }
-    return false;
-}
-
-struct waiter {
-    pthread_mutex_t m;
-    pthread_cond_t c;
-    int calls, bad_status, twice;
-    int status;
-};
 
 #define MAXREQ 128
 static struct blkfront_req reqs[MAXREQ];
 static int calls_of[MAXREQ];
-
-static void wait_done(void *arg, struct blkfront_req *r, int status)
-{
-    struct waiter *w = arg;
-    pthread_mutex_lock(&w->m);
-    w->calls++;
-    if (r >= reqs && r < reqs + MAXREQ && ++calls_of[r - reqs] > 1)
-        w->twice++;
-    if (status)
-        w->bad_status++;
-    w->status = status;
-    pthread_cond_broadcast(&w->c);
-    pthread_mutex_unlock(&w->m);
-}
-
-static int wait_for(struct waiter *w, int calls)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 15;
-    pthread_mutex_lock(&w->m);
-    while (w->calls < calls)
-        if (pthread_cond_timedwait(&w->c, &w->m, &ts) != 0)
-            break;
-    int n = w->calls;
-    pthread_mutex_unlock(&w->m);
-    return n;
-}
 
 static void fill(uint8_t *p, size_t n, unsigned seed)
 {
@@ -111,14 +26,14 @@ static void fill(uint8_t *p, size_t n, unsigned seed)
 
 static int io(struct blkfront *bf, enum blkfront_op op, uint64_t sector, uint32_t n, void *buf)
 {
-    struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0 };
+    struct bfw w = BFW_INIT_PER_REQ(reqs, calls_of, MAXREQ);
     struct blkfront_sg sg = { buf, n * 512 };
     struct blkfront_req r = { .op = op, .sector = sector, .nr_sectors = n, .sg = &sg, .nsg = 1,
-                              .done = wait_done, .arg = &w };
+                              .done = bfw_done, .arg = &w };
     int err = blkfront_submit(bf, &r);
     if (err)
         return err;
-    if (wait_for(&w, 1) != 1)
+    if (bfw_wait(&w, 1, 15) != 1)
         return -999;
     usleep(1000);
     return w.calls == 1 ? w.status : -999;
@@ -127,7 +42,7 @@ static int io(struct blkfront *bf, enum blkfront_op op, uint64_t sector, uint32_
 /* n writes of `sectors` each, held by the backend; returns after submit. */
 static uint8_t *bufs[MAXREQ];
 static struct blkfront_sg sgs[MAXREQ];
-static void submit_writes(struct dev *d, struct waiter *w, int n, uint32_t sectors, unsigned seed)
+static void submit_writes(struct bfe_dev *d, struct bfw *w, int n, uint32_t sectors, unsigned seed)
 {
     memset(calls_of, 0, sizeof(calls_of));
     for (int i = 0; i < n; i++) {
@@ -136,12 +51,12 @@ static void submit_writes(struct dev *d, struct waiter *w, int n, uint32_t secto
         sgs[i] = (struct blkfront_sg){ bufs[i], sectors * 512 };
         reqs[i] = (struct blkfront_req){ .op = BLKFRONT_WRITE, .sector = (uint64_t)i * sectors,
                                          .nr_sectors = sectors, .sg = &sgs[i], .nsg = 1,
-                                         .done = wait_done, .arg = w };
+                                         .done = bfw_done, .arg = w };
         CHECK_EQ(blkfront_submit(d->bf, &reqs[i]), 0);
     }
 }
 
-static int bad_writes(struct dev *d, int n, uint32_t sectors)
+static int bad_writes(struct bfe_dev *d, int n, uint32_t sectors)
 {
     int bad = 0;
     for (int i = 0; i < n; i++)
@@ -155,7 +70,7 @@ static int bad_writes(struct dev *d, int n, uint32_t sectors)
  * connection that uses it (ASan and valgrind watch the indices). */
 static void test_ring_grows_after_shrinking(void)
 {
-    struct dev d = dev_open(2000, &(struct sim_blkback_opts){ .indirect = true,
+    struct bfe_dev d = bfe_open(2000, &(struct sim_blkback_opts){ .indirect = true,
                                                               .max_ring_order = 2 }, NULL);
     REQUIRE(d.bf);
     const struct sim_blkback_opts geo[] = {
@@ -165,14 +80,14 @@ static void test_ring_grows_after_shrinking(void)
         { .indirect = true, .max_ring_order = 2, .max_queues = 1 },
     };
     for (unsigned k = 0; k < 4; k++) {
-        struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0 };
+        struct bfw w = BFW_INIT_PER_REQ(reqs, calls_of, MAXREQ);
         sim_blkback_hold(d.bb, true);
         submit_writes(&d, &w, 100, 16, 40 * k);
         usleep(30000);
         sim_blkback_restart_with(d.bb, &geo[k], 0);
         sim_blkback_hold(d.bb, false);
-        CHECK_EQ(wait_for(&w, 100), 100);
-        CHECK_EQ(w.bad_status, 0);
+        CHECK_EQ(bfw_wait(&w, 100, 15), 100);
+        CHECK_EQ(w.errors, 0);
         CHECK_EQ(w.twice, 0);
         CHECK_EQ(bad_writes(&d, 100, 16), 0);
         struct blkfront_info in;
@@ -181,7 +96,7 @@ static void test_ring_grows_after_shrinking(void)
         CHECK_EQ(in.queues, geo[k].max_queues ? geo[k].max_queues : 1);
     }
     CHECK(!blkfront_is_broken(d.bf));
-    dev_close(&d);
+    bfe_close(&d);
 }
 
 /* Item 2: the backend comes back with fewer queues; what was held on the
@@ -189,44 +104,44 @@ static void test_ring_grows_after_shrinking(void)
 static void test_requests_move_off_dropped_queues(void)
 {
     /* One-page rings: a queue is full at 32, the rest spill to the next. */
-    struct dev d = dev_open(2010, &(struct sim_blkback_opts){ .max_queues = 4 },
+    struct bfe_dev d = bfe_open(2010, &(struct sim_blkback_opts){ .max_queues = 4 },
                             &(struct blkfront_opts){ .max_ring_page_order = 0 });
     REQUIRE(d.bf);
     REQUIRE(d.bf->nqueues == 4);
-    struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0 };
+    struct bfw w = BFW_INIT_PER_REQ(reqs, calls_of, MAXREQ);
     sim_blkback_hold(d.bb, true);
     submit_writes(&d, &w, 120, 8, 7);
     usleep(30000);
-    gp_os_lock_acquire(pg, d.bf->lock);
+    gp_os_lock_acquire(gp_env.p, d.bf->lock);
     unsigned on_q3 = d.bf->q[3].outstanding;
-    gp_os_lock_release(pg, d.bf->lock);
+    gp_os_lock_release(gp_env.p, d.bf->lock);
     CHECK(on_q3 > 0);
     sim_blkback_restart_with(d.bb, &(struct sim_blkback_opts){ .max_queues = 1,
                                                                .max_ring_order = 0 }, 0);
     sim_blkback_hold(d.bb, false);
-    CHECK_EQ(wait_for(&w, 120), 120);
-    CHECK_EQ(w.bad_status, 0);
+    CHECK_EQ(bfw_wait(&w, 120, 15), 120);
+    CHECK_EQ(w.errors, 0);
     CHECK_EQ(w.twice, 0);
     CHECK_EQ(bad_writes(&d, 120, 8), 0);
-    dev_close(&d);
+    bfe_close(&d);
 }
 
 /* ... and complete (once) when the device is destroyed before they could. */
 static void test_requests_of_dropped_queues_complete_on_destroy(void)
 {
     /* One-page rings: a queue is full at 32, the rest spill to the next. */
-    struct dev d = dev_open(2011, &(struct sim_blkback_opts){ .max_queues = 4 },
+    struct bfe_dev d = bfe_open(2011, &(struct sim_blkback_opts){ .max_queues = 4 },
                             &(struct blkfront_opts){ .max_ring_page_order = 0 });
     REQUIRE(d.bf);
-    struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0 };
+    struct bfw w = BFW_INIT_PER_REQ(reqs, calls_of, MAXREQ);
     sim_blkback_hold(d.bb, true);                 /* the new backend holds them too */
     submit_writes(&d, &w, 120, 8, 9);
     usleep(30000);
     sim_blkback_restart_with(d.bb, &(struct sim_blkback_opts){ .max_queues = 1,
                                                                .max_ring_order = 0 }, 0);
-    CHECK(wait_connects(&d, 2));
+    CHECK(bfe_wait_connects(&d, 2));
     blkfront_destroy(d.bf);
-    CHECK_EQ(wait_for(&w, 120), 120);
+    CHECK_EQ(bfw_wait(&w, 120, 15), 120);
     CHECK_EQ(w.twice, 0);
     sim_blkback_destroy(d.bb);
 }
@@ -240,24 +155,24 @@ static void test_held_requests_split_for_the_new_backend(void)
         { 256, 16, 256 },     /* 32 segments: 1 indirect before, 2 of 16 after */
     };
     for (unsigned c = 0; c < 2; c++) {
-        struct dev d = dev_open(2020 + c, &(struct sim_blkback_opts){
+        struct bfe_dev d = bfe_open(2020 + c, &(struct sim_blkback_opts){
                                     .max_indirect = cases[c].before, .sectors = 16384 }, NULL);
         REQUIRE(d.bf);
-        struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0 };
+        struct bfw w = BFW_INIT_PER_REQ(reqs, calls_of, MAXREQ);
         sim_blkback_hold(d.bb, true);
         submit_writes(&d, &w, 24, cases[c].sectors, 100 + c);
         usleep(30000);
         sim_blkback_restart_with(d.bb, &(struct sim_blkback_opts){
                                      .max_indirect = cases[c].after }, 0);
         sim_blkback_hold(d.bb, false);
-        CHECK_EQ(wait_for(&w, 24), 24);
-        CHECK_EQ(w.bad_status, 0);
+        CHECK_EQ(bfw_wait(&w, 24, 15), 24);
+        CHECK_EQ(w.errors, 0);
         CHECK_EQ(w.twice, 0);
         CHECK_EQ(bad_writes(&d, 24, cases[c].sectors), 0);
         struct blkfront_info in;
         blkfront_get_info(d.bf, &in);
         CHECK_EQ(in.max_indirect_segments, cases[c].after);
-        dev_close(&d);
+        bfe_close(&d);
     }
 }
 
@@ -267,7 +182,7 @@ static void test_held_requests_split_for_the_new_backend(void)
  * they are counted as quarantined, and released once the backend unmaps. */
 static void test_pages_still_mapped_are_never_reused(void)
 {
-    struct dev d = dev_open(2030, &(struct sim_blkback_opts){ .max_queues = 2 }, NULL);
+    struct bfe_dev d = bfe_open(2030, &(struct sim_blkback_opts){ .max_queues = 2 }, NULL);
     REQUIRE(d.bf);
     CHECK_EQ(blkfront_dump_enable(d.bf), 0);
     static uint8_t buf[65536];
@@ -275,7 +190,7 @@ static void test_pages_still_mapped_are_never_reused(void)
         fill(buf, sizeof(buf), i);
         CHECK_EQ(io(d.bf, BLKFRONT_WRITE, i * 128, 128, buf), 0);
     }
-    sim_os_set_quiet(sim_domain_os(g), true);
+    sim_os_set_quiet(sim_domain_os(gp_env.g), true);
     sim_blkback_restart_with(d.bb, &(struct sim_blkback_opts){ .max_queues = 2 },
                              SIM_BLK_RESTART_KEEP_MAPS);
     static void *kept[4096];
@@ -284,7 +199,7 @@ static void test_pages_still_mapped_are_never_reused(void)
     uint8_t *snap = malloc((size_t)nkept * GP_PAGE_SIZE);
     for (unsigned i = 0; i < nkept; i++)
         memcpy(snap + (size_t)i * GP_PAGE_SIZE, kept[i], GP_PAGE_SIZE);
-    CHECK(wait_connects(&d, 2));
+    CHECK(bfe_wait_connects(&d, 2));
     for (unsigned i = 0; i < 16; i++) {
         fill(buf, sizeof(buf), 1000 + i);
         CHECK_EQ(io(d.bf, BLKFRONT_WRITE, i * 128, 128, buf), 0);
@@ -302,11 +217,11 @@ static void test_pages_still_mapped_are_never_reused(void)
     /* The old instance finally lets go: the next reconnect frees them. */
     sim_blkback_release_kept(d.bb);
     sim_blkback_restart(d.bb);
-    CHECK(wait_connects(&d, 3));
+    CHECK(bfe_wait_connects(&d, 3));
     blkfront_get_stats(d.bf, &s);
     CHECK_EQ(s.pages_released, s.pages_quarantined);
-    sim_os_set_quiet(sim_domain_os(g), false);
-    dev_close(&d);
+    sim_os_set_quiet(sim_domain_os(gp_env.g), false);
+    bfe_close(&d);
 }
 
 /* Item 4 (second half): a backend that closes like Linux blkback (Closing
@@ -316,15 +231,15 @@ static void test_pages_still_mapped_are_never_reused(void)
 static void test_destroy_waits_for_a_linux_like_close(void)
 {
     for (unsigned delay = 0; delay < 2; delay++) {
-        struct dev d = dev_open(2040 + delay, &(struct sim_blkback_opts){
+        struct bfe_dev d = bfe_open(2040 + delay, &(struct sim_blkback_opts){
                                     .linux_close = true, .unmap_delay_us = delay * 50000,
                                     .no_persistent = true }, NULL);
         REQUIRE(d.bf);
         static uint8_t buf[4096];
         CHECK_EQ(io(d.bf, BLKFRONT_WRITE, 8, 8, buf), 0);
-        unsigned errs = sim_os_error_count(sim_domain_os(g));
+        unsigned errs = sim_os_error_count(sim_domain_os(gp_env.g));
         blkfront_destroy(d.bf);
-        CHECK_EQ(sim_os_error_count(sim_domain_os(g)), errs);
+        CHECK_EQ(sim_os_error_count(sim_domain_os(gp_env.g)), errs);
         sim_blkback_destroy(d.bb);
     }
 }
@@ -334,21 +249,21 @@ static void test_destroy_waits_for_a_linux_like_close(void)
  * request and every later one complete with an error, once; nothing hangs. */
 static void test_refused_end_of_access_fails_the_device(void)
 {
-    struct dev d = dev_open(2050, &(struct sim_blkback_opts){ .no_persistent = true }, NULL);
+    struct bfe_dev d = bfe_open(2050, &(struct sim_blkback_opts){ .no_persistent = true }, NULL);
     REQUIRE(d.bf);
     static uint8_t buf[8192];
     CHECK_EQ(io(d.bf, BLKFRONT_WRITE, 0, 16, buf), 0);
-    sim_os_set_quiet(sim_domain_os(g), true);
-    unsigned errs = sim_os_error_count(sim_domain_os(g));
+    sim_os_set_quiet(sim_domain_os(gp_env.g), true);
+    unsigned errs = sim_os_error_count(sim_domain_os(gp_env.g));
     sim_blkback_keep_data_maps(d.bb, true);
-    struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0 };
+    struct bfw w = BFW_INIT_PER_REQ(reqs, calls_of, MAXREQ);
     int accepted = 0, refused = 0;
     memset(calls_of, 0, sizeof(calls_of));
     for (int i = 0; i < 64; i++) {
         sgs[i] = (struct blkfront_sg){ buf, 16 * 512 };
         reqs[i] = (struct blkfront_req){ .op = BLKFRONT_WRITE, .sector = (uint64_t)i * 16,
                                          .nr_sectors = 16, .sg = &sgs[i], .nsg = 1,
-                                         .done = wait_done, .arg = &w };
+                                         .done = bfw_done, .arg = &w };
         int err = blkfront_submit(d.bf, &reqs[i]);
         if (err == 0)
             accepted++;
@@ -356,17 +271,17 @@ static void test_refused_end_of_access_fails_the_device(void)
             refused += err == GP_EIO;            /* once the device has failed */
     }
     CHECK_EQ(accepted + refused, 64);
-    CHECK_EQ(wait_for(&w, accepted), accepted);
-    CHECK(w.bad_status > 0);
+    CHECK_EQ(bfw_wait(&w, accepted, 15), accepted);
+    CHECK(w.errors > 0);
     CHECK_EQ(w.twice, 0);
     CHECK(blkfront_is_broken(d.bf));
-    unsigned logged = sim_os_error_count(sim_domain_os(g)) - errs;
+    unsigned logged = sim_os_error_count(sim_domain_os(gp_env.g)) - errs;
     CHECK(logged >= 1 && logged <= 2);          /* said once, not per page */
     CHECK_EQ(io(d.bf, BLKFRONT_WRITE, 0, 16, buf), GP_EIO);
     sim_blkback_keep_data_maps(d.bb, false);
     sim_blkback_release_kept(d.bb);
-    sim_os_set_quiet(sim_domain_os(g), false);
-    dev_close(&d);
+    sim_os_set_quiet(sim_domain_os(gp_env.g), false);
+    bfe_close(&d);
 }
 
 /* Item 6: a granted page exposes nothing beyond the data it carries: a
@@ -375,7 +290,7 @@ static void test_refused_end_of_access_fails_the_device(void)
 static void test_no_stale_bytes_beyond_the_transfer(void)
 {
     for (unsigned persistent = 0; persistent < 2; persistent++) {
-        struct dev d = dev_open(2060 + persistent, &(struct sim_blkback_opts){
+        struct bfe_dev d = bfe_open(2060 + persistent, &(struct sim_blkback_opts){
                                     .check_stale = true, .indirect = true,
                                     .no_persistent = !persistent }, NULL);
         REQUIRE(d.bf);
@@ -393,7 +308,7 @@ static void test_no_stale_bytes_beyond_the_transfer(void)
         sim_blkback_get_stats(d.bb, &st);
         CHECK_EQ(st.stale_pages, 0);
         CHECK(st.indirect > 0);
-        dev_close(&d);
+        bfe_close(&d);
     }
 }
 
@@ -402,9 +317,9 @@ static void test_no_stale_bytes_beyond_the_transfer(void)
  * refused; a restart that changes capacity is reported and I/O goes on. */
 static void test_absurd_geometry_is_clamped(void)
 {
-    struct dev d = dev_open(2070, &(struct sim_blkback_opts){ .indirect = true }, NULL);
+    struct bfe_dev d = bfe_open(2070, &(struct sim_blkback_opts){ .indirect = true }, NULL);
     REQUIRE(d.bf);
-    sim_os_set_quiet(sim_domain_os(g), true);
+    sim_os_set_quiet(sim_domain_os(gp_env.g), true);
     const char *vals[][6] = {
         { "max-ring-page-order", "99", "multi-queue-max-queues", "100000",
           "feature-max-indirect-segments", "4294967296" },
@@ -418,7 +333,7 @@ static void test_absurd_geometry_is_clamped(void)
         sim_blkback_restart_with(d.bb, &(struct sim_blkback_opts){
                                      .indirect = true, .max_ring_order = 2, .max_queues = 4,
                                      .raw_nodes = raw }, 0);
-        bool up = wait_connects(&d, 2 + k);
+        bool up = bfe_wait_connects(&d, 2 + k);
         if (k == 2) {
             /* Not numbers: refused (a clear error), I/O held, device not broken. */
             CHECK(!blkfront_is_broken(d.bf));
@@ -436,8 +351,8 @@ static void test_absurd_geometry_is_clamped(void)
         CHECK_EQ(io(d.bf, BLKFRONT_READ, 64, 128, back), 0);
         CHECK(memcmp(buf, back, sizeof(buf)) == 0);
     }
-    sim_os_set_quiet(sim_domain_os(g), false);
-    dev_close(&d);
+    sim_os_set_quiet(sim_domain_os(gp_env.g), false);
+    bfe_close(&d);
 }
 
 /* Every combination of queues (1, 2, 4), ring order (0, 1, 2), indirect
@@ -507,7 +422,7 @@ static void *stream_main(void *arg)
 
 static void test_every_geometry_across_restarts_with_io_streaming(void)
 {
-    struct dev d = dev_open(2080, &(struct sim_blkback_opts){ .sectors = SLOTS * 512 }, NULL);
+    struct bfe_dev d = bfe_open(2080, &(struct sim_blkback_opts){ .sectors = SLOTS * 512 }, NULL);
     REQUIRE(d.bf);
     static struct stream st;
     memset(&st, 0, sizeof(st));
@@ -533,7 +448,7 @@ static void test_every_geometry_across_restarts_with_io_streaming(void)
         unsigned before = __atomic_load_n(&st.done, __ATOMIC_SEQ_CST);
         sim_blkback_restart_with(d.bb, &o, c % 3 == 2 ? SIM_BLK_RESTART_UNSEEN : 0);
         restarts++;
-        bool up = wait_connects(&d, restarts + 1);
+        bool up = bfe_wait_connects(&d, restarts + 1);
         CHECK(up);
         for (int i = 0; i < 6000 && __atomic_load_n(&st.done, __ATOMIC_SEQ_CST) <
                                         before + (slow ? SLOTS / 2 : 2 * SLOTS); i++)
@@ -557,24 +472,15 @@ static void test_every_geometry_across_restarts_with_io_streaming(void)
     CHECK_EQ(st.twice, 0);
     CHECK_EQ(st.bad_data, 0);
     CHECK(!blkfront_is_broken(d.bf));
-    dev_close(&d);
+    bfe_close(&d);
     for (unsigned i = 0; i < SLOTS; i++) {
         free(st.buf[i]);
         free(st.expect[i]);
     }
 }
 
-int main(void)
+static void run_tests(void)
 {
-    slow = getenv("GP_TEST_SLOW") != NULL;
-    x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true });
-    d0 = sim_domain_create(x, 0, 512);
-    g = sim_domain_create_ex(x, 1, &(struct sim_domain_opts){ .max_pages = 32768 });
-    if (!d0 || !g)
-        return 1;
-    pg = sim_domain_platform(g);
-    if (xs_client_create(pg, NULL, &xs) != 0)
-        return 1;
     GP_TEST_RUN(test_ring_grows_after_shrinking);
     GP_TEST_RUN(test_requests_move_off_dropped_queues);
     GP_TEST_RUN(test_requests_of_dropped_queues_complete_on_destroy);
@@ -587,9 +493,10 @@ int main(void)
     GP_TEST_RUN(test_every_geometry_across_restarts_with_io_streaming);
     for (unsigned i = 0; i < MAXREQ; i++)
         free(bufs[i]);
-    xs_client_destroy(xs);
-    sim_domain_destroy(g);
-    sim_domain_destroy(d0);
-    sim_xen_destroy(x);
-    return gp_test_finish();
+}
+
+int main(void)
+{
+    slow = getenv("GP_TEST_SLOW") != NULL;
+    return gp_sim_env_main(32768, run_tests);
 }

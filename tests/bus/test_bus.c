@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "blkback/sim_blkback.h"
+#include "gp_blkfront_wait.h"
 #include "gp_test.h"
 #include "gplpv/balloon.h"
 #include "gplpv/blkfront.h"
@@ -280,37 +281,6 @@ static void test_balloon_follows_target(void)
 
 /* ---- save/restore with I/O on two disks -------------------------------------------------- */
 
-struct waiter {
-    pthread_mutex_t m;
-    pthread_cond_t c;
-    int calls, errors;
-};
-
-static void done_cb(void *arg, struct blkfront_req *r, int status)
-{
-    struct waiter *w = arg;
-    (void)r;
-    pthread_mutex_lock(&w->m);
-    w->calls++;
-    if (status)
-        w->errors++;
-    pthread_cond_broadcast(&w->c);
-    pthread_mutex_unlock(&w->m);
-}
-
-static int wait_calls(struct waiter *w, int n)
-{
-    for (int i = 0; i < 1000; i++) {
-        pthread_mutex_lock(&w->m);
-        int c = w->calls;
-        pthread_mutex_unlock(&w->m);
-        if (c >= n)
-            return c;
-        usleep(10000);
-    }
-    return w->calls;
-}
-
 static void bf_suspend(void *arg)
 {
     blkfront_suspend(arg);
@@ -477,7 +447,7 @@ static void test_save_restore_with_io_on_two_disks(void)
     static uint8_t data[2][N][16384];
     static struct blkfront_sg sg[2][N];
     static struct blkfront_req rq[2][N];
-    struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+    struct bfw w = BFW_INIT;
     for (int round = 0; round < 2; round++) {          /* a restore, then a cancelled one */
         w.calls = w.errors = 0;
         for (int i = 0; i < 2; i++) {
@@ -488,7 +458,7 @@ static void test_save_restore_with_io_on_two_disks(void)
                 sg[i][k] = (struct blkfront_sg){ data[i][k], 16384 };
                 rq[i][k] = (struct blkfront_req){ .op = BLKFRONT_WRITE,
                                                   .sector = 100 + (uint64_t)k * 32, .nr_sectors = 32,
-                                                  .sg = &sg[i][k], .nsg = 1, .done = done_cb,
+                                                  .sg = &sg[i][k], .nsg = 1, .done = bfw_done,
                                                   .arg = &w };
                 CHECK_EQ(blkfront_submit(bf[i], &rq[i][k]), 0);
             }
@@ -501,7 +471,7 @@ static void test_save_restore_with_io_on_two_disks(void)
         CHECK_EQ(rc, (round == 0 ? 0 : 1));
         for (int i = 0; i < 2; i++)
             sim_blkback_hold(bb[i], false);
-        CHECK_EQ(wait_calls(&w, 2 * N), 2 * N);
+        CHECK_EQ(bfw_wait(&w, 2 * N, 10), 2 * N);
         usleep(20000);
         CHECK_EQ(w.calls, 2 * N);                       /* each exactly once */
         CHECK_EQ(w.errors, 0);
@@ -547,14 +517,14 @@ static void test_hibernate_and_thaw_without_new_pages(void)
     static uint8_t data[N][8192];
     static struct blkfront_sg sg[N];
     static struct blkfront_req rq[N];
-    struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0 };
+    struct bfw w = BFW_INIT;
     sim_blkback_hold(bb, true);
     for (int k = 0; k < N; k++) {
         for (int j = 0; j < 8192; j++)
             data[k][j] = (uint8_t)(k * 5 + j * 3);
         sg[k] = (struct blkfront_sg){ data[k], 8192 };
         rq[k] = (struct blkfront_req){ .op = BLKFRONT_WRITE, .sector = 200 + (uint64_t)k * 16,
-                                       .nr_sectors = 16, .sg = &sg[k], .nsg = 1, .done = done_cb,
+                                       .nr_sectors = 16, .sg = &sg[k], .nsg = 1, .done = bfw_done,
                                        .arg = &w };
         CHECK_EQ(blkfront_submit(bf, &rq[k]), 0);
     }
@@ -572,7 +542,7 @@ static void test_hibernate_and_thaw_without_new_pages(void)
     CHECK_EQ(suspend_thaw(&s, true), 0);
     unsigned refused = sim_os_set_no_pages(os, false);
     CHECK_EQ(refused, 0);                            /* no new page was needed */
-    CHECK_EQ(wait_calls(&w, N), N);
+    CHECK_EQ(bfw_wait(&w, N, 10), N);
     usleep(20000);
     CHECK_EQ(w.calls, N);
     CHECK_EQ(w.errors, 0);

@@ -11,28 +11,12 @@
 #include <string.h>
 
 #include "blkif/blkfront_internal.h"
-#include "os/sim_os.h"
+#include "gp_fuzz_raw.h"
 
-static struct sim_os *fz_os;
-static struct gp_platform fz_plat;
-static struct gp_xen fz_xen;
-static gp_grant_ref_t fz_next_ref = 8;
-static void *fz_ring;
-
-static int fz_grant(void *ctx, gp_domid_t d, uint64_t gfn, bool ro, gp_grant_ref_t *ref)
-{
-    (void)ctx; (void)d; (void)gfn; (void)ro;
-    *ref = fz_next_ref++;
-    return 0;
-}
-static int fz_end(void *ctx, gp_grant_ref_t ref) { (void)ctx; (void)ref; return 0; }
-static void fz_notify(void *ctx, gp_port_t port) { (void)ctx; (void)port; }
-
-static int fz_calls[8];
 static void fz_done(void *arg, struct blkfront_req *r, int status)
 {
     (void)r; (void)status;
-    fz_calls[(intptr_t)arg]++;
+    fz_count(arg);
 }
 static void fz_late_done(void *arg, struct blkfront_req *r, int status)
 {
@@ -43,21 +27,12 @@ static void fz_late_done(void *arg, struct blkfront_req *r, int status)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (!fz_os) {
-        fz_os = sim_os_create("fuzz", 2048, 0x10, true);
-        sim_os_fill(fz_os, &fz_plat);
-        fz_xen.grant_access = fz_grant;
-        fz_xen.grant_end = fz_end;
-        fz_xen.evtchn_notify = fz_notify;
-        fz_plat.xen = &fz_xen;
-        uint64_t gfn;
-        fz_ring = gp_os_page_alloc(&fz_plat, &gfn);
-    }
+    fz_platform_once(2048, true, 1);
     if (size < 2)
         return 0;
     struct blkfront *bf = NULL;
     bool persistent = data[0] & 1;
-    if (blkfront_attach_raw(&fz_plat, fz_ring, 1u << 16, persistent, (data[0] & 2) ? 64 : 0, &bf))
+    if (blkfront_attach_raw(&fz_plat, fz_rings[0], 1u << 16, persistent, (data[0] & 2) ? 64 : 0, &bf))
         return 0;
     static uint8_t buf[8][70000];
     static struct blkfront_sg sg[8];
@@ -79,9 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (data[1] & 0x80) {
         blkfront_abandon(bf, GP_ECANCELED);
-        for (unsigned i = 0; i < nreq; i++)
-            if (fz_calls[i] != 1)
-                __builtin_trap();  /* not given back at once, or twice */
+        fz_check_once(nreq);       /* not given back at once, or twice */
         /* The caller has them back: any later use of a request, its list
          * or its buffer by blkfront lands in the trap (ASan: 1 byte). */
         static uint8_t trap[1];
@@ -91,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                             .sg = &trap_sg, .nsg = 1, .done = fz_late_done };
     }
     /* The backend's turn: responses straight from the input. */
-    blkif_sring_t *s = fz_ring;
+    blkif_sring_t *s = fz_rings[0];
     size_t off = 2;
     unsigned n = 0;
     while (off + sizeof(blkif_response_t) <= size && n < 64) {
@@ -105,9 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     __atomic_store_n(&s->rsp_prod, s->rsp_prod + n + (extra & 0x80 ? extra : 0), __ATOMIC_RELEASE);
     blkfront_event(&bf->q[0], 0);
     blkfront_detach_raw(bf);
-    for (unsigned i = 0; i < nreq; i++)
-        if (fz_calls[i] != 1)
-            __builtin_trap();      /* a request completed twice or never */
-    memset(fz_ring, 0, GP_PAGE_SIZE);
+    fz_check_once(nreq);
+    memset(fz_rings[0], 0, GP_PAGE_SIZE);
     return 0;
 }

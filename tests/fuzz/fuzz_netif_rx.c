@@ -11,20 +11,12 @@
 #include <string.h>
 
 #include "netif/netfront_internal.h"
-#include "os/sim_os.h"
+#include "gp_fuzz_raw.h"
 
-static struct sim_os *fz_os;
-static struct gp_platform fz_plat;
-static struct gp_xen fz_xen;
-static void *fz_tx_ring, *fz_rx_ring;
-
-static void fz_notify(void *ctx, gp_port_t port) { (void)ctx; (void)port; }
-
-static int fz_calls[8];
 static void fz_done(void *arg, struct netfront_tx *t, int status)
 {
     (void)t; (void)status;
-    fz_calls[(intptr_t)arg]++;
+    fz_count(arg);
 }
 
 static struct netfront *fz_nf;
@@ -54,19 +46,11 @@ static void fz_rx(void *arg, const struct netfront_rx *f)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (!fz_os) {
-        fz_os = sim_os_create("fuzz", 4096, 0x10, true);
-        sim_os_fill(fz_os, &fz_plat);
-        fz_xen.evtchn_notify = fz_notify;
-        fz_plat.xen = &fz_xen;
-        uint64_t gfn;
-        fz_tx_ring = gp_os_page_alloc(&fz_plat, &gfn);
-        fz_rx_ring = gp_os_page_alloc(&fz_plat, &gfn);
-    }
+    fz_platform_once(4096, false, 2);
     if (size < 3)
         return 0;
     struct netfront_opts o = { .rx_verify_csum = data[0] & 1, .rx = fz_rx };
-    if (netfront_attach_raw(&fz_plat, fz_tx_ring, fz_rx_ring, &o, &fz_nf))
+    if (netfront_attach_raw(&fz_plat, fz_rings[0], fz_rings[1], &o, &fz_nf))
         return 0;
     struct netfront_queue *q = &fz_nf->q[0];
     unsigned ntx = (data[0] >> 1) & 7, nrx = data[1] & 63, ntxr = data[2] & 31;
@@ -96,10 +80,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fz_calls[i] = 1;           /* refused synchronously: its completion */
     }
     /* the backend's turn */
-    netif_rx_sring_t *rs = fz_rx_ring;
+    netif_rx_sring_t *rs = fz_rings[1];
     for (unsigned n = 0; n < nrx && off + 8 <= size; n++, off += 8)
         memcpy(&rs->ring[(rs->rsp_prod + n) % NETFRONT_RX_SLOTS].rsp, data + off, 8);
-    netif_tx_sring_t *ts = fz_tx_ring;
+    netif_tx_sring_t *ts = fz_rings[0];
     for (unsigned n = 0; n < ntxr && off + 4 <= size; n++, off += 4)
         memcpy(&ts->ring[(ts->rsp_prod + n) % NETFRONT_TX_SLOTS].rsp, data + off, 4);
     uint8_t extra = off < size ? data[off] : 0;   /* producers may overshoot */
@@ -110,10 +94,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     netfront_event(q, 0);
     netfront_detach_raw(fz_nf);
     fz_nf = NULL;
-    for (unsigned i = 0; i < ntx; i++)
-        if (fz_calls[i] != 1)
-            __builtin_trap();          /* a frame completed twice or never */
-    memset(fz_tx_ring, 0, GP_PAGE_SIZE);
-    memset(fz_rx_ring, 0, GP_PAGE_SIZE);
+    fz_check_once(ntx);                /* a frame completed twice or never */
+    memset(fz_rings[0], 0, GP_PAGE_SIZE);
+    memset(fz_rings[1], 0, GP_PAGE_SIZE);
     return 0;
 }

@@ -16,16 +16,12 @@
 
 #include "netif/netfront_internal.h"
 #include "gp_frames.h"
+#include "gp_sim_env.h"
 #include "gp_test.h"
 #include "gplpv/netfront.h"
 #include "netback/sim_netback.h"
 #include "os/sim_os.h"
 #include "sim.h"
-
-static struct sim_xen *ne_x;
-static struct sim_domain *ne_d0, *ne_g;
-static const struct gp_platform *ne_p;
-static struct xs_client *ne_xs;
 
 #define NE_MAX_FRAMES 8192
 
@@ -146,13 +142,8 @@ static inline int ne_send(struct ne_vif *v, int ipv, uint32_t payload, uint16_t 
 /* Wait (at most 'secs') until every frame completed; returns how many did. */
 static inline unsigned ne_wait_completed(struct ne_vif *v, int secs)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += secs;
     pthread_mutex_lock(&v->m);
-    while (v->completed < v->nframes)
-        if (pthread_cond_timedwait(&v->c, &v->m, &ts) != 0)
-            break;
+    GP_COND_WAIT_WHILE(&v->c, &v->m, secs, v->completed < v->nframes);
     unsigned n = v->completed;
     pthread_mutex_unlock(&v->m);
     return n;
@@ -161,13 +152,9 @@ static inline unsigned ne_wait_completed(struct ne_vif *v, int secs)
 /* Wait until frame 'id' has come back whole. */
 static inline bool ne_wait_arrived(struct ne_vif *v, unsigned id, int secs)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += secs;
     pthread_mutex_lock(&v->m);
-    while (id < v->nframes && v->f[id]->rx_bytes < v->f[id]->payload)
-        if (pthread_cond_timedwait(&v->c, &v->m, &ts) != 0)
-            break;
+    GP_COND_WAIT_WHILE(&v->c, &v->m, secs,
+                       id < v->nframes && v->f[id]->rx_bytes < v->f[id]->payload);
     bool ok = id < v->nframes && v->f[id]->rx_bytes == v->f[id]->payload;
     pthread_mutex_unlock(&v->m);
     return ok;
@@ -190,12 +177,12 @@ static inline void ne_open(struct ne_vif *v, unsigned devid, const struct sim_ne
     memset(v, 0, sizeof(*v));
     pthread_mutex_init(&v->m, NULL);
     pthread_cond_init(&v->c, NULL);
-    v->nb = sim_netback_create(ne_x, ne_d0, 1, devid, bo);
+    v->nb = sim_netback_create(gp_env.x, gp_env.d0, 1, devid, bo);
     fo.rx = ne_rx;
     fo.arg = v;
     char node[64];
     snprintf(node, sizeof(node), "device/vif/%u", devid);
-    if (v->nb && netfront_create(ne_p, ne_xs, node, &fo, &v->nf) == 0 &&
+    if (v->nb && netfront_create(gp_env.p, gp_env.xs, node, &fo, &v->nf) == 0 &&
         netfront_connect(v->nf, GP_S(5)) != 0) {
         netfront_destroy(v->nf);
         v->nf = NULL;
@@ -233,25 +220,6 @@ static inline bool ne_wait_connects(struct ne_vif *v, uint64_t n)
 static inline bool ne_slow(void)
 {
     return getenv("GP_TEST_SLOW") != NULL;
-}
-
-static inline int ne_setup(void)
-{
-    ne_x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true });
-    ne_d0 = sim_domain_create(ne_x, 0, 512);
-    ne_g = sim_domain_create_ex(ne_x, 1, &(struct sim_domain_opts){ .max_pages = 32768 });
-    if (!ne_d0 || !ne_g)
-        return -1;
-    ne_p = sim_domain_platform(ne_g);
-    return xs_client_create(ne_p, NULL, &ne_xs);
-}
-
-static inline void ne_teardown(void)
-{
-    xs_client_destroy(ne_xs);
-    sim_domain_destroy(ne_g);
-    sim_domain_destroy(ne_d0);
-    sim_xen_destroy(ne_x);
 }
 
 #endif

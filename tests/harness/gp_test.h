@@ -13,11 +13,14 @@
 #define GP_TEST_H
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static atomic_int gp_test_failed_checks;
@@ -111,5 +114,31 @@ static inline int gp_test_finish_named(const char *prog)
         for (int gp_wait_ms_ = 0; gp_wait_ms_ < GP_TEST_WAIT_MS && (cond); gp_wait_ms_++) \
             usleep(1000);                                                       \
     } while (0)
+
+/* The same for a thread that holds mutex m and is woken through c: waits
+ * while cond holds, for at most secs seconds. */
+#define GP_COND_WAIT_WHILE(c, m, secs, cond)                                    \
+    do {                                                                        \
+        struct timespec gp_wait_ts_;                                            \
+        clock_gettime(CLOCK_REALTIME, &gp_wait_ts_);                            \
+        gp_wait_ts_.tv_sec += (secs);                                           \
+        while ((cond) && pthread_cond_timedwait((c), (m), &gp_wait_ts_) == 0)   \
+            ;                                                                   \
+    } while (0)
+
+/* A backend restarted 60 times, 1 to 5 ms apart, while stream(arg) runs on
+ * a thread of its own; then *stop is set and the thread joined. */
+static inline void gp_restart_storm(void *(*stream)(void *), void *arg, bool *stop,
+                                    void (*restart)(void *), void *backend)
+{
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, stream, arg) == 0);
+    for (int round = 0; round < 60; round++) {
+        restart(backend);
+        usleep((useconds_t)(1000 + (round % 5) * 1000));
+    }
+    __atomic_store_n(stop, true, __ATOMIC_RELEASE);
+    pthread_join(th, NULL);
+}
 
 #endif

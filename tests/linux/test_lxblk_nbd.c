@@ -12,14 +12,10 @@
 #include <linux/nbd.h>
 
 #include "../../linux/blk/lxblk.h"
+#include "../../linux/common/lxio.h"
 #include "blkback/sim_blkback.h"
+#include "gp_sim_env.h"
 #include "gp_test.h"
-#include "sim.h"
-
-static struct sim_xen *x;
-static struct sim_domain *d0, *g;
-static const struct gp_platform *pg;
-static struct xs_client *xs;
 
 struct rig {
     struct sim_blkback *bb;
@@ -39,17 +35,17 @@ static void *serve(void *arg)
 static bool rig_open(struct rig *r, unsigned devid, const struct sim_blkback_opts *bo)
 {
     memset(r, 0, sizeof(*r));
-    r->bb = sim_blkback_create(x, d0, 1, devid, bo);
+    r->bb = sim_blkback_create(gp_env.x, gp_env.d0, 1, devid, bo);
     char node[64];
     snprintf(node, sizeof(node), "device/vbd/%u", devid);
-    if (!r->bb || blkfront_create(pg, xs, node, NULL, &r->b.bf) != 0 ||
+    if (!r->bb || blkfront_create(gp_env.p, gp_env.xs, node, NULL, &r->b.bf) != 0 ||
         blkfront_connect(r->b.bf, GP_S(5)) != 0)
         return false;
     blkfront_get_info(r->b.bf, &r->b.info);
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
         return false;
-    r->b.plat = pg;
+    r->b.plat = gp_env.p;
     r->b.sock = sv[0];
     r->k = sv[1];
     pthread_mutex_init(&r->b.lock, NULL);
@@ -58,10 +54,13 @@ static bool rig_open(struct rig *r, unsigned devid, const struct sim_blkback_opt
     return pthread_create(&r->server, NULL, serve, r) == 0;
 }
 
-static void rig_close(struct rig *r)
+/* Our end closed, the server joined (unless it was already), and the
+ * rig taken down. */
+static void rig_end(struct rig *r, bool joined)
 {
     close(r->k);
-    pthread_join(r->server, NULL);
+    if (!joined)
+        pthread_join(r->server, NULL);
     close(r->b.sock);
     blkfront_destroy(r->b.bf);
     sim_blkback_destroy(r->bb);
@@ -87,15 +86,7 @@ static void put_req(struct rig *r, uint32_t type, uint64_t handle, uint64_t from
 
 static bool read_full(int fd, void *buf, size_t len)
 {
-    char *p = buf;
-    while (len) {
-        ssize_t n = read(fd, p, len);
-        if (n <= 0)
-            return false;
-        p += n;
-        len -= (size_t)n;
-    }
-    return true;
+    return lxio_full(fd, buf, len, false) == 0;
 }
 
 /* One reply: its error and handle; data (len bytes) follows for reads. */
@@ -156,10 +147,7 @@ static void test_write_read_flush_trim(void)
     pthread_join(r.server, NULL);
     CHECK_EQ(r.rc, 0);
     r.server = pthread_self();          /* joined */
-    close(r.k);
-    close(r.b.sock);
-    blkfront_destroy(r.b.bf);
-    sim_blkback_destroy(r.bb);
+    rig_end(&r, true);
 }
 
 static void test_many_in_flight_any_order(void)
@@ -201,7 +189,7 @@ static void test_many_in_flight_any_order(void)
         CHECK(memcmp(rd, bufs[h - 2000], SZ) == 0);
     }
     sim_blkback_set_faults(r.bb, 0, 0, false);
-    rig_close(&r);
+    rig_end(&r, false);
 }
 
 static void test_refusals_keep_the_stream(void)
@@ -233,7 +221,7 @@ static void test_refusals_keep_the_stream(void)
     CHECK_EQ(h, 5);
     CHECK(memcmp(sim_blkback_disk(r.bb) + 1024, w, 1024) == 0);
     CHECK_EQ(atomic_load(&r.b.c.refused), 4);
-    rig_close(&r);
+    rig_end(&r, false);
 }
 
 static void test_bad_magic_ends_the_stream(void)
@@ -245,10 +233,7 @@ static void test_bad_magic_ends_the_stream(void)
     CHECK(write(r.k, junk, sizeof(junk)) == (ssize_t)sizeof(junk));
     pthread_join(r.server, NULL);
     CHECK_EQ(r.rc, GP_EPROTO);
-    close(r.k);
-    close(r.b.sock);
-    blkfront_destroy(r.b.bf);
-    sim_blkback_destroy(r.bb);
+    rig_end(&r, true);
 }
 
 static void test_oversized_write_ends_the_stream(void)
@@ -260,30 +245,19 @@ static void test_oversized_write_ends_the_stream(void)
     put_req(&r, NBD_CMD_WRITE, 9, 0, 64u << 20, NULL);
     pthread_join(r.server, NULL);
     CHECK_EQ(r.rc, GP_EPROTO);
-    close(r.k);
-    close(r.b.sock);
-    blkfront_destroy(r.b.bf);
-    sim_blkback_destroy(r.bb);
+    rig_end(&r, true);
 }
 
-int main(void)
+static void run_tests(void)
 {
-    x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true });
-    d0 = sim_domain_create(x, 0, 512);
-    g = sim_domain_create_ex(x, 1, &(struct sim_domain_opts){ .max_pages = 16384 });
-    if (!d0 || !g)
-        return 1;
-    pg = sim_domain_platform(g);
-    if (xs_client_create(pg, NULL, &xs) != 0)
-        return 1;
     GP_TEST_RUN(test_write_read_flush_trim);
     GP_TEST_RUN(test_many_in_flight_any_order);
     GP_TEST_RUN(test_refusals_keep_the_stream);
     GP_TEST_RUN(test_bad_magic_ends_the_stream);
     GP_TEST_RUN(test_oversized_write_ends_the_stream);
-    xs_client_destroy(xs);
-    sim_domain_destroy(g);
-    sim_domain_destroy(d0);
-    sim_xen_destroy(x);
-    return gp_test_finish();
+}
+
+int main(void)
+{
+    return gp_sim_env_main(16384, run_tests);
 }

@@ -10,17 +10,13 @@
 
 #include "netif/netfront_internal.h"
 #include "gp_frames.h"
+#include "gp_sim_env.h"
 #include "gp_test.h"
 #include "gplpv/netfront.h"
 
 #include <xen/io/netif.h>
 #include "netback/sim_netback.h"
 #include "sim.h"
-
-static struct sim_xen *x;
-static struct sim_domain *d0, *g;
-static const struct gp_platform *pg;
-static struct xs_client *xs;
 
 #define MAX_RX 512
 
@@ -58,13 +54,8 @@ static void inbox_rx(void *arg, const struct netfront_rx *f)
 
 static unsigned inbox_wait(struct inbox *ib, unsigned n)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 5;
     pthread_mutex_lock(&ib->m);
-    while (ib->n < n)
-        if (pthread_cond_timedwait(&ib->c, &ib->m, &ts) != 0)
-            break;
+    GP_COND_WAIT_WHILE(&ib->c, &ib->m, 5, ib->n < n);
     unsigned got = ib->n;
     pthread_mutex_unlock(&ib->m);
     return got;
@@ -92,12 +83,12 @@ static void vif_open(struct vif *v, unsigned devid, const struct sim_netback_opt
     memset(v, 0, sizeof(*v));
     pthread_mutex_init(&v->ib.m, NULL);
     pthread_cond_init(&v->ib.c, NULL);
-    v->nb = sim_netback_create(x, d0, 1, devid, bo);
+    v->nb = sim_netback_create(gp_env.x, gp_env.d0, 1, devid, bo);
     fo.rx = inbox_rx;
     fo.arg = &v->ib;
     char node[64];
     snprintf(node, sizeof(node), "device/vif/%u", devid);
-    if (v->nb && netfront_create(pg, xs, node, &fo, &v->nf) == 0 &&
+    if (v->nb && netfront_create(gp_env.p, gp_env.xs, node, &fo, &v->nf) == 0 &&
         netfront_connect(v->nf, GP_S(5)) != 0) {
         netfront_destroy(v->nf);
         v->nf = NULL;
@@ -134,13 +125,8 @@ static void tx_done(void *arg, struct netfront_tx *t, int status)
 
 static int tx_wait(int calls)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 5;
     pthread_mutex_lock(&tw.m);
-    while (tw.calls < calls)
-        if (pthread_cond_timedwait(&tw.c, &tw.m, &ts) != 0)
-            break;
+    GP_COND_WAIT_WHILE(&tw.c, &tw.m, 5, tw.calls < calls);
     int n = tw.calls;
     pthread_mutex_unlock(&tw.m);
     return n;
@@ -463,6 +449,20 @@ static void test_bad_tx_responses_fail_safely(void)
     }
 }
 
+/* A vif (devid) with 300 frames sent while its backend holds them. */
+static void open_with_300_held(struct vif *v, unsigned devid, struct netfront_tx *t,
+                               struct netpkt_frag *fr, uint32_t len)
+{
+    vif_open(v, devid, NULL, (struct netfront_opts){ 0 });
+    REQUIRE(v->nf);
+    tx_reset();
+    sim_netback_hold_tx(v->nb, true);
+    for (int i = 0; i < 300; i++) {
+        t[i] = tx_make(fr, 1, len);
+        CHECK_EQ(netfront_send(v->nf, &t[i]), 0);
+    }
+}
+
 static void test_shutdown_and_restart_with_frames_on_the_ring(void)
 {
     static uint8_t f[1600];
@@ -471,14 +471,7 @@ static void test_shutdown_and_restart_with_frames_on_the_ring(void)
     struct netfront_tx t[300];
     /* Shutdown: frames held on the ring and waiting behind a full ring. */
     struct vif v;
-    vif_open(&v, 60, NULL, (struct netfront_opts){ 0 });
-    REQUIRE(v.nf);
-    tx_reset();
-    sim_netback_hold_tx(v.nb, true);
-    for (int i = 0; i < 300; i++) {
-        t[i] = tx_make(&fr, 1, len);
-        CHECK_EQ(netfront_send(v.nf, &t[i]), 0);
-    }
+    open_with_300_held(&v, 60, t, &fr, len);
     usleep(20000);
     netfront_destroy(v.nf);
     v.nf = NULL;
@@ -487,14 +480,7 @@ static void test_shutdown_and_restart_with_frames_on_the_ring(void)
     inbox_clear(&v.ib);
     /* Restart: frames on the ring (the backend may have sent them) complete
      * as failed, never twice on the wire; those waiting go once it is back. */
-    vif_open(&v, 61, NULL, (struct netfront_opts){ 0 });
-    REQUIRE(v.nf);
-    tx_reset();
-    sim_netback_hold_tx(v.nb, true);
-    for (int i = 0; i < 300; i++) {
-        t[i] = tx_make(&fr, 1, len);
-        CHECK_EQ(netfront_send(v.nf, &t[i]), 0);
-    }
+    open_with_300_held(&v, 61, t, &fr, len);
     CHECK_EQ(inbox_wait(&v.ib, 256), 256);   /* the backend sent what was on the ring */
     sim_netback_restart(v.nb);
     sim_netback_hold_tx(v.nb, false);
@@ -604,7 +590,7 @@ static void test_new_instance_on_a_closed_node(void)
     struct netfront_opts fo = { .no_csum_offload = true, .no_gso = true, .max_queues = 1,
                                 .no_split_event_channels = true, .rx = inbox_rx,
                                 .arg = &v.ib };
-    REQUIRE(netfront_create(pg, xs, "device/vif/80", &fo, &v.nf) == 0);
+    REQUIRE(netfront_create(gp_env.p, gp_env.xs, "device/vif/80", &fo, &v.nf) == 0);
     CHECK_EQ(netfront_connect(v.nf, GP_S(3)), 0);
     static uint8_t f[400];
     uint32_t len = fr_build(f, 4, 17, 300, 3, FR_CSUM_FULL, 0);
@@ -614,7 +600,7 @@ static void test_new_instance_on_a_closed_node(void)
     netfront_destroy(v.nf);
     fo.max_queues = 0;
     fo.no_split_event_channels = false;
-    REQUIRE(netfront_create(pg, xs, "device/vif/80", &fo, &v.nf) == 0);
+    REQUIRE(netfront_create(gp_env.p, gp_env.xs, "device/vif/80", &fo, &v.nf) == 0);
     CHECK_EQ(netfront_connect(v.nf, GP_S(3)), 0);
     netfront_get_info(v.nf, &in);
     CHECK(in.queues == 4 && in.split_event_channels);
@@ -724,6 +710,11 @@ static void flood_done(void *arg, struct netfront_tx *t, int status)
     __atomic_store_n(&f->busy[t - f->t], false, __ATOMIC_RELEASE);
 }
 
+static void restart_backend(void *backend)
+{
+    sim_netback_restart(backend);
+}
+
 static void *flood_main(void *arg)
 {
     struct flood *f = arg;
@@ -755,16 +746,8 @@ static void test_backend_restarts_under_a_stream_of_events(void)
     f.nf = v.nf;
     f.fr = (struct netpkt_frag){ frame, fr_build(frame, 4, 17, 200, 1, FR_CSUM_FULL, 0) };
     alarm(120);
-    pthread_t th;
-    REQUIRE(pthread_create(&th, NULL, flood_main, &f) == 0);
-    for (int round = 0; round < 60; round++) {
-        sim_netback_restart(v.nb);
-        usleep((useconds_t)(1000 + (round % 5) * 1000));
-    }
-    __atomic_store_n(&f.stop, true, __ATOMIC_RELEASE);
-    pthread_join(th, NULL);
-    for (int i = 0; i < 3000 && __atomic_load_n(&f.done, __ATOMIC_SEQ_CST) < f.sent; i++)
-        usleep(10000);
+    gp_restart_storm(flood_main, &f, &f.stop, restart_backend, v.nb);
+    GP_WAIT_WHILE(__atomic_load_n(&f.done, __ATOMIC_SEQ_CST) < f.sent);
     alarm(0);
     CHECK(f.sent > 0);
     CHECK_EQ(__atomic_load_n(&f.done, __ATOMIC_SEQ_CST), f.sent);
@@ -783,15 +766,15 @@ static void test_ring_indices_cross_2_32(void)
     REQUIRE(v.nf);
     const uint32_t delta = 0u - 512u;
     struct netfront_queue *q = &v.nf->q[0];
-    gp_os_lock_acquire(pg, q->tx_lock);
-    gp_os_lock_acquire(pg, q->rx_lock);
+    gp_os_lock_acquire(gp_env.p, q->tx_lock);
+    gp_os_lock_acquire(gp_env.p, q->rx_lock);
     sim_netback_shift_ring_indices(v.nb, delta);
     q->tx.req_prod_pvt += delta;
     q->tx.rsp_cons += delta;
     q->rx.req_prod_pvt += delta;
     q->rx.rsp_cons += delta;
-    gp_os_lock_release(pg, q->rx_lock);
-    gp_os_lock_release(pg, q->tx_lock);
+    gp_os_lock_release(gp_env.p, q->rx_lock);
+    gp_os_lock_release(gp_env.p, q->tx_lock);
     enum { N = 64, ROUNDS = 12 };
     static uint8_t frame[N][2 * 4096];
     static struct netpkt_frag frags[N];
@@ -831,16 +814,8 @@ static void test_ring_indices_cross_2_32(void)
     vif_close(&v);
 }
 
-int main(void)
+static void run_tests(void)
 {
-    x = sim_xen_create(&(struct sim_xen_opts){ .quiet = true });
-    d0 = sim_domain_create(x, 0, 512);
-    g = sim_domain_create_ex(x, 1, &(struct sim_domain_opts){ .max_pages = 16384 });
-    if (!d0 || !g)
-        return 1;
-    pg = sim_domain_platform(g);
-    if (xs_client_create(pg, NULL, &xs) != 0)
-        return 1;
     GP_TEST_RUN(test_loopback_any_layout_intact);
     GP_TEST_RUN(test_checksum_offload_every_way);
     GP_TEST_RUN(test_gso_through_backend_or_software);
@@ -855,9 +830,9 @@ int main(void)
     GP_TEST_RUN(test_destroy_while_reconnecting);
     GP_TEST_RUN(test_backend_restarts_under_a_stream_of_events);
     GP_TEST_RUN(test_ring_indices_cross_2_32);
-    xs_client_destroy(xs);
-    sim_domain_destroy(g);
-    sim_domain_destroy(d0);
-    sim_xen_destroy(x);
-    return gp_test_finish();
+}
+
+int main(void)
+{
+    return gp_sim_env_main(16384, run_tests);
 }

@@ -13,7 +13,7 @@ static void test_rx_drop_flood_is_rate_limited(void)
     struct ne_vif v;
     ne_open(&v, 1, NULL, (struct netfront_opts){ 0 });
     REQUIRE(v.nf);
-    struct sim_os *os = sim_domain_os(ne_g);
+    struct sim_os *os = sim_domain_os(gp_env.g);
     sim_os_set_quiet(os, true);
     unsigned warn0 = sim_os_warn_count(os);
     static uint8_t f[200];
@@ -211,7 +211,7 @@ static void test_control_ring_never_answered(void)
     struct ne_vif v;
     ne_open(&v, 4, NULL, (struct netfront_opts){ .max_queues = 1 });
     REQUIRE(v.nf);
-    struct sim_os *os = sim_domain_os(ne_g);
+    struct sim_os *os = sim_domain_os(gp_env.g);
     sim_os_set_quiet(os, true);
     unsigned warn0 = sim_os_warn_count(os), err0 = sim_os_error_count(os);
     sim_netback_ctrl_fault(v.nb, SIM_NET_CTRL_MUTE);
@@ -420,7 +420,7 @@ static void test_hostile_queue_counts_still_connect(void)
     struct ne_vif v;
     ne_open(&v, 7, &(struct sim_netback_opts){ .max_queues = 4 }, (struct netfront_opts){ 0 });
     REQUIRE(v.nf);
-    sim_os_set_quiet(sim_domain_os(ne_g), true);
+    sim_os_set_quiet(sim_domain_os(gp_env.g), true);
     static const struct { const char *said; unsigned real, want; } cases[] = {
         { "0", 1, 1 }, { "99999999999", 4, 4 }, { "lots", 1, 1 }, { "-3", 1, 1 }, { "2", 2, 2 },
     };
@@ -437,7 +437,7 @@ static void test_hostile_queue_counts_still_connect(void)
         unsigned last = v.nframes - 1;
         CHECK(ne_wait_arrived(&v, last, 5));
     }
-    sim_os_set_quiet(sim_domain_os(ne_g), false);
+    sim_os_set_quiet(sim_domain_os(gp_env.g), false);
     check_frames(&v);
     ne_close(&v);
 }
@@ -477,10 +477,8 @@ static void test_half_segmented_frame_across_a_gso_flip(void)
     ne_close(&v);
 }
 
-int main(void)
+static void run_tests(void)
 {
-    if (ne_setup() != 0)
-        return 1;
     GP_TEST_RUN(test_rx_drop_flood_is_rate_limited);
     GP_TEST_RUN(test_fewer_then_more_queues_keep_every_frame);
     GP_TEST_RUN(test_late_tx_answers_on_a_ring_given_up);
@@ -490,6 +488,9 @@ int main(void)
     GP_TEST_RUN(test_hostile_queue_counts_still_connect);
     GP_TEST_RUN(test_half_segmented_frame_across_a_gso_flip);
     GP_TEST_RUN(test_every_geometry_and_feature_across_restarts);
-    ne_teardown();
-    return gp_test_finish();
+}
+
+int main(void)
+{
+    return gp_sim_env_main(32768, run_tests);
 }

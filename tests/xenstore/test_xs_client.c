@@ -322,16 +322,7 @@ static void test_many_threads_many_requests_in_flight(void)
 
 static void test_large_values(void)
 {
-    char big[4000];
-    for (unsigned i = 0; i < sizeof(big); i++)
-        big[i] = (char)('a' + i % 26);
-    CHECK_EQ(xs_write(c1, XS_TXN_NONE, "big", big, sizeof(big)), 0);
-    char *v = NULL;
-    size_t len = 0;
-    CHECK_EQ(xs_read(c1, XS_TXN_NONE, "big", &v, &len), 0);
-    CHECK_EQ(len, sizeof(big));
-    CHECK(v && memcmp(v, big, sizeof(big)) == 0);
-    xs_free(c1, v);
+    xs_env_big_round_trip(c1, 'a', 26);
     char huge[5000];
     memset(huge, 'x', sizeof(huge));
     CHECK_EQ(xs_write(c1, XS_TXN_NONE, "huge", huge, sizeof(huge)), GP_E2BIG);

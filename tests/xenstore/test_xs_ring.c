@@ -13,16 +13,7 @@ static struct xs_client *c0, *c1;
 
 static void test_ring_basic_and_longer_than_ring(void)
 {
-    char big[4000];
-    for (unsigned i = 0; i < sizeof(big); i++)
-        big[i] = (char)(' ' + i % 90);
-    CHECK_EQ(xs_write(c1, XS_TXN_NONE, "big", big, sizeof(big)), 0);
-    char *v = NULL;
-    size_t len = 0;
-    CHECK_EQ(xs_read(c1, XS_TXN_NONE, "big", &v, &len), 0);
-    CHECK_EQ(len, sizeof(big));
-    CHECK(v && memcmp(v, big, sizeof(big)) == 0);
-    xs_free(c1, v);
+    xs_env_big_round_trip(c1, ' ', 90);
     /* Many round trips wrap the free-running indices many times over. */
     int n = xs_env_slow() ? 50 : 500;
     int bad = 0;
@@ -31,6 +22,7 @@ static void test_ring_basic_and_longer_than_ring(void)
         snprintf(val, sizeof(val), "v%d", i);
         if (xs_write_str(c1, XS_TXN_NONE, "small", val) != 0)
             bad++;
+        char *v = NULL;
         if (xs_read(c1, XS_TXN_NONE, "small", &v, NULL) != 0 || strcmp(v, val) != 0)
             bad++;
         xs_free(c1, v);

@@ -9,6 +9,7 @@
 
 #include <xen/io/xs_wire.h>
 
+#include "gp_test.h"
 #include "gplpv/log.h"
 #include "gplpv/xs.h"
 #include "xenstore/xs_ring.h"
@@ -115,6 +116,22 @@ static inline void xs_env_fini(struct xs_env *e, bool ring)
 static inline bool xs_env_slow(void)
 {
     return getenv("GP_TEST_SLOW") != NULL;
+}
+
+/* 4000 bytes (base + i % mod) written to "big" through c, read back whole
+ * and checked: a value longer than what a ring holds at once. */
+static inline void xs_env_big_round_trip(struct xs_client *c, char base, unsigned mod)
+{
+    char big[4000];
+    for (unsigned i = 0; i < sizeof(big); i++)
+        big[i] = (char)(base + i % mod);
+    CHECK_EQ(xs_write(c, XS_TXN_NONE, "big", big, sizeof(big)), 0);
+    char *v = NULL;
+    size_t len = 0;
+    CHECK_EQ(xs_read(c, XS_TXN_NONE, "big", &v, &len), 0);
+    CHECK_EQ(len, sizeof(big));
+    CHECK(v && memcmp(v, big, sizeof(big)) == 0);
+    xs_free(c, v);
 }
 
 #endif

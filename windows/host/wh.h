@@ -67,6 +67,12 @@ unsigned wh_violations(void);
 bool wh_violation_seen(const char *needle);
 /* An unimplemented DDI or instruction: the run cannot go on. */
 _Noreturn void wh_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* fn(arg) on a detached thread of its own (wh_irql.c); 'who' names the
+ * caller in the fatal error when there is no thread. */
+void wh_run_detached(void *(*fn)(void *), void *arg, const char *who);
+/* A whole file in malloc'd memory with a NUL after it (*len: its size),
+ * or NULL (wh_pe.c). */
+char *wh_read_file(const char *path, size_t *len);
 
 /* ---- IRQL and threads (wh_irql.c) ------------------------------------- */
 extern _Thread_local uint8_t wh_irql;

@@ -471,15 +471,20 @@ WH_DDI(void, ExQueueWorkItem, struct wh_work_queue_item *w, int type)
     pthread_mutex_lock(&q_m);
     work_outstanding++;
     pthread_mutex_unlock(&q_m);
+    wh_run_detached(work_main, w, "ExQueueWorkItem");
+}
+WH_EXPORT(ExQueueWorkItem);
+
+void wh_run_detached(void *(*fn)(void *), void *arg, const char *who)
+{
     pthread_t t;
     pthread_attr_t a;
     pthread_attr_init(&a);
     pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&t, &a, work_main, w))
-        wh_fatal("ExQueueWorkItem: no thread");
+    if (pthread_create(&t, &a, fn, arg))
+        wh_fatal("%s: no thread", who);
     pthread_attr_destroy(&a);
 }
-WH_EXPORT(ExQueueWorkItem);
 
 /* ---- the interrupt ----------------------------------------------------- */
 typedef uint8_t WH_MSABI (*isr_fn)(void *, void *);

@@ -98,6 +98,15 @@ struct wh_child *wh_child(struct wh_bus *b, const char *hwid)
     return NULL;
 }
 
+struct wh_child *wh_boot_child(struct wh_bus *b, const char *hwid, const char *what)
+{
+    if (!wh_boot(b))
+        return NULL;
+    struct wh_child *c = wh_child(b, hwid);
+    CHECK(c, "%s is reported", what);
+    return c;
+}
+
 const char *wh_sibling(const char *name)
 {
     static char path[512];

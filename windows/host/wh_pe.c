@@ -19,7 +19,7 @@ static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static uint32_t rd32(const uint8_t *p) { return (uint32_t)rd16(p) | (uint32_t)rd16(p + 2) << 16; }
 static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32; }
 
-static char *slurp(const char *path, size_t *len)
+char *wh_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -33,10 +33,9 @@ static char *slurp(const char *path, size_t *len)
         buf = NULL;
     }
     fclose(f);
-    if (buf) {
+    if (buf)
         buf[n] = 0;
-        *len = (size_t)n;
-    }
+    *len = buf ? (size_t)n : 0;
     return buf;
 }
 
@@ -64,8 +63,8 @@ static int fail(const char *path, const char *why)
 int wh_pe_load(const char *path, const char *allowed_path, struct wh_image *img)
 {
     size_t flen = 0, alen = 0;
-    uint8_t *f = (uint8_t *)slurp(path, &flen);
-    char *list = slurp(allowed_path, &alen);
+    uint8_t *f = (uint8_t *)wh_read_file(path, &flen);
+    char *list = wh_read_file(allowed_path, &alen);
     int rc = -1;
     memset(img, 0, sizeof(*img));
     const char *slash = strrchr(path, '/');

@@ -232,13 +232,7 @@ WH_DDI(NTSTATUS_, PoRequestPowerIrp, struct wh_device_object *dev, uint8_t minor
     *r = (struct power_request){ wh_stack_bottom(dev), dev, minor, state, (power_complete_fn)fn,
                                  ctx };
     wh_work_begin();
-    pthread_t t;
-    pthread_attr_t a;
-    pthread_attr_init(&a);
-    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&t, &a, power_request_main, r))
-        wh_fatal("PoRequestPowerIrp: no thread");
-    pthread_attr_destroy(&a);
+    wh_run_detached(power_request_main, r, "PoRequestPowerIrp");
     return WH_STATUS_PENDING;
 }
 WH_EXPORT(PoRequestPowerIrp);

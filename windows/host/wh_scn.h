@@ -40,6 +40,9 @@ extern struct wh_lab wh_lab;
 bool wh_boot(struct wh_bus *b);
 /* The child with that hardware ID, or NULL. */
 struct wh_child *wh_child(struct wh_bus *b, const char *hwid);
+/* wh_boot, then the child with that hardware ID, CHECKed ("<what> is
+ * reported"): the child, or NULL. */
+struct wh_child *wh_boot_child(struct wh_bus *b, const char *hwid, const char *what);
 /* The path of another driver file beside xenpci.sys (static storage). */
 const char *wh_sibling(const char *name);
 

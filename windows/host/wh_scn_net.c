@@ -28,13 +28,9 @@ static struct wh_bus bus;
 static struct wh_image net_img;
 static struct wh_driver_object *net_drv;
 
-/* xenpci booted, xennet loaded, added to the NIC's PDO and started. */
-static bool net_up(void)
+/* xennet loaded, added to the NIC's PDO (vif) and started. */
+static bool net_attach(struct wh_child *vif)
 {
-    if (!wh_boot(&bus))
-        return false;
-    struct wh_child *vif = wh_child(&bus, "XEN\\VIF");
-    CHECK(vif, "the NIC is reported");
     if (!vif)
         return false;
     net_drv = wh_load_service(&net_img, wh_sibling("xennet.sys"), wh_lab.allowed_path, "xennet");
@@ -49,6 +45,12 @@ static bool net_up(void)
           "MiniportRestart): 0x%08x", (unsigned)st);
     CHECK(wh_ndis_ad.state == WH_NDIS_RUNNING, "the adapter is Running (state %d)", wh_ndis_ad.state);
     return st == WH_STATUS_SUCCESS && wh_ndis_ad.state == WH_NDIS_RUNNING;
+}
+
+/* xenpci booted, xennet loaded, added to the NIC's PDO and started. */
+static bool net_up(void)
+{
+    return net_attach(wh_boot_child(&bus, "XEN\\VIF", "the NIC"));
 }
 
 /* The NIC's stack and the bus removed (REMOVE halts the adapter), xennet
@@ -72,6 +74,16 @@ static void set_filter(uint32_t f)
     uint32_t done = 0;
     int32_t st = wh_ndis_oid(true, OID_GEN_CURRENT_PACKET_FILTER, &f, 4, &done);
     CHECK(st == 0, "set OID_GEN_CURRENT_PACKET_FILTER: 0x%08x", (unsigned)st);
+}
+
+/* net_up, then the packet filter set to DIRECTED | BROADCAST: the adapter,
+ * or NULL. */
+static struct wh_ndis_adapter *net_up_receiving(void)
+{
+    if (!net_up())
+        return NULL;
+    set_filter(0x9);
+    return &wh_ndis_ad;
 }
 
 /* ---- frames ---------------------------------------------------------------------- */
@@ -158,25 +170,27 @@ static struct wh_nbl *one(const uint8_t *f, uint32_t len, uint32_t mdl_max)
     return wh_ndis_nbl(&f, &len, 1, mdl_max);
 }
 
+/* 'count' UDP frames of 200 bytes (seeds seed0...) in one chain of NBLs
+ * (n), sent while netback holds its tx answers. */
+static void send_held(uint8_t (*f)[300], struct wh_nbl **n, int count, uint8_t seed0)
+{
+    for (int i = 0; i < count; i++) {
+        uint32_t l = mk_frame(f[i], our_mac, 17, 200, (uint8_t)(seed0 + i));
+        n[i] = one(f[i], l, 4096);
+        if (i)
+            n[i - 1]->Next = n[i];
+    }
+    sim_netback_hold_tx(wh_lab.nic, true);
+    wh_ndis_send(n[0]);
+}
+
 /* ---- for the scenarios of the other files: xennet beside them on one bus -------------- */
 /* xennet loaded, added to b's NIC PDO and started, the packet filter set. */
 bool wh_net_start(struct wh_bus *b)
 {
     struct wh_child *vif = wh_child(b, "XEN\\VIF");
     CHECK(vif, "the NIC is reported");
-    if (!vif)
-        return false;
-    net_drv = wh_load_service(&net_img, wh_sibling("xennet.sys"), wh_lab.allowed_path, "xennet");
-    CHECK(net_drv, "xennet.sys loads");
-    if (!net_drv)
-        return false;
-    wh_ndis_image = &net_img;
-    NTSTATUS_ st = ((wh_add_device_fn)net_drv->DriverExtension->AddDevice)(net_drv, vif->pdo);
-    if (st == WH_STATUS_SUCCESS)
-        st = wh_pnp_minor(vif->pdo, WH_IRP_MN_START_DEVICE, NULL);
-    CHECK(st == WH_STATUS_SUCCESS && wh_ndis_ad.state == WH_NDIS_RUNNING,
-          "xennet started on the NIC (0x%08x, state %d)", (unsigned)st, wh_ndis_ad.state);
-    if (st != WH_STATUS_SUCCESS || wh_ndis_ad.state != WH_NDIS_RUNNING)
+    if (!net_attach(vif))
         return false;
     set_filter(0x9);
     return true;
@@ -254,10 +268,9 @@ void scenario_xennet_init(void)
 /* ---- sends with offloads reach netback; netback's frames are indicated -------------- */
 void scenario_xennet_data(void)
 {
-    if (!net_up())
+    struct wh_ndis_adapter *ad = net_up_receiving();
+    if (!ad)
         return;
-    struct wh_ndis_adapter *ad = &wh_ndis_ad;
-    set_filter(0x9);
     static uint8_t a[128], b[3][1200], c[600], d[3200];
     uint32_t la = mk_frame(a, our_mac, 17, 60, 1);
     const uint8_t *bp[3];
@@ -371,20 +384,12 @@ static void *pause_thread(void *arg)
 
 void scenario_xennet_pause(void)
 {
-    if (!net_up())
+    struct wh_ndis_adapter *ad = net_up_receiving();
+    if (!ad)
         return;
-    struct wh_ndis_adapter *ad = &wh_ndis_ad;
-    set_filter(0x9);
     uint8_t f[8][300];
     struct wh_nbl *n[8];
-    for (int i = 0; i < 8; i++) {
-        uint32_t l = mk_frame(f[i], our_mac, 17, 200, (uint8_t)i);
-        n[i] = one(f[i], l, 4096);
-        if (i)
-            n[i - 1]->Next = n[i];
-    }
-    sim_netback_hold_tx(wh_lab.nic, true);
-    wh_ndis_send(n[0]);
+    send_held(f, n, 8, 0);
     usleep(20000);
     CHECK(ad->sends_outstanding == 8, "netback holds the 8 sends (%u outstanding)", ad->sends_outstanding);
     pthread_t t;
@@ -455,9 +460,8 @@ void scenario_xennet_surprise(void)
 /* ---- the NIC disabled (REMOVE of its stack: Halt) and enabled again --------------------- */
 void scenario_xennet_restart(void)
 {
-    if (!net_up())
+    if (!net_up_receiving())
         return;
-    set_filter(0x9);
     CHECK(wh_net_echo(1), "a frame goes round before the disable");
     struct wh_child *vif = wh_child(&bus, "XEN\\VIF");
     NTSTATUS_ st = wh_pnp_minor(vif->pdo, WH_IRP_MN_REMOVE_DEVICE, NULL);
@@ -485,20 +489,12 @@ void scenario_xennet_restart(void)
 /* ---- Pause on a backend that never answers: bounded, then Restart ---------------------- */
 void scenario_xennet_dead(void)
 {
-    if (!net_up())
+    struct wh_ndis_adapter *ad = net_up_receiving();
+    if (!ad)
         return;
-    struct wh_ndis_adapter *ad = &wh_ndis_ad;
-    set_filter(0x9);
     uint8_t f[4][300];
     struct wh_nbl *n[4];
-    for (int i = 0; i < 4; i++) {
-        uint32_t l = mk_frame(f[i], our_mac, 17, 200, (uint8_t)(i + 30));
-        n[i] = one(f[i], l, 4096);
-        if (i)
-            n[i - 1]->Next = n[i];
-    }
-    sim_netback_hold_tx(wh_lab.nic, true);         /* the backend never answers */
-    wh_ndis_send(n[0]);
+    send_held(f, n, 4, 30);                        /* the backend never answers */
     int r = wh_ndis_pause(10000);
     CHECK(r == 0, "Pause completed within 10 s although the backend never answered");
     if (r)

@@ -46,10 +46,7 @@ void scenario_boot(void)
 void scenario_usage(void)
 {
     struct wh_bus b;
-    if (!wh_boot(&b))
-        return;
-    struct wh_child *vbd = wh_child(&b, "XEN\\VBD");
-    CHECK(vbd, "the disk is reported");
+    struct wh_child *vbd = wh_boot_child(&b, "XEN\\VBD", "the disk");
     if (!vbd)
         return;
     static const struct { uint32_t type; const char *name; } u[] = {
@@ -96,10 +93,7 @@ void scenario_irql(void)
 void scenario_unplug(void)
 {
     struct wh_bus b;
-    if (!wh_boot(&b))
-        return;
-    struct wh_child *vbd = wh_child(&b, "XEN\\VBD");
-    CHECK(vbd, "the disk is reported");
+    struct wh_child *vbd = wh_boot_child(&b, "XEN\\VBD", "the disk");
     if (!vbd)
         return;
     struct wh_device_object *pdo = vbd->pdo;

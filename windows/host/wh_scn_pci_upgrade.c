@@ -15,24 +15,6 @@
 
 #define POWEROFF "/local/domain/1/control/feature-poweroff"
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *buf = n > 0 ? malloc((size_t)n) : NULL;
-    if (buf && fread(buf, 1, (size_t)n, fp) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(fp);
-    *len = buf ? (size_t)n : 0;
-    return buf;
-}
-
 /* The other flavour's xenpci.sys (build/win/pkg/<other>-x64/), or else a
  * copy of ours with its COFF TimeDateStamp changed. */
 static const char *rebuilt_image(void)
@@ -49,7 +31,7 @@ static const char *rebuilt_image(void)
             return path;
     }
     size_t len;
-    char *img = read_file(wh_lab.sys_path, &len);
+    char *img = wh_read_file(wh_lab.sys_path, &len);
     if (!img || len < 0x40 || (size_t)*(uint32_t *)(img + 0x3c) + 12 > len) {
         free(img);
         return NULL;
@@ -163,7 +145,7 @@ void scenario_driver_upgrade(void)
     if (!next)
         return;
     size_t l1, l2;
-    char *i1 = read_file(first, &l1), *i2 = read_file(next, &l2);
+    char *i1 = wh_read_file(first, &l1), *i2 = wh_read_file(next, &l2);
     CHECK(i1 && i2 && (l1 != l2 || memcmp(i1, i2, l1)), "%s is the same file as %s", next, first);
     free(i1);
     free(i2);

@@ -33,53 +33,28 @@ uint8_t wh_vbd_srb_status(struct wh_device_object *fdo, uint8_t *cdb, unsigned c
 
 void scenario_xenvbd(void)
 {
-    struct wh_bus b;
-    if (!wh_boot(&b))
-        return;
-    struct wh_child *vbd = wh_child(&b, "XEN\\VBD");
-    CHECK(vbd, "the disk is reported");
-    if (!vbd)
-        return;
-    char path[512];
-    snprintf(path, sizeof(path), "%s", wh_lab.sys_path);
-    char *slash = strrchr(path, '/');
-    snprintf(slash ? slash + 1 : path, sizeof(path) - (size_t)(slash ? slash + 1 - path : 0),
-             "xenvbd.sys");
-    struct wh_image img;
-    struct wh_driver_object *drv = wh_load_driver(&img, path, wh_lab.allowed_path, true);
-    CHECK(drv, "xenvbd.sys loads and its DriverEntry (StorPortInitialize) succeeds");
-    if (!drv)
-        return;
-    NTSTATUS_ st = ((wh_add_device_fn)drv->DriverExtension->AddDevice)(drv, vbd->pdo);
-    CHECK(st == WH_STATUS_SUCCESS, "AddDevice on the disk's PDO: 0x%08x", (unsigned)st);
-    st = wh_pnp_minor(vbd->pdo, WH_IRP_MN_START_DEVICE, NULL);
-    CHECK(st == WH_STATUS_SUCCESS, "START (HwFindAdapter connects blkfront): 0x%08x", (unsigned)st);
-    struct wh_device_object *fdo = wh_storport_fdo(0);
-    if (st != WH_STATUS_SUCCESS || !fdo)
+    struct wh_vbd vb;
+    if (!wh_vbd_start(&vb))
         return;
     uint8_t *buf = wh_pool_alloc(8192, 0x66756257, false), *back = wh_pool_alloc(8192, 0x66756257, false);
     uint8_t inquiry[6] = { 0x12, 0, 0, 0, 36, 0 };
-    CHECK(wh_vbd_srb_status(fdo, inquiry, 6, buf, 36, 0x40) == 1 && !memcmp(buf + 8, "Xen     ", 8),
+    CHECK(wh_vbd_srb_status(vb.fdo, inquiry, 6, buf, 36, 0x40) == 1 && !memcmp(buf + 8, "Xen     ", 8),
           "INQUIRY answers vendor Xen");
     uint8_t cap[10] = { 0x25 };
-    CHECK(wh_vbd_srb_status(fdo, cap, 10, buf, 8, 0x40) == 1 && buf[0] == 0 && buf[1] == 0 &&
+    CHECK(wh_vbd_srb_status(vb.fdo, cap, 10, buf, 8, 0x40) == 1 && buf[0] == 0 && buf[1] == 0 &&
               buf[2] == 0x1f && buf[3] == 0xff && buf[6] == 0x02 && buf[7] == 0,
           "READ CAPACITY: 8192 sectors of 512 bytes");
     for (unsigned i = 0; i < 4096; i++)
         buf[i] = (uint8_t)(i * 7 + 3);
     uint8_t wr[10] = { 0x2a, 0, 0, 0, 0, 100, 0, 0, 8, 0 };
-    CHECK(wh_vbd_srb_status(fdo, wr, 10, buf, 4096, 0x80) == 1, "WRITE(10) of 8 sectors at LBA 100");
+    CHECK(wh_vbd_srb_status(vb.fdo, wr, 10, buf, 4096, 0x80) == 1, "WRITE(10) of 8 sectors at LBA 100");
     CHECK(!memcmp(sim_blkback_disk(wh_lab.disk) + 100 * 512, buf, 4096), "blkback's disk holds them");
     memset(back, 0, 4096);
     uint8_t rd[10] = { 0x28, 0, 0, 0, 0, 100, 0, 0, 8, 0 };
-    CHECK(wh_vbd_srb_status(fdo, rd, 10, back, 4096, 0x40) == 1 && !memcmp(back, buf, 4096),
+    CHECK(wh_vbd_srb_status(vb.fdo, rd, 10, back, 4096, 0x40) == 1 && !memcmp(back, buf, 4096),
           "READ(10) gives them back");
     /* the disk's stack and the bus removed, both drivers unloaded: nothing left */
-    wh_pnp_remove_all(&b);
-    if (drv->DriverUnload)
-        ((wh_unload_fn)drv->DriverUnload)(drv);
-    wh_pe_unload(&img);
-    wh_pnp_unload(&b);
+    wh_vbd_down(&vb.b, &vb.img, vb.drv);
 }
 
 /* xenvbd.sys next to xenpci.sys, loaded (not entered) into img. */
@@ -94,10 +69,7 @@ void wh_vbd_path(char *path, size_t size)
 struct wh_device_object *wh_vbd_up(struct wh_bus *b, struct wh_image *img,
                                           struct wh_driver_object **drvp, struct wh_child **vbdp)
 {
-    if (!wh_boot(b))
-        return NULL;
-    struct wh_child *vbd = wh_child(b, "XEN\\VBD");
-    CHECK(vbd, "the disk is reported");
+    struct wh_child *vbd = wh_boot_child(b, "XEN\\VBD", "the disk");
     if (!vbd)
         return NULL;
     char path[512];
@@ -114,6 +86,14 @@ struct wh_device_object *wh_vbd_up(struct wh_bus *b, struct wh_image *img,
     if (vbdp)
         *vbdp = vbd;
     return st == WH_STATUS_SUCCESS ? wh_storport_fdo(0) : NULL;
+}
+
+bool wh_vbd_start(struct wh_vbd *v)
+{
+    v->drv = NULL;
+    v->vbd = NULL;
+    v->fdo = wh_vbd_up(&v->b, &v->img, &v->drv, &v->vbd);
+    return v->fdo != NULL;
 }
 
 void wh_vbd_down(struct wh_bus *b, struct wh_image *img, struct wh_driver_object *drv)
@@ -149,11 +129,8 @@ void wh_vbd_rw_srb(struct wh_srb *srb, bool write, uint32_t lba, uint16_t sector
 #define INFL 8
 void scenario_xenvbd_inflight(void)
 {
-    struct wh_bus b;
-    struct wh_image img;
-    struct wh_driver_object *drv = NULL;
-    struct wh_device_object *fdo = wh_vbd_up(&b, &img, &drv, NULL);
-    if (!fdo)
+    struct wh_vbd vb;
+    if (!wh_vbd_start(&vb))
         return;
     uint8_t *data[INFL], *back[INFL];
     struct wh_srb srb[INFL], *p[INFL];
@@ -173,7 +150,7 @@ void scenario_xenvbd_inflight(void)
              * too); the second time from an odd offset in the buffer */
             wh_vbd_rw_srb(&srb[k], true, 1000 + 100 * k, (uint16_t)(8 * (1 + k) - 3), data[k] + db * 8);
         }
-        CHECK(wh_storport_srbs(fdo, p, INFL, 30000) == 0, "8 WRITEs in flight together all "
+        CHECK(wh_storport_srbs(vb.fdo, p, INFL, 30000) == 0, "8 WRITEs in flight together all "
               "complete%s", how);
         for (unsigned k = 0; k < INFL; k++)
             CHECK(srb[k].SrbStatus == 1 && !memcmp(disk0 + (1000 + 100 * k) * 512, data[k] + db * 8,
@@ -187,7 +164,7 @@ void scenario_xenvbd_inflight(void)
             wh_vbd_rw_srb(&srb[k], false, 1000 + 100 * k, (uint16_t)(8 * (1 + k) - 3),
                    back[k] + db * 100);
         }
-        CHECK(wh_storport_srbs(fdo, p, INFL, 30000) == 0, "8 READs in flight together all "
+        CHECK(wh_storport_srbs(vb.fdo, p, INFL, 30000) == 0, "8 READs in flight together all "
               "complete%s", how);
         for (unsigned k = 0; k < INFL; k++)
             CHECK(srb[k].SrbStatus == 1 && !memcmp(back[k] + db * 100, disk0 + (1000 + 100 * k) * 512,
@@ -199,14 +176,14 @@ void scenario_xenvbd_inflight(void)
     /* an answer the miniport writes itself (not a READ: StorPort maps it
      * and does not double-buffer it) */
     uint8_t inquiry[6] = { 0x12, 0, 0, 0, 36, 0 };
-    CHECK(wh_vbd_srb_status(fdo, inquiry, 6, back[0], 36, 0x40) == 1 && !memcmp(back[0] + 8, "Xen     ", 8),
+    CHECK(wh_vbd_srb_status(vb.fdo, inquiry, 6, back[0], 36, 0x40) == 1 && !memcmp(back[0] + 8, "Xen     ", 8),
           "INQUIRY answers vendor Xen with the HAL double-buffering");
     wh_storport_double_buffer = false;
     for (unsigned k = 0; k < INFL; k++) {
         wh_pool_free(data[k], "scenario");
         wh_pool_free(back[k], "scenario");
     }
-    wh_vbd_down(&b, &img, drv);
+    wh_vbd_down(&vb.b, &vb.img, vb.drv);
 }
 
 /* ---- the disk disabled (REMOVE of its stack) and enabled again ------------------ */
@@ -235,33 +212,29 @@ bool wh_vbd_write_read_check(struct wh_device_object *fdo, uint32_t lba, uint8_t
 
 void scenario_xenvbd_restart(void)
 {
-    struct wh_bus b;
-    struct wh_image img;
-    struct wh_driver_object *drv = NULL;
-    struct wh_child *vbd = NULL;
-    struct wh_device_object *fdo = wh_vbd_up(&b, &img, &drv, &vbd);
-    if (!fdo)
+    struct wh_vbd vb;
+    if (!wh_vbd_start(&vb))
         return;
-    CHECK(wh_vbd_write_read_check(fdo, 200, 1), "WRITE then READ before the disable");
-    NTSTATUS_ st = wh_pnp_minor(vbd->pdo, WH_IRP_MN_REMOVE_DEVICE, NULL);
+    CHECK(wh_vbd_write_read_check(vb.fdo, 200, 1), "WRITE then READ before the disable");
+    NTSTATUS_ st = wh_pnp_minor(vb.vbd->pdo, WH_IRP_MN_REMOVE_DEVICE, NULL);
     CHECK(st == WH_STATUS_SUCCESS, "REMOVE of the disk's stack (disable): 0x%08x", (unsigned)st);
     CHECK(!wh_storport_fdo(0), "StorPort's adapter FDO is gone");
-    CHECK(wh_device_exists(vbd->pdo), "the disk's PDO stays: it is still in BusRelations");
-    if (!wh_device_exists(vbd->pdo)) {
-        wh_pnp_unload(&b);
+    CHECK(wh_device_exists(vb.vbd->pdo), "the disk's PDO stays: it is still in BusRelations");
+    if (!wh_device_exists(vb.vbd->pdo)) {
+        wh_pnp_unload(&vb.b);
         return;
     }
-    st = ((wh_add_device_fn)drv->DriverExtension->AddDevice)(drv, vbd->pdo);
+    st = ((wh_add_device_fn)vb.drv->DriverExtension->AddDevice)(vb.drv, vb.vbd->pdo);
     CHECK(st == WH_STATUS_SUCCESS, "AddDevice again (enable): 0x%08x", (unsigned)st);
-    st = wh_pnp_minor(vbd->pdo, WH_IRP_MN_START_DEVICE, NULL);
+    st = wh_pnp_minor(vb.vbd->pdo, WH_IRP_MN_START_DEVICE, NULL);
     CHECK(st == WH_STATUS_SUCCESS, "START again: blkfront connects again: 0x%08x", (unsigned)st);
-    fdo = wh_storport_fdo(0);
-    CHECK(fdo && wh_vbd_write_read_check(fdo, 300, 2), "WRITE then READ after the enable");
+    vb.fdo = wh_storport_fdo(0);
+    CHECK(vb.fdo && wh_vbd_write_read_check(vb.fdo, 300, 2), "WRITE then READ after the enable");
     CHECK(!memcmp(sim_blkback_disk(wh_lab.disk) + 200 * 512, (uint8_t[]){ 1, 4, 7, 10 }, 4),
           "what was written before the disable is still on the disk");
     /* nothing of the first START may be left: the unload's leak check
      * (pool, device objects, mappings) covers both adapters' lives */
-    wh_vbd_down(&b, &img, drv);
+    wh_vbd_down(&vb.b, &vb.img, vb.drv);
 }
 
 /* ---- a stalled backend, then StorPort's resets ----------------------------------
@@ -285,11 +258,8 @@ static bool disk_matches(struct wh_device_object *fdo, uint32_t lba, uint16_t se
 
 void scenario_xenvbd_stall_reset(void)
 {
-    struct wh_bus b;
-    struct wh_image img;
-    struct wh_driver_object *drv = NULL;
-    struct wh_device_object *fdo = wh_vbd_up(&b, &img, &drv, NULL);
-    if (!fdo)
+    struct wh_vbd vb;
+    if (!wh_vbd_start(&vb))
         return;
     enum { N = 5 };
     static const struct { uint8_t function; const char *name; } resets[] = {
@@ -309,18 +279,18 @@ void scenario_xenvbd_stall_reset(void)
             wh_vbd_rw_srb(&srb[k], k == N - 1, 500 + 8 * k + 64 * round, 8, buf[k]);
             p[k] = &srb[k];
         }
-        CHECK(wh_storport_srbs_start(fdo, p, N) == 0, "4 READs and a WRITE given to HwStartIo");
+        CHECK(wh_storport_srbs_start(vb.fdo, p, N) == 0, "4 READs and a WRITE given to HwStartIo");
         usleep(200000);
         CHECK(wh_storport_outstanding() == N, "the stalled backend answers none (%u outstanding)",
               wh_storport_outstanding());
         unsigned left;
         if (!resets[round].function) {
             bool ok = false;
-            left = wh_storport_reset_bus(fdo, &ok);
+            left = wh_storport_reset_bus(vb.fdo, &ok);
             CHECK(ok, "HwResetBus returned TRUE");
         } else {
             uint8_t st = 0;
-            left = wh_storport_reset_unit(fdo, resets[round].function, &st);
+            left = wh_storport_reset_unit(vb.fdo, resets[round].function, &st);
             CHECK(st == 1, "the %s SRB completed with success (0x%02x)", name, st);
         }
         CHECK(left == 0, "%s completed every SRB it held (%u still outstanding after it)", name,
@@ -343,35 +313,31 @@ void scenario_xenvbd_stall_reset(void)
                 untouched &= buf[k][i] == 0x77;
         CHECK(untouched, "the late answers to what %s gave back write no buffer", name);
         CHECK(!wh_violations(), "no SRB completed twice after %s", name);
-        CHECK(wh_vbd_write_read_check(fdo, 900 + 16 * round, (uint8_t)(7 + round)),
+        CHECK(wh_vbd_write_read_check(vb.fdo, 900 + 16 * round, (uint8_t)(7 + round)),
               "WRITE then READ after %s, byte for byte", name);
-        CHECK(disk_matches(fdo, 500 + 64 * round, 40), "READ of what the reset requests "
+        CHECK(disk_matches(vb.fdo, 500 + 64 * round, 40), "READ of what the reset requests "
               "covered gives the disk's bytes after %s", name);
         for (unsigned k = 0; k < N; k++)
             wh_pool_free(buf[k], "scenario");
     }
     wh_storport_double_buffer = false;
-    wh_vbd_down(&b, &img, drv);
+    wh_vbd_down(&vb.b, &vb.img, vb.drv);
 }
 
 /* ---- paging and dump notifications, a bug check, the dump copy writes --------- */
 void scenario_xenvbd_dump(void)
 {
-    struct wh_bus b;
-    struct wh_image img;
-    struct wh_driver_object *drv = NULL;
-    struct wh_child *vbd = NULL;
-    struct wh_device_object *fdo = wh_vbd_up(&b, &img, &drv, &vbd);
-    if (!fdo)
+    struct wh_vbd vb;
+    if (!wh_vbd_start(&vb))
         return;
-    CHECK(wh_pnp_usage(vbd->pdo, 1 /* DeviceUsageTypePaging */, true) == WH_STATUS_SUCCESS,
+    CHECK(wh_pnp_usage(vb.vbd->pdo, 1 /* DeviceUsageTypePaging */, true) == WH_STATUS_SUCCESS,
           "paging-file usage notification");
-    CHECK(wh_pnp_usage(vbd->pdo, 3 /* DeviceUsageTypeDumpFile */, true) == WH_STATUS_SUCCESS,
+    CHECK(wh_pnp_usage(vb.vbd->pdo, 3 /* DeviceUsageTypeDumpFile */, true) == WH_STATUS_SUCCESS,
           "dump-file usage notification");
     CHECK(wh_storport_features() & 0x8, "HW_INITIALIZATION_DATA.FeatureSupport has "
           "STOR_FEATURE_DUMP_POINTERS (0x%x), so StorPort sends SRB_FUNCTION_DUMP_POINTERS",
           wh_storport_features());
-    void *handoff = wh_storport_dump_pointers(fdo);
+    void *handoff = wh_storport_dump_pointers(vb.fdo);
     CHECK(handoff, "SRB_FUNCTION_DUMP_POINTERS answered with MiniportPrivateDumpData");
     if (!strcmp(wh_lab.flavour, "chk")) {
         char *dbg = sim_domain_debug_port(wh_m.dom);
@@ -407,5 +373,5 @@ void scenario_xenvbd_dump(void)
         free(page);
     }
     wh_storport_dump_end();                        /* the machine is gone: nothing unloaded */
-    (void)drv;
+    (void)vb.drv;
 }

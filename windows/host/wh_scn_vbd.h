@@ -14,6 +14,17 @@ void wh_vbd_path(char *path, size_t size);
  * adapter's FDO, or NULL (CHECKed). */
 struct wh_device_object *wh_vbd_up(struct wh_bus *b, struct wh_image *img,
                                    struct wh_driver_object **drvp, struct wh_child **vbdp);
+/* A scenario's xenvbd: the bus, xenvbd's image and driver object, the
+ * disk's child and StorPort's adapter FDO. */
+struct wh_vbd {
+    struct wh_bus b;
+    struct wh_image img;
+    struct wh_driver_object *drv;
+    struct wh_child *vbd;
+    struct wh_device_object *fdo;
+};
+/* wh_vbd_up into v: true once v->fdo is there. */
+bool wh_vbd_start(struct wh_vbd *v);
 /* REMOVE of every stack, xenvbd's and xenpci's unload. */
 void wh_vbd_down(struct wh_bus *b, struct wh_image *img, struct wh_driver_object *drv);
 /* One EXECUTE_SCSI SRB (buf: pool memory); its SrbStatus, 0xff if it never completed. */

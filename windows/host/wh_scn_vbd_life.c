@@ -184,27 +184,34 @@ static bool save_restore_round(struct wh_device_object *fdo, unsigned round, boo
     return bad == 0;
 }
 
+/* xenvbd up, xennet beside it on the same bus (*net: it started) and a
+ * frame's round trip checked "before the <what>". */
+static bool vbd_and_net_up(struct wh_vbd *vb, bool *net, const char *what)
+{
+    if (!wh_vbd_start(vb))
+        return false;
+    *net = wh_net_start(&vb->b);
+    CHECK(!*net || wh_net_echo(1), "a frame goes round through netback before the %s", what);
+    return true;
+}
+
 void scenario_save_restore_io(void)
 {
-    struct wh_bus b;
-    struct wh_image img;
-    struct wh_driver_object *drv = NULL;
-    struct wh_device_object *fdo = wh_vbd_up(&b, &img, &drv, NULL);
-    if (!fdo)
+    struct wh_vbd vb;
+    bool net;
+    if (!vbd_and_net_up(&vb, &net, "save"))
         return;
-    bool net = wh_net_start(&b);
-    CHECK(!net || wh_net_echo(1), "a frame goes round through netback before the save");
-    CHECK(wh_vbd_write_read_check(fdo, 100, 7), "WRITE then READ before the save");
+    CHECK(wh_vbd_write_read_check(vb.fdo, 100, 7), "WRITE then READ before the save");
     char *feat = sim_xenstored_peek(sim_xen_xenstored(wh_lab.x),
                                     "/local/domain/1/control/feature-suspend");
     CHECK(feat && !strcmp(feat, "1"), "control/feature-suspend is 1 (got %s)", feat ? feat : "none");
     free(feat);
     toolstack_attach();
-    save_restore_round(fdo, 1, false);
+    save_restore_round(vb.fdo, 1, false);
     CHECK(!net || wh_net_echo(2), "a frame goes round through netback after the restore");
-    save_restore_round(fdo, 2, true);
-    save_restore_round(fdo, 3, false);
-    CHECK(wh_vbd_write_read_check(fdo, 300, 9), "a new WRITE then READ after three suspends");
+    save_restore_round(vb.fdo, 2, true);
+    save_restore_round(vb.fdo, 3, false);
+    CHECK(wh_vbd_write_read_check(vb.fdo, 300, 9), "a new WRITE then READ after three suspends");
     CHECK(!net || wh_net_echo(3), "a frame goes round through netback after three suspends");
     if (!strcmp(wh_lab.flavour, "chk")) {
         char *dbg = sim_domain_debug_port(wh_m.dom);
@@ -215,12 +222,12 @@ void scenario_save_restore_io(void)
         free(dbg);
     }
     toolstack_detach();
-    wh_pnp_remove_all(&b);
-    if (drv->DriverUnload)
-        ((wh_unload_fn)drv->DriverUnload)(drv);
-    wh_pe_unload(&img);
+    wh_pnp_remove_all(&vb.b);
+    if (vb.drv->DriverUnload)
+        ((wh_unload_fn)vb.drv->DriverUnload)(vb.drv);
+    wh_pe_unload(&vb.img);
     wh_net_unload();
-    wh_pnp_unload(&b);
+    wh_pnp_unload(&vb.b);
 }
 
 /* ---- a second disk attached after boot, used, then detached --------------------------
@@ -286,6 +293,37 @@ static struct wh_child *attach_second_disk(struct wh_bus *b, struct wh_driver_ob
     return c2;
 }
 
+/* xenvbd up with the boot disk's I/O checked, then a second disk
+ * attached (attach_second_disk): the new disk's child, or NULL. */
+static struct wh_child *vbd_up_with_second_disk(struct wh_vbd *vb, struct sim_blkback **bbp,
+                                                struct wh_device_object **fdo2p)
+{
+    *bbp = NULL;
+    *fdo2p = NULL;
+    if (!wh_vbd_start(vb))
+        return NULL;
+    CHECK(wh_vbd_write_read_check(vb->fdo, 100, 3), "the boot disk takes I/O");
+    return attach_second_disk(&vb->b, vb->drv, bbp, fdo2p);
+}
+
+/* `xl block-detach` of vbd 51728: the backend is asked to close (online
+ * 0, state Closing); then 'node' is read every 10 ms, at most 'tries'
+ * times, until it says Closed (6).  What it read last (to be freed). */
+static char *block_detach(struct sim_xenstored *xsd, const char *node, int tries)
+{
+    sim_xenstored_poke(xsd, "/local/domain/0/backend/vbd/1/51728/online", "0");
+    sim_xenstored_poke(xsd, "/local/domain/0/backend/vbd/1/51728/state", "5");
+    char *v = NULL;
+    for (int i = 0; i < tries; i++) {
+        free(v);
+        v = sim_xenstored_peek(xsd, node);
+        if (v && !strcmp(v, "6"))
+            break;
+        usleep(10000);
+    }
+    return v;
+}
+
 /* PnP acting on xenpci's relations until the child is gone (SURPRISE_REMOVAL
  * and REMOVE through its stack); *seen: the invalidations handled so far. */
 static bool wait_child_gone(struct wh_bus *b, struct wh_child *c, unsigned *seen)
@@ -303,16 +341,10 @@ static bool wait_child_gone(struct wh_bus *b, struct wh_child *c, unsigned *seen
 
 void scenario_vbd_hot_add(void)
 {
-    struct wh_bus b;
-    struct wh_image img;
-    struct wh_driver_object *drv = NULL;
-    struct wh_device_object *fdo = wh_vbd_up(&b, &img, &drv, NULL);
-    if (!fdo)
-        return;
-    CHECK(wh_vbd_write_read_check(fdo, 100, 3), "the boot disk takes I/O");
-    struct sim_blkback *bb = NULL;
-    struct wh_device_object *fdo2 = NULL;
-    struct wh_child *c2 = attach_second_disk(&b, drv, &bb, &fdo2);
+    struct wh_vbd vb;
+    struct sim_blkback *bb;
+    struct wh_device_object *fdo2;
+    struct wh_child *c2 = vbd_up_with_second_disk(&vb, &bb, &fdo2);
     if (!c2)
         return;
     if (fdo2) {
@@ -325,21 +357,12 @@ void scenario_vbd_hot_add(void)
         wh_pool_free(buf, "scenario");
         CHECK(wh_vbd_write_read_check_on(fdo2, bb, 12000, 5), "WRITE then READ on the new disk, byte "
               "for byte on its backend");
-        CHECK(wh_vbd_write_read_check(fdo, 200, 6), "the boot disk still takes I/O beside it");
+        CHECK(wh_vbd_write_read_check(vb.fdo, 200, 6), "the boot disk still takes I/O beside it");
     }
     /* `xl block-detach`: the backend is asked to close, then both
      * directories go (libxl waits up to 10 s for Closed, then removes) */
     struct sim_xenstored *xsd = sim_xen_xenstored(wh_lab.x);
-    sim_xenstored_poke(xsd, "/local/domain/0/backend/vbd/1/51728/online", "0");
-    sim_xenstored_poke(xsd, "/local/domain/0/backend/vbd/1/51728/state", "5");
-    char *bst = NULL;
-    for (int i = 0; i < 1000; i++) {
-        free(bst);
-        bst = sim_xenstored_peek(xsd, "/local/domain/0/backend/vbd/1/51728/state");
-        if (bst && !strcmp(bst, "6"))
-            break;
-        usleep(10000);
-    }
+    char *bst = block_detach(xsd, "/local/domain/0/backend/vbd/1/51728/state", 1000);
     CHECK(bst && !strcmp(bst, "6"), "the frontend let the backend close (backend state %s)",
           bst ? bst : "gone");
     free(bst);
@@ -347,7 +370,7 @@ void scenario_vbd_hot_add(void)
     unsigned seen = wh_relations_invalidated;
     sim_blkback_destroy(bb);
     sim_xenstored_poke_rm(xsd, "/local/domain/1/device/vbd/51728");
-    CHECK(wait_child_gone(&b, c2, &seen), "the detached disk left BusRelations");
+    CHECK(wait_child_gone(&vb.b, c2, &seen), "the detached disk left BusRelations");
     CHECK(!wh_storport_fdo(1), "its StorPort adapter (FDO) was removed");
     CHECK(!wh_device_exists(pdo2), "its PDO was deleted on REMOVE");
     usleep(300000);
@@ -357,13 +380,13 @@ void scenario_vbd_hot_add(void)
           left ? left : "");
     free(left);
     if (wh_relations_invalidated != seen)
-        wh_pnp_enumerate(&b);
+        wh_pnp_enumerate(&vb.b);
     unsigned live = 0;
-    for (unsigned k = 0; k < b.nchild; k++)
-        live += !b.child[k].gone && !strcmp(b.child[k].hwid, "XEN\\VBD");
+    for (unsigned k = 0; k < vb.b.nchild; k++)
+        live += !vb.b.child[k].gone && !strcmp(vb.b.child[k].hwid, "XEN\\VBD");
     CHECK(live == 1, "one disk left on the bus (%u)", live);
-    CHECK(wh_vbd_write_read_check(fdo, 300, 8), "the boot disk still takes I/O after the detach");
-    wh_vbd_down(&b, &img, drv);
+    CHECK(wh_vbd_write_read_check(vb.fdo, 300, 8), "the boot disk still takes I/O after the detach");
+    wh_vbd_down(&vb.b, &vb.img, vb.drv);
 }
 
 /* ---- a disk detached by force with I/O in flight ---------------------------------
@@ -382,16 +405,10 @@ void scenario_vbd_hot_add(void)
 
 void scenario_vbd_detach_inflight(void)
 {
-    struct wh_bus b;
-    struct wh_image img;
-    struct wh_driver_object *drv = NULL;
-    struct wh_device_object *fdo = wh_vbd_up(&b, &img, &drv, NULL);
-    if (!fdo)
-        return;
-    CHECK(wh_vbd_write_read_check(fdo, 100, 3), "the boot disk takes I/O");
-    struct sim_blkback *bb = NULL;
-    struct wh_device_object *fdo2 = NULL;
-    struct wh_child *c2 = attach_second_disk(&b, drv, &bb, &fdo2);
+    struct wh_vbd vb;
+    struct sim_blkback *bb;
+    struct wh_device_object *fdo2;
+    struct wh_child *c2 = vbd_up_with_second_disk(&vb, &bb, &fdo2);
     if (!c2 || !fdo2)
         return;
     CHECK(wh_vbd_write_read_check_on(fdo2, bb, 12000, 5), "WRITE then READ on the new disk");
@@ -414,16 +431,7 @@ void scenario_vbd_detach_inflight(void)
     unsigned notices = wh_storport_surprise_notices, stop_left = wh_storport_stop_outstanding;
     /* `xl block-detach`: the backend is asked to close */
     struct sim_xenstored *xsd = sim_xen_xenstored(wh_lab.x);
-    sim_xenstored_poke(xsd, "/local/domain/0/backend/vbd/1/51728/online", "0");
-    sim_xenstored_poke(xsd, "/local/domain/0/backend/vbd/1/51728/state", "5");
-    char *fst = NULL;
-    for (int i = 0; i < 500; i++) {
-        free(fst);
-        fst = sim_xenstored_peek(xsd, "/local/domain/1/device/vbd/51728/state");
-        if (fst && !strcmp(fst, "6"))
-            break;
-        usleep(10000);
-    }
+    char *fst = block_detach(xsd, "/local/domain/1/device/vbd/51728/state", 500);
     CHECK(fst && !strcmp(fst, "6"), "the frontend gave up the ring of the closing backend "
           "(frontend state %s)", fst ? fst : "gone");
     free(fst);
@@ -438,7 +446,7 @@ void scenario_vbd_detach_inflight(void)
     unsigned seen = wh_relations_invalidated;
     sim_blkback_destroy(bb);
     sim_xenstored_poke_rm(xsd, "/local/domain/1/device/vbd/51728");
-    CHECK(wait_child_gone(&b, c2, &seen), "the detached disk left BusRelations");
+    CHECK(wait_child_gone(&vb.b, c2, &seen), "the detached disk left BusRelations");
     CHECK(wh_storport_stop_outstanding == stop_left, "every SRB of the detached disk was given "
           "back before ScsiStopAdapter (%u still outstanding at REMOVE)",
           wh_storport_stop_outstanding - stop_left);
@@ -471,10 +479,10 @@ void scenario_vbd_detach_inflight(void)
     free(left);
     CHECK(!wh_violations(), "no violation (no SRB completed twice, none outstanding when its "
           "adapter stopped)");
-    CHECK(wh_vbd_write_read_check(fdo, 300, 8), "the boot disk still takes I/O after the detach");
+    CHECK(wh_vbd_write_read_check(vb.fdo, 300, 8), "the boot disk still takes I/O after the detach");
     for (unsigned k = 0; k < DI_N; k++)
         wh_pool_free(buf[k], "scenario");
-    wh_vbd_down(&b, &img, drv);
+    wh_vbd_down(&vb.b, &vb.img, vb.drv);
 }
 
 /* ---- hibernation (S4) through the dump stack, resumed in a new domain -------------
@@ -519,29 +527,24 @@ static bool balloon_at(struct sim_xenstored *xsd, const char *kib, unsigned page
 
 void scenario_hibernate_resume(void)
 {
-    struct wh_bus b;
-    struct wh_image img;
-    struct wh_driver_object *drv = NULL;
-    struct wh_child *vbd = NULL;
-    struct wh_device_object *fdo = wh_vbd_up(&b, &img, &drv, &vbd);
-    if (!fdo)
+    struct wh_vbd vb;
+    bool net;
+    if (!vbd_and_net_up(&vb, &net, "hibernation"))
         return;
-    bool net = wh_net_start(&b);
-    CHECK(!net || wh_net_echo(1), "a frame goes round through netback before the hibernation");
-    CHECK(wh_pnp_usage(vbd->pdo, WH_DeviceUsageTypePaging, true) == WH_STATUS_SUCCESS &&
-              wh_pnp_usage(vbd->pdo, WH_DeviceUsageTypeHibernation, true) == WH_STATUS_SUCCESS &&
-              wh_pnp_usage(vbd->pdo, WH_DeviceUsageTypeDumpFile, true) == WH_STATUS_SUCCESS,
+    CHECK(wh_pnp_usage(vb.vbd->pdo, WH_DeviceUsageTypePaging, true) == WH_STATUS_SUCCESS &&
+              wh_pnp_usage(vb.vbd->pdo, WH_DeviceUsageTypeHibernation, true) == WH_STATUS_SUCCESS &&
+              wh_pnp_usage(vb.vbd->pdo, WH_DeviceUsageTypeDumpFile, true) == WH_STATUS_SUCCESS,
           "paging, hibernation and dump files on the disk");
-    CHECK(!(vbd->pdo->Flags & WH_DO_POWER_PAGABLE), "the disk's PDO is not DO_POWER_PAGABLE");
+    CHECK(!(vb.vbd->pdo->Flags & WH_DO_POWER_PAGABLE), "the disk's PDO is not DO_POWER_PAGABLE");
     /* what the user had on the disk */
     uint8_t *mine = wh_pool_alloc(32 * 1024, 0x66756257, false);
     for (unsigned i = 0; i < 32 * 1024; i++)
         mine[i] = (uint8_t)(i * 5 + 77);
     struct wh_srb srb;
     wh_vbd_rw_srb(&srb, true, 500, 64, mine);
-    CHECK(wh_storport_srb(fdo, &srb, 30000) == 0 && srb.SrbStatus == 1, "32 KiB written at LBA "
+    CHECK(wh_storport_srb(vb.fdo, &srb, 30000) == 0 && srb.SrbStatus == 1, "32 KiB written at LBA "
           "500 before the hibernation");
-    void *handoff = wh_storport_dump_pointers(fdo);
+    void *handoff = wh_storport_dump_pointers(vb.fdo);
     CHECK(handoff, "SRB_FUNCTION_DUMP_POINTERS answered (the hibernation stack's handoff)");
     char path[512];
     wh_vbd_path(path, sizeof(path));
@@ -565,7 +568,7 @@ void scenario_hibernate_resume(void)
           sim_domain_tot_pages(wh_m.dom), all);
     /* S4: query, then set, children first */
     unsigned irps = wh_power_irps_sent;
-    CHECK(wh_power_system(&b, WH_PowerSystemHibernate, WH_PowerActionHibernate) == 0,
+    CHECK(wh_power_system(&vb.b, WH_PowerSystemHibernate, WH_PowerActionHibernate) == 0,
           "QUERY_POWER and SET_POWER S4 succeed on every stack");
     CHECK(wh_power_irps_sent - irps >= 9, "%u power IRPs sent (3 stacks x query and set, D3 for "
           "each)", wh_power_irps_sent - irps);
@@ -597,7 +600,7 @@ void scenario_hibernate_resume(void)
     wh_storport_dump_end();                        /* the image runs again */
     wh_pe_unload(&dimg);
     /* S0: the bus first, then its children */
-    CHECK(wh_power_system(&b, WH_PowerSystemWorking, WH_PowerActionHibernate) == 0,
+    CHECK(wh_power_system(&vb.b, WH_PowerSystemWorking, WH_PowerActionHibernate) == 0,
           "SET_POWER S0 succeeds on every stack");
     CHECK(wh_storport_restarts == 1, "StorPort restarted the disk's adapter for D0 (%u)",
           wh_storport_restarts);
@@ -608,13 +611,13 @@ void scenario_hibernate_resume(void)
     uint8_t *back = wh_pool_alloc(64 * 1024, 0x66756257, false);
     memset(back, 0, 64 * 1024);
     wh_vbd_rw_srb(&srb, false, 500, 64, back);
-    CHECK(wh_storport_srb(fdo, &srb, 30000) == 0 && srb.SrbStatus == 1 &&
+    CHECK(wh_storport_srb(vb.fdo, &srb, 30000) == 0 && srb.SrbStatus == 1 &&
               !memcmp(back, mine, 32 * 1024), "after the resume the disk reads back what was "
           "written before the hibernation (status 0x%02x)", srb.SrbStatus);
     wh_vbd_rw_srb(&srb, false, HIBER_LBA, 128, back);
-    CHECK(wh_storport_srb(fdo, &srb, 30000) == 0 && srb.SrbStatus == 1 &&
+    CHECK(wh_storport_srb(vb.fdo, &srb, 30000) == 0 && srb.SrbStatus == 1 &&
               !memcmp(back, image, 64 * 1024), "and the hibernation file's first 64 KiB");
-    CHECK(wh_vbd_write_read_check(fdo, 700, 11), "a new WRITE then READ after the resume");
+    CHECK(wh_vbd_write_read_check(vb.fdo, 700, 11), "a new WRITE then READ after the resume");
     CHECK(!net || (wh_ndis_ad_running() && wh_net_echo(2)), "xennet, halted for D3 and initialized "
           "again in D0, sends and receives in the new domain");
     static const char *const features[] = { "poweroff", "suspend", "s4", "balloon" };
@@ -652,10 +655,10 @@ void scenario_hibernate_resume(void)
     free(image);
     wh_pool_free(mine, "scenario");
     wh_pool_free(back, "scenario");
-    wh_pnp_remove_all(&b);
-    if (drv->DriverUnload)
-        ((wh_unload_fn)drv->DriverUnload)(drv);
-    wh_pe_unload(&img);
+    wh_pnp_remove_all(&vb.b);
+    if (vb.drv->DriverUnload)
+        ((wh_unload_fn)vb.drv->DriverUnload)(vb.drv);
+    wh_pe_unload(&vb.img);
     wh_net_unload();
-    wh_pnp_unload(&b);
+    wh_pnp_unload(&vb.b);
 }
