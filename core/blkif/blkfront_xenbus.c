@@ -28,41 +28,27 @@ static void blkfront_sectors_changed(void *arg, const char *path, const char *to
         bf->opts.capacity_changed(bf->opts.arg, sectors);
 }
 
-/* The backend came back (restart): reconnect, re-issuing what was lost. */
-static void blkfront_reconnect(void *arg)
+/* The lifecycle's steps (xenbus_frontend_ops); xenbus_life.c decides
+ * when they run. */
+static void blkfront_hold(void *arg)
 {
     struct blkfront *bf = arg;
-    if (bf->closing || bf->connected)
-        return;
-    unsigned initwaits = xenbus_dev_initwaits(&bf->dev);
-    int err = blkfront_resume(bf, 10000000000ull);
-    if (err)            /* still holding I/O: xenbus decides when to try again */
-        xenbus_dev_reconnect_failed(&bf->dev, initwaits, err, blkfront_reconnect, bf);
+    const struct gp_platform *p = bf->plat;
+    p->lock_acquire(p->ctx, bf->lock);
+    bf->connected = false;
+    blkfront_requeue_inflight(bf);         /* the ring is gone: re-issue */
+    p->lock_release(p->ctx, bf->lock);
 }
 
-/* The backend left us, or is back (xenbus_otherend_left/_back). */
-static void blkfront_otherend_changed(void *arg, struct xenbus_dev *d, enum xenbus_state s)
-{
-    struct blkfront *bf = arg;
-    (void)d;
-    if (xenbus_otherend_left(s) && bf->connected && !bf->closing) {
-        GP_WARN(bf->plat, "blkfront %s: backend is %s: holding I/O until it returns",
-                bf->dev.nodename, xenbus_state_name(s));
-        const struct gp_platform *p = bf->plat;
-        p->lock_acquire(p->ctx, bf->lock);
-        bf->connected = false;
-        blkfront_requeue_inflight(bf);
-        p->lock_release(p->ctx, bf->lock);
-        xenbus_dev_mark_lost(&bf->dev);
-        if (s != XenbusStateInitWait)
-            xenbus_switch_state(&bf->dev, XS_TXN_NONE, XenbusStateClosed);
-    }
-    if (xenbus_otherend_back(s) && !bf->connected && !bf->closing &&
-        xenbus_dev_take_lost(&bf->dev)) {
-        if (xenbus_dev_defer(&bf->dev, blkfront_reconnect, bf) != 0)
-            GP_ERR(bf->plat, "blkfront %s: cannot schedule the reconnect", bf->dev.nodename);
-    }
-}
+static void blkfront_release(void *arg, bool new_domain);
+static int blkfront_connect_op(void *arg, uint64_t timeout_ns);
+
+static const struct xenbus_frontend_ops blkfront_life_ops = {
+    .name = "blkfront",
+    .hold = blkfront_hold,
+    .release = blkfront_release,
+    .connect = blkfront_connect_op,
+};
 
 int blkfront_create(const struct gp_platform *p, struct xs_client *xs, const char *nodename,
                     const struct blkfront_opts *o, struct blkfront **out)
@@ -100,7 +86,7 @@ int blkfront_create(const struct gp_platform *p, struct xs_client *xs, const cha
         gp_free(p, bf);
         return GP_ENOMEM;
     }
-    int err = xenbus_dev_init(&bf->dev, p, xs, nodename, blkfront_otherend_changed, bf);
+    int err = xenbus_dev_init(&bf->dev, p, xs, nodename, &blkfront_life_ops, bf);
     if (!err) {
         err = xenbus_dev_reopen(&bf->dev);
         if (err)
@@ -377,6 +363,7 @@ int blkfront_connect(struct blkfront *bf, uint64_t timeout_ns)
     p->lock_acquire(p->ctx, bf->lock);
     bf->connected = true;
     p->lock_release(p->ctx, bf->lock);
+    xenbus_life_connected(&bf->dev);
     if (!bf->sectors_watch) {
         char path[XENBUS_PATH_MAX + 16];
         gp_snprintf(path, sizeof(path), "%s/sectors", bf->dev.otherend);
@@ -476,6 +463,7 @@ void blkfront_suspend(struct blkfront *bf)
     p->lock_acquire(p->ctx, bf->lock);
     bf->connected = false;
     p->lock_release(p->ctx, bf->lock);
+    xenbus_life_suspend(&bf->dev);
 }
 
 void blkfront_resume_in_place(struct blkfront *bf)
@@ -484,17 +472,16 @@ void blkfront_resume_in_place(struct blkfront *bf)
     p->lock_acquire(p->ctx, bf->lock);
     bf->connected = true;
     p->lock_release(p->ctx, bf->lock);
+    xenbus_life_resume_in_place(&bf->dev);
     for (unsigned qi = 0; qi < bf->nqueues; qi++)
         blkfront_event(&bf->q[qi], bf->q[qi].port);   /* answers that came while suspended */
 }
 
-static int blkfront_reconnect_fresh(struct blkfront *bf, uint64_t timeout_ns, bool new_domain)
+/* Give up the rings before a reconnect (blkfront_hold took the requests
+ * off them). */
+static void blkfront_release(void *arg, bool new_domain)
 {
-    const struct gp_platform *p = bf->plat;
-    p->lock_acquire(p->ctx, bf->lock);
-    bf->connected = false;
-    blkfront_requeue_inflight(bf);         /* the old ring is gone: re-issue */
-    p->lock_release(p->ctx, bf->lock);
+    struct blkfront *bf = arg;
     if (new_domain) {
         /* A restored domain has a fresh grant table and no event channels:
          * the old refs and port mean nothing (and may be reused), and the
@@ -510,9 +497,6 @@ static int blkfront_reconnect_fresh(struct blkfront *bf, uint64_t timeout_ns, bo
         gp_quarantine_forget(&bf->quar);
         blkfront_pool_end_all(bf);           /* zeroes what the next backend will see */
     } else {
-        int err = xenbus_dev_close_stale(&bf->dev, timeout_ns);
-        if (err)
-            return err;
         /* The backend may be another domain now, with another geometry:
          * every grant is ended and the rings go; what it still maps is
          * quarantined (blkfront_teardown_rings). */
@@ -521,22 +505,21 @@ static int blkfront_reconnect_fresh(struct blkfront *bf, uint64_t timeout_ns, bo
     if (bf->sectors_watch)
         xs_watch_remove(bf->xs, bf->sectors_watch);
     bf->sectors_watch = NULL;
-    int err = xenbus_dev_refresh_otherend(&bf->dev);
-    if (!err)
-        err = xenbus_switch_state(&bf->dev, XS_TXN_NONE, XenbusStateInitialising);
-    if (err)
-        return err;
-    return blkfront_connect(bf, timeout_ns);
+}
+
+static int blkfront_connect_op(void *arg, uint64_t timeout_ns)
+{
+    return blkfront_connect(arg, timeout_ns);
 }
 
 int blkfront_resume(struct blkfront *bf, uint64_t timeout_ns)
 {
-    return blkfront_reconnect_fresh(bf, timeout_ns, false);
+    return xenbus_life_resume(&bf->dev, false, timeout_ns);
 }
 
 int blkfront_resume_restored(struct blkfront *bf, uint64_t timeout_ns)
 {
-    return blkfront_reconnect_fresh(bf, timeout_ns, true);
+    return xenbus_life_resume(&bf->dev, true, timeout_ns);
 }
 
 /* Close with a backend that may map our pages (xenbus_dev_close: Closing,
@@ -559,8 +542,7 @@ void blkfront_destroy(struct blkfront *bf)
     if (!bf)
         return;
     const struct gp_platform *p = bf->plat;
-    __atomic_store_n(&bf->closing, true, __ATOMIC_SEQ_CST);
-    xenbus_dev_drain_deferred(&bf->dev);    /* a reconnect in progress finishes first */
+    xenbus_life_close(&bf->dev);            /* a reconnect in progress finishes first */
     if (bf->sectors_watch)
         xs_watch_remove(bf->xs, bf->sectors_watch);
     bf->sectors_watch = NULL;
