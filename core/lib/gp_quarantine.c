@@ -56,6 +56,18 @@ int gp_quarantine_end(struct gp_quarantine *q, gp_grant_ref_t ref, void *va)
     return GP_EBUSY;
 }
 
+int gp_quarantine_withdraw(struct gp_quarantine *q, gp_grant_ref_t *ref, void **va)
+{
+    if (*ref == GP_INVALID_GRANT)
+        return 0;
+    gp_grant_ref_t r = *ref;
+    *ref = GP_INVALID_GRANT;
+    if (gp_quarantine_end(q, r, *va) == 0)
+        return 0;
+    *va = NULL;                       /* the quarantine's now: the slot wants a fresh page */
+    return GP_EBUSY;
+}
+
 unsigned gp_quarantine_retry(struct gp_quarantine *q)
 {
     const struct gp_platform *p = q->plat;

@@ -90,10 +90,7 @@ void netfront_pages_end(struct netfront *nf, struct netfront_page *pg, unsigned 
         if (pg[i].ref == GP_INVALID_GRANT)
             continue;
         netfront_count(nf, &nf->stats.grant_ops, 1);
-        if (gp_quarantine_end(&nf->quar, pg[i].ref, pg[i].va) != 0) {
-            pg[i].va = NULL;              /* the quarantine's now */
-            pg[i].used = 0;
-        }
-        pg[i].ref = GP_INVALID_GRANT;
+        if (gp_quarantine_withdraw(&nf->quar, &pg[i].ref, &pg[i].va) != 0)
+            pg[i].used = 0;               /* the quarantine has the page */
     }
 }
