@@ -39,25 +39,46 @@ static const uint32_t xenbus_life_next[XENBUS_LIFE_COUNT] = {
     [XENBUS_LIFE_CLOSING] = B(CLOSED),
 };
 
+/* One step's outcome, decided under the device lock and logged after it. */
+struct xenbus_life_step {
+    enum xenbus_life from, to;
+    bool moved, refused;
+};
+
+/* d->lock held. */
+static struct xenbus_life_step xenbus_life_step(struct xenbus_dev *d, uint32_t from_mask,
+                                                enum xenbus_life to)
+{
+    struct xenbus_life_step st = { .from = d->life, .to = to };
+    bool asked = (from_mask & XENBUS_LIFE_BIT(st.from)) != 0;
+    bool legal = (unsigned)to < XENBUS_LIFE_COUNT &&
+                 (xenbus_life_next[st.from] & XENBUS_LIFE_BIT(to)) != 0;
+    bool quiet = st.from == XENBUS_LIFE_CLOSING && to != XENBUS_LIFE_CLOSED;
+    st.moved = asked && legal;
+    st.refused = asked && !legal && !quiet;
+    if (st.moved)
+        d->life = to;
+    return st;
+}
+
+static bool xenbus_life_log(struct xenbus_dev *d, struct xenbus_life_step st)
+{
+    if (st.moved)
+        GP_DEBUG(d->plat, "xenbus: %s: %s -> %s", d->nodename, xenbus_life_name(st.from),
+                 xenbus_life_name(st.to));
+    else if (st.refused)
+        GP_ERR(d->plat, "xenbus: %s: refused to move from %s to %s", d->nodename,
+               xenbus_life_name(st.from), xenbus_life_name(st.to));
+    return st.moved;
+}
+
 bool xenbus_life_move(struct xenbus_dev *d, uint32_t from_mask, enum xenbus_life to)
 {
     const struct gp_platform *p = d->plat;
     p->lock_acquire(p->ctx, d->lock);
-    enum xenbus_life from = d->life;
-    bool asked = (from_mask & XENBUS_LIFE_BIT(from)) != 0;
-    bool legal = (unsigned)to < XENBUS_LIFE_COUNT &&
-                 (xenbus_life_next[from] & XENBUS_LIFE_BIT(to)) != 0;
-    bool quiet = from == XENBUS_LIFE_CLOSING && to != XENBUS_LIFE_CLOSED;
-    if (asked && legal)
-        d->life = to;
+    struct xenbus_life_step st = xenbus_life_step(d, from_mask, to);
     p->lock_release(p->ctx, d->lock);
-    if (asked && legal)
-        GP_DEBUG(p, "xenbus: %s: %s -> %s", d->nodename, xenbus_life_name(from),
-                 xenbus_life_name(to));
-    else if (asked && !quiet)
-        GP_ERR(p, "xenbus: %s: refused to move from %s to %s", d->nodename,
-               xenbus_life_name(from), xenbus_life_name(to));
-    return asked && legal;
+    return xenbus_life_log(d, st);
 }
 
 enum xenbus_life xenbus_life_state(struct xenbus_dev *d)
@@ -208,26 +229,28 @@ void xenbus_dev_drain_deferred(struct xenbus_dev *d)
     GP_ERR(p, "xenbus: %s: deferred work still pending after 60 s", d->nodename);
 }
 
-bool xenbus_dev_mark_lost(struct xenbus_dev *d)
+/* A move that starts the retry count again (a loss, or the backend
+ * offering itself anew), in one step with it. */
+static bool xenbus_life_move_fresh(struct xenbus_dev *d, enum xenbus_life from,
+                                   enum xenbus_life to)
 {
-    if (!xenbus_life_move(d, XENBUS_LIFE_BIT(XENBUS_LIFE_CONNECTED), XENBUS_LIFE_LOST))
-        return false;
     const struct gp_platform *p = d->plat;
     p->lock_acquire(p->ctx, d->lock);
-    d->retries = 0;
+    struct xenbus_life_step st = xenbus_life_step(d, XENBUS_LIFE_BIT(from), to);
+    if (st.moved)
+        d->retries = 0;
     p->lock_release(p->ctx, d->lock);
-    return true;
+    return xenbus_life_log(d, st);
+}
+
+bool xenbus_dev_mark_lost(struct xenbus_dev *d)
+{
+    return xenbus_life_move_fresh(d, XENBUS_LIFE_CONNECTED, XENBUS_LIFE_LOST);
 }
 
 bool xenbus_dev_take_lost(struct xenbus_dev *d)
 {
-    if (!xenbus_life_move(d, XENBUS_LIFE_BIT(XENBUS_LIFE_LOST), XENBUS_LIFE_RECONNECTING))
-        return false;
-    const struct gp_platform *p = d->plat;
-    p->lock_acquire(p->ctx, d->lock);
-    d->retries = 0;                          /* the backend offers itself anew */
-    p->lock_release(p->ctx, d->lock);
-    return true;
+    return xenbus_life_move_fresh(d, XENBUS_LIFE_LOST, XENBUS_LIFE_RECONNECTING);
 }
 
 unsigned xenbus_dev_initwaits(struct xenbus_dev *d)
@@ -280,9 +303,13 @@ void xenbus_dev_reconnect_failed(struct xenbus_dev *d, unsigned initwaits_before
         d->retries++;
     unsigned n = d->retries;
     bool retry = restarted || (waiting && n <= XENBUS_RECONNECT_RETRIES);
-    p->lock_release(p->ctx, d->lock);
+    /* LOST in the same step as the decision: an InitWait noted after it
+     * finds the device LOST and takes it (none is missed). */
+    struct xenbus_life_step st = { .from = d->life, .to = d->life };
     if (!retry)
-        (void)xenbus_life_move(d, XENBUS_LIFE_BIT(XENBUS_LIFE_RECONNECTING), XENBUS_LIFE_LOST);
+        st = xenbus_life_step(d, XENBUS_LIFE_BIT(XENBUS_LIFE_RECONNECTING), XENBUS_LIFE_LOST);
+    p->lock_release(p->ctx, d->lock);
+    (void)xenbus_life_log(d, st);
     if (!retry) {
         if (waiting)
             GP_ERR(p, "xenbus: %s: gave up after %u retries: waiting for the backend to restart",
