@@ -43,7 +43,8 @@ static void blkfront_hold(void *arg)
 static void blkfront_release(void *arg, bool new_domain);
 static int blkfront_connect_op(void *arg, uint64_t timeout_ns);
 static const struct xenbus_frontend_ops blkfront_life_ops = {
-    .name = "blkfront", .hold = blkfront_hold, .release = blkfront_release, .connect = blkfront_connect_op,
+    .name = "blkfront", .hold = blkfront_hold,
+    .release = blkfront_release, .connect = blkfront_connect_op,
 };
 
 int blkfront_create(const struct gp_platform *p, struct xs_client *xs, const char *nodename,

@@ -46,7 +46,8 @@ static void netfront_hold(void *arg)
 static void netfront_release(void *arg, bool new_domain);
 static int netfront_connect_op(void *arg, uint64_t timeout_ns);
 static const struct xenbus_frontend_ops netfront_life_ops = {
-    .name = "netfront", .hold = netfront_hold, .release = netfront_release, .connect = netfront_connect_op,
+    .name = "netfront", .hold = netfront_hold,
+    .release = netfront_release, .connect = netfront_connect_op,
 };
 
 static int netfront_locks_create(struct netfront *nf)
