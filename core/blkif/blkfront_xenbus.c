@@ -28,6 +28,15 @@ static void blkfront_sectors_changed(void *arg, const char *path, const char *to
         bf->opts.capacity_changed(bf->opts.arg, sectors);
 }
 
+/* The data path's gate (under the device lock). */
+static void blkfront_set_connected(struct blkfront *bf, bool connected)
+{
+    const struct gp_platform *p = bf->plat;
+    p->lock_acquire(p->ctx, bf->lock);
+    bf->connected = connected;
+    p->lock_release(p->ctx, bf->lock);
+}
+
 /* The lifecycle's steps (xenbus_frontend_ops); xenbus_life.c decides
  * when they run. */
 static void blkfront_hold(void *arg)
@@ -321,31 +330,19 @@ static void blkfront_teardown_rings(struct blkfront *bf)
 int blkfront_connect(struct blkfront *bf, uint64_t timeout_ns)
 {
     const struct gp_platform *p = bf->plat;
-    int s = xenbus_wait_otherend(&bf->dev, XENBUS_MASK(XenbusStateInitWait) |
-                                               XENBUS_MASK(XenbusStateConnected),
-                                 timeout_ns);
-    if (s < 0) {
-        GP_ERR(p, "blkfront %s: backend never reached InitWait", bf->dev.nodename);
-        return s;
-    }
-    int err = blkfront_setup(bf);
+    int err = xenbus_life_wait_offer(&bf->dev, timeout_ns);
+    if (err)
+        return err;
+    err = blkfront_setup(bf);
     if (err) {
         GP_ERR(p, "blkfront %s: setting up the rings failed: %s", bf->dev.nodename,
                gp_strerror(err));
         blkfront_teardown_rings(bf);
         return err;
     }
-    s = xenbus_wait_otherend(&bf->dev, XENBUS_MASK(XenbusStateConnected) |
-                                           XENBUS_MASK(XenbusStateClosing) |
-                                           XENBUS_MASK(XenbusStateClosed),
-                             timeout_ns);
-    if (s != XenbusStateConnected) {
-        GP_ERR(p, "blkfront %s: backend did not connect (%s)", bf->dev.nodename,
-               s < 0 ? gp_strerror(s) : xenbus_state_name((enum xenbus_state)s));
-        blkfront_teardown_rings(bf);
-        return s < 0 ? s : GP_EIO;
-    }
-    err = blkfront_read_disk(bf);
+    err = xenbus_life_wait_connected(&bf->dev, timeout_ns);
+    if (!err)
+        err = blkfront_read_disk(bf);
     if (!err)
         err = blkfront_read_features(bf);
     if (!err && bf->info.persistent)
@@ -357,9 +354,7 @@ int blkfront_connect(struct blkfront *bf, uint64_t timeout_ns)
     err = xenbus_switch_state(&bf->dev, XS_TXN_NONE, XenbusStateConnected);
     if (err)
         return err;
-    p->lock_acquire(p->ctx, bf->lock);
-    bf->connected = true;
-    p->lock_release(p->ctx, bf->lock);
+    blkfront_set_connected(bf, true);
     xenbus_life_connected(&bf->dev);
     if (!bf->sectors_watch) {
         char path[XENBUS_PATH_MAX + 16];
@@ -375,6 +370,11 @@ int blkfront_connect(struct blkfront *bf, uint64_t timeout_ns)
             bf->info.discard);
     blkfront_kick(bf);
     return 0;
+}
+
+static int blkfront_connect_op(void *arg, uint64_t timeout_ns)
+{
+    return blkfront_connect(arg, timeout_ns);
 }
 
 int blkfront_submit(struct blkfront *bf, struct blkfront_req *r)
@@ -454,21 +454,15 @@ bool blkfront_is_broken(struct blkfront *bf)
 
 void blkfront_suspend(struct blkfront *bf)
 {
-    const struct gp_platform *p = bf->plat;
     /* Stop using the ring; what is in flight stays there: if the suspend
      * is cancelled the backend still answers it. */
-    p->lock_acquire(p->ctx, bf->lock);
-    bf->connected = false;
-    p->lock_release(p->ctx, bf->lock);
+    blkfront_set_connected(bf, false);
     xenbus_life_suspend(&bf->dev);
 }
 
 void blkfront_resume_in_place(struct blkfront *bf)
 {
-    const struct gp_platform *p = bf->plat;
-    p->lock_acquire(p->ctx, bf->lock);
-    bf->connected = true;
-    p->lock_release(p->ctx, bf->lock);
+    blkfront_set_connected(bf, true);
     xenbus_life_resume_in_place(&bf->dev);
     for (unsigned qi = 0; qi < bf->nqueues; qi++)
         blkfront_event(&bf->q[qi], bf->q[qi].port);   /* answers that came while suspended */
@@ -504,16 +498,6 @@ static void blkfront_release(void *arg, bool new_domain)
     bf->sectors_watch = NULL;
 }
 
-static int blkfront_connect_op(void *arg, uint64_t timeout_ns)
-{
-    return blkfront_connect(arg, timeout_ns);
-}
-
-int blkfront_resume(struct blkfront *bf, uint64_t timeout_ns)
-{
-    return xenbus_life_resume(&bf->dev, false, timeout_ns);
-}
-
 int blkfront_resume_restored(struct blkfront *bf, uint64_t timeout_ns)
 {
     return xenbus_life_resume(&bf->dev, true, timeout_ns);
@@ -544,9 +528,7 @@ void blkfront_destroy(struct blkfront *bf)
         xs_watch_remove(bf->xs, bf->sectors_watch);
     bf->sectors_watch = NULL;
     blkfront_close_backend(bf);
-    p->lock_acquire(p->ctx, bf->lock);
-    bf->connected = false;
-    p->lock_release(p->ctx, bf->lock);
+    blkfront_set_connected(bf, false);
     blkfront_fail_all(bf, GP_ESHUTDOWN);
     xenbus_switch_state(&bf->dev, XS_TXN_NONE, XenbusStateClosed);
     xenbus_dev_teardown(&bf->dev);

@@ -347,14 +347,10 @@ static void netfront_teardown_rings(struct netfront *nf)
 int netfront_connect(struct netfront *nf, uint64_t timeout_ns)
 {
     const struct gp_platform *p = nf->plat;
-    int s = xenbus_wait_otherend(&nf->dev, XENBUS_MASK(XenbusStateInitWait) |
-                                               XENBUS_MASK(XenbusStateConnected),
-                                 timeout_ns);
-    if (s < 0) {
-        GP_ERR(p, "netfront %s: backend never reached InitWait", nf->dev.nodename);
-        return s;
-    }
-    int err = netfront_read_features(nf);
+    int err = xenbus_life_wait_offer(&nf->dev, timeout_ns);
+    if (err)
+        return err;
+    err = netfront_read_features(nf);
     if (!err)
         netfront_queues_resize(nf, nf->info.queues);
     for (unsigned i = 0; !err && i < nf->nqueues; i++)
@@ -369,15 +365,10 @@ int netfront_connect(struct netfront *nf, uint64_t timeout_ns)
         netfront_teardown_rings(nf);
         return err;
     }
-    s = xenbus_wait_otherend(&nf->dev, XENBUS_MASK(XenbusStateConnected) |
-                                           XENBUS_MASK(XenbusStateClosing) |
-                                           XENBUS_MASK(XenbusStateClosed),
-                             timeout_ns);
-    if (s != XenbusStateConnected) {
-        GP_ERR(p, "netfront %s: backend did not connect (%s)", nf->dev.nodename,
-               s < 0 ? gp_strerror(s) : xenbus_state_name((enum xenbus_state)s));
+    err = xenbus_life_wait_connected(&nf->dev, timeout_ns);
+    if (err) {
         netfront_teardown_rings(nf);
-        return s < 0 ? s : GP_EIO;
+        return err;
     }
     nf->connected = true;
     xenbus_life_connected(&nf->dev);
@@ -392,6 +383,11 @@ int netfront_connect(struct netfront *nf, uint64_t timeout_ns)
         netfront_tx_kick(&nf->q[i]);                      /* frames held over */
     }
     return 0;
+}
+
+static int netfront_connect_op(void *arg, uint64_t timeout_ns)
+{
+    return netfront_connect(arg, timeout_ns);
 }
 
 /* ---- frames ------------------------------------------------------------------------ */
@@ -506,16 +502,6 @@ static void netfront_release(void *arg, bool new_domain)
         netfront_teardown_rings(nf);
     }
     gp_quarantine_retry(&nf->quar);      /* what earlier backends let go meanwhile */
-}
-
-static int netfront_connect_op(void *arg, uint64_t timeout_ns)
-{
-    return netfront_connect(arg, timeout_ns);
-}
-
-int netfront_resume(struct netfront *nf, uint64_t timeout_ns)
-{
-    return xenbus_life_resume(&nf->dev, false, timeout_ns);
 }
 
 int netfront_resume_restored(struct netfront *nf, uint64_t timeout_ns)

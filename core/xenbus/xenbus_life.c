@@ -90,6 +90,36 @@ enum xenbus_life xenbus_life_state(struct xenbus_dev *d)
     return l;
 }
 
+/* The frontend's name for the log ("blkfront device/vbd/768: ..."). */
+static const char *xenbus_life_owner(struct xenbus_dev *d)
+{
+    return d->ops && d->ops->name ? d->ops->name : "xenbus";
+}
+
+int xenbus_life_wait_offer(struct xenbus_dev *d, uint64_t timeout_ns)
+{
+    int s = xenbus_wait_otherend(d, XENBUS_MASK(XenbusStateInitWait) |
+                                        XENBUS_MASK(XenbusStateConnected),
+                                 timeout_ns);
+    if (s < 0)
+        GP_ERR(d->plat, "%s %s: backend never reached InitWait", xenbus_life_owner(d),
+               d->nodename);
+    return s < 0 ? s : 0;
+}
+
+int xenbus_life_wait_connected(struct xenbus_dev *d, uint64_t timeout_ns)
+{
+    int s = xenbus_wait_otherend(d, XENBUS_MASK(XenbusStateConnected) |
+                                        XENBUS_MASK(XenbusStateClosing) |
+                                        XENBUS_MASK(XenbusStateClosed),
+                                 timeout_ns);
+    if (s == XenbusStateConnected)
+        return 0;
+    GP_ERR(d->plat, "%s %s: backend did not connect (%s)", xenbus_life_owner(d), d->nodename,
+           s < 0 ? gp_strerror(s) : xenbus_state_name((enum xenbus_state)s));
+    return s < 0 ? s : GP_EIO;
+}
+
 void xenbus_life_connected(struct xenbus_dev *d)
 {
     (void)xenbus_life_move(d, B(INITIALISING) | B(RECONNECTING) | B(CONNECTED) | B(SUSPENDED) |
@@ -154,15 +184,15 @@ void xenbus_life_otherend(struct xenbus_dev *d, enum xenbus_state s)
     const struct gp_platform *p = d->plat;
     const struct xenbus_frontend_ops *ops = d->ops;
     if (xenbus_otherend_left(s) && xenbus_dev_mark_lost(d)) {
-        GP_WARN(p, "%s %s: backend is %s: holding I/O until it returns", ops->name, d->nodename,
-                xenbus_state_name(s));
+        GP_WARN(p, "%s %s: backend is %s: holding I/O until it returns", xenbus_life_owner(d),
+                d->nodename, xenbus_state_name(s));
         ops->hold(d->arg);
         if (s != XenbusStateInitWait)
             xenbus_switch_state(d, XS_TXN_NONE, XenbusStateClosed);
     }
     if (xenbus_otherend_back(s) && xenbus_dev_take_lost(d)) {
         if (xenbus_dev_defer(d, xenbus_life_reconnect, d) != 0)
-            GP_ERR(p, "%s %s: cannot schedule the reconnect", ops->name, d->nodename);
+            GP_ERR(p, "%s %s: cannot schedule the reconnect", xenbus_life_owner(d), d->nodename);
     }
 }
 

@@ -106,6 +106,11 @@ int xenbus_dev_refresh_otherend(struct xenbus_dev *d);
 int xenbus_switch_state(struct xenbus_dev *d, xs_txn_t t, enum xenbus_state s);
 /* ---- the lifecycle (core/xenbus/xenbus_life.c) ------------------------ */
 enum xenbus_life xenbus_life_state(struct xenbus_dev *d);
+/* [passive] A connect's two waits for the backend, each logging why it
+ * failed: it offers itself (InitWait, or still Connected); after our rings
+ * are published, it connects (GP_EIO if it closes instead). */
+int xenbus_life_wait_offer(struct xenbus_dev *d, uint64_t timeout_ns);
+int xenbus_life_wait_connected(struct xenbus_dev *d, uint64_t timeout_ns);
 /* The frontend's connect succeeded (INITIALISING or RECONNECTING ->
  * CONNECTED). */
 void xenbus_life_connected(struct xenbus_dev *d);
