@@ -27,13 +27,15 @@ const char *xenbus_life_name(enum xenbus_life l)
 }
 
 #define B(l) XENBUS_LIFE_BIT(XENBUS_LIFE_##l)
-/* Where each state may go (docs/architecture.md, "Device lifecycle"). */
+/* Where each state may go (docs/architecture.md, "Device lifecycle").
+ * LOST -> CONNECTED: an owner's reconnect that succeeded while the
+ * machine had seen the backend go. */
 static const uint32_t xenbus_life_next[XENBUS_LIFE_COUNT] = {
     [XENBUS_LIFE_CLOSED] = B(INITIALISING),
     [XENBUS_LIFE_INITIALISING] = B(CONNECTED) | B(RECONNECTING) | B(CLOSING),
     [XENBUS_LIFE_CONNECTED] = B(LOST) | B(SUSPENDED) | B(RECONNECTING) | B(CLOSING),
     [XENBUS_LIFE_SUSPENDED] = B(CONNECTED) | B(RECONNECTING) | B(CLOSING),
-    [XENBUS_LIFE_LOST] = B(SUSPENDED) | B(RECONNECTING) | B(CLOSING),
+    [XENBUS_LIFE_LOST] = B(CONNECTED) | B(SUSPENDED) | B(RECONNECTING) | B(CLOSING),
     [XENBUS_LIFE_RECONNECTING] = B(CONNECTED) | B(LOST) | B(INITIALISING) | B(RECONNECTING) |
                                  B(CLOSING),
     [XENBUS_LIFE_CLOSING] = B(CLOSED),
