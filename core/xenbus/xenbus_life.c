@@ -35,7 +35,7 @@ static const uint32_t xenbus_life_next[XENBUS_LIFE_COUNT] = {
     [XENBUS_LIFE_INITIALISING] = B(CONNECTED) | B(RECONNECTING) | B(CLOSING),
     [XENBUS_LIFE_CONNECTED] = B(LOST) | B(SUSPENDED) | B(RECONNECTING) | B(CLOSING),
     [XENBUS_LIFE_SUSPENDED] = B(CONNECTED) | B(RECONNECTING) | B(CLOSING),
-    [XENBUS_LIFE_LOST] = B(CONNECTED) | B(SUSPENDED) | B(RECONNECTING) | B(CLOSING),
+    [XENBUS_LIFE_LOST] = B(CONNECTED) | B(RECONNECTING) | B(CLOSING),
     [XENBUS_LIFE_RECONNECTING] = B(CONNECTED) | B(LOST) | B(INITIALISING) | B(RECONNECTING) |
                                  B(CLOSING),
     [XENBUS_LIFE_CLOSING] = B(CLOSED),
@@ -131,12 +131,14 @@ void xenbus_life_connected(struct xenbus_dev *d)
 
 void xenbus_life_suspend(struct xenbus_dev *d)
 {
-    (void)xenbus_life_move(d, B(CONNECTED) | B(LOST), XENBUS_LIFE_SUSPENDED);
+    (void)xenbus_life_move(d, B(CONNECTED), XENBUS_LIFE_SUSPENDED);   /* LOST stays LOST */
 }
 
 void xenbus_life_resume_in_place(struct xenbus_dev *d)
 {
-    (void)xenbus_life_move(d, B(SUSPENDED), XENBUS_LIFE_CONNECTED);
+    /* LOST too: a save while lost, cancelled; the frontend takes its rings
+     * up again as they were, and the backend's next change decides. */
+    (void)xenbus_life_move(d, B(SUSPENDED) | B(LOST), XENBUS_LIFE_CONNECTED);
 }
 
 /* Give the rings up and connect again: the ops' steps around the
@@ -161,11 +163,20 @@ static int xenbus_life_reconnect_steps(struct xenbus_dev *d, bool new_domain, ui
 
 int xenbus_life_resume(struct xenbus_dev *d, bool new_domain, uint64_t timeout_ns)
 {
-    if (!xenbus_life_move(d, ~(B(CLOSING) | B(CLOSED)), XENBUS_LIFE_RECONNECTING))
+    const struct gp_platform *p = d->plat;
+    p->lock_acquire(p->ctx, d->lock);
+    struct xenbus_life_step st = xenbus_life_step(d, ~(B(CLOSING) | B(CLOSED)),
+                                                  XENBUS_LIFE_RECONNECTING);
+    p->lock_release(p->ctx, d->lock);
+    if (!xenbus_life_log(d, st))
         return GP_ESHUTDOWN;
     int err = xenbus_life_reconnect_steps(d, new_domain, timeout_ns);
-    if (err)             /* no reconnect of its own: the owner decides */
-        (void)xenbus_life_move(d, B(RECONNECTING), XENBUS_LIFE_INITIALISING);
+    /* Failed: the owner decides, but a device the backend had left stays
+     * LOST (its next InitWait reconnects it, as before the owner came). */
+    if (err)
+        (void)xenbus_life_move(d, B(RECONNECTING), st.from == XENBUS_LIFE_LOST
+                                                       ? XENBUS_LIFE_LOST
+                                                       : XENBUS_LIFE_INITIALISING);
     return err;
 }
 

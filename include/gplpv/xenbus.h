@@ -30,7 +30,8 @@ struct xenbus_dev;
  *     one watch event: I/O held) -> RECONNECTING (backend InitWait or
  *     Connected again: a deferred reconnect) -> CONNECTED, or LOST again
  *     when it failed and is not retried
- *   CONNECTED -> SUSPENDED (save) -> CONNECTED (cancelled: resumed in place)
+ *   CONNECTED -> SUSPENDED (save; a LOST device stays LOST) -> CONNECTED
+ *     (cancelled: resumed in place)
  *     or -> RECONNECTING (a restored domain) -> CONNECTED
  *   any -> CLOSING (destroy) -> CLOSED (xenbus_dev_teardown)
  * Every move is logged at debug level ("from -> to"); a move the table
@@ -114,15 +115,16 @@ int xenbus_life_wait_connected(struct xenbus_dev *d, uint64_t timeout_ns);
 /* The frontend's connect succeeded (INITIALISING or RECONNECTING ->
  * CONNECTED). */
 void xenbus_life_connected(struct xenbus_dev *d);
-/* Save/restore: CONNECTED (or LOST) -> SUSPENDED; a cancelled suspend
- * resumes in place: SUSPENDED -> CONNECTED. */
+/* Save/restore: CONNECTED -> SUSPENDED; a cancelled suspend resumes in
+ * place: SUSPENDED (or LOST) -> CONNECTED. */
 void xenbus_life_suspend(struct xenbus_dev *d);
 void xenbus_life_resume_in_place(struct xenbus_dev *d);
 /* [passive] The owner reconnects now (a restored domain: new_domain):
  * -> RECONNECTING, then the ops' hold, (a backend still Connected to
  * rings given up is closed first), release, a fresh backend path,
  * Initialising and connect; a failure leaves the device INITIALISING
- * (the owner's to retry).  The backend's own restarts are reconnected by
+ * (the owner's to retry), or LOST if it was (its backend's next InitWait
+ * reconnects it).  The backend's own restarts are reconnected by
  * the machine itself, deferred. */
 int xenbus_life_resume(struct xenbus_dev *d, bool new_domain, uint64_t timeout_ns);
 /* [passive] Destroy begins: -> CLOSING (no reconnect starts from now on),
