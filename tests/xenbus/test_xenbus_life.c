@@ -200,6 +200,34 @@ static void test_legal_paths(void)
     fake_close(&f);
 }
 
+/* A save while the backend is gone keeps the device LOST: cancelled, it
+ * is CONNECTED again as it was; restored but failing, it stays LOST and
+ * the backend's next InitWait reconnects it. */
+static void test_save_while_lost(void)
+{
+    struct fake f;
+    fake_open(&f);
+    sim_os_set_quiet(guest.os, true);
+    CHECK_EQ(fake_connect(&f, 0), 0);
+    set_be_state(XenbusStateClosed);
+    CHECK(wait_life(&f, XENBUS_LIFE_LOST));
+    xenbus_life_suspend(&f.d);
+    CHECK_EQ(xenbus_life_state(&f.d), XENBUS_LIFE_LOST);
+    xenbus_life_resume_in_place(&f.d);
+    CHECK_EQ(xenbus_life_state(&f.d), XENBUS_LIFE_CONNECTED);
+    set_be_state(XenbusStateClosing);
+    CHECK(wait_life(&f, XENBUS_LIFE_LOST));
+    f.fail_connects = 1;
+    xenbus_life_suspend(&f.d);
+    CHECK_EQ(xenbus_life_resume(&f.d, true, 1000000000ull), GP_EIO);
+    CHECK_EQ(xenbus_life_state(&f.d), XENBUS_LIFE_LOST);
+    set_be_state(XenbusStateInitWait);
+    CHECK(wait_life(&f, XENBUS_LIFE_CONNECTED));
+    CHECK_EQ(fake_get(&f, &f.connects), 3);
+    fake_close(&f);
+    sim_os_set_quiet(guest.os, false);
+}
+
 /* Moves the table does not allow are refused with an error and change
  * nothing; steps that do not apply ("if connected") are no-ops; a closing
  * device refuses everything but CLOSED, quietly. */
@@ -352,6 +380,7 @@ int main(void)
     if (life_env(true) != 0)
         return 1;
     GP_TEST_RUN(test_legal_paths);
+    GP_TEST_RUN(test_save_while_lost);
     GP_TEST_RUN(test_illegal_moves_refused);
     GP_TEST_RUN(test_reconnect_failure_retry_and_give_up);
     GP_TEST_RUN(test_close_during_reconnect);
