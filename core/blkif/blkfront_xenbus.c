@@ -111,25 +111,29 @@ int blkfront_create(const struct gp_platform *p, struct xs_client *xs, const cha
 /* What blkback publishes before we connect (InitWait): the ring size and
  * the queues.  Any number is accepted and clamped to what we support (a
  * backend may offer more than we take); what is not a number is refused. */
+static int blkfront_read_capped(struct blkfront *bf, const char *key, uint64_t def,
+                                uint64_t ours, uint64_t most, uint64_t *v)
+{
+    int err = xenbus_read_otherend_u64(&bf->dev, key, def, UINT64_MAX, v);
+    if (!err && *v > ours)
+        *v = ours;
+    if (!err && *v > most)
+        *v = most;
+    return err;
+}
+
 static int blkfront_read_ring_order(struct blkfront *bf)
 {
-    uint64_t order = 0;
-    int err = xenbus_read_otherend_u64(&bf->dev, "max-ring-page-order", 0, UINT64_MAX, &order);
+    uint64_t order = 0, queues = 1;
+    int err = blkfront_read_capped(bf, "max-ring-page-order", 0, bf->opts.max_ring_page_order,
+                                   BLKFRONT_MAX_RING_ORDER, &order);
     if (err)
         return err;
-    if (order > bf->opts.max_ring_page_order)
-        order = bf->opts.max_ring_page_order;
-    if (order > BLKFRONT_MAX_RING_ORDER)
-        order = BLKFRONT_MAX_RING_ORDER;
     bf->info.ring_pages = 1u << order;
-    uint64_t queues = 1;
-    err = xenbus_read_otherend_u64(&bf->dev, "multi-queue-max-queues", 1, UINT64_MAX, &queues);
+    err = blkfront_read_capped(bf, "multi-queue-max-queues", 1, bf->opts.max_queues,
+                               BLKFRONT_MAX_QUEUES, &queues);
     if (err)
         return err;
-    if (queues > bf->opts.max_queues)
-        queues = bf->opts.max_queues;
-    if (queues > BLKFRONT_MAX_QUEUES)
-        queues = BLKFRONT_MAX_QUEUES;
     bf->nqueues = queues ? (unsigned)queues : 1;
     bf->info.queues = bf->nqueues;
     return 0;

@@ -56,6 +56,17 @@ int gp_quarantine_end(struct gp_quarantine *q, gp_grant_ref_t ref, void *va)
     return GP_EBUSY;
 }
 
+/* Free a list taken off the quarantine: pages and nodes (outside the lock). */
+static void gp_quarantine_free(const struct gp_platform *p, struct gp_quarantine_page *list)
+{
+    for (struct gp_quarantine_page *n = list, *next; n; n = next) {
+        next = n->next;
+        if (n->va)
+            p->page_free(p->ctx, n->va);
+        gp_free(p, n);
+    }
+}
+
 int gp_quarantine_withdraw(struct gp_quarantine *q, gp_grant_ref_t *ref, void **va)
 {
     if (*ref == GP_INVALID_GRANT)
@@ -101,12 +112,7 @@ unsigned gp_quarantine_retry(struct gp_quarantine *q)
     q->stats.released += nfreed;
     unsigned held = q->stats.held;
     p->lock_release(p->ctx, q->lock);
-    for (struct gp_quarantine_page *n = freed, *next; n; n = next) {
-        next = n->next;
-        if (n->va)
-            p->page_free(p->ctx, n->va);
-        gp_free(p, n);
-    }
+    gp_quarantine_free(p, freed);
     return held;
 }
 
@@ -138,12 +144,7 @@ void gp_quarantine_forget(struct gp_quarantine *q)
     q->stats.released += q->stats.held;
     q->stats.held = 0;
     p->lock_release(p->ctx, q->lock);
-    for (struct gp_quarantine_page *n = list, *next; n; n = next) {
-        next = n->next;
-        if (n->va)
-            p->page_free(p->ctx, n->va);
-        gp_free(p, n);
-    }
+    gp_quarantine_free(p, list);
 }
 
 void gp_quarantine_get_stats(struct gp_quarantine *q, struct gp_quarantine_stats *s)

@@ -44,22 +44,25 @@ void netfront_event(void *arg, gp_port_t port)
         netfront_rx_event(q);
 }
 
-void netfront_event_tx(void *arg, gp_port_t port)
+/* Split event channels: one ring's port. */
+static void netfront_event_one(struct netfront_queue *q,
+                               void (*ring_event)(struct netfront_queue *q))
 {
-    struct netfront_queue *q = arg;
-    (void)port;
     netfront_count(q->nf, &q->nf->stats.events, 1);
     if (netfront_live(q->nf))
-        netfront_tx_event(q);
+        ring_event(q);
+}
+
+void netfront_event_tx(void *arg, gp_port_t port)
+{
+    (void)port;
+    netfront_event_one(arg, netfront_tx_event);
 }
 
 void netfront_event_rx(void *arg, gp_port_t port)
 {
-    struct netfront_queue *q = arg;
     (void)port;
-    netfront_count(q->nf, &q->nf->stats.events, 1);
-    if (netfront_live(q->nf))
-        netfront_rx_event(q);
+    netfront_event_one(arg, netfront_rx_event);
 }
 
 int netfront_pages_grant(struct netfront *nf, struct netfront_page *pg, unsigned n,
