@@ -74,8 +74,7 @@ void blkfront_detach_raw(struct blkfront *bf)
     blkfront_dump_free(bf);
     for (unsigned i = 0; i < bf->pool_size; i++) {
         struct blkfront_page *pg = &bf->pool[i];
-        if (pg->ref != GP_INVALID_GRANT && gp_quarantine_end(&bf->quar, pg->ref, pg->va) != 0)
-            pg->va = NULL;
+        (void)gp_quarantine_withdraw(&bf->quar, &pg->ref, &pg->va);
         if (pg->va)
             gp_os_page_free(p, pg->va);
     }

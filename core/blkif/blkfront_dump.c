@@ -32,16 +32,13 @@ void blkfront_dump_end(struct blkfront *bf)
         return;
     for (unsigned i = 0; i < BLKFRONT_DUMP_PAGES; i++) {
         struct blkfront_page *pg = &bf->dump.page[i];
-        if (pg->ref == GP_INVALID_GRANT)
-            continue;
         /* Still mapped by the backend: the quarantine keeps the page, and
          * a fresh one takes its place (the dump path never allocates). */
-        if (gp_quarantine_end(&bf->quar, pg->ref, pg->va) != 0) {
+        if (gp_quarantine_withdraw(&bf->quar, &pg->ref, &pg->va) != 0) {
             pg->va = gp_os_page_alloc(p, &pg->gfn);
             if (!pg->va)
                 bf->dump.enabled = false;
         }
-        pg->ref = GP_INVALID_GRANT;
     }
 }
 

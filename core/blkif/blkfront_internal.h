@@ -106,7 +106,7 @@ struct blkfront {
     struct blkfront_info info;
     unsigned segs_per_req;            /* max data pages per ring request */
 
-    bool connected, broken, closing;
+    bool connected, broken;           /* connected: the data path's gate (the lifecycle: dev.life) */
     struct xs_watch *sectors_watch;   /* capacity changes */
     struct blkfront_queue q[BLKFRONT_MAX_QUEUES];
     unsigned nqueues;

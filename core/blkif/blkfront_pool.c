@@ -44,9 +44,8 @@ void blkfront_pool_end_all(struct blkfront *bf)
         struct blkfront_page *pg = &bf->pool[i];
         if (pg->ref != GP_INVALID_GRANT) {
             bf->stats.grant_ops++;
-            if (gp_quarantine_end(&bf->quar, pg->ref, pg->va) != 0)
-                pg->va = NULL;          /* the quarantine has it; the slot is refilled */
-            pg->ref = GP_INVALID_GRANT;
+            /* A page still mapped goes to the quarantine; the slot is refilled. */
+            (void)gp_quarantine_withdraw(&bf->quar, &pg->ref, &pg->va);
         }
         /* The next backend may be another domain: it sees nothing of the
          * data that went through this one. */
@@ -185,15 +184,10 @@ int blkfront_ring_alloc(struct blkfront_queue *q)
 void blkfront_ring_end(struct blkfront_queue *q)
 {
     struct blkfront *bf = q->bf;
-    for (unsigned i = 0; i < BLKFRONT_MAX_RING_PAGES; i++) {
-        if (q->ring_ref[i] == GP_INVALID_GRANT)
-            continue;
-        /* Still mapped (a backend that has not let go): the quarantine
-         * keeps the page until it does; it is never a ring again. */
-        if (gp_quarantine_end(&bf->quar, q->ring_ref[i], q->ring_va[i]) != 0)
-            q->ring_va[i] = NULL;
-        q->ring_ref[i] = GP_INVALID_GRANT;
-    }
+    /* Still mapped (a backend that has not let go): the quarantine keeps
+     * the page until it does; it is never a ring again. */
+    for (unsigned i = 0; i < BLKFRONT_MAX_RING_PAGES; i++)
+        (void)gp_quarantine_withdraw(&bf->quar, &q->ring_ref[i], &q->ring_va[i]);
 }
 
 void blkfront_ring_free(struct blkfront_queue *q)

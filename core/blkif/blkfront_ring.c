@@ -288,11 +288,8 @@ static bool blkfront_release_pages(struct blkfront *bf, struct blkfront_shadow *
         struct blkfront_page *pg = &bf->pool[pi];
         if (!reissue && !bf->info.persistent && pg->ref != GP_INVALID_GRANT) {
             bf->stats.grant_ops++;
-            gp_grant_ref_t ref = pg->ref;
-            pg->ref = GP_INVALID_GRANT;
-            if (gp_quarantine_end(&bf->quar, ref, pg->va) != 0) {
-                pg->va = NULL;            /* the slot gets a new page at the next connect */
-                ok = false;
+            if (gp_quarantine_withdraw(&bf->quar, &pg->ref, &pg->va) != 0) {
+                ok = false;               /* the slot gets a new page at the next connect */
                 continue;
             }
         }

@@ -28,41 +28,33 @@ static void blkfront_sectors_changed(void *arg, const char *path, const char *to
         bf->opts.capacity_changed(bf->opts.arg, sectors);
 }
 
-/* The backend came back (restart): reconnect, re-issuing what was lost. */
-static void blkfront_reconnect(void *arg)
+/* The data path's gate (under the device lock). */
+static void blkfront_set_connected(struct blkfront *bf, bool connected)
 {
-    struct blkfront *bf = arg;
-    if (bf->closing || bf->connected)
-        return;
-    unsigned initwaits = xenbus_dev_initwaits(&bf->dev);
-    int err = blkfront_resume(bf, GP_S(10));
-    if (err)            /* still holding I/O: xenbus decides when to try again */
-        xenbus_dev_reconnect_failed(&bf->dev, initwaits, err, blkfront_reconnect, bf);
+    const struct gp_platform *p = bf->plat;
+    gp_os_lock_acquire(p, bf->lock);
+    bf->connected = connected;
+    gp_os_lock_release(p, bf->lock);
 }
 
-/* The backend left us, or is back (xenbus_otherend_left/_back). */
-static void blkfront_otherend_changed(void *arg, struct xenbus_dev *d, enum xenbus_state s)
+/* The lifecycle's steps (xenbus_frontend_ops); xenbus_life.c decides
+ * when they run. */
+static void blkfront_hold(void *arg)
 {
     struct blkfront *bf = arg;
-    (void)d;
-    if (xenbus_otherend_left(s) && bf->connected && !bf->closing) {
-        GP_WARN(bf->plat, "blkfront %s: backend is %s: holding I/O until it returns",
-                bf->dev.nodename, xenbus_state_name(s));
-        const struct gp_platform *p = bf->plat;
-        gp_os_lock_acquire(p, bf->lock);
-        bf->connected = false;
-        blkfront_requeue_inflight(bf);
-        gp_os_lock_release(p, bf->lock);
-        xenbus_dev_mark_lost(&bf->dev);
-        if (s != XenbusStateInitWait)
-            xenbus_switch_state(&bf->dev, XS_TXN_NONE, XenbusStateClosed);
-    }
-    if (xenbus_otherend_back(s) && !bf->connected && !bf->closing &&
-        xenbus_dev_take_lost(&bf->dev)) {
-        if (xenbus_dev_defer(&bf->dev, blkfront_reconnect, bf) != 0)
-            GP_ERR(bf->plat, "blkfront %s: cannot schedule the reconnect", bf->dev.nodename);
-    }
+    const struct gp_platform *p = bf->plat;
+    gp_os_lock_acquire(p, bf->lock);
+    bf->connected = false;
+    blkfront_requeue_inflight(bf);         /* the ring is gone: re-issue */
+    gp_os_lock_release(p, bf->lock);
 }
+
+static void blkfront_release(void *arg, bool new_domain);
+static int blkfront_connect_op(void *arg, uint64_t timeout_ns);
+static const struct xenbus_frontend_ops blkfront_life_ops = {
+    .name = "blkfront", .hold = blkfront_hold,
+    .release = blkfront_release, .connect = blkfront_connect_op,
+};
 
 int blkfront_create(const struct gp_platform *p, struct xs_client *xs, const char *nodename,
                     const struct blkfront_opts *o, struct blkfront **out)
@@ -100,7 +92,7 @@ int blkfront_create(const struct gp_platform *p, struct xs_client *xs, const cha
         gp_free(p, bf);
         return GP_ENOMEM;
     }
-    int err = xenbus_dev_init(&bf->dev, p, xs, nodename, blkfront_otherend_changed, bf);
+    int err = xenbus_dev_init(&bf->dev, p, xs, nodename, &blkfront_life_ops, bf);
     if (!err) {
         err = xenbus_dev_reopen(&bf->dev);
         if (err)
@@ -119,25 +111,29 @@ int blkfront_create(const struct gp_platform *p, struct xs_client *xs, const cha
 /* What blkback publishes before we connect (InitWait): the ring size and
  * the queues.  Any number is accepted and clamped to what we support (a
  * backend may offer more than we take); what is not a number is refused. */
+static int blkfront_read_capped(struct blkfront *bf, const char *key, uint64_t def,
+                                uint64_t ours, uint64_t most, uint64_t *v)
+{
+    int err = xenbus_read_otherend_u64(&bf->dev, key, def, UINT64_MAX, v);
+    if (!err && *v > ours)
+        *v = ours;
+    if (!err && *v > most)
+        *v = most;
+    return err;
+}
+
 static int blkfront_read_ring_order(struct blkfront *bf)
 {
-    uint64_t order = 0;
-    int err = xenbus_read_otherend_u64(&bf->dev, "max-ring-page-order", 0, UINT64_MAX, &order);
+    uint64_t order = 0, queues = 1;
+    int err = blkfront_read_capped(bf, "max-ring-page-order", 0, bf->opts.max_ring_page_order,
+                                   BLKFRONT_MAX_RING_ORDER, &order);
     if (err)
         return err;
-    if (order > bf->opts.max_ring_page_order)
-        order = bf->opts.max_ring_page_order;
-    if (order > BLKFRONT_MAX_RING_ORDER)
-        order = BLKFRONT_MAX_RING_ORDER;
     bf->info.ring_pages = 1u << order;
-    uint64_t queues = 1;
-    err = xenbus_read_otherend_u64(&bf->dev, "multi-queue-max-queues", 1, UINT64_MAX, &queues);
+    err = blkfront_read_capped(bf, "multi-queue-max-queues", 1, bf->opts.max_queues,
+                               BLKFRONT_MAX_QUEUES, &queues);
     if (err)
         return err;
-    if (queues > bf->opts.max_queues)
-        queues = bf->opts.max_queues;
-    if (queues > BLKFRONT_MAX_QUEUES)
-        queues = BLKFRONT_MAX_QUEUES;
     bf->nqueues = queues ? (unsigned)queues : 1;
     bf->info.queues = bf->nqueues;
     return 0;
@@ -338,31 +334,19 @@ static void blkfront_teardown_rings(struct blkfront *bf)
 int blkfront_connect(struct blkfront *bf, uint64_t timeout_ns)
 {
     const struct gp_platform *p = bf->plat;
-    int s = xenbus_wait_otherend(&bf->dev, XENBUS_MASK(XenbusStateInitWait) |
-                                               XENBUS_MASK(XenbusStateConnected),
-                                 timeout_ns);
-    if (s < 0) {
-        GP_ERR(p, "blkfront %s: backend never reached InitWait", bf->dev.nodename);
-        return s;
-    }
-    int err = blkfront_setup(bf);
+    int err = xenbus_life_wait_offer(&bf->dev, timeout_ns);
+    if (err)
+        return err;
+    err = blkfront_setup(bf);
     if (err) {
         GP_ERR(p, "blkfront %s: setting up the rings failed: %s", bf->dev.nodename,
                gp_strerror(err));
         blkfront_teardown_rings(bf);
         return err;
     }
-    s = xenbus_wait_otherend(&bf->dev, XENBUS_MASK(XenbusStateConnected) |
-                                           XENBUS_MASK(XenbusStateClosing) |
-                                           XENBUS_MASK(XenbusStateClosed),
-                             timeout_ns);
-    if (s != XenbusStateConnected) {
-        GP_ERR(p, "blkfront %s: backend did not connect (%s)", bf->dev.nodename,
-               s < 0 ? gp_strerror(s) : xenbus_state_name((enum xenbus_state)s));
-        blkfront_teardown_rings(bf);
-        return s < 0 ? s : GP_EIO;
-    }
-    err = blkfront_read_disk(bf);
+    err = xenbus_life_wait_connected(&bf->dev, timeout_ns);
+    if (!err)
+        err = blkfront_read_disk(bf);
     if (!err)
         err = blkfront_read_features(bf);
     if (!err && bf->info.persistent)
@@ -374,9 +358,8 @@ int blkfront_connect(struct blkfront *bf, uint64_t timeout_ns)
     err = xenbus_switch_state(&bf->dev, XS_TXN_NONE, XenbusStateConnected);
     if (err)
         return err;
-    gp_os_lock_acquire(p, bf->lock);
-    bf->connected = true;
-    gp_os_lock_release(p, bf->lock);
+    blkfront_set_connected(bf, true);
+    xenbus_life_connected(&bf->dev);
     if (!bf->sectors_watch) {
         char path[XENBUS_PATH_MAX + 16];
         gp_snprintf(path, sizeof(path), "%s/sectors", bf->dev.otherend);
@@ -391,6 +374,11 @@ int blkfront_connect(struct blkfront *bf, uint64_t timeout_ns)
             bf->info.discard);
     blkfront_kick(bf);
     return 0;
+}
+
+static int blkfront_connect_op(void *arg, uint64_t timeout_ns)
+{
+    return blkfront_connect(arg, timeout_ns);
 }
 
 int blkfront_submit(struct blkfront *bf, struct blkfront_req *r)
@@ -467,31 +455,25 @@ bool blkfront_is_broken(struct blkfront *bf)
 
 void blkfront_suspend(struct blkfront *bf)
 {
-    const struct gp_platform *p = bf->plat;
     /* Stop using the ring; what is in flight stays there: if the suspend
      * is cancelled the backend still answers it. */
-    gp_os_lock_acquire(p, bf->lock);
-    bf->connected = false;
-    gp_os_lock_release(p, bf->lock);
+    blkfront_set_connected(bf, false);
+    xenbus_life_suspend(&bf->dev);
 }
 
 void blkfront_resume_in_place(struct blkfront *bf)
 {
-    const struct gp_platform *p = bf->plat;
-    gp_os_lock_acquire(p, bf->lock);
-    bf->connected = true;
-    gp_os_lock_release(p, bf->lock);
+    blkfront_set_connected(bf, true);
+    xenbus_life_resume_in_place(&bf->dev);
     for (unsigned qi = 0; qi < bf->nqueues; qi++)
         blkfront_event(&bf->q[qi], bf->q[qi].port);   /* answers that came while suspended */
 }
 
-static int blkfront_reconnect_fresh(struct blkfront *bf, uint64_t timeout_ns, bool new_domain)
+/* Give up the rings before a reconnect (blkfront_hold took the requests
+ * off them). */
+static void blkfront_release(void *arg, bool new_domain)
 {
-    const struct gp_platform *p = bf->plat;
-    gp_os_lock_acquire(p, bf->lock);
-    bf->connected = false;
-    blkfront_requeue_inflight(bf);         /* the old ring is gone: re-issue */
-    gp_os_lock_release(p, bf->lock);
+    struct blkfront *bf = arg;
     if (new_domain) {
         /* A restored domain has a fresh grant table and no event channels:
          * the old refs and port mean nothing (and may be reused), and the
@@ -507,9 +489,6 @@ static int blkfront_reconnect_fresh(struct blkfront *bf, uint64_t timeout_ns, bo
         gp_quarantine_forget(&bf->quar);
         blkfront_pool_end_all(bf);           /* zeroes what the next backend will see */
     } else {
-        int err = xenbus_dev_close_stale(&bf->dev, timeout_ns);
-        if (err)
-            return err;
         /* The backend may be another domain now, with another geometry:
          * every grant is ended and the rings go; what it still maps is
          * quarantined (blkfront_teardown_rings). */
@@ -518,22 +497,11 @@ static int blkfront_reconnect_fresh(struct blkfront *bf, uint64_t timeout_ns, bo
     if (bf->sectors_watch)
         xs_watch_remove(bf->xs, bf->sectors_watch);
     bf->sectors_watch = NULL;
-    int err = xenbus_dev_refresh_otherend(&bf->dev);
-    if (!err)
-        err = xenbus_switch_state(&bf->dev, XS_TXN_NONE, XenbusStateInitialising);
-    if (err)
-        return err;
-    return blkfront_connect(bf, timeout_ns);
-}
-
-int blkfront_resume(struct blkfront *bf, uint64_t timeout_ns)
-{
-    return blkfront_reconnect_fresh(bf, timeout_ns, false);
 }
 
 int blkfront_resume_restored(struct blkfront *bf, uint64_t timeout_ns)
 {
-    return blkfront_reconnect_fresh(bf, timeout_ns, true);
+    return xenbus_life_resume(&bf->dev, true, timeout_ns);
 }
 
 /* Close with a backend that may map our pages (xenbus_dev_close: Closing,
@@ -556,15 +524,12 @@ void blkfront_destroy(struct blkfront *bf)
     if (!bf)
         return;
     const struct gp_platform *p = bf->plat;
-    __atomic_store_n(&bf->closing, true, __ATOMIC_SEQ_CST);
-    xenbus_dev_drain_deferred(&bf->dev);    /* a reconnect in progress finishes first */
+    xenbus_life_close(&bf->dev);            /* a reconnect in progress finishes first */
     if (bf->sectors_watch)
         xs_watch_remove(bf->xs, bf->sectors_watch);
     bf->sectors_watch = NULL;
     blkfront_close_backend(bf);
-    gp_os_lock_acquire(p, bf->lock);
-    bf->connected = false;
-    gp_os_lock_release(p, bf->lock);
+    blkfront_set_connected(bf, false);
     blkfront_fail_all(bf, GP_ESHUTDOWN);
     xenbus_switch_state(&bf->dev, XS_TXN_NONE, XenbusStateClosed);
     xenbus_dev_teardown(&bf->dev);

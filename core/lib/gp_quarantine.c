@@ -56,6 +56,29 @@ int gp_quarantine_end(struct gp_quarantine *q, gp_grant_ref_t ref, void *va)
     return GP_EBUSY;
 }
 
+/* Free a list taken off the quarantine: pages and nodes (outside the lock). */
+static void gp_quarantine_free(const struct gp_platform *p, struct gp_quarantine_page *list)
+{
+    for (struct gp_quarantine_page *n = list, *next; n; n = next) {
+        next = n->next;
+        if (n->va)
+            gp_os_page_free(p, n->va);
+        gp_free(p, n);
+    }
+}
+
+int gp_quarantine_withdraw(struct gp_quarantine *q, gp_grant_ref_t *ref, void **va)
+{
+    if (*ref == GP_INVALID_GRANT)
+        return 0;
+    gp_grant_ref_t r = *ref;
+    *ref = GP_INVALID_GRANT;
+    if (gp_quarantine_end(q, r, *va) == 0)
+        return 0;
+    *va = NULL;                       /* the quarantine's now: the slot wants a fresh page */
+    return GP_EBUSY;
+}
+
 unsigned gp_quarantine_retry(struct gp_quarantine *q)
 {
     const struct gp_platform *p = q->plat;
@@ -89,12 +112,7 @@ unsigned gp_quarantine_retry(struct gp_quarantine *q)
     q->stats.released += nfreed;
     unsigned held = q->stats.held;
     gp_os_lock_release(p, q->lock);
-    for (struct gp_quarantine_page *n = freed, *next; n; n = next) {
-        next = n->next;
-        if (n->va)
-            gp_os_page_free(p, n->va);
-        gp_free(p, n);
-    }
+    gp_quarantine_free(p, freed);
     return held;
 }
 
@@ -126,12 +144,7 @@ void gp_quarantine_forget(struct gp_quarantine *q)
     q->stats.released += q->stats.held;
     q->stats.held = 0;
     gp_os_lock_release(p, q->lock);
-    for (struct gp_quarantine_page *n = list, *next; n; n = next) {
-        next = n->next;
-        if (n->va)
-            gp_os_page_free(p, n->va);
-        gp_free(p, n);
-    }
+    gp_quarantine_free(p, list);
 }
 
 void gp_quarantine_get_stats(struct gp_quarantine *q, struct gp_quarantine_stats *s)

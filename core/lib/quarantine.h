@@ -50,6 +50,11 @@ int gp_quarantine_init(struct gp_quarantine *q, const struct gp_platform *p, con
  * other end still maps it; ref and va now belong to the quarantine (the
  * caller must drop both).  va may be NULL (a ref without a page of ours). */
 int gp_quarantine_end(struct gp_quarantine *q, gp_grant_ref_t ref, void *va);
+/* [any] The grant-withdraw step every frontend takes on a page slot: if
+ * *ref is granted, end it (*ref becomes GP_INVALID_GRANT); if the other
+ * end still maps the page, it goes to the quarantine, *va becomes NULL
+ * (the slot wants a fresh page) and GP_EBUSY is returned; else 0. */
+int gp_quarantine_withdraw(struct gp_quarantine *q, gp_grant_ref_t *ref, void **va);
 /* [passive] Try to end every held grant again; pages ended are freed.
  * Returns how many are still held. */
 unsigned gp_quarantine_retry(struct gp_quarantine *q);

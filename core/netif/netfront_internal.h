@@ -115,7 +115,7 @@ struct netfront {
     struct gp_lock *lock;             /* state and stats */
 
     struct netfront_info info;
-    bool connected, broken, closing;
+    bool connected, broken;           /* connected: the data path's gate (the lifecycle: dev.life) */
     struct netfront_queue q[NETFRONT_MAX_QUEUES];
     unsigned nqueues;
     unsigned next_queue;              /* round robin for transmit */

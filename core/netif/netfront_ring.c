@@ -44,22 +44,25 @@ void netfront_event(void *arg, gp_port_t port)
         netfront_rx_event(q);
 }
 
-void netfront_event_tx(void *arg, gp_port_t port)
+/* Split event channels: one ring's port. */
+static void netfront_event_one(struct netfront_queue *q,
+                               void (*ring_event)(struct netfront_queue *q))
 {
-    struct netfront_queue *q = arg;
-    (void)port;
     netfront_count(q->nf, &q->nf->stats.events, 1);
     if (netfront_live(q->nf))
-        netfront_tx_event(q);
+        ring_event(q);
+}
+
+void netfront_event_tx(void *arg, gp_port_t port)
+{
+    (void)port;
+    netfront_event_one(arg, netfront_tx_event);
 }
 
 void netfront_event_rx(void *arg, gp_port_t port)
 {
-    struct netfront_queue *q = arg;
     (void)port;
-    netfront_count(q->nf, &q->nf->stats.events, 1);
-    if (netfront_live(q->nf))
-        netfront_rx_event(q);
+    netfront_event_one(arg, netfront_rx_event);
 }
 
 int netfront_pages_grant(struct netfront *nf, struct netfront_page *pg, unsigned n,
@@ -90,10 +93,7 @@ void netfront_pages_end(struct netfront *nf, struct netfront_page *pg, unsigned 
         if (pg[i].ref == GP_INVALID_GRANT)
             continue;
         netfront_count(nf, &nf->stats.grant_ops, 1);
-        if (gp_quarantine_end(&nf->quar, pg[i].ref, pg[i].va) != 0) {
-            pg[i].va = NULL;              /* the quarantine's now */
-            pg[i].used = 0;
-        }
-        pg[i].ref = GP_INVALID_GRANT;
+        if (gp_quarantine_withdraw(&nf->quar, &pg[i].ref, &pg[i].va) != 0)
+            pg[i].used = 0;               /* the quarantine has the page */
     }
 }

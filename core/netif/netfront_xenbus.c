@@ -33,38 +33,22 @@ static int netfront_parse_mac(const char *s, uint8_t mac[6])
     return 0;
 }
 
-static void netfront_reconnect(void *arg)
+/* The lifecycle's steps (xenbus_frontend_ops); xenbus_life.c decides
+ * when they run. */
+static void netfront_hold(void *arg)
 {
     struct netfront *nf = arg;
-    if (nf->closing || nf->connected)
-        return;
-    unsigned initwaits = xenbus_dev_initwaits(&nf->dev);
-    int err = netfront_resume(nf, GP_S(10));
-    if (err)            /* still holding frames: xenbus decides when to try again */
-        xenbus_dev_reconnect_failed(&nf->dev, initwaits, err, netfront_reconnect, nf);
+    nf->connected = false;
+    for (unsigned i = 0; i < nf->nqueues; i++)
+        netfront_tx_abandon_ring(&nf->q[i]);   /* the ring is gone */
 }
 
-/* The backend left us, or is back (xenbus_otherend_left/_back). */
-static void netfront_otherend_changed(void *arg, struct xenbus_dev *d, enum xenbus_state s)
-{
-    struct netfront *nf = arg;
-    (void)d;
-    if (xenbus_otherend_left(s) && nf->connected && !nf->closing) {
-        GP_WARN(nf->plat, "netfront %s: backend is %s: holding frames until it returns",
-                nf->dev.nodename, xenbus_state_name(s));
-        nf->connected = false;
-        xenbus_dev_mark_lost(&nf->dev);
-        for (unsigned i = 0; i < nf->nqueues; i++)
-            netfront_tx_abandon_ring(&nf->q[i]);
-        if (s != XenbusStateInitWait)
-            xenbus_switch_state(&nf->dev, XS_TXN_NONE, XenbusStateClosed);
-    }
-    if (xenbus_otherend_back(s) && !nf->connected && !nf->closing &&
-        xenbus_dev_take_lost(&nf->dev)) {
-        if (xenbus_dev_defer(&nf->dev, netfront_reconnect, nf) != 0)
-            GP_ERR(nf->plat, "netfront %s: cannot schedule the reconnect", nf->dev.nodename);
-    }
-}
+static void netfront_release(void *arg, bool new_domain);
+static int netfront_connect_op(void *arg, uint64_t timeout_ns);
+static const struct xenbus_frontend_ops netfront_life_ops = {
+    .name = "netfront", .hold = netfront_hold,
+    .release = netfront_release, .connect = netfront_connect_op,
+};
 
 static int netfront_locks_create(struct netfront *nf)
 {
@@ -142,7 +126,7 @@ int netfront_create(const struct gp_platform *p, struct xs_client *xs, const cha
         netfront_free(nf);
         return err;
     }
-    err = xenbus_dev_init(&nf->dev, p, xs, nodename, netfront_otherend_changed, nf);
+    err = xenbus_dev_init(&nf->dev, p, xs, nodename, &netfront_life_ops, nf);
     if (err) {
         netfront_free(nf);
         return err;
@@ -363,14 +347,10 @@ static void netfront_teardown_rings(struct netfront *nf)
 int netfront_connect(struct netfront *nf, uint64_t timeout_ns)
 {
     const struct gp_platform *p = nf->plat;
-    int s = xenbus_wait_otherend(&nf->dev, XENBUS_MASK(XenbusStateInitWait) |
-                                               XENBUS_MASK(XenbusStateConnected),
-                                 timeout_ns);
-    if (s < 0) {
-        GP_ERR(p, "netfront %s: backend never reached InitWait", nf->dev.nodename);
-        return s;
-    }
-    int err = netfront_read_features(nf);
+    int err = xenbus_life_wait_offer(&nf->dev, timeout_ns);
+    if (err)
+        return err;
+    err = netfront_read_features(nf);
     if (!err)
         netfront_queues_resize(nf, nf->info.queues);
     for (unsigned i = 0; !err && i < nf->nqueues; i++)
@@ -385,17 +365,13 @@ int netfront_connect(struct netfront *nf, uint64_t timeout_ns)
         netfront_teardown_rings(nf);
         return err;
     }
-    s = xenbus_wait_otherend(&nf->dev, XENBUS_MASK(XenbusStateConnected) |
-                                           XENBUS_MASK(XenbusStateClosing) |
-                                           XENBUS_MASK(XenbusStateClosed),
-                             timeout_ns);
-    if (s != XenbusStateConnected) {
-        GP_ERR(p, "netfront %s: backend did not connect (%s)", nf->dev.nodename,
-               s < 0 ? gp_strerror(s) : xenbus_state_name((enum xenbus_state)s));
+    err = xenbus_life_wait_connected(&nf->dev, timeout_ns);
+    if (err) {
         netfront_teardown_rings(nf);
-        return s < 0 ? s : GP_EIO;
+        return err;
     }
     nf->connected = true;
+    xenbus_life_connected(&nf->dev);
     const uint8_t *m = nf->info.mac;
     GP_INFO(p, "netfront %s: mac %02x:%02x:%02x:%02x:%02x:%02x, %u queue(s), sg %d, "
                "gso v4 %d v6 %d, csum offload v4 %d v6 %d, split event channels %d",
@@ -407,6 +383,11 @@ int netfront_connect(struct netfront *nf, uint64_t timeout_ns)
         netfront_tx_kick(&nf->q[i]);                      /* frames held over */
     }
     return 0;
+}
+
+static int netfront_connect_op(void *arg, uint64_t timeout_ns)
+{
+    return netfront_connect(arg, timeout_ns);
 }
 
 /* ---- frames ------------------------------------------------------------------------ */
@@ -482,22 +463,24 @@ bool netfront_is_broken(struct netfront *nf)
 void netfront_suspend(struct netfront *nf)
 {
     nf->connected = false;             /* frames wait; the rings stay as they are */
+    xenbus_life_suspend(&nf->dev);
 }
 
 void netfront_resume_in_place(struct netfront *nf)
 {
     nf->connected = true;
+    xenbus_life_resume_in_place(&nf->dev);
     for (unsigned i = 0; i < nf->nqueues; i++) {
         netfront_event(&nf->q[i], nf->q[i].tx_port);   /* what came while suspended */
         netfront_tx_kick(&nf->q[i]);
     }
 }
 
-static int netfront_reconnect_fresh(struct netfront *nf, uint64_t timeout_ns, bool new_domain)
+/* Give up the rings before a reconnect (netfront_hold failed the frames
+ * that were on them). */
+static void netfront_release(void *arg, bool new_domain)
 {
-    nf->connected = false;
-    for (unsigned i = 0; i < nf->nqueues; i++)
-        netfront_tx_abandon_ring(&nf->q[i]);   /* the old ring is gone */
+    struct netfront *nf = arg;
     if (new_domain) {
         /* A restored domain has a fresh grant table and no event channels;
          * the old backend's mappings went with the old domain. */
@@ -513,36 +496,21 @@ static int netfront_reconnect_fresh(struct netfront *nf, uint64_t timeout_ns, bo
                 q->rx_pages[k].ref = GP_INVALID_GRANT;
         }
     } else {
-        int err = xenbus_dev_close_stale(&nf->dev, timeout_ns);
-        if (err)
-            return err;
         netfront_teardown_rings(nf);
     }
     gp_quarantine_retry(&nf->quar);      /* what earlier backends let go meanwhile */
-    int err = xenbus_dev_refresh_otherend(&nf->dev);
-    if (!err)
-        err = xenbus_switch_state(&nf->dev, XS_TXN_NONE, XenbusStateInitialising);
-    if (err)
-        return err;
-    return netfront_connect(nf, timeout_ns);
-}
-
-int netfront_resume(struct netfront *nf, uint64_t timeout_ns)
-{
-    return netfront_reconnect_fresh(nf, timeout_ns, false);
 }
 
 int netfront_resume_restored(struct netfront *nf, uint64_t timeout_ns)
 {
-    return netfront_reconnect_fresh(nf, timeout_ns, true);
+    return xenbus_life_resume(&nf->dev, true, timeout_ns);
 }
 
 void netfront_destroy(struct netfront *nf)
 {
     if (!nf)
         return;
-    __atomic_store_n(&nf->closing, true, __ATOMIC_SEQ_CST);
-    xenbus_dev_drain_deferred(&nf->dev);    /* a reconnect in progress finishes first */
+    xenbus_life_close(&nf->dev);            /* a reconnect in progress finishes first */
     bool was_connected = nf->connected;
     if (was_connected) {
         xenbus_dev_close(&nf->dev, GP_S(5));  /* grants end once it unmapped */

@@ -1,13 +1,13 @@
 /*
  * xenbus_dev: one frontend device node and its link to the backend.
  * The backend path and id are read and validated, the backend's "state"
- * is watched, and every change is reported (from deferred, passive
- * context) to the owner, which drives its lifecycle from it.
+ * is watched, and every change is handed (from deferred, passive
+ * context) to the device's lifecycle (xenbus_life.c) and the owner.
  */
 #include <string.h>
 
 #include "gplpv/log.h"
-#include "gplpv/xenbus.h"
+#include "xenbus_life.h"
 
 #define XENBUS_MAX_DOMID 0x7ff0u
 
@@ -81,8 +81,12 @@ static void xenbus_otherend_watch(void *arg, const char *path, const char *token
     enum xenbus_state s = (enum xenbus_state)r;
     bool changed = xenbus_note_otherend(d, s, ticket);
     gp_os_event_signal(p, d->state_event);
-    if (changed && d->otherend_changed)
-        d->otherend_changed(d->arg, d, s);
+    if (!changed || !d->ops)
+        return;
+    if (d->ops->changed)
+        d->ops->changed(d->arg, d, s);
+    if (d->ops->connect)
+        xenbus_life_otherend(d, s);
 }
 
 /* Read and validate the backend path and id of d->nodename. */
@@ -131,12 +135,12 @@ static int xenbus_watch_otherend(struct xenbus_dev *d)
 }
 
 int xenbus_dev_init(struct xenbus_dev *d, const struct gp_platform *p, struct xs_client *xs,
-                    const char *nodename, xenbus_otherend_fn fn, void *arg)
+                    const char *nodename, const struct xenbus_frontend_ops *ops, void *arg)
 {
     memset(d, 0, sizeof(*d));
     d->plat = p;
     d->xs = xs;
-    d->otherend_changed = fn;
+    d->ops = ops;
     d->arg = arg;
     d->state = XenbusStateInitialising;
     d->otherend_state = XenbusStateUnknown;
@@ -157,12 +161,18 @@ int xenbus_dev_init(struct xenbus_dev *d, const struct gp_platform *p, struct xs
         xenbus_dev_teardown(d);
         return err;
     }
+    (void)xenbus_life_move(d, XENBUS_LIFE_BIT(XENBUS_LIFE_CLOSED), XENBUS_LIFE_INITIALISING);
     return 0;
 }
 
 void xenbus_dev_teardown(struct xenbus_dev *d)
 {
     const struct gp_platform *p = d->plat;
+    if (d->lock && d->life != XENBUS_LIFE_CLOSED) {
+        GP_DEBUG(p, "xenbus: %s: %s -> %s (torn down)", d->nodename, xenbus_life_name(d->life),
+                 xenbus_life_name(XENBUS_LIFE_CLOSED));
+        d->life = XENBUS_LIFE_CLOSED;
+    }
     if (d->state_watch) {
         xs_watch_remove(d->xs, d->state_watch);
         d->state_watch = NULL;
@@ -241,7 +251,7 @@ int xenbus_switch_state(struct xenbus_dev *d, xs_txn_t t, enum xenbus_state s)
 
 /* Read the backend's state from xenstore now (not waiting for the watch:
  * the caller may run on the very context that delivers it) and note it. */
-static int xenbus_poll_otherend(struct xenbus_dev *d)
+int xenbus_dev_poll_otherend(struct xenbus_dev *d)
 {
     uint64_t ticket;
     int s = xenbus_read_otherend_state(d, false, &ticket);
@@ -264,8 +274,8 @@ int xenbus_wait_otherend(struct xenbus_dev *d, uint32_t mask, uint64_t timeout_n
         if (now >= deadline)
             return GP_ETIMEDOUT;
         uint64_t left = deadline - now;
-        if (gp_os_event_wait(p, d->state_event, left < GP_MS(10) ? left : GP_MS(10)) != 0)
-            (void)xenbus_poll_otherend(d);   /* no watch event within 10 ms */
+        if (gp_os_event_wait(p, d->state_event, left < 10000000 ? left : 10000000) != 0)
+            (void)xenbus_dev_poll_otherend(d);   /* no watch event within 10 ms */
     }
 }
 
@@ -371,151 +381,4 @@ int xenbus_rm_stale(struct xenbus_dev *d, xs_txn_t t, const char *const *keys, u
     }
     xs_free(d->xs, names);
     return err;
-}
-
-/* One scheduled piece of work: the device's work, then the count. */
-struct xenbus_deferred {
-    struct xenbus_dev *d;
-    gp_work_fn fn;
-    void *arg;
-};
-
-static void xenbus_deferred_run(void *arg)
-{
-    struct xenbus_deferred w = *(struct xenbus_deferred *)arg;
-    const struct gp_platform *p = w.d->plat;
-    gp_free(p, arg);
-    w.fn(w.arg);
-    gp_os_lock_acquire(p, w.d->lock);
-    if (--w.d->deferred == 0)
-        gp_os_event_signal(p, w.d->deferred_idle);
-    gp_os_lock_release(p, w.d->lock);
-}
-
-int xenbus_dev_defer(struct xenbus_dev *d, gp_work_fn fn, void *arg)
-{
-    const struct gp_platform *p = d->plat;
-    struct xenbus_deferred *w = gp_zalloc(p, sizeof(*w));
-    if (!w)
-        return GP_ENOMEM;
-    *w = (struct xenbus_deferred){ d, fn, arg };
-    gp_os_lock_acquire(p, d->lock);
-    d->deferred++;
-    gp_os_lock_release(p, d->lock);
-    int err = gp_os_defer(p, xenbus_deferred_run, w);
-    if (err) {
-        gp_free(p, w);
-        gp_os_lock_acquire(p, d->lock);
-        if (--d->deferred == 0)
-            gp_os_event_signal(p, d->deferred_idle);
-        gp_os_lock_release(p, d->lock);
-    }
-    return err;
-}
-
-void xenbus_dev_drain_deferred(struct xenbus_dev *d)
-{
-    const struct gp_platform *p = d->plat;
-    if (!d->lock)
-        return;
-    for (int i = 0; i < 6000; i++) {
-        gp_os_lock_acquire(p, d->lock);
-        unsigned n = d->deferred;
-        gp_os_lock_release(p, d->lock);
-        if (!n)
-            return;
-        gp_os_event_wait(p, d->deferred_idle, GP_MS(10));
-    }
-    GP_ERR(p, "xenbus: %s: deferred work still pending after 60 s", d->nodename);
-}
-
-void xenbus_dev_mark_lost(struct xenbus_dev *d)
-{
-    const struct gp_platform *p = d->plat;
-    gp_os_lock_acquire(p, d->lock);
-    d->lost = true;
-    d->retries = 0;
-    gp_os_lock_release(p, d->lock);
-}
-
-bool xenbus_dev_take_lost(struct xenbus_dev *d)
-{
-    const struct gp_platform *p = d->plat;
-    gp_os_lock_acquire(p, d->lock);
-    bool was = d->lost;
-    d->lost = false;
-    if (was)
-        d->retries = 0;                      /* the backend offers itself anew */
-    gp_os_lock_release(p, d->lock);
-    return was;
-}
-
-unsigned xenbus_dev_initwaits(struct xenbus_dev *d)
-{
-    const struct gp_platform *p = d->plat;
-    gp_os_lock_acquire(p, d->lock);
-    unsigned n = d->initwaits;
-    gp_os_lock_release(p, d->lock);
-    return n;
-}
-
-int xenbus_dev_close_stale(struct xenbus_dev *d, uint64_t timeout_ns)
-{
-    int s = xenbus_poll_otherend(d);
-    if (s != XenbusStateConnected)
-        return 0;
-    GP_WARN(d->plat, "xenbus: %s: backend still Connected to rings we gave up: closing it first",
-            d->nodename);
-    int err = xenbus_switch_state(d, XS_TXN_NONE, XenbusStateClosed);
-    if (err)
-        return err;
-    s = xenbus_wait_otherend(d, XENBUS_MASK(XenbusStateUnknown) |
-                                    XENBUS_MASK(XenbusStateInitWait) |
-                                    XENBUS_MASK(XenbusStateClosing) |
-                                    XENBUS_MASK(XenbusStateClosed),
-                             timeout_ns);
-    if (s < 0)
-        GP_ERR(d->plat, "xenbus: %s: backend stays Connected", d->nodename);
-    return s < 0 ? s : 0;
-}
-
-void xenbus_dev_reconnect_failed(struct xenbus_dev *d, unsigned initwaits_before, int err,
-                                 gp_work_fn again, void *arg)
-{
-    const struct gp_platform *p = d->plat;
-    GP_ERR(p, "xenbus: %s: reconnecting failed: %s", d->nodename, gp_strerror(err));
-    /* The backend must not take up the rings the attempt gave up (it may
-     * still act on an 'Initialised' it has not read yet). */
-    (void)xenbus_switch_state(d, XS_TXN_NONE, XenbusStateClosed);
-    int now = xenbus_poll_otherend(d);
-    gp_os_lock_acquire(p, d->lock);
-    bool restarted = d->initwaits != initwaits_before;   /* an InitWait no one took */
-    /* Or the backend waits for us, or holds rings we gave up: one watch
-     * event can fold a whole restart into no change at all, so its state
-     * now decides too; such retries back off and are bounded. */
-    bool waiting = now == XenbusStateInitWait || now == XenbusStateConnected;
-    if (restarted)
-        d->retries = 0;
-    else if (waiting)
-        d->retries++;
-    unsigned n = d->retries;
-    bool retry = restarted || (waiting && n <= XENBUS_RECONNECT_RETRIES);
-    d->lost = !retry;
-    gp_os_lock_release(p, d->lock);
-    if (!retry) {
-        if (waiting)
-            GP_ERR(p, "xenbus: %s: gave up after %u retries: waiting for the backend to restart",
-                   d->nodename, n - 1);
-        return;                              /* the backend's next InitWait */
-    }
-    if (restarted) {
-        GP_WARN(p, "xenbus: %s: backend restarted meanwhile: reconnecting again", d->nodename);
-    } else {
-        uint64_t ms = 50ull << (n - 1);
-        GP_WARN(p, "xenbus: %s: backend is %s: reconnecting again in %llu ms", d->nodename,
-                xenbus_state_name((enum xenbus_state)now), (unsigned long long)ms);
-        gp_os_event_wait(p, d->state_event, GP_MS(ms));   /* sooner if it moves */
-    }
-    if (xenbus_dev_defer(d, again, arg) != 0)
-        GP_ERR(p, "xenbus: %s: cannot schedule the reconnect", d->nodename);
 }

@@ -3,8 +3,10 @@
  * runs on Windows and linux/blk runs in a Linux domU.
  *
  * Lifecycle: blkfront_create (init: backend found) -> blkfront_connect
- * (negotiate, rings, Connected) -> I/O -> blkfront_suspend / _resume
- * (requests in flight are kept and re-issued) -> blkfront_destroy.
+ * (negotiate, rings, Connected) -> I/O -> blkfront_suspend /
+ * _resume_in_place or _resume_restored (requests in flight are kept and
+ * re-issued) -> blkfront_destroy.  A backend that restarts is reconnected
+ * without the caller (the xenbus lifecycle, gplpv/xenbus.h).
  * blkfront_abandon gives every request back at once (an OS's bus or LU
  * reset, or a surprise removal before the device is destroyed), whatever
  * the backend does.
@@ -97,8 +99,6 @@ bool blkfront_is_broken(struct blkfront *bf);
 void blkfront_suspend(struct blkfront *bf);
 /* The suspend was cancelled: carry on with the same rings, re-issuing. */
 void blkfront_resume_in_place(struct blkfront *bf);
-/* Reconnect to a backend that restarted; requests in flight are re-issued. */
-int blkfront_resume(struct blkfront *bf, uint64_t timeout_ns);
 /* Reconnect in a restored domain (fresh grant table and event channels). */
 int blkfront_resume_restored(struct blkfront *bf, uint64_t timeout_ns);
 /* [any] Give up every request blkfront holds - on a ring, queued, or

@@ -4,8 +4,10 @@
  *
  * Lifecycle: netfront_create (init: backend found, MAC read) ->
  * netfront_connect (negotiate, rings, Connected) -> frames flow ->
- * netfront_suspend / _resume (frames queued for transmit are kept) ->
- * netfront_destroy (every queued frame completes).
+ * netfront_suspend / _resume_in_place or _resume_restored (frames queued
+ * for transmit are kept) -> netfront_destroy (every queued frame
+ * completes).  A backend that restarts is reconnected without the caller
+ * (the xenbus lifecycle, gplpv/xenbus.h).
  *
  * Transmit takes frames of any fragment layout; their bytes are copied
  * into the device's own granted pages (granted once, at connect), so the
@@ -128,8 +130,6 @@ bool netfront_is_broken(struct netfront *nf);
 void netfront_suspend(struct netfront *nf);
 /* The suspend was cancelled: carry on with the same rings. */
 void netfront_resume_in_place(struct netfront *nf);
-/* Reconnect to a backend that restarted (same domain). */
-int netfront_resume(struct netfront *nf, uint64_t timeout_ns);
 /* Reconnect in a restored domain (fresh grant table and event channels). */
 int netfront_resume_restored(struct netfront *nf, uint64_t timeout_ns);
 /* Close with the backend; frames still queued or on the ring complete

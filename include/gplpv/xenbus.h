@@ -3,12 +3,12 @@
  *
  * A struct xenbus_dev is one device/<type>/<id> node.  It finds the
  * backend ("backend" and "backend-id" keys, validated), watches the
- * backend's "state" and calls the owner's otherend_changed callback (from
- * deferred, [passive] context) whenever the backend state changes.  The
- * frontend drivers (blkfront, netfront) build their lifecycle on it:
- *   init -> connect (write ring refs, ports, features; Initialised)
- *        -> enable (backend Connected; we are Connected)
- *        -> disable / disconnect (Closing -> Closed) -> teardown.
+ * backend's "state", and owns the device's lifecycle (enum xenbus_life,
+ * core/xenbus/xenbus_life.c): a frontend (blkfront, netfront) supplies its
+ * own steps in a struct xenbus_frontend_ops (hold I/O, give up the rings,
+ * connect them and re-issue) and tells the machine when it connected,
+ * suspends, resumes and closes; the machine decides, from the backend's
+ * state, when I/O is held and when to reconnect, retry or give up.
  *
  * struct xenbus_enum watches device/<type> and reports devices appearing
  * and disappearing (hot-add, hot-remove).
@@ -23,8 +23,50 @@
 #define XENBUS_PATH_MAX 256
 
 struct xenbus_dev;
-typedef void (*xenbus_otherend_fn)(void *arg, struct xenbus_dev *dev,
-                                   enum xenbus_state state);
+
+/* A device's lifecycle, one named step at a time (xenbus_life_name):
+ *   CLOSED -> INITIALISING (xenbus_dev_init) -> CONNECTED (first connect)
+ *   CONNECTED -> LOST (backend Closing/Closed, or InitWait folded into
+ *     one watch event: I/O held) -> RECONNECTING (backend InitWait or
+ *     Connected again: a deferred reconnect) -> CONNECTED, or LOST again
+ *     when it failed and is not retried
+ *   CONNECTED -> SUSPENDED (save; a LOST device stays LOST) -> CONNECTED
+ *     (cancelled: resumed in place)
+ *     or -> RECONNECTING (a restored domain) -> CONNECTED
+ *   any -> CLOSING (destroy) -> CLOSED (xenbus_dev_teardown)
+ * Every move is logged at debug level ("from -> to"); a move the table
+ * does not allow is refused with an error in the log (docs/architecture.md,
+ * "Device lifecycle"). */
+enum xenbus_life {
+    XENBUS_LIFE_CLOSED,
+    XENBUS_LIFE_INITIALISING,
+    XENBUS_LIFE_CONNECTED,
+    XENBUS_LIFE_SUSPENDED,
+    XENBUS_LIFE_LOST,
+    XENBUS_LIFE_RECONNECTING,
+    XENBUS_LIFE_CLOSING,
+    XENBUS_LIFE_COUNT
+};
+
+/* What a frontend does at each step; fe is the arg of xenbus_dev_init.
+ * All are called at [passive] level from the machine, never two at once
+ * for one device except as documented by xenbus_life_resume. */
+struct xenbus_frontend_ops {
+    const char *name;                                   /* "blkfront": for the log */
+    /* The backend left a connected device: stop using the rings and keep
+     * every request for re-issue (those the backend may have completed
+     * are the frontend's to settle). */
+    void (*hold)(void *fe);
+    /* Give up the rings before a reconnect.  new_domain: a restored
+     * domain, whose grant refs and ports are gone with the old one;
+     * otherwise end every grant (what is still mapped is quarantined). */
+    void (*release)(void *fe, bool new_domain);
+    /* Connect: wait for InitWait, set up and publish rings, wait for
+     * Connected, call xenbus_life_connected, re-issue what is held. */
+    int (*connect)(void *fe, uint64_t timeout_ns);
+    /* Optional: every change of the backend's state, as read. */
+    void (*changed)(void *fe, struct xenbus_dev *d, enum xenbus_state s);
+};
 
 struct xenbus_dev {
     const struct gp_platform *plat;
@@ -36,27 +78,25 @@ struct xenbus_dev {
     enum xenbus_state otherend_state;   /* theirs, as last read */
     uint64_t otherend_reads;            /* reads of theirs begun (a ticket each) */
     uint64_t otherend_noted;            /* the ticket of the read otherend_state holds */
-    xenbus_otherend_fn otherend_changed;
+    const struct xenbus_frontend_ops *ops;
     void *arg;
     struct xs_watch *state_watch;
     struct gp_lock *lock;
     struct gp_event *state_event;       /* signalled on every backend change */
     unsigned deferred;                  /* deferred work not yet run (under lock) */
     struct gp_event *deferred_idle;     /* signalled when it drops to 0 */
-    bool lost;                          /* backend closed under us; no reconnect yet */
+    enum xenbus_life life;              /* the lifecycle step (under lock) */
     unsigned initwaits;                 /* times theirs became InitWait (under lock) */
     unsigned retries;                   /* reconnects retried since the last loss */
 };
 
-/* Reconnects retried, backing off from 50 ms, while the backend stays in
- * InitWait or Connected without restarting; then the next InitWait. */
-#define XENBUS_RECONNECT_RETRIES 6
-
 const char *xenbus_state_name(enum xenbus_state s);
+const char *xenbus_life_name(enum xenbus_life l);
 
-/* Read and validate backend/backend-id of nodename; set up the watch. */
+/* Read and validate backend/backend-id of nodename; set up the watch.
+ * ops (may be NULL: a bare node, no lifecycle) and arg stay the owner's. */
 int xenbus_dev_init(struct xenbus_dev *d, const struct gp_platform *p, struct xs_client *xs,
-                    const char *nodename, xenbus_otherend_fn fn, void *arg);
+                    const char *nodename, const struct xenbus_frontend_ops *ops, void *arg);
 void xenbus_dev_teardown(struct xenbus_dev *d);
 /* Re-read the backend path (after resume or migration). */
 int xenbus_dev_refresh_otherend(struct xenbus_dev *d);
@@ -65,48 +105,32 @@ int xenbus_dev_refresh_otherend(struct xenbus_dev *d);
  * node exists: GP_ENOENT once the toolstack removed it (hot-remove), which
  * is not created again. */
 int xenbus_switch_state(struct xenbus_dev *d, xs_txn_t t, enum xenbus_state s);
-/* Work a device defers (a reconnect after a backend restart) is counted
- * so the device is never freed under it: xenbus_dev_defer schedules
- * fn(arg) through the platform and counts it until it has run;
- * xenbus_dev_drain_deferred waits (passive) until none is left.  Call it
- * once the device refuses new work (its 'closing' flag), before freeing. */
-int xenbus_dev_defer(struct xenbus_dev *d, gp_work_fn fn, void *arg);
-void xenbus_dev_drain_deferred(struct xenbus_dev *d);
-/* Backend restarts.  A device whose backend closed under it (or came
- * back in InitWait while we thought it connected: its Closing was folded
- * into one watch event) marks itself lost; when the backend offers itself
- * again (InitWait), or is Connected while we are not, its otherend
- * callback takes the loss (true once per loss) and defers its reconnect.
- * A reconnect first closes a backend still Connected to rings an earlier
- * attempt gave up (xenbus_dev_close_stale).  It notes
- * xenbus_dev_initwaits() before it starts; if it fails it calls
- * xenbus_dev_reconnect_failed(), which logs why, switches us to Closed (the
- * backend must not take up the rings given up), and defers again(arg) at
- * once if the backend restarted meanwhile, or after a backoff if it is in
- * InitWait or Connected now (at most XENBUS_RECONNECT_RETRIES times);
- * otherwise it marks the device lost again for the next InitWait.  No
- * restart is missed and no two reconnects run at once.  (again() must
- * return at once on a device that is closing: the device's drain waits
- * for it.) */
-int xenbus_dev_close_stale(struct xenbus_dev *d, uint64_t timeout_ns);
-/* The two readings of a backend state change a frontend acts on.  The
- * backend left a connected device: Closing, Closed, or InitWait (the
- * watch reads the state when it runs, so one event can fold a whole
- * restart).  It is back for a device that holds I/O: InitWait, or
- * Connected (still on rings a failed attempt gave up). */
-static inline bool xenbus_otherend_left(enum xenbus_state s)
-{
-    return s == XenbusStateClosing || s == XenbusStateClosed || s == XenbusStateInitWait;
-}
-static inline bool xenbus_otherend_back(enum xenbus_state s)
-{
-    return s == XenbusStateInitWait || s == XenbusStateConnected;
-}
-void xenbus_dev_mark_lost(struct xenbus_dev *d);
-bool xenbus_dev_take_lost(struct xenbus_dev *d);
-unsigned xenbus_dev_initwaits(struct xenbus_dev *d);
-void xenbus_dev_reconnect_failed(struct xenbus_dev *d, unsigned initwaits_before, int err,
-                                 gp_work_fn again, void *arg);
+/* ---- the lifecycle (core/xenbus/xenbus_life.c) ------------------------ */
+enum xenbus_life xenbus_life_state(struct xenbus_dev *d);
+/* [passive] A connect's two waits for the backend, each logging why it
+ * failed: it offers itself (InitWait, or still Connected); after our rings
+ * are published, it connects (GP_EIO if it closes instead). */
+int xenbus_life_wait_offer(struct xenbus_dev *d, uint64_t timeout_ns);
+int xenbus_life_wait_connected(struct xenbus_dev *d, uint64_t timeout_ns);
+/* The frontend's connect succeeded (INITIALISING or RECONNECTING ->
+ * CONNECTED). */
+void xenbus_life_connected(struct xenbus_dev *d);
+/* Save/restore: CONNECTED -> SUSPENDED; a cancelled suspend resumes in
+ * place: SUSPENDED (or LOST) -> CONNECTED. */
+void xenbus_life_suspend(struct xenbus_dev *d);
+void xenbus_life_resume_in_place(struct xenbus_dev *d);
+/* [passive] The owner reconnects now (a restored domain: new_domain):
+ * -> RECONNECTING, then the ops' hold, (a backend still Connected to
+ * rings given up is closed first), release, a fresh backend path,
+ * Initialising and connect; a failure leaves the device INITIALISING
+ * (the owner's to retry), or LOST if it was (its backend's next InitWait
+ * reconnects it).  The backend's own restarts are reconnected by
+ * the machine itself, deferred. */
+int xenbus_life_resume(struct xenbus_dev *d, bool new_domain, uint64_t timeout_ns);
+/* [passive] Destroy begins: -> CLOSING (no reconnect starts from now on),
+ * then wait until a reconnect in progress has finished. */
+void xenbus_life_close(struct xenbus_dev *d);
+
 /* A new instance on a node an earlier one left Closed (a driver reloaded,
  * a device restarted with other settings): switch it to Initialising, or
  * the backend waits in Closed and never offers InitWait again. */

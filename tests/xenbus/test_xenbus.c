@@ -5,6 +5,7 @@
 #include "gp_test.h"
 #include "../xenstore/xs_test_env.h"
 #include "gplpv/xenbus.h"
+#include "xenbus/xenbus_life.h"
 
 static struct sim_xenstored *xsd;
 static struct xs_env dom0, guest;
@@ -63,7 +64,8 @@ static void test_state_machine_follows_backend(void)
     add_device("vif", 0, NULL);
     struct seen sn = { .m = PTHREAD_MUTEX_INITIALIZER };
     struct xenbus_dev d;
-    REQUIRE(xenbus_dev_init(&d, &guest.plat, c1, "device/vif/0", on_otherend, &sn) == 0);
+    const struct xenbus_frontend_ops observe = { .name = "test", .changed = on_otherend };
+    REQUIRE(xenbus_dev_init(&d, &guest.plat, c1, "device/vif/0", &observe, &sn) == 0);
     CHECK_STR(d.otherend, "/local/domain/0/backend/vif/5/0");
     CHECK_EQ(d.otherend_id, 0);
     CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateInitialising), GP_S(2)),
@@ -119,7 +121,8 @@ static void test_lost_backend_reconnects_once_per_restart(void)
     CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateConnected), GP_S(2)),
              XenbusStateConnected);
     CHECK(!xenbus_dev_take_lost(&d));                /* nothing lost yet */
-    xenbus_dev_mark_lost(&d);                        /* the backend closed under us */
+    xenbus_life_connected(&d);                       /* as a frontend's connect says */
+    CHECK(xenbus_dev_mark_lost(&d));                 /* the backend closed under us */
     unsigned before = xenbus_dev_initwaits(&d);
     set_backend("state", "2");
     CHECK_EQ(xenbus_wait_otherend(&d, XENBUS_MASK(XenbusStateInitWait), GP_S(2)),
