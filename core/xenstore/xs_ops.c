@@ -16,14 +16,19 @@ static int xs_check_path(const struct xs_client *c, const char *path)
     return 0;
 }
 
-int xs_read(struct xs_client *c, xs_txn_t t, const char *path, char **value, size_t *len)
+/* A request whose one argument is a checked path. */
+static int xs_path_request(struct xs_client *c, uint32_t type, xs_txn_t t, const char *path,
+                           char **body, uint32_t *len)
 {
     int err = xs_check_path(c, path);
-    if (err)
-        return err;
+    return err ? err : xs_request_str(c, type, t, path, body, len);
+}
+
+int xs_read(struct xs_client *c, xs_txn_t t, const char *path, char **value, size_t *len)
+{
     char *body = NULL;
     uint32_t n = 0;
-    err = xs_request_str(c, XS_READ, t, path, &body, &n);
+    int err = xs_path_request(c, XS_READ, t, path, &body, &n);
     if (err)
         return err;
     if (value)
@@ -66,14 +71,12 @@ int xs_printf(struct xs_client *c, xs_txn_t t, const char *path, const char *fmt
 
 int xs_mkdir(struct xs_client *c, xs_txn_t t, const char *path)
 {
-    int err = xs_check_path(c, path);
-    return err ? err : xs_request_str(c, XS_MKDIR, t, path, NULL, NULL);
+    return xs_path_request(c, XS_MKDIR, t, path, NULL, NULL);
 }
 
 int xs_rm(struct xs_client *c, xs_txn_t t, const char *path)
 {
-    int err = xs_check_path(c, path);
-    return err ? err : xs_request_str(c, XS_RM, t, path, NULL, NULL);
+    return xs_path_request(c, XS_RM, t, path, NULL, NULL);
 }
 
 /* Split a reply of NUL-terminated strings into one allocation holding the
@@ -104,35 +107,30 @@ static int xs_split_strings(struct xs_client *c, const char *body, uint32_t len,
     return 0;
 }
 
+/* A path request whose reply is a list of strings. */
+static int xs_list_request(struct xs_client *c, uint32_t type, xs_txn_t t, const char *path,
+                           char ***out, unsigned *count)
+{
+    char *body = NULL;
+    uint32_t n = 0;
+    int err = xs_path_request(c, type, t, path, &body, &n);
+    if (err)
+        return err;
+    err = xs_split_strings(c, body, n, out, count);
+    xs_free(c, body);
+    return err;
+}
+
 int xs_directory(struct xs_client *c, xs_txn_t t, const char *path, char ***names,
                  unsigned *count)
 {
-    int err = xs_check_path(c, path);
-    if (err)
-        return err;
-    char *body = NULL;
-    uint32_t n = 0;
-    err = xs_request_str(c, XS_DIRECTORY, t, path, &body, &n);
-    if (err)
-        return err;
-    err = xs_split_strings(c, body, n, names, count);
-    xs_free(c, body);
-    return err;
+    return xs_list_request(c, XS_DIRECTORY, t, path, names, count);
 }
 
 int xs_get_perms(struct xs_client *c, xs_txn_t t, const char *path, char ***perms,
                  unsigned *count)
 {
-    int err = xs_check_path(c, path);
-    if (err)
-        return err;
-    char *body = NULL;
-    uint32_t n = 0;
-    err = xs_request_str(c, XS_GET_PERMS, t, path, &body, &n);
-    if (err)
-        return err;
-    err = xs_split_strings(c, body, n, perms, count);
-    xs_free(c, body);
+    int err = xs_list_request(c, XS_GET_PERMS, t, path, perms, count);
     if (!err && *count == 0) {
         xs_free(c, *perms);
         *perms = NULL;
