@@ -46,13 +46,7 @@ typedef struct _SCSI_REQUEST_BLOCK {
     UCHAR Cdb[16];
 } SCSI_REQUEST_BLOCK, *PSCSI_REQUEST_BLOCK;
 
-_Static_assert(sizeof(SCSI_REQUEST_BLOCK) == LAYOUT_SRB_SIZE, "SRB size");
-_Static_assert(offsetof(SCSI_REQUEST_BLOCK, SrbFlags) == LAYOUT_SRB_SRBFLAGS, "SRB SrbFlags");
-_Static_assert(offsetof(SCSI_REQUEST_BLOCK, DataTransferLength) == LAYOUT_SRB_DATATRANSFERLENGTH,
-               "SRB DataTransferLength");
-_Static_assert(offsetof(SCSI_REQUEST_BLOCK, DataBuffer) == LAYOUT_SRB_DATABUFFER, "SRB DataBuffer");
-_Static_assert(offsetof(SCSI_REQUEST_BLOCK, SrbExtension) == LAYOUT_SRB_SRBEXTENSION, "SRB SrbExtension");
-_Static_assert(offsetof(SCSI_REQUEST_BLOCK, Cdb) == LAYOUT_SRB_CDB, "SRB Cdb");
+STOR_LAYOUT_CHECK_SRB;
 
 #define SRB_FUNCTION_EXECUTE_SCSI       0x00
 #define SRB_FUNCTION_IO_CONTROL         0x02
@@ -159,16 +153,7 @@ typedef struct _PORT_CONFIGURATION_INFORMATION {
     BOOLEAN VirtualDevice;
 } PORT_CONFIGURATION_INFORMATION, *PPORT_CONFIGURATION_INFORMATION;
 
-_Static_assert(offsetof(PORT_CONFIGURATION_INFORMATION, MaximumTransferLength) ==
-               LAYOUT_PCI_MAXIMUMTRANSFERLENGTH, "PCI MaximumTransferLength");
-_Static_assert(offsetof(PORT_CONFIGURATION_INFORMATION, AccessRanges) == LAYOUT_PCI_ACCESSRANGES,
-               "PCI AccessRanges");
-_Static_assert(offsetof(PORT_CONFIGURATION_INFORMATION, MapBuffers) == LAYOUT_PCI_MAPBUFFERS,
-               "PCI MapBuffers");
-_Static_assert(offsetof(PORT_CONFIGURATION_INFORMATION, SrbExtensionSize) == LAYOUT_PCI_SRBEXTENSIONSIZE,
-               "PCI SrbExtensionSize");
-_Static_assert(offsetof(PORT_CONFIGURATION_INFORMATION, WmiDataProvider) == LAYOUT_PCI_WMIDATAPROVIDER,
-               "PCI WmiDataProvider");
+STOR_LAYOUT_CHECK_PCI;
 _Static_assert(offsetof(PORT_CONFIGURATION_INFORMATION, SynchronizationModel) ==
                LAYOUT_PCI_SYNCHRONIZATIONMODEL, "PCI SynchronizationModel");
 _Static_assert(sizeof(((PORT_CONFIGURATION_INFORMATION *)0)->SynchronizationModel) == 4,
@@ -308,11 +293,7 @@ typedef struct _HW_INITIALIZATION_DATA {
  * only to a miniport that says so). */
 #define STOR_FEATURE_DUMP_POINTERS 0x00000008
 
-_Static_assert(offsetof(HW_INITIALIZATION_DATA, HwFindAdapter) == LAYOUT_HID_HWFINDADAPTER,
-               "HID HwFindAdapter");
-_Static_assert(offsetof(HW_INITIALIZATION_DATA, MapBuffers) == LAYOUT_HID_MAPBUFFERS, "HID MapBuffers");
-_Static_assert(offsetof(HW_INITIALIZATION_DATA, HwAdapterControl) == LAYOUT_HID_HWADAPTERCONTROL,
-               "HID HwAdapterControl");
+STOR_LAYOUT_CHECK_HID;
 _Static_assert(offsetof(HW_INITIALIZATION_DATA, HwFreeAdapterResources) == LAYOUT_HID_SIZE_VISTA,
                "HID size (Vista)");
 _Static_assert(offsetof(HW_INITIALIZATION_DATA, FeatureSupport) == LAYOUT_HID_FEATURESUPPORT,
@@ -345,9 +326,7 @@ typedef struct _STOR_SCATTER_GATHER_LIST {
     STOR_SCATTER_GATHER_ELEMENT List[];
 } STOR_SCATTER_GATHER_LIST, *PSTOR_SCATTER_GATHER_LIST;
 
-_Static_assert(sizeof(STOR_SCATTER_GATHER_ELEMENT) == LAYOUT_SGE_SIZE, "SG element size");
-_Static_assert(offsetof(STOR_SCATTER_GATHER_ELEMENT, Length) == LAYOUT_SGE_LENGTH, "SG Length");
-_Static_assert(offsetof(STOR_SCATTER_GATHER_LIST, List) == LAYOUT_SGL_LIST, "SG list");
+STOR_LAYOUT_CHECK_SG(STOR_SCATTER_GATHER_ELEMENT, STOR_SCATTER_GATHER_LIST, List);
 
 /* StorPortExtendedFunction codes (storport.h's STORPORT_FUNCTION_CODE). */
 #define STOR_EXT_GET_SYSTEM_ADDRESS 5

@@ -54,4 +54,35 @@
 #define LAYOUT_MDP_MAXIMUMNUMBEROFTARGETS  STOR_LAYOUT(107, 83)
 #define LAYOUT_MDP_SIZE                    STOR_LAYOUT(112, 84)
 
+
+/* The checks both declarations of the ABI make (storport_decls.h's own and
+ * mingw-w64's srb.h in windows/xenvbd/storport_layout_check.c), each used
+ * at file scope after the structures are declared: `STOR_LAYOUT_CHECK_SRB;`. */
+#define STOR_LAYOUT_AT(type, field, at) \
+    _Static_assert(offsetof(type, field) == (at), "layout: " #type "." #field)
+#define STOR_LAYOUT_CHECK_SRB                                                          \
+    _Static_assert(sizeof(SCSI_REQUEST_BLOCK) == LAYOUT_SRB_SIZE, "layout: SRB size"); \
+    STOR_LAYOUT_AT(SCSI_REQUEST_BLOCK, SrbFlags, LAYOUT_SRB_SRBFLAGS);                 \
+    STOR_LAYOUT_AT(SCSI_REQUEST_BLOCK, DataTransferLength, LAYOUT_SRB_DATATRANSFERLENGTH); \
+    STOR_LAYOUT_AT(SCSI_REQUEST_BLOCK, DataBuffer, LAYOUT_SRB_DATABUFFER);             \
+    STOR_LAYOUT_AT(SCSI_REQUEST_BLOCK, SrbExtension, LAYOUT_SRB_SRBEXTENSION);         \
+    STOR_LAYOUT_AT(SCSI_REQUEST_BLOCK, Cdb, LAYOUT_SRB_CDB)
+#define STOR_LAYOUT_CHECK_PCI                                                                   \
+    STOR_LAYOUT_AT(PORT_CONFIGURATION_INFORMATION, MaximumTransferLength,                       \
+                   LAYOUT_PCI_MAXIMUMTRANSFERLENGTH);                                           \
+    STOR_LAYOUT_AT(PORT_CONFIGURATION_INFORMATION, AccessRanges, LAYOUT_PCI_ACCESSRANGES);      \
+    STOR_LAYOUT_AT(PORT_CONFIGURATION_INFORMATION, MapBuffers, LAYOUT_PCI_MAPBUFFERS);          \
+    STOR_LAYOUT_AT(PORT_CONFIGURATION_INFORMATION, SrbExtensionSize, LAYOUT_PCI_SRBEXTENSIONSIZE); \
+    STOR_LAYOUT_AT(PORT_CONFIGURATION_INFORMATION, WmiDataProvider, LAYOUT_PCI_WMIDATAPROVIDER)
+#define STOR_LAYOUT_CHECK_HID                                                              \
+    STOR_LAYOUT_AT(HW_INITIALIZATION_DATA, HwFindAdapter, LAYOUT_HID_HWFINDADAPTER);       \
+    STOR_LAYOUT_AT(HW_INITIALIZATION_DATA, MapBuffers, LAYOUT_HID_MAPBUFFERS);             \
+    STOR_LAYOUT_AT(HW_INITIALIZATION_DATA, HwAdapterControl, LAYOUT_HID_HWADAPTERCONTROL)
+/* The element and list of a scatter/gather list, under the names each
+ * declaration gives them. */
+#define STOR_LAYOUT_CHECK_SG(element, list, elements)                           \
+    _Static_assert(sizeof(element) == LAYOUT_SGE_SIZE, "layout: SG element size"); \
+    STOR_LAYOUT_AT(element, Length, LAYOUT_SGE_LENGTH);                         \
+    STOR_LAYOUT_AT(list, elements, LAYOUT_SGL_LIST)
+
 #endif
