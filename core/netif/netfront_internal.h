@@ -164,6 +164,7 @@ void netfront_ctrl_forget(struct netfront *nf);         /* restored domain: gran
 void netfront_event(void *arg, gp_port_t port);        /* [any], arg = queue */
 void netfront_event_tx(void *arg, gp_port_t port);
 void netfront_event_rx(void *arg, gp_port_t port);
+int netfront_pages_alloc(struct netfront *nf, struct netfront_page *pg, unsigned n);
 int netfront_pages_grant(struct netfront *nf, struct netfront_page *pg, unsigned n,
                          bool readonly);
 void netfront_pages_end(struct netfront *nf, struct netfront_page *pg, unsigned n);

@@ -3,6 +3,8 @@
  * channel handlers (one port for both rings, or one each with split event
  * channels), granting the queues' pages, failing the device, counters.
  */
+#include <string.h>
+
 #include "netfront_internal.h"
 
 void netfront_count(struct netfront *nf, uint64_t *counter, uint64_t n)
@@ -63,6 +65,23 @@ void netfront_event_rx(void *arg, gp_port_t port)
 {
     (void)port;
     netfront_event_one(arg, netfront_rx_event);
+}
+
+/* Allocate the missing pages of n (zeroed: the backend reads whole pages);
+ * they are not granted yet and hold no earlier frame. */
+int netfront_pages_alloc(struct netfront *nf, struct netfront_page *pg, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        if (pg[i].va)
+            continue;
+        pg[i].ref = GP_INVALID_GRANT;
+        pg[i].va = gp_os_page_alloc(nf->plat, &pg[i].gfn);
+        if (!pg[i].va)
+            return GP_ENOMEM;
+        memset(pg[i].va, 0, GP_PAGE_SIZE);
+        pg[i].used = 0;
+    }
+    return 0;
 }
 
 int netfront_pages_grant(struct netfront *nf, struct netfront_page *pg, unsigned n,

@@ -16,18 +16,7 @@
 
 int netfront_rx_pages_alloc(struct netfront_queue *q)
 {
-    const struct gp_platform *p = q->nf->plat;
-    for (unsigned i = 0; i < NETFRONT_RX_SLOTS; i++) {
-        struct netfront_page *pg = &q->rx_pages[i];
-        if (pg->va)
-            continue;
-        pg->ref = GP_INVALID_GRANT;
-        pg->va = gp_os_page_alloc(p, &pg->gfn);
-        if (!pg->va)
-            return GP_ENOMEM;
-        memset(pg->va, 0, GP_PAGE_SIZE);
-    }
-    return 0;
+    return netfront_pages_alloc(q->nf, q->rx_pages, NETFRONT_RX_SLOTS);
 }
 
 /* Post the buffer of the next ring index (its page is fixed by the index). */

@@ -15,17 +15,9 @@
 int netfront_tx_pages_alloc(struct netfront_queue *q)
 {
     const struct gp_platform *p = q->nf->plat;
-    for (unsigned i = 0; i < NETFRONT_TX_SLOTS; i++) {
-        struct netfront_page *pg = &q->tx_pages[i];
-        if (pg->va)
-            continue;
-        pg->ref = GP_INVALID_GRANT;
-        pg->va = gp_os_page_alloc(p, &pg->gfn);
-        if (!pg->va)
-            return GP_ENOMEM;
-        memset(pg->va, 0, GP_PAGE_SIZE);   /* the backend reads whole pages */
-        pg->used = 0;
-    }
+    int err = netfront_pages_alloc(q->nf, q->tx_pages, NETFRONT_TX_SLOTS);
+    if (err)
+        return err;
     if (!q->scratch)
         q->scratch = gp_zalloc(p, NETPKT_MAX_FRAME);
     return q->scratch ? 0 : GP_ENOMEM;
@@ -245,17 +237,24 @@ static void netfront_tx_notify(struct netfront_queue *q)
     gp_xen_evtchn_notify(p, q->tx_port);
 }
 
-void netfront_tx_kick(struct netfront_queue *q)
+/* Fill the ring from the waiting frames and release tx_lock; then, unlocked,
+ * notify the backend if it must look and complete the frames that finished
+ * without a slot. */
+static void netfront_tx_fill_unlock(struct netfront_queue *q)
 {
-    const struct gp_platform *p = q->nf->plat;
-    gp_os_lock_acquire(p, q->tx_lock);
     bool notify = netfront_tx_fill(q);
     struct netfront_tx *orphans = q->orphans;
     q->orphans = NULL;
-    gp_os_lock_release(p, q->tx_lock);
+    gp_os_lock_release(q->nf->plat, q->tx_lock);
     if (notify)
         netfront_tx_notify(q);
     netfront_tx_complete(orphans);
+}
+
+void netfront_tx_kick(struct netfront_queue *q)
+{
+    gp_os_lock_acquire(q->nf->plat, q->tx_lock);
+    netfront_tx_fill_unlock(q);
 }
 
 int netfront_tx_queue_frame(struct netfront_queue *q, struct netfront_tx *t)
@@ -275,13 +274,7 @@ int netfront_tx_queue_frame(struct netfront_queue *q, struct netfront_tx *t)
     else
         q->wait_head = t;
     q->wait_tail = t;
-    bool notify = netfront_tx_fill(q);
-    struct netfront_tx *orphans = q->orphans;
-    q->orphans = NULL;
-    gp_os_lock_release(p, q->tx_lock);
-    if (notify)
-        netfront_tx_notify(q);
-    netfront_tx_complete(orphans);
+    netfront_tx_fill_unlock(q);
     return 0;
 }
 
