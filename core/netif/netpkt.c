@@ -33,10 +33,11 @@ static void netpkt_put_be32(uint8_t *p, uint32_t v)
     netpkt_put_be16(p + 2, (uint16_t)v);
 }
 
-uint32_t netpkt_read(const struct netpkt_frag *f, unsigned n, uint32_t off, void *dst,
-                     uint32_t len)
+/* Copy len bytes at offset off of the frame out into dst or, when dst is
+ * NULL, in from src; the bytes copied (fewer where the frame ends first). */
+static uint32_t netpkt_copy(const struct netpkt_frag *f, unsigned n, uint32_t off, uint8_t *dst,
+                            const uint8_t *src, uint32_t len)
 {
-    uint8_t *d = dst;
     uint32_t done = 0;
     for (unsigned i = 0; i < n && done < len; i++) {
         if (off >= f[i].len) {
@@ -46,31 +47,27 @@ uint32_t netpkt_read(const struct netpkt_frag *f, unsigned n, uint32_t off, void
         uint32_t k = f[i].len - off;
         if (k > len - done)
             k = len - done;
-        memcpy(d + done, (const uint8_t *)f[i].va + off, k);
+        uint8_t *frag = (uint8_t *)f[i].va + off;
+        if (dst)
+            memcpy(dst + done, frag, k);
+        else
+            memcpy(frag, src + done, k);
         done += k;
         off = 0;
     }
     return done;
 }
 
+uint32_t netpkt_read(const struct netpkt_frag *f, unsigned n, uint32_t off, void *dst,
+                     uint32_t len)
+{
+    return netpkt_copy(f, n, off, dst, NULL, len);
+}
+
 uint32_t netpkt_write(const struct netpkt_frag *f, unsigned n, uint32_t off, const void *src,
                       uint32_t len)
 {
-    const uint8_t *s = src;
-    uint32_t done = 0;
-    for (unsigned i = 0; i < n && done < len; i++) {
-        if (off >= f[i].len) {
-            off -= f[i].len;
-            continue;
-        }
-        uint32_t k = f[i].len - off;
-        if (k > len - done)
-            k = len - done;
-        memcpy((uint8_t *)f[i].va + off, s + done, k);
-        done += k;
-        off = 0;
-    }
-    return done;
+    return netpkt_copy(f, n, off, NULL, src, len);
 }
 
 static uint16_t netpkt_swap16(uint16_t v)
