@@ -48,6 +48,20 @@ static void xennet_read_config(struct xennet *xn)
     NdisCloseConfiguration(cfg);
 }
 
+void xennet_indicate_status(struct xennet *xn, NDIS_STATUS code, void *buf, ULONG size)
+{
+    NDIS_STATUS_INDICATION si;
+    memset(&si, 0, sizeof(si));
+    si.Header.Type = NDIS_OBJECT_TYPE_STATUS_INDICATION;
+    si.Header.Revision = NDIS_STATUS_INDICATION_REVISION_1;
+    si.Header.Size = sizeof(si);
+    si.SourceHandle = xn->handle;
+    si.StatusCode = code;
+    si.StatusBuffer = buf;
+    si.StatusBufferSize = size;
+    NdisMIndicateStatusEx(xn->handle, &si);
+}
+
 void xennet_indicate_link(struct xennet *xn, BOOLEAN up)
 {
     NDIS_LINK_STATE ls;
@@ -59,16 +73,7 @@ void xennet_indicate_link(struct xennet *xn, BOOLEAN up)
     ls.MediaDuplexState = MediaDuplexStateFull;
     ls.XmitLinkSpeed = ls.RcvLinkSpeed = up ? 10000000000ull : NDIS_LINK_SPEED_UNKNOWN;
     ls.PauseFunctions = NdisPauseFunctionsUnsupported;
-    NDIS_STATUS_INDICATION si;
-    memset(&si, 0, sizeof(si));
-    si.Header.Type = NDIS_OBJECT_TYPE_STATUS_INDICATION;
-    si.Header.Revision = NDIS_STATUS_INDICATION_REVISION_1;
-    si.Header.Size = sizeof(si);
-    si.SourceHandle = xn->handle;
-    si.StatusCode = NDIS_STATUS_LINK_STATE;
-    si.StatusBuffer = &ls;
-    si.StatusBufferSize = sizeof(ls);
-    NdisMIndicateStatusEx(xn->handle, &si);
+    xennet_indicate_status(xn, NDIS_STATUS_LINK_STATE, &ls, sizeof(ls));
 }
 
 static void xennet_suspend(void *arg)

@@ -21,6 +21,19 @@ const NDIS_OID xennet_supported_oids[] = {
 };
 const ULONG xennet_supported_oid_count = sizeof(xennet_supported_oids) / sizeof(xennet_supported_oids[0]);
 
+/* One direction of one IP version's checksum offload (ntddndis.h gives
+ * each its own anonymous structure, so a function cannot take them):
+ * options supported (ip_opts names IPv4's or IPv6's field), the TCP and
+ * UDP checksums as caps tcp and udp have the direction's bit. */
+#define XENNET_CSUM_DESCRIBE(d, ip_opts, tcp, udp, bit)          \
+    do {                                                       \
+        (d).Encapsulation = NDIS_ENCAPSULATION_IEEE_802_3;     \
+        (d).ip_opts = NDIS_OFFLOAD_SUPPORTED;                  \
+        (d).TcpOptionsSupported = NDIS_OFFLOAD_SUPPORTED;      \
+        (d).TcpChecksum = ((tcp) & (bit)) != 0;                \
+        (d).UdpChecksum = ((udp) & (bit)) != 0;                \
+    } while (0)
+
 void xennet_offload_describe(const struct xennet *xn, NDIS_OFFLOAD *o)
 {
     const struct netoffload_caps *c = &xn->caps;
@@ -28,26 +41,14 @@ void xennet_offload_describe(const struct xennet *xn, NDIS_OFFLOAD *o)
     o->Header.Type = NDIS_OBJECT_TYPE_OFFLOAD;
     o->Header.Revision = NDIS_OFFLOAD_REVISION_1;
     o->Header.Size = NDIS_SIZEOF_NDIS_OFFLOAD_REVISION_1;
-    o->Checksum.IPv4Transmit.Encapsulation = NDIS_ENCAPSULATION_IEEE_802_3;
-    o->Checksum.IPv4Transmit.IpOptionsSupported = NDIS_OFFLOAD_SUPPORTED;
-    o->Checksum.IPv4Transmit.TcpOptionsSupported = NDIS_OFFLOAD_SUPPORTED;
-    o->Checksum.IPv4Transmit.TcpChecksum = (c->tcp4 & NETOFFLOAD_CSUM_TX) != 0;
-    o->Checksum.IPv4Transmit.UdpChecksum = (c->udp4 & NETOFFLOAD_CSUM_TX) != 0;
-    o->Checksum.IPv4Receive.Encapsulation = NDIS_ENCAPSULATION_IEEE_802_3;
-    o->Checksum.IPv4Receive.IpOptionsSupported = NDIS_OFFLOAD_SUPPORTED;
-    o->Checksum.IPv4Receive.TcpOptionsSupported = NDIS_OFFLOAD_SUPPORTED;
-    o->Checksum.IPv4Receive.TcpChecksum = (c->tcp4 & NETOFFLOAD_CSUM_RX) != 0;
-    o->Checksum.IPv4Receive.UdpChecksum = (c->udp4 & NETOFFLOAD_CSUM_RX) != 0;
-    o->Checksum.IPv6Transmit.Encapsulation = NDIS_ENCAPSULATION_IEEE_802_3;
-    o->Checksum.IPv6Transmit.IpExtensionHeadersSupported = NDIS_OFFLOAD_SUPPORTED;
-    o->Checksum.IPv6Transmit.TcpOptionsSupported = NDIS_OFFLOAD_SUPPORTED;
-    o->Checksum.IPv6Transmit.TcpChecksum = (c->tcp6 & NETOFFLOAD_CSUM_TX) != 0;
-    o->Checksum.IPv6Transmit.UdpChecksum = (c->udp6 & NETOFFLOAD_CSUM_TX) != 0;
-    o->Checksum.IPv6Receive.Encapsulation = NDIS_ENCAPSULATION_IEEE_802_3;
-    o->Checksum.IPv6Receive.IpExtensionHeadersSupported = NDIS_OFFLOAD_SUPPORTED;
-    o->Checksum.IPv6Receive.TcpOptionsSupported = NDIS_OFFLOAD_SUPPORTED;
-    o->Checksum.IPv6Receive.TcpChecksum = (c->tcp6 & NETOFFLOAD_CSUM_RX) != 0;
-    o->Checksum.IPv6Receive.UdpChecksum = (c->udp6 & NETOFFLOAD_CSUM_RX) != 0;
+    XENNET_CSUM_DESCRIBE(o->Checksum.IPv4Transmit, IpOptionsSupported, c->tcp4, c->udp4,
+                         NETOFFLOAD_CSUM_TX);
+    XENNET_CSUM_DESCRIBE(o->Checksum.IPv4Receive, IpOptionsSupported, c->tcp4, c->udp4,
+                         NETOFFLOAD_CSUM_RX);
+    XENNET_CSUM_DESCRIBE(o->Checksum.IPv6Transmit, IpExtensionHeadersSupported, c->tcp6, c->udp6,
+                         NETOFFLOAD_CSUM_TX);
+    XENNET_CSUM_DESCRIBE(o->Checksum.IPv6Receive, IpExtensionHeadersSupported, c->tcp6, c->udp6,
+                         NETOFFLOAD_CSUM_RX);
     if (c->lso4_max && c->lso_v1) {
         o->LsoV1.IPv4.Encapsulation = NDIS_ENCAPSULATION_IEEE_802_3;
         o->LsoV1.IPv4.MaxOffLoadSize = c->lso4_max;
@@ -92,16 +93,7 @@ static NDIS_STATUS xennet_set_offload(struct xennet *xn, const NDIS_OFFLOAD_PARA
     netoffload_resolve(c, &xn->info, &xn->caps);
     NDIS_OFFLOAD now;
     xennet_offload_describe(xn, &now);
-    NDIS_STATUS_INDICATION si;
-    memset(&si, 0, sizeof(si));
-    si.Header.Type = NDIS_OBJECT_TYPE_STATUS_INDICATION;
-    si.Header.Revision = NDIS_STATUS_INDICATION_REVISION_1;
-    si.Header.Size = sizeof(si);
-    si.SourceHandle = xn->handle;
-    si.StatusCode = NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG;
-    si.StatusBuffer = &now;
-    si.StatusBufferSize = sizeof(now);
-    NdisMIndicateStatusEx(xn->handle, &si);
+    xennet_indicate_status(xn, NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG, &now, sizeof(now));
     return NDIS_STATUS_SUCCESS;
 }
 
