@@ -13,14 +13,15 @@ static NTSTATUS NTAPI xenpci_fdo_sync_done(PDEVICE_OBJECT dev, PIRP irp, PVOID c
     return STATUS_MORE_PROCESSING_REQUIRED;
 }
 
-/* Send the IRP down and wait for the lower drivers to finish with it. */
-static NTSTATUS xenpci_fdo_forward_and_wait(struct xenpci_fdo *f, PIRP irp)
+/* Send the IRP down (a power IRP with PoCallDriver) and wait for the lower
+ * drivers to finish with it. */
+static NTSTATUS xenpci_fdo_send_and_wait(struct xenpci_fdo *f, PIRP irp, BOOLEAN power)
 {
     KEVENT done;
     KeInitializeEvent(&done, NotificationEvent, FALSE);
     IoCopyCurrentIrpStackLocationToNext(irp);
     IoSetCompletionRoutine(irp, xenpci_fdo_sync_done, &done, TRUE, TRUE, TRUE);
-    NTSTATUS st = IoCallDriver(f->lower, irp);
+    NTSTATUS st = power ? PoCallDriver(f->lower, irp) : IoCallDriver(f->lower, irp);
     if (st == STATUS_PENDING) {
         KeWaitForSingleObject(&done, Executive, KernelMode, FALSE, NULL);
         st = irp->IoStatus.Status;
@@ -80,7 +81,7 @@ NTSTATUS xenpci_fdo_pnp(struct xenpci_fdo *f, PIRP irp)
     NTSTATUS st;
     switch (sl->MinorFunction) {
     case IRP_MN_START_DEVICE:
-        st = xenpci_fdo_forward_and_wait(f, irp);
+        st = xenpci_fdo_send_and_wait(f, irp, FALSE);
         if (NT_SUCCESS(st))
             st = xenpci_xen_start(f, sl->Parameters.StartDevice.AllocatedResources,
                                   sl->Parameters.StartDevice.AllocatedResourcesTranslated);
@@ -115,20 +116,6 @@ NTSTATUS xenpci_fdo_pnp(struct xenpci_fdo *f, PIRP irp)
     default:
         return xenpci_fdo_pass_down(f, irp);
     }
-}
-
-static NTSTATUS xenpci_fdo_power_forward_and_wait(struct xenpci_fdo *f, PIRP irp)
-{
-    KEVENT done;
-    KeInitializeEvent(&done, NotificationEvent, FALSE);
-    IoCopyCurrentIrpStackLocationToNext(irp);
-    IoSetCompletionRoutine(irp, xenpci_fdo_sync_done, &done, TRUE, TRUE, TRUE);
-    NTSTATUS st = PoCallDriver(f->lower, irp);
-    if (st == STATUS_PENDING) {
-        KeWaitForSingleObject(&done, Executive, KernelMode, FALSE, NULL);
-        st = irp->IoStatus.Status;
-    }
-    return st;
 }
 
 struct xenpci_fdo_dpower {
@@ -189,7 +176,7 @@ NTSTATUS xenpci_fdo_power(struct xenpci_fdo *f, PIRP irp)
             f->frozen = TRUE;
         }
         PoStartNextPowerIrp(irp);
-        NTSTATUS st = xenpci_fdo_power_forward_and_wait(f, irp);
+        NTSTATUS st = xenpci_fdo_send_and_wait(f, irp, TRUE);
         xenpci_fdo_device_power(f, to);
         if (to == PowerSystemWorking && f->frozen) {
             BOOLEAN new_domain = hvm_domain_was_replaced(f->hvm);
