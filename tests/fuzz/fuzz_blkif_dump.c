@@ -10,14 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "blkif/blkfront_internal.h"
-#include "gp_fuzz_raw.h"
-
-static void fz_done(void *arg, struct blkfront_req *r, int status)
-{
-    (void)r; (void)status;
-    fz_count(arg);
-}
+#include "gp_fuzz_blkif.h"
 
 /* The backend's turn, played the first time the dump path stalls. */
 static const uint8_t *fz_data;
@@ -30,18 +23,7 @@ static void fz_stall(void *arg, unsigned us)
     if (fz_answered)
         return;
     fz_answered = true;
-    blkif_sring_t *s = fz_rings[0];
-    size_t off = 3;
-    unsigned n = 0;
-    while (off + sizeof(blkif_response_t) <= fz_size && n < 64) {
-        blkif_response_t r;
-        memcpy(&r, fz_data + off, sizeof(r));
-        s->ring[(s->rsp_prod + n) % RING_SIZE(&fz_bf->q[0].ring)].rsp = r;
-        off += sizeof(r);
-        n++;
-    }
-    uint32_t extra = off < fz_size ? fz_data[off] : 0;   /* producer may also overshoot */
-    __atomic_store_n(&s->rsp_prod, s->rsp_prod + n + (extra & 0x80 ? extra : 0), __ATOMIC_RELEASE);
+    fz_blkif_answer(fz_bf, fz_data, fz_size, 3);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -66,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (unsigned i = 0; i < nreq; i++) {
         sg[i] = (struct blkfront_sg){ buf[i], sizeof(buf[i]) };
         req[i] = (struct blkfront_req){ .op = BLKFRONT_WRITE, .sector = i * 64, .nr_sectors = 16,
-                                        .sg = &sg[i], .nsg = 1, .done = fz_done,
+                                        .sg = &sg[i], .nsg = 1, .done = fz_blkif_done,
                                         .arg = (void *)(intptr_t)i };
         if (blkfront_submit(bf, &req[i]) != 0)
             fz_calls[i] = 1;   /* rejected synchronously: counts as its completion */

@@ -10,14 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "blkif/blkfront_internal.h"
-#include "gp_fuzz_raw.h"
-
-static void fz_done(void *arg, struct blkfront_req *r, int status)
-{
-    (void)r; (void)status;
-    fz_count(arg);
-}
+#include "gp_fuzz_blkif.h"
 static void fz_late_done(void *arg, struct blkfront_req *r, int status)
 {
     (void)arg; (void)r; (void)status;
@@ -44,10 +37,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sg[i] = (struct blkfront_sg){ buf[i] + (i * 7) % 13, sizes[i] * 512 + 100 };
         req[i] = (struct blkfront_req){ .op = i % 3 == 2 ? BLKFRONT_WRITE : BLKFRONT_READ,
                                         .sector = i * 200, .nr_sectors = sizes[i],
-                                        .sg = &sg[i], .nsg = 1, .done = fz_done,
+                                        .sg = &sg[i], .nsg = 1, .done = fz_blkif_done,
                                         .arg = (void *)(intptr_t)i };
         if (i == 5)
-            req[i] = (struct blkfront_req){ .op = BLKFRONT_FLUSH, .done = fz_done,
+            req[i] = (struct blkfront_req){ .op = BLKFRONT_FLUSH, .done = fz_blkif_done,
                                             .arg = (void *)(intptr_t)i };
         if (blkfront_submit(bf, &req[i]) != 0)
             fz_calls[i] = 1;   /* rejected synchronously: counts as its completion */
@@ -64,18 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                             .sg = &trap_sg, .nsg = 1, .done = fz_late_done };
     }
     /* The backend's turn: responses straight from the input. */
-    blkif_sring_t *s = fz_rings[0];
-    size_t off = 2;
-    unsigned n = 0;
-    while (off + sizeof(blkif_response_t) <= size && n < 64) {
-        blkif_response_t r;
-        memcpy(&r, data + off, sizeof(r));
-        s->ring[(s->rsp_prod + n) % RING_SIZE(&bf->q[0].ring)].rsp = r;
-        off += sizeof(r);
-        n++;
-    }
-    uint32_t extra = off < size ? data[off] : 0;   /* producer may also overshoot */
-    __atomic_store_n(&s->rsp_prod, s->rsp_prod + n + (extra & 0x80 ? extra : 0), __ATOMIC_RELEASE);
+    fz_blkif_answer(bf, data, size, 2);
     blkfront_event(&bf->q[0], 0);
     blkfront_detach_raw(bf);
     fz_check_once(nreq);
