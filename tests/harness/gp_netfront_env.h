@@ -18,6 +18,7 @@
 #include "gp_frames.h"
 #include "gp_sim_env.h"
 #include "gp_test.h"
+#include "gp_vif.h"
 #include "gplpv/netfront.h"
 #include "netback/sim_netback.h"
 #include "os/sim_os.h"
@@ -177,16 +178,9 @@ static inline void ne_open(struct ne_vif *v, unsigned devid, const struct sim_ne
     memset(v, 0, sizeof(*v));
     pthread_mutex_init(&v->m, NULL);
     pthread_cond_init(&v->c, NULL);
-    v->nb = sim_netback_create(gp_env.x, gp_env.d0, 1, devid, bo);
     fo.rx = ne_rx;
     fo.arg = v;
-    char node[64];
-    snprintf(node, sizeof(node), "device/vif/%u", devid);
-    if (v->nb && netfront_create(gp_env.p, gp_env.xs, node, &fo, &v->nf) == 0 &&
-        netfront_connect(v->nf, GP_S(5)) != 0) {
-        netfront_destroy(v->nf);
-        v->nf = NULL;
-    }
+    gp_vif_attach(devid, bo, &fo, &v->nb, &v->nf);
 }
 
 /* Destroys the frontend (if still there) and the backend; frees the frames. */

@@ -12,6 +12,7 @@
 #include "gp_frames.h"
 #include "gp_sim_env.h"
 #include "gp_test.h"
+#include "gp_vif.h"
 #include "gplpv/netfront.h"
 
 #include <xen/io/netif.h>
@@ -83,16 +84,9 @@ static void vif_open(struct vif *v, unsigned devid, const struct sim_netback_opt
     memset(v, 0, sizeof(*v));
     pthread_mutex_init(&v->ib.m, NULL);
     pthread_cond_init(&v->ib.c, NULL);
-    v->nb = sim_netback_create(gp_env.x, gp_env.d0, 1, devid, bo);
     fo.rx = inbox_rx;
     fo.arg = &v->ib;
-    char node[64];
-    snprintf(node, sizeof(node), "device/vif/%u", devid);
-    if (v->nb && netfront_create(gp_env.p, gp_env.xs, node, &fo, &v->nf) == 0 &&
-        netfront_connect(v->nf, GP_S(5)) != 0) {
-        netfront_destroy(v->nf);
-        v->nf = NULL;
-    }
+    gp_vif_attach(devid, bo, &fo, &v->nb, &v->nf);
 }
 
 static void vif_close(struct vif *v)
