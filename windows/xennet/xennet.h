@@ -96,6 +96,14 @@ NDIS_STATUS NTAPI xennet_pause(NDIS_HANDLE ctx, PNDIS_MINIPORT_PAUSE_PARAMETERS 
 NDIS_STATUS NTAPI xennet_restart(NDIS_HANDLE ctx, PNDIS_MINIPORT_RESTART_PARAMETERS params);
 VOID NTAPI xennet_shutdown(NDIS_HANDLE ctx, ULONG action);
 VOID NTAPI xennet_pnp_event(NDIS_HANDLE ctx, PNET_DEVICE_PNP_EVENT ev);
+/* An NDIS object's header: its type, revision and size. */
+static inline void xennet_header(NDIS_OBJECT_HEADER *h, UCHAR type, UCHAR revision, USHORT size)
+{
+    h->Type = type;
+    h->Revision = revision;
+    h->Size = size;
+}
+
 /* NdisMIndicateStatusEx of code with its buffer, from the adapter. */
 void xennet_indicate_status(struct xennet *xn, NDIS_STATUS code, void *buf, ULONG size);
 void xennet_indicate_link(struct xennet *xn, BOOLEAN up);

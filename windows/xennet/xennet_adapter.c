@@ -52,9 +52,8 @@ void xennet_indicate_status(struct xennet *xn, NDIS_STATUS code, void *buf, ULON
 {
     NDIS_STATUS_INDICATION si;
     memset(&si, 0, sizeof(si));
-    si.Header.Type = NDIS_OBJECT_TYPE_STATUS_INDICATION;
-    si.Header.Revision = NDIS_STATUS_INDICATION_REVISION_1;
-    si.Header.Size = sizeof(si);
+    xennet_header(&si.Header, NDIS_OBJECT_TYPE_STATUS_INDICATION,
+                  NDIS_STATUS_INDICATION_REVISION_1, sizeof(si));
     si.SourceHandle = xn->handle;
     si.StatusCode = code;
     si.StatusBuffer = buf;
@@ -66,9 +65,8 @@ void xennet_indicate_link(struct xennet *xn, BOOLEAN up)
 {
     NDIS_LINK_STATE ls;
     memset(&ls, 0, sizeof(ls));
-    ls.Header.Type = NDIS_OBJECT_TYPE_DEFAULT;
-    ls.Header.Revision = NDIS_LINK_STATE_REVISION_1;
-    ls.Header.Size = NDIS_SIZEOF_LINK_STATE_REVISION_1;
+    xennet_header(&ls.Header, NDIS_OBJECT_TYPE_DEFAULT,
+                  NDIS_LINK_STATE_REVISION_1, NDIS_SIZEOF_LINK_STATE_REVISION_1);
     ls.MediaConnectState = up ? MediaConnectStateConnected : MediaConnectStateDisconnected;
     ls.MediaDuplexState = MediaDuplexStateFull;
     ls.XmitLinkSpeed = ls.RcvLinkSpeed = up ? 10000000000ull : NDIS_LINK_SPEED_UNKNOWN;
@@ -100,9 +98,9 @@ static NDIS_STATUS xennet_set_attributes(struct xennet *xn)
     NDIS_MINIPORT_ADAPTER_ATTRIBUTES a;
     memset(&a, 0, sizeof(a));
     NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES *r = &a.RegistrationAttributes;
-    r->Header.Type = NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES;
-    r->Header.Revision = NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_1;
-    r->Header.Size = NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_1;
+    xennet_header(&r->Header, NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES,
+                  NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_1,
+                  NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_1);
     r->MiniportAdapterContext = xn;
     r->AttributeFlags = NDIS_MINIPORT_ATTRIBUTES_HARDWARE_DEVICE | NDIS_MINIPORT_ATTRIBUTES_SURPRISE_REMOVE_OK;
     r->InterfaceType = NdisInterfaceInternal;
@@ -112,9 +110,9 @@ static NDIS_STATUS xennet_set_attributes(struct xennet *xn)
 
     memset(&a, 0, sizeof(a));
     NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES *g = &a.GeneralAttributes;
-    g->Header.Type = NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES;
-    g->Header.Revision = NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_1;
-    g->Header.Size = NDIS_SIZEOF_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_1;
+    xennet_header(&g->Header, NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
+                  NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_1,
+                  NDIS_SIZEOF_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES_REVISION_1);
     g->MediaType = NdisMedium802_3;
     g->PhysicalMediumType = NdisPhysicalMediumUnspecified;
     g->MtuSize = XENNET_MTU;
@@ -155,9 +153,8 @@ static NDIS_STATUS xennet_set_attributes(struct xennet *xn)
     hw = now;
     memset(&a, 0, sizeof(a));
     NDIS_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES *o = &a.OffloadAttributes;
-    o->Header.Type = NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES;
-    o->Header.Revision = NDIS_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES_REVISION_1;
-    o->Header.Size = sizeof(*o);
+    xennet_header(&o->Header, NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES,
+                  NDIS_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES_REVISION_1, sizeof(*o));
     o->DefaultOffloadConfiguration = &now;
     o->HardwareOffloadCapabilities = &hw;
     return NdisMSetMiniportAttributes(xn->handle, &a);

@@ -20,9 +20,8 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
     NDIS_MINIPORT_DRIVER_CHARACTERISTICS mc;
     win_nx_init();                       /* before any allocation */
     memset(&mc, 0, sizeof(mc));
-    mc.Header.Type = NDIS_OBJECT_TYPE_MINIPORT_DRIVER_CHARACTERISTICS;
-    mc.Header.Revision = NDIS_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_1;
-    mc.Header.Size = sizeof(mc);
+    xennet_header(&mc.Header, NDIS_OBJECT_TYPE_MINIPORT_DRIVER_CHARACTERISTICS,
+                  NDIS_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_1, sizeof(mc));
     mc.MajorNdisVersion = 6;
     mc.MinorNdisVersion = 0;
     mc.MajorDriverVersion = 1;
@@ -39,7 +38,8 @@ NTSTATUS NTAPI DriverEntry(PDRIVER_OBJECT driver, PUNICODE_STRING registry_path)
     mc.DevicePnPEventNotifyHandler = xennet_pnp_event;
     mc.ShutdownHandlerEx = xennet_shutdown;
     mc.CancelOidRequestHandler = xennet_cancel_oid;
-    NDIS_STATUS st = NdisMRegisterMiniportDriver(driver, registry_path, NULL, &mc, &xennet_driver_handle);
+    NDIS_STATUS st = NdisMRegisterMiniportDriver(driver,
+    registry_path, NULL, &mc, &xennet_driver_handle);
     DbgPrintEx(DPFLTR_IHVDRIVER_ID, DPFLTR_INFO_LEVEL, "xennet: DriverEntry (gplpv %s %s): 0x%x\n",
                GPLPV_VERSION, GPLPV_FLAVOUR, st);
     return st;

@@ -38,9 +38,8 @@ void xennet_offload_describe(const struct xennet *xn, NDIS_OFFLOAD *o)
 {
     const struct netoffload_caps *c = &xn->caps;
     memset(o, 0, sizeof(*o));
-    o->Header.Type = NDIS_OBJECT_TYPE_OFFLOAD;
-    o->Header.Revision = NDIS_OFFLOAD_REVISION_1;
-    o->Header.Size = NDIS_SIZEOF_NDIS_OFFLOAD_REVISION_1;
+    xennet_header(&o->Header, NDIS_OBJECT_TYPE_OFFLOAD,
+                  NDIS_OFFLOAD_REVISION_1, NDIS_SIZEOF_NDIS_OFFLOAD_REVISION_1);
     XENNET_CSUM_DESCRIBE(o->Checksum.IPv4Transmit, IpOptionsSupported, c->tcp4, c->udp4,
                          NETOFFLOAD_CSUM_TX);
     XENNET_CSUM_DESCRIBE(o->Checksum.IPv4Receive, IpOptionsSupported, c->tcp4, c->udp4,
@@ -148,9 +147,8 @@ static NDIS_STATUS xennet_query(struct xennet *xn, PNDIS_OID_REQUEST req)
     case OID_GEN_RCV_ERROR: v.u64 = XENNET_STAT(xn->st.rx_errors); len = 8; break;
     case OID_GEN_RCV_NO_BUFFER: v.u64 = XENNET_STAT(xn->st.rx_nobuf); len = 8; break;
     case OID_GEN_STATISTICS:
-        v.stats.Header.Type = NDIS_OBJECT_TYPE_DEFAULT;
-        v.stats.Header.Revision = NDIS_STATISTICS_INFO_REVISION_1;
-        v.stats.Header.Size = NDIS_SIZEOF_STATISTICS_INFO_REVISION_1;
+        xennet_header(&v.stats.Header, NDIS_OBJECT_TYPE_DEFAULT,
+                      NDIS_STATISTICS_INFO_REVISION_1, NDIS_SIZEOF_STATISTICS_INFO_REVISION_1);
         v.stats.SupportedStatistics = 0x003f87ffu & ~0x00007800u;
         v.stats.ifInDiscards = XENNET_STAT(xn->st.rx_discards) + XENNET_STAT(xn->st.rx_nobuf);
         v.stats.ifInErrors = XENNET_STAT(xn->st.rx_errors);
@@ -167,9 +165,9 @@ static NDIS_STATUS xennet_query(struct xennet *xn, PNDIS_OID_REQUEST req)
         len = sizeof(v.stats);
         break;
     case OID_GEN_INTERRUPT_MODERATION:
-        v.im.Header.Type = NDIS_OBJECT_TYPE_DEFAULT;
-        v.im.Header.Revision = NDIS_INTERRUPT_MODERATION_PARAMETERS_REVISION_1;
-        v.im.Header.Size = NDIS_SIZEOF_INTERRUPT_MODERATION_PARAMETERS_REVISION_1;
+        xennet_header(&v.im.Header, NDIS_OBJECT_TYPE_DEFAULT,
+                      NDIS_INTERRUPT_MODERATION_PARAMETERS_REVISION_1,
+                      NDIS_SIZEOF_INTERRUPT_MODERATION_PARAMETERS_REVISION_1);
         v.im.InterruptModeration = NdisInterruptModerationNotSupported;
         len = sizeof(v.im);
         break;

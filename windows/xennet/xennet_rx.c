@@ -16,9 +16,7 @@ NDIS_STATUS xennet_rx_init(struct xennet *xn)
 {
     NET_BUFFER_LIST_POOL_PARAMETERS pp;
     memset(&pp, 0, sizeof(pp));
-    pp.Header.Type = NDIS_OBJECT_TYPE_DEFAULT;
-    pp.Header.Revision = 1;
-    pp.Header.Size = sizeof(pp);
+    xennet_header(&pp.Header, NDIS_OBJECT_TYPE_DEFAULT, 1, sizeof(pp));
     pp.fAllocateNetBuffer = TRUE;
     pp.PoolTag = GPLPV_POOL_TAG;
     xn->nbl_pool = NdisAllocateNetBufferListPool(xn->handle, &pp);
