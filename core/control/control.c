@@ -55,13 +55,21 @@ static int control_take_txn(struct xs_client *xs, xs_txn_t t, void *arg)
     return xs_write(xs, t, tk->node, "", 0);
 }
 
+/* Take the request waiting in node into tk; false when there is none (or
+ * it could not be taken). */
+static bool control_take(struct control *c, const char *node, struct control_take *tk)
+{
+    *tk = (struct control_take){ .node = node };
+    return xs_txn_run(c->xs, 10, control_take_txn, tk) == 0 && tk->value[0];
+}
+
 static void control_shutdown_changed(void *arg, const char *path, const char *token)
 {
     struct control *c = arg;
     (void)path;
     (void)token;
-    struct control_take tk = { .node = "control/shutdown" };
-    if (xs_txn_run(c->xs, 10, control_take_txn, &tk) != 0 || !tk.value[0])
+    struct control_take tk;
+    if (!control_take(c, "control/shutdown", &tk))
         return;
     for (unsigned i = 0; i < sizeof(control_words) / sizeof(control_words[0]); i++) {
         if (strcmp(tk.value, control_words[i].word) == 0) {
@@ -84,8 +92,8 @@ static void control_sysrq_changed(void *arg, const char *path, const char *token
     struct control *c = arg;
     (void)path;
     (void)token;
-    struct control_take tk = { .node = "control/sysrq" };
-    if (xs_txn_run(c->xs, 10, control_take_txn, &tk) != 0 || !tk.value[0])
+    struct control_take tk;
+    if (!control_take(c, "control/sysrq", &tk))
         return;
     if (tk.value[1]) {
         GP_ERR(c->plat, "control: sysrq '%s' is not one key", tk.value);
