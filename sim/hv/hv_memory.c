@@ -18,13 +18,22 @@ void *hv_gfn_to_va(struct sim_domain *d, uint64_t gfn)
     return sim_os_gfn_to_va(d->os, gfn);
 }
 
+/* The page at gpfn, for a call that names domid: 0 with *va, or -EPERM
+ * (another domain) or -EINVAL (no page there). */
+static long hv_own_page(struct sim_domain *d, domid_t domid, uint64_t gpfn, void **va)
+{
+    if (domid != DOMID_SELF && domid != d->domid)
+        return -EPERM;
+    *va = hv_gfn_to_va(d, gpfn);
+    return *va ? 0 : -EINVAL;
+}
+
 static long hv_add_to_physmap(struct sim_domain *d, struct xen_add_to_physmap *a)
 {
-    if (a->domid != DOMID_SELF && a->domid != d->domid)
-        return -EPERM;
-    void *va = hv_gfn_to_va(d, a->gpfn);
-    if (!va)
-        return -EINVAL;
+    void *va;
+    long err = hv_own_page(d, a->domid, a->gpfn, &va);
+    if (err)
+        return err;
     switch (a->space) {
     case XENMAPSPACE_shared_info:
         if (a->idx != 0)
@@ -49,11 +58,10 @@ static long hv_add_to_physmap(struct sim_domain *d, struct xen_add_to_physmap *a
  * is a hole until populate_physmap puts RAM there again. */
 static long hv_remove_from_physmap(struct sim_domain *d, struct xen_remove_from_physmap *r)
 {
-    if (r->domid != DOMID_SELF && r->domid != d->domid)
-        return -EPERM;
-    void *va = hv_gfn_to_va(d, r->gpfn);
-    if (!va)
-        return -EINVAL;
+    void *va;
+    long err = hv_own_page(d, r->domid, r->gpfn, &va);
+    if (err)
+        return err;
     if (va == d->shi)
         d->shi = NULL;
     for (unsigned i = 0; i < d->nr_gframes; i++)
