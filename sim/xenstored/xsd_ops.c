@@ -86,6 +86,18 @@ static bool xsd_abs(const struct xsd_conn *c, const char *path, char *out, size_
     return xsd_path_valid(out);
 }
 
+/* The request's first argument as a node's absolute path into abs (not a
+ * special "@" path); answers EINVAL and returns false when it is none. */
+static bool xsd_node_arg(struct sim_xenstored *s, struct xsd_conn *c, const struct xsd_sockmsg *h,
+                         const char *arg, bool terminated, char *abs, size_t size)
+{
+    if (!terminated || !xsd_abs(c, arg, abs, size) || abs[0] == '@') {
+        xsd_error(s, c, h, "EINVAL");
+        return false;
+    }
+    return true;
+}
+
 void xsd_fire(struct sim_xenstored *s, const char *abs)
 {
     struct xsd_node *n = xsd_tree_find(&s->tree, abs);
@@ -313,10 +325,8 @@ void xsd_process(struct sim_xenstored *s, struct xsd_conn *c, const struct xsd_s
     case XS_READ:
     case XS_DIRECTORY:
     case XS_GET_PERMS: {
-        if (!nul || !xsd_abs(c, arg, abs, sizeof(abs)) || abs[0] == '@') {
-            xsd_error(s, c, h, "EINVAL");
+        if (!xsd_node_arg(s, c, h, arg, nul != NULL, abs, sizeof(abs)))
             return;
-        }
         xsd_touch(t, abs);
         struct xsd_node *n = xsd_tree_find(tr, abs);
         if (!n) {
@@ -350,10 +360,8 @@ void xsd_process(struct sim_xenstored *s, struct xsd_conn *c, const struct xsd_s
     case XS_MKDIR:
     case XS_RM:
     case XS_SET_PERMS: {
-        if (!nul || !xsd_abs(c, arg, abs, sizeof(abs)) || abs[0] == '@') {
-            xsd_error(s, c, h, "EINVAL");
+        if (!xsd_node_arg(s, c, h, arg, nul != NULL, abs, sizeof(abs)))
             return;
-        }
         const char *data = payload + rest_off;
         uint32_t dlen = len - rest_off;
         if (h->type == XS_SET_PERMS && (dlen == 0 || data[dlen - 1] != 0)) {
